@@ -1,0 +1,63 @@
+"""FastAPI dependencies: services, auth, and the audio upload that crosses the boundary."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import replace
+from typing import Annotated
+
+from fastapi import Depends, File, Request, UploadFile
+
+from tympan.api.services import Services
+from tympan.audio import Audio, decode_audio
+from tympan.errors import AuthenticationFailed, UploadTooLarge
+
+__all__ = ["AudioUpload", "ServicesDep", "authenticate", "decode_upload", "get_services"]
+
+
+def get_services(request: Request) -> Services:
+    """The ``Services`` of the running app."""
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def authenticate(request: Request, services: ServicesDep) -> None:
+    """Require ``Authorization: Bearer <key>`` when API keys are configured."""
+    keys = services.settings.api_keys
+    if not keys or request.url.path == "/healthz":
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not any(
+        hmac.compare_digest(token.encode(), key.encode()) for key in keys
+    ):
+        raise AuthenticationFailed("Missing or invalid API key (Authorization: Bearer ...).")
+
+
+async def decode_upload(upload: UploadFile, services: Services, param: str = "file") -> Audio:
+    """Decode an uploaded file in the inference pool, under the configured limits."""
+    settings = services.settings
+    if upload.size is not None and upload.size > settings.max_upload_bytes:
+        raise UploadTooLarge(
+            f"The upload is {upload.size} bytes; the limit is {settings.max_upload_bytes}.",
+            param=param,
+        )
+    upload.file.seek(0)
+    audio = await services.manager.run(
+        decode_audio,
+        upload.file,
+        max_seconds=settings.max_audio_seconds,
+        max_bytes=settings.max_upload_bytes,
+    )
+    if upload.filename:
+        audio = replace(audio, source=replace(audio.source, name=upload.filename))
+    return audio
+
+
+async def _audio_upload(services: ServicesDep, file: UploadFile = File(...)) -> Audio:
+    return await decode_upload(file, services)
+
+
+AudioUpload = Annotated[Audio, Depends(_audio_upload)]
+"""The request's ``file`` field, decoded at the boundary into ``Audio``."""

@@ -1,0 +1,82 @@
+"""Health and the model list (OpenAI's ``/v1/models`` shape plus Tympan's fields)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from tympan import __version__
+from tympan.api.deps import ServicesDep
+from tympan.api.services import Services
+from tympan.models.spec import ModelSpec
+
+__all__ = ["ModelCard", "ModelList", "router"]
+
+router = APIRouter(tags=["system"])
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    models_loaded: int
+    memory_bytes: int
+
+
+class ModelCard(BaseModel):
+    """One servable model: OpenAI's fields, then Tympan's."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "tympan"
+    task: str
+    backend: str
+    source: str
+    description: str
+    aliases: list[str]
+    loaded: bool
+    memory_bytes: int
+    size_bytes: int
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+def _card(spec: ModelSpec, services: Services) -> ModelCard:
+    status = services.manager.status(spec.id)
+    return ModelCard(
+        id=spec.id,
+        task=spec.task,
+        backend=spec.backend,
+        source=spec.source,
+        description=spec.description,
+        aliases=list(spec.aliases),
+        loaded=status.loaded,
+        memory_bytes=status.memory_bytes,
+        size_bytes=spec.size_bytes,
+    )
+
+
+@router.get("/healthz", response_model=Health)
+def healthz(services: ServicesDep) -> Health:
+    """Liveness, version, and how much model memory is in use."""
+    loaded = sum(services.manager.status(s.id).loaded for s in services.registry.list())
+    return Health(
+        version=__version__, models_loaded=loaded, memory_bytes=services.manager.memory_bytes
+    )
+
+
+@router.get("/v1/models", response_model=ModelList)
+def list_models(services: ServicesDep, task: str | None = None) -> ModelList:
+    """Every model the service can serve, optionally of one task."""
+    return ModelList(data=[_card(spec, services) for spec in services.registry.list(task)])
+
+
+@router.get("/v1/models/{model_id}", response_model=ModelCard)
+def get_model(model_id: str, services: ServicesDep) -> ModelCard:
+    """One model by id or alias."""
+    return _card(services.registry.get(model_id), services)

@@ -1,0 +1,77 @@
+"""What every CLI command shares: how to reach the service, show progress, report errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tympan.client import Client
+from tympan.errors import TympanError
+
+__all__ = [
+    "ApiKeyOption",
+    "ServerOption",
+    "connect",
+    "console",
+    "err_console",
+    "print_json",
+    "track",
+]
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="TYMPAN_SERVER",
+        help="URL of a running Tympan service; without it the command runs in-process.",
+    ),
+]
+ApiKeyOption = Annotated[
+    str | None, typer.Option("--api-key", envvar="TYMPAN_API_KEY", help="Bearer API key.")
+]
+
+
+@contextlib.contextmanager
+def connect(server: str | None, api_key: str | None) -> Iterator[Client]:
+    """A client for the server, or an in-process service; Tympan errors exit with status 1."""
+    try:
+        client = Client(server, api_key) if server else Client.in_process(api_key=api_key)
+        with client:
+            yield client
+    except TympanError as exc:
+        err_console.print(f"[red]error[/red] ({exc.status} {exc.code}): {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Iterate with a rich progress bar on stderr (hidden when stderr is not a terminal)."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, disable=not sys.stderr.isatty()) as progress:
+        yield from progress.track(items, total=total, description=description)
+
+
+def print_json(value: Any, out: Path | None = None) -> None:
+    """Write ``value`` as JSON to ``out`` or to stdout."""
+    text = json.dumps(value, indent=2, default=str)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n")

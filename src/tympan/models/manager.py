@@ -1,0 +1,194 @@
+"""``ModelManager``: the one owner of loaded models and of the inference executor.
+
+Models load lazily on first use under a per-model lock, are accounted for in memory, and are
+unloaded least-recently-used first when the budget is exceeded or after an idle TTL. A model
+that a request is using is never unloaded under it. All inference runs in one bounded thread
+pool, never on the event loop; when the pool and its queue are full, callers get ``Overloaded``
+(503 with Retry-After) instead of an unbounded backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import psutil
+
+from tympan.config import Settings
+from tympan.errors import Overloaded
+from tympan.models.registry import ModelRegistry
+from tympan.models.spec import ModelSpec
+
+__all__ = ["LoadedModel", "ModelManager", "ModelStatus"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class LoadedModel:
+    """A model in memory: its spec, the handle task functions use, and its bookkeeping."""
+
+    spec: ModelSpec
+    handle: Any
+    memory_bytes: int
+    loaded_at: float
+    last_used: float
+    in_use: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStatus:
+    """What ``/v1/models`` reports about a model's lifetime."""
+
+    loaded: bool
+    memory_bytes: int
+    last_used: float | None
+
+
+class ModelManager:
+    """Loads, shares, accounts for and unloads models; runs inference in a bounded pool."""
+
+    def __init__(self, registry: ModelRegistry, settings: Settings) -> None:
+        self.registry = registry
+        self.settings = settings
+        self._loaded: dict[str, LoadedModel] = {}
+        self._state_lock = threading.Lock()
+        self._model_locks: dict[str, threading.Lock] = {}
+        self._load_lock = threading.Lock()  # one load at a time keeps RSS deltas meaningful
+        self._executor = ThreadPoolExecutor(
+            max_workers=settings.inference_threads, thread_name_prefix="tympan-infer"
+        )
+        self._slots = threading.BoundedSemaphore(
+            settings.inference_threads + settings.inference_queue_size
+        )
+
+    # -- lifetime -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def use(self, model_id: str, *, task: str | None = None) -> Iterator[LoadedModel]:
+        """Lease a loaded model (loading it if needed); it cannot be unloaded while leased."""
+        spec = self.registry.get(model_id, task=task)
+        model = self._acquire(spec)
+        try:
+            yield model
+        finally:
+            with self._state_lock:
+                model.in_use -= 1
+                model.last_used = time.monotonic()
+
+    def _acquire(self, spec: ModelSpec) -> LoadedModel:
+        with self._state_lock:
+            lock = self._model_locks.setdefault(spec.id, threading.Lock())
+        with lock:
+            with self._state_lock:
+                model = self._loaded.get(spec.id)
+                if model is not None:
+                    model.in_use += 1
+                    return model
+            model = self._load(spec)
+            with self._state_lock:
+                model.in_use += 1
+                self._loaded[spec.id] = model
+        self.evict()
+        return model
+
+    def _load(self, spec: ModelSpec) -> LoadedModel:
+        with self._load_lock:
+            process = psutil.Process()
+            before = process.memory_info().rss
+            started = time.monotonic()
+            handle = spec.load()
+            rss_delta = process.memory_info().rss - before
+        now = time.monotonic()
+        log.info("loaded model %s in %.2f s", spec.id, now - started)
+        return LoadedModel(spec, handle, max(rss_delta, spec.size_bytes), now, now)
+
+    def unload(self, model_id: str) -> bool:
+        """Drop a model from memory unless it is in use; True if it was unloaded."""
+        with self._state_lock:
+            model = self._loaded.get(model_id)
+            if model is None or model.in_use:
+                return False
+            del self._loaded[model_id]
+        close = getattr(model.handle, "close", None)
+        if callable(close):
+            close()
+        log.info("unloaded model %s", model_id)
+        return True
+
+    def evict(self) -> list[str]:
+        """Unload idle models past the TTL, then LRU ones until within the memory budget."""
+        budget = self.settings.model_memory_budget_mb * 1024 * 1024
+        now = time.monotonic()
+        with self._state_lock:
+            idle = sorted(
+                (m for m in self._loaded.values() if not m.in_use), key=lambda m: m.last_used
+            )
+            total = sum(m.memory_bytes for m in self._loaded.values())
+        victims = []
+        for model in idle:
+            expired = now - model.last_used > self.settings.model_idle_ttl_seconds
+            if expired or total > budget:
+                victims.append(model.spec.id)
+                total -= model.memory_bytes
+        return [model_id for model_id in victims if self.unload(model_id)]
+
+    def status(self, model_id: str) -> ModelStatus:
+        """Whether a model is loaded, its accounted memory and when it was last used."""
+        with self._state_lock:
+            model = self._loaded.get(model_id)
+        if model is None:
+            return ModelStatus(False, 0, None)
+        return ModelStatus(True, model.memory_bytes, model.last_used)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Accounted memory of every loaded model."""
+        with self._state_lock:
+            return sum(m.memory_bytes for m in self._loaded.values())
+
+    # -- execution ----------------------------------------------------------------------
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run blocking ``fn`` in the inference pool; ``Overloaded`` if the queue is full."""
+        if not self._slots.acquire(blocking=False):
+            raise Overloaded("The server is busy; retry shortly.", retry_after=1.0)
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._executor, functools.partial(fn, *args, **kwargs)
+            )
+        finally:
+            self._slots.release()
+
+    async def infer(
+        self,
+        model_id: str,
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        task: str | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """Run ``fn(handle, *args, **kwargs)`` with model ``model_id`` leased, in the pool."""
+
+        def call() -> T:
+            with self.use(model_id, task=task) as model:
+                return fn(model.handle, *args, **kwargs)
+
+        return await self.run(call)
+
+    def close(self) -> None:
+        """Stop the pool and drop every model."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._state_lock:
+            self._loaded.clear()

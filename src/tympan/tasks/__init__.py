@@ -1,0 +1,1 @@
+"""Capabilities: one package each, made of pure functions over ``Audio`` and a loaded model."""

@@ -1,0 +1,55 @@
+"""Shared fixtures: the real evaluation data, an in-process service, its services."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tympan.api.services import Services
+from tympan.client import Client
+from tympan.config import Settings
+
+EVAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+TEST_MAX_AUDIO_SECONDS = 1200.0  # under silence_3h.flac's 3 h, over every real clip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not EVAL_DIR.is_dir():
+        raise pytest.UsageError(f"evaluation data not found at {EVAL_DIR}")
+
+
+def read_manifest(folder: str) -> list[dict[str, str]]:
+    """Rows of ``../shared/eval/<folder>/manifest.csv``."""
+    with (EVAL_DIR / folder / "manifest.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="session")
+def eval_dir() -> Path:
+    return EVAL_DIR
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for a test service: its own data dir, test limits, no env file."""
+    values = {"data_dir": data_dir, "max_audio_seconds": TEST_MAX_AUDIO_SECONDS, **overrides}
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type,call-arg]
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    """One in-process service for the session, used through the SDK."""
+    with Client.in_process(make_settings(tmp_path_factory.mktemp("tympan"))) as client:
+        yield client
+
+
+def services_of(client: Client) -> Services:
+    """The ``Services`` behind an in-process client."""
+    return client._http.app.state.services  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def services(api: Client) -> Services:
+    return services_of(api)
