@@ -1,0 +1,1 @@
+"""Benchmarks: one ``bench_<capability>.py`` module each; ``make bench`` runs them all."""
