@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
@@ -34,6 +35,8 @@ from tympan.tasks.asr import (
 )
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["asr"])
 
@@ -153,8 +156,11 @@ def _stream(
                     "transcription": _verbose(result),
                 }
             )
-        except TympanError as exc:
-            events.put_nowait({"type": "error", **exc.to_body()})
+        except Exception as exc:  # the 200 is already sent: the error travels as an event
+            if not isinstance(exc, TympanError):
+                log.exception("asr stream failed")
+                exc = TympanError(f"Internal error: {type(exc).__name__}.")
+            events.put_nowait({"type": "error", "status": exc.status, **exc.to_body()})
         finally:
             events.put_nowait(None)
 
