@@ -1,0 +1,52 @@
+"""Batched decoding: chunks of different requests (prompts, options) in one call, all correct."""
+
+from __future__ import annotations
+
+import jiwer
+import pytest
+from whisper_normalizer.english import EnglishTextNormalizer
+
+from tests.conftest import EVAL_DIR, read_manifest
+from tympan.audio import decode_audio
+from tympan.config import Settings
+from tympan.tasks.asr import ChunkJob, DecodeOptions, WhisperHandle, decode_chunks, load_whisper
+from tympan.tasks.asr.models import _tiny_en_path
+
+_normalize = EnglishTextNormalizer()
+
+
+@pytest.fixture(scope="module")
+def tiny() -> WhisperHandle:
+    return load_whisper(_tiny_en_path(), "tiny", Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+def test_one_call_serves_mixed_prompts_and_options(tiny: WhisperHandle) -> None:
+    rows = read_manifest("asr_ljspeech")[:5]
+    audio = [decode_audio(EVAL_DIR / "asr_ljspeech" / row["audio"]).samples for row in rows]
+    greedy = DecodeOptions(beam_size=1)
+    jobs = [
+        ChunkJob(audio[0], 0.0, DecodeOptions()),
+        ChunkJob(audio[1], 10.0, DecodeOptions(), prompt="A history of printing."),
+        ChunkJob(audio[2], 0.0, DecodeOptions(), hotwords="woodcutters Netherlands"),
+        ChunkJob(audio[3], 0.0, DecodeOptions(word_timestamps=True)),
+        ChunkJob(audio[4], 0.0, greedy, prompt="Books.", hotwords="printed"),
+    ]
+    results = decode_chunks(tiny, jobs)
+    for row, job, segments in zip(rows, jobs, results, strict=True):
+        assert isinstance(segments, list), segments
+        text = "".join(segment.text for segment in segments)
+        assert jiwer.wer(_normalize(row["text"]), _normalize(text)) < 0.2, text
+        end = job.offset + job.duration + 0.01  # times are rounded to the millisecond
+        assert all(job.offset <= s.start <= s.end <= end for s in segments)
+    assert results[3][0].words and results[0][0].words is None
+
+
+def test_a_failing_group_does_not_fail_the_others(tiny: WhisperHandle) -> None:
+    row = read_manifest("asr_ljspeech")[1]
+    speech = decode_audio(EVAL_DIR / "asr_ljspeech" / row["audio"]).samples
+    broken = DecodeOptions(beam_size=0)  # CTranslate2 refuses it: this group fails
+    results = decode_chunks(
+        tiny, [ChunkJob(speech, 0.0, broken), ChunkJob(speech, 0.0, DecodeOptions())]
+    )
+    assert isinstance(results[0], Exception)
+    assert "comparatively modern" in "".join(s.text for s in results[1]).lower()
