@@ -261,3 +261,17 @@ def test_missing_file_is_a_bad_parameter(api: Client) -> None:
     response = api._http.post("/v1/audio/transcriptions", data={"model": "whisper-1"})
     assert response.status_code == 422
     assert response.json()["error"]["param"] == "file"
+
+
+def test_conditioning_on_previous_text_decodes_chunks_in_turn(
+    api: Client, services: Services
+) -> None:
+    rows = read_manifest("asr_accents")[3:5]  # two ~21 s readings: two chunks
+    audio = np.concatenate(
+        [soundfile.read(EVAL_DIR / "asr_accents" / r["audio"], dtype="float32")[0] for r in rows]
+    )
+    stats = transcriber_for(services.manager, services.settings).queue(DEFAULT_MODEL_ID).stats
+    before = (stats.batches, stats.items)
+    result = api.transcribe(wav_bytes(audio), condition_on_previous_text=True)
+    assert (stats.batches - before[0], stats.items - before[1]) == (2, 2)  # one chunk at a time
+    assert error_rate(" ".join(r["text"] for r in rows), result.text) < 0.15, result.text

@@ -59,6 +59,7 @@ class DecodingFields:
     vad_filter: bool
     hotwords: str | None
     word_timestamps: bool
+    condition_on_previous_text: bool
 
 
 def decoding_fields(
@@ -78,6 +79,9 @@ def decoding_fields(
         str | None, Form(max_length=2000, description="Words or phrases to favour.")
     ] = None,
     word_timestamps: Annotated[bool, Form(description="Word times (as granularity word).")] = False,
+    condition_on_previous_text: Annotated[
+        bool, Form(description="Prompt each chunk with the text before it (not batched).")
+    ] = False,
 ) -> DecodingFields:
     return DecodingFields(
         beam_size,
@@ -92,6 +96,7 @@ def decoding_fields(
         vad_filter,
         hotwords,
         word_timestamps,
+        condition_on_previous_text,
     )
 
 

@@ -13,6 +13,7 @@ faster-whisper's own.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -26,6 +27,8 @@ from faster_whisper.transcribe import get_compression_ratio, get_suppressed_toke
 
 from tympan.tasks.asr.models import WhisperHandle
 from tympan.tasks.asr.results import Segment, Word
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ChunkJob", "DecodeOptions", "decode_chunks", "detect_language"]
 
@@ -399,6 +402,7 @@ def _decode_group(handle: WhisperHandle, jobs: list[ChunkJob]) -> list[list[Segm
                 )
         if not again:
             break
+        log.debug("%d of %d chunks resume after an early stop", len(again), len(work))
         work = again
     return results
 

@@ -14,8 +14,8 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from tympan.audio.types import Audio
@@ -40,6 +40,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _TEMPERATURE_LADDER = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+_CONTEXT_CHARS = 1000  # more than the 223 tokens Whisper keeps of the previous text
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,9 @@ class TranscribeOptions:
     ``temperature`` 0 means "start greedy (beam search) and raise the temperature only for
     chunks whose text looks wrong", as OpenAI documents; a higher value starts there.
     ``vad_filter`` drops non-speech before decoding (chunks are cut at pauses either way).
+    ``condition_on_previous_text`` prompts each chunk with the text before it, as
+    faster-whisper's sequential decoder does; a request's chunks then go one after another
+    (still batched with other requests' chunks) instead of all at once.
     """
 
     task: Literal["transcribe", "translate"] = "transcribe"
@@ -67,6 +71,7 @@ class TranscribeOptions:
     no_speech_threshold: float | None = 0.6
     word_timestamps: bool = False
     vad_filter: bool = True
+    condition_on_previous_text: bool = False
 
     def decode_options(self, language: str) -> DecodeOptions:
         """The per-chunk decoding options for a resolved ``language``."""
@@ -137,9 +142,8 @@ class Transcriber:
                 f"Unknown language {options.language!r}; use an ISO-639-1 code such as 'en'.",
                 param="language",
             )
-        multilingual = await self.manager.infer(
-            model_id, lambda handle: handle.multilingual, task="asr"
-        )
+        known = self.manager.registry.get(model_id, task="asr").options.get("multilingual")
+        multilingual = known if known is not None else await self._loaded_multilingual(model_id)
         if not multilingual and options.task == "translate":
             raise UnsupportedOperation(
                 f"Model {model_id!r} is English-only and cannot translate; use a multilingual "
@@ -152,6 +156,10 @@ class Transcriber:
                 param="language",
             )
         return multilingual
+
+    async def _loaded_multilingual(self, model_id: str) -> bool:
+        """Whether a configured model knows other languages (it says so once loaded)."""
+        return await self.manager.infer(model_id, lambda handle: handle.multilingual, task="asr")
 
     async def _language(
         self, model_id: str, audio: Audio, chunks: list[Chunk], options: TranscribeOptions
@@ -197,7 +205,9 @@ class Transcriber:
             )
             for c in chunks
         ]
-        segments = await self._decode(model_id, audio, chunks, jobs, on_progress)
+        segments = await self._decode(
+            model_id, audio, chunks, jobs, on_progress, condition=options.condition_on_previous_text
+        )
         elapsed = time.perf_counter() - started
         log.info(
             "asr %s: %.1f s of audio in %d chunks, %.2f s (RTFx %.1f)",
@@ -222,26 +232,46 @@ class Transcriber:
         chunks: list[Chunk],
         jobs: list[ChunkJob],
         on_progress: ProgressCallback | None,
+        *,
+        condition: bool,
     ) -> list[list[Segment]]:
-        """Submit every chunk to the model's queue; report progress in time order."""
-        queue = self.queue(model_id)
+        """Every chunk through the model's queue; progress reported in time order."""
+        decoded: list[list[Segment]] = []
+        async for segments in self._in_order(self.queue(model_id), jobs, condition):
+            decoded.append(segments)
+            done = len(decoded)
+            if len(chunks) > 1:
+                log.info(
+                    "asr %s: chunk %d/%d done (%.0f of %.0f s)",
+                    model_id,
+                    done,
+                    len(chunks),
+                    chunks[done - 1].end,
+                    audio.duration,
+                )
+            if on_progress is not None:
+                on_progress(ChunkProgress(done, len(chunks), chunks[done - 1], segments))
+        return decoded
+
+    @staticmethod
+    async def _in_order(
+        queue: BatchQueue[ChunkJob, list[Segment]], jobs: list[ChunkJob], condition: bool
+    ) -> AsyncIterator[list[Segment]]:
+        """Segments of each chunk in order: all chunks queued at once (batched together), or,
+        with ``condition``, one after another, each prompted with the text before it."""
+        if condition:
+            context = (jobs[0].prompt or "") if jobs else ""
+            for job in jobs:
+                segments = await queue.submit(
+                    replace(job, prompt=context[-_CONTEXT_CHARS:] or None)
+                )
+                context += "".join(segment.text for segment in segments)
+                yield segments
+            return
         pending = [asyncio.ensure_future(queue.submit(job)) for job in jobs]
         try:
-            for index, task in enumerate(pending):
-                segments = await task
-                done = index + 1
-                if len(chunks) > 1:
-                    log.info(
-                        "asr %s: chunk %d/%d done (%.0f of %.0f s)",
-                        model_id,
-                        done,
-                        len(chunks),
-                        chunks[index].end,
-                        audio.duration,
-                    )
-                if on_progress is not None:
-                    on_progress(ChunkProgress(done, len(chunks), chunks[index], segments))
-            return [task.result() for task in pending]
+            for task in pending:
+                yield await task
         finally:
             for task in pending:
                 task.cancel()
