@@ -208,3 +208,23 @@ def decode_dataset(
             param="dataset",
         )
     return audios
+
+
+def zip_dataset(source: Path) -> bytes:
+    """A dataset (folder per class or manifest) as an upload zip: ``manifest.csv`` + files."""
+    import io
+    import zipfile
+
+    dataset = load_dataset(source)
+    buffer = io.BytesIO()
+    lines = io.StringIO()
+    writer = csv.writer(lines)
+    writer.writerow(["path", "label", "speaker"])
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for index, example in enumerate(dataset.examples):
+            member = f"audio/{index:06d}_{example.path.name}"
+            if example.path.is_file():
+                archive.write(example.path, member)
+            writer.writerow([member, example.label, example.speaker or ""])
+        archive.writestr("manifest.csv", lines.getvalue())
+    return buffer.getvalue()

@@ -155,5 +155,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"| {row['support']} |"
         for row in evaluation["per_class"]
     ]
-    lines += ["", "![confusion matrix](confusion.png)", "", "![training curves](curves.png)", ""]
+    lines += ["", "![confusion matrix](confusion.png)", ""]
+    if report.get("curves"):
+        lines += ["![training curves](curves.png)", ""]
     return "\n".join(lines)

@@ -205,7 +205,7 @@ def train_network(
             loss.backward()
             optimiser.step()
             schedule.step()
-            total += float(loss) * len(batch)
+            total += loss.item() * len(batch)
         validation_loss, accuracy = _evaluate(model, vx, vy)
         curves["train_loss"].append(round(total / len(x), 5))
         curves["validation_loss"].append(round(validation_loss, 5))
