@@ -82,7 +82,7 @@ def _conv_block(inputs: int, outputs: int, pool: tuple[int, int]) -> nn.Sequenti
 class _VggBody(nn.Module):
     """(batch, frames, bands) -> (batch, 2 * channels[-1]) via VGG blocks and global pooling."""
 
-    def __init__(self, channels: tuple[int, ...] = (16, 32, 64)) -> None:
+    def __init__(self, channels: tuple[int, ...] = (8, 16, 32)) -> None:
         super().__init__()
         blocks, previous = [], 1
         for width in channels:
@@ -148,7 +148,7 @@ def build_classifier(
     if arch == "transfer":
         return Classifier(_transfer_body(input_dim, 256, dropout), 256, classes, dropout)
     if arch == "cnn":
-        return Classifier(_VggBody(), 128, classes, dropout)
+        return Classifier(_VggBody(), 64, classes, dropout)
     if arch == "crnn":
         return Classifier(_CrnnBody(input_dim), 128, classes, dropout)
     if arch == "attention":
