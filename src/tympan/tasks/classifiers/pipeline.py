@@ -7,6 +7,7 @@ any step leaves neither a row nor artifacts behind.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,12 +38,19 @@ Progress = Callable[[float, str], None]
 
 @dataclass(frozen=True, slots=True)
 class TrainedVersion:
-    """What the registry records about a finished run (files are in ``folder``)."""
+    """A finished run: files in ``folder``, plus what its report and registry row need.
+
+    The report is written when the version number is allocated (``write_report``), so two
+    runs of one classifier finishing together cannot claim the same number.
+    """
 
     labels: list[str]
     metrics: dict[str, Any]
     config: dict[str, Any]
     folder: Path
+    evaluation: Evaluation
+    context: dict[str, Any]
+    curves: dict[str, list[float]] | None
 
 
 class torch_threads:
@@ -82,7 +90,6 @@ def write_report(
     curves: dict[str, list[float]] | None,
 ) -> dict[str, Any]:
     """``report.json``, ``report.md``, ``confusion.png`` (and ``curves.png``) in ``folder``."""
-    import json
 
     report = {
         "ref": ref,
@@ -107,7 +114,6 @@ def _serving_evaluation(
 
 
 def run_training(
-    ref: str,
     dataset: Dataset,
     config: TrainConfig,
     work: Path,
@@ -182,7 +188,6 @@ def run_training(
         "epochs_run": result.epochs_run,
         "notes": notes,
     }
-    write_report(work, ref, config.arch, evaluation, context, result.curves)
     metrics = {
         "accuracy": evaluation.accuracy,
         "macro_f1": evaluation.macro_f1,
@@ -192,4 +197,6 @@ def run_training(
         **notes,
     }
     progress(1.0, "done")
-    return TrainedVersion(labels, metrics, config.to_dict(), work)
+    return TrainedVersion(
+        labels, metrics, config.to_dict(), work, evaluation, context, result.curves
+    )

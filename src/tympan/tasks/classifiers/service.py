@@ -7,11 +7,13 @@ model registry and manager, and keeps ``/v1/models`` in step: every version is a
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,7 @@ from tympan.audio import Audio
 from tympan.errors import InvalidParameter, ResourceNotFound
 from tympan.store.classifiers import ClassifierStore, ClassifierVersion, Stage, served_version
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
-from tympan.tasks.classifiers.evaluate import evaluate
+from tympan.tasks.classifiers.evaluate import Evaluation, evaluate
 from tympan.tasks.classifiers.export import export_onnx
 from tympan.tasks.classifiers.features import FeatureCache
 from tympan.tasks.classifiers.incremental import refit_head
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["ENCODER_MODEL_ID", "ClassifierService", "ExamplesResult", "check_name"]
 
 ENCODER_MODEL_ID = "whisper-tiny.en-encoder"
+_PUBLISH_LOCK = threading.Lock()  # version numbers are allocated one at a time
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -56,6 +59,18 @@ def check_name(name: str) -> str:
             param="name",
         )
     return name
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A version's registry row before it has a number."""
+
+    arch: str
+    labels: list[str]
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    dataset_fingerprint: str
+    parent_version: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,46 +144,63 @@ class ClassifierService:
         self, name: str, dataset: Dataset, config: TrainConfig, folder: Path, progress: Progress
     ) -> dict[str, Any]:
         """Train a version of ``name`` (the job's work); returns the version's summary."""
-        version = self.store.next_version(name)
-        ref = f"{name}:{version}"
         max_seconds = self.services.settings.max_audio_seconds
         try:
             if config.arch == "transfer":
                 with self._encoder() as encoder:
                     trained = run_training(
-                        ref,
-                        dataset,
-                        config,
-                        folder,
-                        self.cache,
-                        encoder.handle,
-                        max_seconds,
-                        progress,
+                        dataset, config, folder, self.cache, encoder.handle, max_seconds, progress
                     )
             else:
                 trained = run_training(
-                    ref, dataset, config, folder, self.cache, None, max_seconds, progress
+                    dataset, config, folder, self.cache, None, max_seconds, progress
                 )
-            checksums = publish_folder(self.artifacts, folder, name, version)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        try:
-            stored = self.store.add_version(
-                name,
-                version,
+        stored = self._publish(
+            name,
+            trained.folder,
+            Draft(
                 arch=config.arch,
                 labels=trained.labels,
                 metrics=trained.metrics,
                 config=trained.config,
                 dataset_fingerprint=dataset.fingerprint,
-                artifacts=checksums,
-            )
-        except BaseException:
-            self.artifacts.delete(version_key(name, version))
-            raise
-        self.sync_models(name)
+                parent_version=None,
+            ),
+            trained.evaluation,
+            trained.context,
+            trained.curves,
+        )
         return _summary(stored)
+
+    def _publish(
+        self,
+        name: str,
+        folder: Path,
+        draft: Draft,
+        evaluation: Evaluation,
+        context: dict[str, Any],
+        curves: dict[str, list[float]] | None,
+    ) -> ClassifierVersion:
+        """Number the version, write its report, move its files in, record it; all or nothing."""
+        with _PUBLISH_LOCK:
+            version = self.store.next_version(name)
+            try:
+                write_report(folder, f"{name}:{version}", draft.arch, evaluation, context, curves)
+                checksums = publish_folder(self.artifacts, folder, name, version)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                self.artifacts.delete(version_key(name, version))
+                raise
+            try:
+                stored = self.store.add_version(name, version, artifacts=checksums, **asdict(draft))
+            except BaseException:
+                self.artifacts.delete(version_key(name, version))
+                raise
+        self.sync_models(name)
+        return stored
 
     # -- stages ---------------------------------------------------------------------------
 
@@ -214,11 +246,7 @@ class ClassifierService:
                 label,
             )
             model.replace_head(refit.weight, refit.bias)
-        new_meta = type(meta)(
-            meta.arch, refit.labels, meta.input_dim, meta.frames, meta.window_seconds
-        )
-        new_version = self.store.next_version(name)
-        ref = f"{name}:{new_version}"
+        new_meta = replace(meta, labels=refit.labels)
         work = self.new_work_folder()
         try:
             export_onnx(model, shape.shape, work / "model.onnx")
@@ -230,53 +258,41 @@ class ClassifierService:
                 np.concatenate([stored.targets, np.full(len(audios), new_index)]),
                 np.concatenate([stored.validation, np.zeros(len(audios), bool)]),
             ).save(work / "embeddings.npz")
-            held = stored.validation
-            with torch.no_grad():
-                predictions = (
-                    model.head(torch.from_numpy(stored.values[held])).argmax(dim=1).numpy()
-                )
-            evaluation = evaluate(stored.targets[held], predictions, refit.labels)
-            notes = {
-                "parent": base.ref,
-                "added": f"{len(audios)} examples of {label!r}",
-                "old_accuracy_before": refit.old_accuracy_before,
-                "old_accuracy_after": refit.old_accuracy_after,
-                "new_examples_accuracy": refit.new_examples_accuracy,
-            }
-            parent_report = (folder / "report.json").read_text()
-            write_report(
-                work, ref, meta.arch, evaluation, _report_context(parent_report, notes), None
-            )
-            checksums = publish_folder(self.artifacts, work, name, new_version)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
+        held = stored.validation
+        with torch.no_grad():
+            predictions = model.head(torch.from_numpy(stored.values[held])).argmax(dim=1).numpy()
+        evaluation = evaluate(stored.targets[held], predictions, refit.labels)
+        notes = {
+            "parent": base.ref,
+            "added": f"{len(audios)} examples of {label!r}",
+            "old_accuracy_before": refit.old_accuracy_before,
+            "old_accuracy_after": refit.old_accuracy_after,
+            "new_examples_accuracy": refit.new_examples_accuracy,
+        }
+        parent = json.loads((folder / "report.json").read_text())
+        context = {key: parent[key] for key in ("split", "dataset", "dataset_fingerprint")}
         metrics = {
             "accuracy": evaluation.accuracy,
             "macro_f1": evaluation.macro_f1,
             "validation_examples": evaluation.examples,
             **notes,
         }
-        try:
-            self.store.add_version(
-                name,
-                new_version,
-                arch=meta.arch,
-                labels=refit.labels,
-                metrics=metrics,
-                config={**base.config, "incremental": True},
-                dataset_fingerprint=base.dataset_fingerprint,
-                artifacts=checksums,
-                parent_version=base.version,
-            )
-        except BaseException:
-            self.artifacts.delete(version_key(name, new_version))
-            raise
-        self.sync_models(name)
+        draft = Draft(
+            arch=meta.arch,
+            labels=refit.labels,
+            metrics=metrics,
+            config={**base.config, "incremental": True},
+            dataset_fingerprint=base.dataset_fingerprint,
+            parent_version=base.version,
+        )
+        published = self._publish(name, work, draft, evaluation, {**context, "notes": notes}, None)
         return ExamplesResult(
             name=name,
-            version=new_version,
-            ref=ref,
+            version=published.version,
+            ref=published.ref,
             label=label,
             new_label=label not in meta.labels,
             examples=len(audios),
@@ -296,14 +312,6 @@ class ClassifierService:
         if not path.is_file():
             raise ResourceNotFound(f"{item.ref} has no {file}.", param="file")
         return path
-
-
-def _report_context(parent_report: str, notes: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    parent = json.loads(parent_report)
-    keys = ("split", "dataset", "dataset_fingerprint")
-    return {**{key: parent[key] for key in keys}, "notes": notes}
 
 
 def _summary(version: ClassifierVersion) -> dict[str, Any]:
