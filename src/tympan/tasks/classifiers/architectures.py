@@ -150,7 +150,7 @@ def build_classifier(
     if arch == "cnn":
         return Classifier(_VggBody(), 64, classes, dropout)
     if arch == "crnn":
-        return Classifier(_CrnnBody(input_dim), 128, classes, dropout)
+        return Classifier(_CrnnBody(input_dim), 256, classes, dropout)
     if arch == "attention":
         return Classifier(_AttentionBody(input_dim), 96, classes, dropout)
     raise ValueError(f"unknown architecture {arch!r}")
