@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from tympan.errors import Conflict, ResourceNotFound
 from tympan.store.db import Base, Database
 
-__all__ = ["ClassifierStore", "ClassifierVersion", "Stage"]
+__all__ = ["ClassifierStore", "ClassifierVersion", "Stage", "served_version"]
 
 Stage = Literal["none", "staging", "production", "archived"]
 

@@ -30,6 +30,7 @@ from tympan.tasks.classifiers import (
 )
 from tympan.tasks.classifiers.archive import ArchiveLimits, extract_archive
 from tympan.tasks.classifiers.dataset import load_dataset
+from tympan.tasks.classifiers.service import check_name
 from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
 
 __all__ = ["router"]
@@ -95,9 +96,9 @@ async def train_classifier(
         validation_fraction, augment_copies, seed, quantize,
     )  # fmt: skip
     service = _service(services)
-    check_inputs = (dataset is None) == (path is None)
-    if check_inputs:
+    if (dataset is None) == (path is None):
         raise InvalidParameter("Send exactly one of 'dataset' (a zip) or 'path'.", param="dataset")
+    check_name(name)
     config.validate()
     work = service.new_work_folder()
     try:
