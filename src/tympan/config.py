@@ -60,6 +60,24 @@ class Settings(BaseSettings):
         0, ge=0, description="Threads each model may use inside its runtime; 0 = all cores."
     )
     default_vad_method: str = Field("silero", description="VAD method used when none is given.")
+    music_soundfont: Path = Field(
+        Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+        description="General MIDI SoundFont FluidSynth renders music with (Debian "
+        "fluid-soundfont-gm).",
+    )
+    music_max_bars: int = Field(256, ge=1, description="Most bars one music request may ask for.")
+    music_max_seconds: float = Field(
+        600.0, gt=0, description="Longest piece (prompt + continuation) a music request may make."
+    )
+    music_train_seconds: float = Field(
+        240.0, gt=0, description="Training time budget of each music model (`tympan music train`)."
+    )
+    music_corpus_limit: int = Field(
+        2000, ge=4, description="Most corpus pieces per style that music training parses."
+    )
+    music_model_size: str = Field(
+        "small", description="Size of trained music networks: `small`, or `tiny` for tests."
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
