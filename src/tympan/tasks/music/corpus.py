@@ -52,12 +52,16 @@ def piece_split(piece_id: str) -> Split:
 
 
 def melody_from_stream(stream: Any) -> Melody | None:
-    """The monophonic line of a music21 part or score (top note of chords; ties merged).
+    """The monophonic line of a music21 part (or a score's first part): top note of chords,
+    ties merged.
 
     None when the line is unusable here: no notes, or a change of meter part way through.
     """
     from music21 import key, meter
 
+    parts = getattr(stream, "parts", None)
+    if parts is not None and len(parts):
+        stream = parts[0]
     flat = stream.flatten()
     signatures = list(flat.getElementsByClass(meter.TimeSignature))
     if len({signature.ratioString for signature in signatures}) > 1:
@@ -133,8 +137,6 @@ def _parse_piece(style: str, load: Callable[[], Any]) -> Melody | None:
     parsed = load()
     if style == "bach":
         parsed = _soprano(parsed)
-    elif hasattr(parsed, "parts") and len(parsed.parts):
-        parsed = parsed.parts[0]
     return melody_from_stream(parsed) if parsed is not None else None
 
 

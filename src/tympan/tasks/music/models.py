@@ -7,9 +7,11 @@ All three answer the same two questions, so sampling, scoring and serving treat 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -25,9 +27,11 @@ __all__ = [
     "MarkovModel",
     "NetworkConfig",
     "SequenceModel",
+    "TokenStream",
     "TransformerModel",
     "build_network",
     "context_window",
+    "torch_threads",
 ]
 
 Architecture = Literal["lstm", "transformer", "markov"]
@@ -50,8 +54,8 @@ class NetworkConfig:
 
 SIZES: dict[str, dict[str, NetworkConfig]] = {
     "small": {
-        "lstm": NetworkConfig("lstm", 128, 256, 2),
-        "transformer": NetworkConfig("transformer", 128, 512, 4, heads=4),
+        "lstm": NetworkConfig("lstm", 64, 192, 2),
+        "transformer": NetworkConfig("transformer", 96, 384, 3, heads=4),
     },
     "tiny": {
         "lstm": NetworkConfig("lstm", 32, 64, 1, dropout=0.0),
@@ -68,6 +72,43 @@ class SequenceModel(Protocol):
 
     def sequence_nll(self, sequences: list[list[int]]) -> tuple[float, int]:
         """Total negative log-likelihood (nats) of every token after BOS, and their count."""
+
+    def stream(self, context: list[int]) -> TokenStream:
+        """A generator state positioned after ``context``."""
+
+
+class TokenStream:
+    """Generation state: the next-token distribution, and ``push`` to move on by one token.
+
+    This default asks the model again with the whole context each step; the LSTM overrides it
+    to carry its recurrent state instead.
+    """
+
+    def __init__(self, model: SequenceModel, context: list[int]) -> None:
+        self.model = model
+        self.context = list(context)
+
+    def log_probs(self) -> np.ndarray:
+        return self.model.next_log_probs(self.context)
+
+    def push(self, token: int) -> None:
+        self.context.append(token)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run PyTorch with ``count`` intra-op threads, then restore the previous setting.
+
+    Music networks are small and step one token at a time: splitting such ops over threads
+    costs more than it saves, and on a busy 2-core machine two threads were measured 30x
+    slower than one. The setting is process-wide, so it is restored straight after.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def context_window(ids: list[int], max_len: int) -> list[int]:
@@ -109,8 +150,8 @@ class _Network(nn.Module):
             count += int((targets != PAD).sum())
         return total, count
 
-    def describe(self) -> dict[str, Any]:
-        return asdict(self.config)
+    def stream(self, context: list[int]) -> TokenStream:
+        return TokenStream(self, context)
 
 
 class LstmModel(_Network):
@@ -130,6 +171,31 @@ class LstmModel(_Network):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         hidden, _ = self.lstm(self.embed(ids))
         return self.out(hidden)
+
+    def stream(self, context: list[int]) -> TokenStream:
+        return _LstmStream(self, context)
+
+
+class _LstmStream(TokenStream):
+    """Carries the LSTM's (h, c) so each new token costs one step, not a rerun."""
+
+    def __init__(self, model: LstmModel, context: list[int]) -> None:
+        super().__init__(model, context)
+        self.network = model
+        self.state: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._feed(context)
+
+    @torch.inference_mode()
+    def _feed(self, ids: list[int]) -> None:
+        hidden, self.state = self.network.lstm(self.network.embed(torch.tensor([ids])), self.state)
+        self._log_probs = torch.log_softmax(self.network.out(hidden[0, -1]), -1).double().numpy()
+
+    def log_probs(self) -> np.ndarray:
+        return self._log_probs
+
+    def push(self, token: int) -> None:
+        self.context.append(token)
+        self._feed([token])
 
 
 class TransformerModel(_Network):
@@ -236,6 +302,9 @@ class MarkovModel:
                 total -= float(self.next_log_probs(ids[:index])[ids[index]])
                 count += 1
         return total, count
+
+    def stream(self, context: list[int]) -> TokenStream:
+        return TokenStream(self, context)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -30,6 +30,7 @@ from tympan.tasks.music.models import (
     batches,
     build_network,
     perplexity,
+    torch_threads,
 )
 from tympan.tasks.music.tokens import PAD, encode, transpose
 
@@ -61,6 +62,7 @@ class TrainOptions:
     batch_size: int = 32
     learning_rate: float = 2e-3
     seed: int = 0
+    threads: int = 1
 
 
 @dataclass(slots=True)
@@ -163,6 +165,13 @@ def train_music_model(
     progress: Progress | None = None,
 ) -> TrainReport:
     """Parse the corpus (cached), train ``options.arch`` on its train split, save, report."""
+    with torch_threads(options.threads):
+        return _train_and_save(models_dir, model_id, options, progress)
+
+
+def _train_and_save(
+    models_dir: Path, model_id: str, options: TrainOptions, progress: Progress | None
+) -> TrainReport:
     report_progress = progress or (lambda fraction, message: None)
     started = time.monotonic()
     pieces = load_corpus(
