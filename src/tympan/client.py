@@ -224,9 +224,7 @@ class Client:
         }
         if prompt is not None:
             fields["abc"] = abc
-            response = self.post_audio(
-                "/v1/music/generations", prompt, fields, file_field="prompt"
-            )
+            response = self.post_audio("/v1/music/generations", prompt, fields, file_field="prompt")
         else:
             body = {**fields, "notes": notes, "abc": abc}
             body = {name: value for name, value in body.items() if value is not None}

@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from tympan.api.services import Services
 from tympan.api.deps import ServicesDep
+from tympan.api.services import Services
 from tympan.errors import Conflict, InvalidParameter, UnsupportedMedia, UploadTooLarge
 from tympan.store.jobs import Job
 from tympan.tasks.music import (
@@ -151,8 +151,10 @@ def _prompt(fields: MusicGenerationRequest, midi: bytes | None) -> PromptInfo | 
     if fields.abc is not None:
         return parse_abc(fields.abc)
     if fields.notes is not None:
-        notes = [Note(Fraction(n.onset), Fraction(n.duration), n.pitch, n.velocity) for n in fields.notes]
-        line = melody_from_notes(notes)
+        notes = fields.notes
+        line = melody_from_notes(
+            [Note(Fraction(n.onset), Fraction(n.duration), n.pitch, n.velocity) for n in notes]
+        )
         if not line:
             raise InvalidParameter("The note list is empty.", param="notes")
         return PromptInfo(line)
@@ -208,7 +210,8 @@ async def music_generations(request: Request, services: ServicesDep) -> Response
     """Continue the prompt melody (or compose from scratch) in the model's style."""
     fields, midi = await _read_request(request, services)
     prompt = await services.manager.run(_prompt, fields, midi)
-    spec = services.registry.get(fields.model or services.registry.default("music").id, task="music")
+    model_id = fields.model or services.registry.default("music").id
+    spec = services.registry.get(model_id, task="music")
     if not is_trained(services.settings.models_dir, spec.id):
         job = _start_training(services, spec.id, None)
         raise Conflict(

@@ -22,7 +22,13 @@ from tympan.tasks.music.compose import (
 )
 from tympan.tasks.music.corpus import STYLES
 from tympan.tasks.music.melody import Melody, Meter, MusicKey, Note
-from tympan.tasks.music.midi_io import PromptInfo, melody_from_notes, parse_abc, parse_midi, write_midi
+from tympan.tasks.music.midi_io import (
+    PromptInfo,
+    melody_from_notes,
+    parse_abc,
+    parse_midi,
+    write_midi,
+)
 from tympan.tasks.music.render import RENDER_RATE, AudioFormat, encode_audio, render_midi
 from tympan.tasks.music.sampling import SamplingOptions
 from tympan.tasks.music.training import (
@@ -64,6 +70,7 @@ __all__ = [
     "parse_abc",
     "parse_midi",
     "render_midi",
+    "train_music_model",
     "train_options",
     "write_midi",
 ]
@@ -80,7 +87,9 @@ def music_model_ids() -> list[str]:
     return [f"{style}-{arch}" for style in STYLES for arch in ARCHITECTURES]
 
 
-def train_options(settings: Settings, model_id: str, max_seconds: float | None = None) -> TrainOptions:
+def train_options(
+    settings: Settings, model_id: str, max_seconds: float | None = None
+) -> TrainOptions:
     """How ``model_id`` is trained under ``settings`` (budget, corpus size, network size)."""
     style, _, arch = model_id.partition("-")
     return TrainOptions(

@@ -66,9 +66,7 @@ def melody_from_stream(stream: Any) -> Melody | None:
     signatures = list(flat.getElementsByClass(meter.TimeSignature))
     if len({signature.ratioString for signature in signatures}) > 1:
         return None
-    found = (
-        Meter(signatures[0].numerator, signatures[0].denominator) if signatures else Meter()
-    )
+    found = Meter(signatures[0].numerator, signatures[0].denominator) if signatures else Meter()
     keys = list(flat.getElementsByClass(key.Key))
     music_key = keys[0] if keys else stream.analyze("key")
     notes: list[Note] = []

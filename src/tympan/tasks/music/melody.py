@@ -79,7 +79,8 @@ class Meter:
         try:
             meter = cls(int(numerator), int(denominator))
         except ValueError:
-            raise InvalidParameter(f"meter {text!r} is not N/D (e.g. 3/4).", param="meter") from None
+            message = f"meter {text!r} is not N/D (e.g. 3/4)."
+            raise InvalidParameter(message, param="meter") from None
         if not 1 <= meter.numerator <= 32 or meter.denominator not in (1, 2, 4, 8, 16):
             raise InvalidParameter(f"meter {text!r} is out of range.", param="meter")
         return meter

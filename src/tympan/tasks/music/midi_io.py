@@ -93,7 +93,7 @@ def parse_midi(data: bytes) -> PromptInfo:
         number = score.key_signature_changes[0].key_number
         key = MusicKey(number % 12, "minor" if number >= 12 else "major")
     _, tempi = score.get_tempo_changes()
-    tempo = float(tempi[0]) if len(tempi) else None
+    tempo = round(float(tempi[0]), 3) if len(tempi) else None
     return PromptInfo(line, key, meter, tempo=tempo)
 
 

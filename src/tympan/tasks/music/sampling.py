@@ -74,11 +74,14 @@ def sample_header(
     """``BOS KEY METER`` for a piece from scratch: given values, else drawn from the model."""
     rng = np.random.default_rng([options.seed, 1])
     ids = [BOS]
-    for given, choices in ((key, _KEY_IDS), (meter, _METER_IDS)):
-        if given is not None:
-            ids.append(VOCAB.key_id(given) if isinstance(given, MusicKey) else VOCAB.meter_id(given))
-        else:
-            ids.append(_draw(model.next_log_probs(ids), np.array(choices), options, rng))
+    given = (
+        VOCAB.key_id(key) if key else None,
+        VOCAB.meter_id(meter) if meter else None,
+    )
+    for token, choices in zip(given, (_KEY_IDS, _METER_IDS), strict=True):
+        if token is None:
+            token = _draw(model.next_log_probs(ids), np.array(choices), options, rng)
+        ids.append(token)
     return ids
 
 
@@ -133,7 +136,7 @@ def continue_sequence(
             stream.push(token)
             ids.append(token)
             room = bar - position if options.strict_bars else 10**9
-            durations = _DURATION_IDS[_DURATION_STEPS <= room]
+            durations = _DURATION_IDS[room >= _DURATION_STEPS]
             token = _draw(stream.log_probs(), durations, options, rng)
             position += int(VOCAB.tokens[token][4:])
             can_hold = True
