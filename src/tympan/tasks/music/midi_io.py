@@ -29,14 +29,15 @@ class PromptInfo:
 
 
 def _top_line(notes: list[Note]) -> tuple[Note, ...]:
-    """The highest note at each onset, each cut where the next one starts (skyline)."""
+    """The highest sounding line (skyline): a note under a sounding higher one is dropped, a
+    higher note entering cuts the one it interrupts."""
     ordered = sorted(notes, key=lambda note: (note.onset, -(note.pitch or 0)))
     line: list[Note] = []
     for note in ordered:
-        if line and note.onset == line[-1].onset:
-            continue
-        if line and line[-1].end > note.onset:
-            last = line[-1]
+        last = line[-1] if line else None
+        if last is not None and note.onset < last.end:
+            if note.onset == last.onset or (note.pitch or 0) <= (last.pitch or 0):
+                continue
             line[-1] = Note(last.onset, note.onset - last.onset, last.pitch, last.velocity)
         line.append(note)
     return tuple(line)
