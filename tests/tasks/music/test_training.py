@@ -5,17 +5,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
+from tests.tasks.music.conftest import TRAINED
 from tympan.config import Settings
 from tympan.errors import Conflict
 from tympan.tasks.music import load_music_model
 from tympan.tasks.music.corpus import Piece
 from tympan.tasks.music.tokens import VOCAB
 from tympan.tasks.music.training import split_sequences
-
-import pytest
-
-from tests.tasks.music.conftest import TRAINED
 
 
 @pytest.mark.parametrize("model_id", TRAINED)

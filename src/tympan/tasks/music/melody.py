@@ -114,7 +114,8 @@ class MusicKey:
         mode = mode.strip().lower() or ("minor" if name[:1].islower() else "major")
         tonic = names.get(name.lower().replace("-", "b"))
         if tonic is None or mode not in ("major", "minor"):
-            raise InvalidParameter(f"key {text!r} is not e.g. 'G major' or 'e minor'.", "key")
+            message = f"key {text!r} is not e.g. 'G major' or 'e minor'."
+            raise InvalidParameter(message, param="key")
         return cls(tonic, mode)  # type: ignore[arg-type]
 
     def __str__(self) -> str:

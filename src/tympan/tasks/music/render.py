@@ -34,7 +34,7 @@ def render_midi(midi: bytes, soundfont: Path, rate: int = RENDER_RATE) -> np.nda
             "(scripts/install.sh does) or set TYMPAN_MUSIC_SOUNDFONT."
         )
     score = pretty_midi.PrettyMIDI(io.BytesIO(midi))
-    samples = score.fluidsynth(fs=rate, sf2_path=str(soundfont))
+    samples = score.fluidsynth(fs=rate, synthesizer=str(soundfont))
     peak = float(np.abs(samples).max()) if samples.size else 0.0
     return (samples * (_PEAK / peak if peak > 0 else 1.0)).astype(np.float32)
 
