@@ -70,7 +70,9 @@ class Settings(BaseSettings):
         600.0, gt=0, description="Longest piece (prompt + continuation) a music request may make."
     )
     music_train_seconds: float = Field(
-        240.0, gt=0, description="Training time budget of each music model (`tympan music train`)."
+        180.0,
+        gt=0,
+        description="Training time budget of each music network (corpus parsing comes on top).",
     )
     music_corpus_limit: int = Field(
         2000, ge=4, description="Most corpus pieces per style that music training parses."
