@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.tasks.music.conftest import TRAINED
+from tympan.client import Client
 from tympan.config import Settings
 from tympan.errors import Conflict
 from tympan.tasks.music import load_music_model
@@ -17,7 +18,9 @@ from tympan.tasks.music.training import split_sequences
 
 
 @pytest.mark.parametrize("model_id", TRAINED)
-def test_trained_models_beat_chance(music_settings: Settings, model_id: str) -> None:
+def test_trained_models_beat_chance(
+    music_settings: Settings, music_api: Client, model_id: str
+) -> None:
     loaded = load_music_model(music_settings.models_dir, model_id)
     report = loaded.report
     assert report.pieces["train"] > 15 and report.pieces["test"] > 0
