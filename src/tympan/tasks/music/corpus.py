@@ -170,8 +170,8 @@ def load_corpus(
             skipped += 1
         else:
             pieces.append(Piece(piece_id, melody))
-        if progress is not None:
-            progress(len(pieces) / limit, f"parsed {index + 1} {style} pieces")
+        if progress is not None and index % 25 == 0:
+            progress(len(pieces) / limit, f"parsing the {style} corpus: {len(pieces)} pieces")
     log.info("%s corpus: %d pieces, %d skipped", style, len(pieces), skipped)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
