@@ -167,3 +167,21 @@ def test_first_request_for_an_untrained_model_trains_it(music_api: Client) -> No
     assert job["status"] == "succeeded" and job["result"]["style"] == "bach"
     piece = music_api.music_generate(model="bach-markov", bars=2, seed=1, response_format="json")
     assert piece.notes  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        ({"model": "no-such-model"}, 404, "model"),
+        ({"model": "silero-vad"}, 404, "model"),
+        ({"model": "folk-lstm", "max_seconds": 0}, 422, "max_seconds"),
+        ({"model": "folk-lstm", "max_seconds": "soon"}, 422, "max_seconds"),
+    ],
+)
+def test_bad_train_requests(music_api: Client, body: dict, status: int, param: str) -> None:
+    db = services_of(music_api).db
+    before = db_fingerprint(db)
+    response = music_api._http.post("/v1/music/train", json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["param"] == param
+    assert db_fingerprint(db) == before
