@@ -154,6 +154,49 @@ def test_bad_parameters(music_api: Client, body: dict, status: int, param: str) 
     assert error["param"] == param, error
 
 
+def _mido_file(events: list, *, drums: bool = False) -> bytes:
+    """A one-track MIDI file of ``events`` (mido messages), written by mido itself."""
+    import mido
+
+    track = mido.MidiTrack(events)
+    buffer = io.BytesIO()
+    mido.MidiFile(tracks=[track], ticks_per_beat=480).save(file=buffer)
+    return buffer.getvalue()
+
+
+def _notes(count: int, *, channel: int = 0, gap: int = 240) -> list:
+    import mido
+
+    events = []
+    for index in range(count):
+        events.append(mido.Message("note_on", note=60 + index % 12, velocity=80, channel=channel,
+                                   time=0))  # fmt: skip
+        events.append(mido.Message("note_off", note=60 + index % 12, channel=channel, time=gap))
+    return events
+
+
+def test_hostile_midi_content(music_api: Client) -> None:
+    import mido
+
+    drums_only = _mido_file(_notes(8, channel=9))
+    error = _refused(music_api, 400, files={"prompt": ("drums.mid", drums_only)})
+    assert error["code"] == "no_notes"
+    too_many = _mido_file(_notes(20_001, gap=1))
+    _refused(music_api, 413, files={"prompt": ("many.mid", too_many)})
+    far = [mido.Message("note_on", note=60, velocity=80, time=480 * 15_000),
+           mido.Message("note_off", note=60, time=480)]  # fmt: skip
+    _refused(music_api, 413, files={"prompt": ("far.mid", _mido_file(far))})
+
+
+def test_absurd_tempo_in_a_midi_file_is_clamped(music_api: Client) -> None:
+    import mido
+
+    fast = _mido_file([mido.MetaMessage("set_tempo", tempo=1, time=0), *_notes(6)])
+    piece = music_api.music_generate(fast, bars=1, seed=1, response_format="json")
+    assert piece.tempo == 300.0  # type: ignore[union-attr]
+    assert [n.pitch for n in piece.notes[:6]] == [60, 61, 62, 63, 64, 65]  # type: ignore[union-attr]
+
+
 def test_bad_bodies(music_api: Client) -> None:
     _refused(music_api, 415, content=b"hello", headers={"content-type": "text/plain"})
     _refused(music_api, 422, content=b"{not json", headers={"content-type": "application/json"})

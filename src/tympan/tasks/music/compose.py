@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from tympan.errors import InvalidParameter, PayloadTooLarge
 from tympan.tasks.music.melody import Melody, Meter, MusicKey, estimate_key, in_key_fraction
-from tympan.tasks.music.midi_io import PromptInfo
+from tympan.tasks.music.midi_io import TEMPO_RANGE, PromptInfo
 from tympan.tasks.music.models import SequenceModel, torch_threads
 from tympan.tasks.music.sampling import SamplingOptions, continue_sequence, sample_header
 from tympan.tasks.music.tokens import BAR, decode, encode
@@ -41,8 +41,9 @@ class MusicOptions:
             raise InvalidParameter("bars must be >= 1.", param="bars")
         if self.seconds is not None and not (self.seconds > 0 and math.isfinite(self.seconds)):
             raise InvalidParameter("seconds must be a positive number.", param="seconds")
-        if self.tempo is not None and not 20 <= self.tempo <= 300:
-            raise InvalidParameter("tempo must be within 20..300 BPM.", param="tempo")
+        low, high = TEMPO_RANGE
+        if self.tempo is not None and not low <= self.tempo <= high:
+            raise InvalidParameter(f"tempo must be within {low:g}..{high:g} BPM.", param="tempo")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,21 @@ import io
 from dataclasses import dataclass
 from fractions import Fraction
 
-from tympan.errors import BadRequest
+from tympan.errors import BadRequest, PayloadTooLarge
 from tympan.tasks.music.corpus import melody_from_stream
 from tympan.tasks.music.melody import Melody, Meter, MusicKey, Note, quantise
 
-__all__ = ["PromptInfo", "melody_from_notes", "parse_abc", "parse_midi", "write_midi"]
+__all__ = [
+    "MAX_PROMPT_NOTES",
+    "PromptInfo",
+    "melody_from_notes",
+    "parse_abc",
+    "parse_midi",
+    "write_midi",
+]
+
+MAX_PROMPT_NOTES = 20_000
+TEMPO_RANGE = (20.0, 300.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,9 @@ def parse_midi(data: bytes) -> PromptInfo:
         if not instrument.is_drum
         for n in instrument.notes
     ]
+    if len(notes) > MAX_PROMPT_NOTES:
+        message = f"The MIDI prompt has {len(notes)} notes; the limit is {MAX_PROMPT_NOTES}."
+        raise PayloadTooLarge(message, param="prompt")
     line = melody_from_notes(notes)
     if not line:
         raise BadRequest("The MIDI prompt has no pitched notes.", param="prompt", code="no_notes")
@@ -94,7 +107,11 @@ def parse_midi(data: bytes) -> PromptInfo:
         number = score.key_signature_changes[0].key_number
         key = MusicKey(number % 12, "minor" if number >= 12 else "major")
     _, tempi = score.get_tempo_changes()
-    tempo = round(float(tempi[0]), 3) if len(tempi) else None
+    # A file's tempo is a default, clamped to what a request may ask for (hostile files say
+    # 60 million BPM).
+    tempo = (
+        min(max(round(float(tempi[0]), 3), TEMPO_RANGE[0]), TEMPO_RANGE[1]) if len(tempi) else None
+    )
     return PromptInfo(line, key, meter, tempo=tempo)
 
 
