@@ -106,6 +106,22 @@ class MusicTrainRequest(BaseModel):
     max_seconds: float | None = Field(None, gt=0, le=86_400, description="Training budget.")
 
 
+def _request_schema() -> dict[str, Any]:
+    """The OpenAPI request body: the fields as JSON, or as a form with a MIDI ``prompt``."""
+    schema = MusicGenerationRequest.model_json_schema()
+    note = schema.pop("$defs")["PromptNote"]
+    schema["properties"]["notes"]["anyOf"][0]["items"] = note
+    form = {k: v for k, v in schema["properties"].items() if k != "notes"}
+    form["prompt"] = {"type": "string", "format": "binary", "description": "A MIDI file."}
+    return {
+        "required": False,
+        "content": {
+            "application/json": {"schema": schema},
+            "multipart/form-data": {"schema": {"type": "object", "properties": form}},
+        },
+    }
+
+
 def _validated(model: type[BaseModel], values: Any) -> Any:
     try:
         return model.model_validate(values)
@@ -205,6 +221,7 @@ def _render(piece: GeneratedPiece, fmt: str, instrument: int, services: Services
             "content": {media: {} for media in [*_MEDIA_TYPES.values(), "application/json"]},
         }
     },
+    openapi_extra={"requestBody": _request_schema()},
 )
 async def music_generations(request: Request, services: ServicesDep) -> Response:
     """Continue the prompt melody (or compose from scratch) in the model's style."""
