@@ -8,7 +8,7 @@ sixteenths and triplets are exact.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
@@ -144,13 +144,6 @@ class Melody:
     def pitched(self) -> list[Note]:
         """The notes, without the rests."""
         return [note for note in self.notes if note.pitch is not None]
-
-    def transposed(self, semitones: int) -> Melody:
-        notes = tuple(
-            note if note.pitch is None else replace(note, pitch=note.pitch + semitones)
-            for note in self.notes
-        )
-        return replace(self, notes=notes, key=self.key.transposed(semitones))
 
 
 def pitch_class_histogram(melodies: list[Melody]) -> np.ndarray:

@@ -85,15 +85,15 @@ def sample_header(
     return ids
 
 
-def bar_position(ids: list[int]) -> tuple[int, bool]:
-    """Grid steps since the last bar line at the end of ``ids``, and whether any bar was seen."""
-    position, seen = 0, False
+def bar_position(ids: list[int]) -> int:
+    """Grid steps from the last bar line (or the start) to the end of ``ids``."""
+    position = 0
     for token_id in ids:
         if token_id == BAR:
-            position, seen = 0, True
+            position = 0
         elif VOCAB.tokens[token_id].startswith("DUR_"):
             position += int(VOCAB.tokens[token_id][4:])
-    return position, seen
+    return position
 
 
 def continue_sequence(
@@ -111,7 +111,7 @@ def continue_sequence(
     """
     rng = np.random.default_rng([options.seed, 2])
     bar = int(meter.bar_beats * GRID)
-    position, _ = bar_position(prompt)
+    position = bar_position(prompt)
     target = bars + (1 if prompt[-1] != BAR else 0)
     pitch_ok = np.ones(len(_PITCH_IDS), bool)
     if options.stay_in_key:
