@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -59,7 +59,11 @@ class Settings(BaseSettings):
     cpu_threads: int = Field(
         0, ge=0, description="Threads each model may use inside its runtime; 0 = all cores."
     )
-    default_vad_method: str = Field("silero", description="VAD method used when none is given.")
+    default_vad_method: Literal["silero", "energy", "spectral", "fusion"] = Field(
+        "fusion",
+        description="VAD method used when none is given (fusion measured most accurate: "
+        "benchmarks/bench_vad.py).",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
