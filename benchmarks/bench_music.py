@@ -158,13 +158,10 @@ def _render_table(melodies: list[Melody], soundfont: Path) -> str:
             path.write_bytes(midi)
             ours = time_call(lambda midi=midi: render_midi(midi, soundfont), repeats=3)
             seconds = len(ours.result) / RENDER_RATE
+            command = ["fluidsynth", "-ni", "-q", "-F", str(Path(folder) / "cli.wav"),
+                       "-r", str(RENDER_RATE), str(soundfont), str(path)]  # fmt: skip
             cli = time_call(
-                lambda path=path: subprocess.run(
-                    ["fluidsynth", "-ni", "-q", "-F", str(Path(folder) / "cli.wav"),
-                     "-r", str(RENDER_RATE), str(soundfont), str(path)],  # fmt: skip
-                    check=True,
-                    capture_output=True,
-                ),
+                lambda command=command: subprocess.run(command, check=True, capture_output=True),
                 repeats=3,
             )
             mp3 = time_call(lambda s=ours.result: encode_audio(s, RENDER_RATE, "mp3"), repeats=3)
