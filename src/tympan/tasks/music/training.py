@@ -59,8 +59,8 @@ class TrainOptions:
     max_seconds: float = 180.0
     max_epochs: int = 40
     corpus_limit: int = 2000
-    batch_size: int = 32
-    learning_rate: float = 2e-3
+    batch_size: int = 16  # more, smaller steps: better held-out NLL per CPU second
+    learning_rate: float = 3e-3
     seed: int = 0
     threads: int = 1
 
