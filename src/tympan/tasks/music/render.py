@@ -34,7 +34,13 @@ def render_midi(midi: bytes, soundfont: Path, rate: int = RENDER_RATE) -> np.nda
             "(scripts/install.sh does) or set TYMPAN_MUSIC_SOUNDFONT."
         )
     score = pretty_midi.PrettyMIDI(io.BytesIO(midi))
-    samples = score.fluidsynth(fs=rate, synthesizer=str(soundfont))
+    try:
+        samples = score.fluidsynth(fs=rate, synthesizer=str(soundfont))
+    except ImportError as exc:  # pyfluidsynth present, libfluidsynth missing
+        raise TympanError(
+            f"FluidSynth is not available ({exc}): install Debian's fluidsynth "
+            "(scripts/install.sh does)."
+        ) from exc
     peak = float(np.abs(samples).max()) if samples.size else 0.0
     return (samples * (_PEAK / peak if peak > 0 else 1.0)).astype(np.float32)
 
