@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -59,10 +60,31 @@ def test_abc_without_notes_is_refused(text: str) -> None:
         parse_abc(text)
 
 
+def _smf(division: int, track: bytes, *, tracks: int = 1, declared: int | None = None) -> bytes:
+    """A hand-made Standard MIDI File: header fields and one track chunk, possibly lying."""
+    header = b"MThd" + struct.pack(">IHHH", 6, 0, tracks, division)
+    return header + b"MTrk" + struct.pack(">I", declared or len(track)) + track
+
+
+_NOTE = bytes([0x00, 0x90, 60, 80, 0x60, 0x80, 60, 0, 0x00, 0xFF, 0x2F, 0x00])
+_ZERO_TEMPO = bytes([0x00, 0xFF, 0x51, 0x03, 0, 0, 0])
+
+
 @pytest.mark.parametrize(
     "data",
-    [b"", b"MThd\x00\x00\x00\x06", b"hello, this is text\n" * 20, bytes(range(256)) * 8],
-    ids=["empty", "truncated_header", "text", "random_bytes"],
+    [
+        b"",
+        b"MThd\x00\x00\x00\x06",
+        b"hello, this is text\n" * 20,
+        bytes(range(256)) * 8,
+        _smf(0, _NOTE),
+        _smf(0xE728, _NOTE),
+        _smf(480, _NOTE, tracks=65535),
+        _smf(480, _NOTE, declared=10**9),
+        _smf(480, _ZERO_TEMPO + _NOTE),
+    ],
+    ids=["empty", "truncated_header", "text", "random_bytes", "zero_division", "smpte_time",
+         "missing_tracks", "lying_track_length", "zero_tempo"],  # fmt: skip
 )
 def test_not_midi_is_refused(data: bytes) -> None:
     with pytest.raises(BadRequest) as error:
