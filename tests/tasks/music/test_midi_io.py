@@ -83,8 +83,17 @@ _ZERO_TEMPO = bytes([0x00, 0xFF, 0x51, 0x03, 0, 0, 0])
         _smf(480, _NOTE, declared=10**9),
         _smf(480, _ZERO_TEMPO + _NOTE),
     ],
-    ids=["empty", "truncated_header", "text", "random_bytes", "zero_division", "smpte_time",
-         "missing_tracks", "lying_track_length", "zero_tempo"],  # fmt: skip
+    ids=[
+        "empty",
+        "truncated_header",
+        "text",
+        "random_bytes",
+        "zero_division",
+        "smpte_time",
+        "missing_tracks",
+        "lying_track_length",
+        "zero_tempo",
+    ],
 )
 def test_not_midi_is_refused(data: bytes) -> None:
     with pytest.raises(BadRequest) as error:
