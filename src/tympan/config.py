@@ -60,8 +60,18 @@ class Settings(BaseSettings):
         0, ge=0, description="Threads each model may use inside its runtime; 0 = all cores."
     )
     default_vad_method: str = Field("silero", description="VAD method used when none is given.")
+    speaker_onnx_models: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated paths of extra ONNX speaker-embedding models, served as "
+        "`onnx-<file stem>` (see docs/speakers.md for the inputs they may take).",
+    )
+    default_speaker_model: str | None = Field(
+        None,
+        description="Speaker model used when a request names none; default the bundled one "
+        "with the lowest measured EER (resemblyzer-ge2e).",
+    )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "speaker_onnx_models", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
