@@ -16,7 +16,6 @@ import threading
 import uuid
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +38,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from tympan.errors import Conflict, InvalidParameter, ResourceNotFound
 from tympan.store.db import Base, Database
 from tympan.tasks.speakers.encoder import l2_normalise
+from tympan.tasks.speakers.profile import SampleEmbedding, Speaker
 from tympan.tasks.speakers.scoring import VoiceprintIndex
 
 __all__ = ["SampleEmbedding", "Speaker", "SpeakerStore", "speaker_store"]
@@ -84,40 +84,21 @@ class SpeakerSampleRow(Base):
     speaker: Mapped[SpeakerRow] = relationship(back_populates="samples")
 
 
-@dataclass(frozen=True, slots=True)
-class SampleEmbedding:
-    """One enrollment recording, reduced to what is stored: its embedding, length and name."""
-
-    embedding: np.ndarray
-    duration: float
-    filename: str | None = None
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
-@dataclass(frozen=True, slots=True)
-class Speaker:
-    """An enrolled speaker as clients see it (the voiceprint itself stays in the store)."""
-
-    id: str
-    name: str
-    model: str
-    num_samples: int
-    speech_seconds: float
-    metadata: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: SpeakerRow) -> Speaker:
-        return cls(
-            row.id,
-            row.name,
-            row.model,
-            row.num_samples,
-            round(row.speech_seconds, 3),
-            dict(row.meta or {}),
-            row.created_at,
-            row.updated_at,
-        )
+def _speaker(row: SpeakerRow) -> Speaker:
+    return Speaker(
+        row.id,
+        row.name,
+        row.model,
+        row.num_samples,
+        round(row.speech_seconds, 3),
+        dict(row.meta or {}),
+        _utc(row.created_at),
+        _utc(row.updated_at),
+    )
 
 
 def _check_name(name: str) -> str:
@@ -207,12 +188,12 @@ class SpeakerStore:
                         filename=sample.filename,
                     )
                 )
-            return Speaker.from_row(row)
+            return _speaker(row)
 
     def get(self, speaker_id: str) -> Speaker:
         """One speaker; ``ResourceNotFound`` (404) if unknown."""
         with self.db.session() as session:
-            return Speaker.from_row(self._row(session, speaker_id))
+            return _speaker(self._row(session, speaker_id))
 
     def model_of(self, speaker_id: str) -> str:
         """The model a speaker's voiceprint was computed with."""
@@ -227,7 +208,7 @@ class SpeakerStore:
         """Every speaker, oldest first."""
         with self.db.session() as session:
             rows = session.scalars(select(SpeakerRow).order_by(SpeakerRow.created_at))
-            return [Speaker.from_row(row) for row in rows]
+            return [_speaker(row) for row in rows]
 
     def delete(self, speaker_id: str) -> None:
         """Remove a speaker, its samples and voiceprint, leaving no copy in the database files."""

@@ -34,6 +34,7 @@ from tympan.tasks.speakers.encoder import (
 )
 from tympan.tasks.speakers.ge2e import Ge2eEncoder, resemblyzer_weights_path
 from tympan.tasks.speakers.onnx_model import OnnxSpeakerModel, load_onnx_speaker_model
+from tympan.tasks.speakers.profile import SampleEmbedding, Speaker
 from tympan.tasks.speakers.scoring import (
     Candidate,
     Identification,
@@ -57,6 +58,8 @@ __all__ = [
     "Identification",
     "OnnxDVector",
     "OnnxSpeakerModel",
+    "SampleEmbedding",
+    "Speaker",
     "SpeakerEncoder",
     "Verification",
     "VoiceprintIndex",
