@@ -24,6 +24,12 @@ import numpy as np
 from tympan.audio.features import FeatureKind, Features
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.errors import TympanError, error_for_status
+from tympan.tasks.diarization import (
+    ClusteringMethod,
+    DiarizationResult,
+    DiarizedSpeaker,
+    SpeakerTurn,
+)
 from tympan.tasks.speakers import Candidate, Embedding, Identification, Speaker, Verification
 from tympan.tasks.vad import SpeechSegment, VadMethod, VadResult
 
@@ -274,6 +280,56 @@ class Client:
         many = files if isinstance(files, list | tuple) else [files]
         parts = [("file", _file_part(item)) for item in many]
         return self.request("POST", path, files=parts, data=_form(fields)).json()
+
+    # -- diarization ----------------------------------------------------------------------
+
+    def diarize(
+        self,
+        file: FileInput,
+        *,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+        clustering: ClusteringMethod | None = None,
+        identify: bool | None = None,
+        threshold: float | None = None,
+        model: str | None = None,
+    ) -> DiarizationResult:
+        """Who spoke when in ``file``; enrolled speakers come back named."""
+        fields = {
+            "num_speakers": num_speakers,
+            "min_speakers": min_speakers,
+            "max_speakers": max_speakers,
+            "clustering": clustering,
+            "identify": identify,
+            "threshold": threshold,
+            "model": model,
+        }
+        body = self.post_audio("/v1/audio/diarization", file, fields).json()
+        return DiarizationResult(
+            speakers=[DiarizedSpeaker(**item) for item in body.pop("speakers")],
+            segments=[SpeakerTurn(**item) for item in body.pop("segments")],
+            **body,
+        )
+
+    def diarize_rttm(
+        self,
+        file: FileInput,
+        *,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+        model: str | None = None,
+    ) -> str:
+        """The diarization of ``file`` as RTTM text."""
+        fields = {
+            "num_speakers": num_speakers,
+            "min_speakers": min_speakers,
+            "max_speakers": max_speakers,
+            "model": model,
+            "response_format": "rttm",
+        }
+        return self.post_audio("/v1/audio/diarization", file, fields).text
 
     # -- jobs -----------------------------------------------------------------------------
 

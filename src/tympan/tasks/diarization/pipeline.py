@@ -220,7 +220,9 @@ def diarize(
     if not windows:
         return DiarizationResult(model, round(audio.duration, 3), 0)
     index = enrolled if options.identify else None
-    threshold = options.identify_threshold or identify_threshold
+    threshold = (
+        identify_threshold if options.identify_threshold is None else options.identify_threshold
+    )
     labels, speakers = name_clusters(embeddings, labels, index, threshold)
     turns = label_timeline(regions, windows, labels)
     segments = [
