@@ -62,8 +62,8 @@ def check_threshold(threshold: float) -> float:
 
 def verify(model: str, first: np.ndarray, second: np.ndarray, threshold: float) -> Verification:
     """Compare two normalised embeddings; same speaker when the cosine reaches ``threshold``."""
-    score = float(np.clip(first @ second, -1.0, 1.0))
-    return Verification(model, round(score, 6), threshold, score >= threshold)
+    score = round(float(np.clip(first @ second, -1.0, 1.0)), 6)  # decide on the reported score
+    return Verification(model, score, threshold, score >= threshold)
 
 
 @dataclass(frozen=True, slots=True)
