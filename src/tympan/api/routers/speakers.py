@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from tympan.api.deps import AudioUpload, ServicesDep, decode_upload
 from tympan.api.services import Services
 from tympan.audio import Audio
-from tympan.errors import InvalidParameter
+from tympan.errors import InvalidParameter, TympanError
 from tympan.store.speakers import SampleEmbedding, Speaker, speaker_store
 from tympan.tasks.speakers import (
     SPEAKER_TASK,
@@ -94,7 +94,7 @@ async def embed_speaker(
     )
 
 
-@router.post("/v1/speakers", response_model=Speaker, status_code=201)
+@router.post("/v1/speakers", response_model=Speaker)
 async def enroll_speaker(
     services: ServicesDep,
     name: Annotated[str, Form(description="Unique (ignoring case) display name.")],
@@ -167,7 +167,11 @@ async def verify_speaker(
         return replace(result, speaker_id=speaker.id, name=speaker.name)
     assert file2 is not None
     model_id = resolve_speaker_model(services, model)
-    second = await decode_upload(file2, services, param="file2")
+    try:
+        second = await decode_upload(file2, services, param="file2")
+    except TympanError as exc:
+        exc.param = "file2"  # the decoder names its input "file"
+        raise
     query, reference = await _embed(services, model_id, [audio, second])
     chosen = check_threshold(default_threshold(model_id) if threshold is None else threshold)
     return verify(model_id, query, reference, chosen)
