@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import make_settings, services_of
+from tests.conftest import make_settings
 from tests.hostile import BAD_AUDIO_CASES, check_bad_audio
 from tests.speaker_data import utterances
 from tympan.client import Client
