@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["SAMPLE_RATE", "Settings"]
+__all__ = ["SAMPLE_RATE", "Settings", "settings_reference", "settings_reference_markdown"]
 
 SAMPLE_RATE = 16_000
 """Every ``Audio`` past the boundary is mono float32 at this rate."""
@@ -59,7 +59,11 @@ class Settings(BaseSettings):
     cpu_threads: int = Field(
         0, ge=0, description="Threads each model may use inside its runtime; 0 = all cores."
     )
-    default_vad_method: str = Field("silero", description="VAD method used when none is given.")
+    default_vad_method: Literal["silero", "energy", "spectral", "fusion"] = Field(
+        "fusion",
+        description="VAD method used when none is given (fusion measured most accurate: "
+        "benchmarks/bench_vad.py).",
+    )
     speaker_onnx_models: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated paths of extra ONNX speaker-embedding models, served as "
@@ -92,3 +96,20 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Where model files assembled or trained at run time live."""
         return self.data_dir / "models"
+
+
+def settings_reference() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting, in declaration order."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = ",".join(default) if isinstance(default, list) else default
+        rows.append((f"TYMPAN_{name.upper()}", str(shown), field.description or ""))
+    return rows
+
+
+def settings_reference_markdown() -> str:
+    """The configuration reference as a markdown table (the README embeds this output)."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{var}` | `{default}` | {text} |" for var, default, text in settings_reference()]
+    return "\n".join(lines)
