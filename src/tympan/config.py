@@ -74,12 +74,36 @@ class Settings(BaseSettings):
         description="Speaker model used when a request names none; default the bundled one "
         "with the lowest measured EER (resemblyzer-ge2e).",
     )
+    asr_models: Annotated[dict[str, Path], NoDecode] = Field(
+        default_factory=dict,
+        description="Extra CTranslate2 Whisper model folders served for ASR, as "
+        "`id=/path,id2=/path2` (tiny to large-v3); each id is listed by /v1/models.",
+    )
+    asr_batch_size: int = Field(
+        8, ge=1, le=64, description="Most 30 s chunks one ASR model decodes in one batch."
+    )
+    asr_batch_wait_ms: float = Field(
+        5.0,
+        ge=0,
+        le=1000,
+        description="How long an idle ASR queue waits for more chunks before decoding a batch.",
+    )
 
     @field_validator("api_keys", "speaker_onnx_models", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("asr_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+            if any(not sep or not name.strip() for name, sep, _ in pairs):
+                raise ValueError("asr_models must read id=/path,id2=/path2")
+            return {name.strip(): path.strip() for name, _, path in pairs}
         return value
 
     @cached_property
