@@ -24,6 +24,7 @@ import numpy as np
 from tympan.audio.features import FeatureKind, Features
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.errors import TympanError, error_for_status
+from tympan.tasks.asr.results import Segment, Transcription, Word
 from tympan.tasks.diarization import (
     ClusteringMethod,
     DiarizationResult,
@@ -31,7 +32,6 @@ from tympan.tasks.diarization import (
     SpeakerTurn,
 )
 from tympan.tasks.speakers import Candidate, Embedding, Identification, Speaker, Verification
-from tympan.tasks.asr.results import Segment, Transcription, Word
 from tympan.tasks.vad import SpeechSegment, VadMethod, VadResult
 
 __all__ = ["Client", "FileInput"]
