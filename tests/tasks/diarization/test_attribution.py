@@ -38,3 +38,23 @@ def test_assign_speakers_keeps_order() -> None:
     words = [Word(0.1, 0.5, "hi"), Word(4.2, 4.6, "yes"), Word(20, 21, "late")]
     labels = assign_speakers(words, TURNS)
     assert [t.speaker if t else None for t in labels] == ["SPEAKER_00", "SPEAKER_01", None]
+
+
+def test_label_transcription_names_segments_and_words() -> None:
+    from tympan.tasks.asr import Segment, Transcription, Word
+    from tympan.tasks.diarization import label_transcription
+
+    words = [Word("hi", 0.2, 0.6, 0.9), Word("yes", 4.3, 4.8, 0.9)]
+    segments = [
+        Segment(0, 0, 0.0, 1.0, " hi", [], 0.0, -0.1, 1.0, 0.0, words[:1]),
+        Segment(1, 0, 4.2, 5.0, " yes", [], 0.0, -0.1, 1.0, 0.0, words[1:]),
+    ]
+    labelled = label_transcription(
+        Transcription("transcribe", "en", 8.0, "hi yes", segments, words), TURNS
+    )
+    assert [(s.speaker, s.speaker_id) for s in labelled.segments] == [
+        ("Ada", "spk_a"),
+        ("SPEAKER_01", None),
+    ]
+    assert [w.speaker for w in labelled.words] == ["Ada", "SPEAKER_01"]
+    assert labelled.segments[0].words[0].speaker == "Ada"

@@ -6,7 +6,12 @@
 
 from __future__ import annotations
 
-from tympan.tasks.diarization.attribution import assign_speakers, speaker_at
+from tympan.tasks.diarization.attribution import (
+    assign_speakers,
+    label_pieces,
+    label_transcription,
+    speaker_at,
+)
 from tympan.tasks.diarization.clustering import (
     MAX_SPEAKERS,
     ClusteringMethod,
@@ -33,6 +38,8 @@ __all__ = [
     "assign_speakers",
     "cluster_embeddings",
     "diarize",
+    "label_pieces",
+    "label_transcription",
     "speaker_at",
     "to_rttm",
 ]

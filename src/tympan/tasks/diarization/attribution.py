@@ -7,11 +7,16 @@ pause the VAD left out) takes the nearest turn's speaker if it is within ``max_g
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import replace
+from typing import Protocol, TypeVar
 
+from tympan.tasks.asr.results import Segment, Transcription, Word
 from tympan.tasks.diarization.pipeline import SpeakerTurn
 
-__all__ = ["Timed", "assign_speakers", "speaker_at"]
+__all__ = ["Timed", "assign_speakers", "label_pieces", "label_transcription", "speaker_at"]
+
+
+Piece = TypeVar("Piece", Segment, Word)
 
 
 class Timed(Protocol):
@@ -47,3 +52,30 @@ def assign_speakers(
 ) -> list[SpeakerTurn | None]:
     """``speaker_at`` for each piece, in order."""
     return [speaker_at(piece.start, piece.end, turns, max_gap) for piece in pieces]
+
+
+def label_pieces(pieces: Sequence[Piece], turns: Sequence[SpeakerTurn]) -> list[Piece]:
+    """Copies of transcript ``pieces`` with ``speaker`` (name, else label) and ``speaker_id``."""
+    labelled = []
+    for piece, turn in zip(pieces, assign_speakers(pieces, turns), strict=True):
+        if turn is None:
+            labelled.append(replace(piece, speaker=None, speaker_id=None))
+        else:
+            labelled.append(
+                replace(piece, speaker=turn.name or turn.speaker, speaker_id=turn.speaker_id)
+            )
+    return labelled
+
+
+def label_transcription(
+    transcription: Transcription, turns: Sequence[SpeakerTurn]
+) -> Transcription:
+    """A transcription whose segments, and words if it has them, carry their speakers."""
+    segments = [
+        replace(
+            segment, words=None if segment.words is None else label_pieces(segment.words, turns)
+        )
+        for segment in label_pieces(transcription.segments, turns)
+    ]
+    words = None if transcription.words is None else label_pieces(transcription.words, turns)
+    return replace(transcription, segments=segments, words=words)
