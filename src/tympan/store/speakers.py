@@ -236,7 +236,10 @@ class SpeakerStore:
                         param="speaker_ids",
                     )
         position = {speaker_id: i for i, speaker_id in enumerate(index.ids)}
-        chosen = [position[speaker_id] for speaker_id in dict.fromkeys(speaker_ids)]
+        if not set(speaker_ids) <= position.keys():  # enrolled since the index was read
+            index = self._model_index(model)
+            position = {speaker_id: i for i, speaker_id in enumerate(index.ids)}
+        chosen = [position[i] for i in dict.fromkeys(speaker_ids) if i in position]
         return VoiceprintIndex(
             [index.ids[i] for i in chosen], [index.names[i] for i in chosen], index.matrix[chosen]
         )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.hostile import BAD_AUDIO_CASES, check_bad_audio
 from tests.speaker_data import DIARIZATION_DIR, SAMPLE_TURNS, write_spans
 from tympan.client import Client
 from tympan.errors import InvalidParameter
@@ -74,3 +75,9 @@ def test_without_diarize_there_are_no_speakers(api: Client) -> None:
 def test_diarize_with_stream_is_refused(api: Client, tmp_path: Path) -> None:
     with pytest.raises(InvalidParameter):
         api.transcribe(SAMPLE, diarize=True, on_progress=lambda *_: None)
+
+
+@pytest.mark.parametrize("case", BAD_AUDIO_CASES)
+def test_bad_inputs(api: Client, case: dict) -> None:
+    fields = {"diarize": "true", "response_format": "verbose_json"}
+    check_bad_audio(api, "/v1/audio/transcriptions", case, fields)
