@@ -205,10 +205,17 @@ def diarize(
     enrolled: VoiceprintIndex | None = None,
     identify_threshold: float = 1.0,
 ) -> DiarizationResult:
-    """Speaker turns of ``audio``, named where they match ``enrolled`` speakers."""
+    """Speaker turns of ``audio``, named where they match ``enrolled`` speakers.
+
+    A cluster takes an enrolled name when its centroid scores at least
+    ``options.identify_threshold``, or ``identify_threshold`` (the model's calibrated one)
+    when the options leave it unset.
+    """
     options.validate()
     regions = speech_regions(audio, vad, options)
     windows = embedding_windows(regions, options)
+    if not windows:
+        return DiarizationResult(model, round(audio.duration, 3), 0)
     embeddings = embed_windows(audio, encoder, windows)
     labels = cluster_embeddings(
         embeddings,
@@ -217,8 +224,6 @@ def diarize(
         options.cluster_threshold,
         options.min_cluster_windows,
     )
-    if not windows:
-        return DiarizationResult(model, round(audio.duration, 3), 0)
     index = enrolled if options.identify else None
     threshold = (
         identify_threshold if options.identify_threshold is None else options.identify_threshold
