@@ -43,3 +43,20 @@ def test_helpers() -> None:
     np.testing.assert_allclose(rows, [[0.6, 0.8], [0.0, 0.0]])
     means = mean_per_clip(np.array([[1.0], [3.0], [10.0]]), [2, 1])
     np.testing.assert_allclose(means, [[2.0], [10.0]])
+
+
+@pytest.mark.parametrize(("name", "agreement"), [("ge2e", 0.99999), ("dvector", 0.999)])
+def test_long_audio_is_embedded_in_bounded_batches(name, agreement, request, monkeypatch):
+    encoder: SpeakerEncoder = request.getfixturevalue(name)
+    clip = decode_audio(utterances()["2414"][0]).samples
+    whole = encoder.embed_clips([clip])[0]
+    monkeypatch.setattr(encoder, "max_batch", 2)
+    assert float(encoder.embed_clips([clip])[0] @ whole) > agreement  # int8: per-run scales
+
+
+@pytest.mark.parametrize("name", ["ge2e", "dvector"])
+def test_an_embedding_does_not_depend_on_its_batch(name: str, request) -> None:
+    encoder: SpeakerEncoder = request.getfixturevalue(name)
+    first, second = (decode_audio(p).samples for p in utterances()["533"][:2])
+    together = encoder.embed_clips([first, second])
+    np.testing.assert_allclose(together[0], encoder.embed_clips([first])[0], atol=1e-5)

