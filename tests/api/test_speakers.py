@@ -222,3 +222,11 @@ def test_bad_inputs_verify(api: Client, trio: list[Speaker], case: dict) -> None
 @pytest.mark.parametrize("case", BAD_AUDIO_CASES)
 def test_bad_inputs_identify(api: Client, trio: list[Speaker], case: dict) -> None:
     check_bad_audio(api, "/v1/speakers/identify", case)
+
+
+def test_enroll_refuses_more_than_32_files(api: Client, eval_dir: Path) -> None:
+    clip = (eval_dir / "bad_inputs" / "speech.ogg").read_bytes()
+    files = [("file", (f"{i}.ogg", clip)) for i in range(33)]
+    response = api._http.post("/v1/speakers", files=files, data={"name": "too many"})
+    assert response.status_code == 422 and response.json()["error"]["param"] == "file"
+    assert "too many" not in {s.name for s in api.speakers()}
