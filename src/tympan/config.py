@@ -64,6 +64,16 @@ class Settings(BaseSettings):
         description="VAD method used when none is given (fusion measured most accurate: "
         "benchmarks/bench_vad.py).",
     )
+    speaker_onnx_models: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated paths of extra ONNX speaker-embedding models, served as "
+        "`onnx-<file stem>` (see docs/speakers.md for the inputs they may take).",
+    )
+    default_speaker_model: str | None = Field(
+        None,
+        description="Speaker model used when a request names none; default the bundled one "
+        "with the lowest measured EER (resemblyzer-ge2e).",
+    )
     asr_models: Annotated[dict[str, Path], NoDecode] = Field(
         default_factory=dict,
         description="Extra CTranslate2 Whisper model folders served for ASR, as "
@@ -99,7 +109,7 @@ class Settings(BaseSettings):
         "small", description="Size of trained music networks: `small`, or `tiny` for tests."
     )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "speaker_onnx_models", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
