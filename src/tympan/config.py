@@ -60,6 +60,19 @@ class Settings(BaseSettings):
         0, ge=0, description="Threads each model may use inside its runtime; 0 = all cores."
     )
     default_vad_method: str = Field("silero", description="VAD method used when none is given.")
+    tts_max_input_chars: int = Field(
+        4096, gt=0, description="Longest text /v1/audio/speech accepts, in characters (413 above)."
+    )
+    tts_voices: dict[str, Path] = Field(
+        default_factory=dict,
+        description='Extra Piper voices as JSON {"name": "/path/voice.onnx"} (the .onnx.json '
+        "beside it); each is served as model piper-<name> and voice <name>.",
+    )
+    tts_voice_map: dict[str, str] = Field(
+        default_factory=dict,
+        description='Voice aliases as JSON {"alloy": "name"}; OpenAI voice names not mapped '
+        "speak with the requested model's own voice.",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
