@@ -83,8 +83,9 @@ def test_default_format_is_mp3_and_model_voice_optional(api):
 def test_speed_changes_duration(api, wav_seconds):
     fast = duration_of(api.speech(SENTENCE, response_format="wav", speed=2.0), "wav")
     slow = duration_of(api.speech(SENTENCE, response_format="wav", speed=0.5), "wav")
-    assert fast < 0.8 * wav_seconds
-    assert slow > 1.4 * wav_seconds
+    # Piper's durations vary ~2 % between calls; the tempo change itself is exact.
+    assert fast / wav_seconds == pytest.approx(0.5, rel=0.08)
+    assert slow / wav_seconds == pytest.approx(2.0, rel=0.08)
 
 
 def test_speech_is_intelligible_enough_to_have_energy_where_words_are(api):

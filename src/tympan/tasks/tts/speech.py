@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from tympan.errors import BadRequest, InvalidParameter
 from tympan.tasks.tts.encode import FORMATS, SpeechEncoder, SpeechFormat
 from tympan.tasks.tts.synthesis import PiperSynthesizer
+from tympan.tasks.tts.tempo import change_tempo
 from tympan.tasks.tts.text import clean_text
 
 __all__ = ["MAX_SPEED", "MIN_SPEED", "SpeechOptions", "SpeechStream"]
@@ -68,8 +69,9 @@ class SpeechStream:
     def next_chunk(self, synthesizer: PiperSynthesizer) -> bytes | None:
         """The next non-empty bytes of the stream; ``None`` once it is complete."""
         while self._pending:
+            audio = synthesizer.render(self._pending.popleft())
             data = self._encoder.encode(
-                synthesizer.render(self._pending.popleft(), self.options.speed)
+                change_tempo(audio, synthesizer.sample_rate, self.options.speed)
             )
             if data:
                 return data

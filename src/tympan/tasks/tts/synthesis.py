@@ -12,7 +12,7 @@ import json
 import numpy as np
 import onnxruntime as ort
 from piper import PiperVoice
-from piper.config import PiperConfig, SynthesisConfig
+from piper.config import PiperConfig
 
 from tympan.tasks.tts.voices import Voice
 
@@ -67,11 +67,10 @@ class PiperSynthesizer:
             for piece in split_long(sentence)
         ]
 
-    def render(self, phonemes: list[str], speed: float = 1.0) -> np.ndarray:
-        """float32 mono audio at ``sample_rate`` for one chunk; ``speed`` 2.0 = twice as fast."""
-        config = SynthesisConfig(length_scale=self.piper.config.length_scale / speed)
+    def render(self, phonemes: list[str]) -> np.ndarray:
+        """float32 mono audio at ``sample_rate`` for one chunk, at the voice's natural pace."""
         ids = self.piper.phonemes_to_ids(phonemes)
-        audio = np.asarray(self.piper.phoneme_ids_to_audio(ids, config), dtype=np.float32)
+        audio = np.asarray(self.piper.phoneme_ids_to_audio(ids), dtype=np.float32)
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         if peak < 1e-8:
             return np.zeros_like(audio)
