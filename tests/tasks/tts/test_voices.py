@@ -80,3 +80,15 @@ def test_bad_voice_configuration_fails_at_start(tmp_path, joe):
         model_specs(make_settings(tmp_path, tts_voice_map={"alloy": "nobody"}))
     with pytest.raises(ValueError, match="repeats"):
         model_specs(make_settings(tmp_path, tts_voices={"joe": joe.model_path}))
+
+
+def test_voices_and_map_read_from_the_environment(tmp_path, monkeypatch, joe):
+    monkeypatch.setenv("TYMPAN_TTS_VOICES", f"narrator={joe.model_path}, second={joe.model_path}")
+    monkeypatch.setenv("TYMPAN_TTS_VOICE_MAP", "alloy=narrator,nova=second")
+    settings = make_settings(tmp_path)
+    assert settings.tts_voices == {"narrator": joe.model_path, "second": joe.model_path}
+    assert settings.tts_voice_map == {"alloy": "narrator", "nova": "second"}
+    assert [spec.id for spec in model_specs(settings)][1:] == ["piper-narrator", "piper-second"]
+    monkeypatch.setenv("TYMPAN_TTS_VOICE_MAP", "alloy")
+    with pytest.raises(ValueError, match="tts_voice_map must read"):
+        make_settings(tmp_path)
