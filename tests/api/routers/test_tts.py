@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
@@ -286,3 +287,20 @@ def test_openai_client_sees_openai_errors(live_server):
         client.audio.speech.create(model="tts-2", voice="alloy", input="Hi.")
     with pytest.raises(openai.UnprocessableEntityError):
         client.audio.speech.create(model="tts-1", voice="nobody", input="Hi.")
+
+
+def test_an_admitted_stream_waits_out_a_full_queue(tmp_path):
+    """The queue fills up between two sentences: the stream (already 200) waits, not breaks."""
+    settings = make_settings(tmp_path, inference_threads=1, inference_queue_size=1)
+    with Client.in_process(settings) as client, ThreadPoolExecutor(1) as pool:
+        client.speech("Load the voice.")
+        slots = services_of(client).manager._slots  # the executor's admission counter
+        streaming = pool.submit(client.speech, TEN_SENTENCES, response_format="pcm")
+        time.sleep(0.5)  # admitted, first sentences rendering
+        assert not streaming.done()
+        held = [slots.acquire(timeout=30) for _ in range(2)]  # every slot: the queue is full
+        time.sleep(1.0)
+        for _ in held:
+            slots.release()
+        assert duration_of(streaming.result(timeout=300), "pcm") > 10
+        assert post_speech(client, input="Still serving.").status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from tympan.api.deps import ServicesDep
 from tympan.api.services import Services
+from tympan.errors import Overloaded
 from tympan.models.manager import ModelManager
 from tympan.tasks.tts import (
     FORMATS,
@@ -74,8 +76,19 @@ def _pick_voice(services: Services, request: SpeechRequest) -> Voice:
 async def _chunks(
     manager: ModelManager, model_id: str, stream: SpeechStream
 ) -> AsyncIterator[bytes]:
-    """Each chunk is rendered in the pool with the model leased, then sent at once."""
-    while (chunk := await manager.infer(model_id, stream.next_chunk, task="tts")) is not None:
+    """Each chunk is rendered in the pool with the model leased, then sent at once.
+
+    Once the 200 has gone out a refusal can only cut the audio short, so an admitted stream
+    waits for a free slot instead of failing when the queue is full between two sentences.
+    """
+    while True:
+        try:
+            chunk = await manager.infer(model_id, stream.next_chunk, task="tts")
+        except Overloaded:
+            await asyncio.sleep(0.05)  # slots free up as other chunks finish
+            continue
+        if chunk is None:
+            return
         yield chunk
 
 
