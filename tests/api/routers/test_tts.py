@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -155,7 +156,7 @@ def test_configured_voice_and_voice_map(tmp_path):
         ({"input": "Hi.", "speed": 0.1}, 422, "speed", None),
         ({"input": "Hi.", "speed": 4.5}, 422, "speed", None),
         ({"input": "Hi.", "speed": "fast"}, 422, "speed", None),
-        ({"input": "Hi.", "stream_format": "sse"}, 422, "stream_format", None),
+        ({"input": "Hi.", "stream_format": "websocket"}, 422, "stream_format", None),
         ({"input": 42}, 422, "input", None),
         ({"voice": "alloy"}, 422, "input", None),
     ],
@@ -275,6 +276,28 @@ def test_openai_client_speaks_through_tympan(live_server):
         chunks = list(streamed.iter_bytes(chunk_size=None))
     assert len(chunks) >= 3
     assert duration_of(b"".join(chunks), "pcm") > 10
+
+
+def test_openai_client_reads_server_sent_events(live_server):
+    import openai
+
+    client = openai.OpenAI(base_url=f"{live_server}/v1", api_key="unused", max_retries=0)
+    with client.audio.speech.with_streaming_response.create(
+        model="gpt-4o-mini-tts",
+        voice="sage",
+        input=TEN_SENTENCES,
+        response_format="pcm",
+        stream_format="sse",
+    ) as streamed:
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        events = [
+            json.loads(line[6:]) for line in streamed.iter_lines() if line.startswith("data: ")
+        ]
+    deltas = [event for event in events if event["type"] == "speech.audio.delta"]
+    assert len(deltas) >= 3
+    assert events[-1]["type"] == "speech.audio.done"
+    audio = b"".join(base64.b64decode(event["audio"]) for event in deltas)
+    assert duration_of(audio, "pcm") > 10
 
 
 def test_openai_client_sees_openai_errors(live_server):

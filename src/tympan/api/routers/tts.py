@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
@@ -46,8 +48,10 @@ class SpeechRequest(BaseModel):
     instructions: str | None = Field(
         None, description="Accepted for compatibility; Piper voices cannot follow style prompts."
     )
-    stream_format: Literal["audio"] = Field(
-        "audio", description="Only raw audio streaming (OpenAI's default) is offered."
+    stream_format: Literal["audio", "sse"] = Field(
+        "audio",
+        description="audio: the file's bytes, chunked; sse: server-sent events carrying "
+        "base64 audio deltas, then a done event (OpenAI's speech.audio.* events).",
     )
 
 
@@ -92,6 +96,17 @@ async def _chunks(
         yield chunk
 
 
+async def _sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """OpenAI's event stream: ``speech.audio.delta`` (base64 audio) ..., ``speech.audio.done``."""
+
+    def event(payload: dict[str, str]) -> bytes:
+        return f"data: {json.dumps(payload)}\n\n".encode()
+
+    async for chunk in chunks:
+        yield event({"type": "speech.audio.delta", "audio": base64.b64encode(chunk).decode()})
+    yield event({"type": "speech.audio.done"})
+
+
 @router.post(
     "/v1/audio/speech",
     response_class=StreamingResponse,
@@ -108,11 +123,10 @@ async def create_speech(request: SpeechRequest, services: ServicesDep) -> Stream
         "X-Tympan-Voice": voice.name,
         "X-Tympan-Sample-Rate": str(stream.sample_rate),
     }
-    return StreamingResponse(
-        _chunks(services.manager, voice.model_id, stream),
-        media_type=stream.media_type,
-        headers=headers,
-    )
+    chunks = _chunks(services.manager, voice.model_id, stream)
+    if request.stream_format == "sse":
+        return StreamingResponse(_sse(chunks), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(chunks, media_type=stream.media_type, headers=headers)
 
 
 @router.get("/v1/audio/voices", response_model=VoiceList)
