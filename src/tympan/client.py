@@ -13,7 +13,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -33,6 +33,7 @@ from tympan.tasks.diarization import (
 )
 from tympan.tasks.music import Composition, MusicNote
 from tympan.tasks.speakers import Candidate, Embedding, Identification, Speaker, Verification
+from tympan.tasks.tts import SpeechFormat, VoiceCard
 from tympan.tasks.vad import SpeechSegment, VadMethod, VadResult
 
 __all__ = ["Client", "FileInput"]
@@ -62,6 +63,20 @@ def _form(values: Mapping[str, Any]) -> dict[str, str]:
 def _speaker(body: dict[str, Any]) -> Speaker:
     times = {key: datetime.fromisoformat(body[key]) for key in ("created_at", "updated_at")}
     return Speaker(**{**body, **times})
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    """Raise the matching ``TympanError`` when ``response`` (already read) is an error."""
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"error": {"message": response.text}}
+    error = error_for_status(response.status_code, body)
+    if "retry-after" in response.headers:
+        error.retry_after = float(response.headers["retry-after"])
+    raise error
 
 
 class Client:
@@ -111,15 +126,7 @@ class Client:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request; raise the matching ``TympanError`` for any error status."""
         response = self._http.request(method, path, **kwargs)
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-            except ValueError:
-                body = {"error": {"message": response.text}}
-            error = error_for_status(response.status_code, body)
-            if "retry-after" in response.headers:
-                error.retry_after = float(response.headers["retry-after"])
-            raise error
+        _raise_for_status(response)
         return response
 
     def post_audio(
@@ -504,6 +511,53 @@ class Client:
         body = {"model": model, "max_seconds": max_seconds}
         job = self.request("POST", "/v1/music/train", json=body).json()
         return self.wait_job(job["id"], on_progress=on_progress) if wait else job
+
+    # -- tts ------------------------------------------------------------------------------
+
+    def speech(
+        self,
+        text: str,
+        voice: str | None = None,
+        *,
+        model: str | None = None,
+        response_format: SpeechFormat = "mp3",
+        speed: float | None = None,
+    ) -> bytes:
+        """``text`` spoken, as the bytes of one ``response_format`` file."""
+        return b"".join(
+            self.speech_stream(
+                text, voice, model=model, response_format=response_format, speed=speed
+            )
+        )
+
+    def speech_stream(
+        self,
+        text: str,
+        voice: str | None = None,
+        *,
+        model: str | None = None,
+        response_format: SpeechFormat = "mp3",
+        speed: float | None = None,
+    ) -> Iterator[bytes]:
+        """``text`` spoken, as the byte chunks the server streams while it synthesises."""
+        body = {
+            "model": model,
+            "input": text,
+            "voice": voice,
+            "response_format": response_format,
+            "speed": speed,
+        }
+        payload = {key: value for key, value in body.items() if value is not None}
+        with self._http.stream("POST", "/v1/audio/speech", json=payload) as response:
+            if response.status_code >= 400:
+                response.read()
+                _raise_for_status(response)
+            yield from response.iter_bytes()
+
+    def voices(self) -> list[VoiceCard]:
+        """Every voice the service speaks with (``GET /v1/audio/voices``)."""
+        cards = self.request("GET", "/v1/audio/voices").json()["data"]
+        return [VoiceCard(**card) for card in cards]
 
     # -- jobs -----------------------------------------------------------------------------
 

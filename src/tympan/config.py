@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["SAMPLE_RATE", "Settings", "settings_reference", "settings_reference_markdown"]
@@ -108,6 +108,19 @@ class Settings(BaseSettings):
     music_model_size: Literal["small", "tiny"] = Field(
         "small", description="Size of trained music networks: `small`, or `tiny` for tests."
     )
+    tts_max_input_chars: int = Field(
+        4096, gt=0, description="Longest text /v1/audio/speech accepts, in characters (413 above)."
+    )
+    tts_voices: Annotated[dict[str, Path], NoDecode] = Field(
+        default_factory=dict,
+        description="Extra Piper voices as `name=/path/voice.onnx,name2=/path2.onnx` (each "
+        ".onnx.json beside its .onnx); each is served as model piper-<name> and voice <name>.",
+    )
+    tts_voice_map: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Voice aliases as `alloy=name,nova=name2`; OpenAI voice names not mapped "
+        "speak with the requested model's own voice.",
+    )
 
     @field_validator("api_keys", "speaker_onnx_models", mode="before")
     @classmethod
@@ -116,13 +129,13 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
-    @field_validator("asr_models", mode="before")
+    @field_validator("asr_models", "tts_voices", "tts_voice_map", mode="before")
     @classmethod
-    def _split_models(cls, value: object) -> object:
+    def _split_models(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
             pairs = [item.partition("=") for item in value.split(",") if item.strip()]
             if any(not sep or not name.strip() for name, sep, _ in pairs):
-                raise ValueError("asr_models must read id=/path,id2=/path2")
+                raise ValueError(f"{info.field_name} must read name=value,name2=value2")
             return {name.strip(): path.strip() for name, _, path in pairs}
         return value
 
