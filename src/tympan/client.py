@@ -10,9 +10,11 @@ how the CLI works without ``--server`` and how the tests exercise the service en
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -22,6 +24,7 @@ import numpy as np
 from tympan.audio.features import FeatureKind, Features
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.errors import TympanError, error_for_status
+from tympan.tasks.asr.results import Segment, Transcription, Word
 from tympan.tasks.classifiers import (
     Detection,
     DetectionResult,
@@ -29,6 +32,15 @@ from tympan.tasks.classifiers import (
     LabelScore,
     Prediction,
 )
+from tympan.tasks.diarization import (
+    ClusteringMethod,
+    DiarizationResult,
+    DiarizedSpeaker,
+    SpeakerTurn,
+)
+from tympan.tasks.music import Composition, MusicNote
+from tympan.tasks.speakers import Candidate, Embedding, Identification, Speaker, Verification
+from tympan.tasks.tts import SpeechFormat, VoiceCard
 from tympan.tasks.vad import SpeechSegment, VadMethod, VadResult
 
 __all__ = ["Client", "FileInput"]
@@ -53,6 +65,25 @@ def _form(values: Mapping[str, Any]) -> dict[str, str]:
         for k, v in values.items()
         if v is not None
     }
+
+
+def _speaker(body: dict[str, Any]) -> Speaker:
+    times = {key: datetime.fromisoformat(body[key]) for key in ("created_at", "updated_at")}
+    return Speaker(**{**body, **times})
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    """Raise the matching ``TympanError`` when ``response`` (already read) is an error."""
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"error": {"message": response.text}}
+    error = error_for_status(response.status_code, body)
+    if "retry-after" in response.headers:
+        error.retry_after = float(response.headers["retry-after"])
+    raise error
 
 
 class Client:
@@ -102,15 +133,7 @@ class Client:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request; raise the matching ``TympanError`` for any error status."""
         response = self._http.request(method, path, **kwargs)
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-            except ValueError:
-                body = {"error": {"message": response.text}}
-            error = error_for_status(response.status_code, body)
-            if "retry-after" in response.headers:
-                error.retry_after = float(response.headers["retry-after"])
-            raise error
+        _raise_for_status(response)
         return response
 
     def post_audio(
@@ -281,6 +304,364 @@ class Client:
             "POST", f"/v1/classifiers/{name}/examples", data=fields, files=parts
         ).json()
         return ExamplesResult(**body)
+
+    # -- speakers -------------------------------------------------------------------------
+
+    def speaker_embedding(self, file: FileInput, *, model: str | None = None) -> Embedding:
+        """The L2-normalised speaker embedding of ``file`` (``POST /v1/speakers/embed``)."""
+        body = self.post_audio("/v1/speakers/embed", file, {"model": model}).json()
+        return Embedding(**body)
+
+    def enroll_speaker(
+        self,
+        name: str,
+        files: FileInput | Sequence[FileInput],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        model: str | None = None,
+    ) -> Speaker:
+        """Enroll a speaker from one or more recordings (``POST /v1/speakers``)."""
+        fields = {
+            "name": name,
+            "metadata": json.dumps(dict(metadata)) if metadata is not None else None,
+            "model": model,
+        }
+        return _speaker(self._post_files("/v1/speakers", files, fields))
+
+    def add_speaker_samples(
+        self, speaker_id: str, files: FileInput | Sequence[FileInput]
+    ) -> Speaker:
+        """Add recordings to a speaker and update its voiceprint."""
+        return _speaker(self._post_files(f"/v1/speakers/{speaker_id}/samples", files, {}))
+
+    def speakers(self) -> list[Speaker]:
+        """Every enrolled speaker."""
+        return [_speaker(body) for body in self.request("GET", "/v1/speakers").json()]
+
+    def speaker(self, speaker_id: str) -> Speaker:
+        """One enrolled speaker."""
+        return _speaker(self.request("GET", f"/v1/speakers/{speaker_id}").json())
+
+    def delete_speaker(self, speaker_id: str) -> None:
+        """Delete a speaker with its samples and voiceprint."""
+        self.request("DELETE", f"/v1/speakers/{speaker_id}")
+
+    def verify_speaker(
+        self,
+        file: FileInput,
+        *,
+        speaker_id: str | None = None,
+        file2: FileInput | None = None,
+        threshold: float | None = None,
+        model: str | None = None,
+    ) -> Verification:
+        """Is ``file`` the enrolled ``speaker_id`` (or the speaker of ``file2``)?"""
+        files = [("file", _file_part(file))]
+        if file2 is not None:
+            files.append(("file2", _file_part(file2, "audio2")))
+        fields = {"speaker_id": speaker_id, "threshold": threshold, "model": model}
+        response = self.request("POST", "/v1/speakers/verify", files=files, data=_form(fields))
+        return Verification(**response.json())
+
+    def identify_speaker(
+        self,
+        file: FileInput,
+        *,
+        speaker_ids: Sequence[str] | None = None,
+        threshold: float | None = None,
+        top_k: int | None = None,
+        model: str | None = None,
+    ) -> Identification:
+        """Which enrolled speaker (of ``speaker_ids``) speaks; ``speaker`` is None if nobody."""
+        fields = {
+            "speaker_ids": ",".join(speaker_ids) if speaker_ids is not None else None,
+            "threshold": threshold,
+            "top_k": top_k,
+            "model": model,
+        }
+        body = self.post_audio("/v1/speakers/identify", file, fields).json()
+        best = body.pop("speaker")
+        return Identification(
+            speaker=Candidate(**best) if best else None,
+            ranking=[Candidate(**item) for item in body.pop("ranking")],
+            **body,
+        )
+
+    def _post_files(
+        self, path: str, files: FileInput | Sequence[FileInput], fields: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        many = files if isinstance(files, list | tuple) else [files]
+        parts = [("file", _file_part(item)) for item in many]
+        return self.request("POST", path, files=parts, data=_form(fields)).json()
+
+    # -- diarization ----------------------------------------------------------------------
+
+    def diarize(
+        self,
+        file: FileInput,
+        *,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+        clustering: ClusteringMethod | None = None,
+        identify: bool | None = None,
+        threshold: float | None = None,
+        model: str | None = None,
+    ) -> DiarizationResult:
+        """Who spoke when in ``file``; enrolled speakers come back named."""
+        fields = {
+            "num_speakers": num_speakers,
+            "min_speakers": min_speakers,
+            "max_speakers": max_speakers,
+            "clustering": clustering,
+            "identify": identify,
+            "threshold": threshold,
+            "model": model,
+        }
+        body = self.post_audio("/v1/audio/diarization", file, fields).json()
+        return DiarizationResult(
+            speakers=[DiarizedSpeaker(**item) for item in body.pop("speakers")],
+            segments=[SpeakerTurn(**item) for item in body.pop("segments")],
+            **body,
+        )
+
+    def diarize_rttm(
+        self,
+        file: FileInput,
+        *,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+        model: str | None = None,
+    ) -> str:
+        """The diarization of ``file`` as RTTM text."""
+        fields = {
+            "num_speakers": num_speakers,
+            "min_speakers": min_speakers,
+            "max_speakers": max_speakers,
+            "model": model,
+            "response_format": "rttm",
+        }
+        return self.post_audio("/v1/audio/diarization", file, fields).text
+
+    # -- asr ----------------------------------------------------------------------------
+
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str | None = None,
+        language: str | None = None,
+        prompt: str | None = None,
+        temperature: float | None = None,
+        word_timestamps: bool = False,
+        beam_size: int | None = None,
+        vad_filter: bool | None = None,
+        hotwords: str | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+        **options: Any,
+    ) -> Transcription:
+        """Transcribe ``file`` (``POST /v1/audio/transcriptions``, ``verbose_json``).
+
+        ``on_progress(fraction, text_so_far)`` turns on streaming, so long recordings report
+        each finished chunk; ``options`` are further decoding fields (``best_of``, ...).
+        """
+        fields = {
+            "model": model,
+            "language": language,
+            "prompt": prompt,
+            "temperature": temperature,
+            "beam_size": beam_size,
+            "vad_filter": vad_filter,
+            "hotwords": hotwords,
+            "word_timestamps": word_timestamps or None,
+            **options,
+        }
+        return self._transcription("/v1/audio/transcriptions", file, fields, on_progress)
+
+    def translate(
+        self,
+        file: FileInput,
+        *,
+        model: str | None = None,
+        prompt: str | None = None,
+        temperature: float | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+        **options: Any,
+    ) -> Transcription:
+        """Translate the speech in ``file`` to English (``POST /v1/audio/translations``)."""
+        fields = {"model": model, "prompt": prompt, "temperature": temperature, **options}
+        return self._transcription("/v1/audio/translations", file, fields, on_progress)
+
+    def _transcription(
+        self,
+        path: str,
+        file: FileInput,
+        fields: dict[str, Any],
+        on_progress: Callable[[float, str], None] | None,
+    ) -> Transcription:
+        if on_progress is None:
+            fields = {**fields, "response_format": "verbose_json"}
+            return Client._transcription_from(self.post_audio(path, file, fields).json())
+        request = self._http.build_request(
+            "POST", path, files={"file": _file_part(file)}, data=_form({**fields, "stream": True})
+        )
+        response = self._http.send(request, stream=True)
+        try:
+            if response.status_code >= 400:
+                response.read()
+                raise error_for_status(response.status_code, response.json())
+            text = ""
+            for line in response.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                event = json.loads(line.removeprefix("data: "))
+                if event["type"] == "transcript.text.delta":
+                    text += event["delta"]
+                    on_progress(event["progress"], text.strip())
+                elif event["type"] == "transcript.text.done":
+                    return Client._transcription_from(event["transcription"])
+                elif event["type"] == "error":
+                    raise error_for_status(event.get("status", 400), event)
+        finally:
+            response.close()
+        raise TympanError("The transcription stream ended without a result.")
+
+    @staticmethod
+    def _transcription_from(body: dict[str, Any]) -> Transcription:
+        """A ``verbose_json`` body as a ``Transcription`` record."""
+
+        def words(items: list[dict[str, Any]] | None) -> list[Word] | None:
+            return None if items is None else [Word(**item) for item in items]
+
+        segments = [
+            Segment(**{**item, "words": words(item.get("words"))}) for item in body["segments"]
+        ]
+        return Transcription(
+            task=body["task"],
+            language=body["language"],
+            duration=body["duration"],
+            text=body["text"],
+            segments=segments,
+            words=words(body.get("words")),
+        )
+
+    # -- music ----------------------------------------------------------------------------
+
+    def music_generate(
+        self,
+        prompt: FileInput | None = None,
+        *,
+        notes: list[dict[str, Any]] | None = None,
+        abc: str | None = None,
+        model: str | None = None,
+        bars: int | None = None,
+        seconds: float | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        tempo: float | None = None,
+        instrument: int | None = None,
+        key: str | None = None,
+        meter: str | None = None,
+        stay_in_key: bool | None = None,
+        strict_bars: bool | None = None,
+        response_format: str = "midi",
+    ) -> bytes | Composition:
+        """Continue a melody (MIDI ``prompt``, ``notes`` in beats, or ``abc``) or compose anew.
+
+        Returns the file's bytes (midi, wav, mp3, flac) or, for ``json``, a ``Composition``.
+        """
+        fields = {
+            "model": model,
+            "bars": bars,
+            "seconds": seconds,
+            "temperature": temperature,
+            "top_k": top_k,
+            "top_p": top_p,
+            "seed": seed,
+            "tempo": tempo,
+            "instrument": instrument,
+            "key": key,
+            "meter": meter,
+            "stay_in_key": stay_in_key,
+            "strict_bars": strict_bars,
+            "response_format": response_format,
+        }
+        if prompt is not None:
+            fields["abc"] = abc
+            response = self.post_audio("/v1/music/generations", prompt, fields, file_field="prompt")
+        else:
+            body = {**fields, "notes": notes, "abc": abc}
+            body = {name: value for name, value in body.items() if value is not None}
+            response = self.request("POST", "/v1/music/generations", json=body)
+        if response_format != "json":
+            return response.content
+        data = response.json()
+        data["notes"] = [MusicNote(**note) for note in data["notes"]]
+        return Composition(**data)
+
+    def music_train(
+        self,
+        model: str = "folk-lstm",
+        *,
+        max_seconds: float | None = None,
+        wait: bool = True,
+        on_progress: Any = None,
+    ) -> dict[str, Any]:
+        """Train a music model (``POST /v1/music/train``); waits for the job unless ``wait``
+        is False. Returns the job (its ``result`` holds the training report)."""
+        body = {"model": model, "max_seconds": max_seconds}
+        job = self.request("POST", "/v1/music/train", json=body).json()
+        return self.wait_job(job["id"], on_progress=on_progress) if wait else job
+
+    # -- tts ------------------------------------------------------------------------------
+
+    def speech(
+        self,
+        text: str,
+        voice: str | None = None,
+        *,
+        model: str | None = None,
+        response_format: SpeechFormat = "mp3",
+        speed: float | None = None,
+    ) -> bytes:
+        """``text`` spoken, as the bytes of one ``response_format`` file."""
+        return b"".join(
+            self.speech_stream(
+                text, voice, model=model, response_format=response_format, speed=speed
+            )
+        )
+
+    def speech_stream(
+        self,
+        text: str,
+        voice: str | None = None,
+        *,
+        model: str | None = None,
+        response_format: SpeechFormat = "mp3",
+        speed: float | None = None,
+    ) -> Iterator[bytes]:
+        """``text`` spoken, as the byte chunks the server streams while it synthesises."""
+        body = {
+            "model": model,
+            "input": text,
+            "voice": voice,
+            "response_format": response_format,
+            "speed": speed,
+        }
+        payload = {key: value for key, value in body.items() if value is not None}
+        with self._http.stream("POST", "/v1/audio/speech", json=payload) as response:
+            if response.status_code >= 400:
+                response.read()
+                _raise_for_status(response)
+            yield from response.iter_bytes()
+
+    def voices(self) -> list[VoiceCard]:
+        """Every voice the service speaks with (``GET /v1/audio/voices``)."""
+        cards = self.request("GET", "/v1/audio/voices").json()["data"]
+        return [VoiceCard(**card) for card in cards]
 
     # -- jobs -----------------------------------------------------------------------------
 

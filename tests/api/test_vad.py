@@ -12,7 +12,7 @@ from tympan.errors import InvalidParameter
 @pytest.mark.parametrize("method", [None, "silero", "energy", "spectral", "fusion"])
 def test_vad_finds_reference_speech(api, eval_dir, method) -> None:
     result = api.vad(eval_dir / "diarization" / "sample.wav", method)
-    assert result.method == (method or "silero")
+    assert result.method == (method or "fusion")
     assert result.duration == pytest.approx(30.0)
     reference = reference_mask("sample.rttm", 30.0)
     assert frame_f1(reference, hypothesis_mask(result, 30.0)) > 0.95

@@ -64,3 +64,12 @@ def test_serve_refuses_open_address_without_keys(monkeypatch) -> None:
     monkeypatch.delenv("TYMPAN_API_KEYS", raising=False)
     result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "Refusing" in result.output
+
+
+def test_commands_run_against_a_server(live_server, eval_dir) -> None:
+    wav = str(eval_dir / "bad_inputs" / "speech.ogg")
+    result = runner.invoke(app, ["vad", wav, "--format", "csv", "--server", live_server])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].startswith("speech,")
+    models = runner.invoke(app, ["models", "--server", live_server])
+    assert "silero-vad" in models.stdout

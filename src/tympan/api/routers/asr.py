@@ -1,0 +1,278 @@
+"""``POST /v1/audio/transcriptions`` and ``/v1/audio/translations``, as OpenAI documents them.
+
+OpenAI's fields (``file``, ``model``, ``language``, ``prompt``, ``response_format``,
+``temperature``, ``timestamp_granularities[]``, ``stream``) plus the faster-whisper options
+its users expect (``beam_size``, ``vad_filter``, ``hotwords``, ``word_timestamps``, ...).
+``diarize=true`` labels segments and words with speakers (enrolled ones by name; srt/vtt
+show them). ``stream=true`` answers with server-sent events: one ``transcript.text.delta``
+per finished chunk (with Tympan's ``progress``), then ``transcript.text.done`` carrying the whole
+``verbose_json`` transcription, so a client can show progress on long recordings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+
+from tympan.api.deps import AudioUpload, ServicesDep
+from tympan.api.routers.diarization import diarize_audio
+from tympan.api.services import Services
+from tympan.audio.types import Audio
+from tympan.errors import InvalidParameter, TympanError
+from tympan.tasks.asr import (
+    ChunkProgress,
+    ResponseFormat,
+    TranscribeOptions,
+    Transcription,
+    render_text,
+    transcriber_for,
+)
+from tympan.tasks.diarization import DiarizationOptions, label_transcription
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["asr"])
+
+Granularity = Literal["word", "segment"]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodingFields:
+    """The faster-whisper options both endpoints accept (form fields, documented defaults)."""
+
+    beam_size: int
+    best_of: int
+    patience: float
+    length_penalty: float
+    repetition_penalty: float
+    no_repeat_ngram_size: int
+    compression_ratio_threshold: float | None
+    log_prob_threshold: float | None
+    no_speech_threshold: float | None
+    vad_filter: bool
+    hotwords: str | None
+    word_timestamps: bool
+
+
+def decoding_fields(
+    beam_size: Annotated[int, Form(ge=1, le=20, description="Beam width at temperature 0.")] = 5,
+    best_of: Annotated[int, Form(ge=1, le=20, description="Samples per fallback.")] = 5,
+    patience: Annotated[float, Form(gt=0, le=10)] = 1.0,
+    length_penalty: Annotated[float, Form(ge=0, le=10)] = 1.0,
+    repetition_penalty: Annotated[float, Form(gt=0, le=10)] = 1.0,
+    no_repeat_ngram_size: Annotated[int, Form(ge=0, le=20)] = 0,
+    compression_ratio_threshold: Annotated[float | None, Form(gt=0)] = 2.4,
+    log_prob_threshold: Annotated[float | None, Form(le=0)] = -1.0,
+    no_speech_threshold: Annotated[float | None, Form(ge=0, le=1)] = 0.6,
+    vad_filter: Annotated[
+        bool, Form(description="Drop non-speech (Silero VAD) before decoding.")
+    ] = True,
+    hotwords: Annotated[
+        str | None, Form(max_length=2000, description="Words or phrases to favour.")
+    ] = None,
+    word_timestamps: Annotated[bool, Form(description="Word times (as granularity word).")] = False,
+) -> DecodingFields:
+    return DecodingFields(
+        beam_size,
+        best_of,
+        patience,
+        length_penalty,
+        repetition_penalty,
+        no_repeat_ngram_size,
+        compression_ratio_threshold,
+        log_prob_threshold,
+        no_speech_threshold,
+        vad_filter,
+        hotwords,
+        word_timestamps,
+    )
+
+
+DecodingDep = Annotated[DecodingFields, Depends(decoding_fields)]
+ModelField = Annotated[str | None, Form(description="Model id or alias; default whisper-1.")]
+PromptField = Annotated[str | None, Form(max_length=4000)]
+FormatField = Annotated[ResponseFormat, Form()]
+TemperatureField = Annotated[float, Form(ge=0, le=1)]
+StreamField = Annotated[bool, Form(description="Server-sent events with progress.")]
+
+
+def _usage(transcription: Transcription) -> dict[str, Any]:
+    return {"type": "duration", "seconds": math.ceil(transcription.duration)}
+
+
+def _verbose(transcription: Transcription) -> dict[str, Any]:
+    body = asdict(transcription)
+    if body["words"] is None:
+        del body["words"]
+    return {**body, "usage": _usage(transcription)}
+
+
+def _response(transcription: Transcription, fmt: ResponseFormat) -> Any:
+    if fmt == "json":
+        return JSONResponse({"text": transcription.text, "usage": _usage(transcription)})
+    if fmt == "verbose_json":
+        return JSONResponse(_verbose(transcription))
+    return PlainTextResponse(render_text(transcription, fmt))
+
+
+def _sse(event: dict[str, Any]) -> str:
+    return f"data: {json.dumps(event)}\n\n"
+
+
+def _stream(
+    services: Services, audio: Audio, model_id: str, options: TranscribeOptions
+) -> StreamingResponse:
+    """Deltas as chunks finish, then the whole transcription (errors become an event)."""
+    transcriber = transcriber_for(services.manager, services.settings)
+    events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    def on_progress(progress: ChunkProgress) -> None:
+        events.put_nowait(
+            {
+                "type": "transcript.text.delta",
+                "delta": "".join(segment.text for segment in progress.segments),
+                "logprobs": None,
+                "progress": round(progress.fraction, 4),
+                "audio_seconds": progress.chunk.end,
+            }
+        )
+
+    async def work() -> None:
+        try:
+            result = await transcriber.transcribe(audio, model_id, options, on_progress)
+            events.put_nowait(
+                {
+                    "type": "transcript.text.done",
+                    "text": result.text,
+                    "logprobs": None,
+                    "usage": _usage(result),
+                    "transcription": _verbose(result),
+                }
+            )
+        except Exception as exc:  # the 200 is already sent: the error travels as an event
+            if not isinstance(exc, TympanError):
+                log.exception("asr stream failed")
+                exc = TympanError(f"Internal error: {type(exc).__name__}.")
+            events.put_nowait({"type": "error", "status": exc.status, **exc.to_body()})
+        finally:
+            events.put_nowait(None)
+
+    async def body() -> AsyncIterator[str]:
+        task = asyncio.create_task(work())
+        try:
+            while (event := await events.get()) is not None:
+                yield _sse(event)
+        finally:
+            task.cancel()
+
+    return StreamingResponse(body(), media_type="text/event-stream")
+
+
+async def _serve(
+    services: Services,
+    audio: Audio,
+    model: str | None,
+    options: TranscribeOptions,
+    fmt: ResponseFormat,
+    stream: bool,
+    diarize: bool = False,
+) -> Any:
+    model_id = model or services.registry.default("asr").id
+    transcriber = transcriber_for(services.manager, services.settings)
+    if stream:
+        if diarize:
+            raise InvalidParameter("diarize cannot be combined with stream.", param="diarize")
+        await transcriber.check(model_id, options)  # refuse before the 200 starts streaming
+        return _stream(services, audio, model_id, options)
+    if not diarize:
+        return _response(await transcriber.transcribe(audio, model_id, options), fmt)
+    transcription, turns = await asyncio.gather(
+        transcriber.transcribe(audio, model_id, options),
+        diarize_audio(services, audio, None, DiarizationOptions()),
+    )
+    return _response(label_transcription(transcription, turns.segments), fmt)
+
+
+def _options(
+    task: Literal["transcribe", "translate"],
+    decoding: DecodingFields,
+    *,
+    language: str | None,
+    prompt: str | None,
+    temperature: float,
+    words: bool,
+) -> TranscribeOptions:
+    fields = asdict(decoding)
+    fields["word_timestamps"] = decoding.word_timestamps or words
+    return TranscribeOptions(
+        task=task, language=language, prompt=prompt, temperature=temperature, **fields
+    )
+
+
+@router.post(
+    "/v1/audio/transcriptions",
+    responses={200: {"content": {"application/json": {}, "text/plain": {}}}},
+)
+async def create_transcription(
+    audio: AudioUpload,
+    services: ServicesDep,
+    decoding: DecodingDep,
+    model: ModelField = None,
+    language: Annotated[str | None, Form(description="ISO-639-1 code; detected if absent.")] = None,
+    prompt: PromptField = None,
+    response_format: FormatField = "json",
+    temperature: TemperatureField = 0.0,
+    timestamp_granularities: Annotated[
+        list[Granularity] | None, Form(alias="timestamp_granularities[]")
+    ] = None,
+    stream: StreamField = False,
+    diarize: Annotated[
+        bool, Form(description="Label segments and words with speakers (named if enrolled).")
+    ] = False,
+) -> Any:
+    """Transcribe the uploaded audio (OpenAI's ``createTranscription``)."""
+    options = _options(
+        "transcribe",
+        decoding,
+        language=language or None,
+        prompt=prompt or None,
+        temperature=temperature,
+        words="word" in (timestamp_granularities or []),
+    )
+    return await _serve(services, audio, model, options, response_format, stream, diarize)
+
+
+@router.post(
+    "/v1/audio/translations",
+    responses={200: {"content": {"application/json": {}, "text/plain": {}}}},
+)
+async def create_translation(
+    audio: AudioUpload,
+    services: ServicesDep,
+    decoding: DecodingDep,
+    model: ModelField = None,
+    prompt: PromptField = None,
+    response_format: FormatField = "json",
+    temperature: TemperatureField = 0.0,
+    stream: StreamField = False,
+) -> Any:
+    """Translate the uploaded speech into English text (OpenAI's ``createTranslation``)."""
+    options = _options(
+        "translate",
+        decoding,
+        language=None,
+        prompt=prompt or None,
+        temperature=temperature,
+        words=False,
+    )
+    return await _serve(services, audio, model, options, response_format, stream)

@@ -1,0 +1,98 @@
+"""``tympan transcribe FILE... [--model] [--format srt] [--out DIR] [--translate]``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from tympan.cli._common import ApiKeyOption, ServerOption, connect, err_console
+from tympan.tasks.asr import Transcription, render_text
+
+__all__ = ["format_transcription", "register"]
+
+_EXTENSIONS = {"text": "txt", "json": "json", "verbose_json": "json", "srt": "srt", "vtt": "vtt"}
+
+
+def format_transcription(result: Transcription, fmt: str) -> str:
+    """A transcription in one of OpenAI's response formats (the server's own renderer)."""
+    if fmt == "json":
+        return json.dumps({"text": result.text}, ensure_ascii=False) + "\n"
+    if fmt == "verbose_json":
+        return json.dumps(asdict(result), ensure_ascii=False, indent=2) + "\n"
+    if fmt in ("text", "srt", "vtt"):
+        return render_text(result, fmt)  # type: ignore[arg-type]
+    raise typer.BadParameter("format must be text, json, verbose_json, srt or vtt", "--format")
+
+
+def transcribe(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Audio files.")],
+    model: Annotated[
+        str | None, typer.Option(help="Model id or alias (default whisper-1).")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="text | json | verbose_json | srt | vtt")
+    ] = "text",
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for <name>.<ext> files instead of stdout.")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="ISO-639-1 code; detected if absent.")
+    ] = None,
+    translate: Annotated[bool, typer.Option(help="Translate to English instead.")] = False,
+    prompt: Annotated[str | None, typer.Option(help="Text that precedes the audio.")] = None,
+    hotwords: Annotated[str | None, typer.Option(help="Words or phrases to favour.")] = None,
+    beam_size: Annotated[int, typer.Option(min=1, max=20)] = 5,
+    vad_filter: Annotated[bool, typer.Option(help="Drop non-speech before decoding.")] = True,
+    word_timestamps: Annotated[bool, typer.Option(help="Word times (verbose_json).")] = False,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Transcribe (or translate) each file, with a progress bar per file."""
+    format_transcription(Transcription("transcribe", "", 0.0, ""), fmt)  # refuse bad formats early
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
+    with (
+        connect(server, api_key) as client,
+        Progress(*columns, console=err_console, disable=not sys.stderr.isatty()) as progress,
+    ):
+        for path in files:
+            bar = progress.add_task(path.name, total=1.0)
+
+            def report(fraction: float, _text: str, bar: int = bar) -> None:
+                progress.update(bar, completed=fraction)
+
+            common = {"model": model, "prompt": prompt, "beam_size": beam_size}
+            common |= {"vad_filter": vad_filter, "hotwords": hotwords, "on_progress": report}
+            if translate:
+                result = client.translate(path, **common)  # type: ignore[arg-type]
+            else:
+                result = client.transcribe(
+                    path,
+                    language=language,
+                    word_timestamps=word_timestamps,
+                    **common,  # type: ignore[arg-type]
+                )
+            progress.update(bar, completed=1.0)
+            text = format_transcription(result, fmt)
+            if out is None:
+                typer.echo(text, nl=False)
+            else:
+                target = out / f"{path.stem}.{_EXTENSIONS[fmt]}"
+                target.write_text(text)
+                err_console.print(f"{path} -> {target}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(transcribe)

@@ -1,0 +1,115 @@
+"""``BatchQueue``: gather work items from many concurrent callers into one batched call.
+
+Models such as Whisper decode a batch of inputs for little more than the cost of one, so a
+server that runs each request's call on its own wastes most of the machine under load, and one
+that runs them in N threads makes them fight over the same cores. A queue per model collects
+the items callers submit, waits a few milliseconds (or until the batch is full) for company,
+runs ONE batched call (in the model manager's executor, via the ``run_batch`` coroutine it is
+given) and resolves each caller's future with its own result. While a batch runs, new items
+wait and form the next one, so a busy queue batches without any waiting at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+__all__ = ["BatchQueue", "BatchStats"]
+
+log = logging.getLogger(__name__)
+
+I = TypeVar("I")  # noqa: E741 - item
+R = TypeVar("R")
+
+
+@dataclass(slots=True)
+class BatchStats:
+    """How a queue has batched so far (for logs, tests and benchmarks)."""
+
+    batches: int = 0
+    items: int = 0
+    largest: int = 0
+
+    @property
+    def mean_size(self) -> float:
+        return self.items / self.batches if self.batches else 0.0
+
+
+class BatchQueue(Generic[I, R]):
+    """Submit items one by one from any number of coroutines; they are run in batches.
+
+    ``run_batch(items)`` returns one result per item, in order; a result that is an exception
+    fails only its own caller. An exception raised by ``run_batch`` fails the whole batch.
+    One batch runs at a time per queue: the batched call already uses every core it is given.
+    Must be used from one event loop (the app's).
+    """
+
+    def __init__(
+        self,
+        run_batch: Callable[[list[I]], Awaitable[Sequence[R | BaseException]]],
+        *,
+        max_batch: int,
+        max_wait: float,
+        name: str = "batch",
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self._run_batch = run_batch
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self.name = name
+        self.stats = BatchStats()
+        self._pending: list[tuple[I, asyncio.Future[R]]] = []
+        self._full = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        """Items waiting for a batch."""
+        return len(self._pending)
+
+    async def submit(self, item: I) -> R:
+        """Queue ``item`` and wait for its result."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if len(self._pending) >= self.max_batch:
+            self._full.set()
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain(), name=f"{self.name}-queue")
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            if len(self._pending) < self.max_batch and self.max_wait > 0:
+                self._full.clear()
+                # Give concurrent callers a moment to join; a full batch goes at once.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self.max_wait)
+            taken, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            live = [(item, future) for item, future in taken if not future.done()]
+            if live:
+                await self._run(live)
+
+    async def _run(self, batch: list[tuple[I, asyncio.Future[R]]]) -> None:
+        self.stats.batches += 1
+        self.stats.items += len(batch)
+        self.stats.largest = max(self.stats.largest, len(batch))
+        log.debug("%s: batch of %d (%d waiting)", self.name, len(batch), len(self._pending))
+        try:
+            results = await self._run_batch([item for item, _ in batch])
+        except Exception as exc:  # the whole batch failed: every caller sees why
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)

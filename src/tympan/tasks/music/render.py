@@ -1,0 +1,64 @@
+"""Hear a piece: FluidSynth renders the MIDI with a General MIDI SoundFont, PyAV encodes it.
+
+Rendering goes through pretty_midi's ``fluidsynth`` (pyfluidsynth over libfluidsynth, both from
+Debian/PyPI); the SoundFont is Debian's ``fluid-soundfont-gm`` unless Settings name another.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Literal
+
+import av
+import numpy as np
+
+from tympan.errors import TympanError
+
+__all__ = ["RENDER_RATE", "AudioFormat", "encode_audio", "render_midi"]
+
+RENDER_RATE = 44_100
+AudioFormat = Literal["wav", "mp3", "flac"]
+_CODECS = {"wav": ("wav", "pcm_s16le", "s16"), "mp3": ("mp3", "libmp3lame", "fltp"),
+           "flac": ("flac", "flac", "s16")}  # fmt: skip
+_PEAK = 0.89  # headroom under full scale so lossy encoding does not clip
+
+
+def render_midi(midi: bytes, soundfont: Path, rate: int = RENDER_RATE) -> np.ndarray:
+    """Mono float32 samples of a MIDI file played by FluidSynth, peak-normalised."""
+    import pretty_midi
+
+    if not soundfont.is_file():
+        raise TympanError(
+            f"SoundFont {soundfont} not found: install Debian's fluid-soundfont-gm "
+            "(scripts/install.sh does) or set TYMPAN_MUSIC_SOUNDFONT."
+        )
+    score = pretty_midi.PrettyMIDI(io.BytesIO(midi))
+    try:
+        samples = score.fluidsynth(fs=rate, synthesizer=str(soundfont))
+    except ImportError as exc:  # pyfluidsynth present, libfluidsynth missing
+        raise TympanError(
+            f"FluidSynth is not available ({exc}): install Debian's fluidsynth "
+            "(scripts/install.sh does)."
+        ) from exc
+    peak = float(np.abs(samples).max()) if samples.size else 0.0
+    return (samples * (_PEAK / peak if peak > 0 else 1.0)).astype(np.float32)
+
+
+def encode_audio(samples: np.ndarray, rate: int, fmt: AudioFormat) -> bytes:
+    """Mono float32 ``samples`` encoded as a WAV, MP3 or FLAC file (in memory)."""
+    container_format, codec, sample_format = _CODECS[fmt]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono")
+        frame_size = stream.codec_context.frame_size or 4096
+        # FFmpeg's swresample converts to the encoder's sample format.
+        resampler = av.AudioResampler(format=sample_format, layout="mono", rate=rate)
+        for start in range(0, len(samples), frame_size):
+            chunk = np.ascontiguousarray(samples[start : start + frame_size], np.float32)
+            frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="flt", layout="mono")
+            frame.sample_rate = rate
+            for converted in resampler.resample(frame):
+                container.mux(stream.encode(converted))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()

@@ -1,0 +1,40 @@
+"""``tympan transcribe``: subtitles written per file, errors reported, in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import EVAL_DIR
+from tympan.cli import app
+
+JFK = EVAL_DIR / "asr_small" / "whisper_jfk.flac"
+LJ2 = EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac"
+
+
+@pytest.fixture()
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("TYMPAN_DATA_DIR", str(tmp_path / "data"))
+    return CliRunner()
+
+
+def test_transcribe_files_to_srt_in_a_folder(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "subs"
+    result = runner.invoke(
+        app, ["transcribe", str(JFK), str(LJ2), "--format", "srt", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    jfk = (out / "whisper_jfk.srt").read_text()
+    assert jfk.startswith("1\n00:00:00,") and "ask not what your country" in jfk.lower()
+    assert "comparatively modern" in (out / "LJ001-0002.srt").read_text().lower()
+
+
+def test_transcribe_to_stdout_and_refusals(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["transcribe", str(LJ2), "--format", "text"])
+    assert result.exit_code == 0 and "comparatively modern" in result.output.lower()
+    bad_format = runner.invoke(app, ["transcribe", str(LJ2), "--format", "docx"])
+    assert bad_format.exit_code != 0
+    refused = runner.invoke(app, ["transcribe", str(LJ2), "--translate", "--model", "whisper-1"])
+    assert refused.exit_code == 1 and "English-only" in refused.output

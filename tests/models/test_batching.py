@@ -1,0 +1,111 @@
+"""BatchQueue: concurrent submissions become batches; results and errors reach their callers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tympan.models.batching import BatchQueue
+
+
+def _run(coroutine):  # type: ignore[no-untyped-def]
+    return asyncio.run(coroutine)
+
+
+def test_concurrent_items_share_batches_and_keep_their_results() -> None:
+    seen: list[list[int]] = []
+
+    async def square_all(items: list[int]) -> list[int]:
+        seen.append(list(items))
+        await asyncio.sleep(0.01)
+        return [item * item for item in items]
+
+    async def main() -> list[int]:
+        queue = BatchQueue(square_all, max_batch=4, max_wait=0.02)
+        return await asyncio.gather(*(queue.submit(n) for n in range(10)))
+
+    assert _run(main()) == [n * n for n in range(10)]
+    assert [len(batch) for batch in seen] == [4, 4, 2]
+    assert sorted(n for batch in seen for n in batch) == list(range(10))
+
+
+def test_items_arriving_while_a_batch_runs_form_the_next_batch() -> None:
+    sizes: list[int] = []
+
+    async def slow(items: list[str]) -> list[str]:
+        sizes.append(len(items))
+        await asyncio.sleep(0.05)
+        return [item.upper() for item in items]
+
+    async def main() -> list[str]:
+        queue = BatchQueue(slow, max_batch=8, max_wait=0.0)
+        first = asyncio.create_task(queue.submit("a"))
+        await asyncio.sleep(0.01)  # "a" is running alone; these three wait together
+        rest = [asyncio.create_task(queue.submit(x)) for x in "bcd"]
+        return await asyncio.gather(first, *rest)
+
+    assert _run(main()) == ["A", "B", "C", "D"]
+    assert sizes == [1, 3]
+
+
+def test_an_item_error_fails_only_its_caller() -> None:
+    async def invert(items: list[float]) -> list[float | BaseException]:
+        return [ZeroDivisionError("zero") if x == 0 else 1 / x for x in items]
+
+    async def main() -> list[object]:
+        queue = BatchQueue(invert, max_batch=8, max_wait=0.01)
+        return await asyncio.gather(
+            *(queue.submit(x) for x in (2.0, 0.0, 4.0)), return_exceptions=True
+        )
+
+    first, second, third = _run(main())
+    assert (first, third) == (0.5, 0.25)
+    assert isinstance(second, ZeroDivisionError)
+
+
+def test_a_failing_batch_fails_every_caller_and_the_queue_recovers() -> None:
+    calls = 0
+
+    async def flaky(items: list[int]) -> list[int]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("backend down")
+        return items
+
+    async def main() -> tuple[list[object], int]:
+        queue = BatchQueue(flaky, max_batch=8, max_wait=0.01)
+        failed = await asyncio.gather(queue.submit(1), queue.submit(2), return_exceptions=True)
+        return failed, await queue.submit(3)
+
+    failed, later = _run(main())
+    assert all(isinstance(error, RuntimeError) for error in failed)
+    assert later == 3
+
+
+def test_cancelled_callers_are_left_out_of_the_batch() -> None:
+    batches: list[list[int]] = []
+
+    async def record(items: list[int]) -> list[int]:
+        batches.append(list(items))
+        return items
+
+    async def main() -> int:
+        queue = BatchQueue(record, max_batch=8, max_wait=0.05)
+        doomed = asyncio.create_task(queue.submit(1))
+        kept = asyncio.create_task(queue.submit(2))
+        await asyncio.sleep(0)
+        doomed.cancel()
+        return await kept
+
+    assert _run(main()) == 2
+    assert batches == [[2]]
+
+
+def test_max_batch_must_be_positive() -> None:
+    async def identity(items: list[int]) -> list[int]:
+        return items
+
+    with pytest.raises(ValueError):
+        BatchQueue(identity, max_batch=0, max_wait=0.0)
