@@ -16,12 +16,12 @@ from fractions import Fraction
 from pathlib import Path
 
 from benchmarks._harness import markdown_table, ratio, time_call
+from tympan.audio.encode import encode_audio
 from tympan.config import Settings
 from tympan.tasks.music import (
     RENDER_RATE,
     MusicModel,
     SamplingOptions,
-    encode_audio,
     is_trained,
     load_music_model,
     render_midi,

@@ -32,9 +32,10 @@ from whisper_normalizer.english import EnglishTextNormalizer
 
 from benchmarks._harness import markdown_table, peak_rss_mb, ratio, time_call
 from tympan.audio import decode_audio
+from tympan.audio.encode import FORMATS, PCM_RATE, AudioEncoder
 from tympan.client import Client
 from tympan.config import Settings
-from tympan.tasks.tts import FORMATS, PCM_RATE, PiperSynthesizer, SpeechEncoder
+from tympan.tasks.tts import PiperSynthesizer
 from tympan.tasks.tts.voices import bundled_voice
 
 SENTENCES = [
@@ -105,7 +106,7 @@ def _format_fidelity() -> str:
     expected = sum(len(chunk) for chunk in chunks) / synthesizer.sample_rate
     rows = []
     for fmt, spec in FORMATS.items():
-        encoder = SpeechEncoder(fmt, synthesizer.sample_rate)  # type: ignore[arg-type]
+        encoder = AudioEncoder(fmt, synthesizer.sample_rate)  # type: ignore[arg-type]
         parts = [encoder.encode(chunk) for chunk in chunks] + [encoder.finish()]
         data = b"".join(parts)
         seconds = len(data) / 2 / PCM_RATE if fmt == "pcm" else decode_audio(data).duration

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 import httpx
 import numpy as np
 
+from tympan.audio.encode import EncodedFormat
 from tympan.audio.features import FeatureKind, Features
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.errors import TympanError, error_for_status
@@ -40,7 +41,7 @@ from tympan.tasks.diarization import (
 )
 from tympan.tasks.music import Composition, MusicNote
 from tympan.tasks.speakers import Candidate, Embedding, Identification, Speaker, Verification
-from tympan.tasks.tts import SpeechFormat, VoiceCard
+from tympan.tasks.tts import VoiceCard
 from tympan.tasks.vad import SpeechSegment, VadMethod, VadResult
 
 __all__ = ["Client", "FileInput"]
@@ -624,7 +625,7 @@ class Client:
         voice: str | None = None,
         *,
         model: str | None = None,
-        response_format: SpeechFormat = "mp3",
+        response_format: EncodedFormat = "mp3",
         speed: float | None = None,
     ) -> bytes:
         """``text`` spoken, as the bytes of one ``response_format`` file."""
@@ -640,7 +641,7 @@ class Client:
         voice: str | None = None,
         *,
         model: str | None = None,
-        response_format: SpeechFormat = "mp3",
+        response_format: EncodedFormat = "mp3",
         speed: float | None = None,
     ) -> Iterator[bytes]:
         """``text`` spoken, as the byte chunks the server streams while it synthesises."""

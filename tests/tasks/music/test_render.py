@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from tests.tasks.music.conftest import opening
+from tympan.audio.encode import encode_audio
 from tympan.config import Settings
 from tympan.errors import TympanError
-from tympan.tasks.music import RENDER_RATE, encode_audio, render_midi, write_midi
+from tympan.tasks.music import RENDER_RATE, render_midi, write_midi
 from tympan.tasks.music.corpus import Piece
 
 

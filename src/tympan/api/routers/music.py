@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 
 from tympan.api.deps import ServicesDep
 from tympan.api.services import Services
+from tympan.audio.encode import encode_audio
 from tympan.errors import Conflict, InvalidParameter, UnsupportedMedia, UploadTooLarge
 from tympan.store.jobs import Job
 from tympan.tasks.music import (
@@ -35,7 +36,6 @@ from tympan.tasks.music import (
     SamplingOptions,
     compose,
     describe,
-    encode_audio,
     is_trained,
     melody_from_notes,
     parse_abc,

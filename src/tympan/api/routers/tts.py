@@ -21,7 +21,7 @@ from tympan.tasks.tts import (
     FORMATS,
     MAX_SPEED,
     MIN_SPEED,
-    SpeechFormat,
+    EncodedFormat,
     SpeechOptions,
     SpeechStream,
     Voice,
@@ -43,7 +43,7 @@ class SpeechRequest(BaseModel):
     model: str | None = Field(None, description="A TTS model id or alias (tts-1, tts-1-hd, ...).")
     input: str = Field(description="The text to speak (up to tts_max_input_chars characters).")
     voice: str | None = Field(None, description="A Piper voice name or an OpenAI voice name.")
-    response_format: SpeechFormat = "mp3"
+    response_format: EncodedFormat = "mp3"
     speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
     instructions: str | None = Field(
         None, description="Accepted for compatibility; Piper voices cannot follow style prompts."

@@ -29,7 +29,7 @@ from tympan.tasks.music.midi_io import (
     parse_midi,
     write_midi,
 )
-from tympan.tasks.music.render import RENDER_RATE, AudioFormat, encode_audio, render_midi
+from tympan.tasks.music.render import RENDER_RATE, AudioFormat, render_midi
 from tympan.tasks.music.sampling import SamplingOptions
 from tympan.tasks.music.training import (
     MusicModel,
@@ -61,7 +61,6 @@ __all__ = [
     "TrainReport",
     "compose",
     "describe",
-    "encode_audio",
     "is_trained",
     "load_music_model",
     "melody_from_notes",

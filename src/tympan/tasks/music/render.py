@@ -10,17 +10,15 @@ import io
 from pathlib import Path
 from typing import Literal
 
-import av
 import numpy as np
 
 from tympan.errors import TympanError
 
-__all__ = ["RENDER_RATE", "AudioFormat", "encode_audio", "render_midi"]
+__all__ = ["RENDER_RATE", "AudioFormat", "render_midi"]
 
 RENDER_RATE = 44_100
 AudioFormat = Literal["wav", "mp3", "flac"]
-_CODECS = {"wav": ("wav", "pcm_s16le", "s16"), "mp3": ("mp3", "libmp3lame", "fltp"),
-           "flac": ("flac", "flac", "s16")}  # fmt: skip
+"""The audio formats music answers in (encoded by ``tympan.audio.encode``)."""
 _PEAK = 0.89  # headroom under full scale so lossy encoding does not clip
 
 
@@ -43,22 +41,3 @@ def render_midi(midi: bytes, soundfont: Path, rate: int = RENDER_RATE) -> np.nda
         ) from exc
     peak = float(np.abs(samples).max()) if samples.size else 0.0
     return (samples * (_PEAK / peak if peak > 0 else 1.0)).astype(np.float32)
-
-
-def encode_audio(samples: np.ndarray, rate: int, fmt: AudioFormat) -> bytes:
-    """Mono float32 ``samples`` encoded as a WAV, MP3 or FLAC file (in memory)."""
-    container_format, codec, sample_format = _CODECS[fmt]
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format=container_format) as container:
-        stream = container.add_stream(codec, rate=rate, layout="mono")
-        frame_size = stream.codec_context.frame_size or 4096
-        # FFmpeg's swresample converts to the encoder's sample format.
-        resampler = av.AudioResampler(format=sample_format, layout="mono", rate=rate)
-        for start in range(0, len(samples), frame_size):
-            chunk = np.ascontiguousarray(samples[start : start + frame_size], np.float32)
-            frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="flt", layout="mono")
-            frame.sample_rate = rate
-            for converted in resampler.resample(frame):
-                container.mux(stream.encode(converted))
-        container.mux(stream.encode(None))
-    return buffer.getvalue()

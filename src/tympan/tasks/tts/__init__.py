@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tympan.audio.encode import FORMATS, PCM_RATE, AudioEncoder, EncodedFormat
 from tympan.config import Settings
 from tympan.models.spec import ModelSpec, path_size
-from tympan.tasks.tts.encode import FORMATS, PCM_RATE, SpeechEncoder, SpeechFormat
 from tympan.tasks.tts.speech import MAX_SPEED, MIN_SPEED, SpeechOptions, SpeechStream
 from tympan.tasks.tts.synthesis import PiperSynthesizer
 from tympan.tasks.tts.text import check_input, clean_text
@@ -38,9 +38,9 @@ __all__ = [
     "OPENAI_MODEL_ALIASES",
     "OPENAI_VOICES",
     "PCM_RATE",
+    "AudioEncoder",
+    "EncodedFormat",
     "PiperSynthesizer",
-    "SpeechEncoder",
-    "SpeechFormat",
     "SpeechOptions",
     "SpeechStream",
     "Voice",

@@ -11,8 +11,8 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from tympan.audio.encode import FORMATS, AudioEncoder, EncodedFormat
 from tympan.errors import BadRequest, InvalidParameter
-from tympan.tasks.tts.encode import FORMATS, SpeechEncoder, SpeechFormat
 from tympan.tasks.tts.synthesis import PiperSynthesizer
 from tympan.tasks.tts.tempo import change_tempo
 from tympan.tasks.tts.text import clean_text
@@ -27,7 +27,7 @@ class SpeechOptions:
     """How to speak: OpenAI's ``speed`` (0.25-4.0) and ``response_format``."""
 
     speed: float = 1.0
-    response_format: SpeechFormat = "mp3"
+    response_format: EncodedFormat = "mp3"
 
     def validate(self) -> None:
         """``InvalidParameter`` (422) for a speed or format OpenAI would refuse."""
@@ -58,7 +58,7 @@ class SpeechStream:
         self.chunk_count = len(chunks)
         self.media_type = FORMATS[options.response_format].media_type
         self._pending = deque(chunks)
-        self._encoder = SpeechEncoder(options.response_format, synthesizer.sample_rate)
+        self._encoder = AudioEncoder(options.response_format, synthesizer.sample_rate)
         self._finished = False
 
     @property

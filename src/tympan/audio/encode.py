@@ -1,6 +1,8 @@
-"""Streaming encoders: float32 audio in, the bytes of an OpenAI ``response_format`` out.
+"""The boundary outwards: float32 mono audio in, the bytes of a media format out.
 
-Each ``SpeechEncoder`` muxes with PyAV into a write-only sink that is drained after every
+One encoder serves every capability that answers with audio (speech synthesis, music): the
+OpenAI ``response_format`` names (mp3, opus, aac, flac, wav, pcm) are the formats. Each
+``AudioEncoder`` muxes with PyAV into a write-only sink that is drained after every
 chunk, so the bytes of the first sentence leave before the next one is synthesised. The sink
 cannot seek, so FFmpeg writes stream-friendly headers: WAV sizes stay 0xFFFFFFFF (as in
 OpenAI's own streamed WAV), FLAC's STREAMINFO leaves the total length unknown, MP3 gets no
@@ -17,9 +19,9 @@ import av
 import numpy as np
 import soxr
 
-__all__ = ["FORMATS", "OutputFormat", "SpeechEncoder", "SpeechFormat"]
+__all__ = ["FORMATS", "PCM_RATE", "AudioEncoder", "EncodedFormat", "OutputFormat", "encode_audio"]
 
-SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+EncodedFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 
 PCM_RATE = 24_000
 """OpenAI documents ``pcm`` as raw 24 kHz 16-bit signed little-endian mono."""
@@ -73,10 +75,10 @@ def _to_int16(samples: np.ndarray) -> bytes:
     return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
-class SpeechEncoder:
+class AudioEncoder:
     """Encodes consecutive float32 mono chunks at ``rate`` into one ``fmt`` byte stream."""
 
-    def __init__(self, fmt: SpeechFormat, rate: int) -> None:
+    def __init__(self, fmt: EncodedFormat, rate: int) -> None:
         self.format = FORMATS[fmt]
         self.rate = self.format.rate or rate
         self._resampler = (
@@ -126,3 +128,9 @@ class SpeechEncoder:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
         return self._sink.drain()
+
+
+def encode_audio(samples: np.ndarray, rate: int, fmt: EncodedFormat) -> bytes:
+    """A whole recording encoded in one go (the non-streaming use of ``AudioEncoder``)."""
+    encoder = AudioEncoder(fmt, rate)
+    return encoder.encode(samples) + encoder.finish()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tympan.audio import decode_audio
-from tympan.tasks.tts import FORMATS, PCM_RATE, SpeechEncoder
+from tympan.audio.encode import FORMATS, PCM_RATE, AudioEncoder
 
 RATE = 22_050
 
@@ -32,7 +32,7 @@ def _tone(seconds: float) -> np.ndarray:
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_every_format_streams_and_decodes_to_the_input_duration(fmt):
     chunks = [_tone(0.7), _tone(1.3), _tone(0.45)]
-    encoder = SpeechEncoder(fmt, RATE)
+    encoder = AudioEncoder(fmt, RATE)
     parts = [encoder.encode(chunk) for chunk in chunks]
     parts.append(encoder.finish())
     assert sum(1 for part in parts[:-1] if part) >= 2, "bytes must leave before the end"
@@ -46,7 +46,7 @@ def test_every_format_streams_and_decodes_to_the_input_duration(fmt):
 
 
 def test_pcm_is_24khz_signed_16_bit_little_endian():
-    encoder = SpeechEncoder("pcm", RATE)
+    encoder = AudioEncoder("pcm", RATE)
     data = encoder.encode(_tone(1.0)) + encoder.finish()
     assert len(data) % 2 == 0
     assert len(data) / 2 == pytest.approx(PCM_RATE, abs=2)
@@ -55,7 +55,7 @@ def test_pcm_is_24khz_signed_16_bit_little_endian():
 
 
 def test_wav_header_is_stream_style():
-    encoder = SpeechEncoder("wav", RATE)
+    encoder = AudioEncoder("wav", RATE)
     data = encoder.encode(_tone(0.2)) + encoder.finish()
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
     assert int.from_bytes(data[4:8], "little") == 0xFFFFFFFF  # unknown length, like OpenAI's
