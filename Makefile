@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean format
+.PHONY: run test lint bench install clean format readme models
 
 $(STAMP): pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(PYTHON) $(VENV)
@@ -27,8 +27,15 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
+# Train the music models (music21 corpus, minutes on 2 cores) into the data dir.
+models: $(STAMP)
+	$(BIN)/tympan music train --all
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) .tympan .pytest_cache
+
+readme: $(STAMP)
+	$(BIN)/python scripts/update_readme.py

@@ -53,3 +53,12 @@ def services_of(client: Client) -> Services:
 @pytest.fixture(scope="session")
 def services(api: Client) -> Services:
     return services_of(api)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real uvicorn server on a free loopback port, for remote clients (openai, CLI)."""
+    from tests.live_server import serve_in_thread
+
+    with serve_in_thread(make_settings(tmp_path_factory.mktemp("live"))) as url:
+        yield url

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["SAMPLE_RATE", "Settings"]
+__all__ = ["SAMPLE_RATE", "Settings", "settings_reference", "settings_reference_markdown"]
 
 SAMPLE_RATE = 16_000
 """Every ``Audio`` past the boundary is mono float32 at this rate."""
@@ -59,7 +59,21 @@ class Settings(BaseSettings):
     cpu_threads: int = Field(
         0, ge=0, description="Threads each model may use inside its runtime; 0 = all cores."
     )
-    default_vad_method: str = Field("silero", description="VAD method used when none is given.")
+    default_vad_method: Literal["silero", "energy", "spectral", "fusion"] = Field(
+        "fusion",
+        description="VAD method used when none is given (fusion measured most accurate: "
+        "benchmarks/bench_vad.py).",
+    )
+    speaker_onnx_models: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated paths of extra ONNX speaker-embedding models, served as "
+        "`onnx-<file stem>` (see docs/speakers.md for the inputs they may take).",
+    )
+    default_speaker_model: str | None = Field(
+        None,
+        description="Speaker model used when a request names none; default the bundled one "
+        "with the lowest measured EER (resemblyzer-ge2e).",
+    )
     asr_models: Annotated[dict[str, Path], NoDecode] = Field(
         default_factory=dict,
         description="Extra CTranslate2 Whisper model folders served for ASR, as "
@@ -74,21 +88,54 @@ class Settings(BaseSettings):
         le=1000,
         description="How long an idle ASR queue waits for more chunks before decoding a batch.",
     )
+    music_soundfont: Path = Field(
+        Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+        description="General MIDI SoundFont FluidSynth renders music with (Debian "
+        "fluid-soundfont-gm).",
+    )
+    music_max_bars: int = Field(256, ge=1, description="Most bars one music request may ask for.")
+    music_max_seconds: float = Field(
+        600.0, gt=0, description="Longest piece (prompt + continuation) a music request may make."
+    )
+    music_train_seconds: float = Field(
+        180.0,
+        gt=0,
+        description="Training time budget of each music network (corpus parsing comes on top).",
+    )
+    music_corpus_limit: int = Field(
+        2000, ge=4, description="Most corpus pieces per style that music training parses."
+    )
+    music_model_size: Literal["small", "tiny"] = Field(
+        "small", description="Size of trained music networks: `small`, or `tiny` for tests."
+    )
+    tts_max_input_chars: int = Field(
+        4096, gt=0, description="Longest text /v1/audio/speech accepts, in characters (413 above)."
+    )
+    tts_voices: Annotated[dict[str, Path], NoDecode] = Field(
+        default_factory=dict,
+        description="Extra Piper voices as `name=/path/voice.onnx,name2=/path2.onnx` (each "
+        ".onnx.json beside its .onnx); each is served as model piper-<name> and voice <name>.",
+    )
+    tts_voice_map: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Voice aliases as `alloy=name,nova=name2`; OpenAI voice names not mapped "
+        "speak with the requested model's own voice.",
+    )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "speaker_onnx_models", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
-    @field_validator("asr_models", mode="before")
+    @field_validator("asr_models", "tts_voices", "tts_voice_map", mode="before")
     @classmethod
-    def _split_models(cls, value: object) -> object:
+    def _split_models(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
             pairs = [item.partition("=") for item in value.split(",") if item.strip()]
             if any(not sep or not name.strip() for name, sep, _ in pairs):
-                raise ValueError("asr_models must read id=/path,id2=/path2")
+                raise ValueError(f"{info.field_name} must read name=value,name2=value2")
             return {name.strip(): path.strip() for name, _, path in pairs}
         return value
 
@@ -106,3 +153,20 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Where model files assembled or trained at run time live."""
         return self.data_dir / "models"
+
+
+def settings_reference() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting, in declaration order."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = ",".join(default) if isinstance(default, list) else default
+        rows.append((f"TYMPAN_{name.upper()}", str(shown), field.description or ""))
+    return rows
+
+
+def settings_reference_markdown() -> str:
+    """The configuration reference as a markdown table (the README embeds this output)."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{var}` | `{default}` | {text} |" for var, default, text in settings_reference()]
+    return "\n".join(lines)

@@ -84,6 +84,7 @@ class ModelManager:
             with self._state_lock:
                 model.in_use -= 1
                 model.last_used = time.monotonic()
+            self.evict()
 
     def _acquire(self, spec: ModelSpec) -> LoadedModel:
         with self._state_lock:

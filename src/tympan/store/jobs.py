@@ -1,13 +1,17 @@
 """Background jobs (training, long renders): persisted status and progress, one worker pool.
 
 A job is a row the API can poll (``GET /v1/jobs/{id}``) while a worker thread runs the work
-and reports progress through a callback. A job still marked running when the service starts
-was interrupted by a restart and is marked failed, so no client waits on it forever.
+and reports progress through a callback. Each row names the process that owns it; when a
+service starts, unfinished jobs whose owner process on this host is gone were interrupted by a
+restart and are marked failed, so no client waits on them forever. Jobs of live processes
+(another service or CLI on the same data dir) are left alone.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import psutil
 from sqlalchemy import JSON, DateTime, Float, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,12 +41,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_is_gone(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not psutil.pid_exists(int(pid))
+
+
 class JobRow(Base):
     __tablename__ = "jobs"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     kind: Mapped[str] = mapped_column(String(40), index=True)
     status: Mapped[str] = mapped_column(String(16), default="queued")
+    owner: Mapped[str] = mapped_column(String(300), default="")
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -94,9 +109,15 @@ class JobRunner:
 
     def _fail_interrupted(self) -> None:
         with self.db.session() as session:
+            unfinished = session.execute(
+                select(JobRow.id, JobRow.owner).where(JobRow.status.in_(["queued", "running"]))
+            ).all()
+            orphans = [job_id for job_id, owner in unfinished if _owner_is_gone(owner)]
+            if not orphans:
+                return
             session.execute(
                 update(JobRow)
-                .where(JobRow.status.in_(["queued", "running"]))
+                .where(JobRow.id.in_(orphans))
                 .values(
                     status="failed",
                     error={"message": "interrupted by a service restart", "code": "interrupted"},
@@ -113,7 +134,7 @@ class JobRunner:
         """Queue ``work(progress)``; its returned dict becomes the job's result."""
         job_id = f"job_{uuid.uuid4().hex[:24]}"
         with self.db.session() as session:
-            session.add(JobRow(id=job_id, kind=kind, params=params or {}))
+            session.add(JobRow(id=job_id, kind=kind, owner=_this_process(), params=params or {}))
         future = self._pool.submit(self._run, job_id, work)
         with self._lock:
             self._futures[job_id] = future

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import openai
 import pytest
-import uvicorn
 
 from tests.api.routers.test_asr import LJ, LJ_ROWS, error_rate
 from tests.conftest import EVAL_DIR, make_settings
-from tympan.api.app import create_app
+from tests.live_server import serve_in_thread
 
 API_KEY = "sk-tympan-test"
 
@@ -22,20 +18,8 @@ API_KEY = "sk-tympan-test"
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Tympan server with an API key, on a free loopback port, for this module."""
     settings = make_settings(tmp_path_factory.mktemp("openai"), api_keys=API_KEY)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(timeout=30)
-    listener.close()
+    with serve_in_thread(settings) as url:
+        yield f"{url}/v1"
 
 
 @pytest.fixture(scope="module")

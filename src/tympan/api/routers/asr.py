@@ -3,8 +3,9 @@
 OpenAI's fields (``file``, ``model``, ``language``, ``prompt``, ``response_format``,
 ``temperature``, ``timestamp_granularities[]``, ``stream``) plus the faster-whisper options
 its users expect (``beam_size``, ``vad_filter``, ``hotwords``, ``word_timestamps``, ...).
-``stream=true`` answers with server-sent events: one ``transcript.text.delta`` per finished
-chunk (with Tympan's ``progress``), then ``transcript.text.done`` carrying the whole
+``diarize=true`` labels segments and words with speakers (enrolled ones by name; srt/vtt
+show them). ``stream=true`` answers with server-sent events: one ``transcript.text.delta``
+per finished chunk (with Tympan's ``progress``), then ``transcript.text.done`` carrying the whole
 ``verbose_json`` transcription, so a client can show progress on long recordings.
 """
 
@@ -22,9 +23,10 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from tympan.api.deps import AudioUpload, ServicesDep
+from tympan.api.routers.diarization import diarize_audio
 from tympan.api.services import Services
 from tympan.audio.types import Audio
-from tympan.errors import TympanError
+from tympan.errors import InvalidParameter, TympanError
 from tympan.tasks.asr import (
     ChunkProgress,
     ResponseFormat,
@@ -33,6 +35,7 @@ from tympan.tasks.asr import (
     render_text,
     transcriber_for,
 )
+from tympan.tasks.diarization import DiarizationOptions, label_transcription
 
 __all__ = ["router"]
 
@@ -187,14 +190,22 @@ async def _serve(
     options: TranscribeOptions,
     fmt: ResponseFormat,
     stream: bool,
+    diarize: bool = False,
 ) -> Any:
     model_id = model or services.registry.default("asr").id
     transcriber = transcriber_for(services.manager, services.settings)
     if stream:
+        if diarize:
+            raise InvalidParameter("diarize cannot be combined with stream.", param="diarize")
         await transcriber.check(model_id, options)  # refuse before the 200 starts streaming
         return _stream(services, audio, model_id, options)
-    transcription = await transcriber.transcribe(audio, model_id, options)
-    return _response(transcription, fmt)
+    if not diarize:
+        return _response(await transcriber.transcribe(audio, model_id, options), fmt)
+    transcription, turns = await asyncio.gather(
+        transcriber.transcribe(audio, model_id, options),
+        diarize_audio(services, audio, None, DiarizationOptions()),
+    )
+    return _response(label_transcription(transcription, turns.segments), fmt)
 
 
 def _options(
@@ -230,6 +241,9 @@ async def create_transcription(
         list[Granularity] | None, Form(alias="timestamp_granularities[]")
     ] = None,
     stream: StreamField = False,
+    diarize: Annotated[
+        bool, Form(description="Label segments and words with speakers (named if enrolled).")
+    ] = False,
 ) -> Any:
     """Transcribe the uploaded audio (OpenAI's ``createTranscription``)."""
     options = _options(
@@ -240,7 +254,7 @@ async def create_transcription(
         temperature=temperature,
         words="word" in (timestamp_granularities or []),
     )
-    return await _serve(services, audio, model, options, response_format, stream)
+    return await _serve(services, audio, model, options, response_format, stream, diarize)
 
 
 @router.post(

@@ -20,7 +20,7 @@ def _timestamp(seconds: float, decimal: str) -> str:
 
 
 def render_text(transcription: Transcription, fmt: Literal["text", "srt", "vtt"]) -> str:
-    """The transcript as plain text, SubRip or WebVTT (one cue per segment)."""
+    """The transcript as plain text, SubRip or WebVTT (one cue per segment, with its speaker)."""
     if fmt == "text":
         return transcription.text + "\n"
     cues = []
@@ -28,6 +28,8 @@ def render_text(transcription: Transcription, fmt: Literal["text", "srt", "vtt"]
         decimal = "," if fmt == "srt" else "."
         span = f"{_timestamp(segment.start, decimal)} --> {_timestamp(segment.end, decimal)}"
         text = segment.text.strip().replace("-->", "->")
+        if segment.speaker is not None:  # diarized: "Name: text" in SRT, a voice tag in VTT
+            text = f"{segment.speaker}: {text}" if fmt == "srt" else f"<v {segment.speaker}>{text}"
         cues.append(f"{number}\n{span}\n{text}\n" if fmt == "srt" else f"{span}\n{text}\n")
     header = "WEBVTT\n\n" if fmt == "vtt" else ""
     return header + "\n".join(cues)

@@ -15,6 +15,8 @@ class Word:
     start: float
     end: float
     probability: float
+    speaker: str | None = None
+    speaker_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,9 @@ class Segment:
     compression_ratio: float
     no_speech_prob: float
     words: list[Word] | None = None
+    speaker: str | None = None
+    """With ``diarize``: the enrolled speaker's name, else the diarization label."""
+    speaker_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,263 @@
+"""``/v1/classifiers``: train (a job), versions, reports, stages, predict, detect, examples."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import FileResponse, PlainTextResponse
+from pydantic import BaseModel
+
+from tympan.api.deps import AudioUpload, ServicesDep, decode_upload
+from tympan.api.services import Services
+from tympan.errors import InvalidParameter
+from tympan.store.classifiers import ClassifierVersion, served_version
+from tympan.store.jobs import Job
+from tympan.tasks.classifiers import (
+    CLASSIFIER_TASK,
+    ENCODER_MODEL_ID,
+    Architecture,
+    ClassifierService,
+    DetectionResult,
+    ExamplesResult,
+    Prediction,
+    TrainConfig,
+    classify,
+    detect_events,
+)
+from tympan.tasks.classifiers.archive import ArchiveLimits, extract_archive
+from tympan.tasks.classifiers.dataset import load_dataset
+from tympan.tasks.classifiers.service import check_name
+from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["classifiers"])
+
+_DEFAULTS = TrainConfig()
+ReportFile = Literal["confusion.png", "curves.png", "report.md", "report.json"]
+
+
+class ClassifierSummary(BaseModel):
+    name: str
+    versions: int
+    served: str
+    stage: str
+    arch: str
+    labels: list[str]
+    metrics: dict[str, object]
+
+
+def _service(services: Services) -> ClassifierService:
+    return ClassifierService(services)
+
+
+def _limits(services: Services) -> ArchiveLimits:
+    upload = services.settings.max_upload_bytes
+    return ArchiveLimits(max_member_bytes=upload, max_total_bytes=4 * upload)
+
+
+async def _dataset_from_upload(service: ClassifierService, upload: UploadFile, work: Path) -> Path:
+    archive = work / "upload.zip"
+    with archive.open("wb") as sink:
+        shutil.copyfileobj(upload.file, sink, length=1 << 20)
+    limits = _limits(service.services)
+    return await service.services.manager.run(extract_archive, archive, work / "dataset", limits)
+
+
+@router.post("/v1/classifiers", response_model=Job)
+async def train_classifier(
+    services: ServicesDep,
+    name: Annotated[str, Form()],
+    arch: Annotated[Architecture, Form()] = "transfer",
+    dataset: Annotated[
+        UploadFile | None, File(description="A zip: folder per class or manifest.csv")
+    ] = None,
+    path: Annotated[
+        str | None, Form(description="A dataset folder or manifest on the server")
+    ] = None,
+    max_epochs: Annotated[int, Form()] = _DEFAULTS.max_epochs,
+    patience: Annotated[int, Form()] = _DEFAULTS.patience,
+    batch_size: Annotated[int, Form()] = _DEFAULTS.batch_size,
+    learning_rate: Annotated[float, Form()] = _DEFAULTS.learning_rate,
+    weight_decay: Annotated[float, Form()] = _DEFAULTS.weight_decay,
+    dropout: Annotated[float, Form()] = _DEFAULTS.dropout,
+    validation_fraction: Annotated[float, Form()] = _DEFAULTS.validation_fraction,
+    augment_copies: Annotated[int, Form()] = _DEFAULTS.augment_copies,
+    seed: Annotated[int, Form()] = _DEFAULTS.seed,
+    quantize: Annotated[bool, Form()] = _DEFAULTS.quantize,
+) -> Job:
+    """Start training a new version of ``name``; poll ``GET /v1/jobs/{id}`` for progress."""
+    config = TrainConfig(
+        arch, max_epochs, patience, batch_size, learning_rate, weight_decay, dropout,
+        validation_fraction, augment_copies, seed, quantize,
+    )  # fmt: skip
+    service = _service(services)
+    if (dataset is None) == (path is None):
+        raise InvalidParameter("Send exactly one of 'dataset' (a zip) or 'path'.", param="dataset")
+    check_name(name)
+    config.validate()
+    work = service.new_work_folder()
+    try:
+        if dataset is not None:
+            source = await _dataset_from_upload(service, dataset, work)
+        else:
+            source = Path(path or "")
+        loaded = await services.manager.run(load_dataset, source)
+        return service.submit_training(name, loaded, config, work, cleanup=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+@router.get("/v1/classifiers", response_model=list[ClassifierSummary])
+def list_classifiers(services: ServicesDep) -> list[ClassifierSummary]:
+    """Every classifier with its served version (production, else the newest)."""
+    store = _service(services).store
+    summaries = []
+    for name in store.names():
+        versions = store.versions(name)
+        served = served_version(versions)
+        summaries.append(
+            ClassifierSummary(
+                name=name,
+                versions=len(versions),
+                served=served.ref,
+                stage=served.stage,
+                arch=served.arch,
+                labels=served.labels,
+                metrics=served.metrics,
+            )
+        )
+    return summaries
+
+
+@router.get("/v1/classifiers/{name}/versions", response_model=list[ClassifierVersion])
+def list_versions(name: str, services: ServicesDep) -> list[ClassifierVersion]:
+    """Every version of ``name`` with metrics, fingerprint, config and artifact checksums."""
+    return _service(services).store.versions(name)
+
+
+def _report(services: Services, name: str, version: int | None, fmt: str):  # type: ignore[no-untyped-def]
+    service = _service(services)
+    if fmt == "markdown":
+        return PlainTextResponse(
+            service.artifact(name, version, "report.md").read_text(), media_type="text/markdown"
+        )
+    return json.loads(service.artifact(name, version, "report.json").read_text())
+
+
+@router.get("/v1/classifiers/{name}/report")
+def served_report(
+    name: str, services: ServicesDep, format: Literal["json", "markdown"] = "json"
+) -> object:
+    """The evaluation report of the served version."""
+    return _report(services, name, None, format)
+
+
+@router.get("/v1/classifiers/{name}/versions/{version}/report")
+def version_report(
+    name: str, version: int, services: ServicesDep, format: Literal["json", "markdown"] = "json"
+) -> object:
+    """The evaluation report of one version (JSON, or markdown whose images sit beside it)."""
+    return _report(services, name, version, format)
+
+
+@router.get("/v1/classifiers/{name}/versions/{version}/{file}")
+def version_file(name: str, version: int, file: ReportFile, services: ServicesDep) -> FileResponse:
+    """A report file of a version: ``confusion.png``, ``curves.png``, ``report.md``/``.json``."""
+    return FileResponse(_service(services).artifact(name, version, file))
+
+
+class PromoteRequest(BaseModel):
+    version: int
+    stage: Literal["staging", "production", "archived"] = "production"
+
+
+@router.post("/v1/classifiers/{name}/promote", response_model=ClassifierVersion)
+def promote(name: str, request: PromoteRequest, services: ServicesDep) -> ClassifierVersion:
+    """Move a version to a stage; production retires the previous production version."""
+    return _service(services).promote(name, request.version, request.stage)
+
+
+@router.post("/v1/classifiers/{name}/rollback", response_model=ClassifierVersion)
+def rollback(name: str, services: ServicesDep) -> ClassifierVersion:
+    """Restore the previous production version."""
+    return _service(services).rollback(name)
+
+
+def _model_ref(services: Services, name: str, version: int | None) -> str:
+    return _service(services).store.get(name, version).ref
+
+
+def _with_encoder(services: Services, fn, handle, *args):  # type: ignore[no-untyped-def]
+    """Call ``fn(handle, encoder_or_None, *args)``, leasing the encoder only for ``transfer``."""
+    if handle.meta.frames is not None:
+        return fn(handle, None, *args)
+    with services.manager.use(ENCODER_MODEL_ID) as encoder:
+        return fn(handle, encoder.handle, *args)
+
+
+@router.post("/v1/classifiers/{name}/predict", response_model=Prediction)
+async def predict(
+    name: str,
+    audio: AudioUpload,
+    services: ServicesDep,
+    version: Annotated[int | None, Form()] = None,
+    top_k: Annotated[int, Form(ge=1, le=100)] = 3,
+) -> Prediction:
+    """The most probable labels of the uploaded clip."""
+    ref = _model_ref(services, name, version)
+    return await services.manager.infer(
+        ref,
+        lambda handle: _with_encoder(
+            services, lambda h, e: classify(ref, h, audio, e, top_k), handle
+        ),
+        task=CLASSIFIER_TASK,
+    )
+
+
+@router.post("/v1/classifiers/{name}/detect", response_model=DetectionResult)
+async def detect(
+    name: str,
+    audio: AudioUpload,
+    services: ServicesDep,
+    version: Annotated[int | None, Form()] = None,
+    threshold: Annotated[float, Form(ge=0, le=1)] = 0.5,
+    vad_threshold: Annotated[float, Form(gt=0, lt=1)] = 0.5,
+) -> DetectionResult:
+    """Timed events in long audio: VAD finds speech, the classifier labels it."""
+    ref = _model_ref(services, name, version)
+    vad_options = VadOptions(threshold=vad_threshold, min_speech_ms=100, min_silence_ms=150)
+    speech = await services.manager.infer(
+        SILERO_MODEL_ID, lambda model: detect_speech(audio, "silero", vad_options, model)
+    )
+    return await services.manager.infer(
+        ref,
+        lambda handle: _with_encoder(
+            services,
+            lambda h, e: detect_events(ref, h, audio, speech.segments, e, threshold),
+            handle,
+        ),
+        task=CLASSIFIER_TASK,
+    )
+
+
+@router.post("/v1/classifiers/{name}/examples", response_model=ExamplesResult)
+async def add_examples(
+    name: str,
+    services: ServicesDep,
+    label: Annotated[str, Form()],
+    files: Annotated[list[UploadFile], File()],
+    version: Annotated[int | None, Form()] = None,
+) -> ExamplesResult:
+    """Add labelled examples (also of a new label): a new version from a head refit."""
+    service = _service(services)
+    service.store.get(name, version)  # 404 before decoding anything
+    if len(files) > 1000:
+        raise InvalidParameter("At most 1000 files per request.", param="files")
+    audios = [await decode_upload(upload, services, param="files") for upload in files]
+    return await services.manager.run(service.add_examples, name, label, audios, version)

@@ -1,0 +1,178 @@
+"""``tympan train DATA --name N``, ``tympan predict N FILE...``, ``tympan detect N FILE``, and
+``tympan classifiers list|versions|promote|rollback|report|examples``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tympan.cli._common import ApiKeyOption, ServerOption, connect, console, err_console, print_json
+
+__all__ = ["register"]
+
+classifiers_app = typer.Typer(help="Trained classifiers: versions, stages, reports, examples.")
+
+
+def train(
+    data: Annotated[
+        Path, typer.Argument(exists=True, help="Folder per class, manifest CSV or zip.")
+    ],
+    name: Annotated[str, typer.Option(help="Classifier name (versions are NAME:1, NAME:2...).")],
+    arch: Annotated[str, typer.Option(help="transfer | cnn | crnn | attention")] = "transfer",
+    max_epochs: Annotated[int | None, typer.Option()] = None,
+    augment_copies: Annotated[int | None, typer.Option()] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    quantize: Annotated[bool, typer.Option(help="Also export and serve an int8 graph.")] = False,
+    wait: Annotated[bool, typer.Option(help="Wait for the job, with a progress bar.")] = True,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Train a new version of a classifier and print its metrics."""
+    options = {"max_epochs": max_epochs, "augment_copies": augment_copies, "seed": seed}
+    with connect(server, api_key) as client:
+        job = client.train_classifier(
+            name,
+            data,
+            arch=arch,
+            server_path=server is None and data.suffix.lower() != ".zip",
+            quantize=quantize,
+            **{key: value for key, value in options.items() if value is not None},
+        )
+        if not wait:
+            print_json(job)
+            return
+        columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err_console, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task(f"training {name}", total=1.0)
+            done = client.wait_job(
+                job["id"],
+                on_progress=lambda fraction, message: bar.update(
+                    task, completed=fraction, description=f"{name}: {message}"
+                ),
+            )
+    print_json(done["result"])
+
+
+def predict(
+    name: Annotated[str, typer.Argument(help="Classifier name.")],
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
+    version: Annotated[int | None, typer.Option()] = None,
+    top_k: Annotated[int, typer.Option()] = 3,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Print the top labels of each file (one JSON line per file)."""
+    with connect(server, api_key) as client:
+        for path in files:
+            result = client.predict(name, path, version=version, top_k=top_k)
+            typer.echo(json.dumps({"file": str(path), **asdict(result)}))
+
+
+def detect(
+    name: Annotated[str, typer.Argument(help="Classifier name.")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    version: Annotated[int | None, typer.Option()] = None,
+    threshold: Annotated[float, typer.Option()] = 0.5,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Print timed events of the classifier's labels in a long recording."""
+    with connect(server, api_key) as client:
+        result = client.detect(name, file, version=version, threshold=threshold)
+    print_json(asdict(result))
+
+
+@classifiers_app.command("list")
+def list_classifiers(server: ServerOption = None, api_key: ApiKeyOption = None) -> None:
+    """Every classifier and its served version."""
+    with connect(server, api_key) as client:
+        rows = client.classifiers()
+    table = Table("name", "served", "stage", "arch", "labels", "accuracy")
+    for row in rows:
+        accuracy = row["metrics"].get("accuracy")
+        table.add_row(
+            row["name"], row["served"], row["stage"], row["arch"],
+            str(len(row["labels"])), f"{accuracy:.3f}" if accuracy is not None else "-",
+        )  # fmt: skip
+    console.print(table)
+
+
+@classifiers_app.command()
+def versions(name: str, server: ServerOption = None, api_key: ApiKeyOption = None) -> None:
+    """Every version of a classifier (JSON)."""
+    with connect(server, api_key) as client:
+        print_json(client.classifier_versions(name))
+
+
+@classifiers_app.command()
+def promote(
+    name: str,
+    version: int,
+    stage: Annotated[str, typer.Option(help="staging | production | archived")] = "production",
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Move a version to a stage."""
+    with connect(server, api_key) as client:
+        print_json(client.promote_classifier(name, version, stage))
+
+
+@classifiers_app.command()
+def rollback(name: str, server: ServerOption = None, api_key: ApiKeyOption = None) -> None:
+    """Restore the previous production version."""
+    with connect(server, api_key) as client:
+        print_json(client.rollback_classifier(name))
+
+
+@classifiers_app.command()
+def report(
+    name: str,
+    version: Annotated[int | None, typer.Option(help="Default: the served version.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write report.md/.json and PNGs here.")] = None,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Print a version's markdown report, or write it with its images to a folder."""
+    with connect(server, api_key) as client:
+        body = client.classifier_report(name, version)
+        assert isinstance(body, dict)
+        number = int(body["ref"].rsplit(":", 1)[1])
+        markdown = client.classifier_report(name, number, format="markdown")
+        if out is None:
+            typer.echo(markdown)
+            return
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.md").write_text(str(markdown))
+        (out / "report.json").write_text(json.dumps(body, indent=2))
+        images = ["confusion.png"] + (["curves.png"] if body.get("curves") else [])
+        for image in images:
+            (out / image).write_bytes(client.classifier_file(name, number, image))
+    console.print(f"{body['ref']}: report written to {out}")
+
+
+@classifiers_app.command()
+def examples(
+    name: str,
+    label: str,
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
+    version: Annotated[int | None, typer.Option()] = None,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Add labelled clips (also of a new label): a new version in seconds."""
+    with connect(server, api_key) as client:
+        print_json(asdict(client.add_examples(name, label, list(files), version=version)))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.command()(predict)
+    app.command()(detect)
+    app.add_typer(classifiers_app, name="classifiers")

@@ -1,0 +1,98 @@
+"""``tympan speak [TEXT] -o out.mp3 [--voice] [--speed]`` and ``tympan voices``."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import sys
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
+import typer
+from rich.table import Table
+
+from tympan.cli._common import ApiKeyOption, ServerOption, connect, console
+from tympan.tasks.tts import FORMATS
+
+__all__ = ["format_for", "register"]
+
+_SUFFIXES = {".ogg": "opus", ".oga": "opus", ".raw": "pcm", ".m4a": "aac"}
+
+
+def format_for(out: Path | None, fmt: str | None) -> str:
+    """The response format: ``--format``, else the output file's suffix, else mp3."""
+    if fmt is None and out is not None:
+        suffix = out.suffix.lower()
+        fmt = _SUFFIXES.get(suffix, suffix.lstrip("."))
+    fmt = fmt or "mp3"
+    if fmt not in FORMATS:
+        raise typer.BadParameter(
+            f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", param_hint="--format"
+        )
+    return fmt
+
+
+def _read_text(text: str | None) -> str:
+    if text is not None:
+        return text
+    if sys.stdin.isatty():
+        raise typer.BadParameter("give the text as an argument or on stdin", param_hint="TEXT")
+    return sys.stdin.read()
+
+
+def speak(
+    text: Annotated[
+        str | None, typer.Argument(help="Text to speak; read from stdin if absent.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Audio file to write (default stdout).")
+    ] = None,
+    voice: Annotated[str | None, typer.Option(help="Piper or OpenAI voice name.")] = None,
+    speed: Annotated[float | None, typer.Option(help="0.25 to 4.0 (1.0 = natural).")] = None,
+    model: Annotated[str | None, typer.Option(help="TTS model id or alias.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="mp3|opus|aac|flac|wav|pcm (default: suffix)")
+    ] = None,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Speak TEXT into an audio file, written as the server streams it."""
+    response_format = format_for(out, fmt)
+    content = _read_text(text)
+    if out is None and sys.stdout.isatty():
+        raise typer.BadParameter("refusing to write audio to a terminal; use -o FILE")
+    with connect(server, api_key) as client:
+        chunks = iter(
+            client.speech_stream(
+                content,
+                voice,
+                model=model,
+                response_format=response_format,
+                speed=speed,  # type: ignore[arg-type]
+            )
+        )
+        first = next(chunks, b"")  # errors surface here, before an output file is created
+        with contextlib.ExitStack() as stack:
+            sink: BinaryIO = (
+                stack.enter_context(out.open("wb")) if out is not None else sys.stdout.buffer
+            )
+            for chunk in itertools.chain([first], chunks):
+                sink.write(chunk)
+                sink.flush()
+
+
+def voices(server: ServerOption = None, api_key: ApiKeyOption = None) -> None:
+    """List the voices and the OpenAI voice names that reach them."""
+    with connect(server, api_key) as client:
+        cards = client.voices()
+    table = Table("voice", "model", "language", "rate", "OpenAI names")
+    for card in cards:
+        table.add_row(
+            card.id, card.model, card.language, str(card.sample_rate), ", ".join(card.openai_voices)
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(speak)
+    app.command()(voices)

@@ -1,0 +1,286 @@
+"""Enrolled speakers: a profile per person, the embeddings of their samples, one voiceprint.
+
+A speaker's voiceprint is the L2-normalised mean of its sample embeddings; the row keeps the
+running sum, so adding samples updates it without re-reading the old ones. No audio is kept,
+only embeddings. Deleting a speaker removes its samples with it, and on SQLite the freed pages
+are zeroed (``secure_delete``) and the WAL is checkpointed, so the voiceprint bytes do not
+linger in the database files.
+
+Identification reads every voiceprint of a model as one matrix (``VoiceprintIndex``), built once
+and rebuilt only when the table changes (checked with one aggregate query per request).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import weakref
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from tympan.errors import Conflict, InvalidParameter, ResourceNotFound
+from tympan.store.db import Base, Database
+from tympan.tasks.speakers.encoder import l2_normalise
+from tympan.tasks.speakers.profile import SampleEmbedding, Speaker
+from tympan.tasks.speakers.scoring import VoiceprintIndex
+
+__all__ = ["SampleEmbedding", "Speaker", "SpeakerStore", "speaker_store"]
+
+MAX_NAME_LENGTH = 200
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SpeakerRow(Base):
+    __tablename__ = "speakers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    name_key: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH), unique=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    embedding_sum: Mapped[bytes] = mapped_column(LargeBinary)
+    voiceprint: Mapped[bytes] = mapped_column(LargeBinary)
+    num_samples: Mapped[int] = mapped_column(Integer, default=0)
+    speech_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    samples: Mapped[list[SpeakerSampleRow]] = relationship(
+        back_populates="speaker", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class SpeakerSampleRow(Base):
+    __tablename__ = "speaker_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    speaker_id: Mapped[str] = mapped_column(
+        ForeignKey("speakers.id", ondelete="CASCADE"), index=True
+    )
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    duration: Mapped[float] = mapped_column(Float)
+    filename: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    speaker: Mapped[SpeakerRow] = relationship(back_populates="samples")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite drops the zone
+
+
+def _speaker(row: SpeakerRow) -> Speaker:
+    return Speaker(
+        row.id,
+        row.name,
+        row.model,
+        row.num_samples,
+        round(row.speech_seconds, 3),
+        dict(row.meta or {}),
+        _utc(row.created_at),
+        _utc(row.updated_at),
+    )
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise InvalidParameter(
+            f"name must be 1 to {MAX_NAME_LENGTH} characters (not only spaces).", param="name"
+        )
+    return name
+
+
+def _sum(samples: Sequence[SampleEmbedding]) -> np.ndarray:
+    return np.sum([s.embedding for s in samples], axis=0, dtype=np.float64).astype(np.float32)
+
+
+class SpeakerStore:
+    """Create, extend, read and delete enrolled speakers; serve their voiceprints as a matrix."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._lock = threading.Lock()
+        self._indexes: dict[str, tuple[tuple[Any, ...], VoiceprintIndex]] = {}
+
+    def _row(self, session: Session, speaker_id: str) -> SpeakerRow:
+        row = session.get(SpeakerRow, speaker_id)
+        if row is None:
+            raise ResourceNotFound(f"No speaker with id {speaker_id!r}.", param="speaker_id")
+        return row
+
+    def create(
+        self,
+        name: str,
+        model: str,
+        samples: Sequence[SampleEmbedding],
+        metadata: dict[str, Any] | None = None,
+    ) -> Speaker:
+        """Enroll a new speaker from at least one sample; ``Conflict`` (409) if the name is taken.
+
+        Names are unique ignoring case, so results that name a speaker are never ambiguous.
+        """
+        name = _check_name(name)
+        total = _sum(samples)
+        row = SpeakerRow(
+            id=f"spk_{uuid.uuid4().hex[:24]}",
+            name=name,
+            name_key=name.casefold(),
+            model=model,
+            dim=int(total.shape[0]),
+            embedding_sum=total.tobytes(),
+            voiceprint=l2_normalise(total).tobytes(),
+            num_samples=len(samples),
+            speech_seconds=float(sum(s.duration for s in samples)),
+            meta=metadata or {},
+            samples=[
+                SpeakerSampleRow(
+                    embedding=s.embedding.astype(np.float32).tobytes(),
+                    duration=s.duration,
+                    filename=s.filename,
+                )
+                for s in samples
+            ],
+        )
+        try:
+            with self.db.session() as session:
+                if session.scalar(select(SpeakerRow.id).where(SpeakerRow.name_key == row.name_key)):
+                    raise Conflict(f"A speaker named {name!r} already exists.", param="name")
+                session.add(row)
+        except IntegrityError as exc:  # a concurrent enrollment took the name first
+            raise Conflict(f"A speaker named {name!r} already exists.", param="name") from exc
+        return self.get(row.id)
+
+    def add_samples(self, speaker_id: str, samples: Sequence[SampleEmbedding]) -> Speaker:
+        """Add samples and update the voiceprint incrementally (running sum, renormalised)."""
+        with self.db.session() as session:
+            row = self._row(session, speaker_id)
+            total = np.frombuffer(row.embedding_sum, np.float32) + _sum(samples)
+            row.embedding_sum = total.astype(np.float32).tobytes()
+            row.voiceprint = l2_normalise(total).tobytes()
+            row.num_samples += len(samples)
+            row.speech_seconds += float(sum(s.duration for s in samples))
+            row.updated_at = _now()
+            for sample in samples:
+                row.samples.append(
+                    SpeakerSampleRow(
+                        embedding=sample.embedding.astype(np.float32).tobytes(),
+                        duration=sample.duration,
+                        filename=sample.filename,
+                    )
+                )
+            return _speaker(row)
+
+    def get(self, speaker_id: str) -> Speaker:
+        """One speaker; ``ResourceNotFound`` (404) if unknown."""
+        with self.db.session() as session:
+            return _speaker(self._row(session, speaker_id))
+
+    def model_of(self, speaker_id: str) -> str:
+        """The model a speaker's voiceprint was computed with."""
+        return self.get(speaker_id).model
+
+    def voiceprint(self, speaker_id: str) -> np.ndarray:
+        """A speaker's normalised voiceprint."""
+        with self.db.session() as session:
+            return np.frombuffer(self._row(session, speaker_id).voiceprint, np.float32).copy()
+
+    def list(self) -> list[Speaker]:
+        """Every speaker, oldest first."""
+        with self.db.session() as session:
+            rows = session.scalars(select(SpeakerRow).order_by(SpeakerRow.created_at))
+            return [_speaker(row) for row in rows]
+
+    def delete(self, speaker_id: str) -> None:
+        """Remove a speaker, its samples and voiceprint, leaving no copy in the database files."""
+        sqlite = self.db.engine.dialect.name == "sqlite"
+        with self.db.session() as session:
+            if sqlite:
+                session.execute(text("PRAGMA secure_delete = ON"))
+            session.delete(self._row(session, speaker_id))
+        if sqlite:
+            with self.db.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def index(self, model: str, speaker_ids: Sequence[str] | None = None) -> VoiceprintIndex:
+        """Voiceprints of ``model``'s speakers (or of the given ids: 404 if one is unknown)."""
+        index = self._model_index(model)
+        if speaker_ids is None:
+            return index
+        with self.db.session() as session:
+            for speaker_id in speaker_ids:
+                row = self._row(session, speaker_id)
+                if row.model != model:
+                    raise InvalidParameter(
+                        f"Speaker {speaker_id!r} was enrolled with model {row.model!r}, "
+                        f"not {model!r}.",
+                        param="speaker_ids",
+                    )
+        position = {speaker_id: i for i, speaker_id in enumerate(index.ids)}
+        if not set(speaker_ids) <= position.keys():  # enrolled since the index was read
+            index = self._model_index(model)
+            position = {speaker_id: i for i, speaker_id in enumerate(index.ids)}
+        chosen = [position[i] for i in dict.fromkeys(speaker_ids) if i in position]
+        return VoiceprintIndex(
+            [index.ids[i] for i in chosen], [index.names[i] for i in chosen], index.matrix[chosen]
+        )
+
+    def _model_index(self, model: str) -> VoiceprintIndex:
+        with self.db.session() as session:
+            version = tuple(
+                session.execute(
+                    select(func.count(SpeakerRow.id), func.max(SpeakerRow.updated_at)).where(
+                        SpeakerRow.model == model
+                    )
+                ).one()
+            )
+            with self._lock:
+                cached = self._indexes.get(model)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            rows = session.execute(
+                select(SpeakerRow.id, SpeakerRow.name, SpeakerRow.voiceprint)
+                .where(SpeakerRow.model == model)
+                .order_by(SpeakerRow.created_at)
+            ).all()
+        matrix = (
+            np.stack([np.frombuffer(row.voiceprint, np.float32) for row in rows])
+            if rows
+            else np.zeros((0, 0), np.float32)
+        )
+        index = VoiceprintIndex([row.id for row in rows], [row.name for row in rows], matrix)
+        with self._lock:
+            self._indexes[model] = (version, index)
+        return index
+
+
+_STORES: weakref.WeakKeyDictionary[Database, SpeakerStore] = weakref.WeakKeyDictionary()
+_STORES_LOCK = threading.Lock()
+
+
+def speaker_store(db: Database) -> SpeakerStore:
+    """The one ``SpeakerStore`` of a database (so its voiceprint cache is shared)."""
+    with _STORES_LOCK:
+        store = _STORES.get(db)
+        if store is None:
+            store = _STORES[db] = SpeakerStore(db)
+        return store

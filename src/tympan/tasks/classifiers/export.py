@@ -1,0 +1,96 @@
+"""Serving artifacts: ONNX export (optionally int8-quantised) and the onnxruntime runner.
+
+Trained networks are exported with PyTorch's TorchScript-based exporter (the torch.export one
+needs ``onnxscript``, which is not a dependency); dynamic batch size, fixed feature shape.
+``quantize_dynamic`` from onnxruntime makes the int8 copy.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from tympan.tasks.classifiers.architectures import Classifier
+
+__all__ = ["ModelMeta", "OnnxClassifier", "export_onnx", "quantize_onnx"]
+
+INPUT_NAME = "features"
+OUTPUT_NAME = "logits"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelMeta:
+    """What serving needs besides the graph: labels and the input the graph expects."""
+
+    arch: str
+    labels: list[str]
+    input_dim: int
+    frames: int | None  # fixed log-mel frames for the CNN family; None for ``transfer``
+    window_seconds: float  # the clip length a detection window should cover
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelMeta:
+        return cls(**json.loads(text))
+
+
+def export_onnx(model: Classifier, input_shape: tuple[int, ...], path: Path) -> None:
+    """Write ``model`` as ONNX taking ``(batch, *input_shape)`` float32 features."""
+    model.eval()
+    example = torch.zeros((1, *input_shape), dtype=torch.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def quantize_onnx(source: Path, target: Path) -> None:
+    """An int8 (dynamic, weight-only) copy of an ONNX model."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(source, target, weight_type=QuantType.QInt8)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+class OnnxClassifier:
+    """A loaded version: an onnxruntime session plus its ``ModelMeta``."""
+
+    def __init__(self, model_path: Path, meta: ModelMeta, threads: int = 1) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+        self.meta = meta
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(N, classes)`` for a batch of model inputs."""
+        outputs = [
+            self.session.run([OUTPUT_NAME], {INPUT_NAME: chunk})[0]
+            for chunk in np.array_split(features, max(1, len(features) // 64 + 1))
+            if len(chunk)
+        ]
+        return _softmax(np.concatenate(outputs).astype(np.float64)).astype(np.float32)

@@ -1,0 +1,115 @@
+"""Model inputs for a dataset (cached) and for single clips at serving time.
+
+Both paths call the same functions, so what a version was trained on is exactly what it
+sees when serving: pooled encoder embeddings for ``transfer``, fixed-size normalised log-mel
+for the CNN family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from tympan.audio import Audio
+from tympan.tasks.classifiers.augment import perturb
+from tympan.tasks.classifiers.dataset import Dataset, decode_dataset
+from tympan.tasks.classifiers.features import (
+    ENCODER_DIM,
+    MEL_OPTIONS,
+    FeatureCache,
+    WhisperEncoder,
+    fit_frames,
+    mel_frames,
+)
+
+__all__ = ["InputShape", "PreparedInputs", "clip_inputs", "input_shape", "prepare_inputs"]
+
+Progress = Callable[[float, str], None]
+_FRAMES_PER_SECOND = 16_000 / MEL_OPTIONS.hop_length
+
+
+@dataclass(frozen=True, slots=True)
+class InputShape:
+    """What one example looks like to the network, and the clip length it stands for."""
+
+    input_dim: int
+    frames: int | None
+    window_seconds: float
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.input_dim,) if self.frames is None else (self.frames, self.input_dim)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedInputs:
+    """Inputs of every example in dataset order, plus augmented copies of each."""
+
+    originals: np.ndarray
+    copies: list[np.ndarray]
+    durations: np.ndarray
+    shape: InputShape
+
+
+def input_shape(arch: str, durations: np.ndarray) -> InputShape:
+    """Embedding size for ``transfer``; otherwise enough frames for 95% of the clips."""
+    typical = float(np.clip(np.percentile(durations, 95), 0.3, 6.0))
+    if arch == "transfer":
+        return InputShape(ENCODER_DIM, None, round(typical, 3))
+    frames = int(np.ceil(typical * _FRAMES_PER_SECOND / 8) * 8)
+    return InputShape(MEL_OPTIONS.n_mels, frames, round(frames / _FRAMES_PER_SECOND, 3))
+
+
+def clip_inputs(
+    audios: Sequence[Audio], shape: InputShape, encoder: WhisperEncoder | None
+) -> np.ndarray:
+    """Network inputs for clips: ``(N, dims)`` embeddings or ``(N, frames, bands)`` log-mel."""
+    if shape.frames is None:
+        if encoder is None:
+            raise ValueError("transfer inputs need the Whisper encoder")
+        return encoder.embed(audios)
+    return np.stack([fit_frames(mel_frames(audio), shape.frames) for audio in audios])
+
+
+def prepare_inputs(
+    dataset: Dataset,
+    arch: str,
+    copies: int,
+    seed: int,
+    cache_store: FeatureCache,
+    encoder: WhisperEncoder | None,
+    max_seconds: float,
+    progress: Progress,
+) -> PreparedInputs:
+    """Decode (only on a cache miss), compute inputs and ``copies`` perturbed versions."""
+
+    @cache
+    def audios() -> list[Audio]:
+        return decode_dataset(dataset, max_seconds, lambda f, m: progress(0.1 * f, m))
+
+    fingerprint = dataset.fingerprint
+    (durations,) = cache_store.get_or_compute(
+        fingerprint, "durations", lambda: [np.array([a.duration for a in audios()])]
+    )
+    shape = input_shape(arch, durations)
+    recipe = "whisper-tiny.en" if shape.frames is None else f"mel{shape.frames}"
+    progress(0.1, f"features ({recipe})")
+    (originals,) = cache_store.get_or_compute(
+        fingerprint, recipe, lambda: [clip_inputs(audios(), shape, encoder)]
+    )
+    augmented = []
+    for copy in range(copies):
+        progress(0.1 + 0.2 * (copy + 1) / (copies + 1), f"augmented copy {copy + 1}/{copies}")
+
+        def perturbed(copy: int = copy) -> list[np.ndarray]:
+            rng = np.random.default_rng([seed, copy])
+            return [clip_inputs([perturb(a, rng) for a in audios()], shape, encoder)]
+
+        (values,) = cache_store.get_or_compute(
+            fingerprint, f"{recipe}:copy{copy}:seed{seed}", perturbed
+        )
+        augmented.append(values)
+    return PreparedInputs(originals, augmented, durations, shape)

@@ -1,0 +1,202 @@
+"""One training run, start to finish: dataset -> inputs -> split -> train -> evaluate -> export.
+
+``run_training`` writes every file of the new version into a work folder and returns what
+the registry records; the caller publishes the folder and adds the version, so a failure at
+any step leaves neither a row nor artifacts behind.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
+from tympan.tasks.classifiers.evaluate import (
+    Evaluation,
+    confusion_png,
+    curves_png,
+    evaluate,
+    report_markdown,
+)
+from tympan.tasks.classifiers.export import ModelMeta, OnnxClassifier, export_onnx, quantize_onnx
+from tympan.tasks.classifiers.features import FeatureCache, WhisperEncoder
+from tympan.tasks.classifiers.inputs import prepare_inputs
+from tympan.tasks.classifiers.train import TrainConfig, train_network, validation_split
+from tympan.tasks.classifiers.versions import StoredEmbeddings, save_network
+
+__all__ = ["TrainedVersion", "run_training", "torch_threads", "write_report"]
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainedVersion:
+    """A finished run: files in ``folder``, plus what its report and registry row need.
+
+    The report is written when the version number is allocated (``write_report``), so two
+    runs of one classifier finishing together cannot claim the same number.
+    """
+
+    labels: list[str]
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    folder: Path
+    evaluation: Evaluation
+    context: dict[str, Any]
+    curves: dict[str, list[float]] | None
+
+
+class torch_threads:
+    """Run small-network training on ``count`` threads, restoring the previous setting.
+
+    The networks here are small: with two threads on a busy two-core machine, PyTorch's
+    OpenMP workers spin-wait on each other and a step took 28x longer than on one thread.
+    """
+
+    def __init__(self, count: int = 1) -> None:
+        self.count = count
+        self.previous = torch.get_num_threads()
+
+    def __enter__(self) -> None:
+        torch.set_num_threads(self.count)
+
+    def __exit__(self, *_: object) -> None:
+        torch.set_num_threads(self.previous)
+
+
+def embed_all(model: torch.nn.Module, inputs: np.ndarray) -> np.ndarray:
+    """Body embeddings of ``inputs`` in chunks."""
+    with torch.no_grad():
+        chunks = [
+            model.embed(torch.from_numpy(chunk))
+            for chunk in np.array_split(inputs, max(1, len(inputs) // 256))
+        ]
+    return torch.cat(chunks).numpy().astype(np.float32)
+
+
+def write_report(
+    folder: Path,
+    ref: str,
+    arch: str,
+    evaluation: Evaluation,
+    context: dict[str, Any],
+    curves: dict[str, list[float]] | None,
+) -> dict[str, Any]:
+    """``report.json``, ``report.md``, ``confusion.png`` (and ``curves.png``) in ``folder``."""
+
+    report = {
+        "ref": ref,
+        "arch": arch,
+        "evaluation": evaluation.to_dict(),
+        "curves": curves or {},
+        **context,
+    }
+    (folder / "report.json").write_text(json.dumps(report, indent=2))
+    (folder / "report.md").write_text(report_markdown(report))
+    (folder / "confusion.png").write_bytes(confusion_png(evaluation, ref))
+    if curves:
+        (folder / "curves.png").write_bytes(curves_png(curves, ref))
+    return report
+
+
+def _serving_evaluation(
+    graph: Path, meta: ModelMeta, inputs: np.ndarray, targets: np.ndarray
+) -> Evaluation:
+    predictions = OnnxClassifier(graph, meta).probabilities(inputs).argmax(axis=1)
+    return evaluate(targets, predictions, meta.labels)
+
+
+def run_training(
+    dataset: Dataset,
+    config: TrainConfig,
+    work: Path,
+    cache: FeatureCache,
+    encoder: WhisperEncoder | None,
+    max_seconds: float,
+    progress: Progress,
+) -> TrainedVersion:
+    """Train, evaluate and export one version into ``work`` (created)."""
+    started = time.perf_counter()
+    report = check_dataset(dataset)
+    raise_for_report(report)
+    labels = dataset.labels
+    targets = np.array([labels.index(example.label) for example in dataset.examples])
+    speakers = [example.speaker for example in dataset.examples]
+    prepared = prepare_inputs(
+        dataset,
+        config.arch,
+        config.augment_copies,
+        config.seed,
+        cache,
+        encoder,
+        max_seconds,
+        progress,
+    )
+    split = validation_split(targets, speakers, config.validation_fraction, config.seed)
+    train_x = np.concatenate(
+        [prepared.originals[split.train]] + [c[split.train] for c in prepared.copies]
+    )
+    train_y = np.tile(targets[split.train], 1 + len(prepared.copies))
+    validation_x, validation_y = prepared.originals[split.validation], targets[split.validation]
+
+    def epoch_progress(fraction: float, message: str) -> None:
+        progress(0.3 + 0.6 * fraction, message)
+
+    with torch_threads(1):
+        result = train_network(
+            train_x, train_y, validation_x, validation_y, len(labels), config, epoch_progress
+        )
+        embeddings = embed_all(result.model, prepared.originals)
+    progress(0.92, "exporting")
+    work.mkdir(parents=True, exist_ok=True)
+    shape = prepared.shape
+    meta = ModelMeta(config.arch, labels, shape.input_dim, shape.frames, shape.window_seconds)
+    export_onnx(result.model, shape.shape, work / "model.onnx")
+    (work / "meta.json").write_text(meta.to_json())
+    save_network(result.model, meta, work / "network.pt")
+    is_validation = np.zeros(targets.size, bool)
+    is_validation[split.validation] = True
+    StoredEmbeddings(embeddings, targets, is_validation).save(work / "embeddings.npz")
+    evaluation = _serving_evaluation(work / "model.onnx", meta, validation_x, validation_y)
+    notes: dict[str, Any] = {"training_seconds": round(time.perf_counter() - started, 2)}
+    if config.quantize:
+        quantize_onnx(work / "model.onnx", work / "model.int8.onnx")
+        quantized = _serving_evaluation(work / "model.int8.onnx", meta, validation_x, validation_y)
+        notes["int8_accuracy"] = quantized.accuracy
+        notes["int8_accuracy_change"] = round(quantized.accuracy - evaluation.accuracy, 4)
+    context = {
+        "split": {
+            "method": split.method,
+            "train": int(split.train.size),
+            "validation": int(split.validation.size),
+            "validation_speakers": [str(s) for s in split.validation_speakers],
+        },
+        "dataset": {
+            "examples": report.examples,
+            "classes": report.classes,
+            "speakers": report.speakers,
+        },
+        "dataset_fingerprint": dataset.fingerprint,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "notes": notes,
+    }
+    metrics = {
+        "accuracy": evaluation.accuracy,
+        "macro_f1": evaluation.macro_f1,
+        "validation_examples": evaluation.examples,
+        "split": split.method,
+        "best_epoch": result.best_epoch,
+        **notes,
+    }
+    progress(1.0, "done")
+    return TrainedVersion(
+        labels, metrics, config.to_dict(), work, evaluation, context, result.curves
+    )

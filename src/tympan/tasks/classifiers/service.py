@@ -1,0 +1,325 @@
+"""``ClassifierService``: training jobs, incremental updates and stages over the service's parts.
+
+It ties the pure pieces (pipeline, incremental refit) to the database, the artifact store, the
+model registry and manager, and keeps ``/v1/models`` in step: every version is a model
+``name:N`` and the served one (production, else the newest) also answers to ``name``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from tympan.audio import Audio
+from tympan.errors import InvalidParameter, ResourceNotFound
+from tympan.store.classifiers import ClassifierStore, ClassifierVersion, Stage, served_version
+from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
+from tympan.tasks.classifiers.evaluate import Evaluation, evaluate
+from tympan.tasks.classifiers.export import export_onnx
+from tympan.tasks.classifiers.features import FeatureCache
+from tympan.tasks.classifiers.incremental import refit_head
+from tympan.tasks.classifiers.inputs import InputShape, clip_inputs
+from tympan.tasks.classifiers.pipeline import embed_all, run_training, torch_threads, write_report
+from tympan.tasks.classifiers.train import TrainConfig
+from tympan.tasks.classifiers.versions import (
+    StoredEmbeddings,
+    load_network,
+    publish_folder,
+    save_network,
+    version_key,
+    version_spec,
+)
+
+if TYPE_CHECKING:
+    from tympan.api.services import Services
+    from tympan.store.jobs import Job, Progress
+
+__all__ = ["ENCODER_MODEL_ID", "ClassifierService", "ExamplesResult", "check_name"]
+
+ENCODER_MODEL_ID = "whisper-tiny.en-encoder"
+_PUBLISH_LOCK = threading.Lock()  # version numbers are allocated one at a time
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_name(name: str) -> str:
+    """A classifier name safe as a path part and a model id; ``InvalidParameter`` otherwise."""
+    if not _NAME.match(name) or ":" in name:
+        raise InvalidParameter(
+            "name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+            param="name",
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A version's registry row before it has a number."""
+
+    arch: str
+    labels: list[str]
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    dataset_fingerprint: str
+    parent_version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExamplesResult:
+    """The version an incremental update produced and what it did to the old classes."""
+
+    name: str
+    version: int
+    ref: str
+    label: str
+    new_label: bool
+    examples: int
+    labels: list[str]
+    old_accuracy_before: float
+    old_accuracy_after: float
+    new_examples_accuracy: float
+    seconds: float
+
+
+class ClassifierService:
+    """Classifier operations over one running service's database, artifacts and models."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.store = ClassifierStore(services.db)
+        self.artifacts = services.artifacts
+        self.cache = FeatureCache(services.settings.models_dir / "classifier-features")
+        self.work_root = services.settings.data_dir / "work" / "classifiers"
+
+    # -- registry of servable models -----------------------------------------------------
+
+    def sync_models(self, name: str) -> None:
+        """Re-register every version of ``name`` so aliases follow stage changes."""
+        versions = self.store.versions(name)
+        served = served_version(versions)
+        for version in versions:
+            self.services.registry.add(
+                version_spec(self.artifacts, version, version.version == served.version)
+            )
+
+    # -- training -------------------------------------------------------------------------
+
+    def new_work_folder(self) -> Path:
+        """A fresh folder for one job's uploads and outputs."""
+        folder = self.work_root / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        return folder
+
+    def submit_training(
+        self, name: str, dataset: Dataset, config: TrainConfig, work: Path, cleanup: bool
+    ) -> Job:
+        """Check the dataset now (400 with every problem), then train in a background job."""
+        check_name(name)
+        config.validate()
+        raise_for_report(check_dataset(dataset))
+
+        def job(progress: Progress) -> dict[str, Any]:
+            try:
+                return self.train(name, dataset, config, work / "version", progress)
+            finally:
+                if cleanup:
+                    shutil.rmtree(work, ignore_errors=True)
+
+        params = {"name": name, "examples": len(dataset.examples), **config.to_dict()}
+        return self.services.jobs.submit("classifier-training", job, params)
+
+    def _encoder(self) -> Any:
+        return self.services.manager.use(ENCODER_MODEL_ID)
+
+    def train(
+        self, name: str, dataset: Dataset, config: TrainConfig, folder: Path, progress: Progress
+    ) -> dict[str, Any]:
+        """Train a version of ``name`` (the job's work); returns the version's summary."""
+        max_seconds = self.services.settings.max_audio_seconds
+        try:
+            if config.arch == "transfer":
+                with self._encoder() as encoder:
+                    trained = run_training(
+                        dataset, config, folder, self.cache, encoder.handle, max_seconds, progress
+                    )
+            else:
+                trained = run_training(
+                    dataset, config, folder, self.cache, None, max_seconds, progress
+                )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        stored = self._publish(
+            name,
+            trained.folder,
+            Draft(
+                arch=config.arch,
+                labels=trained.labels,
+                metrics=trained.metrics,
+                config=trained.config,
+                dataset_fingerprint=dataset.fingerprint,
+                parent_version=None,
+            ),
+            trained.evaluation,
+            trained.context,
+            trained.curves,
+        )
+        return _summary(stored)
+
+    def _publish(
+        self,
+        name: str,
+        folder: Path,
+        draft: Draft,
+        evaluation: Evaluation,
+        context: dict[str, Any],
+        curves: dict[str, list[float]] | None,
+    ) -> ClassifierVersion:
+        """Number the version, write its report, move its files in, record it; all or nothing."""
+        with _PUBLISH_LOCK:
+            version = self.store.next_version(name)
+            try:
+                write_report(folder, f"{name}:{version}", draft.arch, evaluation, context, curves)
+                checksums = publish_folder(self.artifacts, folder, name, version)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                self.artifacts.delete(version_key(name, version))
+                raise
+            try:
+                stored = self.store.add_version(name, version, artifacts=checksums, **asdict(draft))
+            except BaseException:
+                self.artifacts.delete(version_key(name, version))
+                raise
+        self.sync_models(name)
+        return stored
+
+    # -- stages ---------------------------------------------------------------------------
+
+    def promote(self, name: str, version: int, stage: Stage) -> ClassifierVersion:
+        result = self.store.promote(name, version, stage)
+        self.sync_models(name)
+        return result
+
+    def rollback(self, name: str) -> ClassifierVersion:
+        result = self.store.rollback(name)
+        self.sync_models(name)
+        return result
+
+    # -- incremental ----------------------------------------------------------------------
+
+    def add_examples(
+        self, name: str, label: str, audios: list[Audio], version: int | None = None
+    ) -> ExamplesResult:
+        """Refit the head of ``name`` (served version unless given) with new examples."""
+        started = time.perf_counter()
+        label = label.strip()
+        if not label or len(label) > 100:
+            raise InvalidParameter("label must be 1-100 characters.", param="label")
+        base = self.store.get(name, version)
+        folder = self.artifacts.path(version_key(name, base.version))
+        model, meta = load_network(folder / "network.pt")
+        stored = StoredEmbeddings.load(folder / "embeddings.npz")
+        shape = InputShape(meta.input_dim, meta.frames, meta.window_seconds)
+        with torch_threads(1):
+            if meta.frames is None:
+                with self._encoder() as encoder:
+                    inputs = clip_inputs(audios, shape, encoder.handle)
+            else:
+                inputs = clip_inputs(audios, shape, None)
+            new_embeddings = embed_all(model, inputs)
+            refit = refit_head(
+                model,
+                meta.labels,
+                stored.values,
+                stored.targets,
+                stored.validation,
+                new_embeddings,
+                label,
+            )
+            model.replace_head(refit.weight, refit.bias)
+        new_meta = replace(meta, labels=refit.labels)
+        work = self.new_work_folder()
+        try:
+            export_onnx(model, shape.shape, work / "model.onnx")
+            (work / "meta.json").write_text(new_meta.to_json())
+            save_network(model, new_meta, work / "network.pt")
+            new_index = refit.labels.index(label)
+            StoredEmbeddings(
+                np.concatenate([stored.values, new_embeddings]),
+                np.concatenate([stored.targets, np.full(len(audios), new_index)]),
+                np.concatenate([stored.validation, np.zeros(len(audios), bool)]),
+            ).save(work / "embeddings.npz")
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        held = stored.validation
+        with torch.no_grad():
+            predictions = model.head(torch.from_numpy(stored.values[held])).argmax(dim=1).numpy()
+        evaluation = evaluate(stored.targets[held], predictions, refit.labels)
+        notes = {
+            "parent": base.ref,
+            "added": f"{len(audios)} examples of {label!r}",
+            "old_accuracy_before": refit.old_accuracy_before,
+            "old_accuracy_after": refit.old_accuracy_after,
+            "new_examples_accuracy": refit.new_examples_accuracy,
+        }
+        parent = json.loads((folder / "report.json").read_text())
+        context = {key: parent[key] for key in ("split", "dataset", "dataset_fingerprint")}
+        metrics = {
+            "accuracy": evaluation.accuracy,
+            "macro_f1": evaluation.macro_f1,
+            "validation_examples": evaluation.examples,
+            **notes,
+        }
+        draft = Draft(
+            arch=meta.arch,
+            labels=refit.labels,
+            metrics=metrics,
+            config={**base.config, "incremental": True},
+            dataset_fingerprint=base.dataset_fingerprint,
+            parent_version=base.version,
+        )
+        published = self._publish(name, work, draft, evaluation, {**context, "notes": notes}, None)
+        return ExamplesResult(
+            name=name,
+            version=published.version,
+            ref=published.ref,
+            label=label,
+            new_label=label not in meta.labels,
+            examples=len(audios),
+            labels=refit.labels,
+            old_accuracy_before=refit.old_accuracy_before,
+            old_accuracy_after=refit.old_accuracy_after,
+            new_examples_accuracy=refit.new_examples_accuracy,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
+    # -- reading --------------------------------------------------------------------------
+
+    def artifact(self, name: str, version: int | None, file: str) -> Path:
+        """A file of a version's folder; ``ResourceNotFound`` if it has no such file."""
+        item = self.store.get(name, version)
+        path = self.artifacts.path(f"{version_key(name, item.version)}/{file}")
+        if not path.is_file():
+            raise ResourceNotFound(f"{item.ref} has no {file}.", param="file")
+        return path
+
+
+def _summary(version: ClassifierVersion) -> dict[str, Any]:
+    return {
+        "name": version.name,
+        "version": version.version,
+        "ref": version.ref,
+        "arch": version.arch,
+        "labels": version.labels,
+        "metrics": version.metrics,
+    }

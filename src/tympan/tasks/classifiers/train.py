@@ -1,0 +1,223 @@
+"""Training: validation split, AdamW with weight decay, dropout, early stopping, fixed seed.
+
+Works on arrays: ``inputs`` are pooled embeddings ``(N, dims)`` for ``transfer`` or fixed-size
+log-mel ``(N, frames, bands)`` for the others. Augmented copies (made once, upstream) are
+training-only rows that point back at their original example, so they never leak into the
+validation split. SpecAugment and random time shifts are applied per batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from tympan.errors import InvalidParameter
+from tympan.tasks.classifiers.architectures import (
+    ARCHITECTURES,
+    Architecture,
+    Classifier,
+    build_classifier,
+)
+from tympan.tasks.classifiers.augment import spec_augment
+
+__all__ = ["Split", "TrainConfig", "TrainResult", "train_network", "validation_split"]
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Hyper-parameters of one training run (recorded with the version)."""
+
+    arch: Architecture = "transfer"
+    max_epochs: int = 60
+    patience: int = 8
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-2
+    dropout: float = 0.3
+    validation_fraction: float = 0.2
+    augment_copies: int = 1
+    seed: int = 0
+    quantize: bool = False
+
+    def validate(self) -> None:
+        """``InvalidParameter`` (422) for values training cannot use."""
+        checks = [
+            (self.arch in ARCHITECTURES, "arch", f"must be one of {', '.join(ARCHITECTURES)}"),
+            (1 <= self.max_epochs <= 1000, "max_epochs", "must be between 1 and 1000"),
+            (1 <= self.patience <= 1000, "patience", "must be between 1 and 1000"),
+            (1 <= self.batch_size <= 1024, "batch_size", "must be between 1 and 1024"),
+            (0 < self.learning_rate <= 1, "learning_rate", "must be in (0, 1]"),
+            (0 <= self.weight_decay <= 1, "weight_decay", "must be in [0, 1]"),
+            (0 <= self.dropout < 1, "dropout", "must be in [0, 1)"),
+            (
+                0.05 <= self.validation_fraction <= 0.5,
+                "validation_fraction",
+                "must be in [0.05, 0.5]",
+            ),
+            (0 <= self.augment_copies <= 10, "augment_copies", "must be between 0 and 10"),
+        ]
+        for ok, name, rule in checks:
+            if not ok:
+                raise InvalidParameter(f"{name} {rule}.", param=name)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """Which examples train and which validate, and how they were chosen."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    method: str
+    validation_speakers: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class TrainResult:
+    """The best network (by validation loss) and how training went."""
+
+    model: Classifier
+    curves: dict[str, list[float]]
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+
+
+def _stratified(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Validation indices: about ``fraction`` of each class, leaving at least one to train."""
+    chosen = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        take = min(max(1, round(fraction * members.size)), members.size - 1)
+        chosen.extend(members[:take])
+    return np.sort(np.asarray(chosen, dtype=int))
+
+
+def validation_split(
+    labels: np.ndarray, speakers: list[str | None], fraction: float, seed: int
+) -> Split:
+    """Speaker-disjoint when every example has a speaker and that keeps every class in
+    training and validation; otherwise stratified by label."""
+    rng = np.random.default_rng(seed)
+    everyone = np.arange(labels.size)
+    known = [s for s in speakers if s]
+    distinct = sorted(set(known))
+    if len(known) == labels.size and len(distinct) >= 2:
+        order = [distinct[i] for i in rng.permutation(len(distinct))]
+        target = fraction * labels.size
+        held: list[str] = []
+        held_count = 0
+        for speaker in order:
+            if held and held_count >= target:
+                break
+            held.append(speaker)
+            held_count += sum(1 for s in speakers if s == speaker)
+        in_validation = np.array([s in held for s in speakers])
+        train_classes = set(labels[~in_validation])
+        if in_validation.any() and train_classes == set(labels) == set(labels[in_validation]):
+            return Split(
+                everyone[~in_validation], everyone[in_validation], "speaker-disjoint", held
+            )
+    validation = _stratified(labels, fraction, rng)
+    train = np.setdiff1d(everyone, validation)
+    return Split(train, validation, "stratified")
+
+
+def _shift(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    limit = max(1, batch.shape[1] // 10)
+    offset = int(torch.randint(-limit, limit + 1, (1,), generator=generator))
+    return torch.roll(batch, offset, dims=1)
+
+
+def _evaluate(
+    model: Classifier, inputs: torch.Tensor, targets: torch.Tensor
+) -> tuple[float, float]:
+    model.eval()
+    with torch.no_grad():
+        logits = torch.cat([model(chunk) for chunk in inputs.split(256)])
+    loss = float(nn.functional.cross_entropy(logits, targets))
+    accuracy = float((logits.argmax(dim=1) == targets).float().mean())
+    return loss, accuracy
+
+
+def fit_standardisation(model: Classifier, inputs: np.ndarray) -> None:
+    """Set a transfer body's input mean and scale from training rows."""
+    scaler = model.body[0]
+    with torch.no_grad():
+        scaler.mean.copy_(torch.from_numpy(inputs.mean(axis=0)))
+        scaler.scale.copy_(torch.from_numpy(inputs.std(axis=0) + 1e-5))
+
+
+def train_network(
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    validation_inputs: np.ndarray,
+    validation_targets: np.ndarray,
+    classes: int,
+    config: TrainConfig,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train ``config.arch`` on ``inputs``; keep the weights of the best validation loss."""
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    input_dim = inputs.shape[-1]
+    model = build_classifier(config.arch, classes, input_dim, config.dropout)
+    if config.arch == "transfer":
+        fit_standardisation(model, inputs)
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    steps = config.max_epochs * math.ceil(len(inputs) / config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, config.learning_rate, total_steps=steps
+    )
+    x, y = torch.from_numpy(inputs), torch.from_numpy(targets).long()
+    vx, vy = torch.from_numpy(validation_inputs), torch.from_numpy(validation_targets).long()
+    curves: dict[str, list[float]] = {
+        "train_loss": [],
+        "validation_loss": [],
+        "validation_accuracy": [],
+    }
+    best = (math.inf, 0, copy.deepcopy(model.state_dict()))
+    epoch = 0
+    for epoch in range(1, config.max_epochs + 1):
+        model.train()
+        order = torch.randperm(len(x), generator=generator)
+        total = 0.0
+        for batch in order.split(config.batch_size):
+            features = x[batch]
+            if features.ndim == 3:
+                features = spec_augment(_shift(features, generator), generator)
+            loss = nn.functional.cross_entropy(model(features), y[batch], label_smoothing=0.05)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += loss.item() * len(batch)
+        validation_loss, accuracy = _evaluate(model, vx, vy)
+        curves["train_loss"].append(round(total / len(x), 5))
+        curves["validation_loss"].append(round(validation_loss, 5))
+        curves["validation_accuracy"].append(round(accuracy, 5))
+        if validation_loss < best[0]:
+            best = (validation_loss, epoch, copy.deepcopy(model.state_dict()))
+        if progress is not None:
+            progress(
+                epoch / config.max_epochs, f"epoch {epoch}: validation accuracy {accuracy:.3f}"
+            )
+        if epoch - best[1] >= config.patience:
+            break
+    model.load_state_dict(best[2])
+    model.eval()
+    return TrainResult(model, curves, best[1], epoch, time.perf_counter() - started)

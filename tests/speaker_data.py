@@ -1,0 +1,67 @@
+"""Real speech for the speaker and diarization tests: LibriSpeech speakers, the pyannote sample."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import scipy.io.wavfile
+
+from tests.conftest import EVAL_DIR, read_manifest
+from tympan.audio import Audio, decode_audio
+
+__all__ = [
+    "DIARIZATION_DIR",
+    "SAMPLE_TURNS",
+    "SPEAKERS_DIR",
+    "read_rttm",
+    "trials",
+    "utterances",
+    "write_spans",
+]
+
+SPEAKERS_DIR = EVAL_DIR / "speakers"
+DIARIZATION_DIR = EVAL_DIR / "diarization"
+SAMPLE_TURNS = {
+    # Overlap-free stretches of the two voices in sample.wav (from sample.rttm).
+    "Diane": [(11.03, 14.49), (18.59, 21.49)],  # speaker90
+    "Sheila": [(14.70, 17.92), (22.0, 27.8)],  # speaker91
+}
+
+
+def utterances() -> dict[str, list[Path]]:
+    """Each LibriSpeech speaker's utterance paths, in manifest order."""
+    by_speaker: dict[str, list[Path]] = defaultdict(list)
+    for row in read_manifest("speakers"):
+        by_speaker[row["speaker"]].append(SPEAKERS_DIR / row["audio"])
+    return dict(by_speaker)
+
+
+def trials() -> list[tuple[Path, Path, bool]]:
+    """``(enroll, test, same speaker)`` rows of trials.csv."""
+    with (SPEAKERS_DIR / "trials.csv").open(newline="") as handle:
+        return [
+            (SPEAKERS_DIR / r["enroll"], SPEAKERS_DIR / r["test"], r["target"] == "1")
+            for r in csv.DictReader(handle)
+        ]
+
+
+def read_rttm(path: Path) -> list[tuple[float, float, str]]:
+    """``(start, end, speaker)`` turns of an RTTM file."""
+    turns = []
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        start, duration = float(fields[3]), float(fields[4])
+        turns.append((start, start + duration, fields[7]))
+    return turns
+
+
+def write_spans(source: Path, spans: list[tuple[float, float]], target: Path) -> Path:
+    """Cut ``spans`` out of ``source`` and write them back to back as a 16 kHz WAV."""
+    audio: Audio = decode_audio(source)
+    pieces = [audio.slice(start, end).samples for start, end in spans]
+    samples = (np.concatenate(pieces) * 32767).astype(np.int16)
+    scipy.io.wavfile.write(target, audio.sample_rate, samples)
+    return target

@@ -1,0 +1,100 @@
+"""The speaker store: persistence, incremental voiceprints, unique names, real deletion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from tympan.errors import Conflict, InvalidParameter, ResourceNotFound
+from tympan.store.db import Database
+from tympan.store.speakers import SpeakerSampleRow, SpeakerStore, speaker_store
+from tympan.tasks.speakers import SampleEmbedding, l2_normalise
+
+RNG = np.random.default_rng(7)
+
+
+def _sample(vector: np.ndarray | None = None) -> SampleEmbedding:
+    vector = l2_normalise(RNG.standard_normal(16) if vector is None else vector)
+    return SampleEmbedding(vector.astype(np.float32), 2.5, "x.wav")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = Database(f"sqlite:///{tmp_path / 'speakers.db'}")
+    database.create_all()
+    yield database
+    database.close()
+
+
+def test_create_get_list_and_reopen(db: Database, tmp_path: Path) -> None:
+    store = SpeakerStore(db)
+    created = store.create("Ada", "m", [_sample(), _sample()], {"team": "audio"})
+    assert created.num_samples == 2 and created.speech_seconds == 5.0
+    assert created.metadata == {"team": "audio"} and created.created_at.tzinfo is not None
+    reopened = Database(f"sqlite:///{tmp_path / 'speakers.db'}")
+    try:
+        again = SpeakerStore(reopened)
+        assert again.get(created.id) == created
+        assert [s.id for s in again.list()] == [created.id]
+    finally:
+        reopened.close()
+
+
+def test_voiceprint_updates_incrementally(db: Database) -> None:
+    store = SpeakerStore(db)
+    first, second, third = (_sample() for _ in range(3))
+    speaker = store.create("Ben", "m", [first])
+    np.testing.assert_allclose(store.voiceprint(speaker.id), first.embedding, atol=1e-6)
+    updated = store.add_samples(speaker.id, [second, third])
+    expected = l2_normalise(first.embedding + second.embedding + third.embedding)
+    np.testing.assert_allclose(store.voiceprint(speaker.id), expected, atol=1e-6)
+    assert updated.num_samples == 3 and updated.updated_at >= speaker.updated_at
+
+
+def test_names_are_unique_ignoring_case_and_validated(db: Database) -> None:
+    store = SpeakerStore(db)
+    store.create("Cleo", "m", [_sample()])
+    with pytest.raises(Conflict):
+        store.create("  cLEO ", "m", [_sample()])
+    for bad in ["", "   ", "x" * 201]:
+        with pytest.raises(InvalidParameter):
+            store.create(bad, "m", [_sample()])
+    assert len(store.list()) == 1
+
+
+def test_delete_removes_rows_and_bytes(db: Database, tmp_path: Path) -> None:
+    store = SpeakerStore(db)
+    marker = np.full(16, 0.25, np.float32)  # a recognisable byte pattern
+    speaker = store.create("Dora", "m", [SampleEmbedding(marker, 1.0)])
+    store.delete(speaker.id)
+    with pytest.raises(ResourceNotFound):
+        store.get(speaker.id)
+    with db.session() as session:
+        left = session.scalar(select(func.count()).where(SpeakerSampleRow.speaker_id == speaker.id))
+    assert left == 0
+    files = b"".join(p.read_bytes() for p in tmp_path.glob("speakers.db*"))
+    assert marker.tobytes() not in files
+    with pytest.raises(ResourceNotFound):
+        store.delete(speaker.id)
+
+
+def test_index_is_one_matrix_per_model_and_follows_changes(db: Database) -> None:
+    store = speaker_store(db)
+    assert speaker_store(db) is store
+    a = store.create("Eve", "m", [_sample()])
+    b = store.create("Finn", "m", [_sample()])
+    store.create("Gus", "other-model", [_sample()])
+    index = store.index("m")
+    assert index.ids == [a.id, b.id] and index.matrix.shape == (2, 16)
+    assert store.index("m") is index  # cached while nothing changes
+    store.delete(a.id)
+    assert store.index("m").ids == [b.id]
+    subset = store.index("m", [b.id, b.id])
+    assert subset.ids == [b.id]
+    with pytest.raises(ResourceNotFound):
+        store.index("m", ["spk_missing"])
+    with pytest.raises(InvalidParameter):
+        store.index("other-model", [b.id])

@@ -1,0 +1,107 @@
+"""The diarization pipeline on the real pyannote sample, scored with pyannote.metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from pyannote.core import Annotation, Segment, Timeline
+from pyannote.metrics.diarization import DiarizationErrorRate
+
+from tests.speaker_data import DIARIZATION_DIR, read_rttm
+from tympan.api.services import Services
+from tympan.audio import Audio, decode_audio
+from tympan.errors import InvalidParameter
+from tympan.tasks.diarization import (
+    DiarizationOptions,
+    SpeakerCount,
+    diarize,
+    to_rttm,
+)
+from tympan.tasks.diarization.pipeline import embedding_windows
+from tympan.tasks.speakers import GE2E_MODEL_ID, VoiceprintIndex
+from tympan.tasks.vad import SILERO_MODEL_ID
+
+
+@pytest.fixture(scope="module")
+def models(services: Services) -> Iterator[tuple]:
+    with (
+        services.manager.use(SILERO_MODEL_ID) as vad,
+        services.manager.use(GE2E_MODEL_ID) as encoder,
+    ):
+        yield vad.handle, encoder.handle
+
+
+@pytest.fixture(scope="module")
+def sample() -> Audio:
+    return decode_audio(DIARIZATION_DIR / "sample.wav")
+
+
+def _der(turns, reference, duration: float = 30.0) -> float:
+    ref, hyp = Annotation(), Annotation()
+    for start, end, label in reference:
+        ref[Segment(start, end)] = label
+    for turn in turns:
+        hyp[Segment(turn.start, turn.end)] = turn.speaker
+    return DiarizationErrorRate(collar=0.25, skip_overlap=False)(
+        ref, hyp, uem=Timeline([Segment(0, duration)])
+    )
+
+
+@pytest.mark.parametrize("count", [SpeakerCount(), SpeakerCount(num_speakers=2)])
+def test_sample_two_speakers_low_der(models, sample: Audio, count: SpeakerCount) -> None:
+    vad, encoder = models
+    result = diarize(sample, vad, encoder, GE2E_MODEL_ID, DiarizationOptions(count=count))
+    assert result.num_speakers == 2 and len(result.speakers) == 2
+    assert _der(result.segments, read_rttm(DIARIZATION_DIR / "sample.rttm")) < 0.25
+    starts = [turn.start for turn in result.segments]
+    assert starts == sorted(starts) and result.segments[0].start > 6.0  # silence before 6.7 s
+    assert sum(s.seconds for s in result.speakers) == pytest.approx(
+        sum(t.end - t.start for t in result.segments), abs=0.01
+    )
+
+
+def test_named_clusters_take_enrolled_names(models, sample: Audio) -> None:
+    vad, encoder = models
+    spans = {"Diane": [(11.03, 14.49)], "Sheila": [(22.0, 27.8)]}
+    prints = np.stack(
+        [encoder.embed(sample.slice(*spans[name][0])) for name in ("Diane", "Sheila")]
+    )
+    index = VoiceprintIndex(["spk_d", "spk_s"], ["Diane", "Sheila"], prints)
+    result = diarize(sample, vad, encoder, GE2E_MODEL_ID, enrolled=index, identify_threshold=0.7)
+    assert {s.name for s in result.speakers} == {"Diane", "Sheila"}
+    at = {
+        name: [t for t in result.segments if t.start <= time < t.end]
+        for name, time in [("Diane", 12.5), ("Sheila", 25.0)]
+    }
+    assert at["Diane"][0].name == "Diane" and at["Diane"][0].speaker_id == "spk_d"
+    assert at["Sheila"][0].name == "Sheila"
+    rttm = to_rttm(result, "my sample")
+    assert rttm.startswith("SPEAKER my_sample 1 ") and " Diane " in rttm
+
+
+def test_silence_has_no_speakers(models) -> None:
+    vad, encoder = models
+    result = diarize(Audio.from_array(np.zeros(32_000, np.float32)), vad, encoder, "m")
+    assert result.num_speakers == 0 and result.segments == []
+
+
+def test_windows_cover_regions() -> None:
+    options = DiarizationOptions()
+    windows = embedding_windows([(0.0, 0.3), (1.0, 2.5), (3.0, 6.2)], options)
+    assert windows[0] == (1.0, 2.5)  # short region: one window; too-short region dropped
+    assert windows[-1][1] == pytest.approx(6.2) and all(b - a == 2.0 for a, b in windows[1:])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        DiarizationOptions(cluster_threshold=0),
+        DiarizationOptions(window_seconds=1.0, step_seconds=2.0),
+        DiarizationOptions(count=SpeakerCount(min_speakers=4, max_speakers=2)),
+    ],
+)
+def test_bad_options(options: DiarizationOptions) -> None:
+    with pytest.raises(InvalidParameter):
+        options.validate()
