@@ -266,12 +266,13 @@ def test_missing_file_is_a_bad_parameter(api: Client) -> None:
 def test_conditioning_on_previous_text_decodes_chunks_in_turn(
     api: Client, services: Services
 ) -> None:
-    rows = read_manifest("asr_accents")[3:5]  # two ~21 s readings: two chunks
+    rows = read_manifest("asr_accents")[3:5]  # two ~21 s readings: several chunks
     audio = np.concatenate(
         [soundfile.read(EVAL_DIR / "asr_accents" / r["audio"], dtype="float32")[0] for r in rows]
     )
     stats = transcriber_for(services.manager, services.settings).queue(DEFAULT_MODEL_ID).stats
     before = (stats.batches, stats.items)
     result = api.transcribe(wav_bytes(audio), condition_on_previous_text=True)
-    assert (stats.batches - before[0], stats.items - before[1]) == (2, 2)  # one chunk at a time
+    batches, items = stats.batches - before[0], stats.items - before[1]
+    assert items >= 2 and batches == items  # one chunk at a time
     assert error_rate(" ".join(r["text"] for r in rows), result.text) < 0.15, result.text
