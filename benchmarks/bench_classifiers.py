@@ -27,7 +27,7 @@ from benchmarks._harness import EVAL_DIR, markdown_table, peak_rss_mb, ratio, ti
 from tympan.audio import decode_audio
 from tympan.tasks.classifiers.dataset import Dataset, load_dataset
 from tympan.tasks.classifiers.evaluate import evaluate
-from tympan.tasks.classifiers.export import ModelMeta, OnnxClassifier, export_onnx
+from tympan.tasks.classifiers.export import OnnxClassifier, export_onnx
 from tympan.tasks.classifiers.features import FeatureCache, WhisperEncoder
 from tympan.tasks.classifiers.inputs import PreparedInputs, prepare_inputs
 from tympan.tasks.classifiers.pipeline import torch_threads
@@ -68,7 +68,7 @@ def _fold(
             config,
         )
     shape = prepared.shape
-    meta = ModelMeta(config.arch, labels, shape.input_dim, shape.frames, shape.window_seconds)
+    meta = shape.meta(config.arch, labels)
     export_onnx(result.model, shape.shape, workdir / "model.onnx")
     served = OnnxClassifier(workdir / "model.onnx", meta)
     predicted = served.probabilities(prepared.originals[test]).argmax(axis=1)
@@ -134,9 +134,10 @@ def _latency(served: OnnxClassifier | None, encoder: WhisperEncoder, dataset: Da
     assert served is not None
     clips = [decode_audio(e.path) for e in dataset.examples[:: len(dataset.examples) // 20]]
     full, bare = [], []
+    window = served.meta.encoder_seconds
     for _ in range(5):  # interleaved, so load changes hit both alike; the fastest repeat counts
         full.append(time_call(lambda: [classify("b", served, c, encoder) for c in clips], 1, 0).min)
-        bare.append(time_call(lambda: [encoder.embed([c]) for c in clips], 1, 0).min)
+        bare.append(time_call(lambda: [encoder.embed([c], window) for c in clips], 1, 0).min)
     per_clip_ms = 1000 * min(full) / len(clips)
     return markdown_table(
         ["inference (transfer, 21 FSDD clips)", "ms per clip (min of 5)", "vs bare encoder"],
