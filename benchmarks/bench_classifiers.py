@@ -9,7 +9,9 @@
 - Emotion: the README's 4 actor-disjoint folds (6 actors each), ``transfer``.
 - Incremental: through the service (in-process API): train on digits 0-8 of the 5 training
   speakers, add "9" from 5 clips, score the held-out speaker before and after.
-Latency compares ``classify`` (encoder + ONNX head) with the bare CTranslate2 encoder call.
+Latency compares ``classify`` (encoder + ONNX head) with the bare CTranslate2 encoder call on
+the same silence-padded window (3 s for FSDD: each clip is encoded padded to the version's
+encoder window, see ``tympan.tasks.classifiers.features``).
 """
 
 from __future__ import annotations
