@@ -145,12 +145,12 @@ def _latency(served: OnnxClassifier | None, encoder: WhisperEncoder, dataset: Da
         ["inference (transfer, 21 FSDD clips)", "ms per clip (min of 5)", "vs bare encoder"],
         [
             [
-                "classify: encoder + ONNX head",
+                f"classify: encoder ({window:g} s window) + ONNX head",
                 f"{per_clip_ms:.1f}",
                 f"{ratio(min(full), min(bare)):.2f}x",
             ],
             [
-                "bare CTranslate2 encoder + pooling",
+                f"bare CTranslate2 encoder ({window:g} s window) + pooling",
                 f"{1000 * min(bare) / len(clips):.1f}",
                 "1.00x",
             ],

@@ -5,7 +5,7 @@ not Whisper's 30 s one: the encoder accepts any even number of mel frames up to 
 is padded with silence to ``window_seconds`` (a few seconds; longer clips are encoded whole) and
 the frames of the clip itself are mean+std pooled. Some trailing silence matters: the encoder
 was trained on speech followed by padding, and encoding a 0.4 s digit alone, with no silence
-after it, cost 3 points of unseen-speaker accuracy on FSDD (95.6% -> 98.7% with a 3 s window).
+after it, cost 2.6 points of unseen-speaker accuracy on FSDD (95.8% -> 98.4% with a 3 s window).
 The CNN family sees per-clip normalised log-mel (``tympan.audio.features.log_mel``) padded or
 cropped to a fixed number of frames. Features are cached per dataset fingerprint.
 """
