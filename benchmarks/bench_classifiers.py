@@ -9,7 +9,9 @@
 - Emotion: the README's 4 actor-disjoint folds (6 actors each), ``transfer``.
 - Incremental: through the service (in-process API): train on digits 0-8 of the 5 training
   speakers, add "9" from 5 clips, score the held-out speaker before and after.
-Latency compares ``classify`` (encoder + ONNX head) with the bare CTranslate2 encoder call.
+Latency compares ``classify`` (encoder + ONNX head) with the bare CTranslate2 encoder call on
+the same silence-padded window (3 s for FSDD: each clip is encoded padded to the version's
+encoder window, see ``tympan.tasks.classifiers.features``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from benchmarks._harness import EVAL_DIR, markdown_table, peak_rss_mb, ratio, ti
 from tympan.audio import decode_audio
 from tympan.tasks.classifiers.dataset import Dataset, load_dataset
 from tympan.tasks.classifiers.evaluate import evaluate
-from tympan.tasks.classifiers.export import ModelMeta, OnnxClassifier, export_onnx
+from tympan.tasks.classifiers.export import OnnxClassifier, export_onnx
 from tympan.tasks.classifiers.features import FeatureCache, WhisperEncoder
 from tympan.tasks.classifiers.inputs import PreparedInputs, prepare_inputs
 from tympan.tasks.classifiers.pipeline import torch_threads
@@ -68,7 +70,7 @@ def _fold(
             config,
         )
     shape = prepared.shape
-    meta = ModelMeta(config.arch, labels, shape.input_dim, shape.frames, shape.window_seconds)
+    meta = shape.meta(config.arch, labels)
     export_onnx(result.model, shape.shape, workdir / "model.onnx")
     served = OnnxClassifier(workdir / "model.onnx", meta)
     predicted = served.probabilities(prepared.originals[test]).argmax(axis=1)
@@ -134,20 +136,21 @@ def _latency(served: OnnxClassifier | None, encoder: WhisperEncoder, dataset: Da
     assert served is not None
     clips = [decode_audio(e.path) for e in dataset.examples[:: len(dataset.examples) // 20]]
     full, bare = [], []
+    window = served.meta.encoder_seconds
     for _ in range(5):  # interleaved, so load changes hit both alike; the fastest repeat counts
         full.append(time_call(lambda: [classify("b", served, c, encoder) for c in clips], 1, 0).min)
-        bare.append(time_call(lambda: [encoder.embed([c]) for c in clips], 1, 0).min)
+        bare.append(time_call(lambda: [encoder.embed([c], window) for c in clips], 1, 0).min)
     per_clip_ms = 1000 * min(full) / len(clips)
     return markdown_table(
         ["inference (transfer, 21 FSDD clips)", "ms per clip (min of 5)", "vs bare encoder"],
         [
             [
-                "classify: encoder + ONNX head",
+                f"classify: encoder ({window:g} s window) + ONNX head",
                 f"{per_clip_ms:.1f}",
                 f"{ratio(min(full), min(bare)):.2f}x",
             ],
             [
-                "bare CTranslate2 encoder + pooling",
+                f"bare CTranslate2 encoder ({window:g} s window) + pooling",
                 f"{1000 * min(bare) / len(clips):.1f}",
                 "1.00x",
             ],

@@ -1,4 +1,4 @@
-"""Model inputs: Whisper-encoder embeddings on the audio present, and log-mel framing."""
+"""Model inputs: Whisper-encoder embeddings (silence-padded window), and log-mel framing."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tympan.audio import Audio, decode_audio
+from tympan.tasks.classifiers.export import ModelMeta
 from tympan.tasks.classifiers.features import (
     ENCODER_DIM,
     FeatureCache,
@@ -13,6 +14,7 @@ from tympan.tasks.classifiers.features import (
     fit_frames,
     mel_frames,
 )
+from tympan.tasks.classifiers.inputs import input_shape, meta_shape
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +22,41 @@ def encoder() -> WhisperEncoder:
     return WhisperEncoder(threads=1)
 
 
-def test_batched_embeddings_equal_solo_ones(encoder, eval_dir) -> None:
+@pytest.mark.parametrize("window", [0.0, 3.0])
+def test_batched_embeddings_equal_solo_ones(encoder, eval_dir, window) -> None:
     short = decode_audio(eval_dir / "fsdd" / "audio" / "1_theo_0.flac")
     long = decode_audio(eval_dir / "fsdd" / "audio" / "7_theo_0.flac")
     same_length = Audio.from_array(long.samples[: short.samples.size])
-    batch = encoder.embed([short, long, same_length])
+    batch = encoder.embed([short, long, same_length], window)
     assert batch.shape == (3, ENCODER_DIM) and np.isfinite(batch).all()
-    np.testing.assert_allclose(batch[0], encoder.embed([short])[0], atol=1e-5)
-    np.testing.assert_allclose(batch[1], encoder.embed([long])[0], atol=1e-5)
+    np.testing.assert_allclose(batch[0], encoder.embed([short], window)[0], atol=1e-5)
+    np.testing.assert_allclose(batch[1], encoder.embed([long], window)[0], atol=1e-5)
+
+
+def test_window_pads_short_clips_only(encoder, eval_dir) -> None:
+    clip = decode_audio(eval_dir / "fsdd" / "audio" / "3_lucas_0.flac")
+    alone, padded = encoder.embed([clip, clip], 0.0)[0], encoder.embed([clip], 3.0)[0]
+    assert not np.allclose(alone, padded, atol=1e-3)  # the trailing silence changes the frames
+    long = Audio.from_array(np.tile(clip.samples, int(4 * 16000 / clip.samples.size) + 1))
+    np.testing.assert_allclose(
+        encoder.embed([long], 0.0)[0], encoder.embed([long], 3.0)[0], atol=1e-5
+    )
+
+
+def test_encoder_window_follows_clip_length() -> None:
+    assert input_shape("transfer", np.full(10, 0.5)).encoder_seconds == 3.0
+    assert input_shape("transfer", np.full(10, 4.2)).encoder_seconds == 9.0
+    assert input_shape("transfer", np.full(10, 25.0)).encoder_seconds == 12.0  # typical <= 6 s
+    assert input_shape("cnn", np.full(10, 0.5)).encoder_seconds == 0.0
+
+
+def test_versions_saved_before_the_window_still_load() -> None:
+    older = '{"arch": "transfer", "labels": ["a", "b"], "input_dim": 768, "frames": null, '
+    meta = ModelMeta.from_json(older + '"window_seconds": 0.5}')
+    assert meta_shape(meta).encoder_seconds == 0.0
+    assert meta_shape(input_shape("transfer", np.full(4, 0.5)).meta("transfer", ["a"])) == (
+        input_shape("transfer", np.full(4, 0.5))
+    )
 
 
 def test_embeddings_separate_digits(encoder, eval_dir) -> None:
@@ -35,7 +64,7 @@ def test_embeddings_separate_digits(encoder, eval_dir) -> None:
         return decode_audio(eval_dir / "fsdd" / "audio" / name)
 
     one_a, one_b, six = encoder.embed(
-        [clip("1_jackson_0.flac"), clip("1_george_0.flac"), clip("6_jackson_0.flac")]
+        [clip("1_jackson_0.flac"), clip("1_george_0.flac"), clip("6_jackson_0.flac")], 3.0
     )
 
     def cosine(x: np.ndarray, y: np.ndarray) -> float:

@@ -33,6 +33,8 @@ class ModelMeta:
     input_dim: int
     frames: int | None  # fixed log-mel frames for the CNN family; None for ``transfer``
     window_seconds: float  # the clip length a detection window should cover
+    # ``transfer``: the silence-padded encoder window (0: encoded as present, older versions)
+    encoder_seconds: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

@@ -1,10 +1,13 @@
 """What the networks see: pooled Whisper-encoder embeddings, or normalised log-mel frames.
 
-``transfer`` runs the bundled Whisper tiny.en encoder (CTranslate2, frozen) on only the audio
-actually present: the encoder accepts any even number of mel frames up to 3000, so a 0.4 s
-clip costs 40 frames instead of a 30 s window. Frame outputs are mean+std pooled. The CNN
-family sees per-clip normalised log-mel (``tympan.audio.features.log_mel``) padded or cropped
-to a fixed number of frames. Features are cached per dataset fingerprint.
+``transfer`` runs the bundled Whisper tiny.en encoder (CTranslate2, frozen) on a short window,
+not Whisper's 30 s one: the encoder accepts any even number of mel frames up to 3000. Each clip
+is padded with silence to ``window_seconds`` (a few seconds; longer clips are encoded whole) and
+the frames of the clip itself are mean+std pooled. Some trailing silence matters: the encoder
+was trained on speech followed by padding, and encoding a 0.4 s digit alone, with no silence
+after it, cost 2.6 points of unseen-speaker accuracy on FSDD (95.8% -> 98.4% with a 3 s window).
+The CNN family sees per-clip normalised log-mel (``tympan.audio.features.log_mel``) padded or
+cropped to a fixed number of frames. Features are cached per dataset fingerprint.
 """
 
 from __future__ import annotations
@@ -55,20 +58,28 @@ class WhisperEncoder:
         )
         self.mel = FeatureExtractor(feature_size=self.model.n_mels)
 
-    def _mel(self, audio: Audio) -> np.ndarray:
+    def _mel(self, audio: Audio, window_seconds: float) -> np.ndarray:
         samples = audio.samples[: _MAX_ENCODER_FRAMES * 160 - 160]
-        if samples.size < 400:  # shorter than one STFT window: pad to one
-            samples = np.pad(samples, (0, 400 - samples.size))
+        # At least one STFT window; then silence (as Whisper pads) up to the encoding window.
+        target = max(400, min(int(window_seconds * 16_000), _MAX_ENCODER_FRAMES * 160 - 160))
+        if samples.size < target:
+            samples = np.pad(samples, (0, target - samples.size))
         return self.mel(samples, padding=0).astype(np.float32)
 
     def embed(
         self,
         audios: Sequence[Audio],
+        window_seconds: float = 0.0,
         progress: Callable[[float, str], None] | None = None,
     ) -> np.ndarray:
-        """``(len(audios), ENCODER_DIM)`` pooled encoder outputs, batched by equal length."""
-        mels = [self._mel(audio) for audio in audios]
+        """``(len(audios), ENCODER_DIM)`` pooled encoder outputs, batched by equal length.
+
+        Each clip is padded with silence to ``window_seconds``; only its own frames are pooled.
+        """
+        mels = [self._mel(audio, window_seconds) for audio in audios]
         widths = [min(mel.shape[1] + mel.shape[1] % 2, _MAX_ENCODER_FRAMES) for mel in mels]
+        # Encoder frames (2 mel frames each) that hold the clip rather than padding.
+        own = [max(1, (audio.samples.size // 160 + 2) // 2) for audio in audios]
         # Only clips of the same width share a batch: padding would change what attention
         # sees (a 0.24 s clip batched with a 3 s one gave cosine 0.86 to its solo embedding),
         # and serving encodes each clip alone.
@@ -90,7 +101,7 @@ class WhisperEncoder:
                 stacked[row, :, : mels[index].shape[1]] = mels[index][:, :width]
             frames = np.asarray(self.model.encode(ctranslate2.StorageView.from_array(stacked)))
             for row, index in enumerate(batch):
-                output[index] = pool(frames[row, : width // 2])
+                output[index] = pool(frames[row, : min(width // 2, own[index])])
             done += len(batch)
             if progress is not None:
                 progress(done / len(audios), "encoding")

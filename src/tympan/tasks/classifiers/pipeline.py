@@ -157,7 +157,7 @@ def run_training(
     progress(0.92, "exporting")
     work.mkdir(parents=True, exist_ok=True)
     shape = prepared.shape
-    meta = ModelMeta(config.arch, labels, shape.input_dim, shape.frames, shape.window_seconds)
+    meta = shape.meta(config.arch, labels)
     export_onnx(result.model, shape.shape, work / "model.onnx")
     (work / "meta.json").write_text(meta.to_json())
     save_network(result.model, meta, work / "network.pt")

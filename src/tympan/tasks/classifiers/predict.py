@@ -16,7 +16,7 @@ from tympan.audio import Audio
 from tympan.errors import InvalidParameter
 from tympan.tasks.classifiers.export import OnnxClassifier
 from tympan.tasks.classifiers.features import WhisperEncoder
-from tympan.tasks.classifiers.inputs import InputShape, clip_inputs
+from tympan.tasks.classifiers.inputs import InputShape, clip_inputs, meta_shape
 from tympan.tasks.vad import SpeechSegment
 
 __all__ = ["Detection", "DetectionResult", "LabelScore", "Prediction", "classify", "detect_events"]
@@ -59,8 +59,7 @@ class DetectionResult:
 
 
 def _shape(classifier: OnnxClassifier) -> InputShape:
-    meta = classifier.meta
-    return InputShape(meta.input_dim, meta.frames, meta.window_seconds)
+    return meta_shape(classifier.meta)
 
 
 def _padded(audio: Audio) -> Audio:

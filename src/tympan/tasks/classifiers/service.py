@@ -28,7 +28,7 @@ from tympan.tasks.classifiers.evaluate import Evaluation, evaluate
 from tympan.tasks.classifiers.export import export_onnx
 from tympan.tasks.classifiers.features import FeatureCache
 from tympan.tasks.classifiers.incremental import refit_head
-from tympan.tasks.classifiers.inputs import InputShape, clip_inputs
+from tympan.tasks.classifiers.inputs import clip_inputs, meta_shape
 from tympan.tasks.classifiers.pipeline import embed_all, run_training, torch_threads, write_report
 from tympan.tasks.classifiers.train import TrainConfig
 from tympan.tasks.classifiers.versions import (
@@ -228,7 +228,7 @@ class ClassifierService:
         folder = self.artifacts.path(version_key(name, base.version))
         model, meta = load_network(folder / "network.pt")
         stored = StoredEmbeddings.load(folder / "embeddings.npz")
-        shape = InputShape(meta.input_dim, meta.frames, meta.window_seconds)
+        shape = meta_shape(meta)
         with torch_threads(1):
             if meta.frames is None:
                 with self._encoder() as encoder:
