@@ -66,8 +66,10 @@ def test_job_failures_are_recorded(db) -> None:
 
     first = runner.wait(runner.submit("demo", bad_data).id, timeout=10)
     assert first.status == "failed" and first.error["code"] == "invalid_dataset"
+    assert first.error["status"] == 400
     second = runner.wait(runner.submit("demo", bug).id, timeout=10)
     assert second.status == "failed" and second.error["code"] == "internal_error"
+    assert second.error["status"] == 500
     with pytest.raises(ResourceNotFound):
         runner.get("job_nope")
     runner.close()

@@ -10,7 +10,7 @@ from fastapi import Depends, File, Request, UploadFile
 
 from tympan.api.services import Services
 from tympan.audio import Audio, decode_audio
-from tympan.errors import AuthenticationFailed, UploadTooLarge
+from tympan.errors import AuthenticationFailed, InvalidAudio, PayloadTooLarge, UnsupportedMedia
 
 __all__ = ["AudioUpload", "ServicesDep", "authenticate", "decode_upload", "get_services"]
 
@@ -36,20 +36,22 @@ def authenticate(request: Request, services: ServicesDep) -> None:
 
 
 async def decode_upload(upload: UploadFile, services: Services, param: str = "file") -> Audio:
-    """Decode an uploaded file in the inference pool, under the configured limits."""
+    """Decode an uploaded file in the inference pool, under the configured limits.
+
+    Errors name ``param``, the form field the file came in (``file``, ``file2``, ...).
+    """
     settings = services.settings
-    if upload.size is not None and upload.size > settings.max_upload_bytes:
-        raise UploadTooLarge(
-            f"The upload is {upload.size} bytes; the limit is {settings.max_upload_bytes}.",
-            param=param,
-        )
     upload.file.seek(0)
-    audio = await services.manager.run(
-        decode_audio,
-        upload.file,
-        max_seconds=settings.max_audio_seconds,
-        max_bytes=settings.max_upload_bytes,
-    )
+    try:
+        audio = await services.manager.run(
+            decode_audio,
+            upload.file,
+            max_seconds=settings.max_audio_seconds,
+            max_bytes=settings.max_upload_bytes,
+        )
+    except (InvalidAudio, PayloadTooLarge, UnsupportedMedia) as exc:
+        exc.param = param
+        raise
     if upload.filename:
         audio = replace(audio, source=replace(audio.source, name=upload.filename))
     return audio

@@ -9,7 +9,7 @@ short clips and avoids librosa's numba start-up; librosa still supplies the mel 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
 
@@ -116,15 +116,11 @@ def _power_to_db(power: np.ndarray, top_db: float | None) -> np.ndarray:
 
 def log_mel(audio: Audio, options: FeatureOptions = FeatureOptions()) -> np.ndarray:
     """Log-mel power spectrogram in dB, shape ``(frames, n_mels)``."""
-    power = _spectrogram(audio.samples, FeatureOptions(**{**_fields(options), "power": 2.0}))
+    power = _spectrogram(audio.samples, replace(options, power=2.0))
     filters = _mel_filters(
         audio.sample_rate, options.n_fft, options.n_mels, options.fmin, options.fmax
     )
     return _power_to_db(power @ filters.T, options.top_db)
-
-
-def _fields(options: FeatureOptions) -> dict[str, object]:
-    return {name: getattr(options, name) for name in FeatureOptions.__slots__}
 
 
 def _zcr(samples: np.ndarray, options: FeatureOptions) -> np.ndarray:

@@ -14,8 +14,6 @@ from tympan.tasks.asr.results import Segment, Transcription, Word
 class AsrMethods(BaseClient):
     """``/v1/audio/transcriptions`` and ``/v1/audio/translations``."""
 
-    # -- asr ----------------------------------------------------------------------------
-
     def transcribe(
         self,
         file: FileInput,

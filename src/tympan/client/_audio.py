@@ -6,16 +6,16 @@ import io
 
 import numpy as np
 
-from tympan.audio.features import FeatureKind, Features
+from tympan.audio.features import FeatureKind, FeatureOptions, Features
 from tympan.client._base import BaseClient, FileInput
 from tympan.config import SAMPLE_RATE
 from tympan.tasks.vad import SpeechSegment, VadMethod, VadResult
 
+_DEFAULTS = FeatureOptions()
+
 
 class AudioMethods(BaseClient):
     """``/v1/audio/features`` and ``/v1/audio/vad``."""
-
-    # -- features and VAD -----------------------------------------------------------------
 
     def features(
         self,
@@ -44,7 +44,7 @@ class AudioMethods(BaseClient):
         }
         response = self.post_audio("/v1/audio/features", file, fields)
         values = np.load(io.BytesIO(response.content), allow_pickle=False)
-        return Features(kind, values, SAMPLE_RATE, hop_length or 160, deltas or 0)
+        return Features(kind, values, SAMPLE_RATE, hop_length or _DEFAULTS.hop_length, deltas or 0)
 
     def vad(
         self,

@@ -146,8 +146,7 @@ class BaseClient:
                 return job
             if job["status"] == "failed":
                 error = job.get("error") or {}
-                status = 500 if error.get("code") == "internal_error" else 400
-                raise error_for_status(status, {"error": error})
+                raise error_for_status(error.get("status", 500), {"error": error})
             if time.monotonic() > deadline:
                 raise TympanError(f"Job {job_id} did not finish within {timeout:g} s.")
             time.sleep(poll)

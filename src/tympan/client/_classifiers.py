@@ -19,8 +19,6 @@ from tympan.tasks.classifiers import (
 class ClassifierMethods(BaseClient):
     """``/v1/classifiers``."""
 
-    # -- classifiers ----------------------------------------------------------------------
-
     def train_classifier(
         self,
         name: str,

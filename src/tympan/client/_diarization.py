@@ -14,8 +14,6 @@ from tympan.tasks.diarization import (
 class DiarizationMethods(BaseClient):
     """``/v1/audio/diarization``."""
 
-    # -- diarization ----------------------------------------------------------------------
-
     def diarize(
         self,
         file: FileInput,

@@ -11,8 +11,6 @@ from tympan.tasks.music import Composition, MusicNote
 class MusicMethods(BaseClient):
     """``/v1/music``."""
 
-    # -- music ----------------------------------------------------------------------------
-
     def music_generate(
         self,
         prompt: FileInput | None = None,

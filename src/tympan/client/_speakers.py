@@ -19,8 +19,6 @@ def _speaker(body: dict[str, Any]) -> Speaker:
 class SpeakerMethods(BaseClient):
     """``/v1/speakers``."""
 
-    # -- speakers -------------------------------------------------------------------------
-
     def speaker_embedding(self, file: FileInput, *, model: str | None = None) -> Embedding:
         """The L2-normalised speaker embedding of ``file`` (``POST /v1/speakers/embed``)."""
         body = self.post_audio("/v1/speakers/embed", file, {"model": model}).json()

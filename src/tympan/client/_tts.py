@@ -12,8 +12,6 @@ from tympan.tasks.tts import VoiceCard
 class SpeechMethods(BaseClient):
     """``/v1/audio/speech`` and ``/v1/audio/voices``."""
 
-    # -- tts ------------------------------------------------------------------------------
-
     def speech(
         self,
         text: str,

@@ -120,7 +120,11 @@ class JobRunner:
                 .where(JobRow.id.in_(orphans))
                 .values(
                     status="failed",
-                    error={"message": "interrupted by a service restart", "code": "interrupted"},
+                    error={
+                        "message": "interrupted by a service restart; submit it again",
+                        "code": "interrupted",
+                        "status": 503,
+                    },
                     updated_at=_now(),
                 )
             )
@@ -154,13 +158,19 @@ class JobRunner:
         try:
             result = work(progress)
         except TympanError as exc:
-            self._update(job_id, status="failed", error=exc.to_body()["error"])
+            self._update(
+                job_id, status="failed", error={**exc.to_body()["error"], "status": exc.status}
+            )
         except Exception as exc:
             log.exception("job %s failed", job_id)
             self._update(
                 job_id,
                 status="failed",
-                error={"message": f"{type(exc).__name__}: {exc}", "code": "internal_error"},
+                error={
+                    "message": f"{type(exc).__name__}: {exc}",
+                    "code": "internal_error",
+                    "status": 500,
+                },
             )
         else:
             self._update(job_id, status="succeeded", progress=1.0, result=result)

@@ -11,19 +11,11 @@ import numpy as np
 import scipy.ndimage
 
 from tympan.audio.types import Audio
-from tympan.tasks.vad.segments import FRAME_SAMPLES, frame_count
+from tympan.tasks.vad.segments import grid_frames
 
 __all__ = ["energy_probabilities"]
 
 _SILENT_DBFS = -60.0  # a recording whose loudest frame is quieter than this has no speech
-
-
-def grid_frames(audio: Audio) -> np.ndarray:
-    """The samples cut into the shared 32 ms grid, shape ``(frames, 512)``, zero padded."""
-    count = frame_count(audio.samples.shape[0])
-    padded = np.zeros(count * FRAME_SAMPLES, np.float32)
-    padded[: audio.samples.shape[0]] = audio.samples
-    return padded.reshape(count, FRAME_SAMPLES)
 
 
 def adaptive_threshold(levels_db: np.ndarray) -> tuple[float, float]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tympan.audio.types import Audio
 from tympan.config import SAMPLE_RATE
 from tympan.errors import InvalidParameter
 
@@ -20,6 +21,7 @@ __all__ = [
     "VadOptions",
     "VadResult",
     "frame_count",
+    "grid_frames",
     "to_segments",
 ]
 
@@ -77,6 +79,14 @@ class VadResult:
 def frame_count(num_samples: int) -> int:
     """Frames on the shared grid for ``num_samples`` (a partial last frame counts)."""
     return -(-num_samples // FRAME_SAMPLES)
+
+
+def grid_frames(audio: Audio) -> np.ndarray:
+    """The samples cut into the shared 32 ms grid, shape ``(frames, 512)``, zero padded."""
+    count = frame_count(audio.samples.shape[0])
+    padded = np.zeros(count * FRAME_SAMPLES, np.float32)
+    padded[: audio.samples.shape[0]] = audio.samples
+    return padded.reshape(count, FRAME_SAMPLES)
 
 
 def to_segments(

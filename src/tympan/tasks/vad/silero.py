@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 
 from tympan.audio.types import Audio
-from tympan.tasks.vad.energy import grid_frames
+from tympan.tasks.vad.segments import grid_frames
 
 __all__ = ["SileroVad", "silero_model_path"]
 

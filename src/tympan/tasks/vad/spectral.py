@@ -12,8 +12,8 @@ import scipy.ndimage
 
 from tympan.audio.types import Audio
 from tympan.config import SAMPLE_RATE
-from tympan.tasks.vad.energy import adaptive_threshold, grid_frames
-from tympan.tasks.vad.segments import FRAME_SAMPLES
+from tympan.tasks.vad.energy import adaptive_threshold
+from tympan.tasks.vad.segments import FRAME_SAMPLES, grid_frames
 
 __all__ = ["spectral_probabilities"]
 
