@@ -15,7 +15,7 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 from tympan.audio.types import Audio
@@ -76,21 +76,12 @@ class TranscribeOptions:
     def decode_options(self, language: str) -> DecodeOptions:
         """The per-chunk decoding options for a resolved ``language``."""
         ladder = (self.temperature, *(t for t in _TEMPERATURE_LADDER if t > self.temperature))
-        return DecodeOptions(
-            task=self.task,
-            language=language,
-            beam_size=self.beam_size,
-            best_of=self.best_of,
-            patience=self.patience,
-            length_penalty=self.length_penalty,
-            repetition_penalty=self.repetition_penalty,
-            no_repeat_ngram_size=self.no_repeat_ngram_size,
-            temperatures=ladder,
-            compression_ratio_threshold=self.compression_ratio_threshold,
-            log_prob_threshold=self.log_prob_threshold,
-            no_speech_threshold=self.no_speech_threshold,
-            word_timestamps=self.word_timestamps,
-        )
+        shared = {
+            item.name: getattr(self, item.name)
+            for item in fields(DecodeOptions)
+            if item.name in TranscribeOptions.__dataclass_fields__
+        }
+        return DecodeOptions(**{**shared, "language": language, "temperatures": ladder})
 
 
 @dataclass(frozen=True, slots=True)
