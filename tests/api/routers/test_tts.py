@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
@@ -316,15 +315,14 @@ def test_openai_client_sees_openai_errors(live_server):
 def test_an_admitted_stream_waits_out_a_full_queue(tmp_path):
     """The queue fills up between two sentences: the stream (already 200) waits, not breaks."""
     settings = make_settings(tmp_path, inference_threads=1, inference_queue_size=1)
-    with Client.in_process(settings) as client, ThreadPoolExecutor(1) as pool:
+    with Client.in_process(settings) as client:
         client.speech("Load the voice.")
         slots = services_of(client).manager._slots  # the executor's admission counter
-        streaming = pool.submit(client.speech, TEN_SENTENCES, response_format="pcm")
-        time.sleep(0.5)  # admitted, first sentences rendering
-        assert not streaming.done()
+        stream = client.speech_stream(TEN_SENTENCES, response_format="pcm")
+        first = next(stream)  # admitted: the 200 and the first audio are out
         held = [slots.acquire(timeout=30) for _ in range(2)]  # every slot: the queue is full
         time.sleep(1.0)
         for _ in held:
             slots.release()
-        assert duration_of(streaming.result(timeout=300), "pcm") > 10
+        assert duration_of(first + b"".join(stream), "pcm") > 10
         assert post_speech(client, input="Still serving.").status_code == 200
