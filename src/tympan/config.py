@@ -122,6 +122,30 @@ class Settings(BaseSettings):
         "speak with the requested model's own voice.",
     )
 
+    realtime_max_sessions: int = Field(
+        32, ge=1, description="Most live sessions (Realtime WebSocket and Wyoming) at once."
+    )
+    realtime_max_session_seconds: float = Field(
+        3600.0, gt=0, description="Longest a live session may stay open, in seconds."
+    )
+    realtime_max_buffer_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=600,
+        description="Most audio a live session may hold before it is transcribed (uncommitted "
+        "plus waiting for the model), in seconds; appends beyond it are refused.",
+    )
+    realtime_partial_interval_ms: int = Field(
+        1000,
+        ge=100,
+        description="How often the open turn of a live session is re-decoded for delta events.",
+    )
+    wyoming_uri: str | None = Field(
+        None,
+        description="Also serve the Wyoming protocol (Home Assistant) at this URI, e.g. "
+        "`tcp://0.0.0.0:10300`.",
+    )
+
     @field_validator("api_keys", "speaker_onnx_models", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:

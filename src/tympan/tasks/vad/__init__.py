@@ -23,13 +23,14 @@ from tympan.tasks.vad.segments import (
     VadResult,
     to_segments,
 )
-from tympan.tasks.vad.silero import SileroVad, silero_model_path
+from tympan.tasks.vad.silero import SileroState, SileroVad, silero_model_path
 from tympan.tasks.vad.spectral import spectral_probabilities
 
 __all__ = [
     "FRAME_SECONDS",
     "FUSION_WEIGHTS",
     "SILERO_MODEL_ID",
+    "SileroState",
     "SileroVad",
     "SpeechSegment",
     "VadMethod",

@@ -8,6 +8,7 @@ in a fraction of the Python overhead.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import onnxruntime as ort
 from tympan.audio.types import Audio
 from tympan.tasks.vad.segments import grid_frames
 
-__all__ = ["SileroVad", "silero_model_path"]
+__all__ = ["SileroState", "SileroVad", "silero_model_path"]
 
 _CONTEXT = 64
 
@@ -25,6 +26,21 @@ _CONTEXT = 64
 def silero_model_path() -> Path:
     """The sequence ONNX export inside the installed ``silero-vad`` package."""
     return Path(str(resources.files("silero_vad") / "data" / "silero_vad_16k_sequence.onnx"))
+
+
+@dataclass(frozen=True, slots=True)
+class SileroState:
+    """Where scoring a stream stopped: the LSTM state and the last 64 samples seen."""
+
+    h: np.ndarray
+    c: np.ndarray
+    context: np.ndarray
+
+    @classmethod
+    def initial(cls) -> SileroState:
+        """The state before the first frame (zeros, as at the start of a recording)."""
+        zeros = np.zeros((1, 1, 128), np.float32)
+        return cls(zeros, zeros, np.zeros(_CONTEXT, np.float32))
 
 
 class SileroVad:
@@ -41,10 +57,24 @@ class SileroVad:
 
     def probabilities(self, audio: Audio) -> np.ndarray:
         """Per-frame speech probability (the LSTM state runs through the whole recording)."""
-        frames = grid_frames(audio)
-        context = np.zeros((frames.shape[0], _CONTEXT), np.float32)
+        probabilities, _ = self.score_frames(grid_frames(audio), SileroState.initial())
+        return probabilities
+
+    def score_frames(
+        self, frames: np.ndarray, state: SileroState
+    ) -> tuple[np.ndarray, SileroState]:
+        """Probabilities of 512-sample ``frames`` that follow ``state``, and the state after.
+
+        Live audio is scored as it arrives: each call continues the LSTM and the 64-sample
+        context where the previous one stopped, so the frames of a stream get the same
+        probabilities as if the whole recording had been scored at once.
+        """
+        if frames.shape[0] == 0:
+            return np.zeros(0, np.float32), state
+        context = np.empty((frames.shape[0], _CONTEXT), np.float32)
+        context[0] = state.context
         context[1:] = frames[:-1, -_CONTEXT:]
         rows = np.ascontiguousarray(np.concatenate([context, frames], axis=1))
-        state = np.zeros((1, 1, 128), np.float32)
-        (probabilities, _, _) = self.session.run(None, {"input": rows, "h": state, "c": state})
-        return probabilities.astype(np.float32)
+        (probabilities, h, c) = self.session.run(None, {"input": rows, "h": state.h, "c": state.c})
+        after = SileroState(h, c, np.array(frames[-1, -_CONTEXT:], np.float32))
+        return probabilities.astype(np.float32), after

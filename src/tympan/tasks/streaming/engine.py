@@ -1,0 +1,99 @@
+"""``LiveEngine``: what every live session of one service shares.
+
+The model manager (Silero and the speaker encoder run in its pool), the ASR ``Transcriber``
+(so live turns and file requests meet in the same per-model batching queue), the enrolled
+speakers, and the count of open sessions (``realtime_max_sessions``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+import numpy as np
+
+from tympan.audio.types import Audio
+from tympan.config import Settings
+from tympan.errors import InvalidAudio, Overloaded
+from tympan.models.manager import ModelManager
+from tympan.store.db import Database
+from tympan.store.speakers import speaker_store
+from tympan.tasks.asr import Transcriber, transcriber_for
+from tympan.tasks.speakers import SPEAKER_TASK, SpeakerEncoder, VoiceprintIndex
+from tympan.tasks.vad import SILERO_MODEL_ID, SileroState
+
+__all__ = ["LiveEngine", "live_engine"]
+
+_RETRY_SECONDS = 0.02
+
+
+class LiveEngine:
+    """Shared parts of live sessions; sessions are opened with ``LiveSession(engine, ...)``."""
+
+    def __init__(self, manager: ModelManager, settings: Settings, db: Database) -> None:
+        self.manager = manager
+        self.settings = settings
+        self.db = db
+        self.transcriber: Transcriber = transcriber_for(manager, settings)
+        self.open_sessions = 0
+
+    def acquire(self) -> None:
+        """Count a new session in; ``Overloaded`` (503) past ``realtime_max_sessions``."""
+        limit = self.settings.realtime_max_sessions
+        if self.open_sessions >= limit:
+            raise Overloaded(
+                f"Too many live sessions: {limit} are open (TYMPAN_REALTIME_MAX_SESSIONS); "
+                "retry shortly.",
+                retry_after=1.0,
+                code="session_limit",
+            )
+        self.open_sessions += 1
+
+    def release(self) -> None:
+        """Count a session out."""
+        self.open_sessions -= 1
+
+    async def score_frames(
+        self, frames: np.ndarray, state: SileroState
+    ) -> tuple[np.ndarray, SileroState]:
+        """Silero probabilities of new frames, in the pool; waits for a slot when it is full
+        (live audio cannot be refused after it was accepted)."""
+        while True:
+            try:
+                return await self.manager.infer(
+                    SILERO_MODEL_ID,
+                    lambda vad: vad.score_frames(frames, state),
+                    task="vad",
+                )
+            except Overloaded:
+                await asyncio.sleep(_RETRY_SECONDS)
+
+    def speaker_model(self) -> str:
+        """The default speaker model's id (the one enrolled names are matched with)."""
+        return self.manager.registry.default(SPEAKER_TASK).id
+
+    async def embed(self, model: str, samples: np.ndarray) -> np.ndarray | None:
+        """The unit speaker embedding of a turn, or None when it holds no voice to embed."""
+
+        def run(encoder: SpeakerEncoder) -> np.ndarray | None:
+            try:
+                return encoder.embed(Audio.from_array(samples))
+            except InvalidAudio:
+                return None
+
+        return await self.manager.infer(model, run, task=SPEAKER_TASK)
+
+    async def speaker_index(self, model: str) -> VoiceprintIndex:
+        """Voiceprints enrolled with ``model`` (cached by the store, re-read when they change)."""
+        return await asyncio.to_thread(speaker_store(self.db).index, model)
+
+
+_ENGINES: weakref.WeakKeyDictionary[ModelManager, LiveEngine] = weakref.WeakKeyDictionary()
+
+
+def live_engine(manager: ModelManager, settings: Settings, db: Database) -> LiveEngine:
+    """The one ``LiveEngine`` of a running service (so the session limit is shared)."""
+    engine = _ENGINES.get(manager)
+    if engine is None:
+        engine = _ENGINES[manager] = LiveEngine(manager, settings, db)
+    return engine

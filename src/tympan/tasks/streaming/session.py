@@ -1,0 +1,494 @@
+"""``LiveSession``: a stream of audio chunks in, turn events out; the one streaming core.
+
+    append(bytes) -> PcmDecoder (16 kHz) -> Silero on the new 32 ms frames only (state kept)
+        -> TurnDetector (server VAD) -> speech_started / speech_stopped / timeout
+        -> open turn: a greedy partial decode every ``realtime_partial_interval_ms`` -> deltas
+        -> committed turn: chunks planned on its frame probabilities -> the model's ASR
+           BatchQueue (shared with file requests) -> completed, with the speaker's name
+
+Client commands (audio, commit, clear, update) are handled in order by one worker task;
+finished turns are reported in the order they were committed. The session holds at most
+``realtime_max_buffer_seconds`` of audio that is not transcribed yet and refuses appends
+beyond it, so a client sending faster than the model keeps up is told, not dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from tympan.audio.stream import PcmDecoder
+from tympan.config import SAMPLE_RATE
+from tympan.errors import AudioTooLong, BadRequest, PayloadTooLarge, TympanError
+from tympan.tasks.asr import (
+    MAX_CHUNK_SECONDS,
+    ChunkJob,
+    Segment,
+    TranscribeOptions,
+    detect_language,
+    language_name,
+    plan_chunks,
+)
+from tympan.tasks.asr.results import join_chunks
+from tympan.tasks.speakers import default_threshold
+from tympan.tasks.streaming.engine import LiveEngine
+from tympan.tasks.streaming.events import (
+    Cleared,
+    Committed,
+    LiveEvent,
+    SessionError,
+    SpeakerSegment,
+    SpeechStarted,
+    SpeechStopped,
+    TimeoutTriggered,
+    TokenLogprob,
+    TranscriptCompleted,
+    TranscriptDelta,
+    TranscriptFailed,
+)
+from tympan.tasks.streaming.labels import SpeakerLabeller
+from tympan.tasks.streaming.options import LiveOptions
+from tympan.tasks.streaming.partials import PartialText
+from tympan.tasks.streaming.turns import TurnBoundary, TurnDetector
+from tympan.tasks.vad import SileroState
+from tympan.tasks.vad.segments import FRAME_SAMPLES
+
+__all__ = ["LiveSession", "new_item_id"]
+
+log = logging.getLogger(__name__)
+
+_MIN_COMMIT_SECONDS = 0.1  # OpenAI refuses to commit less
+_END_PAD_SECONDS = 0.3  # audio kept after a turn's last speech frame (Whisper's lead-out)
+_MIN_PARTIAL_SECONDS = 0.5
+
+
+def new_item_id() -> str:
+    """An id in OpenAI's style for a conversation item (one turn)."""
+    return "item_" + uuid.uuid4().hex[:20]
+
+
+@dataclass(slots=True)
+class _OpenTurn:
+    item_id: str
+    start: int  # sample index in the session
+    partial: PartialText = field(default_factory=PartialText)
+    partial_at: int = 0
+    partial_task: asyncio.Task[None] | None = None
+    closed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """A committed turn: its audio, its frame probabilities and what was sent of it."""
+
+    item_id: str
+    start: int
+    samples: np.ndarray
+    probabilities: np.ndarray
+    from_vad: bool
+    partial: PartialText
+
+
+class LiveSession:
+    """One live transcription session over a ``LiveEngine``; ``close`` it when done."""
+
+    def __init__(self, engine: LiveEngine, options: LiveOptions) -> None:
+        """Count the session in (``Overloaded`` past the limit) and start its worker."""
+        options.validate()
+        engine.acquire()
+        self.engine = engine
+        self.options = options
+        self.ended = False
+        self._events: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
+        self._commands: asyncio.Queue[tuple[str, object, str | None]] = asyncio.Queue()
+        self._decoder = PcmDecoder(options.format)
+        self._detector = self._new_detector()
+        self._vad_state = SileroState.initial()
+        self._tail = np.zeros(0, np.float32)  # samples short of a whole frame
+        self._buffer = np.zeros(0, np.float32)  # the session's audio from _buffer_start on
+        self._buffer_start = 0
+        self._probabilities = np.zeros(0, np.float32)  # frames from _buffer_start on
+        self._floor = 0  # audio before this sample is committed or cleared
+        self._queued = 0  # samples appended but not yet scored
+        self._in_flight = 0  # samples committed but not yet transcribed
+        self._turn: _OpenTurn | None = None
+        self._previous_item: str | None = None
+        self._last_report: asyncio.Task[None] | None = None
+        self._turn_tasks: set[asyncio.Task[None]] = set()
+        self._model_id = ""
+        self._language: str | None = options.language
+        self._labeller: SpeakerLabeller | None = None
+        self._closed = False
+        self._worker = asyncio.create_task(self._run(), name="live-session")
+        self._expiry = asyncio.get_running_loop().call_later(
+            engine.settings.realtime_max_session_seconds, self._expire
+        )
+
+    @classmethod
+    async def open(cls, engine: LiveEngine, options: LiveOptions) -> LiveSession:
+        """A configured session (model resolved and checked); nothing is left open on error."""
+        session = cls(engine, options)
+        try:
+            await session.configure(options)
+        except BaseException:
+            await session.close()
+            raise
+        return session
+
+    # -- the client's side ----------------------------------------------------------------
+
+    async def configure(self, options: LiveOptions) -> None:
+        """Apply (new) options: the model is resolved and checked before anything changes."""
+        options.validate()
+        transcriber = self.engine.transcriber
+        registry = transcriber.manager.registry
+        spec = registry.get(options.model, task="asr") if options.model else registry.default("asr")
+        await transcriber.check(spec.id, TranscribeOptions(language=options.language))
+        if options.format != self.options.format:
+            self._decoder = PcmDecoder(options.format)
+        if options.turn_detection != self.options.turn_detection:
+            self._detector = self._new_detector(options)
+        if options.speakers and self._labeller is None:
+            model = self.engine.speaker_model()
+            self._labeller = SpeakerLabeller(model, default_threshold(model))
+        if options.language != self.options.language:
+            self._language = options.language
+        self._model_id, self.options = spec.id, options
+
+    def append(self, data: bytes, event_id: str | None = None) -> None:
+        """Queue audio bytes in the session's format; 413 past ``realtime_max_buffer_seconds``."""
+        samples = self._decoder.decode(data)
+        limit = self.engine.settings.realtime_max_buffer_seconds
+        held = self._queued + self._in_flight + self._buffer.shape[0] + samples.shape[0]
+        if held > limit * SAMPLE_RATE:
+            raise PayloadTooLarge(
+                f"The session holds {held / SAMPLE_RATE:.1f} s of audio not transcribed yet, "
+                f"over the {limit:g} s limit (TYMPAN_REALTIME_MAX_BUFFER_SECONDS); send audio "
+                "no faster than real time, or commit.",
+                param="audio",
+                code="input_audio_buffer_full",
+            )
+        self._queued += samples.shape[0]
+        self._commands.put_nowait(("audio", samples, event_id))
+
+    def commit(self, event_id: str | None = None, *, quiet: bool = False) -> None:
+        """Commit the audio since the last commit as a turn (after the audio queued before);
+        ``quiet`` skips an empty buffer instead of reporting an error."""
+        self._commands.put_nowait(("commit", quiet, event_id))
+
+    def clear(self, event_id: str | None = None) -> None:
+        """Drop the uncommitted audio."""
+        self._commands.put_nowait(("clear", None, event_id))
+
+    async def events(self) -> AsyncIterator[LiveEvent]:
+        """Every event of the session, in order, until it is closed."""
+        while (event := await self._events.get()) is not None:
+            yield event
+
+    async def finish(self) -> None:
+        """Commit what is buffered, wait for every turn's transcript, then end the stream."""
+        self.commit(quiet=True)
+        await self._commands.join()
+        while self._turn_tasks:
+            await asyncio.gather(*self._turn_tasks, return_exceptions=True)
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop the worker and every decode still running; release the session's slot."""
+        if self._closed:
+            return
+        self._closed = True
+        self._expiry.cancel()
+        tasks = [self._worker, *self._turn_tasks]
+        if self._turn is not None and self._turn.partial_task is not None:
+            tasks.append(self._turn.partial_task)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._buffer = self._probabilities = np.zeros(0, np.float32)
+        self.engine.release()
+        self._events.put_nowait(None)
+
+    # -- the worker -----------------------------------------------------------------------
+
+    def _new_detector(self, options: LiveOptions | None = None) -> TurnDetector | None:
+        detection = (options or self.options).turn_detection
+        return None if detection is None else TurnDetector(detection, MAX_CHUNK_SECONDS)
+
+    def _emit(self, event: LiveEvent) -> None:
+        if not self._closed:
+            self._events.put_nowait(event)
+
+    def _expire(self) -> None:
+        limit = self.engine.settings.realtime_max_session_seconds
+        self.ended = True
+        self._emit(
+            SessionError(
+                AudioTooLong(
+                    f"The session reached its {limit:g} s limit "
+                    "(TYMPAN_REALTIME_MAX_SESSION_SECONDS); open a new one.",
+                    code="session_expired",
+                )
+            )
+        )
+
+    async def _run(self) -> None:
+        while True:
+            kind, payload, event_id = await self._commands.get()
+            try:
+                if kind == "audio":
+                    await self._on_audio(payload)  # type: ignore[arg-type]
+                elif kind == "commit":
+                    self._on_commit(quiet=bool(payload))
+                elif kind == "clear":
+                    self._on_clear()
+            except TympanError as exc:
+                self._emit(SessionError(exc, event_id))
+            finally:
+                self._commands.task_done()
+
+    @property
+    def _received(self) -> int:
+        return self._buffer_start + self._buffer.shape[0]
+
+    async def _on_audio(self, samples: np.ndarray) -> None:
+        self._queued -= samples.shape[0]
+        first_frame = self._received // FRAME_SAMPLES
+        self._buffer = np.concatenate([self._buffer, samples])
+        pending = np.concatenate([self._tail, samples])
+        whole = pending.shape[0] - pending.shape[0] % FRAME_SAMPLES
+        frames = pending[:whole].reshape(-1, FRAME_SAMPLES)
+        self._tail = pending[whole:]
+        probabilities, self._vad_state = await self.engine.score_frames(frames, self._vad_state)
+        self._probabilities = np.concatenate([self._probabilities, probabilities])
+        if self._detector is None:
+            return
+        for boundary in self._detector.push(probabilities, first_frame):
+            self._on_boundary(boundary)
+        if self._turn is None:
+            keep = self._received - round(self._padding_seconds * SAMPLE_RATE) - FRAME_SAMPLES
+            self._trim(max(self._floor, keep))
+        else:
+            self._maybe_partial(self._turn)
+
+    @property
+    def _padding_seconds(self) -> float:
+        detection = self.options.turn_detection
+        return 0.0 if detection is None else detection.prefix_padding_ms / 1000
+
+    def _on_boundary(self, boundary: TurnBoundary) -> None:
+        at = boundary.frame * FRAME_SAMPLES
+        if boundary.kind == "start":
+            padding = 0 if boundary.forced else round(self._padding_seconds * SAMPLE_RATE)
+            turn = _OpenTurn(new_item_id(), max(self._floor, self._buffer_start, at - padding))
+            turn.partial_at = turn.start
+            self._turn = turn
+            self._emit(SpeechStarted(turn.item_id, turn.start / SAMPLE_RATE))
+        elif boundary.kind == "end" and self._turn is not None:
+            turn, self._turn = self._turn, None
+            self._emit(SpeechStopped(turn.item_id, at / SAMPLE_RATE))
+            pad = 0 if boundary.forced else round(_END_PAD_SECONDS * SAMPLE_RATE)
+            self._commit(turn, min(at + pad, self._received), from_vad=True)
+        elif boundary.kind == "timeout":
+            turn = _OpenTurn(new_item_id(), max(self._floor, self._buffer_start))
+            self._emit(TimeoutTriggered(turn.item_id, turn.start / SAMPLE_RATE, at / SAMPLE_RATE))
+            self._commit(turn, at, from_vad=False)
+
+    def _on_commit(self, *, quiet: bool) -> None:
+        start = self._turn.start if self._turn is not None else self._floor
+        end = self._received
+        if end - start < _MIN_COMMIT_SECONDS * SAMPLE_RATE:
+            if quiet:
+                return
+            raise BadRequest(
+                "Error committing input audio buffer: buffer too small. Expected at least "
+                f"100ms of audio, but buffer only has {1000 * (end - start) / SAMPLE_RATE:.2f}ms "
+                "of audio.",
+                code="input_audio_buffer_commit_empty",
+            )
+        turn, self._turn = (self._turn or _OpenTurn(new_item_id(), start)), None
+        if self._detector is not None:
+            self._detector.reset(end // FRAME_SAMPLES)
+        self._commit(turn, end, from_vad=False)
+
+    def _on_clear(self) -> None:
+        if self._turn is not None:
+            self._turn.closed = True
+            self._turn = None
+        if self._detector is not None:
+            self._detector.reset(self._received // FRAME_SAMPLES)
+        self._floor = self._received
+        self._trim(self._floor)
+        self._emit(Cleared())
+
+    def _trim(self, sample: int) -> None:
+        """Forget the audio before ``sample`` (rounded down to a whole frame)."""
+        frames = sample // FRAME_SAMPLES - self._buffer_start // FRAME_SAMPLES
+        if frames <= 0:
+            return
+        self._buffer = self._buffer[frames * FRAME_SAMPLES :]
+        self._probabilities = self._probabilities[frames:]
+        self._buffer_start += frames * FRAME_SAMPLES
+
+    def _commit(self, open_turn: _OpenTurn, end: int, *, from_vad: bool) -> None:
+        open_turn.closed = True
+        start = max(open_turn.start, self._buffer_start)
+        first, last = start - self._buffer_start, end - self._buffer_start
+        frame0 = first // FRAME_SAMPLES
+        turn = _Turn(
+            open_turn.item_id,
+            start,
+            self._buffer[first:last].copy(),
+            self._probabilities[frame0 : frame0 + math.ceil((last - first) / FRAME_SAMPLES)],
+            from_vad,
+            open_turn.partial,
+        )
+        self._emit(Committed(turn.item_id, self._previous_item))
+        self._previous_item = turn.item_id
+        self._floor = end
+        self._trim(end)
+        self._in_flight += turn.samples.shape[0]
+        task = asyncio.create_task(self._report(turn, self._last_report))
+        self._last_report = task
+        self._turn_tasks.add(task)
+        task.add_done_callback(self._turn_tasks.discard)
+
+    # -- decoding -------------------------------------------------------------------------
+
+    def _maybe_partial(self, turn: _OpenTurn) -> None:
+        interval = self.engine.settings.realtime_partial_interval_ms / 1000 * SAMPLE_RATE
+        busy = turn.partial_task is not None and not turn.partial_task.done()
+        long_enough = self._received - turn.start >= _MIN_PARTIAL_SECONDS * SAMPLE_RATE
+        if busy or not long_enough or self._received - turn.partial_at < interval:
+            return
+        turn.partial_at = self._received
+        first = max(turn.start, self._received - int(MAX_CHUNK_SECONDS * SAMPLE_RATE))
+        samples = self._buffer[first - self._buffer_start :].copy()
+        turn.partial_task = asyncio.create_task(self._partial(turn, samples, first))
+
+    async def _partial(self, turn: _OpenTurn, samples: np.ndarray, start: int) -> None:
+        try:
+            language = await self._resolve_language(samples)
+            options = TranscribeOptions(language=language, beam_size=1, best_of=1)
+            greedy = replace(
+                options.decode_options(language),
+                temperatures=(0.0,),
+                compression_ratio_threshold=None,
+                log_prob_threshold=None,
+                without_timestamps=True,
+            )
+            job = ChunkJob(samples, start / SAMPLE_RATE, greedy, self.options.prompt)
+            segments = await self.engine.transcriber.queue(self._model_id).submit(job)
+        except TympanError as exc:  # a partial is only a preview; the final decode reports
+            log.debug("live partial decode failed: %s", exc)
+            return
+        if turn.closed:
+            return
+        delta = turn.partial.update("".join(segment.text for segment in segments))
+        if delta:
+            self._emit(TranscriptDelta(turn.item_id, delta))
+
+    async def _resolve_language(self, samples: np.ndarray) -> str:
+        """The session's language: as set, else detected once on the first speech."""
+        if self._language is None:
+            multilingual = await self.engine.transcriber.check(self._model_id, TranscribeOptions())
+            if not multilingual:
+                self._language = "en"
+            else:
+                self._language, _ = await self.engine.manager.infer(
+                    self._model_id, detect_language, samples, task="asr"
+                )
+        return self._language
+
+    async def _transcribe(self, turn: _Turn) -> tuple[str, list[Segment], str]:
+        duration = turn.samples.shape[0] / SAMPLE_RATE
+        chunks, _ = plan_chunks(turn.probabilities, duration)
+        if not chunks and turn.from_vad:
+            chunks, _ = plan_chunks(turn.probabilities, duration, speech_only=False)
+        if not chunks:
+            return "", [], self._language or "en"
+        language = await self._resolve_language(turn.samples)
+        options = TranscribeOptions(language=language, word_timestamps=self.options.logprobs)
+        decode, offset = options.decode_options(language), turn.start / SAMPLE_RATE
+        queue = self.engine.transcriber.queue(self._model_id)
+        jobs = [
+            ChunkJob(
+                turn.samples[round(c.start * SAMPLE_RATE) : round(c.end * SAMPLE_RATE)],
+                offset + c.start,
+                decode,
+                self.options.prompt,
+            )
+            for c in chunks
+        ]
+        decoded = await asyncio.gather(*(queue.submit(job) for job in jobs))
+        joined = join_chunks(
+            list(decoded),
+            task="transcribe",
+            language=language_name(language),
+            duration=duration,
+            with_words=self.options.logprobs,
+        )
+        return joined.text, joined.segments, language
+
+    async def _speaker(self, turn: _Turn) -> str | None:
+        labeller = self._labeller
+        if labeller is None:
+            return None
+        embedding = await self.engine.embed(labeller.model, turn.samples)
+        if embedding is None:
+            return None
+        index = await self.engine.speaker_index(labeller.model)
+        return labeller.label(embedding, turn.samples.shape[0] / SAMPLE_RATE, index)
+
+    async def _report(self, turn: _Turn, previous: asyncio.Task[None] | None) -> None:
+        """Transcribe (and label) a committed turn; report it after the turn before it."""
+        outcome: list[LiveEvent]
+        try:
+            text, segments, language = await self._transcribe(turn)
+            speaker = await self._speaker(turn) if self.options.speakers else None
+            outcome = self._completed(turn, text, segments, language, speaker)
+        except TympanError as exc:
+            outcome = [TranscriptFailed(turn.item_id, exc)]
+        except Exception as exc:  # our bug: the client hears of it, the session goes on
+            log.exception("live turn %s failed", turn.item_id)
+            outcome = [TranscriptFailed(turn.item_id, TympanError(f"Transcription failed: {exc}"))]
+        finally:
+            self._in_flight -= turn.samples.shape[0]
+        if previous is not None:
+            await asyncio.wait([previous])  # its outcome is its own; only the order matters
+        for event in outcome:
+            self._emit(event)
+
+    def _completed(
+        self, turn: _Turn, text: str, segments: list[Segment], language: str, speaker: str | None
+    ) -> list[LiveEvent]:
+        start = turn.start / SAMPLE_RATE
+        end = start + turn.samples.shape[0] / SAMPLE_RATE
+        events: list[LiveEvent] = []
+        delta = turn.partial.finish(text)
+        if delta:
+            events.append(TranscriptDelta(turn.item_id, delta))
+        if speaker is not None:
+            events.append(SpeakerSegment(turn.item_id, start, end, speaker, text))
+        logprobs = None
+        if self.options.logprobs:
+            logprobs = [
+                TokenLogprob(word.word, math.log(max(word.probability, 1e-12)))
+                for segment in segments
+                for word in segment.words or []
+            ]
+        events.append(
+            TranscriptCompleted(
+                turn.item_id, text, start, end, end - start, language, speaker, logprobs
+            )
+        )
+        return events

@@ -1,0 +1,112 @@
+"""``TurnDetector``: server VAD over a stream of Silero frame probabilities, frame by frame.
+
+It only sees probabilities (32 ms frames, numbered from the start of the session) and says
+where turns start and end; the session keeps the audio. Hysteresis as Silero's own: a turn
+starts at ``threshold`` (held for ``MIN_START_FRAMES`` frames, so a click is not a turn) and
+continues while the probability stays above ``threshold - 0.15``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from tympan.tasks.streaming.options import TurnDetection
+from tympan.tasks.vad import FRAME_SECONDS
+
+__all__ = ["MIN_START_FRAMES", "TurnBoundary", "TurnDetector"]
+
+MIN_START_FRAMES = 3
+"""Consecutive speech frames (96 ms) that open a turn."""
+_HYSTERESIS = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class TurnBoundary:
+    """``start`` (first speech frame), ``end`` (frame after the last speech), or ``timeout``.
+
+    ``forced`` marks an end (and the start right after it) cut because the turn reached its
+    longest length while speech went on: that start takes no padding from the turn before.
+    """
+
+    kind: Literal["start", "end", "timeout"]
+    frame: int
+    forced: bool = False
+
+
+class TurnDetector:
+    """Feed probabilities in order with ``push``; get the turn boundaries they complete."""
+
+    def __init__(self, detection: TurnDetection, max_turn_seconds: float) -> None:
+        self.detection = detection
+        self.max_turn_frames = max(1, int(max_turn_seconds / FRAME_SECONDS))
+        self.silence_frames = round(detection.silence_duration_ms / 1000 / FRAME_SECONDS)
+        self.idle_frames = (
+            None
+            if detection.idle_timeout_ms is None
+            else round(detection.idle_timeout_ms / 1000 / FRAME_SECONDS)
+        )
+        self.in_turn = False
+        self.turn_start = 0
+        self._speech_run = 0
+        self._silence_run = 0
+        self._last_speech_end = 0
+        self._idle_since = 0
+
+    def push(self, probabilities: np.ndarray, first_frame: int) -> list[TurnBoundary]:
+        """Boundaries found in ``probabilities``, whose first frame is number ``first_frame``."""
+        boundaries: list[TurnBoundary] = []
+        for offset, probability in enumerate(probabilities.tolist()):
+            frame = first_frame + offset
+            if self.in_turn:
+                self._in_turn(frame, probability, boundaries)
+            else:
+                self._outside(frame, probability, boundaries)
+        return boundaries
+
+    def _outside(self, frame: int, probability: float, out: list[TurnBoundary]) -> None:
+        if probability >= self.detection.threshold:
+            self._speech_run += 1
+            if self._speech_run >= MIN_START_FRAMES:
+                self._open(frame - self._speech_run + 1, out)
+            return
+        self._speech_run = 0
+        if self.idle_frames is not None and frame + 1 - self._idle_since >= self.idle_frames:
+            out.append(TurnBoundary("timeout", frame + 1))
+            self._idle_since = frame + 1
+
+    def _in_turn(self, frame: int, probability: float, out: list[TurnBoundary]) -> None:
+        if probability >= self.detection.threshold - _HYSTERESIS:
+            self._silence_run = 0
+            self._last_speech_end = frame + 1
+        else:
+            self._silence_run += 1
+            if self._silence_run >= max(1, self.silence_frames):
+                self._close(self._last_speech_end, frame + 1, out)
+                return
+        if frame + 1 - self.turn_start >= self.max_turn_frames:
+            out.append(TurnBoundary("end", frame + 1, forced=True))
+            self.turn_start = frame + 1
+            out.append(TurnBoundary("start", frame + 1, forced=True))
+
+    def _open(self, start: int, out: list[TurnBoundary]) -> None:
+        self.in_turn = True
+        self.turn_start = start
+        self._silence_run = 0
+        self._last_speech_end = start + self._speech_run
+        out.append(TurnBoundary("start", start))
+
+    def _close(self, end: int, now: int, out: list[TurnBoundary]) -> None:
+        self.in_turn = False
+        self._speech_run = 0
+        self._idle_since = now
+        out.append(TurnBoundary("end", end))
+
+    def reset(self, frame: int) -> None:
+        """Forget any open turn (the buffer was cleared or committed by hand at ``frame``)."""
+        self.in_turn = False
+        self._speech_run = 0
+        self._silence_run = 0
+        self._idle_since = frame
