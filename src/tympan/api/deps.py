@@ -6,32 +6,55 @@ import hmac
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import Depends, File, Request, UploadFile
+from fastapi import Depends, File, UploadFile
+from starlette.requests import HTTPConnection
 
 from tympan.api.services import Services
 from tympan.audio import Audio, decode_audio
 from tympan.errors import AuthenticationFailed, InvalidAudio, PayloadTooLarge, UnsupportedMedia
 
-__all__ = ["AudioUpload", "ServicesDep", "authenticate", "decode_upload", "get_services"]
+__all__ = [
+    "WEBSOCKET_KEY_PREFIX",
+    "AudioUpload",
+    "ServicesDep",
+    "authenticate",
+    "decode_upload",
+    "get_services",
+]
 
 
-def get_services(request: Request) -> Services:
-    """The ``Services`` of the running app."""
-    return request.app.state.services
+def get_services(connection: HTTPConnection) -> Services:
+    """The ``Services`` of the running app (for HTTP requests and WebSockets alike)."""
+    return connection.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def authenticate(request: Request, services: ServicesDep) -> None:
-    """Require ``Authorization: Bearer <key>`` when API keys are configured."""
+WEBSOCKET_KEY_PREFIX = "openai-insecure-api-key."
+"""Browsers cannot set headers on a WebSocket, so OpenAI's clients send the key as a
+subprotocol ``openai-insecure-api-key.<key>``."""
+
+
+def _presented_key(connection: HTTPConnection) -> str | None:
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return token
+    if connection.scope["type"] == "websocket":
+        for offered in connection.headers.get("sec-websocket-protocol", "").split(","):
+            if offered.strip().startswith(WEBSOCKET_KEY_PREFIX):
+                return offered.strip().removeprefix(WEBSOCKET_KEY_PREFIX)
+    return None
+
+
+def authenticate(connection: HTTPConnection, services: ServicesDep) -> None:
+    """Require ``Authorization: Bearer <key>`` (or, on a WebSocket, the key subprotocol)
+    when API keys are configured."""
     keys = services.settings.api_keys
-    if not keys or request.url.path == "/healthz":
+    if not keys or connection.url.path == "/healthz":
         return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not any(
-        hmac.compare_digest(token.encode(), key.encode()) for key in keys
-    ):
+    token = _presented_key(connection)
+    if token is None or not any(hmac.compare_digest(token.encode(), key.encode()) for key in keys):
         raise AuthenticationFailed("Missing or invalid API key (Authorization: Bearer ...).")
 
 

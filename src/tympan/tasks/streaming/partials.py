@@ -36,9 +36,14 @@ class PartialText:
         self._previous: list[str] = []
 
     def update(self, hypothesis: str) -> str:
-        """The delta to send after a partial decode (empty when nothing new is agreed)."""
+        """The delta to send after a partial decode (empty when nothing new is agreed).
+
+        The first decode has nothing to agree with: all its words but the last (the one
+        most likely cut off mid-word) count as agreed, so the first delta comes early.
+        """
         words = hypothesis.split()
-        agreed = _common_prefix(self._previous, words)
+        first = not self._previous and not self.sent
+        agreed = len(words) - 1 if first else _common_prefix(self._previous, words)
         self._previous = words
         if agreed <= len(self.sent) or _common_prefix(self.sent, words) < len(self.sent):
             return ""

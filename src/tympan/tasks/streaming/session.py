@@ -7,7 +7,9 @@
            BatchQueue (shared with file requests) -> completed, with the speaker's name
 
 Client commands (audio, commit, clear, update) are handled in order by one worker task;
-finished turns are reported in the order they were committed. The session holds at most
+finished turns are reported in the order they were committed. Partial decodes are previews:
+one at a time per turn, and skipped while the model's queue has work waiting, so they never
+delay a final text. The session holds at most
 ``realtime_max_buffer_seconds`` of audio that is not transcribed yet and refuses appends
 beyond it, so a client sending faster than the model keeps up is told, not dropped silently.
 """
@@ -141,6 +143,11 @@ class LiveSession:
             await session.close()
             raise
         return session
+
+    @property
+    def model_id(self) -> str:
+        """The ASR model that transcribes this session's turns."""
+        return self._model_id
 
     # -- the client's side ----------------------------------------------------------------
 
@@ -366,7 +373,9 @@ class LiveSession:
 
     def _maybe_partial(self, turn: _OpenTurn) -> None:
         interval = self.engine.settings.realtime_partial_interval_ms / 1000 * SAMPLE_RATE
-        busy = turn.partial_task is not None and not turn.partial_task.done()
+        busy = (turn.partial_task is not None and not turn.partial_task.done()) or (
+            self.engine.transcriber.queue(self._model_id).pending > 0
+        )
         long_enough = self._received - turn.start >= _MIN_PARTIAL_SECONDS * SAMPLE_RATE
         if busy or not long_enough or self._received - turn.partial_at < interval:
             return
