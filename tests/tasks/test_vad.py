@@ -109,3 +109,20 @@ def test_bad_options(options: VadOptions) -> None:
 def test_silero_method_needs_the_model(conversation) -> None:
     with pytest.raises(InvalidParameter):
         detect_speech(conversation, "silero", silero=None)
+
+
+def test_silero_scores_a_stream_chunk_by_chunk_as_it_scores_the_whole_recording(silero):
+    """Live audio carries the LSTM state and context over: same probabilities, any split."""
+    from tympan.tasks.vad import SileroState
+    from tympan.tasks.vad.segments import grid_frames
+
+    audio = decode_audio(EVAL_DIR / "diarization" / "sample.wav")
+    whole = silero.probabilities(audio)
+    frames, state, pieces, start = grid_frames(audio), SileroState.initial(), [], 0
+    for size in [1, 7, 30, 2, 64, 13] * 40:
+        probabilities, state = silero.score_frames(frames[start : start + size], state)
+        pieces.append(probabilities)
+        start += size
+    streamed = np.concatenate(pieces)
+    assert streamed.shape == whole.shape
+    np.testing.assert_allclose(streamed, whole, atol=1e-4)

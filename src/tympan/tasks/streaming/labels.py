@@ -3,7 +3,8 @@
 An enrolled speaker whose voiceprint scores over the model's threshold gives the turn their
 name. Otherwise the turn joins the session's closest anonymous speaker (``SPEAKER_0``,
 ``SPEAKER_1``, ...) when it is close enough, or starts a new one. Turns too short for a
-reliable embedding only join an existing speaker, so a cough does not invent a person.
+reliable embedding only join an existing speaker (without moving its centroid), so a cough
+does not invent a person.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ class SpeakerLabeller:
             centroids = l2_normalise(np.stack(self._sums))
             scores = centroids @ embedding
             best = int(np.argmax(scores))
-            if scores[best] >= self.threshold or seconds < MIN_NEW_SPEAKER_SECONDS:
-                self._sums[best] = self._sums[best] + embedding
+            reliable = seconds >= MIN_NEW_SPEAKER_SECONDS
+            if scores[best] >= self.threshold or not reliable:
+                if reliable:
+                    self._sums[best] = self._sums[best] + embedding
                 return self._labels[best]
         self._labels.append(f"SPEAKER_{len(self._labels)}")
         self._sums.append(embedding.astype(np.float32))

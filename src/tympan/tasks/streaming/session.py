@@ -200,7 +200,8 @@ class LiveSession:
             yield event
 
     async def finish(self) -> None:
-        """Commit what is buffered, wait for every turn's transcript, then end the stream."""
+        """Commit the open turn (or, without server VAD, the buffer), wait for every turn's
+        transcript, then end the stream."""
         self.commit(quiet=True)
         await self._commands.join()
         while self._turn_tasks:
@@ -311,6 +312,8 @@ class LiveSession:
             self._commit(turn, at, from_vad=False)
 
     def _on_commit(self, *, quiet: bool) -> None:
+        if quiet and self._detector is not None and self._turn is None:
+            return  # server VAD heard nobody since the last turn: nothing to flush
         start = self._turn.start if self._turn is not None else self._floor
         end = self._received
         if end - start < _MIN_COMMIT_SECONDS * SAMPLE_RATE:

@@ -1,0 +1,36 @@
+"""Deltas from repeated partial decodes: agreed words once, the rest at the end."""
+
+from __future__ import annotations
+
+from tympan.tasks.streaming import PartialText
+
+
+def test_words_are_sent_once_two_decodes_agree_on_them():
+    partial = PartialText()
+    assert partial.update("So what") == " So"  # the first decode holds back its last word
+    assert partial.update("So what kind of") == " what"
+    assert partial.update("So what kind of thing") == " kind of"
+    assert partial.finish("So what kind of thing.") == " thing."
+    assert " ".join(partial.sent) == "So what kind of thing."
+
+
+def test_agreement_ignores_case_and_punctuation():
+    partial = PartialText()
+    partial.update("hello there friend")
+    assert partial.update("Hello, there friend") == " friend"
+
+
+def test_a_changed_prefix_sends_nothing_more():
+    partial = PartialText()
+    partial.update("I need to design")
+    partial.update("I need to design it")
+    assert partial.sent == ["I", "need", "to", "design"]
+    assert partial.update("I needed to sign in") == ""
+    assert partial.finish("I needed to sign in.") == ""
+
+
+def test_concatenated_deltas_spell_the_final_text_when_it_extends_them():
+    partial = PartialText()
+    deltas = [partial.update(h) for h in ("one two", "one two three", "one two three four")]
+    deltas.append(partial.finish("one two three four five"))
+    assert "".join(deltas).strip() == "one two three four five"

@@ -1,0 +1,253 @@
+"""The streaming core on real speech and real models: turns, deltas, commits, limits, names.
+
+One service (one model load) and one event loop for the module; the session's ASR queue lives
+in that loop, as it does in the server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import jiwer
+import numpy as np
+import pytest
+from whisper_normalizer.english import EnglishTextNormalizer
+
+from tests.conftest import EVAL_DIR, make_settings
+from tests.speaker_data import utterances
+from tympan.api.services import Services
+from tympan.audio import decode_audio
+from tympan.audio.stream import PcmFormat
+from tympan.errors import PayloadTooLarge
+from tympan.store.speakers import speaker_store
+from tympan.tasks.speakers import SampleEmbedding
+from tympan.tasks.streaming import (
+    Committed,
+    LiveEngine,
+    LiveEvent,
+    LiveOptions,
+    LiveSession,
+    SessionError,
+    SpeakerSegment,
+    SpeechStarted,
+    SpeechStopped,
+    TranscriptCompleted,
+    TranscriptDelta,
+    TurnDetection,
+    live_engine,
+)
+from tympan.tasks.vad import SILERO_MODEL_ID
+
+PCM16K = PcmFormat("pcm16", 16_000)
+_normalise = EnglishTextNormalizer()
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    return jiwer.wer(_normalise(reference), _normalise(hypothesis))
+
+
+def speech(path: Path) -> np.ndarray:
+    return decode_audio(path).samples
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(round(seconds * 16_000), np.float32)
+
+
+def pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def run(loop: asyncio.AbstractEventLoop):
+    def run(coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=600)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def live_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    services = Services.start(make_settings(tmp_path_factory.mktemp("live")))
+    yield services
+    services.close()
+
+
+@pytest.fixture(scope="module")
+def engine(live_services: Services, run) -> LiveEngine:
+    """The live engine, its ASR and VAD models loaded (so a test times decoding, not loading)."""
+    engine = live_engine(live_services.manager, live_services.settings, live_services.db)
+    for model_id, task in (("whisper-1", "asr"), (SILERO_MODEL_ID, "vad")):
+        run(engine.manager.infer(model_id, lambda handle: None, task=task))
+    return engine
+
+
+def limited(engine: LiveEngine, **overrides: Any) -> LiveEngine:
+    """An engine over the same models (and ASR queues) with other limits."""
+    settings = engine.settings.model_copy(update=overrides)
+    return LiveEngine(engine.manager, settings, engine.db)
+
+
+async def _collect(session: LiveSession, into: list[LiveEvent]) -> None:
+    async for event in session.events():
+        into.append(event)
+
+
+async def stream(
+    engine: LiveEngine,
+    options: LiveOptions,
+    parts: list[np.ndarray | str],
+    *,
+    speed: float | None = None,
+) -> list[LiveEvent]:
+    """Send ``parts`` (audio, or "commit"/"clear") in 100 ms chunks at ``speed`` x real time
+    (None: as fast as possible), finish, and return every event."""
+    session = await LiveSession.open(engine, options)
+    events: list[LiveEvent] = []
+    reader = asyncio.create_task(_collect(session, events))
+    for part in parts:
+        if isinstance(part, str):
+            getattr(session, part)()
+            continue
+        data = pcm16(part)
+        for start in range(0, len(data), 3200):
+            session.append(data[start : start + 3200])
+            await asyncio.sleep(0.1 / speed if speed else 0)
+    await session.finish()
+    await reader
+    return events
+
+
+def completed(events: list[LiveEvent]) -> list[TranscriptCompleted]:
+    return [e for e in events if isinstance(e, TranscriptCompleted)]
+
+
+LJ_1 = EVAL_DIR / "asr_ljspeech" / "LJ001-0001.flac"
+LJ_1_TEXT = (
+    "Printing, in the only sense with which we are at present concerned, differs from most "
+    "if not from all the arts and crafts represented in the Exhibition"
+)
+
+
+def test_a_sentence_streamed_at_real_time_gives_deltas_before_its_turn_ends(run, engine):
+    options = LiveOptions(format=PCM16K)
+    events = run(stream(engine, options, [silence(0.5), speech(LJ_1), silence(1.0)], speed=1.0))
+    kinds = [type(e) for e in events]
+    assert kinds.count(SpeechStarted) == kinds.count(SpeechStopped) == 1
+    assert kinds.index(SpeechStarted) < kinds.index(SpeechStopped) < kinds.index(Committed)
+    assert kinds.index(TranscriptDelta) < kinds.index(Committed), "no delta while speaking"
+    (final,) = completed(events)
+    assert wer(LJ_1_TEXT, final.transcript) < 0.15
+    assert final.start == pytest.approx(0.5 - 0.3, abs=0.15)  # prefix padding before speech
+    deltas = "".join(e.delta for e in events if isinstance(e, TranscriptDelta))
+    assert wer(final.transcript, deltas) < 0.2
+
+
+def test_manual_commits_make_one_turn_each_in_order(run, engine):
+    small = EVAL_DIR / "asr_small" / "ps_librivox_sense_and_sensibility_01_0880.flac"
+    options = LiveOptions(format=PCM16K, turn_detection=None)
+    parts = [speech(small), "commit", speech(EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac")]
+    events = run(stream(engine, options, [*parts, "commit"]))
+    first, second = completed(events)
+    assert (
+        wer("he was not an ill disposed young man", first.transcript) < 0.3
+    )  # tiny.en: "old-sposed"
+    assert wer("in being comparatively modern.", second.transcript) < 0.15
+    commits = [e for e in events if isinstance(e, Committed)]
+    assert [c.item_id for c in commits] == [first.item_id, second.item_id]
+    assert commits[1].previous_item_id == first.item_id
+    assert not any(isinstance(e, SpeechStarted) for e in events)  # no server VAD
+
+
+def test_an_empty_or_cleared_buffer_cannot_be_committed_and_the_session_goes_on(run, engine):
+    options = LiveOptions(format=PCM16K, turn_detection=None)
+    short = EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac"
+    parts = ["commit", speech(short), "clear", "commit", speech(short), "commit"]
+    events = run(stream(engine, options, parts))
+    errors = [e for e in events if isinstance(e, SessionError)]
+    assert [e.error.code for e in errors] == ["input_audio_buffer_commit_empty"] * 2
+    (final,) = completed(events)
+    assert wer("in being comparatively modern.", final.transcript) < 0.15
+
+
+def test_audio_beyond_the_buffer_limit_is_refused_by_name_and_later_audio_is_kept(run, engine):
+    small = limited(engine, realtime_max_buffer_seconds=2.0)
+
+    async def scenario() -> tuple[str, list[LiveEvent]]:
+        session = await LiveSession.open(small, LiveOptions(format=PCM16K, turn_detection=None))
+        with pytest.raises(PayloadTooLarge) as refused:
+            session.append(pcm16(silence(3.0)))
+        session.append(pcm16(speech(EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac")))
+        events: list[LiveEvent] = []
+        reader = asyncio.create_task(_collect(session, events))
+        await session.finish()
+        await reader
+        return refused.value.message, events
+
+    message, events = run(scenario())
+    assert "TYMPAN_REALTIME_MAX_BUFFER_SECONDS" in message
+    (final,) = completed(events)
+    assert wer("in being comparatively modern.", final.transcript) < 0.15
+    assert small.open_sessions == 0
+
+
+def test_a_session_past_its_length_limit_is_told_and_ends(run, engine):
+    short = limited(engine, realtime_max_session_seconds=0.3)
+
+    async def scenario() -> tuple[LiveSession, LiveEvent]:
+        session = await LiveSession.open(short, LiveOptions(format=PCM16K))
+        first = await anext(session.events())
+        await session.close()
+        return session, first
+
+    session, event = run(scenario())
+    assert isinstance(event, SessionError) and event.error.code == "session_expired"
+    assert "TYMPAN_REALTIME_MAX_SESSION_SECONDS" in event.error.message
+    assert session.ended and short.open_sessions == 0
+
+
+def test_turns_are_named_by_enrolled_voice_or_by_a_stable_session_label(run, engine, live_services):
+    voices = utterances()
+    first, second = sorted(voices)[:2]
+    a1, a2, a_enrol = voices[first][:3]
+    b1 = voices[second][0]
+    parts = [speech(a1)[: 16_000 * 6], speech(b1)[: 16_000 * 6], speech(a2)[: 16_000 * 6]]
+    gap = silence(1.5)
+    options = LiveOptions(
+        format=PCM16K, speakers=True, turn_detection=TurnDetection(silence_duration_ms=1000)
+    )
+    ends = np.cumsum([part.shape[0] + gap.shape[0] for part in parts]) / 16_000
+
+    def labels_by_part(events: list[LiveEvent]) -> list[set[str]]:
+        found: list[set[str]] = [set(), set(), set()]
+        for event in events:
+            if isinstance(event, SpeakerSegment):
+                middle = (event.start + event.end) / 2
+                found[int(np.searchsorted(ends, middle))].add(event.speaker)
+        return found
+
+    sequence = [item for part in parts for item in (part, gap)]
+    a_first, b, a_again = labels_by_part(run(stream(engine, options, sequence)))
+    assert len(a_first) == len(b) == 1 and a_first == a_again and a_first != b
+    assert all(label.startswith("SPEAKER_") for label in a_first | b)
+
+    model = engine.speaker_model()
+    vector = run(engine.embed(model, speech(a_enrol)))
+    speaker_store(live_services.db).create("Alice", model, [SampleEmbedding(vector, 10.0)])
+    a_first, b, a_again = labels_by_part(run(stream(engine, options, sequence)))
+    assert a_first == a_again == {"Alice"}
+    assert b == {"SPEAKER_0"}

@@ -1,0 +1,66 @@
+"""Server VAD over frame probabilities: starts, ends, forced cuts, idle timeouts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tympan.tasks.streaming import TurnDetection, TurnDetector
+from tympan.tasks.streaming.turns import MIN_START_FRAMES
+from tympan.tasks.vad import FRAME_SECONDS
+
+
+def _frames(seconds: float) -> int:
+    return round(seconds / FRAME_SECONDS)
+
+
+def _push_all(detector: TurnDetector, probabilities: np.ndarray, step: int = 5) -> list:
+    boundaries = []
+    for first in range(0, probabilities.shape[0], step):
+        boundaries += detector.push(probabilities[first : first + step], first)
+    return boundaries
+
+
+def test_a_turn_starts_at_its_first_speech_frame_and_ends_after_the_silence():
+    p = np.zeros(200, np.float32)
+    p[50:120] = 0.9
+    p[80:84] = 0.4  # a dip above threshold - 0.15 does not end the turn
+    detector = TurnDetector(TurnDetection(silence_duration_ms=320), max_turn_seconds=30)
+    boundaries = _push_all(detector, p, step=7)
+    assert [(b.kind, b.frame) for b in boundaries] == [("start", 50), ("end", 120)]
+
+
+def test_a_click_shorter_than_the_start_run_is_not_a_turn():
+    p = np.zeros(100, np.float32)
+    p[10 : 10 + MIN_START_FRAMES - 1] = 0.99
+    assert _push_all(TurnDetector(TurnDetection(), 30), p) == []
+
+
+def test_speech_longer_than_a_turn_is_cut_without_a_gap():
+    p = np.full(_frames(70), 0.9, np.float32)
+    boundaries = _push_all(TurnDetector(TurnDetection(), max_turn_seconds=30), p, step=64)
+    kinds = [(b.kind, b.forced) for b in boundaries]
+    assert kinds == [
+        ("start", False),
+        ("end", True),
+        ("start", True),
+        ("end", True),
+        ("start", True),
+    ]
+    assert boundaries[1].frame == boundaries[2].frame == int(30 / FRAME_SECONDS)
+
+
+def test_idle_timeout_fires_once_per_quiet_stretch():
+    detection = TurnDetection(idle_timeout_ms=5_000)
+    p = np.zeros(_frames(12), np.float32)
+    boundaries = _push_all(TurnDetector(detection, 30), p)
+    assert [b.kind for b in boundaries] == ["timeout", "timeout"]
+    assert boundaries[0].frame == _frames(5)
+
+
+def test_reset_forgets_the_open_turn():
+    p = np.full(20, 0.9, np.float32)
+    detector = TurnDetector(TurnDetection(), 30)
+    assert [b.kind for b in detector.push(p, 0)] == ["start"]
+    detector.reset(20)
+    assert not detector.in_turn
+    assert [b.kind for b in detector.push(p, 20)] == ["start"]
