@@ -19,6 +19,7 @@ from tympan._discovery import iter_submodules
 from tympan.api.deps import authenticate
 from tympan.api.errors import error_response, install_error_handlers
 from tympan.api.services import Services
+from tympan.api.wyoming import WyomingServer
 from tympan.config import Settings
 from tympan.errors import UploadTooLarge
 
@@ -74,9 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = Services.start(settings)
         app.state.services = services
         janitor = asyncio.create_task(_evict_idle(services))
+        wyoming = WyomingServer(services, settings.wyoming_uri) if settings.wyoming_uri else None
+        if wyoming is not None:
+            await wyoming.start()
         try:
             yield
         finally:
+            if wyoming is not None:
+                await wyoming.stop()
             janitor.cancel()
             services.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from typing import Annotated
+from urllib.parse import urlparse
 
 import typer
 from rich.table import Table
@@ -31,19 +32,33 @@ def serve(
         bool, typer.Option(help="Allow a non-loopback address without API keys.")
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    wyoming: Annotated[
+        str | None,
+        typer.Option(
+            help="Also serve the Wyoming protocol (Home Assistant) here, e.g. "
+            "tcp://0.0.0.0:10300 (default TYMPAN_WYOMING_URI)."
+        ),
+    ] = None,
 ) -> None:
-    """Start the HTTP service (OpenAI-compatible audio API under /v1)."""
+    """Start the HTTP service (OpenAI-compatible audio API under /v1, Realtime WebSocket)."""
     import uvicorn
 
     from tympan.api.app import create_app
 
-    settings = Settings()
+    settings = Settings(**({"wyoming_uri": wyoming} if wyoming else {}))
     host = host or settings.host
     port = port or settings.port
     if not settings.api_keys and not _is_loopback(host) and not insecure:
         err_console.print(
             f"[red]Refusing to serve on {host} without API keys.[/red] Set TYMPAN_API_KEYS, "
             "bind to 127.0.0.1, or pass --insecure."
+        )
+        raise typer.Exit(2)
+    wyoming_host = urlparse(settings.wyoming_uri or "").hostname
+    if wyoming_host and not _is_loopback(wyoming_host) and not insecure:
+        err_console.print(
+            f"[red]Refusing to serve Wyoming on {wyoming_host}:[/red] the Wyoming protocol has "
+            "no authentication. Bind it to 127.0.0.1, or pass --insecure on a trusted network."
         )
         raise typer.Exit(2)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
