@@ -19,7 +19,6 @@ from tympan._discovery import iter_submodules
 from tympan.api.deps import authenticate
 from tympan.api.errors import error_response, install_error_handlers
 from tympan.api.services import Services
-from tympan.api.wyoming import WyomingServer
 from tympan.config import Settings
 from tympan.errors import UploadTooLarge
 
@@ -75,8 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = Services.start(settings)
         app.state.services = services
         janitor = asyncio.create_task(_evict_idle(services))
-        wyoming = WyomingServer(services, settings.wyoming_uri) if settings.wyoming_uri else None
-        if wyoming is not None:
+        wyoming = None
+        if settings.wyoming_uri:
+            from tympan.api.wyoming import WyomingServer  # only imported when it is served
+
+            wyoming = WyomingServer(services, settings.wyoming_uri)
             await wyoming.start()
         try:
             yield

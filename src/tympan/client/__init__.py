@@ -16,6 +16,7 @@ from tympan.client._base import BaseClient, FileInput
 from tympan.client._classifiers import ClassifierMethods
 from tympan.client._diarization import DiarizationMethods
 from tympan.client._music import MusicMethods
+from tympan.client._realtime import RealtimeMethods
 from tympan.client._speakers import SpeakerMethods
 from tympan.client._tts import SpeechMethods
 
@@ -30,6 +31,7 @@ class Client(
     DiarizationMethods,
     ClassifierMethods,
     MusicMethods,
+    RealtimeMethods,
     BaseClient,
 ):
     """A connection to a Tympan service (remote, or in-process with ``in_process``)."""
