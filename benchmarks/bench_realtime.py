@@ -1,0 +1,455 @@
+"""Live audio: the Realtime WebSocket streamed at real time, against whole-file and naive ASR.
+
+A ``tympan serve --wyoming`` subprocess (tiny.en, server VAD, 500 ms silence) is the server;
+clients in this process stream real conversations (``diarization/``: the pyannote sample and
+three AMI openings, 30 s each) at real time in 100 ms chunks and time every event.
+
+- WER of the joined ``completed`` turns against the STM (sample) and against Tympan's
+  whole-file transcription of the same clip (all four); Whisper's normaliser.
+- End of speech (the RTTM's last speech end inside a turn) -> ``completed``: p50 / p95; speech
+  start -> first ``delta``.
+- Speaker labels of live turns against the RTTM: a turn's reference speaker is the one who
+  speaks most inside it; labels are mapped one-to-one to reference speakers (Hungarian).
+- Concurrency: N sessions at once (a 20 s stretch of the sample), p95 of speech stop ->
+  ``completed``, against the naive way (Speaches-style): each finished turn transcribed whole
+  by faster-whisper in its own thread, no batching, same turns, same model, same machine, the
+  two interleaved level by level.
+- Wyoming: round trip of a 5 s utterance (transcribe + audio events -> transcript) against
+  ``POST /v1/audio/transcriptions`` of the same audio, interleaved, min / median of 5.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jiwer
+import numpy as np
+import soundfile
+from faster_whisper import WhisperModel
+from scipy.optimize import linear_sum_assignment
+from websockets.asyncio.client import connect
+from whisper_normalizer.english import EnglishTextNormalizer
+from wyoming.asr import Transcribe
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+
+from benchmarks._harness import EVAL_DIR, markdown_table
+from tympan.audio import Audio, decode_audio
+from tympan.tasks.asr.models import _tiny_en_path
+from tympan.tasks.streaming import TurnDetection, TurnDetector
+from tympan.tasks.vad import SileroVad
+from tympan.tasks.vad.segments import FRAME_SAMPLES
+
+_normalise = EnglishTextNormalizer()
+DIARIZATION = EVAL_DIR / "diarization"
+CLIPS = ["sample", "ami_EN2002a_0000_0030", "ami_EN2005a_0000_0030", "ami_ES2003a_0000_0030"]
+CHUNK = 0.1
+SILENCE_MS = 500
+LEVELS = (2, 4, 6, 8)
+GOAL_P95 = 1.5
+RATE = 16_000
+THREADS = os.cpu_count() or 1
+
+
+@dataclass
+class Stream:
+    """One session's events, each with the wall time it arrived."""
+
+    started: float = 0.0
+    events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+    def of(self, kind: str) -> list[tuple[float, dict[str, Any]]]:
+        return [(t, e) for t, e in self.events if e["type"] == kind]
+
+    def wall(self, audio_seconds: float) -> float:
+        """When the audio at ``audio_seconds`` had been sent (real-time pacing)."""
+        return self.started + audio_seconds
+
+
+def _pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """``tympan serve`` with Wyoming, in a subprocess of its own."""
+
+    def __init__(self) -> None:
+        self.port, self.wyoming_port = _free_port(), _free_port()
+        self.data = tempfile.TemporaryDirectory()
+        env = {**os.environ, "TYMPAN_DATA_DIR": self.data.name}
+        command = "from tympan.cli import main; main()"
+        args = ["serve", "--port", str(self.port), "--log-level", "warning"]
+        args += ["--wyoming", f"tcp://127.0.0.1:{self.wyoming_port}"]
+        self.process = subprocess.Popen([sys.executable, "-c", command, *args], env=env)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise RuntimeError("the benchmark server did not start")
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+        self.data.cleanup()
+
+
+async def stream_live(url: str, samples: np.ndarray, speakers: bool = False) -> Stream:
+    """Stream ``samples`` at real time over ``/v1/realtime``; every event, timed."""
+    ws_url = url.replace("http://", "ws://") + "/v1/realtime?intent=transcription"
+    result = Stream()
+    async with connect(ws_url, max_size=None) as ws:
+        await ws.recv()
+        input_ = {
+            "format": {"type": "audio/pcm", "rate": RATE},
+            "transcription": {"language": "en"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": SILENCE_MS},
+        }
+        update = {"type": "session.update", "session": {"audio": {"input": input_}}}
+        update["session"]["speakers"] = speakers
+        await ws.send(json.dumps(update))
+        await ws.recv()
+        data = _pcm16(np.concatenate([samples, np.zeros(RATE, np.float32)]))
+        step = round(RATE * CHUNK) * 2
+
+        async def send() -> None:
+            result.started = time.perf_counter()
+            for index, start in enumerate(range(0, len(data), step)):
+                delay = result.started + index * CHUNK - time.perf_counter()
+                await asyncio.sleep(max(0.0, delay))
+                audio = base64.b64encode(data[start : start + step]).decode()
+                await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
+
+        sender = asyncio.create_task(send())
+        committed = completed = 0
+        while not sender.done() or completed < committed:
+            try:
+                message = await asyncio.wait_for(ws.recv(), timeout=1.0)
+            except TimeoutError:
+                continue
+            event = json.loads(message)
+            result.events.append((time.perf_counter(), event))
+            committed += event["type"] == "input_audio_buffer.committed"
+            completed += event["type"].endswith("transcription.completed")
+            completed += event["type"].endswith("transcription.failed")
+        await sender
+    return result
+
+
+def _rttm(name: str) -> list[tuple[float, float, str]]:
+    turns = []
+    for line in (DIARIZATION / f"{name}.rttm").read_text().splitlines():
+        fields = line.split()
+        turns.append((float(fields[3]), float(fields[3]) + float(fields[4]), fields[7]))
+    return turns
+
+
+def _stm_text() -> str:
+    lines = (DIARIZATION / "sample.stm").read_text().splitlines()
+    return " ".join(line.split(maxsplit=6)[6] for line in lines)
+
+
+def _wer(reference: str, hypothesis: str) -> float:
+    return 100 * jiwer.wer(_normalise(reference), _normalise(hypothesis) or "<empty>")
+
+
+def _turns(stream: Stream) -> list[dict[str, Any]]:
+    """Completed turns with their audio window (speech start / stop) and event times."""
+    starts = {
+        e["item_id"]: e["audio_start_ms"] / 1000
+        for _, e in stream.of("input_audio_buffer.speech_started")
+    }
+    stops = {
+        e["item_id"]: (t, e["audio_end_ms"] / 1000)
+        for t, e in stream.of("input_audio_buffer.speech_stopped")
+    }
+    first_delta: dict[str, float] = {}
+    for t, e in stream.of("conversation.item.input_audio_transcription.delta"):
+        first_delta.setdefault(e["item_id"], t)
+    turns = []
+    for t, e in stream.of("conversation.item.input_audio_transcription.completed"):
+        item = e["item_id"]
+        if item not in starts or item not in stops:
+            continue
+        turns.append(
+            {
+                "start": starts[item],
+                "end": stops[item][1],
+                "stopped_at": stops[item][0],
+                "completed_at": t,
+                "first_delta_at": first_delta.get(item),
+                "text": e["transcript"],
+                "speaker": e.get("speaker"),
+            }
+        )
+    return turns
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def _speaker_accuracy(turns: list[dict[str, Any]], reference: list[tuple[float, float, str]]):
+    """Turns whose label maps (one-to-one, Hungarian) to the speaker who speaks most in them."""
+    truth = []
+    for turn in turns:
+        overlap: dict[str, float] = {}
+        for start, end, who in reference:
+            shared = min(end, turn["end"]) - max(start, turn["start"])
+            if shared > 0:
+                overlap[who] = overlap.get(who, 0.0) + shared
+        truth.append(max(overlap, key=overlap.get) if overlap else None)
+    labelled = [(t["speaker"], r) for t, r in zip(turns, truth, strict=True) if r and t["speaker"]]
+    if not labelled:
+        return float("nan"), 0
+    hyps = sorted({h for h, _ in labelled})
+    refs = sorted({r for _, r in labelled})
+    counts = np.zeros((len(hyps), len(refs)))
+    for h, r in labelled:
+        counts[hyps.index(h), refs.index(r)] += 1
+    rows, cols = linear_sum_assignment(-counts)
+    return 100 * counts[rows, cols].sum() / len(labelled), len(labelled)
+
+
+def _whole_file(url: str, samples: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, RATE, format="WAV", subtype="PCM_16")
+    response = httpx.post(
+        url + "/v1/audio/transcriptions",
+        files={"file": ("clip.wav", buffer.getvalue())},
+        data={"model": "whisper-1", "language": "en"},
+        timeout=600,
+    )
+    response.raise_for_status()
+    return response.json()["text"]
+
+
+def quality(url: str) -> str:
+    rows, latencies, first_deltas = [], [], []
+    for name in CLIPS:
+        path = DIARIZATION / (f"{name}.wav" if name == "sample" else f"{name}.flac")
+        samples = decode_audio(path).samples
+        stream = asyncio.run(stream_live(url, samples, speakers=True))
+        turns = _turns(stream)
+        live_text = " ".join(t["text"] for t in turns)
+        whole = _whole_file(url, samples)
+        reference = _rttm(name)
+        for turn in turns:
+            ends = [end for start, end, _ in reference if turn["start"] <= end <= turn["end"] + 0.5]
+            if ends:
+                latencies.append(turn["completed_at"] - stream.wall(max(ends)))
+            if turn["first_delta_at"] is not None:
+                onset = turn["start"] + TurnDetection().prefix_padding_ms / 1000
+                first_deltas.append(turn["first_delta_at"] - stream.wall(onset))
+        accuracy, labelled = _speaker_accuracy(turns, reference)
+        stm = _stm_text() if name == "sample" else None
+        rows.append(
+            [
+                name,
+                len(turns),
+                f"{_wer(stm, live_text):.1f}" if stm else "-",
+                f"{_wer(stm, whole):.1f}" if stm else "-",
+                f"{_wer(whole, live_text):.1f}",
+                f"{accuracy:.0f} ({labelled} turns)",
+            ]
+        )
+    table = markdown_table(
+        [
+            "clip",
+            "turns",
+            "live WER vs STM %",
+            "whole-file WER vs STM %",
+            "live vs whole-file %",
+            "speaker label accuracy %",
+        ],
+        rows,
+    )
+    timing = markdown_table(
+        ["measure", "p50 s", "p95 s", "n"],
+        [
+            [
+                "end of speech (RTTM) -> completed",
+                _percentile(latencies, 50),
+                _percentile(latencies, 95),
+                len(latencies),
+            ],
+            [
+                "speech start -> first delta",
+                _percentile(first_deltas, 50),
+                _percentile(first_deltas, 95),
+                len(first_deltas),
+            ],
+        ],
+    )
+    return f"{table}\n\n{timing}"
+
+
+def _reference_turns(samples: np.ndarray) -> list[tuple[float, float]]:
+    """The turns server VAD finds in ``samples`` (same detector and settings as the server)."""
+    frames = samples[: samples.shape[0] // FRAME_SAMPLES * FRAME_SAMPLES]
+    probabilities = SileroVad().probabilities(Audio.from_array(frames))
+    detector = TurnDetector(TurnDetection(silence_duration_ms=SILENCE_MS), 30.0)
+    turns, start = [], 0.0
+    for boundary in detector.push(probabilities, 0):
+        at = boundary.frame * FRAME_SAMPLES / RATE
+        if boundary.kind == "start":
+            start = max(0.0, at - 0.3)
+        elif boundary.kind == "end":
+            turns.append((start, at))
+    return turns
+
+
+def _wav_bytes(samples: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, RATE, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+async def naive_sessions(model: WhisperModel, samples: np.ndarray, sessions: int) -> list[float]:
+    """Speaches' way: each turn, once its silence has passed, decoded whole in its own thread."""
+    turns = _reference_turns(samples) or [(0.0, samples.shape[0] / RATE)]
+    silence = SILENCE_MS / 1000
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+
+    def decode(start: float, end: float) -> None:
+        segments, _ = model.transcribe(
+            samples[int(start * RATE) : int(end * RATE) + int(0.3 * RATE)],
+            beam_size=5,
+            language="en",
+            vad_filter=False,
+        )
+        list(segments)
+
+    async def one_session(executor: ThreadPoolExecutor) -> None:
+        began = time.perf_counter()
+        for start, end in turns:
+            stopped = began + end + silence
+            await asyncio.sleep(max(0.0, stopped - time.perf_counter()))
+            await loop.run_in_executor(executor, decode, start, end)
+            latencies.append(time.perf_counter() - stopped)
+
+    with ThreadPoolExecutor(max_workers=sessions) as executor:
+        await asyncio.gather(*(one_session(executor) for _ in range(sessions)))
+    return latencies
+
+
+async def live_sessions(url: str, samples: np.ndarray, sessions: int) -> tuple[list[float], int]:
+    streams = await asyncio.gather(*(stream_live(url, samples) for _ in range(sessions)))
+    latencies, failures = [], 0
+    for stream in streams:
+        failures += len(stream.of("conversation.item.input_audio_transcription.failed"))
+        failures += len(stream.of("error"))
+        latencies += [t["completed_at"] - t["stopped_at"] for t in _turns(stream)]
+    return latencies, failures
+
+
+def concurrency(url: str) -> str:
+    samples = decode_audio(DIARIZATION / "sample.wav").samples[6 * RATE : 26 * RATE]
+    model = WhisperModel(
+        str(_tiny_en_path()), device="cpu", compute_type="int8", cpu_threads=THREADS
+    )
+    rows, sustained = [], {"tympan": 0, "naive": 0}
+    for sessions in LEVELS:
+        ours, failures = asyncio.run(live_sessions(url, samples, sessions))
+        naive = asyncio.run(naive_sessions(model, samples, sessions))
+        p95_ours, p95_naive = _percentile(ours, 95), _percentile(naive, 95)
+        if p95_ours < GOAL_P95 and not failures:
+            sustained["tympan"] = sessions
+        if p95_naive < GOAL_P95:
+            sustained["naive"] = sessions
+        rows.append(
+            [sessions, _percentile(ours, 50), p95_ours, failures, _percentile(naive, 50), p95_naive]
+        )
+    table = markdown_table(
+        ["sessions", "Tympan p50 s", "Tympan p95 s", "Tympan failed", "naive p50 s", "naive p95 s"],
+        rows,
+    )
+    return (
+        f"{table}\n\nSessions sustained with p95 < {GOAL_P95} s (speech stop -> completed): "
+        f"Tympan {sustained['tympan']}, naive per-turn decoding {sustained['naive']}."
+    )
+
+
+async def _wyoming_once(port: int, samples: np.ndarray) -> tuple[float, str]:
+    data = _pcm16(samples)
+    fmt = {"rate": RATE, "width": 2, "channels": 1}
+    started = time.perf_counter()
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Transcribe(language="en").event())
+        await client.write_event(AudioStart(**fmt).event())
+        for start in range(0, len(data), 3200):
+            await client.write_event(AudioChunk(audio=data[start : start + 3200], **fmt).event())
+        await client.write_event(AudioStop().event())
+        while (event := await client.read_event()) is not None and event.type != "transcript":
+            pass
+    assert event is not None
+    return time.perf_counter() - started, event.data["text"]
+
+
+def wyoming(server: Server) -> str:
+    samples = decode_audio(EVAL_DIR / "asr_ljspeech" / "LJ001-0020.flac").samples
+    samples = np.concatenate([samples, np.zeros(RATE // 2, np.float32)])
+    wav = _wav_bytes(samples)
+    times: dict[str, list[float]] = {"Wyoming": [], "HTTP": []}
+    texts = {}
+    for _ in range(5):
+        elapsed, texts["Wyoming"] = asyncio.run(_wyoming_once(server.wyoming_port, samples))
+        times["Wyoming"].append(elapsed)
+        started = time.perf_counter()
+        response = httpx.post(
+            server.url + "/v1/audio/transcriptions",
+            files={"file": ("clip.wav", wav)},
+            data={"model": "whisper-1", "language": "en"},
+            timeout=600,
+        )
+        times["HTTP"].append(time.perf_counter() - started)
+        texts["HTTP"] = response.json()["text"]
+    rows = [
+        [name, min(values), float(np.median(values)), _wer(texts["HTTP"], texts[name])]
+        for name, values in times.items()
+    ]
+    seconds = samples.shape[0] / RATE
+    return markdown_table(
+        [f"{seconds:.1f} s utterance", "min s", "median s", "WER vs HTTP text %"], rows
+    )
+
+
+def run() -> str:
+    server = Server()
+    try:
+        _whole_file(server.url, np.zeros(RATE, np.float32))  # load the model before timing
+        parts = [
+            "Quality and latency, one session at a time, real time:\n\n" + quality(server.url),
+            "Concurrent real-time sessions:\n\n" + concurrency(server.url),
+            "Wyoming against HTTP (interleaved, 5 repeats):\n\n" + wyoming(server),
+        ]
+    finally:
+        server.close()
+    return "\n\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(run())
