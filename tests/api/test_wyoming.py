@@ -31,8 +31,8 @@ from wyoming.tts import (
 )
 
 from tests.conftest import EVAL_DIR, make_settings
+from tests.live_audio import pcm16, silence, speech, wer
 from tests.live_server import serve_in_thread
-from tests.tasks.streaming.test_session import pcm16, silence, speech, wer
 
 SENTENCE = EVAL_DIR / "asr_ljspeech" / "LJ001-0001.flac"
 SENTENCE_TEXT = (

@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from tests.conftest import EVAL_DIR
-from tests.tasks.streaming.test_session import wer
+from tests.live_audio import wer
 from tympan.cli import app
 
 SHORT = EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import EVAL_DIR
-from tests.tasks.streaming.test_session import pcm16, silence, speech, wer
+from tests.live_audio import pcm16, silence, speech, wer
 from tympan.client import Client
 from tympan.errors import ModelNotFound
 

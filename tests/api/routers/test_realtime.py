@@ -24,8 +24,8 @@ from openai import AsyncOpenAI
 from websockets.asyncio.client import connect
 
 from tests.conftest import EVAL_DIR, make_settings
+from tests.live_audio import pcm16, silence, speech, wer
 from tests.live_server import serve_in_thread
-from tests.tasks.streaming.test_session import pcm16, silence, speech, wer
 
 with warnings.catch_warnings():  # the reference G.711 encoder: deprecated, still in 3.11/3.12
     warnings.simplefilter("ignore", DeprecationWarning)

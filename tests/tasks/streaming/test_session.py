@@ -9,18 +9,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine, Iterator
-from pathlib import Path
 from typing import Any
 
-import jiwer
 import numpy as np
 import pytest
-from whisper_normalizer.english import EnglishTextNormalizer
 
 from tests.conftest import EVAL_DIR, make_settings
+from tests.live_audio import pcm16, silence, speech, wer
 from tests.speaker_data import utterances
 from tympan.api.services import Services
-from tympan.audio import decode_audio
 from tympan.audio.stream import PcmFormat
 from tympan.errors import PayloadTooLarge
 from tympan.store.speakers import speaker_store
@@ -43,23 +40,6 @@ from tympan.tasks.streaming import (
 from tympan.tasks.vad import SILERO_MODEL_ID
 
 PCM16K = PcmFormat("pcm16", 16_000)
-_normalise = EnglishTextNormalizer()
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    return jiwer.wer(_normalise(reference), _normalise(hypothesis))
-
-
-def speech(path: Path) -> np.ndarray:
-    return decode_audio(path).samples
-
-
-def silence(seconds: float) -> np.ndarray:
-    return np.zeros(round(seconds * 16_000), np.float32)
-
-
-def pcm16(samples: np.ndarray) -> bytes:
-    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
 
 
 @pytest.fixture(scope="module")
