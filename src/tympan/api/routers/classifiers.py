@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from tympan.api.deps import AudioUpload, ServicesDep, decode_upload
 from tympan.api.services import Services
 from tympan.errors import InvalidParameter
+from tympan.paths import confine_path
 from tympan.store.classifiers import ClassifierVersion, served_version
 from tympan.store.jobs import Job
 from tympan.tasks.classifiers import (
@@ -100,13 +101,15 @@ async def train_classifier(
         raise InvalidParameter("Send exactly one of 'dataset' (a zip) or 'path'.", param="dataset")
     check_name(name)
     config.validate()
+    roots, source = None, Path()
+    if path is not None:  # a server folder: only under TYMPAN_DATASET_ROOTS, before any work
+        roots = services.settings.dataset_roots
+        source = confine_path(path, roots)
     work = service.new_work_folder()
     try:
         if dataset is not None:
             source = await _dataset_from_upload(service, dataset, work)
-        else:
-            source = Path(path or "")
-        loaded = await services.manager.run(load_dataset, source)
+        loaded = await services.manager.run(load_dataset, source, roots)
         return service.submit_training(name, loaded, config, work, cleanup=True)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
