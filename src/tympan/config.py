@@ -13,10 +13,19 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["SAMPLE_RATE", "Settings", "settings_reference", "settings_reference_markdown"]
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "SAMPLE_RATE",
+    "Settings",
+    "settings_reference",
+    "settings_reference_markdown",
+]
 
 SAMPLE_RATE = 16_000
 """Every ``Audio`` past the boundary is mono float32 at this rate."""
+
+DEFAULT_NAMESPACE = "default"
+"""The namespace of speakers and classifiers of plain API keys, and of a service without keys."""
 
 
 class Settings(BaseSettings):

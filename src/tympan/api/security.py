@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketClose
 
 from tympan.api.errors import error_response
-from tympan.config import Settings
+from tympan.config import DEFAULT_NAMESPACE, Settings
 from tympan.errors import AuthenticationFailed, PermissionDenied, TympanError
 
 __all__ = [
@@ -45,7 +45,6 @@ __all__ = [
 ]
 
 KeyScope = Literal["admin", "read", "transcribe"]
-DEFAULT_NAMESPACE = "default"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _CALLER_KEY = "tympan.caller"
 _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
