@@ -79,9 +79,7 @@ def _state(client: Client) -> tuple[str, list[str], list[str]]:
 
 
 def _train(client: Client, path: str):  # type: ignore[no-untyped-def]
-    return client._http.post(
-        "/v1/classifiers", data={"name": "probe", "path": path, "arch": "cnn"}
-    )
+    return client._http.post("/v1/classifiers", data={"name": "probe", "path": path, "arch": "cnn"})
 
 
 @pytest.mark.parametrize(

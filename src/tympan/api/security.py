@@ -228,7 +228,8 @@ def _is_preflight(scope: Scope, headers: Headers) -> bool:
 def check_connection(scope: Scope, policy: AccessPolicy) -> Caller:
     """Every check for one HTTP request or WebSocket handshake; the caller, or a TympanError.
 
-    Only headers are read. A WebSocket counts as a ``GET`` of its path for key scopes.
+    Only headers are read. For key scopes a WebSocket's method is ``WEBSOCKET``: a ``read``
+    key may not open one, a ``transcribe`` key only on an inference path (``/v1/realtime``).
     """
     headers = Headers(scope=scope)
     policy.check_network(scope)
@@ -238,7 +239,7 @@ def check_connection(scope: Scope, policy: AccessPolicy) -> Caller:
     if path in _PUBLIC_PATHS or _is_preflight(scope, headers):
         return Caller()
     caller = policy.authenticate(headers)
-    _authorize(caller, scope.get("method", "GET"), path)
+    _authorize(caller, scope.get("method") or "WEBSOCKET", path)
     return caller
 
 
