@@ -1,25 +1,25 @@
-"""FastAPI dependencies: services, auth, and the audio upload that crosses the boundary."""
+"""FastAPI dependencies: services, the caller's namespace, the audio upload at the boundary."""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import Depends, File, UploadFile
+from fastapi import Depends, File, Request, UploadFile
 from starlette.requests import HTTPConnection
 
+from tympan.api.security import caller_of
 from tympan.api.services import Services
 from tympan.audio import Audio, decode_audio
-from tympan.errors import AuthenticationFailed, InvalidAudio, PayloadTooLarge, UnsupportedMedia
+from tympan.errors import InvalidAudio, PayloadTooLarge, UnsupportedMedia
 
 __all__ = [
-    "WEBSOCKET_KEY_PREFIX",
     "AudioUpload",
+    "NamespaceDep",
     "ServicesDep",
-    "authenticate",
     "decode_upload",
     "get_services",
+    "request_namespace",
 ]
 
 
@@ -31,31 +31,12 @@ def get_services(connection: HTTPConnection) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-WEBSOCKET_KEY_PREFIX = "openai-insecure-api-key."
-"""Browsers cannot set headers on a WebSocket, so OpenAI's clients send the key as a
-subprotocol ``openai-insecure-api-key.<key>``."""
+def request_namespace(request: Request) -> str:
+    """The namespace of the request's speakers and classifiers (its API key's)."""
+    return caller_of(request.scope).namespace
 
 
-def _presented_key(connection: HTTPConnection) -> str | None:
-    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer":
-        return token
-    if connection.scope["type"] == "websocket":
-        for offered in connection.headers.get("sec-websocket-protocol", "").split(","):
-            if offered.strip().startswith(WEBSOCKET_KEY_PREFIX):
-                return offered.strip().removeprefix(WEBSOCKET_KEY_PREFIX)
-    return None
-
-
-def authenticate(connection: HTTPConnection, services: ServicesDep) -> None:
-    """Require ``Authorization: Bearer <key>`` (or, on a WebSocket, the key subprotocol)
-    when API keys are configured."""
-    keys = services.settings.api_keys
-    if not keys or connection.url.path == "/healthz":
-        return
-    token = _presented_key(connection)
-    if token is None or not any(hmac.compare_digest(token.encode(), key.encode()) for key in keys):
-        raise AuthenticationFailed("Missing or invalid API key (Authorization: Bearer ...).")
+NamespaceDep = Annotated[str, Depends(request_namespace)]
 
 
 async def decode_upload(upload: UploadFile, services: Services, param: str = "file") -> Audio:

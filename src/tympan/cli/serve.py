@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from typing import Annotated
 from urllib.parse import urlparse
 
@@ -14,15 +12,6 @@ from tympan.cli._common import ApiKeyOption, ServerOption, connect, console, err
 from tympan.config import Settings
 
 __all__ = ["register"]
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return all(
-            ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None)
-        )
-    except (OSError, ValueError):
-        return False
 
 
 def serve(
@@ -44,24 +33,30 @@ def serve(
     import uvicorn
 
     from tympan.api.app import create_app
+    from tympan.api.security import is_loopback_host
 
-    settings = Settings(**({"wyoming_uri": wyoming} if wyoming else {}))
-    host = host or settings.host
-    port = port or settings.port
-    if not settings.api_keys and not _is_loopback(host) and not insecure:
-        err_console.print(
-            f"[red]Refusing to serve on {host} without API keys.[/red] Set TYMPAN_API_KEYS, "
-            "bind to 127.0.0.1, or pass --insecure."
-        )
-        raise typer.Exit(2)
+    defaults = Settings()
+    settings = defaults.model_copy(
+        update={
+            "host": host or defaults.host,
+            "port": port or defaults.port,
+            "insecure": insecure or defaults.insecure,
+            "wyoming_uri": wyoming or defaults.wyoming_uri,
+        }
+    )
     wyoming_host = urlparse(settings.wyoming_uri or "").hostname
-    if wyoming_host and not _is_loopback(wyoming_host) and not insecure:
+    if wyoming_host and not is_loopback_host(wyoming_host) and not settings.insecure:
         err_console.print(
             f"[red]Refusing to serve Wyoming on {wyoming_host}:[/red] the Wyoming protocol has "
             "no authentication. Bind it to 127.0.0.1, or pass --insecure on a trusted network."
         )
         raise typer.Exit(2)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    try:
+        app = create_app(settings)  # refuses a network address without keys
+    except ValueError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
 
 
 def models(server: ServerOption = None, api_key: ApiKeyOption = None) -> None:

@@ -93,10 +93,11 @@ async def stream(
     parts: list[np.ndarray | str],
     *,
     speed: float | None = None,
+    namespace: str = "default",
 ) -> list[LiveEvent]:
     """Send ``parts`` (audio, or "commit"/"clear") in 100 ms chunks at ``speed`` x real time
     (None: as fast as possible), finish, and return every event."""
-    session = await LiveSession.open(engine, options)
+    session = await LiveSession.open(engine, options, namespace=namespace)
     events: list[LiveEvent] = []
     reader = asyncio.create_task(_collect(session, events))
     for part in parts:
@@ -231,3 +232,5 @@ def test_turns_are_named_by_enrolled_voice_or_by_a_stable_session_label(run, eng
     a_first, b, a_again = labels_by_part(run(stream(engine, options, sequence)))
     assert a_first == a_again == {"Alice"}
     assert b == {"SPEAKER_0"}
+    elsewhere = run(stream(engine, options, sequence, namespace="another-team"))
+    assert "Alice" not in {e.speaker for e in elsewhere if isinstance(e, SpeakerSegment)}

@@ -5,7 +5,8 @@ A thin adapter over the streaming core: client events (``session.update``,
 ``LiveSession`` calls, and the session's events go back as OpenAI server events. A bad event
 gets an ``error`` event and the session goes on; the session limit, the session length limit
 and a closed socket end it cleanly. Auth is the service's (bearer header or the
-``openai-insecure-api-key.`` subprotocol), checked before the handshake is accepted.
+``openai-insecure-api-key.`` subprotocol), checked by the app's guard before the handshake;
+enrolled speakers are those of the key's namespace.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from tympan.api.deps import WEBSOCKET_KEY_PREFIX, ServicesDep
+from tympan.api.deps import ServicesDep
 from tympan.api.realtime_protocol import (
     error_event,
     new_event_id,
@@ -30,6 +31,7 @@ from tympan.api.realtime_protocol import (
     session_body,
     session_options,
 )
+from tympan.api.security import caller_of
 from tympan.errors import BadRequest, InvalidParameter, Overloaded, TympanError
 from tympan.tasks.streaming import LiveOptions, LiveSession, live_engine
 
@@ -41,12 +43,13 @@ router = APIRouter(tags=["realtime"])
 
 _CLOSE_TRY_AGAIN = 1013  # RFC 6455: server overloaded, try again later
 _CLOSE_POLICY = 1008  # RFC 6455: policy violation (a limit was reached)
+_KEY_SUBPROTOCOL = "openai-insecure-api-key."  # carries a browser's key; never echoed back
 
 
 def _subprotocol(websocket: WebSocket) -> str | None:
     """The subprotocol to accept: ``realtime`` when offered (browsers require an answer)."""
     offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
-    plain = [p for p in offered if p and not p.startswith(WEBSOCKET_KEY_PREFIX)]
+    plain = [p for p in offered if p and not p.startswith(_KEY_SUBPROTOCOL)]
     return "realtime" if "realtime" in plain else (plain[0] if plain else None)
 
 
@@ -143,7 +146,8 @@ async def realtime(
                 "Tympan serves transcription sessions only: connect with ?intent=transcription.",
                 param="intent",
             )
-        session = await LiveSession.open(engine, LiveOptions(model=model))
+        namespace = caller_of(websocket.scope).namespace
+        session = await LiveSession.open(engine, LiveOptions(model=model), namespace=namespace)
     except TympanError as exc:
         await _refuse(websocket, exc)
         return

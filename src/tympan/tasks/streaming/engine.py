@@ -83,9 +83,10 @@ class LiveEngine:
 
         return await self.manager.infer(model, run, task=SPEAKER_TASK)
 
-    async def speaker_index(self, model: str) -> VoiceprintIndex:
-        """Voiceprints enrolled with ``model`` (cached by the store, re-read when they change)."""
-        return await asyncio.to_thread(speaker_store(self.db).index, model)
+    async def speaker_index(self, model: str, namespace: str) -> VoiceprintIndex:
+        """Voiceprints enrolled with ``model`` in ``namespace`` (cached by the store, re-read
+        when they change)."""
+        return await asyncio.to_thread(speaker_store(self.db).index, model, None, namespace)
 
 
 _ENGINES: weakref.WeakKeyDictionary[ModelManager, LiveEngine] = weakref.WeakKeyDictionary()

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from tympan.audio.stream import PcmDecoder
-from tympan.config import SAMPLE_RATE
+from tympan.config import DEFAULT_NAMESPACE, SAMPLE_RATE
 from tympan.errors import AudioTooLong, BadRequest, PayloadTooLarge, TympanError
 from tympan.tasks.asr import (
     MAX_CHUNK_SECONDS,
@@ -68,7 +68,7 @@ log = logging.getLogger(__name__)
 
 _MIN_COMMIT_SECONDS = 0.1  # OpenAI refuses to commit less
 _END_PAD_SECONDS = 0.3  # audio kept after a turn's last speech frame (Whisper's lead-out)
-_MIN_PARTIAL_SECONDS = 0.5
+_MIN_PARTIAL_SECONDS = 1.0  # a first decode of less holds a word or two
 
 
 def new_item_id() -> str:
@@ -101,12 +101,18 @@ class _Turn:
 class LiveSession:
     """One live transcription session over a ``LiveEngine``; ``close`` it when done."""
 
-    def __init__(self, engine: LiveEngine, options: LiveOptions) -> None:
-        """Count the session in (``Overloaded`` past the limit) and start its worker."""
+    def __init__(
+        self, engine: LiveEngine, options: LiveOptions, *, namespace: str = DEFAULT_NAMESPACE
+    ) -> None:
+        """Count the session in (``Overloaded`` past the limit) and start its worker.
+
+        ``namespace`` is whose enrolled speakers name the turns (the caller's API key's).
+        """
         options.validate()
         engine.acquire()
         self.engine = engine
         self.options = options
+        self.namespace = namespace
         self.ended = False
         self._events: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
         self._commands: asyncio.Queue[tuple[str, object, str | None]] = asyncio.Queue()
@@ -134,9 +140,11 @@ class LiveSession:
         )
 
     @classmethod
-    async def open(cls, engine: LiveEngine, options: LiveOptions) -> LiveSession:
+    async def open(
+        cls, engine: LiveEngine, options: LiveOptions, *, namespace: str = DEFAULT_NAMESPACE
+    ) -> LiveSession:
         """A configured session (model resolved and checked); nothing is left open on error."""
-        session = cls(engine, options)
+        session = cls(engine, options, namespace=namespace)
         try:
             await session.configure(options)
         except BaseException:
@@ -351,6 +359,8 @@ class LiveSession:
 
     def _commit(self, open_turn: _OpenTurn, end: int, *, from_vad: bool) -> None:
         open_turn.closed = True
+        if open_turn.partial_task is not None:
+            open_turn.partial_task.cancel()  # a preview still queued gives way to the final
         start = max(open_turn.start, self._buffer_start)
         first, last = start - self._buffer_start, end - self._buffer_start
         frame0 = first // FRAME_SAMPLES
@@ -375,9 +385,14 @@ class LiveSession:
     # -- decoding -------------------------------------------------------------------------
 
     def _maybe_partial(self, turn: _OpenTurn) -> None:
+        """Start a partial decode of the open turn when it is worth the model's time: the
+        interval has passed since the last one ended, the session has caught up with the
+        audio sent (else the preview is stale at once), and the model's queue is idle."""
         interval = self.engine.settings.realtime_partial_interval_ms / 1000 * SAMPLE_RATE
-        busy = (turn.partial_task is not None and not turn.partial_task.done()) or (
-            self.engine.transcriber.queue(self._model_id).pending > 0
+        busy = (
+            (turn.partial_task is not None and not turn.partial_task.done())
+            or self._queued > 0
+            or self.engine.transcriber.queue(self._model_id).pending > 0
         )
         long_enough = self._received - turn.start >= _MIN_PARTIAL_SECONDS * SAMPLE_RATE
         if busy or not long_enough or self._received - turn.partial_at < interval:
@@ -403,6 +418,8 @@ class LiveSession:
         except TympanError as exc:  # a partial is only a preview; the final decode reports
             log.debug("live partial decode failed: %s", exc)
             return
+        finally:
+            turn.partial_at = self._received  # the next interval counts from here
         if turn.closed:
             return
         delta = turn.partial.update("".join(segment.text for segment in segments))
@@ -458,7 +475,7 @@ class LiveSession:
         embedding = await self.engine.embed(labeller.model, turn.samples)
         if embedding is None:
             return None
-        index = await self.engine.speaker_index(labeller.model)
+        index = await self.engine.speaker_index(labeller.model, self.namespace)
         return labeller.label(embedding, turn.samples.shape[0] / SAMPLE_RATE, index)
 
     async def _report(self, turn: _Turn, previous: asyncio.Task[None] | None) -> None:
