@@ -470,7 +470,7 @@ class LiveSession:
 
     async def _speaker(self, turn: _Turn) -> str | None:
         labeller = self._labeller
-        if labeller is None:
+        if labeller is None or not self.options.speakers:
             return None
         embedding = await self.engine.embed(labeller.model, turn.samples)
         if embedding is None:
@@ -482,8 +482,9 @@ class LiveSession:
         """Transcribe (and label) a committed turn; report it after the turn before it."""
         outcome: list[LiveEvent]
         try:
-            text, segments, language = await self._transcribe(turn)
-            speaker = await self._speaker(turn) if self.options.speakers else None
+            (text, segments, language), speaker = await asyncio.gather(
+                self._transcribe(turn), self._speaker(turn)
+            )  # the speaker embedding runs beside the decode, in the other worker
             outcome = self._completed(turn, text, segments, language, speaker)
         except TympanError as exc:
             outcome = [TranscriptFailed(turn.item_id, exc)]
