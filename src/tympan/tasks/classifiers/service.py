@@ -162,7 +162,12 @@ class ClassifierService:
                 if cleanup:
                     shutil.rmtree(work, ignore_errors=True)
 
-        params = {"name": name, "examples": len(dataset.examples), **config.to_dict()}
+        params = {
+            "name": name,
+            "namespace": self.namespace,  # GET /v1/jobs/{id} shows it to this namespace only
+            "examples": len(dataset.examples),
+            **config.to_dict(),
+        }
         return self.services.jobs.submit("classifier-training", job, params)
 
     def _encoder(self) -> Any:
