@@ -3,6 +3,9 @@
 Every training run or incremental update adds a version row with its metrics, dataset
 fingerprint, config and artifact checksums. One version per classifier may be in
 ``production``; promoting pushes the previous one onto a history so ``rollback`` can restore it.
+
+A classifier belongs to one namespace (its row's ``namespace``, set when a namespace first
+``claim``s the name); reads given a namespace see only that namespace's classifiers.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tympan.config import DEFAULT_NAMESPACE
@@ -44,9 +48,6 @@ class ClassifierVersionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64), index=True)
-    namespace: Mapped[str] = mapped_column(
-        String(64), default=DEFAULT_NAMESPACE, server_default=DEFAULT_NAMESPACE, index=True
-    )
     version: Mapped[int] = mapped_column(Integer)
     arch: Mapped[str] = mapped_column(String(32))
     stage: Mapped[str] = mapped_column(String(16), default="none")
@@ -75,7 +76,6 @@ class ClassifierVersion:
     parent_version: int | None
     created_at: datetime
     ref: str = field(default="")
-    namespace: str = DEFAULT_NAMESPACE
 
     @classmethod
     def from_row(cls, row: ClassifierVersionRow) -> ClassifierVersion:
@@ -92,7 +92,6 @@ class ClassifierVersion:
             row.parent_version,
             row.created_at,
             f"{row.name}:{row.version}",
-            row.namespace,
         )
 
 
@@ -101,6 +100,19 @@ class ClassifierStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    def claim(self, name: str, namespace: str) -> None:
+        """Give ``name`` to ``namespace`` on first use; ``Conflict`` if another namespace has it."""
+        try:
+            with self.db.session() as session:
+                if session.get(ClassifierRow, name) is None:
+                    session.add(
+                        ClassifierRow(name=name, namespace=namespace, production_history=[])
+                    )
+        except IntegrityError:  # claimed at the same moment; the owner is checked below
+            pass
+        if self.owners().get(name) != namespace:
+            raise Conflict(f"The name {name!r} is taken on this server.", param="name")
 
     def next_version(self, name: str) -> int:
         """The number the next version of ``name`` will get."""
@@ -122,15 +134,11 @@ class ClassifierStore:
         dataset_fingerprint: str,
         artifacts: dict[str, str],
         parent_version: int | None = None,
-        namespace: str = DEFAULT_NAMESPACE,
     ) -> ClassifierVersion:
-        """Record a finished version (staged); ``Conflict`` if the number or name is taken."""
+        """Record a finished version (staged); ``Conflict`` if the number is taken."""
         with self.db.session() as session:
-            owner = session.get(ClassifierRow, name)
-            if owner is None:
-                session.add(ClassifierRow(name=name, namespace=namespace, production_history=[]))
-            elif owner.namespace != namespace:
-                raise Conflict(f"The name {name!r} is taken on this server.", param="name")
+            if session.get(ClassifierRow, name) is None:
+                session.add(ClassifierRow(name=name, production_history=[]))
             taken = session.scalar(self._version_query(name, version))
             if taken is not None:
                 raise Conflict(f"Version {name}:{version} already exists.", param="name")
@@ -145,7 +153,6 @@ class ClassifierStore:
                 dataset_fingerprint=dataset_fingerprint,
                 artifacts=artifacts,
                 parent_version=parent_version,
-                namespace=namespace,
             )
             session.add(row)
             session.flush()
@@ -157,20 +164,31 @@ class ClassifierStore:
             ClassifierVersionRow.name == name, ClassifierVersionRow.version == version
         )
 
+    @staticmethod
+    def _of(namespace: str | None):  # type: ignore[no-untyped-def]
+        """Version rows (of ``namespace``'s classifiers only, when given)."""
+        query = select(ClassifierVersionRow)
+        if namespace is None:
+            return query
+        return query.join(ClassifierRow, ClassifierRow.name == ClassifierVersionRow.name).where(
+            ClassifierRow.namespace == namespace
+        )
+
+    def owners(self) -> dict[str, str]:
+        """The namespace of every claimed classifier name."""
+        with self.db.session() as session:
+            return dict(session.execute(select(ClassifierRow.name, ClassifierRow.namespace)).all())
+
     def names(self, namespace: str | None = None) -> list[str]:
-        """Every classifier name (of ``namespace``, when given), sorted."""
-        query = select(ClassifierRow.name)
-        if namespace is not None:
-            query = query.where(ClassifierRow.namespace == namespace)
+        """Every classifier name with a version (of ``namespace``, when given), sorted."""
+        query = self._of(namespace).with_only_columns(ClassifierVersionRow.name).distinct()
         with self.db.session() as session:
             return sorted(session.scalars(query).all())
 
     def versions(self, name: str, namespace: str | None = None) -> list[ClassifierVersion]:
         """Every version of ``name`` (in ``namespace``, when given), oldest first;
         ``ResourceNotFound`` if there is none."""
-        query = select(ClassifierVersionRow).where(ClassifierVersionRow.name == name)
-        if namespace is not None:
-            query = query.where(ClassifierVersionRow.namespace == namespace)
+        query = self._of(namespace).where(ClassifierVersionRow.name == name)
         with self.db.session() as session:
             rows = session.scalars(query.order_by(ClassifierVersionRow.version)).all()
             if not rows:

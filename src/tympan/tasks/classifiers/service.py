@@ -122,7 +122,7 @@ class ClassifierService:
 
     def check_name_free(self, name: str) -> None:
         """``Conflict`` (409) when another namespace owns ``name``, before any work starts."""
-        if name in self.store.names() and name not in self.names():
+        if self.store.owners().get(name, self.namespace) != self.namespace:
             raise Conflict(f"The name {name!r} is taken on this server.", param="name")
 
     # -- registry of servable models -----------------------------------------------------
@@ -133,7 +133,9 @@ class ClassifierService:
         served = served_version(versions)
         for version in versions:
             self.services.registry.add(
-                version_spec(self.artifacts, version, version.version == served.version)
+                version_spec(
+                    self.artifacts, version, version.version == served.version, self.namespace
+                )
             )
 
     # -- training -------------------------------------------------------------------------
@@ -149,9 +151,9 @@ class ClassifierService:
     ) -> Job:
         """Check the dataset now (400 with every problem), then train in a background job."""
         check_name(name)
-        self.check_name_free(name)
         config.validate()
         raise_for_report(check_dataset(dataset))
+        self.store.claim(name, self.namespace)  # the name is this namespace's from now on
 
         def job(progress: Progress) -> dict[str, Any]:
             try:
@@ -160,7 +162,12 @@ class ClassifierService:
                 if cleanup:
                     shutil.rmtree(work, ignore_errors=True)
 
-        params = {"name": name, "examples": len(dataset.examples), **config.to_dict()}
+        params = {
+            "name": name,
+            "namespace": self.namespace,  # GET /v1/jobs/{id} shows it to this namespace only
+            "examples": len(dataset.examples),
+            **config.to_dict(),
+        }
         return self.services.jobs.submit("classifier-training", job, params)
 
     def _encoder(self) -> Any:
@@ -221,9 +228,7 @@ class ClassifierService:
                 self.artifacts.delete(version_key(name, version))
                 raise
             try:
-                stored = self.store.add_version(
-                    name, version, artifacts=checksums, namespace=self.namespace, **asdict(draft)
-                )
+                stored = self.store.add_version(name, version, artifacts=checksums, **asdict(draft))
             except BaseException:
                 self.artifacts.delete(version_key(name, version))
                 raise
