@@ -9,6 +9,7 @@ thin adapters over ``LiveSession``.
 
 from __future__ import annotations
 
+from tympan.tasks.streaming.decoding import TurnDecoder
 from tympan.tasks.streaming.engine import LiveEngine, live_engine
 from tympan.tasks.streaming.events import (
     Cleared,
@@ -49,6 +50,7 @@ __all__ = [
     "TranscriptDelta",
     "TranscriptFailed",
     "TurnBoundary",
+    "TurnDecoder",
     "TurnDetection",
     "TurnDetector",
     "live_engine",

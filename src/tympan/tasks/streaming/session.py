@@ -22,7 +22,7 @@ import logging
 import math
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,15 +31,11 @@ from tympan.config import DEFAULT_NAMESPACE, SAMPLE_RATE
 from tympan.errors import AudioTooLong, BadRequest, PayloadTooLarge, TympanError
 from tympan.tasks.asr import (
     MAX_CHUNK_SECONDS,
-    ChunkJob,
     Segment,
     TranscribeOptions,
-    detect_language,
-    language_name,
-    plan_chunks,
 )
-from tympan.tasks.asr.results import join_chunks
 from tympan.tasks.speakers import default_threshold
+from tympan.tasks.streaming.decoding import TurnDecoder
 from tympan.tasks.streaming.engine import LiveEngine
 from tympan.tasks.streaming.events import (
     Cleared,
@@ -112,11 +108,10 @@ class LiveSession:
         engine.acquire()
         self.engine = engine
         self.options = options
-        self.namespace = namespace
         self.ended = False
         self._events: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
         self._commands: asyncio.Queue[tuple[str, object, str | None]] = asyncio.Queue()
-        self._decoder = PcmDecoder(options.format)
+        self._pcm = PcmDecoder(options.format)
         self._detector = self._new_detector()
         self._vad_state = SileroState.initial()
         self._tail = np.zeros(0, np.float32)  # samples short of a whole frame
@@ -130,9 +125,8 @@ class LiveSession:
         self._previous_item: str | None = None
         self._last_report: asyncio.Task[None] | None = None
         self._turn_tasks: set[asyncio.Task[None]] = set()
-        self._model_id = ""
-        self._language: str | None = options.language
-        self._labeller: SpeakerLabeller | None = None
+        self._decoder = TurnDecoder(engine, namespace)
+        self._decoder.language = options.language
         self._closed = False
         self._worker = asyncio.create_task(self._run(), name="live-session")
         self._expiry = asyncio.get_running_loop().call_later(
@@ -155,7 +149,7 @@ class LiveSession:
     @property
     def model_id(self) -> str:
         """The ASR model that transcribes this session's turns."""
-        return self._model_id
+        return self._decoder.model_id
 
     # -- the client's side ----------------------------------------------------------------
 
@@ -167,19 +161,20 @@ class LiveSession:
         spec = registry.get(options.model, task="asr") if options.model else registry.default("asr")
         await transcriber.check(spec.id, TranscribeOptions(language=options.language))
         if options.format != self.options.format:
-            self._decoder = PcmDecoder(options.format)
+            self._pcm = PcmDecoder(options.format)
         if options.turn_detection != self.options.turn_detection:
             self._detector = self._new_detector(options)
-        if options.speakers and self._labeller is None:
+        decoder = self._decoder
+        if options.speakers and decoder.labeller is None:
             model = self.engine.speaker_model()
-            self._labeller = SpeakerLabeller(model, default_threshold(model))
-        if options.language != self.options.language:
-            self._language = options.language
-        self._model_id, self.options = spec.id, options
+            decoder.labeller = SpeakerLabeller(model, default_threshold(model))
+        if options.language != self.options.language or spec.id != decoder.model_id:
+            decoder.language = options.language
+        decoder.model_id, decoder.prompt, self.options = spec.id, options.prompt, options
 
     def append(self, data: bytes, event_id: str | None = None) -> None:
         """Queue audio bytes in the session's format; 413 past ``realtime_max_buffer_seconds``."""
-        samples = self._decoder.decode(data)
+        samples = self._pcm.decode(data)
         limit = self.engine.settings.realtime_max_buffer_seconds
         held = self._queued + self._in_flight + self._buffer.shape[0] + samples.shape[0]
         if held > limit * SAMPLE_RATE:
@@ -392,7 +387,7 @@ class LiveSession:
         busy = (
             (turn.partial_task is not None and not turn.partial_task.done())
             or self._queued > 0
-            or self.engine.transcriber.queue(self._model_id).pending > 0
+            or self._decoder.queue_busy
         )
         long_enough = self._received - turn.start >= _MIN_PARTIAL_SECONDS * SAMPLE_RATE
         if busy or not long_enough or self._received - turn.partial_at < interval:
@@ -404,17 +399,7 @@ class LiveSession:
 
     async def _partial(self, turn: _OpenTurn, samples: np.ndarray, start: int) -> None:
         try:
-            language = await self._resolve_language(samples)
-            options = TranscribeOptions(language=language, beam_size=1, best_of=1)
-            greedy = replace(
-                options.decode_options(language),
-                temperatures=(0.0,),
-                compression_ratio_threshold=None,
-                log_prob_threshold=None,
-                without_timestamps=True,
-            )
-            job = ChunkJob(samples, start / SAMPLE_RATE, greedy, self.options.prompt)
-            segments = await self.engine.transcriber.queue(self._model_id).submit(job)
+            text = await self._decoder.preview(samples, start / SAMPLE_RATE)
         except TympanError as exc:  # a partial is only a preview; the final decode reports
             log.debug("live partial decode failed: %s", exc)
             return
@@ -422,69 +407,25 @@ class LiveSession:
             turn.partial_at = self._received  # the next interval counts from here
         if turn.closed:
             return
-        delta = turn.partial.update("".join(segment.text for segment in segments))
+        delta = turn.partial.update(text)
         if delta:
             self._emit(TranscriptDelta(turn.item_id, delta))
 
-    async def _resolve_language(self, samples: np.ndarray) -> str:
-        """The session's language: as set, else detected once on the first speech."""
-        if self._language is None:
-            multilingual = await self.engine.transcriber.check(self._model_id, TranscribeOptions())
-            if not multilingual:
-                self._language = "en"
-            else:
-                self._language, _ = await self.engine.manager.infer(
-                    self._model_id, detect_language, samples, task="asr"
-                )
-        return self._language
-
-    async def _transcribe(self, turn: _Turn) -> tuple[str, list[Segment], str]:
-        duration = turn.samples.shape[0] / SAMPLE_RATE
-        chunks, _ = plan_chunks(turn.probabilities, duration)
-        if not chunks and turn.from_vad:
-            chunks, _ = plan_chunks(turn.probabilities, duration, speech_only=False)
-        if not chunks:
-            return "", [], self._language or "en"
-        language = await self._resolve_language(turn.samples)
-        options = TranscribeOptions(language=language, word_timestamps=self.options.logprobs)
-        decode, offset = options.decode_options(language), turn.start / SAMPLE_RATE
-        queue = self.engine.transcriber.queue(self._model_id)
-        jobs = [
-            ChunkJob(
-                turn.samples[round(c.start * SAMPLE_RATE) : round(c.end * SAMPLE_RATE)],
-                offset + c.start,
-                decode,
-                self.options.prompt,
-            )
-            for c in chunks
-        ]
-        decoded = await asyncio.gather(*(queue.submit(job) for job in jobs))
-        joined = join_chunks(
-            list(decoded),
-            task="transcribe",
-            language=language_name(language),
-            duration=duration,
-            with_words=self.options.logprobs,
-        )
-        return joined.text, joined.segments, language
-
-    async def _speaker(self, turn: _Turn) -> str | None:
-        labeller = self._labeller
-        if labeller is None or not self.options.speakers:
-            return None
-        embedding = await self.engine.embed(labeller.model, turn.samples)
-        if embedding is None:
-            return None
-        index = await self.engine.speaker_index(labeller.model, self.namespace)
-        return labeller.label(embedding, turn.samples.shape[0] / SAMPLE_RATE, index)
+    async def _label(self, turn: _Turn) -> str | None:
+        return await self._decoder.speaker(turn.samples) if self.options.speakers else None
 
     async def _report(self, turn: _Turn, previous: asyncio.Task[None] | None) -> None:
         """Transcribe (and label) a committed turn; report it after the turn before it."""
         outcome: list[LiveEvent]
         try:
-            (text, segments, language), speaker = await asyncio.gather(
-                self._transcribe(turn), self._speaker(turn)
+            decoding = self._decoder.final(
+                turn.samples,
+                turn.probabilities,
+                turn.start / SAMPLE_RATE,
+                from_vad=turn.from_vad,
+                with_words=self.options.logprobs,
             )  # the speaker embedding runs beside the decode, in the other worker
+            (text, segments, language), speaker = await asyncio.gather(decoding, self._label(turn))
             outcome = self._completed(turn, text, segments, language, speaker)
         except TympanError as exc:
             outcome = [TranscriptFailed(turn.item_id, exc)]

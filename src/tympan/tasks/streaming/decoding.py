@@ -1,0 +1,126 @@
+"""``TurnDecoder``: the model side of a live session, turn audio in, text and speaker out.
+
+Partial previews (greedy, one 30 s window) and final decodes (chunks planned on the turn's
+own frame probabilities, beam search with temperature fallback) both go through the model's
+ASR ``BatchQueue``, the one file requests use. The speaker of a turn comes from its embedding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import numpy as np
+
+from tympan.config import DEFAULT_NAMESPACE, SAMPLE_RATE
+from tympan.tasks.asr import (
+    ChunkJob,
+    Segment,
+    TranscribeOptions,
+    detect_language,
+    language_name,
+    plan_chunks,
+)
+from tympan.tasks.asr.results import join_chunks
+from tympan.tasks.streaming.engine import LiveEngine
+from tympan.tasks.streaming.labels import SpeakerLabeller
+
+__all__ = ["TurnDecoder"]
+
+
+class TurnDecoder:
+    """Decodes one session's turns with its model, language, prompt and speaker labels."""
+
+    def __init__(self, engine: LiveEngine, namespace: str = DEFAULT_NAMESPACE) -> None:
+        self.engine = engine
+        self.namespace = namespace
+        self.model_id = ""
+        self.language: str | None = None
+        self.prompt: str | None = None
+        self.labeller: SpeakerLabeller | None = None
+
+    @property
+    def queue_busy(self) -> bool:
+        """Whether the model's queue has work waiting (a preview would only delay it)."""
+        return self.engine.transcriber.queue(self.model_id).pending > 0
+
+    async def resolve_language(self, samples: np.ndarray) -> str:
+        """The session's language: as set, else detected once on the first speech."""
+        if self.language is None:
+            multilingual = await self.engine.transcriber.check(self.model_id, TranscribeOptions())
+            if not multilingual:
+                self.language = "en"
+            else:
+                self.language, _ = await self.engine.manager.infer(
+                    self.model_id, detect_language, samples, task="asr"
+                )
+        return self.language
+
+    async def preview(self, samples: np.ndarray, start: float) -> str:
+        """A quick greedy text of the open turn so far (``start``: its time in the session)."""
+        language = await self.resolve_language(samples)
+        options = TranscribeOptions(language=language, beam_size=1, best_of=1)
+        greedy = replace(
+            options.decode_options(language),
+            temperatures=(0.0,),
+            compression_ratio_threshold=None,
+            log_prob_threshold=None,
+            without_timestamps=True,
+        )
+        job = ChunkJob(samples, start, greedy, self.prompt)
+        segments = await self.engine.transcriber.queue(self.model_id).submit(job)
+        return "".join(segment.text for segment in segments)
+
+    async def final(
+        self,
+        samples: np.ndarray,
+        probabilities: np.ndarray,
+        start: float,
+        *,
+        from_vad: bool,
+        with_words: bool,
+    ) -> tuple[str, list[Segment], str]:
+        """A committed turn's text, segments and language, decoded as a file's chunks are.
+
+        Audio without speech is empty text, unless server VAD heard speech in it (then the
+        whole turn is decoded, whatever its probabilities say).
+        """
+        duration = samples.shape[0] / SAMPLE_RATE
+        chunks, _ = plan_chunks(probabilities, duration)
+        if not chunks and from_vad:
+            chunks, _ = plan_chunks(probabilities, duration, speech_only=False)
+        if not chunks:
+            return "", [], self.language or "en"
+        language = await self.resolve_language(samples)
+        options = TranscribeOptions(language=language, word_timestamps=with_words)
+        decode = options.decode_options(language)
+        queue = self.engine.transcriber.queue(self.model_id)
+        jobs = [
+            ChunkJob(
+                samples[round(c.start * SAMPLE_RATE) : round(c.end * SAMPLE_RATE)],
+                start + c.start,
+                decode,
+                self.prompt,
+            )
+            for c in chunks
+        ]
+        decoded = await asyncio.gather(*(queue.submit(job) for job in jobs))
+        joined = join_chunks(
+            list(decoded),
+            task="transcribe",
+            language=language_name(language),
+            duration=duration,
+            with_words=with_words,
+        )
+        return joined.text, joined.segments, language
+
+    async def speaker(self, samples: np.ndarray) -> str | None:
+        """The turn's speaker label, or None (no labeller, or no voice to embed)."""
+        labeller = self.labeller
+        if labeller is None:
+            return None
+        embedding = await self.engine.embed(labeller.model, samples)
+        if embedding is None:
+            return None
+        index = await self.engine.speaker_index(labeller.model, self.namespace)
+        return labeller.label(embedding, samples.shape[0] / SAMPLE_RATE, index)
