@@ -22,6 +22,7 @@ import torch
 
 from tympan.audio import Audio
 from tympan.errors import InvalidParameter, ResourceNotFound
+from tympan.models.threads import torch_threads
 from tympan.store.classifiers import ClassifierStore, ClassifierVersion, Stage, served_version
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
 from tympan.tasks.classifiers.evaluate import Evaluation, evaluate
@@ -29,7 +30,7 @@ from tympan.tasks.classifiers.export import export_onnx
 from tympan.tasks.classifiers.features import FeatureCache
 from tympan.tasks.classifiers.incremental import refit_head
 from tympan.tasks.classifiers.inputs import clip_inputs, meta_shape
-from tympan.tasks.classifiers.pipeline import embed_all, run_training, torch_threads, write_report
+from tympan.tasks.classifiers.pipeline import embed_all, run_training, write_report
 from tympan.tasks.classifiers.train import TrainConfig
 from tympan.tasks.classifiers.versions import (
     StoredEmbeddings,

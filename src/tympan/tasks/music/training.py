@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from tympan.errors import Conflict
+from tympan.models.threads import torch_threads
 from tympan.tasks.music.corpus import Piece, load_corpus
 from tympan.tasks.music.models import (
     SIZES,
@@ -30,7 +31,6 @@ from tympan.tasks.music.models import (
     batches,
     build_network,
     perplexity,
-    torch_threads,
 )
 from tympan.tasks.music.tokens import PAD, encode, transpose
 
