@@ -2,12 +2,12 @@
 
 ``torch.set_num_threads`` sets the calling thread's OpenMP count and the process-wide default
 that a thread inherits at its first torch call (measured: a thread that called
-``set_num_threads`` before any other torch call still takes the default at its next call). The old pattern ("remember the current
-count, set mine, put the remembered one back") breaks when two threads overlap: the second
-remembers the first one's temporary count and restores it last, so every later thread runs
-with it. Here the count outside any block is one resting value, set once (from
-``TYMPAN_CPU_THREADS``, else torch's default), every change happens under one lock, and each
-block puts the resting value back, never a value it read.
+``set_num_threads`` before any other torch call still takes the default at its next call).
+The old pattern ("remember the current count, set mine, put the remembered one back") breaks
+when two threads overlap: the second remembers the first one's temporary count and restores it
+last, so every later thread runs with it. Here the count outside any block is one resting
+value, set once (from ``TYMPAN_CPU_THREADS``, else torch's default), every change happens under
+one lock, and each block puts the resting value back, never a value it read.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ async def train_classifier(
         else:
             source = Path(path or "")
         loaded = await services.manager.run(load_dataset, source)
-        return service.submit_training(name, loaded, config, work, cleanup=True)
+        return service.submit_training(name, loaded, config, work)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
