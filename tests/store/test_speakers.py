@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from tympan.errors import Conflict, InvalidParameter, ResourceNotFound
 from tympan.store.db import Database
-from tympan.store.speakers import SpeakerSampleRow, SpeakerStore, speaker_store
+from tympan.store.speakers import SpeakerRow, SpeakerSampleRow, SpeakerStore, speaker_store
 from tympan.tasks.speakers import SampleEmbedding, l2_normalise
 
 RNG = np.random.default_rng(7)
@@ -98,3 +98,25 @@ def test_index_is_one_matrix_per_model_and_follows_changes(db: Database) -> None
         store.index("m", ["spk_missing"])
     with pytest.raises(InvalidParameter):
         store.index("other-model", [b.id])
+
+
+def test_samples_added_by_two_processes_at_once_are_all_counted(
+    db: Database, tmp_path: Path
+) -> None:
+    """Two real processes add samples to one speaker; no running-sum update is lost."""
+    from tests.store.racing import race
+
+    start = np.full(4, 0.5, np.float32)
+    speaker = SpeakerStore(db).create("Race", "m", [SampleEmbedding(start, 1.0, None)])
+    rounds = 25
+    race("samples", f"sqlite:///{tmp_path / 'speakers.db'}", tmp_path, [speaker.id] * 2, rounds)
+    store = SpeakerStore(db)
+    assert store.get(speaker.id).num_samples == 1 + 2 * rounds
+    with db.session() as session:
+        rows = session.scalar(
+            select(func.count(SpeakerSampleRow.id)).where(SpeakerSampleRow.speaker_id == speaker.id)
+        )
+        total = np.frombuffer(session.get(SpeakerRow, speaker.id).embedding_sum, np.float32)
+    assert rows == 1 + 2 * rounds
+    expected = start + 2 * sum(range(1, rounds + 1))  # each racer adds 1, 2, ..., rounds
+    np.testing.assert_allclose(total, expected, rtol=1e-6)
