@@ -2,7 +2,8 @@
 
 Each racer opens the shared database and artifact folder, waits for a start file so the
 racers overlap, then repeats one read-modify-write many times:
-``versions``  publish a classifier version (reserve, stage files, rename, complete) and promote it;
+``versions``  publish a classifier version (reserve, stage files, rename, complete) and promote
+              it, then promote older versions many times;
 ``samples``   add one sample embedding to a speaker.
 """
 
@@ -54,6 +55,10 @@ def main(mode: str, url: str, root: Path, start: Path, rounds: int, tag: str) ->
             _publish(db, artifacts, root / "work", tag)
         else:
             _add_sample(db, tag, float(index + 1))
+    if mode == "versions":  # then move production around while the other racer does too
+        store = ClassifierStore(db)
+        for index in range(4 * rounds):
+            store.promote("race", 1 + (index * 7 + 3 * int(tag[-1])) % (2 * rounds), "production")
     db.close()
 
 
