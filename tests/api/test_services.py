@@ -197,10 +197,13 @@ def test_kill_9_at_random_points_leaves_a_consistent_service(tmp_path: Path) -> 
             found.append(_check_consistent(data_dir, client))
             if round_number == KILL_ROUNDS:
                 break
+            if round_number == 0:  # one version to update, promote and serve in later rounds
+                job = client.train_classifier("digits", digits, arch="cnn", max_epochs=2)
+                assert client.wait_job(job["id"], poll=0.2)["status"] == "succeeded"
             _fire(_workload(client, digits, rng))
             time.sleep(rng.uniform(1.0, 8.0))
             os.kill(process.pid, signal.SIGKILL)
             process.wait(30)
         time.sleep(LEASE_SECONDS)  # a restart sooner would find the dead leases unexpired
-    # The rounds did real work: versions were published and speakers enrolled.
-    assert found[-1]["versions"] >= 1 and found[-1]["speakers"] >= 1, found
+    # The rounds did real work: versions were published (and updated) and speakers enrolled.
+    assert found[-1]["versions"] >= 2 and found[-1]["speakers"] >= 1, found

@@ -58,7 +58,9 @@ def main(mode: str, url: str, root: Path, start: Path, rounds: int, tag: str) ->
     if mode == "versions":  # then move production around while the other racer does too
         store = ClassifierStore(db)
         for index in range(4 * rounds):
-            store.promote("race", 1 + (index * 7 + 3 * int(tag[-1])) % (2 * rounds), "production")
+            versions = store.versions("race")
+            chosen = versions[(index * 7 + 3 * int(tag[-1])) % len(versions)]
+            store.promote("race", chosen.version, "production")
     db.close()
 
 

@@ -19,14 +19,6 @@ FIELDS = {"arch": "mel", "labels": ["a", "b"], "metrics": {}, "config": {},
           "dataset_fingerprint": "f" * 64}  # fmt: skip
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    database.create_all()
-    yield database
-    database.close()
-
-
 def _folder(tmp_path: Path, content: bytes = b"weights") -> Path:
     folder = tmp_path / "work" / content.hex()[:12]
     folder.mkdir(parents=True, exist_ok=True)

@@ -21,20 +21,12 @@ def _sample(vector: np.ndarray | None = None) -> SampleEmbedding:
     return SampleEmbedding(vector.astype(np.float32), 2.5, "x.wav")
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'speakers.db'}")
-    database.create_all()
-    yield database
-    database.close()
-
-
 def test_create_get_list_and_reopen(db: Database, tmp_path: Path) -> None:
     store = SpeakerStore(db)
     created = store.create("Ada", "m", [_sample(), _sample()], {"team": "audio"})
     assert created.num_samples == 2 and created.speech_seconds == 5.0
     assert created.metadata == {"team": "audio"} and created.created_at.tzinfo is not None
-    reopened = Database(f"sqlite:///{tmp_path / 'speakers.db'}")
+    reopened = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
         again = SpeakerStore(reopened)
         assert again.get(created.id) == created
@@ -75,7 +67,7 @@ def test_delete_removes_rows_and_bytes(db: Database, tmp_path: Path) -> None:
     with db.session() as session:
         left = session.scalar(select(func.count()).where(SpeakerSampleRow.speaker_id == speaker.id))
     assert left == 0
-    files = b"".join(p.read_bytes() for p in tmp_path.glob("speakers.db*"))
+    files = b"".join(p.read_bytes() for p in tmp_path.glob("db.sqlite*"))
     assert marker.tobytes() not in files
     with pytest.raises(ResourceNotFound):
         store.delete(speaker.id)
@@ -109,7 +101,7 @@ def test_samples_added_by_two_processes_at_once_are_all_counted(
     start = np.full(4, 0.5, np.float32)
     speaker = SpeakerStore(db).create("Race", "m", [SampleEmbedding(start, 1.0, None)])
     rounds = 25
-    race("samples", f"sqlite:///{tmp_path / 'speakers.db'}", tmp_path, [speaker.id] * 2, rounds)
+    race("samples", f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, [speaker.id] * 2, rounds)
     store = SpeakerStore(db)
     assert store.get(speaker.id).num_samples == 1 + 2 * rounds
     with db.session() as session:
