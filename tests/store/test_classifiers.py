@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.store.conftest import url_of
 from tests.store.racing import race
 from tympan.errors import Conflict
 from tympan.store import ArtifactStore, Database, sha256_file
@@ -98,10 +99,12 @@ def test_promote_and_rollback(db: Database, tmp_path: Path) -> None:
         store.rollback("clf")
 
 
-def test_two_processes_publish_and_promote_without_colliding(db: Database, tmp_path: Path) -> None:
+def test_two_processes_publish_and_promote_without_colliding(
+    any_db: Database, tmp_path: Path
+) -> None:
     """Two real processes publish and promote versions of one classifier at the same time."""
-    rounds = 12
-    race("versions", f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, ["p1", "p2"], rounds)
+    rounds, db = 12, any_db
+    race("versions", url_of(db), tmp_path, ["p1", "p2"], rounds)
     store, artifacts = ClassifierStore(db), ArtifactStore(tmp_path / "artifacts")
     versions = store.versions("race")
     assert [v.version for v in versions] == list(range(1, 2 * rounds + 1))

@@ -26,16 +26,16 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     db.close()
 
 
-def test_write_sessions_serialise_read_modify_write(tmp_path: Path) -> None:
+def test_write_sessions_serialise_read_modify_write(any_db: Database) -> None:
     """Eight threads, each read-sleep-write on one row: no increment is lost."""
-    db = _database(tmp_path / "db.sqlite")
+    db = any_db
     with db.session() as session:
         session.add(JobRow(id="counter", kind="demo", progress=0.0))
 
     def increment() -> None:
         for _ in range(5):
             with db.write_session() as session:
-                row = session.scalar(select(JobRow).where(JobRow.id == "counter"))
+                row = session.scalar(select(JobRow).where(JobRow.id == "counter").with_for_update())
                 seen = row.progress
                 time.sleep(0.002)  # widen the window a plain session would lose updates in
                 row.progress = seen + 1
@@ -47,7 +47,6 @@ def test_write_sessions_serialise_read_modify_write(tmp_path: Path) -> None:
         thread.join()
     with db.session() as session:
         assert session.get(JobRow, "counter").progress == 40
-    db.close()
 
 
 def test_columns_added_by_a_newer_release_are_created(tmp_path: Path) -> None:

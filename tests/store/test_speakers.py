@@ -93,15 +93,17 @@ def test_index_is_one_matrix_per_model_and_follows_changes(db: Database) -> None
 
 
 def test_samples_added_by_two_processes_at_once_are_all_counted(
-    db: Database, tmp_path: Path
+    any_db: Database, tmp_path: Path
 ) -> None:
     """Two real processes add samples to one speaker; no running-sum update is lost."""
+    from tests.store.conftest import url_of
     from tests.store.racing import race
 
+    db = any_db
     start = np.full(4, 0.5, np.float32)
     speaker = SpeakerStore(db).create("Race", "m", [SampleEmbedding(start, 1.0, None)])
     rounds = 25
-    race("samples", f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, [speaker.id] * 2, rounds)
+    race("samples", url_of(db), tmp_path, [speaker.id] * 2, rounds)
     store = SpeakerStore(db)
     assert store.get(speaker.id).num_samples == 1 + 2 * rounds
     with db.session() as session:

@@ -112,9 +112,9 @@ class JobRunner:
         self.id = uuid.uuid4().hex[:16]
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{self.id}"
         self.work_root = work_root
-        self._work = work_root / self.id
-        self._work.mkdir(parents=True, exist_ok=True)
-        (self._work / _LEASE_FILE).touch()
+        self.work = work_root / self.id  # this runner's folder of job work folders
+        self.work.mkdir(parents=True, exist_ok=True)
+        (self.work / _LEASE_FILE).touch()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tympan-job")
         self._futures: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
@@ -165,7 +165,7 @@ class JobRunner:
     def _remove_dead_work_folders(self) -> None:
         horizon = time.time() - self.lease_seconds
         for folder in self.work_root.iterdir() if self.work_root.is_dir() else ():
-            if folder == self._work or not folder.is_dir():
+            if folder == self.work or not folder.is_dir():
                 continue
             lease = folder / _LEASE_FILE
             touched = lease.stat().st_mtime if lease.exists() else folder.stat().st_mtime
@@ -174,7 +174,7 @@ class JobRunner:
 
     def renew(self) -> None:
         """Extend the leases of this runner's unfinished jobs and of its work folder."""
-        (self._work / _LEASE_FILE).touch()
+        (self.work / _LEASE_FILE).touch()
         with self._lock:
             mine = list(self._futures)
         if mine:
@@ -197,7 +197,7 @@ class JobRunner:
 
     def new_work_folder(self) -> Path:
         """A fresh folder for one job's uploads and outputs, removed if this process dies."""
-        folder = self._work / uuid.uuid4().hex
+        folder = self.work / uuid.uuid4().hex
         folder.mkdir(parents=True)
         return folder
 
@@ -301,4 +301,4 @@ class JobRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._stopped.set()
         self._heartbeat.join()
-        shutil.rmtree(self._work, ignore_errors=True)
+        shutil.rmtree(self.work, ignore_errors=True)
