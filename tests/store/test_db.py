@@ -68,3 +68,18 @@ def test_columns_added_by_a_newer_release_are_created(tmp_path: Path) -> None:
     with db.session() as session:
         assert session.get(JobRow, "j").lease_expires_at is None
     db.close()
+
+
+def test_columns_added_since_a_table_was_made_are_added_at_start(db: Database) -> None:
+    """A database from before namespaces gains the columns, old rows the default."""
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO classifiers (name, production_history, created_at) "
+            "VALUES ('old', '[]', '2026-01-01')"
+        )
+        connection.exec_driver_sql("ALTER TABLE classifiers DROP COLUMN namespace")
+    db.create_all()
+    with db.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT name, namespace FROM classifiers").all()
+    assert [tuple(row) for row in rows] == [("old", "default")]
+    db.create_all()  # idempotent

@@ -114,3 +114,24 @@ def test_samples_added_by_two_processes_at_once_are_all_counted(
     assert rows == 1 + 2 * rounds
     expected = start + 2 * sum(range(1, rounds + 1))  # each racer adds 1, 2, ..., rounds
     np.testing.assert_allclose(total, expected, rtol=1e-6)
+
+
+def test_namespaces_hold_separate_speakers_and_indexes(db: Database) -> None:
+    store = SpeakerStore(db)
+    voice = _sample()
+    mine = store.create("Ada", "m", [voice], namespace="teamA")
+    theirs = store.create("ada", "m", [_sample()], namespace="teamB")  # same name, other team
+    with pytest.raises(Conflict):
+        store.create("ADA", "m", [_sample()], namespace="teamA")
+    assert [s.id for s in store.list("teamA")] == [mine.id] and store.list() == []
+    for call in (store.get, store.voiceprint, store.model_of, store.delete):
+        with pytest.raises(ResourceNotFound):
+            call(mine.id, "teamB")
+    with pytest.raises(ResourceNotFound):
+        store.add_samples(mine.id, [_sample()], "teamB")
+    with pytest.raises(ResourceNotFound):
+        store.index("m", [mine.id], "teamB")
+    assert store.index("m", namespace="teamA").ids == [mine.id]
+    assert store.index("m", namespace="teamB").ids == [theirs.id]
+    assert store.index("m").ids == []
+    assert store.get(mine.id, "teamA").num_samples == 1  # untouched by the other team

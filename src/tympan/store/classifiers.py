@@ -26,6 +26,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, func, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import Conflict, ResourceNotFound
 from tympan.store.db import Base, Database, as_utc, utc_now
 
@@ -44,6 +45,9 @@ class ClassifierRow(Base):
     __tablename__ = "classifiers"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    namespace: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_NAMESPACE, server_default=DEFAULT_NAMESPACE
+    )
     production_history: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
@@ -54,6 +58,9 @@ class ClassifierVersionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64), index=True)
+    namespace: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_NAMESPACE, server_default=DEFAULT_NAMESPACE, index=True
+    )
     version: Mapped[int] = mapped_column(Integer)
     arch: Mapped[str] = mapped_column(String(32))
     stage: Mapped[str] = mapped_column(String(16), default="none")
@@ -82,6 +89,7 @@ class ClassifierVersion:
     parent_version: int | None
     created_at: datetime
     ref: str = field(default="")
+    namespace: str = DEFAULT_NAMESPACE
 
     @classmethod
     def from_row(cls, row: ClassifierVersionRow) -> ClassifierVersion:
@@ -98,6 +106,7 @@ class ClassifierVersion:
             row.parent_version,
             row.created_at,
             f"{row.name}:{row.version}",
+            row.namespace,
         )
 
 
@@ -107,15 +116,23 @@ class ClassifierStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def reserve_version(self, name: str) -> int:
-        """Reserve the next version number of ``name`` (a hidden row the database numbers)."""
+    def reserve_version(self, name: str, namespace: str = DEFAULT_NAMESPACE) -> int:
+        """Reserve the next version number of ``name`` (a hidden row the database numbers).
+
+        ``Conflict`` if another namespace owns the name.
+        """
         for _ in range(_RESERVE_ATTEMPTS):
             try:
                 with self.db.write_session() as session:
-                    if self._classifier(session, name) is None:
-                        session.add(ClassifierRow(name=name, production_history=[]))
+                    owner = self._classifier(session, name)
+                    if owner is None:
+                        session.add(
+                            ClassifierRow(name=name, namespace=namespace, production_history=[])
+                        )
                         session.flush()
                         self._classifier(session, name)
+                    elif owner.namespace != namespace:
+                        raise Conflict(f"The name {name!r} is taken on this server.", param="name")
                     last = session.scalar(
                         select(func.max(ClassifierVersionRow.version)).where(
                             ClassifierVersionRow.name == name
@@ -130,6 +147,7 @@ class ClassifierStore:
                             stage=PUBLISHING,
                             labels=[],
                             dataset_fingerprint="",
+                            namespace=namespace,
                         )
                     )
                 return number
@@ -249,25 +267,24 @@ class ClassifierStore:
         )
         return query if hidden else query.where(ClassifierVersionRow.stage.not_in(HIDDEN))
 
-    def names(self) -> list[str]:
-        """Every classifier name with a published version, sorted."""
+    def names(self, namespace: str | None = None) -> list[str]:
+        """Every classifier name with a published version (of ``namespace``, when given)."""
+        query = select(ClassifierVersionRow.name).where(ClassifierVersionRow.stage.not_in(HIDDEN))
+        if namespace is not None:
+            query = query.where(ClassifierVersionRow.namespace == namespace)
         with self.db.session() as session:
-            return sorted(
-                session.scalars(
-                    select(ClassifierVersionRow.name)
-                    .where(ClassifierVersionRow.stage.not_in(HIDDEN))
-                    .distinct()
-                ).all()
-            )
+            return sorted(session.scalars(query.distinct()).all())
 
-    def versions(self, name: str) -> list[ClassifierVersion]:
-        """Every version of ``name``, oldest first; ``ResourceNotFound`` if there is none."""
+    def versions(self, name: str, namespace: str | None = None) -> list[ClassifierVersion]:
+        """Every version of ``name`` (in ``namespace``, when given), oldest first;
+        ``ResourceNotFound`` if there is none."""
+        query = select(ClassifierVersionRow).where(
+            ClassifierVersionRow.name == name, ClassifierVersionRow.stage.not_in(HIDDEN)
+        )
+        if namespace is not None:
+            query = query.where(ClassifierVersionRow.namespace == namespace)
         with self.db.session() as session:
-            rows = session.scalars(
-                select(ClassifierVersionRow)
-                .where(ClassifierVersionRow.name == name, ClassifierVersionRow.stage.not_in(HIDDEN))
-                .order_by(ClassifierVersionRow.version)
-            ).all()
+            rows = session.scalars(query.order_by(ClassifierVersionRow.version)).all()
             if not rows:
                 raise ResourceNotFound(f"No classifier named {name!r}.", param="name")
             return [ClassifierVersion.from_row(row) for row in rows]
@@ -282,9 +299,11 @@ class ClassifierStore:
             ).all()
             return [ClassifierVersion.from_row(row) for row in rows]
 
-    def get(self, name: str, version: int | None = None) -> ClassifierVersion:
+    def get(
+        self, name: str, version: int | None = None, namespace: str | None = None
+    ) -> ClassifierVersion:
         """A version, or the served one (production, else the newest) when none is given."""
-        versions = self.versions(name)
+        versions = self.versions(name, namespace)
         if version is None:
             return served_version(versions)
         for item in versions:

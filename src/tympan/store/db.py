@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.schema import CreateColumn
 
 from tympan._discovery import iter_submodules
 
@@ -71,15 +72,20 @@ class Database:
         self._add_missing_columns()
 
     def _add_missing_columns(self) -> None:
-        existing = inspect(self.engine)
+        """Add columns declared since an existing table was made (each needs a server default).
+
+        ``create_all`` makes missing tables only; a database from an older Tympan gets the new
+        columns here, existing rows taking the default.
+        """
+        inspector = inspect(self.engine)
         with self.engine.begin() as connection:
             for table in Base.metadata.sorted_tables:
-                present = {column["name"] for column in existing.get_columns(table.name)}
+                present = {column["name"] for column in inspector.get_columns(table.name)}
                 for column in table.columns:
-                    if column.name not in present and column.nullable:
-                        kind = column.type.compile(dialect=self.engine.dialect)
-                        connection.execute(
-                            text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                    if column.name not in present:
+                        definition = CreateColumn(column).compile(dialect=self.engine.dialect)
+                        connection.exec_driver_sql(
+                            f"ALTER TABLE {table.name} ADD COLUMN {definition}"
                         )
 
     @contextmanager

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tympan.config import DEFAULT_NAMESPACE
 from tympan.models.spec import ModelSpec, path_size
 from tympan.store.artifacts import ArtifactStore
 from tympan.store.classifiers import ABANDONED, PUBLISHING, ClassifierStore, ClassifierVersion
@@ -53,13 +54,14 @@ def publish_version(
     folder: Path,
     finish: Callable[[str], None],
     fields: dict[str, Any],
+    namespace: str = DEFAULT_NAMESPACE,
 ) -> ClassifierVersion:
     """Number and publish the version whose files are in ``folder``; all or nothing.
 
     ``finish(ref)`` completes the folder once its ``name:N`` is known (the report names it).
     The work ``folder`` is consumed either way.
     """
-    version = store.reserve_version(name)
+    version = store.reserve_version(name, namespace)
     key = version_key(name, version)
     try:
         finish(f"{name}:{version}")
@@ -123,6 +125,7 @@ def version_spec(artifacts: ArtifactStore, version: ClassifierVersion, served: b
         description=f"{version.arch} classifier over {len(version.labels)} labels "
         f"({version.stage}; accuracy {metrics.get('accuracy', 0):.3f})",
         size_bytes=path_size(folder),
+        options={"namespace": version.namespace},  # /v1/models shows it to that namespace only
     )
 
 
