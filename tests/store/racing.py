@@ -37,7 +37,9 @@ def race(mode: str, url: str, root: Path, tags: list[str], rounds: int) -> None:
     ]
     deadline = time.monotonic() + 180  # imports take a while on a loaded machine
     while len(list(root.glob("ready-*"))) < len(tags):
-        assert time.monotonic() < deadline and all(r.poll() is None for r in racers), "racer died"
+        dead = [racer for racer in racers if racer.poll() is not None]
+        assert not dead, "a racer died: " + dead[0].communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "the racers did not start"
         time.sleep(0.05)
     start.touch()
     errors = []
