@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import numpy as np
@@ -58,8 +59,8 @@ def _digits(folder: Path) -> bytes:
 
 
 @contextlib.contextmanager
-def _service(data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], Client]]:
-    """The real service in its own process on a free loopback port; killed on exit."""
+def _service(data_dir: Path, log: IO[bytes]) -> Iterator[tuple[subprocess.Popen[bytes], Client]]:
+    """The real service in its own process on a free loopback port (stderr to ``log``)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -76,7 +77,7 @@ def _service(data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], Client]]
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "tympan.api.app:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=environment, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     client = Client(f"http://127.0.0.1:{port}", timeout=60)
     try:
@@ -199,8 +200,9 @@ def test_kill_9_at_random_points_leaves_a_consistent_service(tmp_path: Path) -> 
     digits = _digits(tmp_path / "digits")
     found: list[dict[str, int]] = []
     errors: list[TympanError] = []
+    log = (tmp_path / "service.log").open("wb")
     for round_number in itertools.count():
-        with _service(data_dir) as (process, client):
+        with _service(data_dir, log) as (process, client):
             found.append(_check_consistent(data_dir, client))
             if round_number == KILL_ROUNDS:
                 # After every crash a publish still works, numbered past every number used,
@@ -223,4 +225,6 @@ def test_kill_9_at_random_points_leaves_a_consistent_service(tmp_path: Path) -> 
     # Work was published and enrolled, and no request met a bug: refusals are 4xx (a name
     # taken by a racing enrollment) or 503 (busy, interrupted).
     assert found[-1]["versions"] >= 2 and found[-1]["speakers"] >= 1, found
-    assert [e for e in errors if e.status == 500] == [], [e.message for e in errors]
+    log.close()
+    tracebacks = (tmp_path / "service.log").read_text(errors="replace").split("Traceback")[1:]
+    assert [e for e in errors if e.status == 500] == [], tracebacks
