@@ -75,7 +75,7 @@ def test_speakers_are_private_to_their_namespace(server, teams) -> None:
         assert {c.speaker_id for c in transcriber.identify_speaker(heard).ranking} <= {alice_b.id}
 
 
-def test_diarization_names_only_the_callers_speakers(teams, tmp_path) -> None:
+def test_diarization_and_transcripts_name_only_the_callers_speakers(teams, tmp_path) -> None:
     team_a, team_b = teams
     enrolled = [
         team_a.enroll_speaker(name, write_spans(SAMPLE, spans, tmp_path / f"{name}.wav"))
@@ -84,6 +84,11 @@ def test_diarization_names_only_the_callers_speakers(teams, tmp_path) -> None:
     try:
         assert {s.name for s in team_a.diarize(SAMPLE).speakers} == set(SAMPLE_TURNS)
         assert all(s.name is None for s in team_b.diarize(SAMPLE).speakers)
+        ids = {speaker.id for speaker in enrolled}
+        named = team_a.transcribe(SAMPLE, diarize=True).segments  # ASR's diarize=true too
+        assert {s.speaker_id for s in named} & ids
+        anonymous = team_b.transcribe(SAMPLE, diarize=True).segments
+        assert anonymous and all(s.speaker_id is None for s in anonymous)
     finally:
         for speaker in enrolled:
             team_a.delete_speaker(speaker.id)
@@ -109,6 +114,8 @@ def test_classifiers_are_private_to_their_namespace(server, teams, tmp_path) -> 
     data = zip_dataset(_digits(tmp_path))
     job = team_a.train_classifier("digits", data, arch="cnn", max_epochs=3, augment_copies=0)
     assert team_a.wait_job(job["id"], poll=0.2)["status"] == "succeeded"
+    with pytest.raises(ResourceNotFound):  # the job, its labels and metrics are A's too
+        team_b.job(job["id"])
     clip = EVAL_DIR / "fsdd" / "audio" / "1_theo_9.flac"
     assert team_a.predict("digits", clip).label in ("0", "1")
     assert [c["name"] for c in team_a.classifiers()] == ["digits"]

@@ -13,6 +13,9 @@ handed to a second publisher while a first one's folder may still exist: the rea
 files and keeps the number as a hidden ``abandoned`` row (numbers may have gaps; they are never
 reused). Stage changes lock the classifier's row (``SELECT ... FOR UPDATE``; ``BEGIN IMMEDIATE``
 on SQLite).
+
+A classifier belongs to one namespace (its row's ``namespace``, set when a namespace first
+``claim``s the name); reads given a namespace see only that namespace's classifiers.
 """
 
 from __future__ import annotations
@@ -58,9 +61,6 @@ class ClassifierVersionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64), index=True)
-    namespace: Mapped[str] = mapped_column(
-        String(64), default=DEFAULT_NAMESPACE, server_default=DEFAULT_NAMESPACE, index=True
-    )
     version: Mapped[int] = mapped_column(Integer)
     arch: Mapped[str] = mapped_column(String(32))
     stage: Mapped[str] = mapped_column(String(16), default="none")
@@ -89,7 +89,6 @@ class ClassifierVersion:
     parent_version: int | None
     created_at: datetime
     ref: str = field(default="")
-    namespace: str = DEFAULT_NAMESPACE
 
     @classmethod
     def from_row(cls, row: ClassifierVersionRow) -> ClassifierVersion:
@@ -106,7 +105,6 @@ class ClassifierVersion:
             row.parent_version,
             row.created_at,
             f"{row.name}:{row.version}",
-            row.namespace,
         )
 
 
@@ -115,6 +113,19 @@ class ClassifierStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    def claim(self, name: str, namespace: str) -> None:
+        """Give ``name`` to ``namespace`` on first use; ``Conflict`` if another namespace has it."""
+        try:
+            with self.db.session() as session:
+                if session.get(ClassifierRow, name) is None:
+                    session.add(
+                        ClassifierRow(name=name, namespace=namespace, production_history=[])
+                    )
+        except IntegrityError:  # claimed at the same moment; the owner is checked below
+            pass
+        if self.owners().get(name) != namespace:
+            raise Conflict(f"The name {name!r} is taken on this server.", param="name")
 
     def reserve_version(self, name: str, namespace: str = DEFAULT_NAMESPACE) -> int:
         """Reserve the next version number of ``name`` (a hidden row the database numbers).
@@ -147,7 +158,6 @@ class ClassifierStore:
                             stage=PUBLISHING,
                             labels=[],
                             dataset_fingerprint="",
-                            namespace=namespace,
                         )
                     )
                 return number
@@ -267,22 +277,31 @@ class ClassifierStore:
         )
         return query if hidden else query.where(ClassifierVersionRow.stage.not_in(HIDDEN))
 
-    def names(self, namespace: str | None = None) -> list[str]:
-        """Every classifier name with a published version (of ``namespace``, when given)."""
-        query = select(ClassifierVersionRow.name).where(ClassifierVersionRow.stage.not_in(HIDDEN))
-        if namespace is not None:
-            query = query.where(ClassifierVersionRow.namespace == namespace)
+    @staticmethod
+    def _of(namespace: str | None):  # type: ignore[no-untyped-def]
+        """Published version rows (of ``namespace``'s classifiers only, when given)."""
+        query = select(ClassifierVersionRow).where(ClassifierVersionRow.stage.not_in(HIDDEN))
+        if namespace is None:
+            return query
+        return query.join(ClassifierRow, ClassifierRow.name == ClassifierVersionRow.name).where(
+            ClassifierRow.namespace == namespace
+        )
+
+    def owners(self) -> dict[str, str]:
+        """The namespace of every claimed classifier name."""
         with self.db.session() as session:
-            return sorted(session.scalars(query.distinct()).all())
+            return dict(session.execute(select(ClassifierRow.name, ClassifierRow.namespace)).all())
+
+    def names(self, namespace: str | None = None) -> list[str]:
+        """Every classifier name with a version (of ``namespace``, when given), sorted."""
+        query = self._of(namespace).with_only_columns(ClassifierVersionRow.name).distinct()
+        with self.db.session() as session:
+            return sorted(session.scalars(query).all())
 
     def versions(self, name: str, namespace: str | None = None) -> list[ClassifierVersion]:
         """Every version of ``name`` (in ``namespace``, when given), oldest first;
         ``ResourceNotFound`` if there is none."""
-        query = select(ClassifierVersionRow).where(
-            ClassifierVersionRow.name == name, ClassifierVersionRow.stage.not_in(HIDDEN)
-        )
-        if namespace is not None:
-            query = query.where(ClassifierVersionRow.namespace == namespace)
+        query = self._of(namespace).where(ClassifierVersionRow.name == name)
         with self.db.session() as session:
             rows = session.scalars(query.order_by(ClassifierVersionRow.version)).all()
             if not rows:

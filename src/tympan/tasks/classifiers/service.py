@@ -119,7 +119,7 @@ class ClassifierService:
 
     def check_name_free(self, name: str) -> None:
         """``Conflict`` (409) when another namespace owns ``name``, before any work starts."""
-        if name in self.store.names() and name not in self.names():
+        if self.store.owners().get(name, self.namespace) != self.namespace:
             raise Conflict(f"The name {name!r} is taken on this server.", param="name")
 
     # -- registry of servable models -----------------------------------------------------
@@ -130,7 +130,9 @@ class ClassifierService:
         served = served_version(versions)
         for version in versions:
             self.services.registry.add(
-                version_spec(self.artifacts, version, version.version == served.version)
+                version_spec(
+                    self.artifacts, version, version.version == served.version, self.namespace
+                )
             )
 
     # -- training -------------------------------------------------------------------------
@@ -145,14 +147,19 @@ class ClassifierService:
         ``work`` (from ``new_work_folder``) is removed when the job ends.
         """
         check_name(name)
-        self.check_name_free(name)
         config.validate()
         raise_for_report(check_dataset(dataset))
+        self.store.claim(name, self.namespace)  # the name is this namespace's from now on
 
         def job(progress: Progress) -> dict[str, Any]:
             return self.train(name, dataset, config, work / "version", progress)
 
-        params = {"name": name, "examples": len(dataset.examples), **config.to_dict()}
+        params = {
+            "name": name,
+            "namespace": self.namespace,  # GET /v1/jobs/{id} shows it to this namespace only
+            "examples": len(dataset.examples),
+            **config.to_dict(),
+        }
         return self.services.jobs.submit("classifier-training", job, params, work_folder=work)
 
     def _encoder(self) -> Any:
