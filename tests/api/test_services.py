@@ -27,6 +27,7 @@ import httpx
 import numpy as np
 from sqlalchemy import func, select
 
+from tests.classifier_data import fsdd_subset
 from tests.conftest import EVAL_DIR, TEST_MAX_AUDIO_SECONDS, read_manifest
 from tympan.client import Client
 from tympan.errors import TympanError
@@ -46,16 +47,7 @@ SPEECH = [EVAL_DIR / "speakers" / row["audio"] for row in read_manifest("speaker
 
 def _digits(folder: Path) -> bytes:
     """A zipped FSDD subset: 2 digits x 2 speakers x 4 clips, the smallest real dataset."""
-    lines = ["path,label,speaker"]
-    for row in read_manifest("fsdd"):
-        index = int(Path(row["audio"]).stem.rsplit("_", 1)[1])
-        if row["label"] in ("0", "1") and row["speaker"] in ("jackson", "theo") and index < 4:
-            target = folder / row["audio"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes((EVAL_DIR / "fsdd" / row["audio"]).read_bytes())
-            lines.append(f"{row['audio']},{row['label']},{row['speaker']}")
-    (folder / "manifest.csv").write_text("\n".join(lines) + "\n")
-    return zip_dataset(folder)
+    return zip_dataset(fsdd_subset(folder, ("0", "1"), ("jackson", "theo"), 4))
 
 
 @contextlib.contextmanager
