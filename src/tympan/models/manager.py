@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import psutil
 
 from tympan.config import Settings
+from tympan.deadlines import bind_to_request
 from tympan.errors import Overloaded
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec
@@ -165,9 +166,9 @@ class ModelManager:
             raise Overloaded("The server is busy; retry shortly.", retry_after=1.0)
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
-                self._executor, functools.partial(fn, *args, **kwargs)
-            )
+            # Bound to the request: its deadline follows it, and abandoned work never starts.
+            call = functools.partial(bind_to_request(fn), *args, **kwargs)
+            return await loop.run_in_executor(self._executor, call)
         finally:
             self._slots.release()
 
