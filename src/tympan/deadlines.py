@@ -46,15 +46,19 @@ class Deadline:
         return self.seconds > 0 and time.monotonic() - self.started > self.seconds
 
     def check(self) -> None:
-        """``DeadlineExceeded`` (503) if the request was abandoned or ran out of time."""
-        if self.abandoned:
-            raise DeadlineExceeded("The client disconnected; its work was stopped.", retry_after=1)
+        """``DeadlineExceeded`` (503) if the request ran out of time or was abandoned."""
+        if self.expired or self.abandoned:
+            raise self.error()
+
+    def error(self) -> DeadlineExceeded:
+        """Why the request's work stops: its time limit, or its client leaving."""
         if self.expired:
-            raise DeadlineExceeded(
+            return DeadlineExceeded(
                 f"The request ran past its {self.seconds:g} s time limit "
                 f"({setting_variable(self.setting)}); its work was stopped.",
                 retry_after=1,
             )
+        return DeadlineExceeded("The client disconnected; its work was stopped.", retry_after=1)
 
 
 def check_deadline() -> None:

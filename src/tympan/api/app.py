@@ -18,6 +18,7 @@ from tympan import __version__
 from tympan._discovery import iter_submodules
 from tympan.api.deps import authenticate
 from tympan.api.errors import error_response, install_error_handlers
+from tympan.api.limits import JsonBodyLimit, RequestDeadline
 from tympan.api.services import Services
 from tympan.config import Settings
 from tympan.errors import UploadTooLarge
@@ -89,5 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in iter_submodules("tympan.api.routers"):
         app.include_router(module.router, dependencies=[Depends(authenticate)])
+    app.add_middleware(JsonBodyLimit, max_bytes=settings.max_json_bytes)
+    app.add_middleware(RequestDeadline, seconds=settings.request_timeout_seconds)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     return app

@@ -211,9 +211,7 @@ def _block_zcr(frames: np.ndarray, n_fft: int) -> np.ndarray:
 
 
 def _zcr(samples: np.ndarray, options: FeatureOptions) -> np.ndarray:
-    return _blockwise(
-        samples, options, 1, "edge", lambda frames: _block_zcr(frames, options.n_fft)
-    )
+    return _blockwise(samples, options, 1, "edge", lambda frames: _block_zcr(frames, options.n_fft))
 
 
 def _rms(samples: np.ndarray, options: FeatureOptions) -> np.ndarray:

@@ -163,7 +163,7 @@ def _stream(
     async def work() -> None:
         try:
             with admission:
-                    result = await transcriber.transcribe(audio, model_id, options, on_progress)
+                result = await transcriber.transcribe(audio, model_id, options, on_progress)
             events.put_nowait(
                 {
                     "type": "transcript.text.done",

@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from tympan.api.deps import AudioUpload, ServicesDep, decode_upload
+from tympan.api.deps import AudioUpload, ServicesDep, decode_upload, decode_uploads
 from tympan.api.services import Services
 from tympan.audio import Audio
 from tympan.errors import InvalidParameter, TympanError
@@ -32,7 +32,6 @@ __all__ = ["resolve_speaker_model", "router"]
 router = APIRouter(tags=["speakers"])
 
 MAX_METADATA_BYTES = 16 * 1024
-MAX_ENROLL_FILES = 32
 
 ModelField = Annotated[str | None, Form(description="Speaker model id; default model if omitted.")]
 ThresholdField = Annotated[
@@ -59,9 +58,7 @@ async def _embed(services: Services, model: str, audios: list[Audio]) -> list[np
 async def _samples(
     services: Services, model: str, files: list[UploadFile]
 ) -> list[SampleEmbedding]:
-    if not 1 <= len(files) <= MAX_ENROLL_FILES:
-        raise InvalidParameter(f"Send 1 to {MAX_ENROLL_FILES} files.", param="file")
-    audios = [await decode_upload(upload, services) for upload in files]
+    audios = await decode_uploads(files, services, "file")
     vectors = await _embed(services, model, audios)
     return [
         SampleEmbedding(vector, round(audio.duration, 3), upload.filename)
