@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from tympan.errors import DeadlineExceeded
 __all__ = ["Deadline", "bind_to_request", "check_deadline", "deadline_scope"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _current: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
     "tympan_deadline", default=None
@@ -36,6 +38,7 @@ class Deadline:
     setting: str = "request_timeout_seconds"
     started: float = field(default_factory=time.monotonic)
     abandoned: bool = False
+    stopped: bool = False
 
     def abandon(self) -> None:
         """The client went away: every later ``check`` fails."""
@@ -48,7 +51,11 @@ class Deadline:
     def check(self) -> None:
         """``DeadlineExceeded`` (503) if the request ran out of time or was abandoned."""
         if self.expired or self.abandoned:
-            raise self.error()
+            error = self.error()
+            if not self.stopped:
+                self.stopped = True
+                log.info("request work stopped: %s", error.message)
+            raise error
 
     def error(self) -> DeadlineExceeded:
         """Why the request's work stops: its time limit, or its client leaving."""
