@@ -235,18 +235,6 @@ def test_asr_queue_full_answers_503_with_retry_after(api, services, untouched) -
 # -- JSON bodies -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("chunked", [False, True])
-def test_json_body_over_the_limit_is_refused_before_parsing(api, untouched, chunked) -> None:
-    limit = Settings(_env_file=None).max_json_bytes  # type: ignore[call-arg]
-    body = b'{"input": "' + b"a" * (limit + 10) + b'"}'
-    content = iter([body[i : i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
-    response = api._http.post(
-        "/v1/audio/speech", content=content, headers={"content-type": "application/json"}
-    )
-    error = _refused(response, 413, "max_json_bytes")
-    assert error["param"] == "body"
-
-
 def test_music_notes_json_over_the_limit(api, untouched) -> None:
     note = b'{"pitch": 60, "onset": 0, "duration": 1},'
     limit = Settings(_env_file=None).max_json_bytes  # type: ignore[call-arg]

@@ -21,6 +21,8 @@ from tympan.errors import TympanError
 
 __all__ = ["JsonBodyLimit", "RequestDeadline"]
 
+_SENDING_GRACE_SECONDS = 1.0  # a response already started at the deadline may finish
+
 
 def _is_multipart(scope: Scope) -> bool:
     for name, value in scope["headers"]:
@@ -122,6 +124,8 @@ class RequestDeadline:
             timeout = self.seconds if self.seconds > 0 else None
             await asyncio.wait_for(asyncio.shield(app_task), timeout)
         except TimeoutError:  # threads still working see the deadline expired and stop
+            if started:  # e.g. the work's own 503 is on its way: let it finish sending
+                await asyncio.wait({app_task}, timeout=_SENDING_GRACE_SECONDS)
             app_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await app_task
