@@ -84,11 +84,11 @@ def frame_count(num_samples: int) -> int:
     return -(-num_samples // FRAME_SAMPLES)
 
 
-def grid_blocks(audio: Audio, block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
-    """The samples cut into the shared 32 ms grid, ``block_frames`` frames at a time (shape
+def grid_blocks(audio: Audio) -> Iterator[np.ndarray]:
+    """The samples cut into the shared 32 ms grid, ``BLOCK_FRAMES`` frames at a time (shape
     ``(frames, 512)``, the last frame zero padded), so long audio is never framed whole."""
     samples = audio.samples
-    block = block_frames * FRAME_SAMPLES
+    block = BLOCK_FRAMES * FRAME_SAMPLES
     for start in range(0, samples.shape[0], block):
         check_deadline()
         piece = samples[start : start + block]
