@@ -9,13 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import mido
 import numpy as np
-import pretty_midi
 import pytest
 
 from tests.conftest import EVAL_DIR, services_of
 from tests.hostile import db_fingerprint
+from tests.tasks.music.test_midi_io import midi_of
 from tympan.api.services import Services
 from tympan.audio import decode_audio
 from tympan.audio.encode import encode_audio
@@ -25,8 +24,6 @@ from tympan.client import Client
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.errors import BudgetExceeded, InvalidParameter
 from tympan.tasks.asr import transcriber_for
-from tympan.tasks.music import parse_midi
-from tympan.tasks.music.midi_io import midi_event_count
 
 SPEECH = EVAL_DIR / "bad_inputs" / "speech.ogg"
 SAMPLE = EVAL_DIR / "diarization" / "sample.wav"
@@ -253,40 +250,11 @@ def test_json_body_under_the_limit_still_meets_the_text_limit(api, untouched) ->
 # -- MIDI ------------------------------------------------------------------------------------
 
 
-def _midi(notes: int) -> bytes:
-    score = pretty_midi.PrettyMIDI()
-    piano = pretty_midi.Instrument(program=0)
-    piano.notes = [
-        pretty_midi.Note(80, 60 + i % 12, i * 0.25, i * 0.25 + 0.2) for i in range(notes)
-    ]
-    score.instruments.append(piano)
-    buffer = io.BytesIO()
-    score.write(buffer)
-    return buffer.getvalue()
-
-
-def test_midi_events_are_counted_without_parsing() -> None:
-    data = _midi(100)
-    parsed = sum(len(track) for track in mido.MidiFile(file=io.BytesIO(data)).tracks)
-    assert midi_event_count(data, 10**6) == parsed
-    assert midi_event_count(data, 10) == 11  # stops once past the limit
-    assert midi_event_count(b"not midi", 10) == 0
-
-
-def test_parse_midi_refuses_too_many_events_and_takes_the_limit_itself() -> None:
-    data = _midi(100)
-    events = midi_event_count(data, 10**6)
-    assert len(parse_midi(data, max_events=events).notes) == 100
-    with pytest.raises(BudgetExceeded) as info:
-        parse_midi(data, max_events=events - 1)
-    assert "TYMPAN_MAX_MIDI_EVENTS" in info.value.message and info.value.param == "prompt"
-
-
 @pytest.mark.parametrize(("setting", "value"), [("max_midi_events", 50), ("max_midi_bytes", 500)])
 def test_midi_prompt_limits(api, services, untouched, monkeypatch, setting, value) -> None:
     monkeypatch.setattr(services.settings, setting, value)
     response = api._http.post(
-        "/v1/music/generations", files={"prompt": ("m.mid", _midi(400))}, data={"bars": "2"}
+        "/v1/music/generations", files={"prompt": ("m.mid", midi_of(400))}, data={"bars": "2"}
     )
     assert _refused(response, 413, setting)["param"] == "prompt"
 
