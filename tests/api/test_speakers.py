@@ -220,6 +220,20 @@ def test_bad_inputs_verify(api: Client, trio: list[Speaker], case: dict) -> None
 
 
 @pytest.mark.parametrize("case", BAD_AUDIO_CASES)
+def test_bad_inputs_verify_second_file(api: Client, eval_dir: Path, case: dict) -> None:
+    reference = (eval_dir / "bad_inputs" / "speech.ogg").read_bytes()
+    response = check_bad_audio(
+        api,
+        "/v1/speakers/verify",
+        case,
+        file_field="file2",
+        extra_files={"file": ("reference.ogg", reference)},
+    )
+    if response.status_code == 200 and "same words" in case["why"]:
+        assert response.json()["same_speaker"], response.text  # the same reader
+
+
+@pytest.mark.parametrize("case", BAD_AUDIO_CASES)
 def test_bad_inputs_identify(api: Client, trio: list[Speaker], case: dict) -> None:
     check_bad_audio(api, "/v1/speakers/identify", case)
 

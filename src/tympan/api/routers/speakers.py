@@ -164,12 +164,13 @@ async def verify_speaker(
         return replace(result, speaker_id=speaker.id, name=speaker.name)
     assert file2 is not None
     model_id = resolve_speaker_model(services, model)
+    second = await decode_upload(file2, services, param="file2")
+    (query,) = await _embed(services, model_id, [audio])
     try:
-        second = await decode_upload(file2, services, param="file2")
+        (reference,) = await _embed(services, model_id, [second])
     except TympanError as exc:
-        exc.param = "file2"  # the decoder names its input "file"
+        exc.param = "file2"  # the encoder names its input "file"
         raise
-    query, reference = await _embed(services, model_id, [audio, second])
     chosen = check_threshold(default_threshold(model_id) if threshold is None else threshold)
     return verify(model_id, query, reference, chosen)
 
