@@ -1,9 +1,11 @@
 """Silero VAD, the bundled neural detector, run with onnxruntime.
 
 The ``silero-vad`` package ships several exports of one model; the sequence export scores a
-whole recording in one ``run`` (each row = 64 samples of context + one 512-sample window),
+block of frames in one ``run`` (each row = 64 samples of context + one 512-sample window),
 which gives the same probabilities as the per-window loop the package's own wrapper runs,
-in a fraction of the Python overhead.
+in a fraction of the Python overhead. Blocks of 4096 frames pass the LSTM state on to the
+next, so the probabilities equal those of one run over the whole recording while memory
+stays flat as recordings grow.
 """
 
 from __future__ import annotations
