@@ -132,6 +132,7 @@ class RequestDeadline:
             if not started:
                 await error_response(deadline.error())(scope, receive, send)
         except asyncio.CancelledError:
+            app_task.cancel()
             if not deadline.abandoned:
                 raise  # the server is shutting down, not the client leaving
         finally:
