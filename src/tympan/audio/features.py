@@ -96,7 +96,7 @@ class Features:
         return self.sample_rate / self.hop_length
 
 
-_BLOCK_SAMPLES = 1 << 22  # samples of framed audio one block holds (16 MiB as float32)
+_BLOCK_SAMPLES = 1 << 20  # samples of framed audio one block holds (4 MiB as float32)
 
 
 def frame_count(num_samples: int, frame_length: int, hop_length: int) -> int:
