@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import EVAL_DIR
 from tympan.audio import Audio, decode_audio
 from tympan.errors import InvalidParameter
-from tympan.tasks.vad import SileroVad, VadOptions, detect_speech
+from tympan.tasks.vad import SileroVad, VadOptions, detect_speech, frame_probabilities
 from tympan.tasks.vad.segments import FRAME_SECONDS, to_segments
 
 
@@ -114,11 +114,12 @@ def test_silero_method_needs_the_model(conversation) -> None:
 def test_silero_scores_a_stream_chunk_by_chunk_as_it_scores_the_whole_recording(silero):
     """Live audio carries the LSTM state and context over: same probabilities, any split."""
     from tympan.tasks.vad import SileroState
-    from tympan.tasks.vad.segments import grid_frames
+    from tympan.tasks.vad.segments import grid_blocks
 
     audio = decode_audio(EVAL_DIR / "diarization" / "sample.wav")
     whole = silero.probabilities(audio)
-    frames, state, pieces, start = grid_frames(audio), SileroState.initial(), [], 0
+    frames = np.concatenate(list(grid_blocks(audio)))
+    state, pieces, start = SileroState.initial(), [], 0
     for size in [1, 7, 30, 2, 64, 13] * 40:
         probabilities, state = silero.score_frames(frames[start : start + size], state)
         pieces.append(probabilities)
@@ -126,3 +127,18 @@ def test_silero_scores_a_stream_chunk_by_chunk_as_it_scores_the_whole_recording(
     streamed = np.concatenate(pieces)
     assert streamed.shape == whole.shape
     np.testing.assert_allclose(streamed, whole, atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["silero", "energy", "spectral"])
+def test_blocks_give_the_same_probabilities_as_one_pass(eval_dir, method, monkeypatch) -> None:
+    """Long audio is scored a block at a time (Silero's state carried across blocks)."""
+    import tympan.tasks.vad.segments as segments
+
+    audio = decode_audio(eval_dir / "diarization" / "sample.wav")
+    silero = SileroVad()
+    monkeypatch.setattr(segments, "BLOCK_FRAMES", 100)  # 30 s = 10 blocks
+    blocked = frame_probabilities(audio, method, silero)
+    monkeypatch.setattr(segments, "BLOCK_FRAMES", 1_000_000)
+    whole = frame_probabilities(audio, method, silero)
+    assert blocked.shape == whole.shape == (segments.frame_count(audio.samples.size),)
+    np.testing.assert_allclose(blocked, whole, atol=1e-6)

@@ -1,9 +1,11 @@
 """Silero VAD, the bundled neural detector, run with onnxruntime.
 
 The ``silero-vad`` package ships several exports of one model; the sequence export scores a
-whole recording in one ``run`` (each row = 64 samples of context + one 512-sample window),
+block of frames in one ``run`` (each row = 64 samples of context + one 512-sample window),
 which gives the same probabilities as the per-window loop the package's own wrapper runs,
-in a fraction of the Python overhead.
+in a fraction of the Python overhead. Blocks of 4096 frames pass the LSTM state on to the
+next, so the probabilities equal those of one run over the whole recording while memory
+stays flat as recordings grow.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 
 from tympan.audio.types import Audio
-from tympan.tasks.vad.segments import grid_frames
+from tympan.tasks.vad.segments import grid_blocks
 
 __all__ = ["SileroState", "SileroVad", "silero_model_path"]
 
@@ -56,9 +58,13 @@ class SileroVad:
         )
 
     def probabilities(self, audio: Audio) -> np.ndarray:
-        """Per-frame speech probability (the LSTM state runs through the whole recording)."""
-        probabilities, _ = self.score_frames(grid_frames(audio), SileroState.initial())
-        return probabilities
+        """Per-frame speech probability (the LSTM state runs through the whole recording,
+        carried from one block of frames to the next)."""
+        state, scores = SileroState.initial(), []
+        for frames in grid_blocks(audio):
+            probabilities, state = self.score_frames(frames, state)
+            scores.append(probabilities.reshape(-1))
+        return np.concatenate(scores) if scores else np.zeros(0, np.float32)
 
     def score_frames(
         self, frames: np.ndarray, state: SileroState
@@ -77,4 +83,4 @@ class SileroVad:
         rows = np.ascontiguousarray(np.concatenate([context, frames], axis=1))
         (probabilities, h, c) = self.session.run(None, {"input": rows, "h": state.h, "c": state.c})
         after = SileroState(h, c, np.array(frames[-1, -_CONTEXT:], np.float32))
-        return probabilities.astype(np.float32), after
+        return probabilities.astype(np.float32).reshape(-1), after
