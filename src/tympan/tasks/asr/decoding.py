@@ -38,6 +38,7 @@ _APPEND = _DEFAULTS["append_punctuations"].default  # merged into the previous w
 _MAX_INITIAL_TIMESTAMP = 1.0
 _MIN_RESUME_SECONDS = 0.5  # a chunk stopped this far from its end is decoded again from there
 _MAX_ROUNDS = 3  # passes over one chunk at most (the last keeps whatever text remains)
+_ENCODER_BATCH = 4  # windows per encoder call
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +115,20 @@ def _window_features(handle: WhisperHandle, samples: np.ndarray) -> np.ndarray:
 
 
 def _encode(handle: WhisperHandle, features: np.ndarray) -> np.ndarray:
-    """Encoder output of a batch of windows (windows x frames x dims), one window at a time.
+    """Encoder output of a batch of windows (windows x frames x dims), ``_ENCODER_BATCH`` at a
+    time.
 
-    Measured on this kind of CPU (int8, 2 threads): batching the encoder costs about a third
-    more CPU than encoding the same windows one by one (its activations outgrow the caches),
-    with identical outputs; the decoder is where batching pays, so only it sees the batch.
-    Kept as NumPy so rows can be regrouped (fallbacks, prompt lengths, alignment) for free.
+    Measured on the 2-core machine while other work loaded it (load average 8-16): one call
+    per window took about twice the wall time of batched calls for the same CPU time (each
+    call's threads meet at sync points, and a contended core makes every meeting wait), with
+    identical text. Sub-batches of four bound the attention activations (windows x heads x
+    1500 x 1500 floats). Kept as NumPy so rows can be regrouped (fallbacks, prompt lengths,
+    alignment) for free.
     """
-    rows = [np.asarray(handle.model.encode(features[i : i + 1])) for i in range(len(features))]
+    rows = [
+        np.asarray(handle.model.encode(features[i : i + _ENCODER_BATCH]))
+        for i in range(0, len(features), _ENCODER_BATCH)
+    ]
     return np.concatenate(rows)
 
 
@@ -372,7 +379,6 @@ def _decode_round(
     handle: WhisperHandle, tokenizer: Tokenizer, jobs: list[ChunkJob], may_resume: bool
 ) -> list[tuple[list[Segment], float | None]]:
     """One batched pass over ``jobs``: their segments and where each should resume, if at all."""
-    model = handle.model
     options = jobs[0].options
     features = np.stack([_window_features(handle, job.samples) for job in jobs])
     prompts = [_prompt(handle, tokenizer, job) for job in jobs]
