@@ -119,7 +119,7 @@ def _encode(handle: WhisperHandle, features: np.ndarray) -> np.ndarray:
     time.
 
     Measured on the 2-core machine while other work loaded it (load average 8-16): one call
-    per window took about twice the wall time of batched calls for the same CPU time (each
+    per window took about twice the wall time of batched calls for about 10 % less CPU (each
     call's threads meet at sync points, and a contended core makes every meeting wait), with
     identical text. Sub-batches of four bound the attention activations (windows x heads x
     1500 x 1500 floats). Kept as NumPy so rows can be regrouped (fallbacks, prompt lengths,
