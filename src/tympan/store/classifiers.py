@@ -3,6 +3,9 @@
 Every training run or incremental update adds a version row with its metrics, dataset
 fingerprint, config and artifact checksums. One version per classifier may be in
 ``production``; promoting pushes the previous one onto a history so ``rollback`` can restore it.
+
+A classifier belongs to one namespace (its row's ``namespace``, set when a namespace first
+``claim``s the name); reads given a namespace see only that namespace's classifiers.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import Conflict, ResourceNotFound
 from tympan.store.db import Base, Database
 
@@ -30,6 +35,9 @@ class ClassifierRow(Base):
     __tablename__ = "classifiers"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    namespace: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_NAMESPACE, server_default=DEFAULT_NAMESPACE
+    )
     production_history: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -93,6 +101,19 @@ class ClassifierStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def claim(self, name: str, namespace: str) -> None:
+        """Give ``name`` to ``namespace`` on first use; ``Conflict`` if another namespace has it."""
+        try:
+            with self.db.session() as session:
+                if session.get(ClassifierRow, name) is None:
+                    session.add(
+                        ClassifierRow(name=name, namespace=namespace, production_history=[])
+                    )
+        except IntegrityError:  # claimed at the same moment; the owner is checked below
+            pass
+        if self.owners().get(name) != namespace:
+            raise Conflict(f"The name {name!r} is taken on this server.", param="name")
+
     def next_version(self, name: str) -> int:
         """The number the next version of ``name`` will get."""
         with self.db.session() as session:
@@ -143,19 +164,33 @@ class ClassifierStore:
             ClassifierVersionRow.name == name, ClassifierVersionRow.version == version
         )
 
-    def names(self) -> list[str]:
-        """Every classifier name, sorted."""
-        with self.db.session() as session:
-            return sorted(session.scalars(select(ClassifierRow.name)).all())
+    @staticmethod
+    def _of(namespace: str | None):  # type: ignore[no-untyped-def]
+        """Version rows (of ``namespace``'s classifiers only, when given)."""
+        query = select(ClassifierVersionRow)
+        if namespace is None:
+            return query
+        return query.join(ClassifierRow, ClassifierRow.name == ClassifierVersionRow.name).where(
+            ClassifierRow.namespace == namespace
+        )
 
-    def versions(self, name: str) -> list[ClassifierVersion]:
-        """Every version of ``name``, oldest first; ``ResourceNotFound`` if there is none."""
+    def owners(self) -> dict[str, str]:
+        """The namespace of every claimed classifier name."""
         with self.db.session() as session:
-            rows = session.scalars(
-                select(ClassifierVersionRow)
-                .where(ClassifierVersionRow.name == name)
-                .order_by(ClassifierVersionRow.version)
-            ).all()
+            return dict(session.execute(select(ClassifierRow.name, ClassifierRow.namespace)).all())
+
+    def names(self, namespace: str | None = None) -> list[str]:
+        """Every classifier name with a version (of ``namespace``, when given), sorted."""
+        query = self._of(namespace).with_only_columns(ClassifierVersionRow.name).distinct()
+        with self.db.session() as session:
+            return sorted(session.scalars(query).all())
+
+    def versions(self, name: str, namespace: str | None = None) -> list[ClassifierVersion]:
+        """Every version of ``name`` (in ``namespace``, when given), oldest first;
+        ``ResourceNotFound`` if there is none."""
+        query = self._of(namespace).where(ClassifierVersionRow.name == name)
+        with self.db.session() as session:
+            rows = session.scalars(query.order_by(ClassifierVersionRow.version)).all()
             if not rows:
                 raise ResourceNotFound(f"No classifier named {name!r}.", param="name")
             return [ClassifierVersion.from_row(row) for row in rows]
@@ -170,9 +205,11 @@ class ClassifierStore:
             ).all()
             return [ClassifierVersion.from_row(row) for row in rows]
 
-    def get(self, name: str, version: int | None = None) -> ClassifierVersion:
+    def get(
+        self, name: str, version: int | None = None, namespace: str | None = None
+    ) -> ClassifierVersion:
         """A version, or the served one (production, else the newest) when none is given."""
-        versions = self.versions(name)
+        versions = self.versions(name, namespace)
         if version is None:
             return served_version(versions)
         for item in versions:

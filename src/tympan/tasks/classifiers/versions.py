@@ -60,8 +60,11 @@ def served_model(artifacts: ArtifactStore, version: ClassifierVersion) -> OnnxCl
     return OnnxClassifier(folder / graph, meta)
 
 
-def version_spec(artifacts: ArtifactStore, version: ClassifierVersion, served: bool) -> ModelSpec:
-    """The ``ModelSpec`` of a version (``name:N``; the served one also answers to ``name``)."""
+def version_spec(
+    artifacts: ArtifactStore, version: ClassifierVersion, served: bool, namespace: str
+) -> ModelSpec:
+    """The ``ModelSpec`` of a version (``name:N``; the served one also answers to ``name``),
+    listed by ``/v1/models`` to ``namespace`` only."""
     folder = artifacts.path(version_key(version.name, version.version))
     metrics = version.metrics
     return ModelSpec(
@@ -74,6 +77,7 @@ def version_spec(artifacts: ArtifactStore, version: ClassifierVersion, served: b
         description=f"{version.arch} classifier over {len(version.labels)} labels "
         f"({version.stage}; accuracy {metrics.get('accuracy', 0):.3f})",
         size_bytes=path_size(folder),
+        options={"namespace": namespace},
     )
 
 
