@@ -53,7 +53,7 @@ def test_diarized_subtitles_with_a_bar_per_stage(
     result = runner.invoke(app, ["transcribe", str(SAMPLE), "--diarize", "--format", "srt"])
     assert result.exit_code == 0, result.output
     cues = [block.splitlines() for block in result.stdout.strip().split("\n\n")]
-    assert len(cues) >= 10 and all(len(cue) == 3 for cue in cues)
+    assert len(cues) >= 5 and all(len(cue) == 3 for cue in cues)  # number, times, text
     speakers = {cue[2].split(":")[0] for cue in cues}
     assert speakers == {"SPEAKER_00", "SPEAKER_01"}, cues
     bars = terminal.getvalue()
