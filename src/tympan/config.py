@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     cpu_threads: int = Field(
         0, ge=0, description="Threads each model may use inside its runtime; 0 = all cores."
     )
+    job_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Lease of a running job (and of a version being published): its process "
+        "renews it every third of this; any process fails jobs whose lease lapsed (killed "
+        "process) and reaps their half-published versions.",
+    )
     default_vad_method: Literal["silero", "energy", "spectral", "fusion"] = Field(
         "fusion",
         description="VAD method used when none is given (fusion measured most accurate: "

@@ -220,7 +220,7 @@ def test_training_needs_exactly_one_source(api) -> None:
 def _artifact_and_work_state(api) -> tuple[str, list[str], list[str]]:
     services = services_of(api)
     artifacts = sorted(p.name for p in (services.artifacts.root / "classifiers").glob("*"))
-    work = services.settings.data_dir / "work" / "classifiers"
+    work = services.jobs.work
     return db_fingerprint(services.db), artifacts, sorted(p.name for p in work.glob("*"))
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EVAL_DIR, make_settings, read_manifest
+from tests.classifier_data import fsdd_subset
+from tests.conftest import EVAL_DIR, make_settings
 from tests.hostile import db_fingerprint
 from tests.live_server import serve_in_thread
 from tests.speaker_data import DIARIZATION_DIR, SAMPLE_TURNS, utterances, write_spans
@@ -96,16 +97,7 @@ def test_diarization_and_transcripts_name_only_the_callers_speakers(teams, tmp_p
 
 def _digits(tmp: Path) -> Path:
     """Two FSDD digits by two speakers, four clips each (copied next to a manifest)."""
-    lines = ["path,label,speaker"]
-    for row in read_manifest("fsdd"):
-        index = int(Path(row["audio"]).stem.rsplit("_", 1)[1])
-        if row["label"] in ("0", "1") and row["speaker"] in ("jackson", "theo") and index < 4:
-            target = tmp / row["audio"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes((EVAL_DIR / "fsdd" / row["audio"]).read_bytes())
-            lines.append(f"{row['audio']},{row['label']},{row['speaker']}")
-    (tmp / "manifest.csv").write_text("\n".join(lines) + "\n")
-    return tmp
+    return fsdd_subset(tmp, ("0", "1"), ("jackson", "theo"), 4)
 
 
 def test_classifiers_are_private_to_their_namespace(server, teams, tmp_path) -> None:

@@ -112,7 +112,7 @@ async def train_classifier(
         if dataset is not None:
             source = await _dataset_from_upload(service, dataset, work)
         loaded = await services.manager.run(load_dataset, source, roots)
-        return service.submit_training(name, loaded, config, work, cleanup=True)
+        return service.submit_training(name, loaded, config, work)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -10,9 +10,10 @@ import math
 from dataclasses import dataclass, field, replace
 
 from tympan.errors import InvalidParameter, PayloadTooLarge
+from tympan.models.threads import torch_threads
 from tympan.tasks.music.melody import Melody, Meter, MusicKey, estimate_key, in_key_fraction
 from tympan.tasks.music.midi_io import TEMPO_RANGE, PromptInfo
-from tympan.tasks.music.models import SequenceModel, torch_threads
+from tympan.tasks.music.models import SequenceModel
 from tympan.tasks.music.sampling import SamplingOptions, continue_sequence, sample_header
 from tympan.tasks.music.tokens import BAR, decode, encode
 
