@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import psutil
 
 from tympan.config import Settings
+from tympan.deadlines import bind_to_request
 from tympan.errors import Overloaded
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec
@@ -171,7 +172,9 @@ class ModelManager:
         if not self._slots.acquire(blocking=False):
             raise Overloaded("The server is busy; retry shortly.", retry_after=1.0)
         try:
-            future = self._executor.submit(functools.partial(fn, *args, **kwargs))
+            # Bound to the request: its deadline follows it, and abandoned work never starts.
+            call = functools.partial(bind_to_request(fn), *args, **kwargs)
+            future = self._executor.submit(call)
         except BaseException:
             self._slots.release()
             raise
