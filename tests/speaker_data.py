@@ -17,6 +17,8 @@ __all__ = [
     "SAMPLE_TURNS",
     "SPEAKERS_DIR",
     "read_rttm",
+    "read_stm",
+    "stm_speaker_at",
     "trials",
     "utterances",
     "write_spans",
@@ -65,3 +67,20 @@ def write_spans(source: Path, spans: list[tuple[float, float]], target: Path) ->
     samples = (np.concatenate(pieces) * 32767).astype(np.int16)
     scipy.io.wavfile.write(target, audio.sample_rate, samples)
     return target
+
+
+def read_stm(path: Path) -> list[tuple[float, float, str]]:
+    """``(start, end, speaker)`` of each line of an STM transcript."""
+    rows = []
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        rows.append((float(fields[3]), float(fields[4]), fields[2]))
+    return rows
+
+
+def stm_speaker_at(rows: list[tuple[float, float, str]], time: float) -> str:
+    """The STM speaker talking at ``time`` (the nearest line's when ``time`` is in a pause)."""
+    inside = [speaker for start, end, speaker in rows if start <= time <= end]
+    if inside:
+        return inside[0]
+    return min(rows, key=lambda row: min(abs(time - row[0]), abs(time - row[1])))[2]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.conftest import EVAL_DIR
@@ -12,6 +14,7 @@ from tympan.cli import app
 
 JFK = EVAL_DIR / "asr_small" / "whisper_jfk.flac"
 LJ2 = EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac"
+SAMPLE = EVAL_DIR / "diarization" / "sample.wav"
 
 
 @pytest.fixture()
@@ -38,3 +41,23 @@ def test_transcribe_to_stdout_and_refusals(runner: CliRunner) -> None:
     assert bad_format.exit_code != 0
     refused = runner.invoke(app, ["transcribe", str(LJ2), "--translate", "--model", "whisper-1"])
     assert refused.exit_code == 1 and "English-only" in refused.output
+
+
+def test_diarized_subtitles_with_a_bar_per_stage(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terminal = io.StringIO()
+    monkeypatch.setattr(
+        "tympan.cli.asr.err_console", Console(file=terminal, force_terminal=True, width=120)
+    )
+    result = runner.invoke(app, ["transcribe", str(SAMPLE), "--diarize", "--format", "srt"])
+    assert result.exit_code == 0, result.output
+    cues = [block.splitlines() for block in result.stdout.strip().split("\n\n")]
+    assert len(cues) >= 5 and all(len(cue) == 3 for cue in cues)  # number, times, text
+    speakers = {cue[2].split(":")[0] for cue in cues}
+    assert speakers == {"SPEAKER_00", "SPEAKER_01"}, cues
+    bars = terminal.getvalue()
+    assert "sample.wav: transcribing" in bars and "sample.wav: speakers" in bars
+    assert bars.count("100%") >= 2
+    refused = runner.invoke(app, ["transcribe", str(SAMPLE), "--diarize", "--translate"])
+    assert refused.exit_code != 0

@@ -1,9 +1,13 @@
-"""``tympan transcribe FILE... [--model] [--format srt] [--out DIR] [--translate]``."""
+"""``tympan transcribe FILE... [--model] [--format srt] [--out DIR] [--translate] [--diarize]``.
+
+With ``--diarize`` each file goes through two stages, each with its own progress bar: the
+transcription (streamed, chunk by chunk, with word times) and the diarization; the words then
+take their speakers and segments split where the speaker changes (the server's own rule).
+"""
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +16,9 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from tympan.cli._common import ApiKeyOption, ServerOption, connect, err_console
+from tympan.client import Client
 from tympan.tasks.asr import Transcription, render_text
+from tympan.tasks.diarization import label_transcription
 
 __all__ = ["format_transcription", "register"]
 
@@ -50,11 +56,16 @@ def transcribe(
     beam_size: Annotated[int, typer.Option(min=1, max=20)] = 5,
     vad_filter: Annotated[bool, typer.Option(help="Drop non-speech before decoding.")] = True,
     word_timestamps: Annotated[bool, typer.Option(help="Word times (verbose_json).")] = False,
+    diarize: Annotated[
+        bool, typer.Option(help="Name the speaker of every word; cues split at speaker changes.")
+    ] = False,
     server: ServerOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Transcribe (or translate) each file, with a progress bar per file."""
+    """Transcribe (or translate) each file, with a progress bar per file and stage."""
     format_transcription(Transcription("transcribe", "", 0.0, ""), fmt)  # refuse bad formats early
+    if diarize and translate:
+        raise typer.BadParameter("--diarize works with transcription, not --translate")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     columns = (
@@ -65,10 +76,11 @@ def transcribe(
     )
     with (
         connect(server, api_key) as client,
-        Progress(*columns, console=err_console, disable=not sys.stderr.isatty()) as progress,
+        Progress(*columns, console=err_console, disable=not err_console.is_terminal) as progress,
     ):
         for path in files:
-            bar = progress.add_task(path.name, total=1.0)
+            stage = f"{path.name}: transcribing" if diarize else path.name
+            bar = progress.add_task(stage, total=1.0)
 
             def report(fraction: float, _text: str, bar: int = bar) -> None:
                 progress.update(bar, completed=fraction)
@@ -81,10 +93,12 @@ def transcribe(
                 result = client.transcribe(
                     path,
                     language=language,
-                    word_timestamps=word_timestamps,
+                    word_timestamps=word_timestamps or diarize,
                     **common,  # type: ignore[arg-type]
                 )
             progress.update(bar, completed=1.0)
+            if diarize:
+                result = _with_speakers(client, progress, path, result, keep_words=word_timestamps)
             text = format_transcription(result, fmt)
             if out is None:
                 typer.echo(text, nl=False)
@@ -92,6 +106,17 @@ def transcribe(
                 target = out / f"{path.stem}.{_EXTENSIONS[fmt]}"
                 target.write_text(text)
                 err_console.print(f"{path} -> {target}")
+
+
+def _with_speakers(
+    client: Client, progress: Progress, path: Path, result: Transcription, *, keep_words: bool
+) -> Transcription:
+    """The diarization stage (its bar pulses until the turns arrive: the service reports no
+    fraction for it), then per-word speakers; ``keep_words`` keeps the words asked for."""
+    bar = progress.add_task(f"{path.name}: speakers", total=None)
+    turns = client.diarize(path)
+    progress.update(bar, total=1.0, completed=1.0)
+    return label_transcription(result, turns.segments, keep_words=keep_words)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,24 +7,25 @@ from pathlib import Path
 import pytest
 
 from tests.hostile import BAD_AUDIO_CASES, check_bad_audio
-from tests.speaker_data import DIARIZATION_DIR, SAMPLE_TURNS, write_spans
+from tests.speaker_data import (
+    DIARIZATION_DIR,
+    SAMPLE_TURNS,
+    read_stm,
+    stm_speaker_at,
+    write_spans,
+)
 from tympan.client import Client
 from tympan.errors import InvalidParameter
 
 SAMPLE = DIARIZATION_DIR / "sample.wav"
 
 
-def _stm() -> list[tuple[float, float, str]]:
-    rows = []
-    for line in (DIARIZATION_DIR / "sample.stm").read_text().splitlines():
-        fields = line.split()
-        rows.append((float(fields[3]), float(fields[4]), fields[2]))
-    return rows
+STM = read_stm(DIARIZATION_DIR / "sample.stm")
 
 
 def _stm_speaker(start: float, end: float) -> str:
     overlap: dict[str, float] = {}
-    for a, b, who in _stm():
+    for a, b, who in STM:
         overlap[who] = overlap.get(who, 0.0) + max(0.0, min(end, b) - max(start, a))
     return max(overlap, key=lambda who: overlap[who])
 
@@ -52,6 +53,18 @@ def test_segments_and_words_carry_enrolled_speakers(api: Client, enrolled) -> No
     assert words and all(w.speaker in {"Diane", "Sheila"} for w in words)
     assert result.words is not None and [w.speaker for w in result.words] == [
         w.speaker for w in words
+    ]
+    assert all({w.speaker for w in s.words} == {s.speaker} for s in result.segments)
+    right = [w.speaker == stm_speaker_at(STM, (w.start + w.end) / 2) for w in words]
+    assert sum(right) / len(right) >= 0.85, [(w.word, w.start, w.speaker) for w in words]
+
+
+def test_words_are_attributed_even_when_not_returned(api: Client, enrolled: dict) -> None:
+    with_words = api.transcribe(SAMPLE, diarize=True, word_timestamps=True)
+    without = api.transcribe(SAMPLE, diarize=True)
+    assert without.words is None and all(s.words is None for s in without.segments)
+    assert [(s.start, s.end, s.text, s.speaker) for s in without.segments] == [
+        (s.start, s.end, s.text, s.speaker) for s in with_words.segments
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jiwer
+import numpy as np
 import pytest
 from whisper_normalizer.english import EnglishTextNormalizer
 
@@ -50,3 +51,17 @@ def test_a_failing_group_does_not_fail_the_others(tiny: WhisperHandle) -> None:
     )
     assert isinstance(results[0], Exception)
     assert "comparatively modern" in "".join(s.text for s in results[1]).lower()
+
+
+def test_short_chunks_are_padded_with_silence_not_with_zero_features(tiny: WhisperHandle) -> None:
+    from tympan.tasks.asr.decoding import _window_features
+
+    clip = decode_audio(EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac").samples  # about 2 s
+    features = _window_features(tiny, clip)
+    assert features.shape == (80, 3000)
+    speech_frames = clip.shape[0] // 160
+    pad = features[:, speech_frames + 2 :]
+    assert np.allclose(pad, features.min())  # the log-mel floor: what Whisper knows as silence
+    assert features.min() < -0.5  # zero-valued features would sit far above it
+    whole = _window_features(tiny, np.concatenate([clip] * 20))  # longer than 30 s: cut
+    assert whole.shape == (80, 3000)

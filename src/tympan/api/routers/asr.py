@@ -3,8 +3,9 @@
 OpenAI's fields (``file``, ``model``, ``language``, ``prompt``, ``response_format``,
 ``temperature``, ``timestamp_granularities[]``, ``stream``) plus the faster-whisper options
 its users expect (``beam_size``, ``vad_filter``, ``hotwords``, ``word_timestamps``, ...).
-``diarize=true`` labels segments and words with speakers (enrolled ones by name; srt/vtt
-show them). ``stream=true`` answers with server-sent events: one ``transcript.text.delta``
+``diarize=true`` labels each word with its speaker (enrolled ones by name) and splits segments
+where the speaker changes, so srt/vtt cues name one speaker each.
+``stream=true`` answers with server-sent events: one ``transcript.text.delta``
 per finished chunk (with Tympan's ``progress``), then ``transcript.text.done`` carrying the whole
 ``verbose_json`` transcription, so a client can show progress on long recordings.
 """
@@ -17,7 +18,7 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form
@@ -215,11 +216,14 @@ async def _serve(
     with transcriber.admission(model_id):
         if not diarize:
             return _response(await transcriber.transcribe(audio, model_id, options), fmt)
-        transcription, turns = await asyncio.gather(
-            transcriber.transcribe(audio, model_id, options),
+        transcription, turns = await asyncio.gather(  # word times: speakers are given per word
+            transcriber.transcribe(audio, model_id, replace(options, word_timestamps=True)),
             diarize_audio(services, audio, None, DiarizationOptions(), namespace),
         )
-    return _response(label_transcription(transcription, turns.segments), fmt)
+    labelled = label_transcription(
+        transcription, turns.segments, keep_words=options.word_timestamps
+    )
+    return _response(labelled, fmt)
 
 
 def _options(

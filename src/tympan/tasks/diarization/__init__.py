@@ -11,6 +11,7 @@ from tympan.tasks.diarization.attribution import (
     label_pieces,
     label_transcription,
     speaker_at,
+    split_at_speaker_changes,
 )
 from tympan.tasks.diarization.clustering import (
     MAX_SPEAKERS,
@@ -41,5 +42,6 @@ __all__ = [
     "label_pieces",
     "label_transcription",
     "speaker_at",
+    "split_at_speaker_changes",
     "to_rttm",
 ]

@@ -2,6 +2,8 @@
 
 A piece takes the speaker whose turns cover most of it; a piece no turn overlaps (a word in a
 pause the VAD left out) takes the nearest turn's speaker if it is within ``max_gap`` seconds.
+With word times, attribution is per word and a segment whose words belong to several speakers
+is split where the speaker changes, so no segment (and no subtitle cue) mixes two voices.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from typing import Protocol, TypeVar
 from tympan.tasks.asr.results import Segment, Transcription, Word
 from tympan.tasks.diarization.pipeline import SpeakerTurn
 
-__all__ = ["Timed", "assign_speakers", "label_pieces", "label_transcription", "speaker_at"]
+__all__ = [
+    "Timed",
+    "assign_speakers",
+    "label_pieces",
+    "label_transcription",
+    "speaker_at",
+    "split_at_speaker_changes",
+]
 
 
 Piece = TypeVar("Piece", Segment, Word)
@@ -67,15 +76,73 @@ def label_pieces(pieces: Sequence[Piece], turns: Sequence[SpeakerTurn]) -> list[
     return labelled
 
 
-def label_transcription(
-    transcription: Transcription, turns: Sequence[SpeakerTurn]
-) -> Transcription:
-    """A transcription whose segments, and words if it has them, carry their speakers."""
-    segments = [
-        replace(
-            segment, words=None if segment.words is None else label_pieces(segment.words, turns)
+def _speaker_runs(words: Sequence[Word]) -> list[list[Word]]:
+    """Consecutive words of one speaker; a word no turn reached stays with the run before it
+    (or after it, at the start) instead of opening a speakerless run."""
+    runs: list[list[Word]] = []
+    for word in words:
+        if runs and (word.speaker is None or word.speaker == runs[-1][-1].speaker):
+            runs[-1].append(word)
+        elif runs and runs[-1][-1].speaker is None:
+            runs[-1] = [
+                replace(w, speaker=word.speaker, speaker_id=word.speaker_id) for w in runs[-1]
+            ] + [word]
+        else:
+            runs.append([word])
+    return runs
+
+
+def split_at_speaker_changes(segment: Segment) -> list[Segment]:
+    """A segment with speaker-labelled words as one segment per speaker run.
+
+    Each piece takes its run's speaker, text and word times (the first piece keeps the
+    segment's start, the last its end). Token ids are kept only when the segment is not split:
+    Whisper's tokens do not map one to one onto words.
+    """
+    if not segment.words:
+        return [segment]
+    runs = _speaker_runs(segment.words)
+    if len(runs) == 1:
+        run = runs[0]
+        return [replace(segment, words=run, speaker=run[0].speaker, speaker_id=run[0].speaker_id)]
+    pieces = []
+    for number, run in enumerate(runs):
+        pieces.append(
+            replace(
+                segment,
+                start=segment.start if number == 0 else run[0].start,
+                end=segment.end if number == len(runs) - 1 else run[-1].end,
+                text="".join(word.word for word in run),
+                tokens=[],
+                words=run,
+                speaker=run[0].speaker,
+                speaker_id=run[0].speaker_id,
+            )
         )
-        for segment in label_pieces(transcription.segments, turns)
+    return pieces
+
+
+def label_transcription(
+    transcription: Transcription, turns: Sequence[SpeakerTurn], *, keep_words: bool = True
+) -> Transcription:
+    """A transcription whose words and segments carry their speakers.
+
+    Segments with word times are labelled word by word and split at speaker changes; segments
+    without take the speaker who covers most of them. ``keep_words=False`` drops the word
+    lists afterwards (callers that asked for words only to attribute them).
+    """
+    segments = []
+    for segment in transcription.segments:
+        if segment.words:
+            labelled = replace(segment, words=label_pieces(segment.words, turns))
+            segments.extend(split_at_speaker_changes(labelled))
+        else:
+            segments.extend(label_pieces([segment], turns))
+    segments = [
+        replace(segment, id=number, words=segment.words if keep_words else None)
+        for number, segment in enumerate(segments)
     ]
-    words = None if transcription.words is None else label_pieces(transcription.words, turns)
+    words = None
+    if keep_words and transcription.words is not None:
+        words = [word for segment in segments for word in segment.words or []]
     return replace(transcription, segments=segments, words=words)

@@ -1,0 +1,161 @@
+"""Long-form ASR: Tympan against every way of calling faster-whisper directly, one run.
+
+The recording is ``longform/lj001.opus``: a 20.7 min audiobook chapter read in order (real,
+continuous, not one paragraph repeated), with its reference text. Three paths, the same
+tiny.en CTranslate2 weights, int8, the same threads, beam 5:
+
+- Tympan's API (in-process client, the whole request: decode, VAD, chunking, batched decode);
+- faster-whisper's sequential ``WhisperModel.transcribe()`` (its defaults);
+- faster-whisper's ``BatchedInferencePipeline.transcribe(batch_size=8)`` (its defaults).
+
+Runs alternate (A, B, C, A, B, C, ...) so load on the shared machine hits each path alike;
+RTFx comes from the fastest of ``REPEATS`` runs. ``TYMPAN_BENCH_MINUTES`` cuts the chapter at
+the last clip that ends before that many minutes (for quick iterations).
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import soundfile
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+from whisper_normalizer.english import EnglishTextNormalizer
+
+from benchmarks._harness import EVAL_DIR, markdown_table, ratio
+from tympan.audio.decode import decode_audio
+from tympan.client import Client
+from tympan.config import Settings
+from tympan.tasks.asr.models import _tiny_en_path
+
+THREADS = os.cpu_count() or 1
+REPEATS = int(os.environ.get("TYMPAN_BENCH_REPEATS", "3"))
+BATCH = 8
+LONGFORM = EVAL_DIR / "longform"
+_normalize = EnglishTextNormalizer()
+
+
+def chapter(minutes: float | None) -> tuple[np.ndarray, str]:
+    """The chapter's samples (16 kHz mono) and reference, cut after ``minutes`` if given.
+
+    ``segments.csv`` also lists a second chapter (LJ002) whose audio is not in the folder.
+    """
+    samples = decode_audio(LONGFORM / "lj001.opus").samples
+    with (LONGFORM / "segments.csv").open(newline="") as handle:
+        clips = [row for row in csv.DictReader(handle) if row["longform_file"] == "LJ001.flac"]
+    if minutes is not None:
+        clips = [clip for clip in clips if float(clip["end_s"]) <= minutes * 60]
+        samples = samples[: round((float(clips[-1]["end_s"]) + 0.25) * 16_000)]
+    return samples, " ".join(clip["text"] for clip in clips)
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate in percent after Whisper's English normaliser."""
+    return 100 * jiwer.wer(_normalize(reference), _normalize(hypothesis) or "<empty>")
+
+
+def _wav(samples: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, 16_000, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def _joined(segments: object) -> str:
+    return "".join(segment.text for segment in segments).strip()  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """Wall and CPU seconds (this process, all threads) of each repeat, and the last text."""
+
+    wall: list[float]
+    cpu: list[float]
+    text: str
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def alternated(runs: dict[str, Callable[[], str]], repeats: int) -> dict[str, Measured]:
+    """Each run ``repeats`` times, interleaved; each timing is logged to stderr as it comes.
+
+    CPU seconds are reported beside wall seconds: on a machine shared with other work the
+    wall time of a run depends on what else runs, its CPU time much less.
+    """
+    wall: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
+    texts: dict[str, str] = {}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            gc.collect()
+            cpu_started, started = _cpu_seconds(), time.perf_counter()
+            texts[name] = fn()
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(_cpu_seconds() - cpu_started)
+            print(f"{name}: {wall[name][-1]:.1f} s, {cpu[name][-1]:.1f} s CPU", file=sys.stderr)
+    return {name: Measured(wall[name], cpu[name], texts[name]) for name in runs}
+
+
+def run() -> str:
+    minutes_env = os.environ.get("TYMPAN_BENCH_MINUTES")
+    samples, reference = chapter(float(minutes_env) if minutes_env else None)
+    seconds = samples.size / 16_000
+    upload = _wav(samples)
+    direct = WhisperModel(
+        str(_tiny_en_path()), device="cpu", compute_type="int8", cpu_threads=THREADS
+    )
+    batched = BatchedInferencePipeline(direct)
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(_env_file=None, data_dir=Path(data_dir), cpu_threads=THREADS)  # type: ignore[call-arg]
+        with Client.in_process(settings) as client:
+            runs = {
+                "Tympan API (default options)": lambda: client.transcribe(upload).text,
+                f"faster-whisper BatchedInferencePipeline (batch {BATCH})": lambda: _joined(
+                    batched.transcribe(samples, beam_size=5, batch_size=BATCH)[0]
+                ),
+                "faster-whisper transcribe() (sequential)": lambda: _joined(
+                    direct.transcribe(samples, beam_size=5)[0]
+                ),
+            }
+            client.transcribe(_wav(samples[: 30 * 16_000]))  # models loaded, caches warm
+            _joined(batched.transcribe(samples[: 30 * 16_000], beam_size=5, batch_size=BATCH)[0])
+            timings = alternated(runs, REPEATS)
+    ours, pipeline, sequential = timings.values()
+    rows = [
+        [
+            name,
+            min(m.wall),
+            statistics.median(m.wall),
+            seconds / min(m.wall),
+            min(m.cpu),
+            wer(reference, m.text),
+        ]
+        for name, m in timings.items()
+    ]
+    headers = ["path", "min s", "median s", "RTFx (min)", "min CPU s", "WER %"]
+    best_wer = min(wer(reference, pipeline.text), wer(reference, sequential.text))
+    vs_pipeline = ratio(min(pipeline.wall), min(ours.wall))
+    return (
+        f"{seconds / 60:.1f} min of `longform/lj001.opus`, tiny.en int8, beam 5, {THREADS} "
+        f"threads, min of {REPEATS} alternated runs (machine shared with other work).\n\n"
+        f"{markdown_table(headers, rows)}\n\n"
+        f"RTFx Tympan / BatchedInferencePipeline: **{vs_pipeline:.2f}x**"
+        f" (goal >= 1.3x; CPU-time ratio {ratio(min(pipeline.cpu), min(ours.cpu)):.2f}x); "
+        f"Tympan / sequential: **{ratio(min(sequential.wall), min(ours.wall)):.2f}x** (goal >= "
+        f"2.5x; CPU-time ratio {ratio(min(sequential.cpu), min(ours.cpu)):.2f}x); WER "
+        f"{wer(reference, ours.text) - best_wer:+.2f} points against the better of the two "
+        "(goal <= +0.3)."
+    )
