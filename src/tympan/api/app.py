@@ -20,6 +20,7 @@ from tympan.api.deps import authenticate
 from tympan.api.errors import error_response, install_error_handlers
 from tympan.api.services import Services
 from tympan.config import Settings
+from tympan.console import ConsoleFiles
 from tympan.errors import UploadTooLarge
 
 __all__ = ["create_app"]
@@ -89,5 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in iter_submodules("tympan.api.routers"):
         app.include_router(module.router, dependencies=[Depends(authenticate)])
+    # The web console, after every API route so it only answers paths the API does not have.
+    app.mount("/", ConsoleFiles(), name="console")
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     return app

@@ -1,0 +1,58 @@
+"""One real service on loopback and one headless Chromium for every console test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_settings
+from tests.speaker_data import DIARIZATION_DIR, SAMPLE_TURNS, write_spans
+
+try:
+    from tests.console.driver import Console, chromium_missing, launch_chromium
+except ImportError as exc:  # selenium is a dev extra
+    pytest.skip(f"browser tests need selenium ({exc})", allow_module_level=True)
+
+MUSIC_TINY = {"music_model_size": "tiny", "music_corpus_limit": 30, "music_train_seconds": 6.0}
+
+
+@pytest.fixture(scope="session")
+def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Diane's and Sheila's overlap-free turns of the pyannote sample, one WAV each."""
+    folder = tmp_path_factory.mktemp("voices")
+    sample = DIARIZATION_DIR / "sample.wav"
+    return {name: write_spans(sample, spans, folder / f"{name}.wav")
+            for name, spans in SAMPLE_TURNS.items()}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real service (with tiny music settings) on a free loopback port."""
+    from tests.live_server import serve_in_thread
+
+    settings = make_settings(tmp_path_factory.mktemp("console"), **MUSIC_TINY)
+    with serve_in_thread(settings) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the page screenshots go (printed in the test report's temp folder)."""
+    return tmp_path_factory.mktemp("console-screenshots")
+
+
+@pytest.fixture(scope="session")
+def console(
+    tmp_path_factory: pytest.TempPathFactory, console_url: str, screenshots: Path, voices: dict
+) -> Iterator[Console]:
+    """Headless Chromium on the console; its fake microphone plays Diane's turns."""
+    reason = chromium_missing()
+    if reason:
+        pytest.skip(f"browser tests skipped: {reason}")
+    browser = launch_chromium(tmp_path_factory.mktemp("chromium-profile"), voices["Diane"])
+    try:
+        yield Console(browser, console_url, screenshots)
+    finally:
+        browser.quit()
