@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import make_settings
 from tests.speaker_data import DIARIZATION_DIR, SAMPLE_TURNS, write_spans
+from tympan.client import Client
 
 try:
     from tests.console.driver import Console, chromium_missing, launch_chromium
@@ -35,6 +36,16 @@ def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = make_settings(tmp_path_factory.mktemp("console"), **MUSIC_TINY)
     with serve_in_thread(settings) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def enrolled(console_url: str, voices: dict[str, Path]) -> None:
+    """Diane and Sheila enrolled through the public API (the Speakers page test enrolls by UI)."""
+    with Client(console_url) as client:
+        known = {speaker.name for speaker in client.speakers()}
+        for name, path in voices.items():
+            if name not in known:
+                client.enroll_speaker(name, path)
 
 
 @pytest.fixture(scope="session")

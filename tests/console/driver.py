@@ -120,6 +120,7 @@ class Console:
     def snap(self, name: str) -> tuple[Path, Path]:
         """Screenshots of the whole page at laptop and phone width (test artifacts)."""
         paths = []
+        self.browser.execute_script("window.scrollTo(0, 0)")
         for label, (width, height) in (("laptop", LAPTOP), ("phone", PHONE)):
             self.browser.set_window_size(width, height)
             full = self.browser.execute_script("return document.documentElement.scrollHeight")

@@ -2,23 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from tests.console.driver import Console
 from tests.speaker_data import DIARIZATION_DIR
-from tympan.client import Client
-
-
-@pytest.fixture(scope="module")
-def enrolled(console_url: str, voices: dict[str, Path]) -> None:
-    """Diane and Sheila enrolled through the public API (the Speakers page test does it by UI)."""
-    with Client(console_url) as client:
-        known = {speaker.name for speaker in client.speakers()}
-        for name, path in voices.items():
-            if name not in known:
-                client.enroll_speaker(name, path)
 
 
 def test_transcript_names_the_speakers_and_follows_the_audio(
