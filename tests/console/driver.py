@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -94,7 +95,13 @@ class Console:
                     return content
             return False
 
-        return WebDriverWait(self.browser, timeout).until(has_text)
+        try:
+            return WebDriverWait(self.browser, timeout).until(has_text)
+        except TimeoutException:
+            raise AssertionError(
+                f"{text!r} never appeared in {css}; error banner: {self.error_text()!r}; "
+                f"browser log: {self.browser.get_log('browser')[-5:]}"
+            ) from None
 
     def choose_files(self, form: str, name: str, *paths: Path) -> None:
         """Choose files in the file input ``name`` of the form matching ``form``."""

@@ -18,7 +18,7 @@ function trainForm(onTrained) {
     h(
       "div",
       { class: "row" },
-      field("Name", h("input", { name: "name", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.-]*", autocomplete: "off" }), "letters, digits, - _ ."),
+      field("Name", h("input", { name: "name", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.\\-]*", autocomplete: "off" }), "letters, digits, - _ ."),
       field("Architecture", h("select", { name: "arch" }, ARCHITECTURES.map((arch) => h("option", { value: arch }, arch)))),
       field("Max epochs", h("input", { name: "max_epochs", type: "number", min: 1, max: 1000, value: 30 })),
     ),
@@ -57,21 +57,29 @@ function versionsTable(name, versions, refresh) {
   );
 }
 
+/** A report image of a version, or a note when that version has none (an examples refit). */
+async function reportImage(name, version, file, caption) {
+  try {
+    const url = await blobURL(`/v1/classifiers/${name}/versions/${version}/${file}`);
+    return h("figure", {}, h("img", { src: url, alt: `${caption} of ${name} v${version}` }), h("figcaption", {}, caption));
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    return h("p", { class: "muted" }, `v${version} has no ${caption.toLowerCase()} (it was refit from added examples).`);
+  }
+}
+
 async function reportView(name, version) {
-  const base = `/v1/classifiers/${name}/versions/${version.version}`;
-  const [curves, confusion] = await Promise.all([blobURL(`${base}/curves.png`), blobURL(`${base}/confusion.png`)]);
+  const figures = await Promise.all([
+    reportImage(name, version.version, "curves.png", "Training curves"),
+    reportImage(name, version.version, "confusion.png", "Confusion matrix"),
+  ]);
   const metrics = Object.entries(version.metrics).filter(([, value]) => typeof value === "number");
   return h(
     "div",
     { class: "report" },
     h("h3", {}, `Report of v${version.version}`),
     h("p", { class: "muted" }, metrics.map(([key, value]) => `${key} ${value < 1.0001 && value >= 0 ? percent(value) : value}`).join(" · ")),
-    h(
-      "div",
-      { class: "report-images" },
-      h("figure", {}, h("img", { src: curves, alt: `Training curves of ${name} v${version.version}` }), h("figcaption", {}, "Training curves")),
-      h("figure", {}, h("img", { src: confusion, alt: `Confusion matrix of ${name} v${version.version}` }), h("figcaption", {}, "Confusion matrix")),
-    ),
+    h("div", { class: "report-images" }, figures),
   );
 }
 
