@@ -6,11 +6,13 @@ for text, and save a screenshot at a laptop and a phone width.
 
 from __future__ import annotations
 
+import base64
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -85,10 +87,17 @@ class Console:
             expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
         )
 
+    def wait_until(self, condition: Callable[[], object], timeout: float = 30) -> object:
+        """``condition()``'s first truthy value; elements re-rendered meanwhile are retried."""
+        wait = WebDriverWait(
+            self.browser, timeout, ignored_exceptions=[StaleElementReferenceException]
+        )
+        return wait.until(lambda _: condition())
+
     def wait_text(self, css: str, text: str, timeout: float = 120) -> str:
         """The text of ``css`` once it contains ``text`` (case-insensitive)."""
 
-        def has_text(_: object) -> str | bool:
+        def has_text() -> str | bool:
             for element in self.find_all(css):
                 content = element.text
                 if text.lower() in content.lower():
@@ -96,7 +105,7 @@ class Console:
             return False
 
         try:
-            return WebDriverWait(self.browser, timeout).until(has_text)
+            return str(self.wait_until(has_text, timeout))
         except TimeoutException:
             raise AssertionError(
                 f"{text!r} never appeared in {css}; error banner: {self.error_text()!r}; "
@@ -118,6 +127,19 @@ class Console:
                 button.click()
                 return
         raise AssertionError(f"no button {text!r} in {scope}")
+
+    def fetch_bytes(self, url: str) -> bytes:
+        """The bytes behind ``url`` as the page sees them (a download link's blob URL)."""
+        encoded = self.browser.execute_async_script(
+            """const done = arguments[1];
+            fetch(arguments[0]).then((r) => r.arrayBuffer()).then((buffer) => {
+              let text = "";
+              new Uint8Array(buffer).forEach((byte) => (text += String.fromCharCode(byte)));
+              done(btoa(text));
+            });""",
+            url,
+        )
+        return base64.b64decode(encoded)
 
     def error_text(self) -> str:
         """The error banner's text ("" when hidden)."""

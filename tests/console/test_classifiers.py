@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from selenium.webdriver.support.wait import WebDriverWait
-
 from tests.conftest import EVAL_DIR, read_manifest
 from tests.console.driver import Console
 from tympan.tasks.classifiers.dataset import zip_dataset
@@ -39,8 +37,9 @@ def _digits_zip(folder: Path) -> Path:
 def _stages(console: Console) -> dict[str, str]:
     """Version -> stage, read in one script so a re-render cannot go stale mid-read."""
     return console.browser.execute_script(
-        "return Object.fromEntries([...document.querySelectorAll("
-        "'.classifier-detail table tbody tr')].map(r => [r.cells[0].innerText, r.cells[1].innerText]));"
+        "const rows = document.querySelectorAll('.classifier-detail table tbody tr');"
+        "const cells = (r) => [r.cells[0].innerText, r.cells[1].innerText];"
+        "return Object.fromEntries([...rows].map(cells));"
     )
 
 
@@ -62,13 +61,14 @@ def test_train_report_try_update_and_stage_a_classifier(console: Console, tmp_pa
     console.submit(form)
     console.wait_text(".job-status", "succeeded", timeout=600)
     console.wait_text(".classifier-detail", "Report of v1", timeout=60)
-    WebDriverWait(console.browser, 30).until(lambda _: _images_loaded(console))
+    console.wait_until(lambda: _images_loaded(console), 30)
     assert "accuracy" in console.find(".report .muted").text
     assert _stages(console)["v1"] in ("none", "production", "staging")
 
     detail_forms = console.find_all(".classifier-detail form")
     try_form, examples_form = detail_forms
-    try_form.find_element("css selector", "input[name=file]").send_keys(str(_clips("1", range(40, 41))[0]))
+    held_out = _clips("1", range(40, 41))[0]
+    try_form.find_element("css selector", "input[name=file]").send_keys(str(held_out))
     try_form.find_element("css selector", "button[type=submit]").click()
     assert console.wait_text(".prediction", "Top labels", timeout=120).startswith("1 (")
 
@@ -81,11 +81,11 @@ def test_train_report_try_update_and_stage_a_classifier(console: Console, tmp_pa
     assert "v2" in _stages(console)
 
     console.click_button("Promote", scope=".classifier-detail tbody tr:nth-child(1)")
-    WebDriverWait(console.browser, 30).until(lambda _: _stages(console)["v1"] == "production")
+    console.wait_until(lambda: _stages(console)["v1"] == "production", 30)
     console.click_button("Promote", scope=".classifier-detail tbody tr:nth-child(2)")
-    WebDriverWait(console.browser, 30).until(lambda _: _stages(console)["v2"] == "production")
+    console.wait_until(lambda: _stages(console)["v2"] == "production", 30)
     console.click_button("Roll back production")
-    WebDriverWait(console.browser, 30).until(lambda _: _stages(console)["v1"] == "production")
+    console.wait_until(lambda: _stages(console)["v1"] == "production", 30)
     assert console.error_text() == ""
     console.snap("classifiers")
 

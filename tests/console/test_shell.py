@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from selenium.webdriver.common.keys import Keys
 
@@ -52,7 +54,9 @@ def test_a_refused_upload_shows_the_api_message_and_the_service_keeps_answering(
     assert httpx.get(f"{console_url}/healthz").json()["status"] == "ok"
 
 
-def test_the_api_key_is_kept_for_the_tab_and_sent_with_every_call(console: Console, tmp_path) -> None:
+def test_the_api_key_is_kept_for_the_tab_and_sent_with_every_call(
+    console: Console, tmp_path: Path
+) -> None:
     settings = make_settings(tmp_path, api_keys="right-key")
     with serve_in_thread(settings) as keyed_url:
         keyed = Console(console.browser, keyed_url, console.screenshots)

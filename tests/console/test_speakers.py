@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-from selenium.webdriver.support.wait import WebDriverWait
-
 from tests.console.driver import Console
 from tests.speaker_data import utterances
 
@@ -19,7 +17,7 @@ def _delete(console: Console, name: str) -> None:
     row = next(r for r in console.find_all("main tbody tr") if name in r.text)
     row.find_element("css selector", "button.danger").click()
     console.browser.switch_to.alert.accept()
-    WebDriverWait(console.browser, 30).until(lambda _: name not in _speaker_names(console))
+    console.wait_until(lambda: name not in _speaker_names(console), 30)
 
 
 def test_enroll_verify_identify_and_delete_real_voices(console: Console) -> None:
@@ -31,7 +29,7 @@ def test_enroll_verify_identify_and_delete_real_voices(console: Console) -> None
     console.find(f"{enroll} input[name=name]").send_keys("Marcus")
     console.choose_files(enroll, "file", *voices[first][:3])
     console.submit(enroll)
-    WebDriverWait(console.browser, 120).until(lambda _: "Marcus" in _speaker_names(console))
+    console.wait_until(lambda: "Marcus" in _speaker_names(console), 120)
     assert console.error_text() == ""
 
     forms = console.find_all("main form")
@@ -62,9 +60,7 @@ def test_enroll_from_the_microphone(console: Console) -> None:
     console.click_button("Stop recording")
     assert "1 microphone take(s) ready" in console.wait_text("main form", "take(s) ready", 10)
     console.submit("main form")
-    WebDriverWait(console.browser, 120).until(
-        lambda _: "Microphone voice" in _speaker_names(console)
-    )
+    console.wait_until(lambda: "Microphone voice" in _speaker_names(console), 120)
     row = next(r for r in console.find_all("main tbody tr") if "Microphone voice" in r.text)
     cells = row.find_elements("css selector", "td")
     minutes, seconds = cells[2].text.split(":")

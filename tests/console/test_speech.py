@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from selenium.webdriver.support.select import Select
-from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.console.driver import Console
 from tympan.client import Client
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
-
-
-def _download(console: Console) -> bytes:
-    href = console.find("main a.button").get_attribute("href")
-    encoded = console.browser.execute_async_script(
-        """const done = arguments[1];
-        fetch(arguments[0]).then(r => r.arrayBuffer()).then(b => {
-          let s = ""; new Uint8Array(b).forEach(x => s += String.fromCharCode(x)); done(btoa(s));
-        });""",
-        href,
-    )
-    return base64.b64decode(encoded)
 
 
 @pytest.mark.parametrize("audio_format", ["mp3", "wav"])
@@ -40,12 +25,15 @@ def test_typed_text_is_spoken_and_played(
     console.submit("main form")
     status = console.wait_text(".speech-status", f"bytes of {audio_format}", timeout=120)
     assert status.startswith("joe")
-    WebDriverWait(console.browser, 20).until(
-        lambda _: console.browser.execute_script("return document.querySelector('audio').currentTime > 0")
+    console.wait_until(
+        lambda: console.browser.execute_script(
+            "return document.querySelector('audio').currentTime > 0"
+        ),
+        20,
     )
     assert console.find("main a.button").get_attribute("download") == f"speech.{audio_format}"
     spoken = tmp_path / f"speech.{audio_format}"
-    spoken.write_bytes(_download(console))
+    spoken.write_bytes(console.fetch_bytes(console.find("main a.button").get_attribute("href")))
     with Client(console_url) as client:
         heard = client.transcribe(spoken).text.lower()
     assert "quick brown fox" in heard and "lazy dog" in heard, heard

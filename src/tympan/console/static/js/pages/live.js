@@ -114,15 +114,11 @@ async function startRealtime(socket, lines, setStatus) {
     if (event.type === "conversation.item.input_audio_transcription.delta") {
       partials.set(id, (partials.get(id) || "") + event.delta);
       lines.partial(partials.get(id));
-    } else if (event.type === "conversation.item.input_audio_transcription.segment") {
-      lines.add(event.speaker, event.text);
-      partials.delete(id);
-      lines.partial("");
     } else if (event.type === "conversation.item.input_audio_transcription.completed") {
-      if (partials.has(id)) lines.add(event.speaker, event.transcript);
+      lines.add(event.speaker, event.transcript); // one per turn, with Tympan's speaker name
       partials.delete(id);
       lines.partial("");
-    } else if (event.type === "error") {
+    } else if (event.type === "error" || event.type.endsWith(".failed")) {
       showError(event.error || event);
     }
   };
@@ -132,6 +128,7 @@ async function startRealtime(socket, lines, setStatus) {
     session: {
       type: "transcription",
       audio: { input: { format: { type: "audio/pcm", rate: REALTIME_RATE }, turn_detection: { type: "server_vad" } } },
+      speakers: true, // Tympan's extension: name enrolled speakers on each turn
     },
   }));
   const microphone = await openMicrophone(REALTIME_RATE, (block) => {

@@ -6,6 +6,15 @@ export const title = "Speech";
 
 const FORMATS = { mp3: "audio/mpeg", wav: "audio/wav", opus: "audio/ogg", aac: "audio/aac", flac: "audio/flac", pcm: "audio/pcm" };
 
+/** Append one chunk to a SourceBuffer and wait until the buffer has taken it. */
+function append(buffer, chunk) {
+  return new Promise((resolve, reject) => {
+    buffer.addEventListener("updateend", resolve, { once: true });
+    buffer.addEventListener("error", reject, { once: true });
+    buffer.appendBuffer(chunk);
+  });
+}
+
 /** Play an MP3 stream through Media Source Extensions as its chunks arrive; all bytes at the end. */
 async function playWhileStreaming(response, player, onFirstChunk) {
   const source = new MediaSource();
@@ -18,12 +27,12 @@ async function playWhileStreaming(response, player, onFirstChunk) {
     const { value, done } = await reader.read();
     if (done) break;
     chunks.push(value);
-    if (chunks.length === 1) onFirstChunk();
-    if (buffer.updating) await new Promise((resolve) => buffer.addEventListener("updateend", resolve, { once: true }));
-    buffer.appendBuffer(value);
-    if (chunks.length === 1) player.play().catch(() => {});
+    await append(buffer, value);
+    if (chunks.length === 1) {
+      onFirstChunk();
+      player.play().catch(() => {});
+    }
   }
-  if (buffer.updating) await new Promise((resolve) => buffer.addEventListener("updateend", resolve, { once: true }));
   source.endOfStream();
   return new Blob(chunks, { type: "audio/mpeg" });
 }
