@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.conftest import EVAL_DIR
 from tests.console.driver import Console
 from tests.speaker_data import DIARIZATION_DIR
 
@@ -40,3 +41,14 @@ def test_transcript_names_the_speakers_and_follows_the_audio(
     assert vtt.startswith("WEBVTT") and "<v Sheila>" in vtt
     console.browser.execute_script("document.querySelector('audio').pause()")
     console.snap("transcribe")
+
+
+def test_without_speakers_the_transcript_streams_in(console: Console) -> None:
+    console.open("transcribe")
+    console.choose_files("main form", "file", EVAL_DIR / "asr_ljspeech" / "LJ001-0001.flac")
+    console.find("#diarize").click()  # off: the streamed form of the endpoint
+    console.submit("main form")
+    transcript = console.wait_text(".transcript", "Exhibition", timeout=120)
+    assert "printing" in transcript.lower() and "arts and crafts" in transcript.lower()
+    assert console.find_all(".speaker") == [] and console.find_all(".timeline") == []
+    assert not console.find("main progress").is_displayed()

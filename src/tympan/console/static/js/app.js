@@ -5,7 +5,7 @@ import { clearError, h, showError } from "./ui.js";
 const PAGES = ["transcribe", "live", "speakers", "speech", "classifiers", "music", "models", "jobs"];
 let leavePage = null; // the shown page's cleanup (stops players, microphones, polling)
 
-async function showPage() {
+async function showPage(event) {
   const name = location.hash.replace(/^#\/?/, "") || "transcribe";
   const page = PAGES.includes(name) ? name : "transcribe";
   if (leavePage) leavePage();
@@ -27,6 +27,7 @@ async function showPage() {
     showError(error);
   }
   main.dataset.ready = page;
+  if (event?.type === "hashchange") main.focus(); // keyboard and screen reader users land on the page
 }
 
 function setUpKeyField() {

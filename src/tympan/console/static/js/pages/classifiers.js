@@ -123,7 +123,10 @@ export async function render(main) {
   const open = async (name, chosen) => {
     const refresh = (version) => open(name, version);
     const versions = await getJSON(`/v1/classifiers/${name}/versions`);
-    const shown = versions.find((version) => version.version === chosen) || versions.at(-1);
+    const shown =
+      versions.find((version) => version.version === chosen) ||
+      versions.find((version) => version.stage === "production") ||
+      versions.at(-1);
     const rollback = onClick(h("button", { type: "button", class: "secondary" }, "Roll back production"), async () => {
       await postJSON(`/v1/classifiers/${name}/rollback`, {});
       await refresh();

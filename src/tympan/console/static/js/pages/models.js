@@ -15,7 +15,7 @@ export async function render(main) {
         `${models.data.length} models`,
         ["Model", "Task", "Backend", "Loaded", "Memory", "Size", "Aliases"],
         models.data.map((model) => [
-          h("span", { title: model.description }, h("strong", {}, model.id), h("br"), h("small", { class: "muted" }, model.description)),
+          h("span", { title: model.description }, h("strong", {}, model.id), h("br"), h("small", { class: "muted model-description" }, model.description)),
           model.task,
           model.backend,
           model.loaded ? "yes" : "no",
