@@ -13,10 +13,19 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["SAMPLE_RATE", "Settings", "settings_reference", "settings_reference_markdown"]
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "SAMPLE_RATE",
+    "Settings",
+    "settings_reference",
+    "settings_reference_markdown",
+]
 
 SAMPLE_RATE = 16_000
 """Every ``Audio`` past the boundary is mono float32 at this rate."""
+
+DEFAULT_NAMESPACE = "default"
+"""The namespace of speakers and classifiers of plain API keys, and of a service without keys."""
 
 
 class Settings(BaseSettings):
@@ -34,7 +43,30 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `tympan serve` listens on.")
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated bearer API keys; empty means no auth (loopback only).",
+        description="Comma-separated bearer API keys, each `key[:scope][@namespace]`: scope "
+        "`admin` (default), `read` (GET only) or `transcribe` (inference only); namespace "
+        "(default `default`) holds the key's speakers and classifiers. Empty means no auth "
+        "(loopback only). See docs/security.md.",
+    )
+    insecure: bool = Field(
+        False,
+        description="Serve a non-loopback address without API keys (anyone who reaches it can "
+        "use it; `tympan serve --insecure`).",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated browser origins (`https://app.example.com`) allowed to call "
+        "the API; requests with any other Origin get 403 (same-origin ones always pass).",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra Host header names accepted on connections to a loopback address "
+        "(localhost, 127.0.0.1 and [::1] always are); others get 403 (DNS rebinding).",
+    )
+    dataset_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated server folders that training may read with `path=`; "
+        "empty means server paths are refused (upload a zip instead).",
     )
     max_upload_bytes: int = Field(
         200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (413 above)."
@@ -122,7 +154,14 @@ class Settings(BaseSettings):
         "speak with the requested model's own voice.",
     )
 
-    @field_validator("api_keys", "speaker_onnx_models", mode="before")
+    @field_validator(
+        "api_keys",
+        "speaker_onnx_models",
+        "cors_origins",
+        "allowed_hosts",
+        "dataset_roots",
+        mode="before",
+    )
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

@@ -71,7 +71,7 @@ class Console:
 
     def open(self, page: str) -> None:
         """Show ``page`` and wait until it has rendered."""
-        self.browser.get(f"{self.base_url}/#/{page}")
+        self.browser.get(f"{self.base_url}/console/#/{page}")
         self.browser.refresh()  # a hash change alone keeps the old tab state
         self.wait_for(f'main[data-ready="{page}"]')
 

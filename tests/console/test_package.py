@@ -1,4 +1,4 @@
-"""The console package: its files ship in the wheel, and it never swallows API paths."""
+"""The console package: its files ship in the wheel and are served without a key."""
 
 from __future__ import annotations
 
@@ -25,9 +25,12 @@ def test_every_console_file_is_package_data() -> None:
     assert Path("static/index.html") in files
 
 
-def test_a_websocket_to_an_unknown_path_is_closed_cleanly(tmp_path: Path) -> None:
-    with TestClient(create_app(make_settings(tmp_path))) as client:
-        with pytest.raises(WebSocketDisconnect), client.websocket_connect("/v1/no-such-socket"):
+def test_console_files_need_no_key_and_refuse_websockets(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, api_keys="secret")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/").headers["content-type"].startswith("text/html")  # redirected
+        assert client.get("/console/js/api.js").status_code == 200
+        assert client.get("/v1/speakers").status_code == 401  # the API still needs the key
+        with pytest.raises(WebSocketDisconnect), client.websocket_connect("/console/index.html"):
             pass
         assert client.get("/healthz").json()["status"] == "ok"
-        assert client.get("/").headers["content-type"].startswith("text/html")

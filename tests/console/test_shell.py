@@ -15,13 +15,14 @@ PAGES = ["Transcribe", "Live", "Speakers", "Speech", "Classifiers", "Music", "Mo
 
 
 def test_console_is_served_by_the_api_process_with_no_external_assets(console_url: str) -> None:
-    index = httpx.get(f"{console_url}/")
+    index = httpx.get(f"{console_url}/", follow_redirects=True)  # / leads to /console/
+    assert index.url.path == "/console/" and index.history[0].status_code == 307
     assert index.status_code == 200 and "text/html" in index.headers["content-type"]
     assert 'src="js/app.js"' in index.text
     assert "http://" not in index.text and "https://" not in index.text  # no CDN
-    script = httpx.get(f"{console_url}/js/pages/transcribe.js")
+    script = httpx.get(f"{console_url}/console/js/pages/transcribe.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
-    # Unknown paths still answer the API's error body, not the console.
+    # Unknown paths answer the API's error body, not a page.
     missing = httpx.get(f"{console_url}/v1/no-such-thing")
     assert missing.status_code == 404 and missing.json()["error"]["message"]
 
@@ -60,7 +61,7 @@ def test_the_api_key_is_kept_for_the_tab_and_sent_with_every_call(
     settings = make_settings(tmp_path, api_keys="right-key")
     with serve_in_thread(settings) as keyed_url:
         keyed = Console(console.browser, keyed_url, console.screenshots)
-        keyed.browser.get(f"{keyed_url}/#/models")
+        keyed.browser.get(f"{keyed_url}/console/#/models")
         keyed.browser.execute_script("sessionStorage.clear()")
         keyed.open("models")
         assert "Missing or invalid API key" in keyed.wait_text("#error", "HTTP 401")

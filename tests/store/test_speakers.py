@@ -98,3 +98,24 @@ def test_index_is_one_matrix_per_model_and_follows_changes(db: Database) -> None
         store.index("m", ["spk_missing"])
     with pytest.raises(InvalidParameter):
         store.index("other-model", [b.id])
+
+
+def test_namespaces_hold_separate_speakers_and_indexes(db: Database) -> None:
+    store = SpeakerStore(db)
+    voice = _sample()
+    mine = store.create("Ada", "m", [voice], namespace="teamA")
+    theirs = store.create("ada", "m", [_sample()], namespace="teamB")  # same name, other team
+    with pytest.raises(Conflict):
+        store.create("ADA", "m", [_sample()], namespace="teamA")
+    assert [s.id for s in store.list("teamA")] == [mine.id] and store.list() == []
+    for call in (store.get, store.voiceprint, store.model_of, store.delete):
+        with pytest.raises(ResourceNotFound):
+            call(mine.id, "teamB")
+    with pytest.raises(ResourceNotFound):
+        store.add_samples(mine.id, [_sample()], "teamB")
+    with pytest.raises(ResourceNotFound):
+        store.index("m", [mine.id], "teamB")
+    assert store.index("m", namespace="teamA").ids == [mine.id]
+    assert store.index("m", namespace="teamB").ids == [theirs.id]
+    assert store.index("m").ids == []
+    assert store.get(mine.id, "teamA").num_samples == 1  # untouched by the other team

@@ -98,3 +98,18 @@ def test_jobs_of_a_dead_process_are_failed_at_start(db) -> None:
     release.set()
     runner.close()
     restarted.close()
+
+
+def test_columns_added_since_a_table_was_made_are_added_at_start(db) -> None:
+    """A database from before namespaces gains the columns, old rows the default."""
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO classifiers (name, production_history, created_at) "
+            "VALUES ('old', '[]', '2026-01-01')"
+        )
+        connection.exec_driver_sql("ALTER TABLE classifiers DROP COLUMN namespace")
+    db.create_all()
+    with db.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT name, namespace FROM classifiers").all()
+    assert [tuple(row) for row in rows] == [("old", "default")]
+    db.create_all()  # idempotent

@@ -1,18 +1,25 @@
-"""FastAPI dependencies: services, auth, and the audio upload that crosses the boundary."""
+"""FastAPI dependencies: services, the caller's namespace, the audio upload at the boundary."""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, File, Request, UploadFile
 
+from tympan.api.security import caller_of
 from tympan.api.services import Services
 from tympan.audio import Audio, decode_audio
-from tympan.errors import AuthenticationFailed, InvalidAudio, PayloadTooLarge, UnsupportedMedia
+from tympan.errors import InvalidAudio, PayloadTooLarge, UnsupportedMedia
 
-__all__ = ["AudioUpload", "ServicesDep", "authenticate", "decode_upload", "get_services"]
+__all__ = [
+    "AudioUpload",
+    "NamespaceDep",
+    "ServicesDep",
+    "decode_upload",
+    "get_services",
+    "request_namespace",
+]
 
 
 def get_services(request: Request) -> Services:
@@ -23,16 +30,12 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def authenticate(request: Request, services: ServicesDep) -> None:
-    """Require ``Authorization: Bearer <key>`` when API keys are configured."""
-    keys = services.settings.api_keys
-    if not keys or request.url.path == "/healthz":
-        return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not any(
-        hmac.compare_digest(token.encode(), key.encode()) for key in keys
-    ):
-        raise AuthenticationFailed("Missing or invalid API key (Authorization: Bearer ...).")
+def request_namespace(request: Request) -> str:
+    """The namespace of the request's speakers and classifiers (its API key's)."""
+    return caller_of(request.scope).namespace
+
+
+NamespaceDep = Annotated[str, Depends(request_namespace)]
 
 
 async def decode_upload(upload: UploadFile, services: Services, param: str = "file") -> Audio:

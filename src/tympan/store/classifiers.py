@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import Conflict, ResourceNotFound
 from tympan.store.db import Base, Database
 
@@ -30,6 +31,9 @@ class ClassifierRow(Base):
     __tablename__ = "classifiers"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    namespace: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_NAMESPACE, server_default=DEFAULT_NAMESPACE
+    )
     production_history: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -40,6 +44,9 @@ class ClassifierVersionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64), index=True)
+    namespace: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_NAMESPACE, server_default=DEFAULT_NAMESPACE, index=True
+    )
     version: Mapped[int] = mapped_column(Integer)
     arch: Mapped[str] = mapped_column(String(32))
     stage: Mapped[str] = mapped_column(String(16), default="none")
@@ -68,6 +75,7 @@ class ClassifierVersion:
     parent_version: int | None
     created_at: datetime
     ref: str = field(default="")
+    namespace: str = DEFAULT_NAMESPACE
 
     @classmethod
     def from_row(cls, row: ClassifierVersionRow) -> ClassifierVersion:
@@ -84,6 +92,7 @@ class ClassifierVersion:
             row.parent_version,
             row.created_at,
             f"{row.name}:{row.version}",
+            row.namespace,
         )
 
 
@@ -113,11 +122,15 @@ class ClassifierStore:
         dataset_fingerprint: str,
         artifacts: dict[str, str],
         parent_version: int | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
     ) -> ClassifierVersion:
-        """Record a finished version (staged); ``Conflict`` if the number is taken."""
+        """Record a finished version (staged); ``Conflict`` if the number or name is taken."""
         with self.db.session() as session:
-            if session.get(ClassifierRow, name) is None:
-                session.add(ClassifierRow(name=name, production_history=[]))
+            owner = session.get(ClassifierRow, name)
+            if owner is None:
+                session.add(ClassifierRow(name=name, namespace=namespace, production_history=[]))
+            elif owner.namespace != namespace:
+                raise Conflict(f"The name {name!r} is taken on this server.", param="name")
             taken = session.scalar(self._version_query(name, version))
             if taken is not None:
                 raise Conflict(f"Version {name}:{version} already exists.", param="name")
@@ -132,6 +145,7 @@ class ClassifierStore:
                 dataset_fingerprint=dataset_fingerprint,
                 artifacts=artifacts,
                 parent_version=parent_version,
+                namespace=namespace,
             )
             session.add(row)
             session.flush()
@@ -143,19 +157,22 @@ class ClassifierStore:
             ClassifierVersionRow.name == name, ClassifierVersionRow.version == version
         )
 
-    def names(self) -> list[str]:
-        """Every classifier name, sorted."""
+    def names(self, namespace: str | None = None) -> list[str]:
+        """Every classifier name (of ``namespace``, when given), sorted."""
+        query = select(ClassifierRow.name)
+        if namespace is not None:
+            query = query.where(ClassifierRow.namespace == namespace)
         with self.db.session() as session:
-            return sorted(session.scalars(select(ClassifierRow.name)).all())
+            return sorted(session.scalars(query).all())
 
-    def versions(self, name: str) -> list[ClassifierVersion]:
-        """Every version of ``name``, oldest first; ``ResourceNotFound`` if there is none."""
+    def versions(self, name: str, namespace: str | None = None) -> list[ClassifierVersion]:
+        """Every version of ``name`` (in ``namespace``, when given), oldest first;
+        ``ResourceNotFound`` if there is none."""
+        query = select(ClassifierVersionRow).where(ClassifierVersionRow.name == name)
+        if namespace is not None:
+            query = query.where(ClassifierVersionRow.namespace == namespace)
         with self.db.session() as session:
-            rows = session.scalars(
-                select(ClassifierVersionRow)
-                .where(ClassifierVersionRow.name == name)
-                .order_by(ClassifierVersionRow.version)
-            ).all()
+            rows = session.scalars(query.order_by(ClassifierVersionRow.version)).all()
             if not rows:
                 raise ResourceNotFound(f"No classifier named {name!r}.", param="name")
             return [ClassifierVersion.from_row(row) for row in rows]
@@ -170,9 +187,11 @@ class ClassifierStore:
             ).all()
             return [ClassifierVersion.from_row(row) for row in rows]
 
-    def get(self, name: str, version: int | None = None) -> ClassifierVersion:
+    def get(
+        self, name: str, version: int | None = None, namespace: str | None = None
+    ) -> ClassifierVersion:
         """A version, or the served one (production, else the newest) when none is given."""
-        versions = self.versions(name)
+        versions = self.versions(name, namespace)
         if version is None:
             return served_version(versions)
         for item in versions:

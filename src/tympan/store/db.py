@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.schema import CreateColumn
 
 from tympan._discovery import iter_submodules
 
@@ -51,6 +52,24 @@ class Database:
         """Create every table of every store module (idempotent)."""
         list(iter_submodules("tympan.store"))  # importing a store module declares its tables
         Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Add columns declared since an existing table was made (each needs a server default).
+
+        ``create_all`` makes missing tables only; a database from an older Tympan gets the new
+        columns here, existing rows taking the default.
+        """
+        inspector = inspect(self.engine)
+        with self.engine.begin() as connection:
+            for table in Base.metadata.sorted_tables:
+                present = {column["name"] for column in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in present:
+                        definition = CreateColumn(column).compile(dialect=self.engine.dialect)
+                        connection.exec_driver_sql(
+                            f"ALTER TABLE {table.name} ADD COLUMN {definition}"
+                        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

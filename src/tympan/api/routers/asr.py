@@ -22,10 +22,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
-from tympan.api.deps import AudioUpload, ServicesDep
+from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep
 from tympan.api.routers.diarization import diarize_audio
 from tympan.api.services import Services
 from tympan.audio.types import Audio
+from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import InvalidParameter, TympanError
 from tympan.tasks.asr import (
     ChunkProgress,
@@ -191,6 +192,7 @@ async def _serve(
     fmt: ResponseFormat,
     stream: bool,
     diarize: bool = False,
+    namespace: str = DEFAULT_NAMESPACE,
 ) -> Any:
     model_id = model or services.registry.default("asr").id
     transcriber = transcriber_for(services.manager, services.settings)
@@ -203,7 +205,7 @@ async def _serve(
         return _response(await transcriber.transcribe(audio, model_id, options), fmt)
     transcription, turns = await asyncio.gather(
         transcriber.transcribe(audio, model_id, options),
-        diarize_audio(services, audio, None, DiarizationOptions()),
+        diarize_audio(services, audio, None, DiarizationOptions(), namespace),
     )
     return _response(label_transcription(transcription, turns.segments), fmt)
 
@@ -231,6 +233,7 @@ def _options(
 async def create_transcription(
     audio: AudioUpload,
     services: ServicesDep,
+    namespace: NamespaceDep,
     decoding: DecodingDep,
     model: ModelField = None,
     language: Annotated[str | None, Form(description="ISO-639-1 code; detected if absent.")] = None,
@@ -254,7 +257,9 @@ async def create_transcription(
         temperature=temperature,
         words="word" in (timestamp_granularities or []),
     )
-    return await _serve(services, audio, model, options, response_format, stream, diarize)
+    return await _serve(
+        services, audio, model, options, response_format, stream, diarize, namespace
+    )
 
 
 @router.post(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from tympan.api.deps import AudioUpload, ServicesDep
+from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep
 from tympan.api.routers.speakers import resolve_speaker_model
 from tympan.api.services import Services
 from tympan.audio import Audio
@@ -34,17 +34,22 @@ Count = Annotated[int | None, Form(ge=1, le=MAX_SPEAKERS)]
 
 
 async def diarize_audio(
-    services: Services, audio: Audio, model: str | None, options: DiarizationOptions
+    services: Services,
+    audio: Audio,
+    model: str | None,
+    options: DiarizationOptions,
+    namespace: str,
 ) -> DiarizationResult:
     """Run the diarization pipeline with the VAD and speaker models leased, in the pool.
 
-    Enrolled speakers of the chosen model are matched when ``options.identify`` is set.
+    Enrolled speakers of the chosen model in ``namespace`` are matched when
+    ``options.identify`` is set.
     """
     options.validate()
     model_id = resolve_speaker_model(services, model)
     index = None
     if options.identify:
-        index = await run_in_threadpool(speaker_store(services.db).index, model_id)
+        index = await run_in_threadpool(speaker_store(services.db).index, model_id, None, namespace)
     manager = services.manager
 
     def run() -> DiarizationResult:
@@ -69,6 +74,7 @@ async def diarize_audio(
 async def audio_diarization(
     audio: AudioUpload,
     services: ServicesDep,
+    namespace: NamespaceDep,
     num_speakers: Count = None,
     min_speakers: Count = None,
     max_speakers: Count = None,
@@ -85,7 +91,7 @@ async def audio_diarization(
     options = DiarizationOptions(
         count=count, clustering=clustering, identify=identify, identify_threshold=threshold
     )
-    result = await diarize_audio(services, audio, model, options)
+    result = await diarize_audio(services, audio, model, options, namespace)
     if response_format == "rttm":
         file_id = Path(audio.source.name).stem if audio.source.name else "audio"
         return PlainTextResponse(to_rttm(result, file_id))

@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from tympan.api.deps import AudioUpload, ServicesDep, decode_upload
+from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_upload
 from tympan.api.services import Services
 from tympan.audio import Audio
 from tympan.errors import InvalidParameter, TympanError
@@ -97,6 +97,7 @@ async def embed_speaker(
 @router.post("/v1/speakers", response_model=Speaker)
 async def enroll_speaker(
     services: ServicesDep,
+    namespace: NamespaceDep,
     name: Annotated[str, Form(description="Unique (ignoring case) display name.")],
     file: Files,
     metadata: Annotated[
@@ -108,34 +109,37 @@ async def enroll_speaker(
     meta = _metadata(metadata)
     model_id = resolve_speaker_model(services, model)
     samples = await _samples(services, model_id, file)
-    return await run_in_threadpool(speaker_store(services.db).create, name, model_id, samples, meta)
+    store = speaker_store(services.db)
+    return await run_in_threadpool(store.create, name, model_id, samples, meta, namespace)
 
 
 @router.post("/v1/speakers/{speaker_id}/samples", response_model=Speaker)
-async def add_speaker_samples(speaker_id: str, services: ServicesDep, file: Files) -> Speaker:
+async def add_speaker_samples(
+    speaker_id: str, services: ServicesDep, namespace: NamespaceDep, file: Files
+) -> Speaker:
     """Add recordings to a speaker; the voiceprint is updated incrementally."""
     store = speaker_store(services.db)
-    model_id = await run_in_threadpool(store.model_of, speaker_id)
+    model_id = await run_in_threadpool(store.model_of, speaker_id, namespace)
     samples = await _samples(services, model_id, file)
-    return await run_in_threadpool(store.add_samples, speaker_id, samples)
+    return await run_in_threadpool(store.add_samples, speaker_id, samples, namespace)
 
 
 @router.get("/v1/speakers", response_model=list[Speaker])
-def list_speakers(services: ServicesDep) -> list[Speaker]:
-    """Every enrolled speaker."""
-    return speaker_store(services.db).list()
+def list_speakers(services: ServicesDep, namespace: NamespaceDep) -> list[Speaker]:
+    """Every speaker enrolled in the caller's namespace."""
+    return speaker_store(services.db).list(namespace)
 
 
 @router.get("/v1/speakers/{speaker_id}", response_model=Speaker)
-def get_speaker(speaker_id: str, services: ServicesDep) -> Speaker:
+def get_speaker(speaker_id: str, services: ServicesDep, namespace: NamespaceDep) -> Speaker:
     """One enrolled speaker."""
-    return speaker_store(services.db).get(speaker_id)
+    return speaker_store(services.db).get(speaker_id, namespace)
 
 
 @router.delete("/v1/speakers/{speaker_id}", status_code=204)
-def delete_speaker(speaker_id: str, services: ServicesDep) -> Response:
+def delete_speaker(speaker_id: str, services: ServicesDep, namespace: NamespaceDep) -> Response:
     """Delete a speaker with its samples and voiceprint."""
-    speaker_store(services.db).delete(speaker_id)
+    speaker_store(services.db).delete(speaker_id, namespace)
     return Response(status_code=204)
 
 
@@ -143,6 +147,7 @@ def delete_speaker(speaker_id: str, services: ServicesDep) -> Response:
 async def verify_speaker(
     audio: AudioUpload,
     services: ServicesDep,
+    namespace: NamespaceDep,
     speaker_id: Annotated[str | None, Form(description="Compare against this speaker.")] = None,
     file2: Annotated[UploadFile | None, File(description="Or against this recording.")] = None,
     threshold: ThresholdField = None,
@@ -153,13 +158,13 @@ async def verify_speaker(
         raise InvalidParameter("Give exactly one of speaker_id and file2.", param="speaker_id")
     store = speaker_store(services.db)
     if speaker_id is not None:
-        speaker = await run_in_threadpool(store.get, speaker_id)
+        speaker = await run_in_threadpool(store.get, speaker_id, namespace)
         if model is not None and resolve_speaker_model(services, model) != speaker.model:
             raise InvalidParameter(
                 f"Speaker {speaker_id!r} was enrolled with model {speaker.model!r}.", param="model"
             )
         (query,) = await _embed(services, speaker.model, [audio])
-        reference = await run_in_threadpool(store.voiceprint, speaker_id)
+        reference = await run_in_threadpool(store.voiceprint, speaker_id, namespace)
         chosen = check_threshold(
             default_threshold(speaker.model) if threshold is None else threshold
         )
@@ -181,6 +186,7 @@ async def verify_speaker(
 async def identify_speaker(
     audio: AudioUpload,
     services: ServicesDep,
+    namespace: NamespaceDep,
     speaker_ids: Annotated[
         str | None, Form(description="Comma-separated ids to choose among; all if omitted.")
     ] = None,
@@ -195,7 +201,7 @@ async def identify_speaker(
         ids = [item.strip() for item in speaker_ids.split(",") if item.strip()]
         if not ids:
             raise InvalidParameter("speaker_ids names no speaker.", param="speaker_ids")
-    index = await run_in_threadpool(speaker_store(services.db).index, model_id, ids)
+    index = await run_in_threadpool(speaker_store(services.db).index, model_id, ids, namespace)
     (query,) = await _embed(services, model_id, [audio])
     chosen = check_threshold(default_threshold(model_id) if threshold is None else threshold)
     return index.identify(model_id, query, chosen, top_k)

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from tympan.audio import Audio
-from tympan.errors import InvalidParameter, ResourceNotFound
+from tympan.config import DEFAULT_NAMESPACE
+from tympan.errors import Conflict, InvalidParameter, ResourceNotFound
 from tympan.store.classifiers import ClassifierStore, ClassifierVersion, Stage, served_version
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
 from tympan.tasks.classifiers.evaluate import Evaluation, evaluate
@@ -91,14 +92,38 @@ class ExamplesResult:
 
 
 class ClassifierService:
-    """Classifier operations over one running service's database, artifacts and models."""
+    """Classifier operations over one running service's database, artifacts and models.
 
-    def __init__(self, services: Services) -> None:
+    Every operation sees only the classifiers of ``namespace`` (the caller's API key's); a
+    name of another namespace is unknown (404), and taken (409) when training would reuse it.
+    """
+
+    def __init__(self, services: Services, namespace: str = DEFAULT_NAMESPACE) -> None:
         self.services = services
+        self.namespace = namespace
         self.store = ClassifierStore(services.db)
         self.artifacts = services.artifacts
         self.cache = FeatureCache(services.settings.models_dir / "classifier-features")
         self.work_root = services.settings.data_dir / "work" / "classifiers"
+
+    # -- the namespace's classifiers --------------------------------------------------------
+
+    def names(self) -> list[str]:
+        """The namespace's classifier names, sorted."""
+        return self.store.names(self.namespace)
+
+    def versions(self, name: str) -> list[ClassifierVersion]:
+        """Every version of the namespace's ``name``; ``ResourceNotFound`` if there is none."""
+        return self.store.versions(name, self.namespace)
+
+    def get(self, name: str, version: int | None = None) -> ClassifierVersion:
+        """A version of the namespace's ``name``, or its served one when none is given."""
+        return self.store.get(name, version, self.namespace)
+
+    def check_name_free(self, name: str) -> None:
+        """``Conflict`` (409) when another namespace owns ``name``, before any work starts."""
+        if name in self.store.names() and name not in self.names():
+            raise Conflict(f"The name {name!r} is taken on this server.", param="name")
 
     # -- registry of servable models -----------------------------------------------------
 
@@ -124,6 +149,7 @@ class ClassifierService:
     ) -> Job:
         """Check the dataset now (400 with every problem), then train in a background job."""
         check_name(name)
+        self.check_name_free(name)
         config.validate()
         raise_for_report(check_dataset(dataset))
 
@@ -195,7 +221,9 @@ class ClassifierService:
                 self.artifacts.delete(version_key(name, version))
                 raise
             try:
-                stored = self.store.add_version(name, version, artifacts=checksums, **asdict(draft))
+                stored = self.store.add_version(
+                    name, version, artifacts=checksums, namespace=self.namespace, **asdict(draft)
+                )
             except BaseException:
                 self.artifacts.delete(version_key(name, version))
                 raise
@@ -205,11 +233,15 @@ class ClassifierService:
     # -- stages ---------------------------------------------------------------------------
 
     def promote(self, name: str, version: int, stage: Stage) -> ClassifierVersion:
+        """Move a version of the namespace's ``name`` to ``stage``."""
+        self.versions(name)  # 404 outside the namespace
         result = self.store.promote(name, version, stage)
         self.sync_models(name)
         return result
 
     def rollback(self, name: str) -> ClassifierVersion:
+        """Restore the previous production version of the namespace's ``name``."""
+        self.versions(name)  # 404 outside the namespace
         result = self.store.rollback(name)
         self.sync_models(name)
         return result
@@ -224,7 +256,7 @@ class ClassifierService:
         label = label.strip()
         if not label or len(label) > 100:
             raise InvalidParameter("label must be 1-100 characters.", param="label")
-        base = self.store.get(name, version)
+        base = self.get(name, version)
         folder = self.artifacts.path(version_key(name, base.version))
         model, meta = load_network(folder / "network.pt")
         stored = StoredEmbeddings.load(folder / "embeddings.npz")
@@ -307,7 +339,7 @@ class ClassifierService:
 
     def artifact(self, name: str, version: int | None, file: str) -> Path:
         """A file of a version's folder; ``ResourceNotFound`` if it has no such file."""
-        item = self.store.get(name, version)
+        item = self.get(name, version)
         path = self.artifacts.path(f"{version_key(name, item.version)}/{file}")
         if not path.is_file():
             raise ResourceNotFound(f"{item.ref} has no {file}.", param="file")

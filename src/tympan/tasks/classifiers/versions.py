@@ -74,6 +74,7 @@ def version_spec(artifacts: ArtifactStore, version: ClassifierVersion, served: b
         description=f"{version.arch} classifier over {len(version.labels)} labels "
         f"({version.stage}; accuracy {metrics.get('accuracy', 0):.3f})",
         size_bytes=path_size(folder),
+        options={"namespace": version.namespace},  # /v1/models shows it to that namespace only
     )
 
 
