@@ -93,3 +93,13 @@ def test_train_report_try_update_and_stage_a_classifier(console: Console, tmp_pa
     jobs = console.wait_text("main table", "succeeded", timeout=30)
     assert "classifier" in jobs or "train" in jobs
     console.snap("jobs")
+
+
+def test_a_hostile_dataset_zip_is_refused_with_the_api_message(console: Console) -> None:
+    console.open("classifiers")
+    console.find("main form input[name=name]").send_keys("bomb")
+    console.choose_files("main form", "dataset", EVAL_DIR / "bad_inputs" / "dataset_bomb.zip")
+    console.submit("main form")
+    banner = console.wait_text("#error", "HTTP 413", timeout=60)
+    assert "declares 1073741824 bytes" in banner and "refused before extraction" in banner
+    assert "bomb" not in [c.text for c in console.find_all("main table tbody td button")]

@@ -26,6 +26,12 @@ export async function followJob(id, onUpdate, { interval = 1000, signal } = {}) 
   }
 }
 
+/** The message of a failed job's error (the API error fields, kept on the job), or null. */
+export function jobError(job) {
+  if (!job.error) return null;
+  return job.error.error?.message || job.error.message || JSON.stringify(job.error);
+}
+
 /** A progress line for a job: status, bar, message. */
 export function jobProgress() {
   const status = h("span", { class: "job-status" });
@@ -37,7 +43,7 @@ export function jobProgress() {
     update(job) {
       status.textContent = job.status;
       bar.value = job.progress;
-      message.textContent = job.error?.error?.message || job.error?.message || job.message || "";
+      message.textContent = jobError(job) || job.message || "";
     },
   };
 }

@@ -1,7 +1,7 @@
 // Classifiers: train from a zip (watch the job), versions and stages, the report with curves
 // and confusion matrix, promote / roll back, try a clip, add labelled examples.
 import { blobURL, getJSON, postForm, postJSON } from "../api.js";
-import { followJob, jobProgress, rememberJob } from "../jobs.js";
+import { followJob, jobError, jobProgress, rememberJob } from "../jobs.js";
 import { field, fileDrop, h, onClick, onSubmit, section, table } from "../ui.js";
 
 export const title = "Classifiers";
@@ -31,7 +31,8 @@ function trainForm(onTrained) {
     rememberJob(job);
     progress.element.hidden = false;
     const done = await followJob(job.id, progress.update);
-    if (done.status === "succeeded") await onTrained(data.get("name"));
+    if (done.status !== "succeeded") throw new Error(`Training ${done.status}: ${jobError(done) || done.message}`);
+    await onTrained(data.get("name"));
   });
   return form;
 }

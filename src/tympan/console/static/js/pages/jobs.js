@@ -1,5 +1,5 @@
 // Jobs: background work this tab started (training), or any job by id, with live progress.
-import { knownJobIds, followJob } from "../jobs.js";
+import { followJob, jobError, knownJobIds } from "../jobs.js";
 import { field, h, onSubmit, section, showError, table } from "../ui.js";
 
 export const title = "Jobs";
@@ -9,7 +9,7 @@ function when(iso) {
 }
 
 function outcome(job) {
-  if (job.error) return job.error.error?.message || job.error.message || JSON.stringify(job.error);
+  if (job.error) return jobError(job);
   if (job.result) return JSON.stringify(job.result).slice(0, 160);
   return job.message;
 }
