@@ -32,6 +32,15 @@ def test_enroll_verify_identify_and_delete_real_voices(console: Console) -> None
     console.wait_until(lambda: "Marcus" in _speaker_names(console), 120)
     assert console.error_text() == ""
 
+    def marcus_samples() -> str:
+        row = next(r for r in console.find_all("main tbody tr") if "Marcus" in r.text)
+        return row.find_elements("css selector", "td")[1].text
+
+    assert marcus_samples() == "3"
+    row = next(r for r in console.find_all("main tbody tr") if "Marcus" in r.text)
+    row.find_element("css selector", "input[type=file]").send_keys(str(voices[first][3]))
+    console.wait_until(lambda: marcus_samples() == "4", 120)
+
     forms = console.find_all("main form")
     verify, identify = forms[1], forms[2]
     verify.find_element("css selector", "input[name=file]").send_keys(str(voices[first][4]))

@@ -10,8 +10,8 @@ function when(iso) {
 
 function outcome(job) {
   if (job.error) return jobError(job);
-  if (job.result) return JSON.stringify(job.result).slice(0, 160);
-  return job.message;
+  if (!job.result) return job.message;
+  return h("details", { class: "job-result" }, h("summary", {}, job.message || "Result"), h("pre", {}, JSON.stringify(job.result, null, 2)));
 }
 
 export async function render(main) {
