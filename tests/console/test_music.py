@@ -3,6 +3,8 @@ piano roll with a player and downloads."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from selenium.webdriver.support.select import Select
 
@@ -18,7 +20,9 @@ def trained_music(console_url: str) -> None:
         assert client.music_train(MODEL)["status"] == "succeeded"
 
 
-def test_a_motif_is_continued_drawn_and_played(console: Console, trained_music: None) -> None:
+def test_a_motif_is_continued_drawn_and_played(
+    console: Console, trained_music: None, tmp_path: Path
+) -> None:
     console.open("music")
     for note in ("C4", "E4", "G4", "C5"):
         console.find(f'main .keyboard button[aria-label="Add {note}"]').click()
@@ -44,5 +48,16 @@ def test_a_motif_is_continued_drawn_and_played(console: Console, trained_music: 
     )
     links = {link.text: link.get_attribute("href") for link in console.find_all("main a.button")}
     assert set(links) == {"Download MIDI", "Download WAV"}
-    assert console.fetch_bytes(links["Download MIDI"])[:4] == b"MThd"
+    midi = console.fetch_bytes(links["Download MIDI"])
+    assert midi[:4] == b"MThd"
+
+    # The piece, uploaded as a MIDI prompt, is continued in turn.
+    prompt = tmp_path / "prompt.mid"
+    prompt.write_bytes(midi)
+    console.choose_files("main form", "prompt", prompt)
+    console.submit("main form")
+    console.wait_until(lambda: console.find(".piece-summary").text != summary, 180)
+    longer = console.find_all(".piano-roll rect.note")
+    grey = [rect for rect in longer if rect.get_attribute("fill") == "#9ca3af"]
+    assert len(grey) == notes and len(longer) > notes
     console.snap("music")

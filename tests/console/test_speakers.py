@@ -37,6 +37,12 @@ def test_enroll_verify_identify_and_delete_real_voices(console: Console) -> None
         return row.find_elements("css selector", "td")[1].text
 
     assert marcus_samples() == "3"
+    console.find(f"{enroll} input[name=name]").send_keys("marcus")  # names ignore case
+    console.choose_files(enroll, "file", voices[second][1])
+    console.submit(enroll)
+    assert "HTTP 409" in console.wait_text("#error", "HTTP 409", timeout=60)
+    assert _speaker_names(console).count("Marcus") == 1
+    console.find(f"{enroll} input[name=name]").clear()
     row = next(r for r in console.find_all("main tbody tr") if "Marcus" in r.text)
     row.find_element("css selector", "input[type=file]").send_keys(str(voices[first][3]))
     console.wait_until(lambda: marcus_samples() == "4", 120)
