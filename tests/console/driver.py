@@ -27,9 +27,9 @@ LAPTOP = (1280, 900)
 PHONE = (390, 844)
 
 
-def launch_chromium(profile: Path, fake_microphone: Path) -> webdriver.Chrome:
-    """Headless Chromium with a fresh profile, no background traffic, and a fake microphone
-    that plays ``fake_microphone`` (a WAV file) in a loop."""
+def launch_chromium(profile: Path, fake_microphone: Path | None = None) -> webdriver.Chrome:
+    """Headless Chromium with a fresh profile, no background traffic, and (when given) a fake
+    microphone that plays ``fake_microphone`` (a WAV file) in a loop."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
@@ -44,11 +44,15 @@ def launch_chromium(profile: Path, fake_microphone: Path) -> webdriver.Chrome:
         f"--user-data-dir={profile}",
         f"--window-size={LAPTOP[0]},{LAPTOP[1]}",
         "--autoplay-policy=no-user-gesture-required",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={fake_microphone}",
     ):
         options.add_argument(flag)
+    if fake_microphone is not None:
+        for flag in (
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={fake_microphone}",
+        ):
+            options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 

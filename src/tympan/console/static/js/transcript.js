@@ -3,7 +3,7 @@
 import { colourFor, downloadLink, formatTime, h } from "./ui.js";
 
 /** Speakers in order of first appearance, each with its colour. */
-export function speakerColours(segments) {
+function speakerColours(segments) {
   const colours = new Map();
   for (const segment of segments) {
     if (segment.speaker && !colours.has(segment.speaker)) {
@@ -148,7 +148,7 @@ function timestamp(seconds, decimal) {
 }
 
 /** The transcript as SubRip or WebVTT: one cue per segment, "Name: text" / a voice tag. */
-export function subtitles(segments, format) {
+function subtitles(segments, format) {
   const decimal = format === "srt" ? "," : ".";
   const cues = segments.map((segment, index) => {
     const span = `${timestamp(segment.start, decimal)} --> ${timestamp(segment.end, decimal)}`;
