@@ -11,6 +11,11 @@ from tests.conftest import EVAL_DIR, make_settings
 from tests.console.driver import Console
 from tests.live_server import serve_in_thread
 
+UNLABELLED = """
+return [...document.querySelectorAll("input, select, textarea, button")]
+  .filter((c) => !(c.labels?.length || c.getAttribute("aria-label") || c.textContent.trim()))
+  .map((c) => c.outerHTML.slice(0, 120));
+"""
 PAGES = ["Transcribe", "Live", "Speakers", "Speech", "Classifiers", "Music", "Models", "Jobs"]
 
 
@@ -27,7 +32,9 @@ def test_console_is_served_by_the_api_process_with_no_external_assets(console_ur
     assert missing.status_code == 404 and missing.json()["error"]["message"]
 
 
-def test_every_page_opens_from_the_navigation_by_keyboard(console: Console) -> None:
+def test_every_page_opens_from_the_navigation_by_keyboard_with_every_control_labelled(
+    console: Console,
+) -> None:
     console.open("transcribe")
     links = console.find_all("#nav a")
     assert [link.text for link in links] == PAGES
@@ -39,6 +46,7 @@ def test_every_page_opens_from_the_navigation_by_keyboard(console: Console) -> N
         assert console.find("main h1").text == name
         assert console.find("#nav a[aria-current=page]").text == name
         assert console.error_text() == "", console.error_text()
+        assert console.browser.execute_script(UNLABELLED) == [], name
     console.snap("jobs")
 
 
