@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.io.wavfile
 
 from tests.conftest import make_settings
 from tests.speaker_data import DIARIZATION_DIR, SAMPLE_TURNS, write_spans
@@ -26,6 +28,17 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     sample = DIARIZATION_DIR / "sample.wav"
     return {name: write_spans(sample, spans, folder / f"{name}.wav")
             for name, spans in SAMPLE_TURNS.items()}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def microphone_wav(voices: dict[str, Path]) -> Path:
+    """What the fake microphone plays, in a loop: Diane's turns, then a pause, as people talk
+    (without the pause a looped file is one endless turn)."""
+    rate, samples = scipy.io.wavfile.read(voices["Diane"])
+    pause = np.zeros(int(1.5 * rate), dtype=samples.dtype)
+    target = voices["Diane"].with_name("microphone.wav")
+    scipy.io.wavfile.write(target, rate, np.concatenate([samples, pause]))
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -56,13 +69,16 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def console(
-    tmp_path_factory: pytest.TempPathFactory, console_url: str, screenshots: Path, voices: dict
+    tmp_path_factory: pytest.TempPathFactory,
+    console_url: str,
+    screenshots: Path,
+    microphone_wav: Path,
 ) -> Iterator[Console]:
     """Headless Chromium on the console; its fake microphone plays Diane's turns."""
     reason = chromium_missing()
     if reason:
         pytest.skip(f"browser tests skipped: {reason}")
-    browser = launch_chromium(tmp_path_factory.mktemp("chromium-profile"), voices["Diane"])
+    browser = launch_chromium(tmp_path_factory.mktemp("chromium-profile"), microphone_wav)
     try:
         yield Console(browser, console_url, screenshots)
     finally:
