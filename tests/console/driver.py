@@ -121,6 +121,25 @@ class Console:
         field = self.find(f'{form} input[type="file"][name="{name}"]')
         field.send_keys("\n".join(str(path) for path in paths))
 
+    def drop_file(self, zone: str, path: Path) -> None:
+        """Drag ``path`` onto the drop zone ``zone`` (a real File in a DataTransfer)."""
+        picker = self.browser.execute_script(
+            "const input = document.createElement('input'); input.type = 'file';"
+            "input.id = 'test-picker'; document.body.append(input); return input;"
+        )
+        picker.send_keys(str(path))
+        self.browser.execute_script(
+            """const [zone, picker] = arguments;
+            const transfer = new DataTransfer();
+            transfer.items.add(picker.files[0]);
+            for (const type of ["dragover", "drop"]) {
+              zone.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true }));
+            }
+            picker.remove();""",
+            self.find(zone),
+            picker,
+        )
+
     def submit(self, form: str) -> None:
         self.find(f'{form} button[type="submit"]').click()
 

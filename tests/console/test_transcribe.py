@@ -43,9 +43,10 @@ def test_transcript_names_the_speakers_and_follows_the_audio(
     console.snap("transcribe")
 
 
-def test_without_speakers_the_transcript_streams_in(console: Console) -> None:
+def test_a_dropped_file_without_speakers_streams_its_transcript(console: Console) -> None:
     console.open("transcribe")
-    console.choose_files("main form", "file", EVAL_DIR / "asr_ljspeech" / "LJ001-0001.flac")
+    console.drop_file("main .drop-zone", EVAL_DIR / "asr_ljspeech" / "LJ001-0001.flac")
+    assert console.find(".file-chosen").text == "LJ001-0001.flac"
     console.find("#diarize").click()  # off: the streamed form of the endpoint
     console.submit("main form")
     transcript = console.wait_text(".transcript", "Exhibition", timeout=120)
