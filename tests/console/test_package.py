@@ -34,3 +34,12 @@ def test_console_files_need_no_key_and_refuse_websockets(tmp_path: Path) -> None
         with pytest.raises(WebSocketDisconnect), client.websocket_connect("/console/index.html"):
             pass
         assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_the_console_loads_nothing_from_elsewhere() -> None:
+    """No CDN, font or script from another host: it must work offline."""
+    svg_namespace = "http://www.w3.org/2000/svg"  # an XML name, never fetched
+    for path in CONSOLE_DIR.rglob("*"):
+        if path.is_file():
+            text = path.read_text().replace(svg_namespace, "")
+            assert "http://" not in text and "https://" not in text and "//cdn" not in text, path
