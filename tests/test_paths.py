@@ -73,7 +73,7 @@ def rooted(layout, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]
 
 def _state(client: Client) -> tuple[str, list[str], list[str]]:
     services = services_of(client)
-    work = services.settings.data_dir / "work" / "classifiers"
+    work = services.jobs.work
     artifacts = sorted(p.name for p in services.artifacts.root.rglob("*"))
     return db_fingerprint(services.db), artifacts, sorted(p.name for p in work.glob("*"))
 

@@ -76,6 +76,50 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest accepted audio, in seconds; enforced while decoding (413 above).",
     )
+    max_request_files: int = Field(
+        100, ge=1, description="Most files one request may upload (enrollment, examples; 422)."
+    )
+    max_request_audio_seconds: float = Field(
+        1800.0,
+        gt=0,
+        description="Most seconds of audio all the files of one request may add up to "
+        "(enrollment, samples, examples); enforced while decoding (413 above).",
+    )
+    max_feature_values: int = Field(
+        16_000_000,
+        gt=0,
+        description="Most values (frames x dims) one /v1/audio/features answer may hold; checked "
+        "before computing (413 above).",
+    )
+    max_detect_windows: int = Field(
+        10_000,
+        gt=0,
+        description="Most classifier windows one detect request may score (413 above).",
+    )
+    max_diarization_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="Longest audio one diarization (or diarize=true) request may cover (413).",
+    )
+    max_json_bytes: int = Field(
+        2 * 1024 * 1024,
+        gt=0,
+        description="Largest JSON request body, in bytes; checked before parsing (413 above).",
+    )
+    max_midi_bytes: int = Field(
+        1024 * 1024, gt=0, description="Largest MIDI prompt, in bytes (413 above)."
+    )
+    max_midi_events: int = Field(
+        200_000,
+        gt=0,
+        description="Most events (all tracks) of a MIDI prompt; counted before parsing (413).",
+    )
+    request_timeout_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="Work of a request still running after this long stops (503); 0 = no limit. "
+        "Work of a client that disconnected stops too.",
+    )
     model_memory_budget_mb: int = Field(
         8192, gt=0, description="Loaded models are unloaded (LRU) to stay within this budget."
     )
@@ -90,6 +134,13 @@ class Settings(BaseSettings):
     )
     cpu_threads: int = Field(
         0, ge=0, description="Threads each model may use inside its runtime; 0 = all cores."
+    )
+    job_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Lease of a running job (and of a version being published): its process "
+        "renews it every third of this; any process fails jobs whose lease lapsed (killed "
+        "process) and reaps their half-published versions.",
     )
     default_vad_method: Literal["silero", "energy", "spectral", "fusion"] = Field(
         "fusion",
@@ -113,6 +164,12 @@ class Settings(BaseSettings):
     )
     asr_batch_size: int = Field(
         8, ge=1, le=64, description="Most 30 s chunks one ASR model decodes in one batch."
+    )
+    asr_queue_size: int = Field(
+        16,
+        ge=1,
+        description="Requests each ASR model's batching queue admits at once; more get 503 "
+        "Overloaded (Retry-After).",
     )
     asr_batch_wait_ms: float = Field(
         5.0,

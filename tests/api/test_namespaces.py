@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EVAL_DIR, make_settings, read_manifest
+from tests.classifier_data import fsdd_subset
+from tests.conftest import EVAL_DIR, make_settings
 from tests.hostile import db_fingerprint
 from tests.live_server import serve_in_thread
 from tests.speaker_data import DIARIZATION_DIR, SAMPLE_TURNS, utterances, write_spans
@@ -75,7 +76,7 @@ def test_speakers_are_private_to_their_namespace(server, teams) -> None:
         assert {c.speaker_id for c in transcriber.identify_speaker(heard).ranking} <= {alice_b.id}
 
 
-def test_diarization_names_only_the_callers_speakers(teams, tmp_path) -> None:
+def test_diarization_and_transcripts_name_only_the_callers_speakers(teams, tmp_path) -> None:
     team_a, team_b = teams
     enrolled = [
         team_a.enroll_speaker(name, write_spans(SAMPLE, spans, tmp_path / f"{name}.wav"))
@@ -84,6 +85,11 @@ def test_diarization_names_only_the_callers_speakers(teams, tmp_path) -> None:
     try:
         assert {s.name for s in team_a.diarize(SAMPLE).speakers} == set(SAMPLE_TURNS)
         assert all(s.name is None for s in team_b.diarize(SAMPLE).speakers)
+        ids = {speaker.id for speaker in enrolled}
+        named = team_a.transcribe(SAMPLE, diarize=True).segments  # ASR's diarize=true too
+        assert {s.speaker_id for s in named} & ids
+        anonymous = team_b.transcribe(SAMPLE, diarize=True).segments
+        assert anonymous and all(s.speaker_id is None for s in anonymous)
     finally:
         for speaker in enrolled:
             team_a.delete_speaker(speaker.id)
@@ -91,16 +97,7 @@ def test_diarization_names_only_the_callers_speakers(teams, tmp_path) -> None:
 
 def _digits(tmp: Path) -> Path:
     """Two FSDD digits by two speakers, four clips each (copied next to a manifest)."""
-    lines = ["path,label,speaker"]
-    for row in read_manifest("fsdd"):
-        index = int(Path(row["audio"]).stem.rsplit("_", 1)[1])
-        if row["label"] in ("0", "1") and row["speaker"] in ("jackson", "theo") and index < 4:
-            target = tmp / row["audio"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes((EVAL_DIR / "fsdd" / row["audio"]).read_bytes())
-            lines.append(f"{row['audio']},{row['label']},{row['speaker']}")
-    (tmp / "manifest.csv").write_text("\n".join(lines) + "\n")
-    return tmp
+    return fsdd_subset(tmp, ("0", "1"), ("jackson", "theo"), 4)
 
 
 def test_classifiers_are_private_to_their_namespace(server, teams, tmp_path) -> None:
@@ -109,6 +106,8 @@ def test_classifiers_are_private_to_their_namespace(server, teams, tmp_path) -> 
     data = zip_dataset(_digits(tmp_path))
     job = team_a.train_classifier("digits", data, arch="cnn", max_epochs=3, augment_copies=0)
     assert team_a.wait_job(job["id"], poll=0.2)["status"] == "succeeded"
+    with pytest.raises(ResourceNotFound):  # the job, its labels and metrics are A's too
+        team_b.job(job["id"])
     clip = EVAL_DIR / "fsdd" / "audio" / "1_theo_9.flac"
     assert team_a.predict("digits", clip).label in ("0", "1")
     assert [c["name"] for c in team_a.classifiers()] == ["digits"]

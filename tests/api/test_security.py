@@ -6,6 +6,7 @@ was written, and that the service still answers.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -183,6 +184,9 @@ def test_missing_or_wrong_keys_get_401_and_health_stays_open(keyed_service) -> N
         ("reader", "DELETE", "/v1/speakers/spk_x", False),
         ("tx", "POST", "/v1/audio/vad", True),
         ("tx", "GET", "/v1/models", True),
+        ("tx", "GET", "/v1/models/silero-vad", True),
+        ("tx", "GET", "/v1/audio/voices", True),
+        ("tx", "GET", "/v1/jobs/job_x", False),
         ("tx", "GET", "/v1/speakers", False),
         ("tx", "POST", "/v1/speakers", False),
         ("tx", "POST", "/v1/classifiers", False),
@@ -286,3 +290,25 @@ def test_websocket_handshakes_are_checked(keyed_service, headers, status, code) 
     ):
         pass
     _error(info.value, status, code)
+
+
+def test_websocket_handshake_with_a_foreign_host_is_denied_on_a_real_socket(live_keyed_url) -> None:
+    """uvicorn's WebSocket denial carries the same error body as HTTP refusals."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    port = int(live_keyed_url.rsplit(":", 1)[1])
+    refusals = [  # (the name in the URL becomes the Host header)
+        ("evil.example", {"Authorization": "Bearer tx"}, 403, "host_not_allowed"),
+        ("127.0.0.1", {"Origin": EVIL, "Authorization": "Bearer tx"}, 403, "origin_not_allowed"),
+        ("localhost", {}, 401, "invalid_api_key"),
+    ]
+    for host, headers, status, code in refusals:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        url = f"ws://{host}:{port}/v1/realtime"
+        with pytest.raises(InvalidStatus) as info:
+            connect(url, sock=sock, additional_headers=headers, open_timeout=10).close()
+        sock.close()
+        response = info.value.response
+        assert response.status_code == status
+        assert json.loads(response.body)["error"]["code"] == code

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tympan import __version__
 from tympan._discovery import iter_submodules
 from tympan.api.errors import error_response, install_error_handlers
+from tympan.api.limits import JsonBodyLimit, RequestDeadline
 from tympan.api.security import AccessPolicy, RequestGuard, is_loopback_host
 from tympan.api.services import Services
 from tympan.config import Settings
@@ -126,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.mount(CONSOLE_PATH, ConsoleFiles(), name="console")  # the web console
     app.add_route("/", lambda _: RedirectResponse(f"{CONSOLE_PATH}/"), include_in_schema=False)
+    app.add_middleware(JsonBodyLimit, max_bytes=settings.max_json_bytes)
+    app.add_middleware(RequestDeadline, seconds=settings.request_timeout_seconds)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     if policy.cors_origins:
         app.add_middleware(

@@ -53,12 +53,15 @@ _WEBSOCKET_KEY_PROTOCOL = "openai-insecure-api-key."  # how browsers pass a key 
 
 # Inference endpoints: they compute from the request and store nothing ("transcribe" keys).
 _INFERENCE_PATHS = re.compile(
-    r"^/v1/(audio/(transcriptions|translations|speech|features|vad|diarization)"
+    r"^/v1/(audio/(transcriptions|translations|speech|features|vad|diarization|enhancements"
+    r"|language)"
     r"|speakers/(embed|verify|identify)"
     r"|classifiers/[^/]+/(predict|detect)"
     r"|music/generations"
     r"|realtime)$"
 )
+# What a "transcribe" key may read besides: the catalogues an inference client asks for.
+_CATALOGUE_PATHS = re.compile(r"^/v1/(models(/.*)?|audio/voices)$")
 _PUBLIC_PATHS = frozenset({"/healthz", "/", CONSOLE_PATH})
 _PUBLIC_PREFIX = f"{CONSOLE_PATH}/"  # the web console's files: the page asks for a key itself
 
@@ -205,8 +208,9 @@ def _allowed(caller: Caller, method: str, path: str) -> bool:
         return True
     if caller.scope == "read":
         return method in ("GET", "HEAD")
-    inference = _INFERENCE_PATHS.match(path) is not None
-    return inference or (method in ("GET", "HEAD") and path.startswith("/v1/models"))
+    if method in ("GET", "HEAD") and _CATALOGUE_PATHS.match(path):
+        return True
+    return _INFERENCE_PATHS.match(path) is not None
 
 
 def _authorize(caller: Caller, method: str, path: str) -> None:
@@ -214,7 +218,7 @@ def _authorize(caller: Caller, method: str, path: str) -> None:
         return
     allowed = {
         "read": "only reads (GET)",
-        "transcribe": "only inference endpoints and /v1/models",
+        "transcribe": "only inference endpoints, /v1/models and /v1/audio/voices",
     }[caller.scope]
     raise PermissionDenied(
         f"This API key has scope {caller.scope!r}, which allows {allowed}; {method} {path} needs "

@@ -128,8 +128,10 @@ class SpeakerStore:
         self._lock = threading.Lock()
         self._indexes: dict[tuple[str, str], tuple[tuple[Any, ...], VoiceprintIndex]] = {}
 
-    def _row(self, session: Session, speaker_id: str, namespace: str) -> SpeakerRow:
-        row = session.get(SpeakerRow, speaker_id)
+    def _row(
+        self, session: Session, speaker_id: str, namespace: str, for_update: bool = False
+    ) -> SpeakerRow:
+        row = session.get(SpeakerRow, speaker_id, with_for_update=for_update)
         if row is None or row.namespace != namespace:  # another namespace's is unknown here
             raise ResourceNotFound(f"No speaker with id {speaker_id!r}.", param="speaker_id")
         return row
@@ -188,9 +190,13 @@ class SpeakerStore:
         samples: Sequence[SampleEmbedding],
         namespace: str = DEFAULT_NAMESPACE,
     ) -> Speaker:
-        """Add samples and update the voiceprint incrementally (running sum, renormalised)."""
-        with self.db.session() as session:
-            row = self._row(session, speaker_id, namespace)
+        """Add samples and update the voiceprint incrementally (running sum, renormalised).
+
+        The read of the running sum and its write are one locked transaction, so samples added
+        at the same time by two requests or processes are both counted.
+        """
+        with self.db.write_session() as session:
+            row = self._row(session, speaker_id, namespace, for_update=True)
             total = np.frombuffer(row.embedding_sum, np.float32) + _sum(samples)
             row.embedding_sum = total.astype(np.float32).tobytes()
             row.voiceprint = l2_normalise(total).tobytes()

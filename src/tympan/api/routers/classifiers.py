@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import BaseModel
 
-from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_upload
+from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_uploads
 from tympan.api.services import Services
 from tympan.errors import InvalidParameter
 from tympan.paths import confine_path
@@ -112,7 +112,7 @@ async def train_classifier(
         if dataset is not None:
             source = await _dataset_from_upload(service, dataset, work)
         loaded = await services.manager.run(load_dataset, source, roots)
-        return service.submit_training(name, loaded, config, work, cleanup=True)
+        return service.submit_training(name, loaded, config, work)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -246,6 +246,7 @@ async def detect(
 ) -> DetectionResult:
     """Timed events in long audio: VAD finds speech, the classifier labels it."""
     ref = _service(services, namespace).get(name, version).ref
+    max_windows = services.settings.max_detect_windows
     vad_options = VadOptions(threshold=vad_threshold, min_speech_ms=100, min_silence_ms=150)
     speech = await services.manager.infer(
         SILERO_MODEL_ID, lambda model: detect_speech(audio, "silero", vad_options, model)
@@ -254,7 +255,9 @@ async def detect(
         ref,
         lambda handle: _with_encoder(
             services,
-            lambda h, e: detect_events(ref, h, audio, speech.segments, e, threshold),
+            lambda h, e: detect_events(
+                ref, h, audio, speech.segments, e, threshold, max_windows=max_windows
+            ),
             handle,
         ),
         task=CLASSIFIER_TASK,
@@ -273,7 +276,5 @@ async def add_examples(
     """Add labelled examples (also of a new label): a new version from a head refit."""
     service = _service(services, namespace)
     service.get(name, version)  # 404 before decoding anything
-    if len(files) > 1000:
-        raise InvalidParameter("At most 1000 files per request.", param="files")
-    audios = [await decode_upload(upload, services, param="files") for upload in files]
+    audios = await decode_uploads(files, services, "files")
     return await services.manager.run(service.add_examples, name, label, audios, version)

@@ -13,6 +13,7 @@ from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep
 from tympan.api.routers.speakers import resolve_speaker_model
 from tympan.api.services import Services
 from tympan.audio import Audio
+from tympan.budgets import check_budget
 from tympan.store.speakers import speaker_store
 from tympan.tasks.diarization import (
     MAX_SPEAKERS,
@@ -46,6 +47,13 @@ async def diarize_audio(
     ``options.identify`` is set.
     """
     options.validate()
+    check_budget(
+        services.settings,
+        "max_diarization_seconds",
+        audio.duration,
+        "seconds of audio to diarize",
+        param="file",
+    )
     model_id = resolve_speaker_model(services, model)
     index = None
     if options.identify:

@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_upload
+from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_upload, decode_uploads
 from tympan.api.services import Services
 from tympan.audio import Audio
 from tympan.errors import InvalidParameter, TympanError
@@ -32,7 +32,6 @@ __all__ = ["resolve_speaker_model", "router"]
 router = APIRouter(tags=["speakers"])
 
 MAX_METADATA_BYTES = 16 * 1024
-MAX_ENROLL_FILES = 32
 
 ModelField = Annotated[str | None, Form(description="Speaker model id; default model if omitted.")]
 ThresholdField = Annotated[
@@ -59,9 +58,7 @@ async def _embed(services: Services, model: str, audios: list[Audio]) -> list[np
 async def _samples(
     services: Services, model: str, files: list[UploadFile]
 ) -> list[SampleEmbedding]:
-    if not 1 <= len(files) <= MAX_ENROLL_FILES:
-        raise InvalidParameter(f"Send 1 to {MAX_ENROLL_FILES} files.", param="file")
-    audios = [await decode_upload(upload, services) for upload in files]
+    audios = await decode_uploads(files, services, "file")
     vectors = await _embed(services, model, audios)
     return [
         SampleEmbedding(vector, round(audio.duration, 3), upload.filename)
@@ -172,12 +169,13 @@ async def verify_speaker(
         return replace(result, speaker_id=speaker.id, name=speaker.name)
     assert file2 is not None
     model_id = resolve_speaker_model(services, model)
+    second = await decode_upload(file2, services, param="file2")
+    (query,) = await _embed(services, model_id, [audio])
     try:
-        second = await decode_upload(file2, services, param="file2")
+        (reference,) = await _embed(services, model_id, [second])
     except TympanError as exc:
-        exc.param = "file2"  # the decoder names its input "file"
+        exc.param = "file2"  # the encoder names its input "file"
         raise
-    query, reference = await _embed(services, model_id, [audio, second])
     chosen = check_threshold(default_threshold(model_id) if threshold is None else threshold)
     return verify(model_id, query, reference, chosen)
 
