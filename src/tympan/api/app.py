@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tympan import __version__
@@ -23,6 +24,7 @@ from tympan.api.limits import JsonBodyLimit, RequestDeadline
 from tympan.api.security import AccessPolicy, RequestGuard, is_loopback_host
 from tympan.api.services import Services
 from tympan.config import Settings
+from tympan.console import CONSOLE_PATH, ConsoleFiles
 from tympan.errors import UploadTooLarge
 
 __all__ = ["create_app"]
@@ -131,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in iter_submodules("tympan.api.routers"):
         app.include_router(module.router)
+    app.mount(CONSOLE_PATH, ConsoleFiles(), name="console")  # the web console
+    app.add_route("/", lambda _: RedirectResponse(f"{CONSOLE_PATH}/"), include_in_schema=False)
     app.add_middleware(JsonBodyLimit, max_bytes=settings.max_json_bytes)
     app.add_middleware(RequestDeadline, seconds=settings.request_timeout_seconds)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)

@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket, WebSocketClose
 
 from tympan.api.errors import error_response
 from tympan.config import DEFAULT_NAMESPACE, Settings
+from tympan.console import CONSOLE_PATH
 from tympan.errors import AuthenticationFailed, PermissionDenied, TympanError
 
 __all__ = [
@@ -61,7 +62,8 @@ _INFERENCE_PATHS = re.compile(
 )
 # What a "transcribe" key may read besides: the catalogues an inference client asks for.
 _CATALOGUE_PATHS = re.compile(r"^/v1/(models(/.*)?|audio/voices)$")
-_PUBLIC_PATHS = frozenset({"/healthz"})
+_PUBLIC_PATHS = frozenset({"/healthz", "/", CONSOLE_PATH})
+_PUBLIC_PREFIX = f"{CONSOLE_PATH}/"  # the web console's files: the page asks for a key itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +242,7 @@ def check_connection(scope: Scope, policy: AccessPolicy) -> Caller:
     policy.check_host(scope, headers)
     policy.check_origin(headers)
     path = scope.get("path", "")
-    if path in _PUBLIC_PATHS or _is_preflight(scope, headers):
+    if path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIX) or _is_preflight(scope, headers):
         return Caller()
     caller = policy.authenticate(headers)
     _authorize(caller, scope.get("method") or "WEBSOCKET", path)
