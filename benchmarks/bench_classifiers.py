@@ -27,12 +27,12 @@ import torch
 
 from benchmarks._harness import EVAL_DIR, markdown_table, peak_rss_mb, ratio, time_call
 from tympan.audio import decode_audio
+from tympan.models.threads import torch_threads
 from tympan.tasks.classifiers.dataset import Dataset, load_dataset
 from tympan.tasks.classifiers.evaluate import evaluate
 from tympan.tasks.classifiers.export import OnnxClassifier, export_onnx
 from tympan.tasks.classifiers.features import FeatureCache, WhisperEncoder
 from tympan.tasks.classifiers.inputs import PreparedInputs, prepare_inputs
-from tympan.tasks.classifiers.pipeline import torch_threads
 from tympan.tasks.classifiers.predict import classify
 from tympan.tasks.classifiers.train import TrainConfig, train_network, validation_split
 

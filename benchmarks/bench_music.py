@@ -18,6 +18,7 @@ from pathlib import Path
 from benchmarks._harness import markdown_table, ratio, time_call
 from tympan.audio.encode import encode_audio
 from tympan.config import Settings
+from tympan.models.threads import torch_threads
 from tympan.tasks.music import (
     RENDER_RATE,
     MusicModel,
@@ -32,7 +33,7 @@ from tympan.tasks.music import (
 from tympan.tasks.music.corpus import Piece, load_corpus
 from tympan.tasks.music.melody import Melody, in_key_fraction
 from tympan.tasks.music.metrics import histogram_distance, rhythm_validity
-from tympan.tasks.music.models import perplexity, torch_threads
+from tympan.tasks.music.models import perplexity
 from tympan.tasks.music.sampling import continue_sequence
 from tympan.tasks.music.tokens import decode, encode
 from tympan.tasks.music.training import split_sequences

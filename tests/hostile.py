@@ -63,6 +63,7 @@ def check_bad_audio(
     fields: Mapping[str, Any] | None = None,
     *,
     file_field: str = "file",
+    extra_files: Mapping[str, tuple[str, bytes]] | None = None,
 ) -> httpx.Response:
     """Send one hostile file to ``endpoint``; assert the manifest's outcome and no side effect.
 
@@ -76,7 +77,7 @@ def check_bad_audio(
     http = client._http
     response = http.post(
         endpoint,
-        files={file_field: (case["file"], data)},
+        files={**(extra_files or {}), file_field: (case["file"], data)},
         data={k: str(v) for k, v in (fields or {}).items()},
     )
     allowed = set(_ALLOWED[case["expect"]])
@@ -87,6 +88,8 @@ def check_bad_audio(
         body = response.json()
         assert set(body["error"]) >= {"message", "type", "param", "code"}, body
         assert body["error"]["message"]
+        if extra_files:  # the error names the hostile field, not the good one
+            assert body["error"]["param"] == file_field, body
         assert db_fingerprint(db) == before, "a refused request changed the database"
     elif response.headers.get("content-type", "").startswith("application/json"):
         _assert_finite(response.json())

@@ -13,10 +13,19 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["SAMPLE_RATE", "Settings", "settings_reference", "settings_reference_markdown"]
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "SAMPLE_RATE",
+    "Settings",
+    "settings_reference",
+    "settings_reference_markdown",
+]
 
 SAMPLE_RATE = 16_000
 """Every ``Audio`` past the boundary is mono float32 at this rate."""
+
+DEFAULT_NAMESPACE = "default"
+"""The namespace of speakers and classifiers of plain API keys, and of a service without keys."""
 
 
 class Settings(BaseSettings):
@@ -34,7 +43,30 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `tympan serve` listens on.")
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated bearer API keys; empty means no auth (loopback only).",
+        description="Comma-separated bearer API keys, each `key[:scope][@namespace]`: scope "
+        "`admin` (default), `read` (GET only) or `transcribe` (inference only); namespace "
+        "(default `default`) holds the key's speakers and classifiers. Empty means no auth "
+        "(loopback only). See docs/security.md.",
+    )
+    insecure: bool = Field(
+        False,
+        description="Serve a non-loopback address without API keys (anyone who reaches it can "
+        "use it; `tympan serve --insecure`).",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated browser origins (`https://app.example.com`) allowed to call "
+        "the API; requests with any other Origin get 403 (same-origin ones always pass).",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra Host header names accepted on connections to a loopback address "
+        "(localhost, 127.0.0.1 and [::1] always are); others get 403 (DNS rebinding).",
+    )
+    dataset_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated server folders that training may read with `path=`; "
+        "empty means server paths are refused (upload a zip instead).",
     )
     max_upload_bytes: int = Field(
         200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (413 above)."
@@ -43,6 +75,50 @@ class Settings(BaseSettings):
         9000.0,
         gt=0,
         description="Longest accepted audio, in seconds; enforced while decoding (413 above).",
+    )
+    max_request_files: int = Field(
+        100, ge=1, description="Most files one request may upload (enrollment, examples; 422)."
+    )
+    max_request_audio_seconds: float = Field(
+        1800.0,
+        gt=0,
+        description="Most seconds of audio all the files of one request may add up to "
+        "(enrollment, samples, examples); enforced while decoding (413 above).",
+    )
+    max_feature_values: int = Field(
+        16_000_000,
+        gt=0,
+        description="Most values (frames x dims) one /v1/audio/features answer may hold; checked "
+        "before computing (413 above).",
+    )
+    max_detect_windows: int = Field(
+        10_000,
+        gt=0,
+        description="Most classifier windows one detect request may score (413 above).",
+    )
+    max_diarization_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="Longest audio one diarization (or diarize=true) request may cover (413).",
+    )
+    max_json_bytes: int = Field(
+        2 * 1024 * 1024,
+        gt=0,
+        description="Largest JSON request body, in bytes; checked before parsing (413 above).",
+    )
+    max_midi_bytes: int = Field(
+        1024 * 1024, gt=0, description="Largest MIDI prompt, in bytes (413 above)."
+    )
+    max_midi_events: int = Field(
+        200_000,
+        gt=0,
+        description="Most events (all tracks) of a MIDI prompt; counted before parsing (413).",
+    )
+    request_timeout_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="Work of a request still running after this long stops (503); 0 = no limit. "
+        "Work of a client that disconnected stops too.",
     )
     model_memory_budget_mb: int = Field(
         8192, gt=0, description="Loaded models are unloaded (LRU) to stay within this budget."
@@ -58,6 +134,13 @@ class Settings(BaseSettings):
     )
     cpu_threads: int = Field(
         0, ge=0, description="Threads each model may use inside its runtime; 0 = all cores."
+    )
+    job_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Lease of a running job (and of a version being published): its process "
+        "renews it every third of this; any process fails jobs whose lease lapsed (killed "
+        "process) and reaps their half-published versions.",
     )
     default_vad_method: Literal["silero", "energy", "spectral", "fusion"] = Field(
         "fusion",
@@ -81,6 +164,12 @@ class Settings(BaseSettings):
     )
     asr_batch_size: int = Field(
         8, ge=1, le=64, description="Most 30 s chunks one ASR model decodes in one batch."
+    )
+    asr_queue_size: int = Field(
+        16,
+        ge=1,
+        description="Requests each ASR model's batching queue admits at once; more get 503 "
+        "Overloaded (Retry-After).",
     )
     asr_batch_wait_ms: float = Field(
         5.0,
@@ -132,7 +221,14 @@ class Settings(BaseSettings):
         "this; chosen on the development noises by benchmarks/bench_enhancement.py.",
     )
 
-    @field_validator("api_keys", "speaker_onnx_models", mode="before")
+    @field_validator(
+        "api_keys",
+        "speaker_onnx_models",
+        "cors_origins",
+        "allowed_hosts",
+        "dataset_roots",
+        mode="before",
+    )
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

@@ -13,11 +13,13 @@
     ├── Conflict                     409  the resource already exists or is busy
     ├── PayloadTooLarge              413
     │   ├── UploadTooLarge           413  more bytes than max_upload_bytes
-    │   └── AudioTooLong             413  more seconds than max_audio_seconds (found while decoding)
+    │   ├── AudioTooLong             413  more seconds than max_audio_seconds (found while decoding)
+    │   └── BudgetExceeded           413  more work than a per-request budget allows
     ├── UnsupportedMedia             415  a file with no audio stream, or a format FFmpeg refuses
     ├── InvalidParameter             422  a parameter out of range or of the wrong kind
     ├── RateLimited                  429  (with Retry-After)
     └── Overloaded                   503  inference queue full (with Retry-After)
+        └── DeadlineExceeded         503  the request ran past its time limit (with Retry-After)
 
 Every error serialises to OpenAI's body: ``{"error": {"message", "type", "param", "code"}}``.
 """
@@ -30,7 +32,9 @@ __all__ = [
     "AudioTooLong",
     "AuthenticationFailed",
     "BadRequest",
+    "BudgetExceeded",
     "Conflict",
+    "DeadlineExceeded",
     "InvalidAudio",
     "InvalidDataset",
     "InvalidParameter",
@@ -173,6 +177,12 @@ class AudioTooLong(PayloadTooLarge):
     code = "audio_too_long"
 
 
+class BudgetExceeded(PayloadTooLarge):
+    """The request would cost more (values, windows, files x seconds, ...) than its budget."""
+
+    code = "budget_exceeded"
+
+
 class UnsupportedMedia(TympanError):
     """A file that holds no audio stream, or a media type Tympan does not accept."""
 
@@ -203,6 +213,12 @@ class Overloaded(TympanError):
     status = 503
     type = "server_error"
     code = "overloaded"
+
+
+class DeadlineExceeded(Overloaded):
+    """The request ran past ``request_timeout_seconds`` (or its client left); work stopped."""
+
+    code = "deadline_exceeded"
 
 
 def _leaves(cls: type[TympanError]) -> list[type[TympanError]]:

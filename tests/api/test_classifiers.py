@@ -106,6 +106,40 @@ def test_detect_finds_digits_in_order(api, trained) -> None:
     assert result.speech_seconds < result.duration / 2
 
 
+def test_detect_windows_budget(api, trained, monkeypatch) -> None:
+    """30 s of conversation at a digit-sized window: more windows than the budget is refused
+    (413) before any is scored; with room, it is answered (the windows scored in batches)."""
+    services = services_of(api)
+    data = _wav(decode_audio(EVAL_DIR / "diarization" / "sample.wav").samples)
+    monkeypatch.setattr(services.settings, "max_detect_windows", 5)
+    before = db_fingerprint(services.db)
+    url = f"/v1/classifiers/{NAME}/detect"
+    response = api._http.post(url, files={"file": ("talk.wav", data)}, data={"version": 1})
+    assert response.status_code == 413, response.text
+    error = response.json()["error"]
+    assert error["code"] == "budget_exceeded" and "TYMPAN_MAX_DETECT_WINDOWS" in error["message"]
+    assert db_fingerprint(services.db) == before
+    monkeypatch.setattr(services.settings, "max_detect_windows", 100_000)
+    answered = api._http.post(url, files={"file": ("talk.wav", data)}, data={"version": 1})
+    assert answered.status_code == 200 and answered.json()["speech_seconds"] > 10
+
+
+def test_examples_files_x_seconds_budget(api, trained, monkeypatch) -> None:
+    services = services_of(api)
+    monkeypatch.setattr(services.settings, "max_request_audio_seconds", 1.0)
+    before = (db_fingerprint(services.db), len(api.classifier_versions(NAME)))
+    files = [
+        ("files", (f"{i}.flac", (FSDD / "audio" / f"8_jackson_{i}.flac").read_bytes()))
+        for i in range(5)
+    ]
+    response = api._http.post(
+        f"/v1/classifiers/{NAME}/examples", files=files, data={"label": "8", "version": 1}
+    )
+    assert response.status_code == 413, response.text
+    assert "TYMPAN_MAX_REQUEST_AUDIO_SECONDS" in response.json()["error"]["message"]
+    assert (db_fingerprint(services.db), len(api.classifier_versions(NAME))) == before
+
+
 def test_add_a_new_class_online(api, trained) -> None:
     before = len(api.classifier_versions(NAME))
     files = [FSDD / "audio" / f"7_jackson_{index}.flac" for index in range(5)]
@@ -220,7 +254,7 @@ def test_training_needs_exactly_one_source(api) -> None:
 def _artifact_and_work_state(api) -> tuple[str, list[str], list[str]]:
     services = services_of(api)
     artifacts = sorted(p.name for p in (services.artifacts.root / "classifiers").glob("*"))
-    work = services.settings.data_dir / "work" / "classifiers"
+    work = services.jobs.work
     return db_fingerprint(services.db), artifacts, sorted(p.name for p in work.glob("*"))
 
 

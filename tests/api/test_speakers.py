@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import make_settings
+from tests.conftest import make_settings, services_of
 from tests.hostile import BAD_AUDIO_CASES, check_bad_audio
 from tests.speaker_data import utterances
 from tympan.client import Client
@@ -220,13 +220,29 @@ def test_bad_inputs_verify(api: Client, trio: list[Speaker], case: dict) -> None
 
 
 @pytest.mark.parametrize("case", BAD_AUDIO_CASES)
+def test_bad_inputs_verify_second_file(api: Client, eval_dir: Path, case: dict) -> None:
+    reference = (eval_dir / "bad_inputs" / "speech.ogg").read_bytes()
+    response = check_bad_audio(
+        api,
+        "/v1/speakers/verify",
+        case,
+        file_field="file2",
+        extra_files={"file": ("reference.ogg", reference)},
+    )
+    if response.status_code == 200 and "same words" in case["why"]:
+        assert response.json()["same_speaker"], response.text  # the same reader
+
+
+@pytest.mark.parametrize("case", BAD_AUDIO_CASES)
 def test_bad_inputs_identify(api: Client, trio: list[Speaker], case: dict) -> None:
     check_bad_audio(api, "/v1/speakers/identify", case)
 
 
-def test_enroll_refuses_more_than_32_files(api: Client, eval_dir: Path) -> None:
+def test_enroll_refuses_more_than_max_request_files(api: Client, eval_dir: Path) -> None:
     clip = (eval_dir / "bad_inputs" / "speech.ogg").read_bytes()
-    files = [("file", (f"{i}.ogg", clip)) for i in range(33)]
+    count = services_of(api).settings.max_request_files + 1
+    files = [("file", (f"{i}.ogg", clip)) for i in range(count)]
     response = api._http.post("/v1/speakers", files=files, data={"name": "too many"})
     assert response.status_code == 422 and response.json()["error"]["param"] == "file"
+    assert "TYMPAN_MAX_REQUEST_FILES" in response.json()["error"]["message"]
     assert "too many" not in {s.name for s in api.speakers()}

@@ -75,3 +75,24 @@ def test_bad_parameters(speech, options: FeatureOptions, param: str) -> None:
 def test_deltas_need_enough_frames(speech) -> None:
     with pytest.raises(InvalidParameter):
         extract_features(speech.slice(0, 0.02), "mfcc", FeatureOptions(deltas=1))
+
+
+@pytest.mark.parametrize("kind", ["spectrogram", "log_mel", "mfcc", "zcr", "rms"])
+def test_blocks_give_the_same_values_as_one_pass(speech, kind, monkeypatch) -> None:
+    """Long audio is framed a block at a time; the values do not depend on the block size."""
+    import tympan.audio.features as features
+
+    options = FeatureOptions(n_fft=512, hop_length=100, n_mels=40, n_mfcc=20, deltas=1)
+    monkeypatch.setattr(features, "_BLOCK_SAMPLES", 512 * 7)  # 7 frames a block
+    blocked = extract_features(speech, kind, options).values  # type: ignore[arg-type]
+    monkeypatch.setattr(features, "_BLOCK_SAMPLES", 1 << 30)
+    whole = extract_features(speech, kind, options).values  # type: ignore[arg-type]
+    assert blocked.shape == whole.shape == (1 + speech.samples.size // 100, 2 * options.dims(kind))
+    np.testing.assert_allclose(blocked, whole, rtol=1e-5, atol=1e-4)  # float32 DCT batches
+
+
+@pytest.mark.parametrize(("n_fft", "kind"), [(400, "log_mel"), (401, "spectrogram"), (16, "zcr")])
+def test_values_held_counts_what_is_computed(speech, n_fft, kind) -> None:
+    options = FeatureOptions(n_fft=n_fft, hop_length=7, n_mels=32, deltas=2)
+    values = extract_features(speech.slice(0, 0.5), kind, options).values  # type: ignore[arg-type]
+    assert options.values_held(speech.slice(0, 0.5).samples.size, kind) == values.size

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from tympan.errors import Overloaded
 from tympan.models.batching import BatchQueue
 
 
@@ -109,3 +110,46 @@ def test_max_batch_must_be_positive() -> None:
 
     with pytest.raises(ValueError):
         BatchQueue(identity, max_batch=0, max_wait=0.0)
+
+
+def test_admission_is_bounded_and_refuses_with_retry_after() -> None:
+    async def echo(items: list[int]) -> list[int]:
+        return items
+
+    async def main() -> None:
+        queue = BatchQueue(
+            echo, max_batch=4, max_wait=0, name="asr:x", max_callers=2, limit_setting="q_size"
+        )
+        with queue.admission(), queue.admission():
+            assert queue.admitted == 2
+            with pytest.raises(Overloaded) as info, queue.admission():
+                pass
+            assert info.value.status == 503 and info.value.retry_after == 1.0
+            assert "TYMPAN_Q_SIZE" in info.value.message
+            assert await queue.submit(7) == 7  # admitted callers still submit
+        assert queue.admitted == 0
+        with queue.admission():  # places free up when callers leave
+            assert await queue.submit(8) == 8
+
+    _run(main())
+
+
+def test_a_cancelled_caller_s_item_is_dropped_not_run() -> None:
+    ran: list[int] = []
+
+    async def slow(items: list[int]) -> list[int]:
+        ran.extend(items)
+        await asyncio.sleep(0.05)
+        return items
+
+    async def main() -> None:
+        queue = BatchQueue(slow, max_batch=1, max_wait=0)
+        first = asyncio.ensure_future(queue.submit(1))
+        second = asyncio.ensure_future(queue.submit(2))
+        await asyncio.sleep(0.01)  # 1 is running, 2 waits
+        second.cancel()
+        assert await first == 1
+        await asyncio.sleep(0.1)
+
+    _run(main())
+    assert ran == [1]

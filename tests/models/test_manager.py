@@ -121,3 +121,60 @@ def test_inference_runs_off_the_event_loop(tmp_path, eval_dir) -> None:
     name, frames = asyncio.run(scenario())
     assert name.startswith("tympan-infer") and frames == 60
     manager.close()
+
+
+def test_a_cancelled_request_keeps_its_slot_until_its_thread_ends(tmp_path) -> None:
+    """A client that disconnects (the await is cancelled) cannot free a slot still working."""
+    settings = make_settings(tmp_path, inference_threads=1, inference_queue_size=1)
+    manager = ModelManager(ModelRegistry([]), settings)
+    started, release = threading.Event(), threading.Event()
+
+    def work() -> str:
+        started.set()
+        release.wait(10)
+        return "done"
+
+    async def scenario() -> str:
+        request = asyncio.ensure_future(manager.run(work))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        request.cancel()  # what Starlette does when the client goes away
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        # The thread still runs: its slot is still taken, so one more fits (the queue), not two.
+        queued = asyncio.ensure_future(manager.run(release.wait, 10))
+        await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded):
+            await manager.run(lambda: "next")
+        release.set()
+        assert await queued
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                return await manager.run(lambda: "next")
+            except Overloaded:
+                await asyncio.sleep(0.01)
+        raise AssertionError("the slot was never released")
+
+    assert asyncio.run(scenario()) == "next"
+    manager.close()
+
+
+def test_a_request_cancelled_while_queued_frees_its_slot(tmp_path) -> None:
+    settings = make_settings(tmp_path, inference_threads=1, inference_queue_size=1)
+    manager = ModelManager(ModelRegistry([]), settings)
+    release = threading.Event()
+
+    async def scenario() -> bool:
+        running = asyncio.ensure_future(manager.run(release.wait, 10))
+        queued = asyncio.ensure_future(manager.run(release.wait, 10))
+        await asyncio.sleep(0.05)
+        queued.cancel()  # never started: its thread will not run, so its slot comes back
+        await asyncio.sleep(0.05)
+        third = asyncio.ensure_future(manager.run(lambda: True))
+        await asyncio.sleep(0.05)
+        release.set()
+        return bool(await running) and await third
+
+    assert asyncio.run(scenario())
+    manager.close()

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from tympan.errors import Conflict, InvalidParameter, ResourceNotFound
 from tympan.store.db import Database
-from tympan.store.speakers import SpeakerSampleRow, SpeakerStore, speaker_store
+from tympan.store.speakers import SpeakerRow, SpeakerSampleRow, SpeakerStore, speaker_store
 from tympan.tasks.speakers import SampleEmbedding, l2_normalise
 
 RNG = np.random.default_rng(7)
@@ -21,20 +21,12 @@ def _sample(vector: np.ndarray | None = None) -> SampleEmbedding:
     return SampleEmbedding(vector.astype(np.float32), 2.5, "x.wav")
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'speakers.db'}")
-    database.create_all()
-    yield database
-    database.close()
-
-
 def test_create_get_list_and_reopen(db: Database, tmp_path: Path) -> None:
     store = SpeakerStore(db)
     created = store.create("Ada", "m", [_sample(), _sample()], {"team": "audio"})
     assert created.num_samples == 2 and created.speech_seconds == 5.0
     assert created.metadata == {"team": "audio"} and created.created_at.tzinfo is not None
-    reopened = Database(f"sqlite:///{tmp_path / 'speakers.db'}")
+    reopened = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
         again = SpeakerStore(reopened)
         assert again.get(created.id) == created
@@ -75,7 +67,7 @@ def test_delete_removes_rows_and_bytes(db: Database, tmp_path: Path) -> None:
     with db.session() as session:
         left = session.scalar(select(func.count()).where(SpeakerSampleRow.speaker_id == speaker.id))
     assert left == 0
-    files = b"".join(p.read_bytes() for p in tmp_path.glob("speakers.db*"))
+    files = b"".join(p.read_bytes() for p in tmp_path.glob("db.sqlite*"))
     assert marker.tobytes() not in files
     with pytest.raises(ResourceNotFound):
         store.delete(speaker.id)
@@ -98,3 +90,48 @@ def test_index_is_one_matrix_per_model_and_follows_changes(db: Database) -> None
         store.index("m", ["spk_missing"])
     with pytest.raises(InvalidParameter):
         store.index("other-model", [b.id])
+
+
+def test_samples_added_by_two_processes_at_once_are_all_counted(
+    any_db: Database, tmp_path: Path
+) -> None:
+    """Two real processes add samples to one speaker; no running-sum update is lost."""
+    from tests.store.conftest import url_of
+    from tests.store.racing import race
+
+    db = any_db
+    start = np.full(4, 0.5, np.float32)
+    speaker = SpeakerStore(db).create("Race", "m", [SampleEmbedding(start, 1.0, None)])
+    rounds = 25
+    race("samples", url_of(db), tmp_path, [speaker.id] * 2, rounds)
+    store = SpeakerStore(db)
+    assert store.get(speaker.id).num_samples == 1 + 2 * rounds
+    with db.session() as session:
+        rows = session.scalar(
+            select(func.count(SpeakerSampleRow.id)).where(SpeakerSampleRow.speaker_id == speaker.id)
+        )
+        total = np.frombuffer(session.get(SpeakerRow, speaker.id).embedding_sum, np.float32)
+    assert rows == 1 + 2 * rounds
+    expected = start + 2 * sum(range(1, rounds + 1))  # each racer adds 1, 2, ..., rounds
+    np.testing.assert_allclose(total, expected, rtol=1e-6)
+
+
+def test_namespaces_hold_separate_speakers_and_indexes(db: Database) -> None:
+    store = SpeakerStore(db)
+    voice = _sample()
+    mine = store.create("Ada", "m", [voice], namespace="teamA")
+    theirs = store.create("ada", "m", [_sample()], namespace="teamB")  # same name, other team
+    with pytest.raises(Conflict):
+        store.create("ADA", "m", [_sample()], namespace="teamA")
+    assert [s.id for s in store.list("teamA")] == [mine.id] and store.list() == []
+    for call in (store.get, store.voiceprint, store.model_of, store.delete):
+        with pytest.raises(ResourceNotFound):
+            call(mine.id, "teamB")
+    with pytest.raises(ResourceNotFound):
+        store.add_samples(mine.id, [_sample()], "teamB")
+    with pytest.raises(ResourceNotFound):
+        store.index("m", [mine.id], "teamB")
+    assert store.index("m", namespace="teamA").ids == [mine.id]
+    assert store.index("m", namespace="teamB").ids == [theirs.id]
+    assert store.index("m").ids == []
+    assert store.get(mine.id, "teamA").num_samples == 1  # untouched by the other team

@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import EVAL_DIR
 from tympan.audio import Audio, decode_audio
 from tympan.errors import InvalidParameter
-from tympan.tasks.vad import SileroVad, VadOptions, detect_speech
+from tympan.tasks.vad import SileroVad, VadOptions, detect_speech, frame_probabilities
 from tympan.tasks.vad.segments import FRAME_SECONDS, to_segments
 
 
@@ -109,3 +109,18 @@ def test_bad_options(options: VadOptions) -> None:
 def test_silero_method_needs_the_model(conversation) -> None:
     with pytest.raises(InvalidParameter):
         detect_speech(conversation, "silero", silero=None)
+
+
+@pytest.mark.parametrize("method", ["silero", "energy", "spectral"])
+def test_blocks_give_the_same_probabilities_as_one_pass(eval_dir, method, monkeypatch) -> None:
+    """Long audio is scored a block at a time (Silero's state carried across blocks)."""
+    import tympan.tasks.vad.segments as segments
+
+    audio = decode_audio(eval_dir / "diarization" / "sample.wav")
+    silero = SileroVad()
+    monkeypatch.setattr(segments, "BLOCK_FRAMES", 100)  # 30 s = 10 blocks
+    blocked = frame_probabilities(audio, method, silero)
+    monkeypatch.setattr(segments, "BLOCK_FRAMES", 1_000_000)
+    whole = frame_probabilities(audio, method, silero)
+    assert blocked.shape == whole.shape == (segments.frame_count(audio.samples.size),)
+    np.testing.assert_allclose(blocked, whole, atol=1e-6)

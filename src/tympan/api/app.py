@@ -11,13 +11,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import Depends, FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tympan import __version__
 from tympan._discovery import iter_submodules
-from tympan.api.deps import authenticate
 from tympan.api.errors import error_response, install_error_handlers
+from tympan.api.limits import JsonBodyLimit, RequestDeadline
+from tympan.api.security import AccessPolicy, RequestGuard, is_loopback_host
 from tympan.api.services import Services
 from tympan.config import Settings
 from tympan.errors import UploadTooLarge
@@ -30,7 +33,11 @@ _MULTIPART_OVERHEAD = 1024 * 1024  # form fields and boundaries around the file 
 
 
 class BodyLimit:
-    """Refuse bodies over the upload limit (413) before they are read, and while streaming."""
+    """Refuse bodies over the upload limit with 413, declared (Content-Length) or streamed.
+
+    A chunked body that runs over is cut off; whatever the app answers to the cut-off body
+    (a parse error) is replaced by the 413 naming the setting.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -40,23 +47,40 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        declared = headers.get(b"content-length", b"").decode() or "0"
-        too_large = UploadTooLarge(f"The request body is over the {self.max_bytes} byte limit.")
+        too_large = UploadTooLarge(
+            f"The request body is over {self.max_bytes} bytes (TYMPAN_MAX_UPLOAD_BYTES plus "
+            f"{_MULTIPART_OVERHEAD} for form fields)."
+        )
+        declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await error_response(too_large)(scope, receive, send)
             return
         received = 0
+        overflowed = responded = False
 
-        async def limited_receive():  # type: ignore[no-untyped-def]
-            nonlocal received
+        async def limited_receive() -> Message:
+            nonlocal received, overflowed
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
+                overflowed = True
                 raise too_large
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal responded
+            if overflowed and not responded:
+                return  # the app's answer to a cut-off body; the 413 goes instead
+            responded = responded or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not overflowed or responded:
+                raise
+        if overflowed and not responded:
+            await error_response(too_large)(scope, receive, send)
 
 
 async def _evict_idle(services: Services) -> None:
@@ -66,8 +90,18 @@ async def _evict_idle(services: Services) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """A Tympan app; services start with the app's lifespan and stop with it."""
+    """A Tympan app; services start with the app's lifespan and stop with it.
+
+    ``ValueError`` when the settings would serve a network address without API keys (and
+    without ``insecure``), or hold a malformed API key.
+    """
     settings = settings or Settings()
+    policy = AccessPolicy.from_settings(settings)
+    if not policy.keys and not settings.insecure and not is_loopback_host(settings.host):
+        raise ValueError(
+            f"Refusing to serve on {settings.host} without API keys: set TYMPAN_API_KEYS, bind "
+            "to 127.0.0.1, or set TYMPAN_INSECURE=true (tympan serve --insecure)."
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +122,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     for module in iter_submodules("tympan.api.routers"):
-        app.include_router(module.router, dependencies=[Depends(authenticate)])
+        app.include_router(module.router)
+    app.add_middleware(JsonBodyLimit, max_bytes=settings.max_json_bytes)
+    app.add_middleware(RequestDeadline, seconds=settings.request_timeout_seconds)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    if policy.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=sorted(policy.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(RequestGuard, policy=policy)  # outermost: before CORS and the body
     return app

@@ -1,18 +1,33 @@
-"""FastAPI dependencies: services, auth, and the audio upload that crosses the boundary."""
+"""FastAPI dependencies: services, the caller's namespace, the audio upload at the boundary."""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, File, Request, UploadFile
 
+from tympan.api.security import caller_of
 from tympan.api.services import Services
 from tympan.audio import Audio, decode_audio
-from tympan.errors import AuthenticationFailed, InvalidAudio, PayloadTooLarge, UnsupportedMedia
+from tympan.budgets import SecondsBudget, check_budget, setting_variable
+from tympan.errors import (
+    AudioTooLong,
+    InvalidAudio,
+    PayloadTooLarge,
+    UnsupportedMedia,
+    UploadTooLarge,
+)
 
-__all__ = ["AudioUpload", "ServicesDep", "authenticate", "decode_upload", "get_services"]
+__all__ = [
+    "AudioUpload",
+    "NamespaceDep",
+    "ServicesDep",
+    "decode_upload",
+    "decode_uploads",
+    "get_services",
+    "request_namespace",
+]
 
 
 def get_services(request: Request) -> Services:
@@ -23,38 +38,68 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def authenticate(request: Request, services: ServicesDep) -> None:
-    """Require ``Authorization: Bearer <key>`` when API keys are configured."""
-    keys = services.settings.api_keys
-    if not keys or request.url.path == "/healthz":
-        return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not any(
-        hmac.compare_digest(token.encode(), key.encode()) for key in keys
-    ):
-        raise AuthenticationFailed("Missing or invalid API key (Authorization: Bearer ...).")
+def request_namespace(request: Request) -> str:
+    """The namespace of the request's speakers and classifiers (its API key's)."""
+    return caller_of(request.scope).namespace
 
 
-async def decode_upload(upload: UploadFile, services: Services, param: str = "file") -> Audio:
+NamespaceDep = Annotated[str, Depends(request_namespace)]
+
+
+async def decode_upload(
+    upload: UploadFile,
+    services: Services,
+    param: str = "file",
+    budget: SecondsBudget | None = None,
+) -> Audio:
     """Decode an uploaded file in the inference pool, under the configured limits.
 
-    Errors name ``param``, the form field the file came in (``file``, ``file2``, ...).
+    Errors name ``param``, the form field the file came in (``file``, ``file2``, ...), and the
+    ``TYMPAN_`` setting of the limit that refused it. With a request-wide ``budget`` (files x
+    seconds) the file may only decode to what is left of it.
     """
     settings = services.settings
+    max_seconds = settings.max_audio_seconds
+    if budget is not None:
+        max_seconds = min(max_seconds, budget.remaining)
     upload.file.seek(0)
     try:
         audio = await services.manager.run(
             decode_audio,
             upload.file,
-            max_seconds=settings.max_audio_seconds,
+            max_seconds=max_seconds,
             max_bytes=settings.max_upload_bytes,
         )
+    except AudioTooLong as exc:
+        if budget is not None and max_seconds < settings.max_audio_seconds:
+            raise budget.refusal(param=param) from None
+        raise _naming(exc, "max_audio_seconds", param) from None
+    except UploadTooLarge as exc:
+        raise _naming(exc, "max_upload_bytes", param) from None
     except (InvalidAudio, PayloadTooLarge, UnsupportedMedia) as exc:
         exc.param = param
         raise
+    if budget is not None:
+        budget.spend(audio.duration, param=param)
     if upload.filename:
         audio = replace(audio, source=replace(audio.source, name=upload.filename))
     return audio
+
+
+def _naming(error: PayloadTooLarge, setting: str, param: str) -> PayloadTooLarge:
+    """``error`` for field ``param``, its message naming the limit's setting."""
+    message = f"{error.message.rstrip('.')} ({setting_variable(setting)})."
+    return type(error)(message, param=param)
+
+
+async def decode_uploads(uploads: list[UploadFile], services: Services, param: str) -> list[Audio]:
+    """Decode every file of a request: at most ``max_request_files`` files (422) adding up to
+    at most ``max_request_audio_seconds`` (413, enforced while decoding)."""
+    check_budget(
+        services.settings, "max_request_files", len(uploads), "files", param=param, status=422
+    )
+    budget = SecondsBudget.of(services.settings, "max_request_audio_seconds")
+    return [await decode_upload(upload, services, param, budget) for upload in uploads]
 
 
 async def _audio_upload(services: ServicesDep, file: UploadFile = File(...)) -> Audio:

@@ -1,4 +1,10 @@
-"""``Services``: what one running Tympan owns, built once and shared by every interface."""
+"""``Services``: what one running Tympan owns, built once and shared by every interface.
+
+Starting also recovers from a crash of any earlier process on the same data: jobs whose lease
+lapsed are failed and dead work folders removed (``JobRunner``), half-published classifier
+versions are reaped and unowned version folders deleted, and interrupted music model
+replacements are finished or undone. Each step is safe while other processes run.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,11 @@ from dataclasses import dataclass
 from tympan.config import Settings
 from tympan.models.manager import ModelManager
 from tympan.models.registry import ModelRegistry
-from tympan.store.artifacts import ArtifactStore
+from tympan.store.artifacts import ArtifactStore, recover_replaced_folders
+from tympan.store.classifiers import ClassifierStore
 from tympan.store.db import Database
 from tympan.store.jobs import JobRunner
+from tympan.tasks.classifiers.versions import remove_orphans
 
 __all__ = ["Services"]
 
@@ -32,13 +40,18 @@ class Services:
         db = Database(settings.resolved_database_url)
         db.create_all()
         registry = ModelRegistry.from_settings(settings)
+        lease = settings.job_lease_seconds
+        artifacts = ArtifactStore(settings.artifacts_dir)
+        jobs = JobRunner(db, settings.data_dir / "work", lease)
+        remove_orphans(ClassifierStore(db), artifacts, lease)
+        recover_replaced_folders(settings.models_dir / "music")
         return cls(
             settings=settings,
             db=db,
-            artifacts=ArtifactStore(settings.artifacts_dir),
+            artifacts=artifacts,
             registry=registry,
             manager=ModelManager(registry, settings),
-            jobs=JobRunner(db),
+            jobs=jobs,
         )
 
     def close(self) -> None:

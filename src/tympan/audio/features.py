@@ -9,6 +9,7 @@ short clips and avoids librosa's numba start-up; librosa still supplies the mel 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
@@ -18,9 +19,17 @@ import scipy.fft
 import scipy.signal
 
 from tympan.audio.types import Audio
+from tympan.deadlines import check_deadline
 from tympan.errors import InvalidParameter
 
-__all__ = ["FeatureKind", "FeatureOptions", "Features", "extract_features", "log_mel"]
+__all__ = [
+    "FeatureKind",
+    "FeatureOptions",
+    "Features",
+    "extract_features",
+    "frame_count",
+    "log_mel",
+]
 
 FeatureKind = Literal["spectrogram", "log_mel", "mfcc", "zcr", "rms"]
 
@@ -58,6 +67,18 @@ class FeatureOptions:
             if not ok:
                 raise InvalidParameter(f"{name} {rule}.", param=name)
 
+    def dims(self, kind: FeatureKind) -> int:
+        """Values per frame of ``kind``, before deltas."""
+        sizes = {"spectrogram": self.n_fft // 2 + 1, "log_mel": self.n_mels, "mfcc": self.n_mfcc}
+        return sizes.get(kind, 1)
+
+    def values_held(self, num_samples: int, kind: FeatureKind) -> int:
+        """Most values computing ``kind`` over ``num_samples`` holds at once (the answer with
+        its deltas, or MFCC's log-mel): what the features budget counts."""
+        frames = frame_count(num_samples, self.n_fft, self.hop_length)
+        held = self.dims(kind) * (1 + self.deltas)
+        return frames * max(held, self.n_mels if kind == "mfcc" else 0)
+
 
 @dataclass(frozen=True, slots=True)
 class Features:
@@ -75,14 +96,50 @@ class Features:
         return self.sample_rate / self.hop_length
 
 
-def _frames(samples: np.ndarray, frame_length: int, hop_length: int, pad_mode: str) -> np.ndarray:
-    """Centred frames, shape ``(frames, frame_length)``, as librosa builds them."""
+_BLOCK_SAMPLES = 1 << 20  # samples of framed audio one block holds (4 MiB as float32)
+
+
+def frame_count(num_samples: int, frame_length: int, hop_length: int) -> int:
+    """Centred frames of ``num_samples`` samples (librosa's count)."""
+    padded = num_samples + 2 * (frame_length // 2)
+    return 1 + max(padded - frame_length, 0) // hop_length
+
+
+def _block_frames(
+    samples: np.ndarray, first: int, count: int, frame_length: int, hop_length: int, pad_mode: str
+) -> np.ndarray:
+    """Centred frames ``first .. first + count``, shape ``(count, frame_length)``, as librosa
+    builds them: only this block's samples (and its share of the edge padding) are copied."""
     half = frame_length // 2
-    padded = np.pad(samples, (half, half), mode=pad_mode)  # type: ignore[call-overload]
-    if padded.shape[0] < frame_length:
-        padded = np.pad(padded, (0, frame_length - padded.shape[0]))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, frame_length)
-    return windows[::hop_length]
+    start = first * hop_length - half
+    stop = (first + count - 1) * hop_length - half + frame_length
+    piece = samples[max(start, 0) : min(stop, samples.shape[0])]
+    before = max(-start, 0)
+    after = stop - start - before - piece.shape[0]
+    if before or after:
+        piece = np.pad(piece, (before, after), mode=pad_mode)  # type: ignore[call-overload]
+    windows = np.lib.stride_tricks.sliding_window_view(piece, frame_length)
+    return windows[::hop_length][:count]
+
+
+def _blockwise(
+    samples: np.ndarray,
+    options: FeatureOptions,
+    dims: int,
+    pad_mode: str,
+    compute: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """``compute(frames)`` over blocks of frames into one ``(frames, dims)`` array, so the
+    framed copy of the audio never exists whole: memory beyond the output stays flat."""
+    total = frame_count(samples.shape[0], options.n_fft, options.hop_length)
+    values = np.empty((total, dims), np.float32)
+    step = max(1, _BLOCK_SAMPLES // options.n_fft)
+    for first in range(0, total, step):
+        check_deadline()
+        count = min(step, total - first)
+        block = _block_frames(samples, first, count, options.n_fft, options.hop_length, pad_mode)
+        values[first : first + count] = compute(block)
+    return values
 
 
 @lru_cache(maxsize=16)
@@ -101,39 +158,69 @@ def _mel_filters(
     ).astype(np.float32)
 
 
-def _spectrogram(samples: np.ndarray, options: FeatureOptions) -> np.ndarray:
-    frames = _frames(samples, options.n_fft, options.hop_length, "constant")
+def _block_spectrogram(frames: np.ndarray, options: FeatureOptions) -> np.ndarray:
     magnitude = np.abs(np.fft.rfft(frames * _hann(options.n_fft), axis=-1))
     return magnitude.astype(np.float32) ** options.power
 
 
-def _power_to_db(power: np.ndarray, top_db: float | None) -> np.ndarray:
-    decibels = 10.0 * np.log10(np.maximum(power, 1e-10))
+def _spectrogram(samples: np.ndarray, options: FeatureOptions) -> np.ndarray:
+    dims = options.n_fft // 2 + 1
+    return _blockwise(
+        samples, options, dims, "constant", lambda frames: _block_spectrogram(frames, options)
+    )
+
+
+def _clip_to_top_db(decibels: np.ndarray, top_db: float | None) -> np.ndarray:
+    """librosa's ``power_to_db`` floor: nothing more than ``top_db`` under the loudest value."""
     if top_db is not None and decibels.size:
-        decibels = np.maximum(decibels, decibels.max() - top_db)
-    return decibels.astype(np.float32)
+        np.maximum(decibels, decibels.max() - top_db, out=decibels)
+    return decibels
 
 
 def log_mel(audio: Audio, options: FeatureOptions = FeatureOptions()) -> np.ndarray:
     """Log-mel power spectrogram in dB, shape ``(frames, n_mels)``."""
-    power = _spectrogram(audio.samples, replace(options, power=2.0))
+    power_options = replace(options, power=2.0)
     filters = _mel_filters(
         audio.sample_rate, options.n_fft, options.n_mels, options.fmin, options.fmax
     )
-    return _power_to_db(power @ filters.T, options.top_db)
+
+    def block(frames: np.ndarray) -> np.ndarray:
+        mel = _block_spectrogram(frames, power_options) @ filters.T
+        return 10.0 * np.log10(np.maximum(mel, 1e-10))
+
+    decibels = _blockwise(audio.samples, options, options.n_mels, "constant", block)
+    return _clip_to_top_db(decibels, options.top_db)
+
+
+def _mfcc(audio: Audio, options: FeatureOptions) -> np.ndarray:
+    decibels = log_mel(audio, options)
+    values = np.empty((decibels.shape[0], options.n_mfcc), np.float32)
+    step = max(1, _BLOCK_SAMPLES // options.n_mels)
+    for first in range(0, decibels.shape[0], step):
+        block = decibels[first : first + step]
+        values[first : first + step] = scipy.fft.dct(block, type=2, norm="ortho", axis=1)[
+            :, : options.n_mfcc
+        ]
+    return values
+
+
+def _block_zcr(frames: np.ndarray, n_fft: int) -> np.ndarray:
+    signs = np.signbit(np.where(np.abs(frames) <= 1e-10, 0.0, frames))
+    crossings = signs[:, 1:] != signs[:, :-1]
+    return crossings.sum(axis=1, keepdims=True) / n_fft
 
 
 def _zcr(samples: np.ndarray, options: FeatureOptions) -> np.ndarray:
-    frames = _frames(samples, options.n_fft, options.hop_length, "edge")
-    signs = np.signbit(np.where(np.abs(frames) <= 1e-10, 0.0, frames))
-    crossings = signs[:, 1:] != signs[:, :-1]
-    return (crossings.sum(axis=1, keepdims=True) / options.n_fft).astype(np.float32)
+    return _blockwise(samples, options, 1, "edge", lambda frames: _block_zcr(frames, options.n_fft))
 
 
 def _rms(samples: np.ndarray, options: FeatureOptions) -> np.ndarray:
-    frames = _frames(samples, options.n_fft, options.hop_length, "constant")
-    return np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1, keepdims=True)).astype(
-        np.float32
+    return _blockwise(
+        samples,
+        options,
+        1,
+        "constant",
+        lambda frames: np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1, keepdims=True)),
     )
 
 
@@ -165,8 +252,7 @@ def extract_features(
     elif kind == "log_mel":
         values = log_mel(audio, options)
     elif kind == "mfcc":
-        values = scipy.fft.dct(log_mel(audio, options), type=2, norm="ortho", axis=1)
-        values = values[:, : options.n_mfcc].astype(np.float32)
+        values = _mfcc(audio, options)
     elif kind == "zcr":
         values = _zcr(samples, options)
     elif kind == "rms":

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tympan.client import Client
+from tympan.config import Settings
 from tympan.errors import TympanError
 
 __all__ = [
@@ -45,10 +46,13 @@ ApiKeyOption = Annotated[
 
 
 @contextlib.contextmanager
-def connect(server: str | None, api_key: str | None) -> Iterator[Client]:
-    """A client for the server, or an in-process service; Tympan errors exit with status 1."""
+def connect(
+    server: str | None, api_key: str | None, settings: Settings | None = None
+) -> Iterator[Client]:
+    """A client for the server, or an in-process service (with ``settings``); Tympan errors
+    exit with status 1."""
     try:
-        client = Client(server, api_key) if server else Client.in_process(api_key=api_key)
+        client = Client(server, api_key) if server else Client.in_process(settings, api_key)
         with client:
             yield client
     except TympanError as exc:

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tympan.cli._common import ApiKeyOption, ServerOption, connect, console, err_console, print_json
+from tympan.config import Settings
 
 __all__ = ["register"]
 
@@ -36,12 +37,18 @@ def train(
 ) -> None:
     """Train a new version of a classifier and print its metrics."""
     options = {"max_epochs": max_epochs, "augment_copies": augment_copies, "seed": seed}
-    with connect(server, api_key) as client:
+    in_place = server is None and data.suffix.lower() != ".zip"
+    settings = None
+    if in_place:  # the in-process service may read the folder the user named
+        defaults = Settings()
+        folder = data.resolve() if data.is_dir() else data.resolve().parent
+        settings = defaults.model_copy(update={"dataset_roots": [*defaults.dataset_roots, folder]})
+    with connect(server, api_key, settings) as client:
         job = client.train_classifier(
             name,
             data,
             arch=arch,
-            server_path=server is None and data.suffix.lower() != ".zip",
+            server_path=in_place,
             quantize=quantize,
             **{key: value for key, value in options.items() if value is not None},
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from typing import Annotated
 
 import typer
@@ -13,15 +11,6 @@ from tympan.cli._common import ApiKeyOption, ServerOption, connect, console, err
 from tympan.config import Settings
 
 __all__ = ["register"]
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return all(
-            ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None)
-        )
-    except (OSError, ValueError):
-        return False
 
 
 def serve(
@@ -37,16 +26,20 @@ def serve(
 
     from tympan.api.app import create_app
 
-    settings = Settings()
-    host = host or settings.host
-    port = port or settings.port
-    if not settings.api_keys and not _is_loopback(host) and not insecure:
-        err_console.print(
-            f"[red]Refusing to serve on {host} without API keys.[/red] Set TYMPAN_API_KEYS, "
-            "bind to 127.0.0.1, or pass --insecure."
-        )
-        raise typer.Exit(2)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    defaults = Settings()
+    settings = defaults.model_copy(
+        update={
+            "host": host or defaults.host,
+            "port": port or defaults.port,
+            "insecure": insecure or defaults.insecure,
+        }
+    )
+    try:
+        app = create_app(settings)  # refuses a network address without keys
+    except ValueError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
 
 
 def models(server: ServerOption = None, api_key: ApiKeyOption = None) -> None:

@@ -80,6 +80,7 @@ class BaseClient:
 
         from tympan.api.app import create_app
 
+        settings = (settings or Settings()).model_copy(update={"host": "127.0.0.1"})  # binds none
         runner = TestClient(create_app(settings), raise_server_exceptions=False)
         runner.__enter__()
         client = cls(api_key=api_key, http=runner)

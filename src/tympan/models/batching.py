@@ -7,16 +7,24 @@ the items callers submit, waits a few milliseconds (or until the batch is full) 
 runs ONE batched call (in the model manager's executor, via the ``run_batch`` coroutine it is
 given) and resolves each caller's future with its own result. While a batch runs, new items
 wait and form the next one, so a busy queue batches without any waiting at all.
+
+The queue is bounded by callers, not items: a request takes an ``admission`` before its work
+starts (all its items may then queue), and past ``max_callers`` admissions the next request is
+refused with ``Overloaded`` (503, Retry-After) instead of waiting in an ever longer line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from tympan.budgets import setting_variable
+from tympan.errors import Overloaded
 
 __all__ = ["BatchQueue", "BatchStats"]
 
@@ -55,9 +63,14 @@ class BatchQueue(Generic[I, R]):
         max_batch: int,
         max_wait: float,
         name: str = "batch",
+        max_callers: int | None = None,
+        limit_setting: str | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        self.max_callers = max_callers
+        self.limit_setting = limit_setting
+        self._admitted = 0
         self._run_batch = run_batch
         self.max_batch = max_batch
         self.max_wait = max_wait
@@ -72,14 +85,38 @@ class BatchQueue(Generic[I, R]):
         """Items waiting for a batch."""
         return len(self._pending)
 
+    @property
+    def admitted(self) -> int:
+        """Callers holding an admission."""
+        return self._admitted
+
+    @contextlib.contextmanager
+    def admission(self) -> Iterator[None]:
+        """Hold a caller's place while it submits; ``Overloaded`` (503) when the queue is full."""
+        if self.max_callers is not None and self._admitted >= self.max_callers:
+            setting = f" ({setting_variable(self.limit_setting)})" if self.limit_setting else ""
+            raise Overloaded(
+                f"The {self.name} queue is full: {self._admitted} requests are waiting"
+                f"{setting}; retry shortly.",
+                retry_after=1.0,
+            )
+        self._admitted += 1
+        try:
+            yield
+        finally:
+            self._admitted -= 1
+
     async def submit(self, item: I) -> R:
-        """Queue ``item`` and wait for its result."""
+        """Queue ``item`` and wait for its result (a cancelled wait drops the item)."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         if len(self._pending) >= self.max_batch:
             self._full.set()
         if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain(), name=f"{self.name}-queue")
+            # A fresh context: the worker serves every caller, not the request that started it.
+            self._worker = asyncio.create_task(
+                self._drain(), name=f"{self.name}-queue", context=contextvars.Context()
+            )
         return await future
 
     async def _drain(self) -> None:

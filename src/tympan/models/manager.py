@@ -4,7 +4,10 @@ Models load lazily on first use under a per-model lock, are accounted for in mem
 unloaded least-recently-used first when the budget is exceeded or after an idle TTL. A model
 that a request is using is never unloaded under it. All inference runs in one bounded thread
 pool, never on the event loop; when the pool and its queue are full, callers get ``Overloaded``
-(503 with Retry-After) instead of an unbounded backlog.
+(503 with Retry-After) instead of an unbounded backlog. A slot is held until its thread ends,
+even when the awaiting request is cancelled (a client that disconnects from a stream cannot
+free a slot while its work still runs). Torch's thread count is set once here
+(``TYMPAN_CPU_THREADS``) and every inference thread starts with it (``models/threads.py``).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from typing import Any, TypeVar
 import psutil
 
 from tympan.config import Settings
+from tympan.deadlines import bind_to_request
 from tympan.errors import Overloaded
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec
+from tympan.models.threads import pin_resting_threads, set_resting_threads
 
 __all__ = ["LoadedModel", "ModelManager", "ModelStatus"]
 
@@ -64,8 +69,11 @@ class ModelManager:
         self._state_lock = threading.Lock()
         self._model_locks: dict[str, threading.Lock] = {}
         self._load_lock = threading.Lock()  # one load at a time keeps RSS deltas meaningful
+        set_resting_threads(settings.cpu_threads)
         self._executor = ThreadPoolExecutor(
-            max_workers=settings.inference_threads, thread_name_prefix="tympan-infer"
+            max_workers=settings.inference_threads,
+            thread_name_prefix="tympan-infer",
+            initializer=pin_resting_threads,
         )
         self._slots = threading.BoundedSemaphore(
             settings.inference_threads + settings.inference_queue_size
@@ -164,12 +172,16 @@ class ModelManager:
         if not self._slots.acquire(blocking=False):
             raise Overloaded("The server is busy; retry shortly.", retry_after=1.0)
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
-                self._executor, functools.partial(fn, *args, **kwargs)
-            )
-        finally:
+            # Bound to the request: its deadline follows it, and abandoned work never starts.
+            call = functools.partial(bind_to_request(fn), *args, **kwargs)
+            future = self._executor.submit(call)
+        except BaseException:
             self._slots.release()
+            raise
+        # Released when the thread ends, not when the caller stops waiting: a cancelled
+        # await leaves the thread running, and its slot must stay taken until then.
+        future.add_done_callback(lambda _: self._slots.release())
+        return await asyncio.wrap_future(future)
 
     async def infer(
         self,

@@ -1,22 +1,40 @@
 """The service database: SQLAlchemy over SQLite (WAL) by default, PostgreSQL by URL.
 
 Tables live next to the store that owns them (``store/jobs.py``, ``store/speakers.py``, ...),
-all on one ``Base``; ``Database.create_all`` imports every store module so each table exists.
+all on one ``Base``; ``Database.create_all`` imports every store module so each table exists,
+and adds the nullable columns a newer release declared to tables an older one created.
+
+Read-modify-write goes through ``Database.write_session``: on SQLite it starts with
+``BEGIN IMMEDIATE`` (the database's write lock, taken before the first read, so two processes
+never both read the old value); on PostgreSQL queries in it lock their rows with
+``SELECT ... FOR UPDATE`` (``with_for_update()``, which SQLite ignores).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.schema import CreateColumn
 
 from tympan._discovery import iter_submodules
 
-__all__ = ["Base", "Database"]
+__all__ = ["Base", "Database", "as_utc", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (what every timestamp column stores)."""
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A stored timestamp as aware UTC (SQLite gives them back without a zone)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -51,6 +69,24 @@ class Database:
         """Create every table of every store module (idempotent)."""
         list(iter_submodules("tympan.store"))  # importing a store module declares its tables
         Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Add columns declared since an existing table was made (each needs a server default).
+
+        ``create_all`` makes missing tables only; a database from an older Tympan gets the new
+        columns here, existing rows taking the default.
+        """
+        inspector = inspect(self.engine)
+        with self.engine.begin() as connection:
+            for table in Base.metadata.sorted_tables:
+                present = {column["name"] for column in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in present:
+                        definition = CreateColumn(column).compile(dialect=self.engine.dialect)
+                        connection.exec_driver_sql(
+                            f"ALTER TABLE {table.name} ADD COLUMN {definition}"
+                        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -64,6 +100,17 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A transaction that holds the write lock from its start (SQLite ``BEGIN IMMEDIATE``).
+
+        Use it for read-modify-write; on PostgreSQL select the rows ``with_for_update()``.
+        """
+        with self.session() as session:
+            if self.engine.dialect.name == "sqlite":
+                session.execute(text("BEGIN IMMEDIATE"))
+            yield session
 
     def close(self) -> None:
         """Release every pooled connection."""

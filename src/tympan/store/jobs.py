@@ -1,16 +1,24 @@
 """Background jobs (training, long renders): persisted status and progress, one worker pool.
 
 A job is a row the API can poll (``GET /v1/jobs/{id}``) while a worker thread runs the work
-and reports progress through a callback. Each row names the process that owns it; when a
-service starts, unfinished jobs whose owner process on this host is gone were interrupted by a
-restart and are marked failed, so no client waits on them forever. Jobs of live processes
-(another service or CLI on the same data dir) are left alone.
+and reports progress through a callback. Each unfinished row carries a lease
+(``lease_expires_at``) that the process running it renews every third of
+``TYMPAN_JOB_LEASE_SECONDS``. Any process on the database (at start and at every renewal) fails
+the jobs whose lease lapsed: their process was killed, whatever its PID or host, so no client
+waits on them forever. Training is not resumed from a checkpoint; the error says to submit the
+job again. A job whose lease lapsed while its process was merely stalled keeps the ``failed``
+state: a late finish does not overwrite it.
+
+Each runner also owns a work folder (``<work_root>/<runner id>/``) for uploads and outputs,
+kept alive by touching its ``.lease`` file on the same schedule; folders of runners that
+stopped renewing (killed processes) are removed, and a job's own folder goes when it ends.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -18,36 +26,25 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
-import psutil
-from sqlalchemy import JSON, DateTime, Float, String, Text, select, update
+from sqlalchemy import JSON, DateTime, Float, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tympan.errors import ResourceNotFound, TympanError
-from tympan.store.db import Base, Database
+from tympan.store.db import Base, Database, utc_now
 
 __all__ = ["Job", "JobRunner", "JobStatus", "Progress"]
 
 log = logging.getLogger(__name__)
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
+UNFINISHED = ("queued", "running")
 Progress = Callable[[float, str], None]
 """``progress(fraction, message)``: what a job's work calls to report how far it is."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _owner_is_gone(owner: str) -> bool:
-    host, _, pid = owner.rpartition(":")
-    return host == socket.gethostname() and pid.isdigit() and not psutil.pid_exists(int(pid))
+_LEASE_FILE = ".lease"
 
 
 class JobRow(Base):
@@ -62,8 +59,11 @@ class JobRow(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,51 +100,136 @@ class Job:
 class JobRunner:
     """Runs job functions in a small worker pool and records their life in the database."""
 
-    def __init__(self, db: Database, workers: int = 1) -> None:
+    def __init__(
+        self,
+        db: Database,
+        work_root: Path,
+        lease_seconds: float = 60.0,
+        workers: int = 1,
+    ) -> None:
         self.db = db
+        self.lease_seconds = lease_seconds
+        self.id = uuid.uuid4().hex[:16]
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{self.id}"
+        self.work_root = work_root
+        self.work = work_root / self.id  # this runner's folder of job work folders
+        self.work.mkdir(parents=True, exist_ok=True)
+        (self.work / _LEASE_FILE).touch()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tympan-job")
         self._futures: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
-        self._fail_interrupted()
+        self._stopped = threading.Event()
+        self.recover()
+        self._heartbeat = threading.Thread(target=self._beat, name="tympan-job-lease", daemon=True)
+        self._heartbeat.start()
 
-    def _fail_interrupted(self) -> None:
-        with self.db.session() as session:
-            unfinished = session.execute(
-                select(JobRow.id, JobRow.owner).where(JobRow.status.in_(["queued", "running"]))
-            ).all()
-            orphans = [job_id for job_id, owner in unfinished if _owner_is_gone(owner)]
-            if not orphans:
-                return
-            session.execute(
-                update(JobRow)
-                .where(JobRow.id.in_(orphans))
-                .values(
-                    status="failed",
-                    error={
-                        "message": "interrupted by a service restart; submit it again",
-                        "code": "interrupted",
-                        "status": 503,
-                    },
-                    updated_at=_now(),
-                )
+    # -- leases ---------------------------------------------------------------------------
+
+    def _lease_end(self) -> datetime:
+        return utc_now() + timedelta(seconds=self.lease_seconds)
+
+    def recover(self) -> list[str]:
+        """Fail every job whose lease lapsed, remove dead runners' work folders; the failed ids."""
+        now = utc_now()
+        with self.db.write_session() as session:
+            lapsed = list(
+                session.scalars(
+                    select(JobRow.id).where(
+                        JobRow.status.in_(UNFINISHED),
+                        or_(JobRow.lease_expires_at.is_(None), JobRow.lease_expires_at < now),
+                    )
+                ).all()
             )
+            if lapsed:
+                session.execute(
+                    update(JobRow)
+                    .where(JobRow.id.in_(lapsed))
+                    .values(
+                        status="failed",
+                        error={
+                            "message": "The process running this job stopped (its lease "
+                            "lapsed: killed or restarted); training is not resumed, submit "
+                            "it again.",
+                            "code": "interrupted",
+                            "status": 503,
+                        },
+                        lease_expires_at=None,
+                        updated_at=now,
+                    )
+                )
+        for job_id in lapsed:
+            log.warning("job %s failed: its lease lapsed", job_id)
+        self._remove_dead_work_folders()
+        return lapsed
+
+    def _remove_dead_work_folders(self) -> None:
+        horizon = time.time() - self.lease_seconds
+        for folder in self.work_root.iterdir() if self.work_root.is_dir() else ():
+            if folder == self.work or not folder.is_dir():
+                continue
+            lease = folder / _LEASE_FILE
+            touched = lease.stat().st_mtime if lease.exists() else folder.stat().st_mtime
+            if touched < horizon:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def renew(self) -> None:
+        """Extend the leases of this runner's unfinished jobs and of its work folder."""
+        (self.work / _LEASE_FILE).touch()
+        with self._lock:
+            mine = list(self._futures)
+        if mine:
+            with self.db.session() as session:
+                session.execute(
+                    update(JobRow)
+                    .where(JobRow.id.in_(mine), JobRow.status.in_(UNFINISHED))
+                    .values(lease_expires_at=self._lease_end())
+                )
+
+    def _beat(self) -> None:
+        while not self._stopped.wait(self.lease_seconds / 3):
+            try:
+                self.renew()
+                self.recover()
+            except Exception:  # a busy database must not stop the heartbeat
+                log.exception("job lease renewal failed")
+
+    # -- work -----------------------------------------------------------------------------
+
+    def new_work_folder(self) -> Path:
+        """A fresh folder for one job's uploads and outputs, removed if this process dies."""
+        folder = self.work / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        return folder
 
     def submit(
         self,
         kind: str,
         work: Callable[[Progress], dict[str, Any]],
         params: dict[str, Any] | None = None,
+        work_folder: Path | None = None,
     ) -> Job:
-        """Queue ``work(progress)``; its returned dict becomes the job's result."""
+        """Queue ``work(progress)``; its returned dict becomes the job's result.
+
+        ``work_folder`` (from ``new_work_folder``) is removed when the job ends.
+        """
         job_id = f"job_{uuid.uuid4().hex[:24]}"
         with self.db.session() as session:
-            session.add(JobRow(id=job_id, kind=kind, owner=_this_process(), params=params or {}))
-        future = self._pool.submit(self._run, job_id, work)
-        with self._lock:
-            self._futures[job_id] = future
+            session.add(
+                JobRow(
+                    id=job_id,
+                    kind=kind,
+                    owner=self.owner,
+                    params=params or {},
+                    lease_expires_at=self._lease_end(),
+                )
+            )
+        with self._lock:  # held so the job cannot end (and unregister) before it is registered
+            self._futures[job_id] = self._pool.submit(self._run, job_id, work, work_folder)
         return self.get(job_id)
 
-    def _run(self, job_id: str, work: Callable[[Progress], dict[str, Any]]) -> None:
+    def _run(
+        self, job_id: str, work: Callable[[Progress], dict[str, Any]], folder: Path | None
+    ) -> None:
         last_write = 0.0
 
         def progress(fraction: float, message: str) -> None:
@@ -158,12 +243,12 @@ class JobRunner:
         try:
             result = work(progress)
         except TympanError as exc:
-            self._update(
+            self._finish(
                 job_id, status="failed", error={**exc.to_body()["error"], "status": exc.status}
             )
         except Exception as exc:
             log.exception("job %s failed", job_id)
-            self._update(
+            self._finish(
                 job_id,
                 status="failed",
                 error={
@@ -173,16 +258,27 @@ class JobRunner:
                 },
             )
         else:
-            self._update(job_id, status="succeeded", progress=1.0, result=result)
+            self._finish(job_id, status="succeeded", progress=1.0, result=result)
         finally:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
             with self._lock:
                 self._futures.pop(job_id, None)
 
-    def _update(self, job_id: str, **values: Any) -> None:
+    def _update(self, job_id: str, **values: Any) -> bool:
+        """Change an unfinished job (renewing its lease); False if it already ended."""
+        values = {"updated_at": utc_now(), "lease_expires_at": self._lease_end(), **values}
         with self.db.session() as session:
-            session.execute(
-                update(JobRow).where(JobRow.id == job_id).values(updated_at=_now(), **values)
+            changed = session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status.in_(UNFINISHED))
+                .values(**values)
             )
+            return bool(changed.rowcount)  # type: ignore[attr-defined]
+
+    def _finish(self, job_id: str, **values: Any) -> None:
+        if not self._update(job_id, lease_expires_at=None, **values):
+            log.warning("job %s ended after its lease lapsed; it stays failed", job_id)
 
     def get(self, job_id: str) -> Job:
         """The job's current state; ``ResourceNotFound`` (404) if unknown."""
@@ -201,5 +297,8 @@ class JobRunner:
         return self.get(job_id)
 
     def close(self) -> None:
-        """Wait for running jobs and stop the pool."""
+        """Wait for running jobs, stop the pool and the heartbeat, remove the work folder."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._stopped.set()
+        self._heartbeat.join()
+        shutil.rmtree(self.work, ignore_errors=True)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    UniqueConstraint,
     func,
     select,
     text,
@@ -35,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import Conflict, InvalidParameter, ResourceNotFound
 from tympan.store.db import Base, Database
 from tympan.tasks.speakers.encoder import l2_normalise
@@ -52,10 +54,14 @@ def _now() -> datetime:
 
 class SpeakerRow(Base):
     __tablename__ = "speakers"
+    __table_args__ = (UniqueConstraint("namespace", "name_key"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    namespace: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_NAMESPACE, server_default=DEFAULT_NAMESPACE, index=True
+    )
     name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
-    name_key: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH), unique=True)
+    name_key: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     model: Mapped[str] = mapped_column(String(200), index=True)
     dim: Mapped[int] = mapped_column(Integer)
     embedding_sum: Mapped[bytes] = mapped_column(LargeBinary)
@@ -120,11 +126,13 @@ class SpeakerStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._lock = threading.Lock()
-        self._indexes: dict[str, tuple[tuple[Any, ...], VoiceprintIndex]] = {}
+        self._indexes: dict[tuple[str, str], tuple[tuple[Any, ...], VoiceprintIndex]] = {}
 
-    def _row(self, session: Session, speaker_id: str) -> SpeakerRow:
-        row = session.get(SpeakerRow, speaker_id)
-        if row is None:
+    def _row(
+        self, session: Session, speaker_id: str, namespace: str, for_update: bool = False
+    ) -> SpeakerRow:
+        row = session.get(SpeakerRow, speaker_id, with_for_update=for_update)
+        if row is None or row.namespace != namespace:  # another namespace's is unknown here
             raise ResourceNotFound(f"No speaker with id {speaker_id!r}.", param="speaker_id")
         return row
 
@@ -134,15 +142,18 @@ class SpeakerStore:
         model: str,
         samples: Sequence[SampleEmbedding],
         metadata: dict[str, Any] | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
     ) -> Speaker:
         """Enroll a new speaker from at least one sample; ``Conflict`` (409) if the name is taken.
 
-        Names are unique ignoring case, so results that name a speaker are never ambiguous.
+        Names are unique ignoring case within a namespace, so results that name a speaker are
+        never ambiguous.
         """
         name = _check_name(name)
         total = _sum(samples)
         row = SpeakerRow(
             id=f"spk_{uuid.uuid4().hex[:24]}",
+            namespace=namespace,
             name=name,
             name_key=name.casefold(),
             model=model,
@@ -163,17 +174,29 @@ class SpeakerStore:
         )
         try:
             with self.db.session() as session:
-                if session.scalar(select(SpeakerRow.id).where(SpeakerRow.name_key == row.name_key)):
+                taken = select(SpeakerRow.id).where(
+                    SpeakerRow.namespace == namespace, SpeakerRow.name_key == row.name_key
+                )
+                if session.scalar(taken):
                     raise Conflict(f"A speaker named {name!r} already exists.", param="name")
                 session.add(row)
         except IntegrityError as exc:  # a concurrent enrollment took the name first
             raise Conflict(f"A speaker named {name!r} already exists.", param="name") from exc
-        return self.get(row.id)
+        return self.get(row.id, namespace)
 
-    def add_samples(self, speaker_id: str, samples: Sequence[SampleEmbedding]) -> Speaker:
-        """Add samples and update the voiceprint incrementally (running sum, renormalised)."""
-        with self.db.session() as session:
-            row = self._row(session, speaker_id)
+    def add_samples(
+        self,
+        speaker_id: str,
+        samples: Sequence[SampleEmbedding],
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> Speaker:
+        """Add samples and update the voiceprint incrementally (running sum, renormalised).
+
+        The read of the running sum and its write are one locked transaction, so samples added
+        at the same time by two requests or processes are both counted.
+        """
+        with self.db.write_session() as session:
+            row = self._row(session, speaker_id, namespace, for_update=True)
             total = np.frombuffer(row.embedding_sum, np.float32) + _sum(samples)
             row.embedding_sum = total.astype(np.float32).tobytes()
             row.voiceprint = l2_normalise(total).tobytes()
@@ -190,45 +213,56 @@ class SpeakerStore:
                 )
             return _speaker(row)
 
-    def get(self, speaker_id: str) -> Speaker:
-        """One speaker; ``ResourceNotFound`` (404) if unknown."""
+    def get(self, speaker_id: str, namespace: str = DEFAULT_NAMESPACE) -> Speaker:
+        """One speaker of ``namespace``; ``ResourceNotFound`` (404) if unknown there."""
         with self.db.session() as session:
-            return _speaker(self._row(session, speaker_id))
+            return _speaker(self._row(session, speaker_id, namespace))
 
-    def model_of(self, speaker_id: str) -> str:
+    def model_of(self, speaker_id: str, namespace: str = DEFAULT_NAMESPACE) -> str:
         """The model a speaker's voiceprint was computed with."""
-        return self.get(speaker_id).model
+        return self.get(speaker_id, namespace).model
 
-    def voiceprint(self, speaker_id: str) -> np.ndarray:
+    def voiceprint(self, speaker_id: str, namespace: str = DEFAULT_NAMESPACE) -> np.ndarray:
         """A speaker's normalised voiceprint."""
         with self.db.session() as session:
-            return np.frombuffer(self._row(session, speaker_id).voiceprint, np.float32).copy()
+            row = self._row(session, speaker_id, namespace)
+            return np.frombuffer(row.voiceprint, np.float32).copy()
 
-    def list(self) -> list[Speaker]:
-        """Every speaker, oldest first."""
+    def list(self, namespace: str = DEFAULT_NAMESPACE) -> list[Speaker]:
+        """Every speaker of ``namespace``, oldest first."""
         with self.db.session() as session:
-            rows = session.scalars(select(SpeakerRow).order_by(SpeakerRow.created_at))
+            rows = session.scalars(
+                select(SpeakerRow)
+                .where(SpeakerRow.namespace == namespace)
+                .order_by(SpeakerRow.created_at)
+            )
             return [_speaker(row) for row in rows]
 
-    def delete(self, speaker_id: str) -> None:
+    def delete(self, speaker_id: str, namespace: str = DEFAULT_NAMESPACE) -> None:
         """Remove a speaker, its samples and voiceprint, leaving no copy in the database files."""
         sqlite = self.db.engine.dialect.name == "sqlite"
         with self.db.session() as session:
             if sqlite:
                 session.execute(text("PRAGMA secure_delete = ON"))
-            session.delete(self._row(session, speaker_id))
+            session.delete(self._row(session, speaker_id, namespace))
         if sqlite:
             with self.db.engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def index(self, model: str, speaker_ids: Sequence[str] | None = None) -> VoiceprintIndex:
-        """Voiceprints of ``model``'s speakers (or of the given ids: 404 if one is unknown)."""
-        index = self._model_index(model)
+    def index(
+        self,
+        model: str,
+        speaker_ids: Sequence[str] | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> VoiceprintIndex:
+        """Voiceprints of ``model``'s speakers in ``namespace`` (or of the given ids: 404 if
+        one is unknown there)."""
+        index = self._model_index(model, namespace)
         if speaker_ids is None:
             return index
         with self.db.session() as session:
             for speaker_id in speaker_ids:
-                row = self._row(session, speaker_id)
+                row = self._row(session, speaker_id, namespace)
                 if row.model != model:
                     raise InvalidParameter(
                         f"Speaker {speaker_id!r} was enrolled with model {row.model!r}, "
@@ -237,29 +271,28 @@ class SpeakerStore:
                     )
         position = {speaker_id: i for i, speaker_id in enumerate(index.ids)}
         if not set(speaker_ids) <= position.keys():  # enrolled since the index was read
-            index = self._model_index(model)
+            index = self._model_index(model, namespace)
             position = {speaker_id: i for i, speaker_id in enumerate(index.ids)}
         chosen = [position[i] for i in dict.fromkeys(speaker_ids) if i in position]
         return VoiceprintIndex(
             [index.ids[i] for i in chosen], [index.names[i] for i in chosen], index.matrix[chosen]
         )
 
-    def _model_index(self, model: str) -> VoiceprintIndex:
+    def _model_index(self, model: str, namespace: str) -> VoiceprintIndex:
+        mine = (SpeakerRow.model == model, SpeakerRow.namespace == namespace)
         with self.db.session() as session:
             version = tuple(
                 session.execute(
-                    select(func.count(SpeakerRow.id), func.max(SpeakerRow.updated_at)).where(
-                        SpeakerRow.model == model
-                    )
+                    select(func.count(SpeakerRow.id), func.max(SpeakerRow.updated_at)).where(*mine)
                 ).one()
             )
             with self._lock:
-                cached = self._indexes.get(model)
+                cached = self._indexes.get((namespace, model))
             if cached is not None and cached[0] == version:
                 return cached[1]
             rows = session.execute(
                 select(SpeakerRow.id, SpeakerRow.name, SpeakerRow.voiceprint)
-                .where(SpeakerRow.model == model)
+                .where(*mine)
                 .order_by(SpeakerRow.created_at)
             ).all()
         matrix = (
@@ -269,7 +302,7 @@ class SpeakerStore:
         )
         index = VoiceprintIndex([row.id for row in rows], [row.name for row in rows], matrix)
         with self._lock:
-            self._indexes[model] = (version, index)
+            self._indexes[(namespace, model)] = (version, index)
         return index
 
 

@@ -201,6 +201,14 @@ def test_bad_inputs(api: Client, case: dict[str, str]) -> None:
         assert error_rate(SAME_WORDS, response.json()["text"]) <= 0.25, response.text
 
 
+@pytest.mark.parametrize("case", BAD_AUDIO_CASES)
+def test_bad_inputs_translations(api: Client, case: dict[str, str]) -> None:
+    fields = {"model": "whisper-base", "response_format": "verbose_json"}
+    response = check_bad_audio(api, "/v1/audio/translations", case, fields)
+    if response.status_code == 200 and "same words" in case["why"]:
+        assert error_rate(SAME_WORDS, response.json()["text"]) <= 0.4, response.text
+
+
 @pytest.mark.parametrize(
     ("path", "fields", "status", "code", "param"),
     [

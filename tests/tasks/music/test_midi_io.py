@@ -7,13 +7,15 @@ import struct
 from fractions import Fraction
 from pathlib import Path
 
+import mido
 import pretty_midi
 import pytest
 
 from tests.tasks.music.conftest import opening
-from tympan.errors import BadRequest
+from tympan.errors import BadRequest, BudgetExceeded
 from tympan.tasks.music import Note, melody_from_notes, parse_abc, parse_midi, write_midi
 from tympan.tasks.music.corpus import Piece
+from tympan.tasks.music.midi_io import midi_event_count
 
 ABC_TUNE = """X:1
 T:Speed the Plough
@@ -111,3 +113,33 @@ def test_notes_become_a_monophonic_line() -> None:
     assert [(n.onset, n.duration, n.pitch) for n in line] == [(0, 1, 64), (1, 1, 67)]
     under = [Note(Fraction(0), Fraction(2), 72), Note(Fraction(1), Fraction(2), 60)]
     assert [(n.onset, n.pitch) for n in melody_from_notes(under)] == [(0, 72)]
+
+
+def midi_of(notes: int) -> bytes:
+    """A MIDI file of ``notes`` piano notes (written by pretty_midi, in memory)."""
+    score = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes = [
+        pretty_midi.Note(80, 60 + i % 12, i * 0.25, i * 0.25 + 0.2) for i in range(notes)
+    ]
+    score.instruments.append(piano)
+    buffer = io.BytesIO()
+    score.write(buffer)
+    return buffer.getvalue()
+
+
+def test_midi_events_are_counted_without_parsing() -> None:
+    data = midi_of(100)
+    parsed = sum(len(track) for track in mido.MidiFile(file=io.BytesIO(data)).tracks)
+    assert midi_event_count(data, 10**6) == parsed
+    assert midi_event_count(data, 10) == 11  # stops once past the limit
+    assert midi_event_count(b"not midi", 10) == 0
+
+
+def test_parse_midi_refuses_too_many_events_and_takes_the_limit_itself() -> None:
+    data = midi_of(100)
+    events = midi_event_count(data, 10**6)
+    assert len(parse_midi(data, max_events=events).notes) == 100
+    with pytest.raises(BudgetExceeded) as info:
+        parse_midi(data, max_events=events - 1)
+    assert "TYMPAN_MAX_MIDI_EVENTS" in info.value.message and info.value.param == "prompt"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,3 +43,23 @@ def test_untrained_model_says_how_to_train(music_settings: Settings) -> None:
     with pytest.raises(Conflict) as error:
         load_music_model(music_settings.models_dir, "bach-transformer")
     assert "tympan music train" in error.value.message
+
+
+def test_retraining_replaces_the_model_folder_whole(
+    music_settings: Settings, music_api: Client, tmp_path: Path
+) -> None:
+    """A retrain swaps the whole folder (files written in place would survive) in one step."""
+    from tympan.tasks.music import train_options
+    from tympan.tasks.music.training import model_dir, train_music_model
+
+    for cache in (music_settings.models_dir / "music").glob("corpus-*.json"):
+        (tmp_path / "music").mkdir(exist_ok=True)
+        shutil.copy(cache, tmp_path / "music" / cache.name)  # parsed once already
+    options = train_options(music_settings, "folk-markov")
+    train_music_model(tmp_path, "folk-markov", options)
+    folder = model_dir(tmp_path, "folk-markov")
+    (folder / "left-from-the-old-run.txt").write_text("x")
+    report = train_music_model(tmp_path, "folk-markov", options)
+    assert sorted(p.name for p in folder.iterdir()) == ["counts.json", "model.json"]
+    assert load_music_model(tmp_path, "folk-markov").report == report
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith((".tmp-", ".old-"))]

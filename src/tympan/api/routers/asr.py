@@ -12,6 +12,7 @@ per finished chunk (with Tympan's ``progress``), then ``transcript.text.done`` c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -22,10 +23,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
-from tympan.api.deps import AudioUpload, ServicesDep
+from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep
 from tympan.api.routers.diarization import diarize_audio
 from tympan.api.services import Services
 from tympan.audio.types import Audio
+from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import InvalidParameter, TympanError
 from tympan.tasks.asr import (
     ChunkProgress,
@@ -135,9 +137,16 @@ def _sse(event: dict[str, Any]) -> str:
 
 
 def _stream(
-    services: Services, audio: Audio, model_id: str, options: TranscribeOptions
+    services: Services,
+    audio: Audio,
+    model_id: str,
+    options: TranscribeOptions,
+    admission: contextlib.ExitStack,
 ) -> StreamingResponse:
-    """Deltas as chunks finish, then the whole transcription (errors become an event)."""
+    """Deltas as chunks finish, then the whole transcription (errors become an event).
+
+    ``admission`` holds the request's place in the model's queue until the work ends.
+    """
     transcriber = transcriber_for(services.manager, services.settings)
     events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
@@ -154,7 +163,8 @@ def _stream(
 
     async def work() -> None:
         try:
-            result = await transcriber.transcribe(audio, model_id, options, on_progress)
+            with admission:
+                result = await transcriber.transcribe(audio, model_id, options, on_progress)
             events.put_nowait(
                 {
                     "type": "transcript.text.done",
@@ -191,6 +201,7 @@ async def _serve(
     fmt: ResponseFormat,
     stream: bool,
     diarize: bool = False,
+    namespace: str = DEFAULT_NAMESPACE,
 ) -> Any:
     model_id = model or services.registry.default("asr").id
     transcriber = transcriber_for(services.manager, services.settings)
@@ -198,13 +209,16 @@ async def _serve(
         if diarize:
             raise InvalidParameter("diarize cannot be combined with stream.", param="diarize")
         await transcriber.check(model_id, options)  # refuse before the 200 starts streaming
-        return _stream(services, audio, model_id, options)
-    if not diarize:
-        return _response(await transcriber.transcribe(audio, model_id, options), fmt)
-    transcription, turns = await asyncio.gather(
-        transcriber.transcribe(audio, model_id, options),
-        diarize_audio(services, audio, None, DiarizationOptions()),
-    )
+        admission = contextlib.ExitStack()
+        admission.enter_context(transcriber.admission(model_id))
+        return _stream(services, audio, model_id, options, admission)
+    with transcriber.admission(model_id):
+        if not diarize:
+            return _response(await transcriber.transcribe(audio, model_id, options), fmt)
+        transcription, turns = await asyncio.gather(
+            transcriber.transcribe(audio, model_id, options),
+            diarize_audio(services, audio, None, DiarizationOptions(), namespace),
+        )
     return _response(label_transcription(transcription, turns.segments), fmt)
 
 
@@ -231,6 +245,7 @@ def _options(
 async def create_transcription(
     audio: AudioUpload,
     services: ServicesDep,
+    namespace: NamespaceDep,
     decoding: DecodingDep,
     model: ModelField = None,
     language: Annotated[str | None, Form(description="ISO-639-1 code; detected if absent.")] = None,
@@ -254,7 +269,9 @@ async def create_transcription(
         temperature=temperature,
         words="word" in (timestamp_granularities or []),
     )
-    return await _serve(services, audio, model, options, response_format, stream, diarize)
+    return await _serve(
+        services, audio, model, options, response_format, stream, diarize, namespace
+    )
 
 
 @router.post(

@@ -11,9 +11,10 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import BaseModel
 
-from tympan.api.deps import AudioUpload, ServicesDep, decode_upload
+from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_uploads
 from tympan.api.services import Services
 from tympan.errors import InvalidParameter
+from tympan.paths import confine_path
 from tympan.store.classifiers import ClassifierVersion, served_version
 from tympan.store.jobs import Job
 from tympan.tasks.classifiers import (
@@ -51,8 +52,8 @@ class ClassifierSummary(BaseModel):
     metrics: dict[str, object]
 
 
-def _service(services: Services) -> ClassifierService:
-    return ClassifierService(services)
+def _service(services: Services, namespace: str) -> ClassifierService:
+    return ClassifierService(services, namespace)
 
 
 def _limits(services: Services) -> ArchiveLimits:
@@ -71,6 +72,7 @@ async def _dataset_from_upload(service: ClassifierService, upload: UploadFile, w
 @router.post("/v1/classifiers", response_model=Job)
 async def train_classifier(
     services: ServicesDep,
+    namespace: NamespaceDep,
     name: Annotated[str, Form()],
     arch: Annotated[Architecture, Form()] = "transfer",
     dataset: Annotated[
@@ -95,31 +97,34 @@ async def train_classifier(
         arch, max_epochs, patience, batch_size, learning_rate, weight_decay, dropout,
         validation_fraction, augment_copies, seed, quantize,
     )  # fmt: skip
-    service = _service(services)
+    service = _service(services, namespace)
     if (dataset is None) == (path is None):
         raise InvalidParameter("Send exactly one of 'dataset' (a zip) or 'path'.", param="dataset")
     check_name(name)
+    service.check_name_free(name)
     config.validate()
+    roots, source = None, Path()
+    if path is not None:  # a server folder: only under TYMPAN_DATASET_ROOTS, before any work
+        roots = services.settings.dataset_roots
+        source = confine_path(path, roots)
     work = service.new_work_folder()
     try:
         if dataset is not None:
             source = await _dataset_from_upload(service, dataset, work)
-        else:
-            source = Path(path or "")
-        loaded = await services.manager.run(load_dataset, source)
-        return service.submit_training(name, loaded, config, work, cleanup=True)
+        loaded = await services.manager.run(load_dataset, source, roots)
+        return service.submit_training(name, loaded, config, work)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
 
 
 @router.get("/v1/classifiers", response_model=list[ClassifierSummary])
-def list_classifiers(services: ServicesDep) -> list[ClassifierSummary]:
-    """Every classifier with its served version (production, else the newest)."""
-    store = _service(services).store
+def list_classifiers(services: ServicesDep, namespace: NamespaceDep) -> list[ClassifierSummary]:
+    """Every classifier of the caller's namespace with its served version."""
+    service = _service(services, namespace)
     summaries = []
-    for name in store.names():
-        versions = store.versions(name)
+    for name in service.names():
+        versions = service.versions(name)
         served = served_version(versions)
         summaries.append(
             ClassifierSummary(
@@ -136,13 +141,14 @@ def list_classifiers(services: ServicesDep) -> list[ClassifierSummary]:
 
 
 @router.get("/v1/classifiers/{name}/versions", response_model=list[ClassifierVersion])
-def list_versions(name: str, services: ServicesDep) -> list[ClassifierVersion]:
+def list_versions(
+    name: str, services: ServicesDep, namespace: NamespaceDep
+) -> list[ClassifierVersion]:
     """Every version of ``name`` with metrics, fingerprint, config and artifact checksums."""
-    return _service(services).store.versions(name)
+    return _service(services, namespace).versions(name)
 
 
-def _report(services: Services, name: str, version: int | None, fmt: str):  # type: ignore[no-untyped-def]
-    service = _service(services)
+def _report(service: ClassifierService, name: str, version: int | None, fmt: str):  # type: ignore[no-untyped-def]
     if fmt == "markdown":
         return PlainTextResponse(
             service.artifact(name, version, "report.md").read_text(), media_type="text/markdown"
@@ -152,24 +158,33 @@ def _report(services: Services, name: str, version: int | None, fmt: str):  # ty
 
 @router.get("/v1/classifiers/{name}/report")
 def served_report(
-    name: str, services: ServicesDep, format: Literal["json", "markdown"] = "json"
+    name: str,
+    services: ServicesDep,
+    namespace: NamespaceDep,
+    format: Literal["json", "markdown"] = "json",
 ) -> object:
     """The evaluation report of the served version."""
-    return _report(services, name, None, format)
+    return _report(_service(services, namespace), name, None, format)
 
 
 @router.get("/v1/classifiers/{name}/versions/{version}/report")
 def version_report(
-    name: str, version: int, services: ServicesDep, format: Literal["json", "markdown"] = "json"
+    name: str,
+    version: int,
+    services: ServicesDep,
+    namespace: NamespaceDep,
+    format: Literal["json", "markdown"] = "json",
 ) -> object:
     """The evaluation report of one version (JSON, or markdown whose images sit beside it)."""
-    return _report(services, name, version, format)
+    return _report(_service(services, namespace), name, version, format)
 
 
 @router.get("/v1/classifiers/{name}/versions/{version}/{file}")
-def version_file(name: str, version: int, file: ReportFile, services: ServicesDep) -> FileResponse:
+def version_file(
+    name: str, version: int, file: ReportFile, services: ServicesDep, namespace: NamespaceDep
+) -> FileResponse:
     """A report file of a version: ``confusion.png``, ``curves.png``, ``report.md``/``.json``."""
-    return FileResponse(_service(services).artifact(name, version, file))
+    return FileResponse(_service(services, namespace).artifact(name, version, file))
 
 
 class PromoteRequest(BaseModel):
@@ -178,19 +193,17 @@ class PromoteRequest(BaseModel):
 
 
 @router.post("/v1/classifiers/{name}/promote", response_model=ClassifierVersion)
-def promote(name: str, request: PromoteRequest, services: ServicesDep) -> ClassifierVersion:
+def promote(
+    name: str, request: PromoteRequest, services: ServicesDep, namespace: NamespaceDep
+) -> ClassifierVersion:
     """Move a version to a stage; production retires the previous production version."""
-    return _service(services).promote(name, request.version, request.stage)
+    return _service(services, namespace).promote(name, request.version, request.stage)
 
 
 @router.post("/v1/classifiers/{name}/rollback", response_model=ClassifierVersion)
-def rollback(name: str, services: ServicesDep) -> ClassifierVersion:
+def rollback(name: str, services: ServicesDep, namespace: NamespaceDep) -> ClassifierVersion:
     """Restore the previous production version."""
-    return _service(services).rollback(name)
-
-
-def _model_ref(services: Services, name: str, version: int | None) -> str:
-    return _service(services).store.get(name, version).ref
+    return _service(services, namespace).rollback(name)
 
 
 def _with_encoder(services: Services, fn, handle, *args):  # type: ignore[no-untyped-def]
@@ -206,11 +219,12 @@ async def predict(
     name: str,
     audio: AudioUpload,
     services: ServicesDep,
+    namespace: NamespaceDep,
     version: Annotated[int | None, Form()] = None,
     top_k: Annotated[int, Form(ge=1, le=100)] = 3,
 ) -> Prediction:
     """The most probable labels of the uploaded clip."""
-    ref = _model_ref(services, name, version)
+    ref = _service(services, namespace).get(name, version).ref
     return await services.manager.infer(
         ref,
         lambda handle: _with_encoder(
@@ -225,12 +239,14 @@ async def detect(
     name: str,
     audio: AudioUpload,
     services: ServicesDep,
+    namespace: NamespaceDep,
     version: Annotated[int | None, Form()] = None,
     threshold: Annotated[float, Form(ge=0, le=1)] = 0.5,
     vad_threshold: Annotated[float, Form(gt=0, lt=1)] = 0.5,
 ) -> DetectionResult:
     """Timed events in long audio: VAD finds speech, the classifier labels it."""
-    ref = _model_ref(services, name, version)
+    ref = _service(services, namespace).get(name, version).ref
+    max_windows = services.settings.max_detect_windows
     vad_options = VadOptions(threshold=vad_threshold, min_speech_ms=100, min_silence_ms=150)
     speech = await services.manager.infer(
         SILERO_MODEL_ID, lambda model: detect_speech(audio, "silero", vad_options, model)
@@ -239,7 +255,9 @@ async def detect(
         ref,
         lambda handle: _with_encoder(
             services,
-            lambda h, e: detect_events(ref, h, audio, speech.segments, e, threshold),
+            lambda h, e: detect_events(
+                ref, h, audio, speech.segments, e, threshold, max_windows=max_windows
+            ),
             handle,
         ),
         task=CLASSIFIER_TASK,
@@ -250,14 +268,13 @@ async def detect(
 async def add_examples(
     name: str,
     services: ServicesDep,
+    namespace: NamespaceDep,
     label: Annotated[str, Form()],
     files: Annotated[list[UploadFile], File()],
     version: Annotated[int | None, Form()] = None,
 ) -> ExamplesResult:
     """Add labelled examples (also of a new label): a new version from a head refit."""
-    service = _service(services)
-    service.store.get(name, version)  # 404 before decoding anything
-    if len(files) > 1000:
-        raise InvalidParameter("At most 1000 files per request.", param="files")
-    audios = [await decode_upload(upload, services, param="files") for upload in files]
+    service = _service(services, namespace)
+    service.get(name, version)  # 404 before decoding anything
+    audios = await decode_uploads(files, services, "files")
     return await services.manager.run(service.add_examples, name, label, audios, version)

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Form
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from tympan.api.deps import AudioUpload, ServicesDep
+from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep
 from tympan.api.routers.speakers import resolve_speaker_model
 from tympan.api.services import Services
 from tympan.audio import Audio
+from tympan.budgets import check_budget
 from tympan.store.speakers import speaker_store
 from tympan.tasks.diarization import (
     MAX_SPEAKERS,
@@ -34,17 +35,29 @@ Count = Annotated[int | None, Form(ge=1, le=MAX_SPEAKERS)]
 
 
 async def diarize_audio(
-    services: Services, audio: Audio, model: str | None, options: DiarizationOptions
+    services: Services,
+    audio: Audio,
+    model: str | None,
+    options: DiarizationOptions,
+    namespace: str,
 ) -> DiarizationResult:
     """Run the diarization pipeline with the VAD and speaker models leased, in the pool.
 
-    Enrolled speakers of the chosen model are matched when ``options.identify`` is set.
+    Enrolled speakers of the chosen model in ``namespace`` are matched when
+    ``options.identify`` is set.
     """
     options.validate()
+    check_budget(
+        services.settings,
+        "max_diarization_seconds",
+        audio.duration,
+        "seconds of audio to diarize",
+        param="file",
+    )
     model_id = resolve_speaker_model(services, model)
     index = None
     if options.identify:
-        index = await run_in_threadpool(speaker_store(services.db).index, model_id)
+        index = await run_in_threadpool(speaker_store(services.db).index, model_id, None, namespace)
     manager = services.manager
 
     def run() -> DiarizationResult:
@@ -69,6 +82,7 @@ async def diarize_audio(
 async def audio_diarization(
     audio: AudioUpload,
     services: ServicesDep,
+    namespace: NamespaceDep,
     num_speakers: Count = None,
     min_speakers: Count = None,
     max_speakers: Count = None,
@@ -85,7 +99,7 @@ async def audio_diarization(
     options = DiarizationOptions(
         count=count, clustering=clustering, identify=identify, identify_threshold=threshold
     )
-    result = await diarize_audio(services, audio, model, options)
+    result = await diarize_audio(services, audio, model, options, namespace)
     if response_format == "rttm":
         file_id = Path(audio.source.name).stem if audio.source.name else "audio"
         return PlainTextResponse(to_rttm(result, file_id))

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import io
+import json
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Form
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from tympan.api.deps import AudioUpload, ServicesDep
 from tympan.audio.features import FeatureKind, FeatureOptions, Features, extract_features
+from tympan.budgets import check_budget
 
 __all__ = ["FeaturesResponse", "router"]
 
 router = APIRouter(tags=["features"])
+
+_ROWS_PER_CHUNK = 2048
 
 
 class FeaturesResponse(BaseModel):
@@ -66,10 +71,13 @@ async def audio_features(
         power=power,
         deltas=deltas,
     )
+    options.validate(audio.sample_rate)
+    held = options.values_held(audio.samples.shape[0], kind)
+    check_budget(services.settings, "max_feature_values", held, "feature values (frames x dims)")
     features: Features = await services.manager.run(extract_features, audio, kind, options)
     if format == "npy":
         return Response(npy_bytes(features.values), media_type="application/octet-stream")
-    return FeaturesResponse(
+    header = FeaturesResponse(
         kind=features.kind,
         sample_rate=features.sample_rate,
         hop_length=features.hop_length,
@@ -77,5 +85,17 @@ async def audio_features(
         deltas=features.deltas,
         shape=list(features.values.shape),
         duration=audio.duration,
-        frames=features.values.tolist(),
+        frames=[],
     )
+    return StreamingResponse(json_rows(header, features.values), media_type="application/json")
+
+
+def json_rows(header: FeaturesResponse, values: np.ndarray) -> Iterator[bytes]:
+    """The JSON answer with its ``frames`` written a block of rows at a time, so a large answer
+    never exists whole as Python floats or as one string."""
+    opening = header.model_dump_json()
+    yield opening[: -len("[]}")].encode() + b"["
+    for first in range(0, values.shape[0], _ROWS_PER_CHUNK):
+        rows = json.dumps(values[first : first + _ROWS_PER_CHUNK].tolist(), separators=(",", ":"))
+        yield (b"," if first else b"") + rows[1:-1].encode()
+    yield b"]}"

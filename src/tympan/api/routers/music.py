@@ -22,7 +22,8 @@ from starlette.datastructures import UploadFile
 from tympan.api.deps import ServicesDep
 from tympan.api.services import Services
 from tympan.audio.encode import encode_audio
-from tympan.errors import Conflict, InvalidParameter, UnsupportedMedia, UploadTooLarge
+from tympan.budgets import check_budget
+from tympan.errors import Conflict, InvalidParameter, UnsupportedMedia
 from tympan.store.jobs import Job
 from tympan.tasks.music import (
     RENDER_RATE,
@@ -142,9 +143,10 @@ async def _read_request(
         fields = {k: v for k, v in form.items() if k != "prompt" and isinstance(v, str)}
         midi = None
         if isinstance(upload, UploadFile):
-            if upload.size is not None and upload.size > services.settings.max_upload_bytes:
-                raise UploadTooLarge("The MIDI prompt is over the upload limit.", param="prompt")
-            midi = await upload.read()
+            size = upload.size if upload.size is not None else 0
+            check_budget(services.settings, "max_midi_bytes", size, "bytes", param="prompt")
+            midi = await upload.read(services.settings.max_midi_bytes + 1)
+            check_budget(services.settings, "max_midi_bytes", len(midi), "bytes", param="prompt")
         return _validated(MusicGenerationRequest, fields), midi
     if content_type.startswith("application/json"):
         try:
@@ -157,13 +159,15 @@ async def _read_request(
     )
 
 
-def _prompt(fields: MusicGenerationRequest, midi: bytes | None) -> PromptInfo | None:
+def _prompt(
+    fields: MusicGenerationRequest, midi: bytes | None, max_events: int
+) -> PromptInfo | None:
     given = [name for name, value in (("prompt", midi), ("notes", fields.notes),
              ("abc", fields.abc)) if value is not None]  # fmt: skip
     if len(given) > 1:
         raise InvalidParameter(f"Give one prompt, not {' and '.join(given)}.", param=given[1])
     if midi is not None:
-        return parse_midi(midi)
+        return parse_midi(midi, max_events)
     if fields.abc is not None:
         return parse_abc(fields.abc)
     if fields.notes is not None:
@@ -226,7 +230,7 @@ def _render(piece: GeneratedPiece, fmt: str, instrument: int, services: Services
 async def music_generations(request: Request, services: ServicesDep) -> Response:
     """Continue the prompt melody (or compose from scratch) in the model's style."""
     fields, midi = await _read_request(request, services)
-    prompt = await services.manager.run(_prompt, fields, midi)
+    prompt = await services.manager.run(_prompt, fields, midi, services.settings.max_midi_events)
     model_id = fields.model or services.registry.default("music").id
     spec = services.registry.get(model_id, task="music")
     if not is_trained(services.settings.models_dir, spec.id):

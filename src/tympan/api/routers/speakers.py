@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from tympan.api.deps import AudioUpload, ServicesDep, decode_upload
+from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_upload, decode_uploads
 from tympan.api.services import Services
 from tympan.audio import Audio
 from tympan.errors import InvalidParameter, TympanError
@@ -32,7 +32,6 @@ __all__ = ["resolve_speaker_model", "router"]
 router = APIRouter(tags=["speakers"])
 
 MAX_METADATA_BYTES = 16 * 1024
-MAX_ENROLL_FILES = 32
 
 ModelField = Annotated[str | None, Form(description="Speaker model id; default model if omitted.")]
 ThresholdField = Annotated[
@@ -59,9 +58,7 @@ async def _embed(services: Services, model: str, audios: list[Audio]) -> list[np
 async def _samples(
     services: Services, model: str, files: list[UploadFile]
 ) -> list[SampleEmbedding]:
-    if not 1 <= len(files) <= MAX_ENROLL_FILES:
-        raise InvalidParameter(f"Send 1 to {MAX_ENROLL_FILES} files.", param="file")
-    audios = [await decode_upload(upload, services) for upload in files]
+    audios = await decode_uploads(files, services, "file")
     vectors = await _embed(services, model, audios)
     return [
         SampleEmbedding(vector, round(audio.duration, 3), upload.filename)
@@ -97,6 +94,7 @@ async def embed_speaker(
 @router.post("/v1/speakers", response_model=Speaker)
 async def enroll_speaker(
     services: ServicesDep,
+    namespace: NamespaceDep,
     name: Annotated[str, Form(description="Unique (ignoring case) display name.")],
     file: Files,
     metadata: Annotated[
@@ -108,34 +106,37 @@ async def enroll_speaker(
     meta = _metadata(metadata)
     model_id = resolve_speaker_model(services, model)
     samples = await _samples(services, model_id, file)
-    return await run_in_threadpool(speaker_store(services.db).create, name, model_id, samples, meta)
+    store = speaker_store(services.db)
+    return await run_in_threadpool(store.create, name, model_id, samples, meta, namespace)
 
 
 @router.post("/v1/speakers/{speaker_id}/samples", response_model=Speaker)
-async def add_speaker_samples(speaker_id: str, services: ServicesDep, file: Files) -> Speaker:
+async def add_speaker_samples(
+    speaker_id: str, services: ServicesDep, namespace: NamespaceDep, file: Files
+) -> Speaker:
     """Add recordings to a speaker; the voiceprint is updated incrementally."""
     store = speaker_store(services.db)
-    model_id = await run_in_threadpool(store.model_of, speaker_id)
+    model_id = await run_in_threadpool(store.model_of, speaker_id, namespace)
     samples = await _samples(services, model_id, file)
-    return await run_in_threadpool(store.add_samples, speaker_id, samples)
+    return await run_in_threadpool(store.add_samples, speaker_id, samples, namespace)
 
 
 @router.get("/v1/speakers", response_model=list[Speaker])
-def list_speakers(services: ServicesDep) -> list[Speaker]:
-    """Every enrolled speaker."""
-    return speaker_store(services.db).list()
+def list_speakers(services: ServicesDep, namespace: NamespaceDep) -> list[Speaker]:
+    """Every speaker enrolled in the caller's namespace."""
+    return speaker_store(services.db).list(namespace)
 
 
 @router.get("/v1/speakers/{speaker_id}", response_model=Speaker)
-def get_speaker(speaker_id: str, services: ServicesDep) -> Speaker:
+def get_speaker(speaker_id: str, services: ServicesDep, namespace: NamespaceDep) -> Speaker:
     """One enrolled speaker."""
-    return speaker_store(services.db).get(speaker_id)
+    return speaker_store(services.db).get(speaker_id, namespace)
 
 
 @router.delete("/v1/speakers/{speaker_id}", status_code=204)
-def delete_speaker(speaker_id: str, services: ServicesDep) -> Response:
+def delete_speaker(speaker_id: str, services: ServicesDep, namespace: NamespaceDep) -> Response:
     """Delete a speaker with its samples and voiceprint."""
-    speaker_store(services.db).delete(speaker_id)
+    speaker_store(services.db).delete(speaker_id, namespace)
     return Response(status_code=204)
 
 
@@ -143,6 +144,7 @@ def delete_speaker(speaker_id: str, services: ServicesDep) -> Response:
 async def verify_speaker(
     audio: AudioUpload,
     services: ServicesDep,
+    namespace: NamespaceDep,
     speaker_id: Annotated[str | None, Form(description="Compare against this speaker.")] = None,
     file2: Annotated[UploadFile | None, File(description="Or against this recording.")] = None,
     threshold: ThresholdField = None,
@@ -153,13 +155,13 @@ async def verify_speaker(
         raise InvalidParameter("Give exactly one of speaker_id and file2.", param="speaker_id")
     store = speaker_store(services.db)
     if speaker_id is not None:
-        speaker = await run_in_threadpool(store.get, speaker_id)
+        speaker = await run_in_threadpool(store.get, speaker_id, namespace)
         if model is not None and resolve_speaker_model(services, model) != speaker.model:
             raise InvalidParameter(
                 f"Speaker {speaker_id!r} was enrolled with model {speaker.model!r}.", param="model"
             )
         (query,) = await _embed(services, speaker.model, [audio])
-        reference = await run_in_threadpool(store.voiceprint, speaker_id)
+        reference = await run_in_threadpool(store.voiceprint, speaker_id, namespace)
         chosen = check_threshold(
             default_threshold(speaker.model) if threshold is None else threshold
         )
@@ -167,12 +169,13 @@ async def verify_speaker(
         return replace(result, speaker_id=speaker.id, name=speaker.name)
     assert file2 is not None
     model_id = resolve_speaker_model(services, model)
+    second = await decode_upload(file2, services, param="file2")
+    (query,) = await _embed(services, model_id, [audio])
     try:
-        second = await decode_upload(file2, services, param="file2")
+        (reference,) = await _embed(services, model_id, [second])
     except TympanError as exc:
-        exc.param = "file2"  # the decoder names its input "file"
+        exc.param = "file2"  # the encoder names its input "file"
         raise
-    query, reference = await _embed(services, model_id, [audio, second])
     chosen = check_threshold(default_threshold(model_id) if threshold is None else threshold)
     return verify(model_id, query, reference, chosen)
 
@@ -181,6 +184,7 @@ async def verify_speaker(
 async def identify_speaker(
     audio: AudioUpload,
     services: ServicesDep,
+    namespace: NamespaceDep,
     speaker_ids: Annotated[
         str | None, Form(description="Comma-separated ids to choose among; all if omitted.")
     ] = None,
@@ -195,7 +199,7 @@ async def identify_speaker(
         ids = [item.strip() for item in speaker_ids.split(",") if item.strip()]
         if not ids:
             raise InvalidParameter("speaker_ids names no speaker.", param="speaker_ids")
-    index = await run_in_threadpool(speaker_store(services.db).index, model_id, ids)
+    index = await run_in_threadpool(speaker_store(services.db).index, model_id, ids, namespace)
     (query,) = await _embed(services, model_id, [audio])
     chosen = check_threshold(default_threshold(model_id) if threshold is None else threshold)
     return index.identify(model_id, query, chosen, top_k)

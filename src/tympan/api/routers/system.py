@@ -8,8 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from tympan import __version__
-from tympan.api.deps import ServicesDep
+from tympan.api.deps import NamespaceDep, ServicesDep
 from tympan.api.services import Services
+from tympan.errors import ModelNotFound
 from tympan.models.spec import ModelSpec
 
 __all__ = ["ModelCard", "ModelList", "router"]
@@ -70,13 +71,24 @@ def healthz(services: ServicesDep) -> Health:
     )
 
 
+def _visible(spec: ModelSpec, namespace: str) -> bool:
+    """Bundled models are everyone's; a trained one belongs to its namespace."""
+    return spec.options.get("namespace", namespace) == namespace
+
+
 @router.get("/v1/models", response_model=ModelList)
-def list_models(services: ServicesDep, task: str | None = None) -> ModelList:
-    """Every model the service can serve, optionally of one task."""
-    return ModelList(data=[_card(spec, services) for spec in services.registry.list(task)])
+def list_models(
+    services: ServicesDep, namespace: NamespaceDep, task: str | None = None
+) -> ModelList:
+    """Every model the service can serve to the caller, optionally of one task."""
+    specs = [spec for spec in services.registry.list(task) if _visible(spec, namespace)]
+    return ModelList(data=[_card(spec, services) for spec in specs])
 
 
 @router.get("/v1/models/{model_id}", response_model=ModelCard)
-def get_model(model_id: str, services: ServicesDep) -> ModelCard:
+def get_model(model_id: str, services: ServicesDep, namespace: NamespaceDep) -> ModelCard:
     """One model by id or alias."""
-    return _card(services.registry.get(model_id), services)
+    spec = services.registry.get(model_id)
+    if not _visible(spec, namespace):
+        raise ModelNotFound(f"No model named {model_id!r}.", param="model")
+    return _card(spec, services)

@@ -11,6 +11,7 @@ requests are decoded together, one batch at a time, in the model manager's execu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
@@ -122,9 +123,15 @@ class Transcriber:
                 max_batch=self.settings.asr_batch_size,
                 max_wait=self.settings.asr_batch_wait_ms / 1000,
                 name=f"asr:{model_id}",
+                max_callers=self.settings.asr_queue_size,
+                limit_setting="asr_queue_size",
             )
             self._queues[model_id] = queue
         return queue
+
+    def admission(self, model_id: str) -> contextlib.AbstractContextManager[None]:
+        """A request's place in the model's queue, taken before its work starts (503 if full)."""
+        return self.queue(self.manager.registry.get(model_id, task="asr").id).admission()
 
     async def check(self, model_id: str, options: TranscribeOptions) -> bool:
         """Refuse what the model cannot do; returns whether it is multilingual."""

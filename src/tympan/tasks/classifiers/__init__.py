@@ -12,7 +12,7 @@ import logging
 
 from sqlalchemy import inspect
 
-from tympan.config import Settings
+from tympan.config import DEFAULT_NAMESPACE, Settings
 from tympan.models.spec import ModelSpec, path_size
 from tympan.store.artifacts import ArtifactStore
 from tympan.store.classifiers import ClassifierStore, served_version
@@ -56,7 +56,8 @@ def _trained_specs(settings: Settings) -> list[ModelSpec]:
     try:
         if not inspect(db.engine).has_table("classifier_versions"):
             return []
-        versions = ClassifierStore(db).all_versions()
+        store = ClassifierStore(db)
+        versions, owners = store.all_versions(), store.owners()
     finally:
         db.close()
     artifacts = ArtifactStore(settings.artifacts_dir)
@@ -64,7 +65,8 @@ def _trained_specs(settings: Settings) -> list[ModelSpec]:
     for name in sorted({version.name for version in versions}):
         mine = [version for version in versions if version.name == name]
         served = served_version(mine)
-        specs += [version_spec(artifacts, v, v.version == served.version) for v in mine]
+        namespace = owners.get(name, DEFAULT_NAMESPACE)
+        specs += [version_spec(artifacts, v, v.version == served.version, namespace) for v in mine]
     return specs
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tympan.audio import Audio, decode_audio
 from tympan.errors import InvalidDataset, TympanError
+from tympan.paths import require_under
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -89,11 +90,16 @@ def _fingerprint(examples: list[Example], root: Path) -> str:
     return digest.hexdigest()
 
 
-def _from_folders(root: Path) -> list[Example]:
+def _from_folders(root: Path, roots: Sequence[Path] | None) -> list[Example]:
+    class_dirs = [
+        item
+        for item in sorted(root.iterdir())
+        if item.is_dir() and not item.name.startswith((".", "__"))
+    ]
+    if roots is not None:
+        require_under(class_dirs, roots)  # before walking a linked folder
     examples = []
-    for class_dir in sorted(item for item in root.iterdir() if item.is_dir()):
-        if class_dir.name.startswith((".", "__")):
-            continue
+    for class_dir in class_dirs:
         for path in sorted(class_dir.rglob("*")):
             if path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES:
                 examples.append(Example(path, class_dir.name))
@@ -134,14 +140,18 @@ def _from_manifest(manifest: Path) -> list[Example]:
     return examples
 
 
-def load_dataset(source: Path) -> Dataset:
-    """Read a manifest CSV, a folder holding ``manifest.csv``, or a folder per class."""
+def load_dataset(source: Path, roots: Sequence[Path] | None = None) -> Dataset:
+    """Read a manifest CSV, a folder holding ``manifest.csv``, or a folder per class.
+
+    With ``roots`` (a server path a request named), every file must lie under them even
+    through links (``PermissionDenied`` before any file is read).
+    """
     source = source.resolve()
     if source.is_file() and source.suffix.lower() == ".csv":
         examples, root = _from_manifest(source), source.parent
     elif source.is_dir():
         manifest = source / "manifest.csv"
-        examples = _from_manifest(manifest) if manifest.is_file() else _from_folders(source)
+        examples = _from_manifest(manifest) if manifest.is_file() else _from_folders(source, roots)
         root = source
     else:
         raise InvalidDataset(
@@ -152,6 +162,8 @@ def load_dataset(source: Path) -> Dataset:
             "The dataset holds no audio files (expected a folder per class or a manifest).",
             param="dataset",
         )
+    if roots is not None:
+        require_under([example.path for example in examples], roots)
     return Dataset(examples, root, _fingerprint(examples, root))
 
 

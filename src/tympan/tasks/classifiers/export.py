@@ -2,12 +2,16 @@
 
 Trained networks are exported with PyTorch's TorchScript-based exporter (the torch.export one
 needs ``onnxscript``, which is not a dependency); dynamic batch size, fixed feature shape.
-``quantize_dynamic`` from onnxruntime makes the int8 copy.
+``quantize_dynamic`` from onnxruntime makes the int8 copy. The exporter keeps process-wide
+state (``GLOBALS.in_onnx_export``; and ``warnings`` filters are global too): two exports at
+once, a training job and an incremental update say, failed with an ``AssertionError`` (500),
+so exports take turns under one lock.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +26,7 @@ __all__ = ["ModelMeta", "OnnxClassifier", "export_onnx", "quantize_onnx"]
 
 INPUT_NAME = "features"
 OUTPUT_NAME = "logits"
+_EXPORT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,7 @@ def export_onnx(model: Classifier, input_shape: tuple[int, ...], path: Path) -> 
     """Write ``model`` as ONNX taking ``(batch, *input_shape)`` float32 features."""
     model.eval()
     example = torch.zeros((1, *input_shape), dtype=torch.float32)
-    with warnings.catch_warnings():
+    with _EXPORT_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model,

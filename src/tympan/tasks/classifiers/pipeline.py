@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tympan.models.threads import torch_threads
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
 from tympan.tasks.classifiers.evaluate import (
     Evaluation,
@@ -31,7 +32,7 @@ from tympan.tasks.classifiers.inputs import prepare_inputs
 from tympan.tasks.classifiers.train import TrainConfig, train_network, validation_split
 from tympan.tasks.classifiers.versions import StoredEmbeddings, save_network
 
-__all__ = ["TrainedVersion", "run_training", "torch_threads", "write_report"]
+__all__ = ["TrainedVersion", "run_training", "write_report"]
 
 Progress = Callable[[float, str], None]
 
@@ -51,24 +52,6 @@ class TrainedVersion:
     evaluation: Evaluation
     context: dict[str, Any]
     curves: dict[str, list[float]] | None
-
-
-class torch_threads:
-    """Run small-network training on ``count`` threads, restoring the previous setting.
-
-    The networks here are small: with two threads on a busy two-core machine, PyTorch's
-    OpenMP workers spin-wait on each other and a step took 28x longer than on one thread.
-    """
-
-    def __init__(self, count: int = 1) -> None:
-        self.count = count
-        self.previous = torch.get_num_threads()
-
-    def __enter__(self) -> None:
-        torch.set_num_threads(self.count)
-
-    def __exit__(self, *_: object) -> None:
-        torch.set_num_threads(self.previous)
 
 
 def embed_all(model: torch.nn.Module, inputs: np.ndarray) -> np.ndarray:

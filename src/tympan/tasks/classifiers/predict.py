@@ -13,15 +13,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tympan.audio import Audio
+from tympan.budgets import over_budget
+from tympan.deadlines import check_deadline
 from tympan.errors import InvalidParameter
 from tympan.tasks.classifiers.export import OnnxClassifier
 from tympan.tasks.classifiers.features import WhisperEncoder
 from tympan.tasks.classifiers.inputs import InputShape, clip_inputs, meta_shape
 from tympan.tasks.vad import SpeechSegment
 
-__all__ = ["Detection", "DetectionResult", "LabelScore", "Prediction", "classify", "detect_events"]
+__all__ = [
+    "DETECT_BATCH",
+    "Detection",
+    "DetectionResult",
+    "LabelScore",
+    "Prediction",
+    "classify",
+    "detect_events",
+]
 
 _MIN_CLIP_SECONDS = 0.05
+DETECT_BATCH = 64  # windows classified at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,20 +147,30 @@ def detect_events(
     encoder: WhisperEncoder | None,
     threshold: float = 0.5,
     ignore: frozenset[str] = frozenset(),
+    max_windows: int | None = None,
 ) -> DetectionResult:
-    """Labelled events in the speech regions of ``audio`` with probability >= ``threshold``."""
+    """Labelled events in the speech regions of ``audio`` with probability >= ``threshold``.
+
+    Windows are scored ``DETECT_BATCH`` at a time, so memory stays flat as audio grows; more
+    than ``max_windows`` of them is refused (413) before any is scored.
+    """
     if not 0.0 <= threshold <= 1.0:
         raise InvalidParameter("threshold must be between 0 and 1.", param="threshold")
     spans = [
         span for segment in speech for span in _windows(segment, classifier.meta.window_seconds)
     ]
+    if max_windows is not None and len(spans) > max_windows:
+        needed = f"{len(spans):,} classifier windows"
+        raise over_budget("max_detect_windows", max_windows, needed, param="file")
     candidates: list[Detection] = []
-    if spans:
+    labels = classifier.meta.labels
+    for first in range(0, len(spans), DETECT_BATCH):
+        check_deadline()
+        batch = spans[first : first + DETECT_BATCH]
         scores = probabilities(
-            classifier, [audio.slice(start, end) for start, end in spans], encoder
+            classifier, [audio.slice(start, end) for start, end in batch], encoder
         )
-        labels = classifier.meta.labels
-        for (start, end), row in zip(spans, scores, strict=True):
+        for (start, end), row in zip(batch, scores, strict=True):
             best = int(row.argmax())
             if row[best] >= threshold and labels[best] not in ignore:
                 candidates.append(

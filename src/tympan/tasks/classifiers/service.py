@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import threading
 import time
-import uuid
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +19,9 @@ import numpy as np
 import torch
 
 from tympan.audio import Audio
-from tympan.errors import InvalidParameter, ResourceNotFound
+from tympan.config import DEFAULT_NAMESPACE
+from tympan.errors import Conflict, InvalidParameter, ResourceNotFound
+from tympan.models.threads import torch_threads
 from tympan.store.classifiers import ClassifierStore, ClassifierVersion, Stage, served_version
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
 from tympan.tasks.classifiers.evaluate import Evaluation, evaluate
@@ -29,12 +29,12 @@ from tympan.tasks.classifiers.export import export_onnx
 from tympan.tasks.classifiers.features import FeatureCache
 from tympan.tasks.classifiers.incremental import refit_head
 from tympan.tasks.classifiers.inputs import clip_inputs, meta_shape
-from tympan.tasks.classifiers.pipeline import embed_all, run_training, torch_threads, write_report
+from tympan.tasks.classifiers.pipeline import embed_all, run_training, write_report
 from tympan.tasks.classifiers.train import TrainConfig
 from tympan.tasks.classifiers.versions import (
     StoredEmbeddings,
     load_network,
-    publish_folder,
+    publish_version,
     save_network,
     version_key,
     version_spec,
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["ENCODER_MODEL_ID", "ClassifierService", "ExamplesResult", "check_name"]
 
 ENCODER_MODEL_ID = "whisper-tiny.en-encoder"
-_PUBLISH_LOCK = threading.Lock()  # version numbers are allocated one at a time
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -91,14 +90,37 @@ class ExamplesResult:
 
 
 class ClassifierService:
-    """Classifier operations over one running service's database, artifacts and models."""
+    """Classifier operations over one running service's database, artifacts and models.
 
-    def __init__(self, services: Services) -> None:
+    Every operation sees only the classifiers of ``namespace`` (the caller's API key's); a
+    name of another namespace is unknown (404), and taken (409) when training would reuse it.
+    """
+
+    def __init__(self, services: Services, namespace: str = DEFAULT_NAMESPACE) -> None:
         self.services = services
+        self.namespace = namespace
         self.store = ClassifierStore(services.db)
         self.artifacts = services.artifacts
         self.cache = FeatureCache(services.settings.models_dir / "classifier-features")
-        self.work_root = services.settings.data_dir / "work" / "classifiers"
+
+    # -- the namespace's classifiers --------------------------------------------------------
+
+    def names(self) -> list[str]:
+        """The namespace's classifier names, sorted."""
+        return self.store.names(self.namespace)
+
+    def versions(self, name: str) -> list[ClassifierVersion]:
+        """Every version of the namespace's ``name``; ``ResourceNotFound`` if there is none."""
+        return self.store.versions(name, self.namespace)
+
+    def get(self, name: str, version: int | None = None) -> ClassifierVersion:
+        """A version of the namespace's ``name``, or its served one when none is given."""
+        return self.store.get(name, version, self.namespace)
+
+    def check_name_free(self, name: str) -> None:
+        """``Conflict`` (409) when another namespace owns ``name``, before any work starts."""
+        if self.store.owners().get(name, self.namespace) != self.namespace:
+            raise Conflict(f"The name {name!r} is taken on this server.", param="name")
 
     # -- registry of servable models -----------------------------------------------------
 
@@ -108,34 +130,37 @@ class ClassifierService:
         served = served_version(versions)
         for version in versions:
             self.services.registry.add(
-                version_spec(self.artifacts, version, version.version == served.version)
+                version_spec(
+                    self.artifacts, version, version.version == served.version, self.namespace
+                )
             )
 
     # -- training -------------------------------------------------------------------------
 
     def new_work_folder(self) -> Path:
-        """A fresh folder for one job's uploads and outputs."""
-        folder = self.work_root / uuid.uuid4().hex
-        folder.mkdir(parents=True)
-        return folder
+        """A fresh folder for one job's uploads and outputs (removed if the process dies)."""
+        return self.services.jobs.new_work_folder()
 
-    def submit_training(
-        self, name: str, dataset: Dataset, config: TrainConfig, work: Path, cleanup: bool
-    ) -> Job:
-        """Check the dataset now (400 with every problem), then train in a background job."""
+    def submit_training(self, name: str, dataset: Dataset, config: TrainConfig, work: Path) -> Job:
+        """Check the dataset now (400 with every problem), then train in a background job.
+
+        ``work`` (from ``new_work_folder``) is removed when the job ends.
+        """
         check_name(name)
         config.validate()
         raise_for_report(check_dataset(dataset))
+        self.store.claim(name, self.namespace)  # the name is this namespace's from now on
 
         def job(progress: Progress) -> dict[str, Any]:
-            try:
-                return self.train(name, dataset, config, work / "version", progress)
-            finally:
-                if cleanup:
-                    shutil.rmtree(work, ignore_errors=True)
+            return self.train(name, dataset, config, work / "version", progress)
 
-        params = {"name": name, "examples": len(dataset.examples), **config.to_dict()}
-        return self.services.jobs.submit("classifier-training", job, params)
+        params = {
+            "name": name,
+            "namespace": self.namespace,  # GET /v1/jobs/{id} shows it to this namespace only
+            "examples": len(dataset.examples),
+            **config.to_dict(),
+        }
+        return self.services.jobs.submit("classifier-training", job, params, work_folder=work)
 
     def _encoder(self) -> Any:
         return self.services.manager.use(ENCODER_MODEL_ID)
@@ -185,31 +210,28 @@ class ClassifierService:
         curves: dict[str, list[float]] | None,
     ) -> ClassifierVersion:
         """Number the version, write its report, move its files in, record it; all or nothing."""
-        with _PUBLISH_LOCK:
-            version = self.store.next_version(name)
-            try:
-                write_report(folder, f"{name}:{version}", draft.arch, evaluation, context, curves)
-                checksums = publish_folder(self.artifacts, folder, name, version)
-            except BaseException:
-                shutil.rmtree(folder, ignore_errors=True)
-                self.artifacts.delete(version_key(name, version))
-                raise
-            try:
-                stored = self.store.add_version(name, version, artifacts=checksums, **asdict(draft))
-            except BaseException:
-                self.artifacts.delete(version_key(name, version))
-                raise
+
+        def finish(ref: str) -> None:
+            write_report(folder, ref, draft.arch, evaluation, context, curves)
+
+        stored = publish_version(
+            self.store, self.artifacts, name, folder, finish, asdict(draft), self.namespace
+        )
         self.sync_models(name)
         return stored
 
     # -- stages ---------------------------------------------------------------------------
 
     def promote(self, name: str, version: int, stage: Stage) -> ClassifierVersion:
+        """Move a version of the namespace's ``name`` to ``stage``."""
+        self.versions(name)  # 404 outside the namespace
         result = self.store.promote(name, version, stage)
         self.sync_models(name)
         return result
 
     def rollback(self, name: str) -> ClassifierVersion:
+        """Restore the previous production version of the namespace's ``name``."""
+        self.versions(name)  # 404 outside the namespace
         result = self.store.rollback(name)
         self.sync_models(name)
         return result
@@ -224,7 +246,7 @@ class ClassifierService:
         label = label.strip()
         if not label or len(label) > 100:
             raise InvalidParameter("label must be 1-100 characters.", param="label")
-        base = self.store.get(name, version)
+        base = self.get(name, version)
         folder = self.artifacts.path(version_key(name, base.version))
         model, meta = load_network(folder / "network.pt")
         stored = StoredEmbeddings.load(folder / "embeddings.npz")
@@ -307,7 +329,7 @@ class ClassifierService:
 
     def artifact(self, name: str, version: int | None, file: str) -> Path:
         """A file of a version's folder; ``ResourceNotFound`` if it has no such file."""
-        item = self.store.get(name, version)
+        item = self.get(name, version)
         path = self.artifacts.path(f"{version_key(name, item.version)}/{file}")
         if not path.is_file():
             raise ResourceNotFound(f"{item.ref} has no {file}.", param="file")

@@ -4,19 +4,27 @@ Layout under ``classifiers/<name>/<version>/``: ``model.onnx`` (served; ``model.
 too when quantised), ``network.pt`` (PyTorch weights, for incremental updates),
 ``embeddings.npz`` (body embeddings of the examples, for head refits), ``meta.json``,
 ``report.json``, ``report.md``, ``confusion.png``, ``curves.png``.
+
+Publishing is all or nothing, whatever the instant of a crash: the database reserves the
+number, the files are gathered under the artifact store's staging area, and the folder is
+renamed into place in the same transaction that turns the reservation into a version. At start,
+``remove_orphans`` reaps reservations whose publisher died and deletes folders no row owns.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from tympan.config import DEFAULT_NAMESPACE
 from tympan.models.spec import ModelSpec, path_size
 from tympan.store.artifacts import ArtifactStore
-from tympan.store.classifiers import ClassifierVersion
+from tympan.store.classifiers import ABANDONED, PUBLISHING, ClassifierStore, ClassifierVersion
 from tympan.tasks.classifiers.architectures import Classifier, build_classifier
 from tympan.tasks.classifiers.export import ModelMeta, OnnxClassifier
 
@@ -24,7 +32,8 @@ __all__ = [
     "CLASSIFIER_TASK",
     "StoredEmbeddings",
     "load_network",
-    "publish_folder",
+    "publish_version",
+    "remove_orphans",
     "served_model",
     "version_key",
     "version_spec",
@@ -38,18 +47,60 @@ def version_key(name: str, version: int) -> str:
     return f"classifiers/{name}/{version}"
 
 
-def publish_folder(
-    artifacts: ArtifactStore, folder: Path, name: str, version: int
-) -> dict[str, str]:
-    """Move every file of ``folder`` into the version's artifact folder; returns checksums."""
+def publish_version(
+    store: ClassifierStore,
+    artifacts: ArtifactStore,
+    name: str,
+    folder: Path,
+    finish: Callable[[str], None],
+    fields: dict[str, Any],
+    namespace: str = DEFAULT_NAMESPACE,
+) -> ClassifierVersion:
+    """Number and publish the version whose files are in ``folder``; all or nothing.
+
+    ``finish(ref)`` completes the folder once its ``name:N`` is known (the report names it).
+    The work ``folder`` is consumed either way.
+    """
+    version = store.reserve_version(name, namespace)
     key = version_key(name, version)
-    checksums = {
-        item.name: artifacts.import_file(f"{key}/{item.name}", item)
-        for item in sorted(folder.iterdir())
-        if item.is_file()
-    }
-    shutil.rmtree(folder, ignore_errors=True)
-    return checksums
+    try:
+        finish(f"{name}:{version}")
+        store.renew_reservation(name, version)
+        checksums = {
+            item.name: artifacts.import_file(f"{key}/{item.name}", item, staged=True)
+            for item in sorted(folder.iterdir())
+            if item.is_file()
+        }
+        return store.complete_version(
+            name, version, lambda: artifacts.publish(key), artifacts=checksums, **fields
+        )
+    except BaseException:
+        store.release_reservation(name, version, lambda: artifacts.delete(key))
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_orphans(store: ClassifierStore, artifacts: ArtifactStore, lease_seconds: float) -> None:
+    """Reap dead publishers' reservations, then delete version folders that no row owns."""
+
+    def remove_files(name: str, version: int) -> None:
+        artifacts.delete(version_key(name, version))
+
+    def remove_unowned(stages: dict[tuple[str, int], str]) -> None:
+        def stage(folder: Path) -> str:
+            number = int(folder.name) if folder.name.isdigit() else 0
+            return stages.get((folder.parent.name, number), ABANDONED)
+
+        for folder in artifacts.path("classifiers").glob("*/*"):
+            if stage(folder) == ABANDONED:
+                shutil.rmtree(folder, ignore_errors=True)
+        for folder in artifacts.staging_path("classifiers").glob("*/*"):
+            if stage(folder) != PUBLISHING:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    store.reap_reservations(lease_seconds, remove_files)
+    store.sweep(remove_unowned)
 
 
 def served_model(artifacts: ArtifactStore, version: ClassifierVersion) -> OnnxClassifier:
@@ -60,8 +111,11 @@ def served_model(artifacts: ArtifactStore, version: ClassifierVersion) -> OnnxCl
     return OnnxClassifier(folder / graph, meta)
 
 
-def version_spec(artifacts: ArtifactStore, version: ClassifierVersion, served: bool) -> ModelSpec:
-    """The ``ModelSpec`` of a version (``name:N``; the served one also answers to ``name``)."""
+def version_spec(
+    artifacts: ArtifactStore, version: ClassifierVersion, served: bool, namespace: str
+) -> ModelSpec:
+    """The ``ModelSpec`` of a version (``name:N``; the served one also answers to ``name``),
+    listed by ``/v1/models`` to ``namespace`` only."""
     folder = artifacts.path(version_key(version.name, version.version))
     metrics = version.metrics
     return ModelSpec(
@@ -74,6 +128,7 @@ def version_spec(artifacts: ArtifactStore, version: ClassifierVersion, served: b
         description=f"{version.arch} classifier over {len(version.labels)} labels "
         f"({version.stage}; accuracy {metrics.get('accuracy', 0):.3f})",
         size_bytes=path_size(folder),
+        options={"namespace": namespace},
     )
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from tympan.errors import InvalidParameter, PayloadTooLarge
+from tympan.budgets import over_budget
+from tympan.errors import InvalidParameter
+from tympan.models.threads import torch_threads
 from tympan.tasks.music.melody import Melody, Meter, MusicKey, estimate_key, in_key_fraction
 from tympan.tasks.music.midi_io import TEMPO_RANGE, PromptInfo
-from tympan.tasks.music.models import SequenceModel, torch_threads
+from tympan.tasks.music.models import SequenceModel
 from tympan.tasks.music.sampling import SamplingOptions, continue_sequence, sample_header
 from tympan.tasks.music.tokens import BAR, decode, encode
 
@@ -103,7 +105,7 @@ def compose(
 ) -> GeneratedPiece:
     """The prompt continued by the model, or a piece from scratch.
 
-    ``PayloadTooLarge`` (413) when the request asks for more than ``max_bars`` bars or the
+    ``BudgetExceeded`` (413) when the request asks for more than ``max_bars`` bars or the
     whole piece would last longer than ``max_seconds``. Networks run on ``threads`` threads.
     """
     options.validate()
@@ -148,15 +150,15 @@ def _check_limits(
     opening: Melody, meter: Meter, bars: int, tempo: float, max_bars: int, max_seconds: float
 ) -> None:
     if bars > max_bars:
-        raise PayloadTooLarge(f"{bars} bars asked; the limit is {max_bars}.", param="bars")
+        raise over_budget("music_max_bars", max_bars, f"{bars:,} bars", param="bars")
     beats = opening.length + meter.bar_beats * (bars + 1)  # +1: completing the prompt's bar
     seconds = float(beats) * 60.0 / tempo
     if seconds > max_seconds:
-        raise PayloadTooLarge(
-            f"The piece would last about {seconds:.0f} s; the limit is {max_seconds:g} s "
-            "(ask for fewer bars, a shorter prompt or a faster tempo).",
-            param="bars",
+        needed = (
+            f"a piece of about {seconds:.0f} s (ask for fewer bars, a shorter prompt or a "
+            "faster tempo)"
         )
+        raise over_budget("music_max_seconds", max_seconds, needed, param="bars")
 
 
 def describe(piece: GeneratedPiece, model_id: str, seed: int) -> Composition:

@@ -10,6 +10,7 @@ import io
 from dataclasses import dataclass
 from fractions import Fraction
 
+from tympan.budgets import over_budget
 from tympan.errors import BadRequest, PayloadTooLarge
 from tympan.tasks.music.corpus import melody_from_stream
 from tympan.tasks.music.melody import Melody, Meter, MusicKey, Note, quantise
@@ -18,6 +19,7 @@ __all__ = [
     "MAX_PROMPT_NOTES",
     "PromptInfo",
     "melody_from_notes",
+    "midi_event_count",
     "parse_abc",
     "parse_midi",
     "write_midi",
@@ -63,12 +65,71 @@ def melody_from_notes(notes: list[Note]) -> tuple[Note, ...]:
     return _top_line([note for note in kept if note.duration > 0])
 
 
-def parse_midi(data: bytes) -> PromptInfo:
-    """The melody of a Standard MIDI File; ``BadRequest`` (400) if it is not one or is empty."""
+def _varlen(data: bytes, pos: int) -> tuple[int, int]:
+    """A MIDI variable-length number at ``pos``: its value and the position after it."""
+    value = 0
+    for _ in range(4):
+        if pos >= len(data):
+            break
+        byte = data[pos]
+        pos += 1
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            break
+    return value, pos
+
+
+def _track_events(data: bytes, pos: int, end: int, stop_after: int) -> int:
+    """Events of one track chunk, counted without decoding them (stops at ``stop_after``)."""
+    count, status = 0, 0
+    while pos < end and count < stop_after:
+        _, pos = _varlen(data, pos)  # delta time
+        if pos >= end:
+            break
+        if data[pos] & 0x80:
+            status, pos = data[pos], pos + 1
+        if status == 0xFF:  # meta: type, length, data
+            length, pos = _varlen(data, pos + 1)
+            pos += length
+        elif status in (0xF0, 0xF7):  # sysex: length, data
+            length, pos = _varlen(data, pos)
+            pos += length
+        elif 0x80 <= status < 0xF0:  # channel message: 1 or 2 data bytes
+            pos += 1 if 0xC0 <= status < 0xE0 else 2
+        else:
+            break  # malformed; the full parser says why
+        count += 1
+    return count
+
+
+def midi_event_count(data: bytes, stop_after: int) -> int:
+    """Events in every track of a Standard MIDI File, counted from the raw chunks before any
+    parser builds objects for them; counting stops once past ``stop_after``."""
+    if data[:4] != b"MThd":
+        return 0  # not a MIDI file: the parser refuses it
+    pos, count = 8 + int.from_bytes(data[4:8], "big"), 0
+    while pos + 8 <= len(data) and count <= stop_after:
+        kind, length = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
+        start, pos = pos + 8, pos + 8 + length
+        if kind == b"MTrk":
+            count += _track_events(data, start, min(pos, len(data)), stop_after + 1 - count)
+    return count
+
+
+def parse_midi(data: bytes, max_events: int | None = None) -> PromptInfo:
+    """The melody of a Standard MIDI File; ``BadRequest`` (400) if it is not one or is empty.
+
+    A file with more than ``max_events`` events is refused (413) before it is parsed.
+    """
     import pretty_midi
 
     if not data:
         raise BadRequest("The MIDI prompt is empty.", param="prompt", code="invalid_midi")
+    if max_events is not None:
+        events = midi_event_count(data, max_events)
+        if events > max_events:
+            needed = f"more than {max_events:,} MIDI events"
+            raise over_budget("max_midi_events", max_events, needed, param="prompt")
     try:
         score = pretty_midi.PrettyMIDI(io.BytesIO(data))
     except Exception as exc:  # mido and pretty_midi raise many kinds on a bad file

@@ -7,10 +7,8 @@ All three answer the same two questions, so sampling, scoring and serving treat 
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -31,7 +29,6 @@ __all__ = [
     "TransformerModel",
     "build_network",
     "context_window",
-    "torch_threads",
 ]
 
 Architecture = Literal["lstm", "transformer", "markov"]
@@ -93,22 +90,6 @@ class TokenStream:
 
     def push(self, token: int) -> None:
         self.context.append(token)
-
-
-@contextlib.contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run PyTorch with ``count`` intra-op threads, then restore the previous setting.
-
-    Music networks are small and step one token at a time: splitting such ops over threads
-    costs more than it saves, and on a busy 2-core machine two threads were measured 30x
-    slower than one. The setting is process-wide, so it is restored straight after.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def context_window(ids: list[int], max_len: int) -> list[int]:

@@ -3,7 +3,9 @@
 A model lives in ``<models_dir>/music/<model_id>/``: ``model.json`` (architecture, corpus,
 split sizes, held-out scores, training time) and ``weights.pt`` (a PyTorch state dict) or,
 for the n-gram baseline, ``counts.json``. Nothing here is committed; ``tympan music train``
-(or the first request for an untrained model) makes it.
+(or the first request for an untrained model) makes it. A trained model is written to a
+staged sibling folder and replaced in one step (``replace_folder``), so a kill while saving,
+or a load during a retrain, never mixes the weights of one run with the report of another.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import random
+import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +25,8 @@ import torch
 from torch import nn
 
 from tympan.errors import Conflict
+from tympan.models.threads import torch_threads
+from tympan.store.artifacts import replace_folder
 from tympan.tasks.music.corpus import Piece, load_corpus
 from tympan.tasks.music.models import (
     SIZES,
@@ -30,7 +36,6 @@ from tympan.tasks.music.models import (
     batches,
     build_network,
     perplexity,
-    torch_threads,
 )
 from tympan.tasks.music.tokens import PAD, encode, transpose
 
@@ -186,12 +191,31 @@ def _train_and_save(
         lambda fraction, message: report_progress(0.2 * fraction, message),
     )
     corpus_seconds = time.monotonic() - started
-    started = time.monotonic()
     splits = split_sequences(pieces)
     if not splits["train"]:
         raise ValueError(f"the {options.style} corpus gave no training pieces")
     target = model_dir(models_dir, model_id)
-    target.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".tmp-{model_id}-{uuid.uuid4().hex[:8]}")
+    staged.mkdir(parents=True)
+    try:
+        report = _fit_and_write(staged, model_id, options, splits, report_progress, corpus_seconds)
+        replace_folder(staged, target)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    report_progress(1.0, f"trained {model_id}: test perplexity {report.test_perplexity}")
+    return report
+
+
+def _fit_and_write(
+    target: Path,
+    model_id: str,
+    options: TrainOptions,
+    splits: dict[str, list[list[int]]],
+    report_progress: Progress,
+    corpus_seconds: float,
+) -> TrainReport:
+    """Train on ``splits`` and write the model's files into ``target``; the report."""
+    started = time.monotonic()
     if options.arch == "markov":
         model: SequenceModel = MarkovModel().fit(
             [moved for ids in splits["train"] for s in _SHIFTS if (moved := transpose(ids, s))]
@@ -229,7 +253,6 @@ def _train_and_save(
         network=network_config,
     )
     (target / "model.json").write_text(json.dumps(asdict(report), indent=2))
-    report_progress(1.0, f"trained {model_id}: test perplexity {report.test_perplexity}")
     return report
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from tympan.audio.features import FeatureOptions, log_mel
 from tympan.audio.types import Audio
+from tympan.models.threads import set_resting_threads
 from tympan.tasks.speakers.encoder import SpeakerEncoder, in_batches, l2_normalise, mean_per_clip
 
 __all__ = ["Ge2eEncoder", "resemblyzer_weights_path"]
@@ -66,8 +67,7 @@ class Ge2eEncoder(SpeakerEncoder):
         import torch
         from torch import nn
 
-        if threads:
-            torch.set_num_threads(threads)
+        set_resting_threads(threads)  # torch's count is process-wide: only through the guard
         self._torch = torch
         self.lstm = nn.LSTM(40, 256, 3, batch_first=True)
         self.linear = nn.Linear(256, 256)

@@ -28,7 +28,8 @@ def check_input(text: str, max_chars: int) -> str:
         )
     if len(text) > max_chars:
         raise PayloadTooLarge(
-            f"input is {len(text)} characters; the limit is {max_chars}.",
+            f"input is {len(text)} characters; the limit is {max_chars} "
+            "(TYMPAN_TTS_MAX_INPUT_CHARS).",
             param="input",
             code="input_too_long",
         )

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.ndimage
 
 from tympan.audio.types import Audio
-from tympan.tasks.vad.segments import grid_frames
+from tympan.tasks.vad.segments import grid_blocks
 
 __all__ = ["energy_probabilities"]
 
@@ -29,16 +29,22 @@ def _sigmoid(values: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(values, -30, 30)))
 
 
-def energy_probabilities(audio: Audio) -> np.ndarray:
-    """Per-frame speech probability from energy and zero-crossing rate."""
-    frames = grid_frames(audio)
+def _frame_stats(frames: np.ndarray) -> np.ndarray:
+    """Energy (dB) and zero-crossing rate of each frame, shape ``(frames, 2)``."""
     energy_db = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
-    if energy_db.max() < _SILENT_DBFS:
-        return np.zeros(frames.shape[0], np.float32)
-    threshold, _ = adaptive_threshold(energy_db)
-    probability = _sigmoid((energy_db - threshold) / 3.0)
     signs = np.signbit(frames)
     zcr = np.mean(signs[:, 1:] != signs[:, :-1], axis=1)
+    return np.stack([energy_db, zcr], axis=1)
+
+
+def energy_probabilities(audio: Audio) -> np.ndarray:
+    """Per-frame speech probability from energy and zero-crossing rate."""
+    stats = np.concatenate([_frame_stats(frames) for frames in grid_blocks(audio)])
+    energy_db, zcr = stats[:, 0], stats[:, 1]
+    if energy_db.max() < _SILENT_DBFS:
+        return np.zeros(stats.shape[0], np.float32)
+    threshold, _ = adaptive_threshold(energy_db)
+    probability = _sigmoid((energy_db - threshold) / 3.0)
     fricative = (zcr > 0.2) & (zcr < 0.6) & (energy_db > threshold - 8.0)
     probability = np.where(fricative, np.maximum(probability, 0.6), probability)
     return scipy.ndimage.median_filter(probability, size=5, mode="nearest").astype(np.float32)

@@ -6,12 +6,14 @@ their outputs can be fused frame by frame and turned into segments by one routin
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tympan.audio.types import Audio
 from tympan.config import SAMPLE_RATE
+from tympan.deadlines import check_deadline
 from tympan.errors import InvalidParameter
 
 __all__ = [
@@ -21,12 +23,13 @@ __all__ = [
     "VadOptions",
     "VadResult",
     "frame_count",
-    "grid_frames",
+    "grid_blocks",
     "to_segments",
 ]
 
 FRAME_SAMPLES = 512
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
+BLOCK_FRAMES = 4096  # frames (2.2 min) scored at a time: memory stays flat as audio grows
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +84,18 @@ def frame_count(num_samples: int) -> int:
     return -(-num_samples // FRAME_SAMPLES)
 
 
-def grid_frames(audio: Audio) -> np.ndarray:
-    """The samples cut into the shared 32 ms grid, shape ``(frames, 512)``, zero padded."""
-    count = frame_count(audio.samples.shape[0])
-    padded = np.zeros(count * FRAME_SAMPLES, np.float32)
-    padded[: audio.samples.shape[0]] = audio.samples
-    return padded.reshape(count, FRAME_SAMPLES)
+def grid_blocks(audio: Audio) -> Iterator[np.ndarray]:
+    """The samples cut into the shared 32 ms grid, ``BLOCK_FRAMES`` frames at a time (shape
+    ``(frames, 512)``, the last frame zero padded), so long audio is never framed whole."""
+    samples = audio.samples
+    block = BLOCK_FRAMES * FRAME_SAMPLES
+    for start in range(0, samples.shape[0], block):
+        check_deadline()
+        piece = samples[start : start + block]
+        count = frame_count(piece.shape[0])
+        padded = np.zeros(count * FRAME_SAMPLES, np.float32)
+        padded[: piece.shape[0]] = piece
+        yield padded.reshape(count, FRAME_SAMPLES)
 
 
 def to_segments(

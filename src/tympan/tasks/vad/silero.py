@@ -1,9 +1,11 @@
 """Silero VAD, the bundled neural detector, run with onnxruntime.
 
 The ``silero-vad`` package ships several exports of one model; the sequence export scores a
-whole recording in one ``run`` (each row = 64 samples of context + one 512-sample window),
+block of frames in one ``run`` (each row = 64 samples of context + one 512-sample window),
 which gives the same probabilities as the per-window loop the package's own wrapper runs,
-in a fraction of the Python overhead.
+in a fraction of the Python overhead. Blocks of 4096 frames pass the LSTM state on to the
+next, so the probabilities equal those of one run over the whole recording while memory
+stays flat as recordings grow.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from tympan.audio.types import Audio
-from tympan.tasks.vad.segments import grid_frames
+from tympan.tasks.vad.segments import grid_blocks
 
 __all__ = ["SileroVad", "silero_model_path"]
 
@@ -40,11 +42,19 @@ class SileroVad:
         )
 
     def probabilities(self, audio: Audio) -> np.ndarray:
-        """Per-frame speech probability (the LSTM state runs through the whole recording)."""
-        frames = grid_frames(audio)
-        context = np.zeros((frames.shape[0], _CONTEXT), np.float32)
-        context[1:] = frames[:-1, -_CONTEXT:]
-        rows = np.ascontiguousarray(np.concatenate([context, frames], axis=1))
-        state = np.zeros((1, 1, 128), np.float32)
-        (probabilities, _, _) = self.session.run(None, {"input": rows, "h": state, "c": state})
-        return probabilities.astype(np.float32)
+        """Per-frame speech probability (the LSTM state runs through the whole recording,
+        carried from one block of frames to the next)."""
+        state = (np.zeros((1, 1, 128), np.float32), np.zeros((1, 1, 128), np.float32))
+        context = np.zeros(_CONTEXT, np.float32)
+        scores = []
+        for frames in grid_blocks(audio):
+            contexts = np.empty((frames.shape[0], _CONTEXT), np.float32)
+            contexts[0] = context
+            contexts[1:] = frames[:-1, -_CONTEXT:]
+            rows = np.ascontiguousarray(np.concatenate([contexts, frames], axis=1))
+            probabilities, h, c = self.session.run(
+                None, {"input": rows, "h": state[0], "c": state[1]}
+            )
+            state, context = (h, c), frames[-1, -_CONTEXT:]
+            scores.append(probabilities.astype(np.float32).reshape(-1))
+        return np.concatenate(scores) if scores else np.zeros(0, np.float32)

@@ -13,7 +13,7 @@ import scipy.ndimage
 from tympan.audio.types import Audio
 from tympan.config import SAMPLE_RATE
 from tympan.tasks.vad.energy import adaptive_threshold
-from tympan.tasks.vad.segments import FRAME_SAMPLES, grid_frames
+from tympan.tasks.vad.segments import FRAME_SAMPLES, grid_blocks
 
 __all__ = ["spectral_probabilities"]
 
@@ -21,19 +21,24 @@ _BAND_HZ = (300.0, 4000.0)
 _NOISE_FLATNESS = 0.45  # white noise's power-spectrum flatness is about 0.56
 
 
-def spectral_probabilities(audio: Audio) -> np.ndarray:
-    """Per-frame speech probability from band energy and spectral flatness."""
-    frames = grid_frames(audio)
+def _frame_stats(frames: np.ndarray) -> np.ndarray:
+    """Speech-band energy (dB) and spectral flatness of each frame, shape ``(frames, 2)``."""
     window = np.hanning(FRAME_SAMPLES).astype(np.float32)
     power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2 + 1e-12
     freqs = np.fft.rfftfreq(FRAME_SAMPLES, 1 / SAMPLE_RATE)
-    band = (freqs >= _BAND_HZ[0]) & (freqs <= _BAND_HZ[1])
-    band_db = 10 * np.log10(power[:, band].sum(axis=1) / FRAME_SAMPLES)
-    if band_db.max() < -50.0:
-        return np.zeros(frames.shape[0], np.float32)
-    threshold, _ = adaptive_threshold(band_db)
-    in_band = power[:, band]
+    in_band = power[:, (freqs >= _BAND_HZ[0]) & (freqs <= _BAND_HZ[1])]
+    band_db = 10 * np.log10(in_band.sum(axis=1) / FRAME_SAMPLES)
     flatness = np.exp(np.mean(np.log(in_band), axis=1)) / np.mean(in_band, axis=1)
+    return np.stack([band_db, flatness], axis=1)
+
+
+def spectral_probabilities(audio: Audio) -> np.ndarray:
+    """Per-frame speech probability from band energy and spectral flatness."""
+    stats = np.concatenate([_frame_stats(frames) for frames in grid_blocks(audio)])
+    band_db, flatness = stats[:, 0], stats[:, 1]
+    if band_db.max() < -50.0:
+        return np.zeros(stats.shape[0], np.float32)
+    threshold, _ = adaptive_threshold(band_db)
     loud = 1.0 / (1.0 + np.exp(-np.clip((band_db - threshold) / 3.0, -30, 30)))
     tonal = 1.0 / (1.0 + np.exp(-np.clip((_NOISE_FLATNESS - flatness) / 0.08, -30, 30)))
     probability = loud * (0.4 + 0.6 * tonal)
