@@ -194,6 +194,15 @@ class Settings(BaseSettings):
     music_corpus_limit: int = Field(
         2000, ge=4, description="Most corpus pieces per style that music training parses."
     )
+    music_first_pieces: int = Field(
+        120,
+        ge=0,
+        description="Corpus pieces of the quick first model a fresh install trains before the "
+        "full one, so the first music request is answered within a minute (0: no quick model).",
+    )
+    music_first_seconds: float = Field(
+        10.0, gt=0, description="Training time budget of that quick first music model."
+    )
     music_model_size: Literal["small", "tiny"] = Field(
         "small", description="Size of trained music networks: `small`, or `tiny` for tests."
     )

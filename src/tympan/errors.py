@@ -11,6 +11,7 @@
     │   ├── ModelNotFound            404
     │   └── ResourceNotFound         404  speaker, classifier, job, ...
     ├── Conflict                     409  the resource already exists or is busy
+    │   └── ModelTraining            409  the model is being trained (job_id, Location, Retry-After)
     ├── PayloadTooLarge              413
     │   ├── UploadTooLarge           413  more bytes than max_upload_bytes
     │   ├── AudioTooLong             413  more seconds than max_audio_seconds (found while decoding)
@@ -39,6 +40,7 @@ __all__ = [
     "InvalidDataset",
     "InvalidParameter",
     "ModelNotFound",
+    "ModelTraining",
     "NotFound",
     "Overloaded",
     "PayloadTooLarge",
@@ -157,6 +159,38 @@ class Conflict(TympanError):
     code = "conflict"
 
 
+class ModelTraining(Conflict):
+    """The model is not trained yet and job ``job_id`` is training it: poll the job, retry.
+
+    The body carries ``error.job_id``; the response adds ``Location: /v1/jobs/{job_id}``.
+    """
+
+    code = "model_not_trained"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str | None = None,
+        param: str | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, param=param, retry_after=retry_after, code=code)
+        self.job_id = job_id
+
+    @property
+    def location(self) -> str | None:
+        """The job's URL, for the ``Location`` header."""
+        return f"/v1/jobs/{self.job_id}" if self.job_id else None
+
+    def to_body(self) -> dict[str, Any]:
+        """The OpenAI-style body plus ``job_id``."""
+        body = super().to_body()
+        body["error"]["job_id"] = self.job_id
+        return body
+
+
 class PayloadTooLarge(TympanError):
     """The input is over a configured limit."""
 
@@ -233,4 +267,7 @@ def error_for_status(status: int, body: dict[str, Any] | None) -> TympanError:
     candidates = [cls for cls in _leaves(TympanError) if cls.status == status]
     chosen = next((cls for cls in candidates if cls.code == code), None)
     chosen = chosen or (candidates[0] if candidates else TympanError)
-    return chosen(message, param=error.get("param"), code=code)
+    rebuilt = chosen(message, param=error.get("param"), code=code)
+    if isinstance(rebuilt, ModelTraining):
+        rebuilt.job_id = error.get("job_id")
+    return rebuilt

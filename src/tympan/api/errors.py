@@ -13,6 +13,7 @@ from tympan.errors import (
     AuthenticationFailed,
     BadRequest,
     InvalidParameter,
+    ModelTraining,
     NotFound,
     PayloadTooLarge,
     TympanError,
@@ -35,10 +36,12 @@ _BY_STATUS: dict[int, type[TympanError]] = {
 
 
 def error_response(error: TympanError) -> JSONResponse:
-    """The JSON response for ``error`` (with Retry-After when it has one)."""
+    """The JSON response for ``error`` (with Retry-After and Location when it has them)."""
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    if isinstance(error, ModelTraining) and error.location:
+        headers["Location"] = error.location
     if error.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(error.to_body(), status_code=error.status, headers=headers)

@@ -14,7 +14,7 @@ from tests.tasks.music.conftest import opening
 from tests.tasks.music.test_midi_io import ABC_TUNE
 from tests.tasks.music.test_render import decode
 from tympan.client import Client
-from tympan.errors import Conflict
+from tympan.errors import ModelTraining, error_for_status
 from tympan.tasks.music import Composition
 from tympan.tasks.music.corpus import Piece
 
@@ -203,10 +203,18 @@ def test_bad_bodies(music_api: Client) -> None:
 
 
 def test_first_request_for_an_untrained_model_trains_it(music_api: Client) -> None:
-    with pytest.raises(Conflict) as error:
-        music_api.music_generate(model="bach-markov", bars=2, seed=1)
-    assert error.value.code == "model_not_trained" and "job_" in error.value.message
+    response = music_api._http.post(URL, json={"model": "bach-markov", "bars": 2, "seed": 1})
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "model_not_trained" and error["param"] == "model"
+    assert error["job_id"].startswith("job_") and error["job_id"] in error["message"]
+    assert response.headers["Location"] == f"/v1/jobs/{error['job_id']}"
+    assert int(response.headers["Retry-After"]) >= 1
+    rebuilt = error_for_status(409, response.json())  # what the SDK raises
+    assert isinstance(rebuilt, ModelTraining) and rebuilt.job_id == error["job_id"]
+    assert music_api._http.get(response.headers["Location"]).json()["id"] == error["job_id"]
     job = music_api.music_train("bach-markov")  # joins the job the request started
+    assert job["id"] == error["job_id"]
     assert job["status"] == "succeeded" and job["result"]["style"] == "bach"
     piece = music_api.music_generate(model="bach-markov", bars=2, seed=1, response_format="json")
     assert piece.notes  # type: ignore[union-attr]

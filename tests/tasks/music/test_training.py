@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.tasks.music.conftest import TRAINED
+from tests.conftest import make_settings
+from tests.tasks.music.conftest import TINY, TRAINED
 from tympan.client import Client
 from tympan.config import Settings
 from tympan.errors import Conflict
 from tympan.tasks.music import load_music_model
 from tympan.tasks.music.corpus import Piece
 from tympan.tasks.music.tokens import VOCAB
-from tympan.tasks.music.training import split_sequences
+from tympan.tasks.music.training import TrainReport, split_sequences
 
 
 @pytest.mark.parametrize("model_id", TRAINED)
@@ -63,3 +64,32 @@ def test_retraining_replaces_the_model_folder_whole(
     assert sorted(p.name for p in folder.iterdir()) == ["counts.json", "model.json"]
     assert load_music_model(tmp_path, "folk-markov").report == report
     assert not [p for p in folder.parent.iterdir() if p.name.startswith((".tmp-", ".old-"))]
+
+
+def test_a_fresh_install_trains_a_quick_first_model_then_the_full_one(
+    music_settings: Settings, music_api: Client, tmp_path: Path
+) -> None:
+    """Stage one (few pieces, short budget) is saved and loadable before stage two replaces it."""
+    from tympan.tasks.music import train_stages, training_stages
+
+    settings = make_settings(tmp_path, **TINY, music_first_pieces=10, music_first_seconds=2.0)
+    for cache in (music_settings.models_dir / "music").glob("corpus-*.json"):
+        (settings.models_dir / "music").mkdir(parents=True, exist_ok=True)
+        shutil.copy(cache, settings.models_dir / "music" / cache.name)  # parsed once already
+    stages = training_stages(settings, "folk-markov")
+    assert [(s.corpus_limit, s.max_seconds) for s in stages] == [(10, 2.0), (30, 6.0)]
+    saved: list[int] = []
+    fractions: list[float] = []
+
+    def on_saved(report: TrainReport) -> None:
+        loaded = load_music_model(settings.models_dir, "folk-markov")
+        saved.append(sum(loaded.report.pieces.values()))
+
+    final = train_stages(
+        settings.models_dir, "folk-markov", stages, lambda f, _: fractions.append(f), on_saved
+    )
+    assert saved == [10, 30] and sum(final.pieces.values()) == 30
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert training_stages(settings, "folk-markov") == [stages[-1]]  # trained: full run only
+    unstaged = make_settings(tmp_path / "other", **TINY, music_first_pieces=0)
+    assert len(training_stages(unstaged, "folk-markov")) == 1

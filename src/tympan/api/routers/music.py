@@ -23,7 +23,7 @@ from tympan.api.deps import ServicesDep
 from tympan.api.services import Services
 from tympan.audio.encode import encode_audio
 from tympan.budgets import check_budget
-from tympan.errors import Conflict, InvalidParameter, UnsupportedMedia
+from tympan.errors import InvalidParameter, ModelTraining, UnsupportedMedia
 from tympan.store.jobs import Job
 from tympan.tasks.music import (
     RENDER_RATE,
@@ -42,8 +42,8 @@ from tympan.tasks.music import (
     parse_abc,
     parse_midi,
     render_midi,
-    train_music_model,
-    train_options,
+    train_stages,
+    training_stages,
     write_midi,
 )
 
@@ -56,6 +56,7 @@ _MEDIA_TYPES = {"midi": "audio/midi", "wav": "audio/wav", "mp3": "audio/mpeg", "
 _EXTENSIONS = {"midi": "mid", "wav": "wav", "mp3": "mp3", "flac": "flac"}
 _training_jobs: dict[str, str] = {}  # "<data dir>|<model id>" -> job id of its last training
 _training_lock = threading.Lock()
+_RETRY_SECONDS = 5.0  # how often a client waiting for a first model should try again
 
 
 class PromptNote(BaseModel):
@@ -190,14 +191,21 @@ def _start_training(services: Services, model_id: str, max_seconds: float | None
             job = services.jobs.get(running)
             if job.status in ("queued", "running"):
                 return job
-        options = train_options(services.settings, model_id, max_seconds)
+        stages = training_stages(services.settings, model_id, max_seconds)
 
         def work(progress: Any) -> dict[str, Any]:
-            report = train_music_model(services.settings.models_dir, model_id, options, progress)
-            services.manager.unload(model_id)  # the next request loads the new weights
+            report = train_stages(
+                services.settings.models_dir,
+                model_id,
+                stages,
+                progress,
+                # the next request loads the new weights
+                on_saved=lambda _: services.manager.unload(model_id),
+            )
             return asdict(report)
 
-        job = services.jobs.submit("music-train", work, {"model": model_id, **asdict(options)})
+        params = {"model": model_id, **asdict(stages[-1]), "stages": len(stages)}
+        job = services.jobs.submit("music-train", work, params)
         _training_jobs[slot] = job.id
         return job
 
@@ -235,12 +243,13 @@ async def music_generations(request: Request, services: ServicesDep) -> Response
     spec = services.registry.get(model_id, task="music")
     if not is_trained(services.settings.models_dir, spec.id):
         job = _start_training(services, spec.id, None)
-        raise Conflict(
+        raise ModelTraining(
             f"Music model {spec.id!r} is not trained yet; training started as job {job.id} "
-            f"(poll GET /v1/jobs/{job.id}) - retry when it succeeds, or train it ahead with "
-            f"`tympan music train --model {spec.id}`.",
+            f"(error.job_id; poll GET /v1/jobs/{job.id}) - retry after the Retry-After seconds, "
+            f"or train it ahead with `tympan music train --model {spec.id}`.",
+            job_id=job.id,
             param="model",
-            code="model_not_trained",
+            retry_after=_RETRY_SECONDS,
         )
     seed = fields.seed if fields.seed is not None else secrets.randbelow(2**31)
     options = fields.options(seed)

@@ -8,6 +8,7 @@ MIDI (pretty_midi), as notes, or as audio rendered by FluidSynth with a General 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 from tympan.config import Settings
@@ -39,6 +40,7 @@ from tympan.tasks.music.training import (
     load_music_model,
     model_dir,
     train_music_model,
+    train_stages,
 )
 
 __all__ = [
@@ -71,6 +73,8 @@ __all__ = [
     "render_midi",
     "train_music_model",
     "train_options",
+    "train_stages",
+    "training_stages",
     "write_midi",
 ]
 
@@ -99,6 +103,19 @@ def train_options(
         corpus_limit=settings.music_corpus_limit,
         threads=settings.cpu_threads or 1,
     )
+
+
+def training_stages(
+    settings: Settings, model_id: str, max_seconds: float | None = None
+) -> list[TrainOptions]:
+    """The training runs for ``model_id``: the full one, preceded on a fresh install by a quick
+    first model (``music_first_pieces`` pieces, ``music_first_seconds``) that answers sooner."""
+    full = train_options(settings, model_id, max_seconds)
+    first_pieces = min(settings.music_first_pieces, full.corpus_limit)
+    if is_trained(settings.models_dir, model_id) or first_pieces in (0, full.corpus_limit):
+        return [full]
+    first_seconds = min(settings.music_first_seconds, full.max_seconds)
+    return [replace(full, corpus_limit=first_pieces, max_seconds=first_seconds), full]
 
 
 def model_specs(settings: Settings) -> list[ModelSpec]:

@@ -47,6 +47,7 @@ __all__ = [
     "model_dir",
     "split_sequences",
     "train_music_model",
+    "train_stages",
 ]
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,30 @@ def train_music_model(
     """
     with torch_threads(options.threads):
         return _train_and_save(models_dir, model_id, options, progress)
+
+
+def train_stages(
+    models_dir: Path,
+    model_id: str,
+    stages: list[TrainOptions],
+    progress: Progress | None = None,
+    on_saved: Callable[[TrainReport], None] | None = None,
+) -> TrainReport:
+    """Train ``model_id`` once per stage, each result replacing the last (a quick model first,
+    then the full one); ``on_saved`` runs after each save. The last stage's report."""
+    report_progress = progress or (lambda fraction, message: None)
+    report = None
+    for index, options in enumerate(stages):
+
+        def stage_progress(fraction: float, message: str, index: int = index) -> None:
+            report_progress((index + fraction) / len(stages), message)
+
+        report = train_music_model(models_dir, model_id, options, stage_progress)
+        if on_saved is not None:
+            on_saved(report)
+    if report is None:
+        raise ValueError("no training stages given")
+    return report
 
 
 def _train_and_save(
