@@ -7,8 +7,12 @@ process and run, and reports min/median over repeats, never an absolute time alo
 from __future__ import annotations
 
 import gc
+import os
 import resource
+import socket
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +26,7 @@ __all__ = [
     "markdown_table",
     "peak_rss_mb",
     "ratio",
+    "start_server",
     "time_call",
 ]
 
@@ -87,3 +92,29 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     ]
     lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """A Tympan server on a free loopback port with ``env`` on top of ours; it and its URL."""
+    import httpx
+
+    port = _free_port()
+    command = [sys.executable, "-m", "uvicorn", "tympan.api.app:create_app", "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
+    server = subprocess.Popen(command, env={**os.environ, **env})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return server, url
+        except httpx.TransportError:
+            time.sleep(0.3)
+    server.kill()
+    raise RuntimeError("the benchmark server did not start")

@@ -5,6 +5,9 @@ trained first with the configured budget (``TYMPAN_MUSIC_TRAIN_SECONDS``), so a 
 takes longer. Every figure is on the test split (by piece) of the folk corpus: per-token NLL
 and perplexity of the LSTM and the Transformer beside the n-gram baseline, then 20 continued
 held-out openings scored for pitch-class distance, notes in key and bars that add up.
+First, the time a fresh install takes to answer its first generation (a new empty data dir,
+the request repeated each second through the 409 until it succeeds), with and without the
+quick first model (``TYMPAN_MUSIC_FIRST_PIECES``).
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from benchmarks._harness import markdown_table, ratio, time_call
+from benchmarks._harness import markdown_table, ratio, start_server, time_call
 from tympan.audio.encode import encode_audio
+from tympan.client import Client
 from tympan.config import Settings
+from tympan.errors import ModelTraining
 from tympan.models.threads import torch_threads
 from tympan.tasks.music import (
     RENDER_RATE,
@@ -44,6 +49,8 @@ OPENINGS = 20
 OPENING_BARS = 2
 CONTINUATION_BARS = 8
 TEMPO = 100.0
+FRESH_RUNS = 3  # fresh installs timed with the quick first model (one without: it takes minutes)
+FIRST_GENERATION_LIMIT = 900.0  # seconds a fresh install may take before the run is abandoned
 
 
 def _models(settings: Settings) -> dict[str, MusicModel]:
@@ -52,6 +59,45 @@ def _models(settings: Settings) -> dict[str, MusicModel]:
         if not is_trained(settings.models_dir, model_id):
             train_music_model(settings.models_dir, model_id, train_options(settings, model_id))
     return {arch: load_music_model(settings.models_dir, f"{STYLE}-{arch}") for arch in MODELS}
+
+
+def _time_to_first_generation(**env: str) -> float:
+    """Seconds from the first request to a fresh server (empty data dir) to its first piece."""
+    with tempfile.TemporaryDirectory() as folder:
+        server, url = start_server({"TYMPAN_DATA_DIR": folder, **env})
+        try:
+            with Client(url) as client:
+                started = time.perf_counter()
+                while time.perf_counter() - started < FIRST_GENERATION_LIMIT:
+                    try:
+                        client.music_generate(bars=4, seed=1, response_format="json")
+                        return time.perf_counter() - started
+                    except ModelTraining:
+                        time.sleep(1.0)
+        finally:
+            server.kill()  # the full training goes on in the background: not measured here
+            server.wait()
+    raise TimeoutError(f"no generation within {FIRST_GENERATION_LIMIT} s")
+
+
+def first_generation_table() -> str:
+    """Time to the first generation on a fresh data dir, quick first model vs the full run."""
+    quick = Settings(_env_file=None)  # type: ignore[call-arg]
+    without = _time_to_first_generation(TYMPAN_MUSIC_FIRST_PIECES="0")
+    with_quick = [_time_to_first_generation() for _ in range(FRESH_RUNS)]
+    rows = [
+        ["full model only (music_first_pieces=0, as before)", 1, without, without, 1.0],
+        [
+            f"quick first model ({quick.music_first_pieces} pieces, "
+            f"{quick.music_first_seconds:.0f} s), then the full one",
+            FRESH_RUNS,
+            min(with_quick),
+            sorted(with_quick)[FRESH_RUNS // 2],
+            ratio(without, min(with_quick)),
+        ],
+    ]
+    headers = ["fresh install", "runs", "min s", "median s", "speed-up vs full only"]
+    return markdown_table(headers, rows)
 
 
 def _split_at(melody: Melody, boundary: Fraction) -> tuple[Melody, Melody]:
@@ -182,6 +228,7 @@ def _render_table(melodies: list[Melody], soundfont: Path) -> str:
 
 
 def run() -> str:
+    first_generation = first_generation_table()
     settings = Settings()
     models = _models(settings)
     pieces = load_corpus(STYLE, settings.music_corpus_limit, settings.models_dir / "music")
@@ -202,6 +249,7 @@ def run() -> str:
         f"Folk corpus (music21 essenFolksong, {sum(counts.values())} pieces: "
         f"{counts['train']} train / {counts['valid']} valid / {counts['test']} test, by piece). "
         f"Parsing the corpus with music21 took {parse_seconds:.0f} s (once, then cached).\n\n"
+        f"### Time to the first generation on a fresh data dir\n\n{first_generation}\n\n"
         f"### Held-out likelihood\n\n{likelihood}\n\n"
         f"### {len(held_out)} held-out openings ({OPENING_BARS} bars) continued by "
         f"{CONTINUATION_BARS} bars (temperature 1, no top-k/top-p, seed = index)\n\n"

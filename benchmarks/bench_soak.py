@@ -11,12 +11,8 @@ with Retry-After), p50/p99 latency of the accepted requests, and the server's RS
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -28,7 +24,7 @@ import httpx
 import numpy as np
 import psutil
 
-from benchmarks._harness import EVAL_DIR, markdown_table
+from benchmarks._harness import EVAL_DIR, markdown_table, start_server
 
 SECONDS = 60.0
 MAX_REQUESTS = 600
@@ -73,30 +69,6 @@ MIX = (
                                                       "response_format": "wav"}),
     Kind("diarization", 1, "/v1/audio/diarization", EVAL_DIR / "diarization" / "sample.wav"),
 )  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _start_server(data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {**os.environ, **SERVER_ENV, "TYMPAN_DATA_DIR": data_dir}
-    command = [sys.executable, "-m", "uvicorn", "tympan.api.app:create_app", "--factory",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
-    server = subprocess.Popen(command, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return server, url
-        except httpx.TransportError:
-            time.sleep(0.3)
-    server.kill()
-    raise RuntimeError("the soak server did not start")
 
 
 async def _timed(client: httpx.AsyncClient, kind: Kind) -> Outcome:
@@ -166,7 +138,7 @@ def _summary(outcomes: list[Outcome]) -> list[list[Any]]:
 
 def run() -> str:
     with tempfile.TemporaryDirectory(prefix="tympan-soak-") as data_dir:
-        server, url = _start_server(data_dir)
+        server, url = start_server({**SERVER_ENV, "TYMPAN_DATA_DIR": data_dir})
         try:
             limits = httpx.Limits(max_connections=400, max_keepalive_connections=50)
             timeout = httpx.Timeout(600.0)
