@@ -82,6 +82,31 @@ def test_training_creates_an_evaluated_version(api, trained) -> None:
     assert any(model["id"] == f"{NAME}:1" for model in api.models("audio-classification"))
 
 
+def test_report_page_shows_curves_confusion_classes_and_plays_mistakes(api, trained) -> None:
+    report = api.classifier_report(NAME, 1)
+    confusion = np.array(report["evaluation"]["confusion"])
+    wrong = int(confusion.sum() - np.trace(confusion))
+    clips = report["misclassified"]
+    assert len(clips) == min(wrong, 12)
+    page = api.classifier_report(NAME, format="html")  # the served version's page
+    assert page.startswith("<!doctype html>") and "Per class" in page
+    base = f"/v1/classifiers/{NAME}/versions/1/"
+    for image in ("curves.png", "confusion.png"):
+        assert f'src="{base}{image}"' in page
+        assert api._http.get(base + image).content.startswith(b"\x89PNG")
+    for label in DIGITS:
+        assert f"<tr><td>{label}</td>" in page
+    assert page.count("<audio controls") == len(clips)
+    for index, clip in enumerate(clips):
+        assert f'src="{base}misclassified/{index}"' in page
+        assert clip["label"] != clip["predicted"]
+        played = api._http.get(f"{base}misclassified/{index}")
+        assert played.status_code == 200 and played.content == (FSDD / clip["source"]).read_bytes()
+    missing = api._http.get(f"{base}misclassified/{len(clips)}")
+    assert missing.status_code == 404 and missing.json()["error"]["param"] == "index"
+    assert api._http.get(f"{base}misclassified/x").status_code == 422
+
+
 def test_predict_unseen_speaker(api, trained) -> None:
     hits = 0
     for digit in DIGITS:

@@ -60,7 +60,7 @@ class ClassifierMethods(BaseClient):
     def classifier_report(
         self, name: str, version: int | None = None, *, format: str = "json"
     ) -> dict[str, Any] | str:
-        """A version's evaluation report: a dict (``json``) or markdown text."""
+        """A version's evaluation report: a dict (``json``), or ``markdown`` or ``html`` text."""
         path = f"/v1/classifiers/{name}/" + (f"versions/{version}/" if version else "") + "report"
         response = self.request("GET", path, params={"format": format})
         return response.json() if format == "json" else response.text

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 from pydantic import BaseModel
 
 from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_uploads
 from tympan.api.services import Services
-from tympan.errors import InvalidParameter
+from tympan.errors import InvalidParameter, ResourceNotFound
 from tympan.paths import confine_path
 from tympan.store.classifiers import ClassifierVersion, served_version
 from tympan.store.jobs import Job
@@ -31,6 +31,7 @@ from tympan.tasks.classifiers import (
 )
 from tympan.tasks.classifiers.archive import ArchiveLimits, extract_archive
 from tympan.tasks.classifiers.dataset import load_dataset
+from tympan.tasks.classifiers.report_page import report_html
 from tympan.tasks.classifiers.service import check_name
 from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
 
@@ -39,6 +40,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["classifiers"])
 
 _DEFAULTS = TrainConfig()
+ReportFormat = Literal["json", "markdown", "html"]
 ReportFile = Literal["confusion.png", "curves.png", "report.md", "report.json"]
 
 
@@ -153,7 +155,11 @@ def _report(service: ClassifierService, name: str, version: int | None, fmt: str
         return PlainTextResponse(
             service.artifact(name, version, "report.md").read_text(), media_type="text/markdown"
         )
-    return json.loads(service.artifact(name, version, "report.json").read_text())
+    report = json.loads(service.artifact(name, version, "report.json").read_text())
+    if fmt == "html":
+        number = service.get(name, version).version
+        return HTMLResponse(report_html(report, f"/v1/classifiers/{name}/versions/{number}/"))
+    return report
 
 
 @router.get("/v1/classifiers/{name}/report")
@@ -161,7 +167,7 @@ def served_report(
     name: str,
     services: ServicesDep,
     namespace: NamespaceDep,
-    format: Literal["json", "markdown"] = "json",
+    format: ReportFormat = "json",
 ) -> object:
     """The evaluation report of the served version."""
     return _report(_service(services, namespace), name, None, format)
@@ -173,7 +179,7 @@ def version_report(
     version: int,
     services: ServicesDep,
     namespace: NamespaceDep,
-    format: Literal["json", "markdown"] = "json",
+    format: ReportFormat = "json",
 ) -> object:
     """The evaluation report of one version (JSON, or markdown whose images sit beside it)."""
     return _report(_service(services, namespace), name, version, format)
@@ -185,6 +191,22 @@ def version_file(
 ) -> FileResponse:
     """A report file of a version: ``confusion.png``, ``curves.png``, ``report.md``/``.json``."""
     return FileResponse(_service(services, namespace).artifact(name, version, file))
+
+
+@router.get("/v1/classifiers/{name}/versions/{version}/misclassified/{index}")
+def misclassified_clip(
+    name: str, version: int, index: int, services: ServicesDep, namespace: NamespaceDep
+) -> FileResponse:
+    """The ``index``-th misclassified validation clip the version's report lists (to play)."""
+    service = _service(services, namespace)
+    report = json.loads(service.artifact(name, version, "report.json").read_text())
+    clips = report.get("misclassified", [])
+    if not 0 <= index < len(clips):
+        raise ResourceNotFound(
+            f"{name}:{version} keeps {len(clips)} misclassified clips; no clip {index}.",
+            param="index",
+        )
+    return FileResponse(service.artifact(name, version, clips[index]["file"]))
 
 
 class PromoteRequest(BaseModel):

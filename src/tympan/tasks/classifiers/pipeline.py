@@ -8,6 +8,7 @@ any step leaves neither a row nor artifacts behind.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from tympan.tasks.classifiers.versions import StoredEmbeddings, save_network
 __all__ = ["TrainedVersion", "run_training", "write_report"]
 
 Progress = Callable[[float, str], None]
+MAX_MISCLASSIFIED = 12  # validation clips kept per version for the report page to play
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +91,27 @@ def write_report(
     return report
 
 
-def _serving_evaluation(
-    graph: Path, meta: ModelMeta, inputs: np.ndarray, targets: np.ndarray
-) -> Evaluation:
-    predictions = OnnxClassifier(graph, meta).probabilities(inputs).argmax(axis=1)
-    return evaluate(targets, predictions, meta.labels)
+def _serving_predictions(graph: Path, meta: ModelMeta, inputs: np.ndarray) -> np.ndarray:
+    return OnnxClassifier(graph, meta).probabilities(inputs).argmax(axis=1)
+
+
+def keep_misclassified(
+    dataset: Dataset, rows: np.ndarray, predictions: np.ndarray, labels: list[str], work: Path
+) -> list[dict[str, str]]:
+    """Copy up to ``MAX_MISCLASSIFIED`` wrongly predicted clips (dataset rows ``rows``) into
+    ``work`` as ``misclassified-N.ext`` so the report page can play them; what each one is."""
+    kept: list[dict[str, str]] = []
+    for row, predicted in zip(rows.tolist(), predictions.tolist(), strict=True):
+        example = dataset.examples[row]
+        if example.label == labels[predicted] or len(kept) == MAX_MISCLASSIFIED:
+            continue
+        name = f"misclassified-{len(kept)}{example.path.suffix.lower()}"
+        shutil.copyfile(example.path, work / name)
+        inside = example.path.is_relative_to(dataset.root)
+        source = str(example.path.relative_to(dataset.root)) if inside else example.path.name
+        kept.append({"file": name, "source": source, "label": example.label,
+                     "predicted": labels[predicted]})  # fmt: skip
+    return kept
 
 
 def run_training(
@@ -147,11 +165,14 @@ def run_training(
     is_validation = np.zeros(targets.size, bool)
     is_validation[split.validation] = True
     StoredEmbeddings(embeddings, targets, is_validation).save(work / "embeddings.npz")
-    evaluation = _serving_evaluation(work / "model.onnx", meta, validation_x, validation_y)
+    predictions = _serving_predictions(work / "model.onnx", meta, validation_x)
+    evaluation = evaluate(validation_y, predictions, labels)
+    misclassified = keep_misclassified(dataset, split.validation, predictions, labels, work)
     notes: dict[str, Any] = {"training_seconds": round(time.perf_counter() - started, 2)}
     if config.quantize:
         quantize_onnx(work / "model.onnx", work / "model.int8.onnx")
-        quantized = _serving_evaluation(work / "model.int8.onnx", meta, validation_x, validation_y)
+        quantized_predictions = _serving_predictions(work / "model.int8.onnx", meta, validation_x)
+        quantized = evaluate(validation_y, quantized_predictions, labels)
         notes["int8_accuracy"] = quantized.accuracy
         notes["int8_accuracy_change"] = round(quantized.accuracy - evaluation.accuracy, 4)
     context = {
@@ -170,6 +191,7 @@ def run_training(
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
         "notes": notes,
+        "misclassified": misclassified,
     }
     metrics = {
         "accuracy": evaluation.accuracy,
