@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,10 +12,12 @@ from typing import Annotated, Any
 import typer
 
 from tympan.cli._common import ApiKeyOption, ServerOption, connect, err_console
-from tympan.errors import Conflict
+from tympan.errors import ModelTraining
 from tympan.tasks.music import Composition, music_model_ids
 
 __all__ = ["register"]
+
+_RETRY_SECONDS = 5.0  # between generation attempts while a first model trains
 
 music_app = typer.Typer(help="Continue a melody in a learned style, as MIDI or audio.")
 _FORMATS = {".mid": "midi", ".midi": "midi", ".wav": "wav", ".mp3": "mp3", ".flac": "flac",
@@ -80,13 +83,10 @@ def generate(
     with connect(server, api_key) as client:
         try:
             result = client.music_generate(**arguments)
-        except Conflict as exc:
-            if exc.code != "model_not_trained":
-                raise
+        except ModelTraining as exc:
             # The service has started training the model: follow it, then ask again.
             err_console.print(f"[yellow]{exc.message}[/yellow]")
-            client.music_train(model or "folk", on_progress=_changes(_show(model or "folk")))
-            result = client.music_generate(**arguments)
+            result = _generate_when_trained(client, arguments, exc.job_id, model or "folk")
     if isinstance(result, Composition):
         out.write_text(json.dumps(asdict(result), indent=2) + "\n")
     else:
@@ -117,6 +117,27 @@ def train(
                 f"{model_id}: test perplexity {report['test_perplexity']:.2f} "
                 f"({report['epochs']} epochs, {report['train_seconds']:.0f} s)"
             )
+
+
+def _generate_when_trained(
+    client: Any, arguments: dict[str, Any], job_id: str | None, model_id: str
+) -> Any:
+    """Retry the generation while the training job runs (a fresh install's quick first model
+    answers long before the full one); the job's failure is raised as it is."""
+    show = _changes(_show(model_id))
+    while True:
+        if job_id is None:  # an older server: wait for the whole training
+            client.music_train(model_id, on_progress=show)
+        else:
+            job = client.job(job_id)
+            show(job["progress"], job["message"])
+            if job["status"] == "failed":
+                raise SystemExit(f"training failed: {(job['error'] or {}).get('message')}")
+            time.sleep(_RETRY_SECONDS)
+        try:
+            return client.music_generate(**arguments)
+        except ModelTraining as again:
+            job_id = again.job_id
 
 
 def _show(model_id: str) -> Any:

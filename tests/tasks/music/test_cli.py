@@ -69,3 +69,23 @@ def test_train(cli: CliRunner):
     result = cli.invoke(app, ["music", "train", "--model", "folk-markov", "--max-seconds", "5"])
     assert result.exit_code == 0, result.output
     assert "folk-markov: test perplexity" in result.output
+
+
+def test_generate_on_a_fresh_install_waits_for_the_first_model(
+    cli: CliRunner, music_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The 409 names the training job; the CLI follows it and generates once a model is saved."""
+    import shutil
+
+    (tmp_path / "models" / "music").mkdir(parents=True)
+    for cache in (music_settings.models_dir / "music").glob("corpus-folk-*.json"):
+        shutil.copy(cache, tmp_path / "models" / "music" / cache.name)  # parsed once already
+    monkeypatch.setenv("TYMPAN_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TYMPAN_MUSIC_FIRST_PIECES", "10")
+    out = tmp_path / "out.json"
+    args = ["music", "generate", "--bars", "2", "--seed", "3", "-o", str(out),
+            "--model", "folk-markov"]  # fmt: skip
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "not trained yet" in result.output and "job_" in result.output
+    assert json.loads(out.read_text())["notes"]
