@@ -58,7 +58,6 @@ def _raise_for_status(response: httpx.Response) -> None:
 class BaseClient:
     """A connection to a Tympan service (remote, or in-process with ``in_process``)."""
 
-    """A connection to a Tympan service (remote, or in-process with ``in_process``)."""
 
     def __init__(
         self,

@@ -14,7 +14,6 @@ from tympan.api.routers.speakers import resolve_speaker_model
 from tympan.api.services import Services
 from tympan.audio import Audio
 from tympan.budgets import check_budget
-from tympan.store.speakers import speaker_store
 from tympan.tasks.diarization import (
     MAX_SPEAKERS,
     ClusteringMethod,
@@ -24,7 +23,7 @@ from tympan.tasks.diarization import (
     diarize,
     to_rttm,
 )
-from tympan.tasks.speakers import SPEAKER_TASK, default_threshold
+from tympan.tasks.speakers import SPEAKER_TASK, default_threshold, enrolled_index
 from tympan.tasks.vad import SILERO_MODEL_ID
 
 __all__ = ["diarize_audio", "router"]
@@ -57,7 +56,7 @@ async def diarize_audio(
     model_id = resolve_speaker_model(services, model)
     index = None
     if options.identify:
-        index = await run_in_threadpool(speaker_store(services.db).index, model_id, None, namespace)
+        index = await run_in_threadpool(enrolled_index, services.db, model_id, None, namespace)
     manager = services.manager
 
     def run() -> DiarizationResult:

@@ -24,6 +24,7 @@ from tympan.tasks.speakers import (
     check_threshold,
     default_threshold,
     embed_audio,
+    enrolled_index,
     verify,
 )
 
@@ -199,7 +200,7 @@ async def identify_speaker(
         ids = [item.strip() for item in speaker_ids.split(",") if item.strip()]
         if not ids:
             raise InvalidParameter("speaker_ids names no speaker.", param="speaker_ids")
-    index = await run_in_threadpool(speaker_store(services.db).index, model_id, ids, namespace)
+    index = await run_in_threadpool(enrolled_index, services.db, model_id, ids, namespace)
     (query,) = await _embed(services, model_id, [audio])
     chosen = check_threshold(default_threshold(model_id) if threshold is None else threshold)
     return index.identify(model_id, query, chosen, top_k)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from tympan.config import Settings
 from tympan.errors import InvalidParameter
 from tympan.models.spec import ModelSpec, path_size
+from tympan.store.speakers import SampleEmbedding, Speaker
 from tympan.tasks.speakers.calibration import (
     DEFAULT_THRESHOLDS,
     P_TARGET,
@@ -34,13 +35,13 @@ from tympan.tasks.speakers.encoder import (
 )
 from tympan.tasks.speakers.ge2e import Ge2eEncoder, resemblyzer_weights_path
 from tympan.tasks.speakers.onnx_model import OnnxSpeakerModel, load_onnx_speaker_model
-from tympan.tasks.speakers.profile import SampleEmbedding, Speaker
 from tympan.tasks.speakers.scoring import (
     Candidate,
     Identification,
     Verification,
     VoiceprintIndex,
     check_threshold,
+    enrolled_index,
     verify,
 )
 
@@ -66,6 +67,7 @@ __all__ = [
     "check_threshold",
     "default_threshold",
     "embed_audio",
+    "enrolled_index",
     "error_rates",
     "l2_normalise",
     "model_specs",
