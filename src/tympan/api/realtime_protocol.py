@@ -33,13 +33,31 @@ from tympan.tasks.streaming import (
     TurnDetection,
 )
 
-__all__ = ["error_event", "new_event_id", "server_event", "session_body", "session_options"]
+__all__ = [
+    "error_event",
+    "new_event_id",
+    "served_model",
+    "server_event",
+    "session_body",
+    "session_options",
+]
 
 LOGPROBS = "item.input_audio_transcription.logprobs"
 OPENAI_TRANSCRIBE_MODELS = frozenset(
     {"gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-latest"}
 )
 """OpenAI's realtime transcription models: served by the default ASR model."""
+_OPENAI_REALTIME_PREFIXES = ("gpt-realtime", "gpt-4o-realtime", "gpt-4o-mini-realtime")
+
+
+def served_model(name: str | None) -> str | None:
+    """The ASR model a session asks for: ``None`` (the default) for OpenAI's model names, which
+    clients send unchanged (the Node client even requires one in the URL)."""
+    if name in OPENAI_TRANSCRIBE_MODELS or (name or "").startswith(_OPENAI_REALTIME_PREFIXES):
+        return None
+    return name
+
+
 _FORMATS: dict[str, PcmFormat] = {
     "audio/pcm": PcmFormat("pcm16", 24_000),
     "audio/pcmu": PcmFormat("mulaw", 8_000),
@@ -152,8 +170,8 @@ def _apply(
         options = replace(options, format=fmt)
     if transcription is not None:
         given = transcription.model_dump(include=transcription.model_fields_set)
-        if given.get("model") in OPENAI_TRANSCRIBE_MODELS:
-            given["model"] = None
+        if "model" in given:
+            given["model"] = served_model(given["model"])
         options = replace(options, **{name: value or None for name, value in given.items()})
     given, detection = turn_detection
     if given:
