@@ -124,7 +124,23 @@ class BaseClient:
         params = {"task": task} if task else None
         return self.request("GET", "/v1/models", params=params).json()["data"]
 
+    def load_model(self, model_id: str) -> dict[str, Any]:
+        """Load a model now (``POST /v1/models/{id}/load``); returns its card."""
+        return self.request("POST", f"/v1/models/{model_id}/load").json()
+
+    def unload_model(self, model_id: str) -> dict[str, Any]:
+        """Free a model's memory now (``POST /v1/models/{id}/unload``); returns its card."""
+        return self.request("POST", f"/v1/models/{model_id}/unload").json()
+
     # -- jobs -----------------------------------------------------------------------------
+
+    def jobs(
+        self, *, kind: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Recent background jobs, newest first (``GET /v1/jobs``)."""
+        params = {"kind": kind, "status": status, "limit": limit}
+        params = {name: value for name, value in params.items() if value is not None}
+        return self.request("GET", "/v1/jobs", params=params).json()["data"]
 
     def job(self, job_id: str) -> dict[str, Any]:
         """A background job's state (``GET /v1/jobs/{id}``)."""

@@ -288,6 +288,18 @@ class JobRunner:
                 raise ResourceNotFound(f"No job {job_id!r}.", param="job_id")
             return Job.from_row(row)
 
+    def list(
+        self, kind: str | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[Job]:
+        """Jobs newest first, optionally of one kind and status (``limit`` of them at most)."""
+        query = select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id).limit(limit)
+        if kind is not None:
+            query = query.where(JobRow.kind == kind)
+        if status is not None:
+            query = query.where(JobRow.status == status)
+        with self.db.session() as session:
+            return [Job.from_row(row) for row in session.scalars(query)]
+
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until the job ends (in-process callers and tests); returns its final state."""
         with self._lock:

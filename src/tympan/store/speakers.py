@@ -251,6 +251,35 @@ class SpeakerStore:
                 )
             return _speaker(row)
 
+    def update(
+        self,
+        speaker_id: str,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> Speaker:
+        """Rename a speaker and/or replace its metadata; ``Conflict`` (409) if the new name is
+        another speaker's. Its voiceprint is untouched."""
+        try:
+            with self.db.write_session() as session:
+                row = self._row(session, speaker_id, namespace, for_update=True)
+                if name is not None:
+                    name = _check_name(name)
+                    taken = select(SpeakerRow.id).where(
+                        SpeakerRow.namespace == namespace,
+                        SpeakerRow.name_key == name.casefold(),
+                        SpeakerRow.id != speaker_id,
+                    )
+                    if session.scalar(taken):
+                        raise Conflict(f"A speaker named {name!r} already exists.", param="name")
+                    row.name, row.name_key = name, name.casefold()
+                if metadata is not None:
+                    row.meta = metadata
+                row.updated_at = _now()
+                return _speaker(row)
+        except IntegrityError as exc:  # a concurrent enrollment or rename took the name first
+            raise Conflict(f"A speaker named {name!r} already exists.", param="name") from exc
+
     def get(self, speaker_id: str, namespace: str = DEFAULT_NAMESPACE) -> Speaker:
         """One speaker of ``namespace``; ``ResourceNotFound`` (404) if unknown there."""
         with self.db.session() as session:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, File, Form, Response, UploadFile
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_upload, decode_uploads
@@ -132,6 +133,23 @@ def list_speakers(services: ServicesDep, namespace: NamespaceDep) -> list[Speake
 def get_speaker(speaker_id: str, services: ServicesDep, namespace: NamespaceDep) -> Speaker:
     """One enrolled speaker."""
     return speaker_store(services.db).get(speaker_id, namespace)
+
+
+class SpeakerUpdate(BaseModel):
+    """A rename and/or new metadata; fields left out stay as they are."""
+
+    name: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@router.patch("/v1/speakers/{speaker_id}", response_model=Speaker)
+async def update_speaker(
+    speaker_id: str, update: SpeakerUpdate, services: ServicesDep, namespace: NamespaceDep
+) -> Speaker:
+    """Rename a speaker or replace its metadata; 409 if the name is another speaker's."""
+    meta = None if update.metadata is None else _metadata(json.dumps(update.metadata))
+    store = speaker_store(services.db)
+    return await run_in_threadpool(store.update, speaker_id, update.name, meta, namespace)
 
 
 @router.delete("/v1/speakers/{speaker_id}", status_code=204)
