@@ -25,7 +25,6 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep
-from tympan.api.routers.diarization import diarize_audio
 from tympan.api.services import Services
 from tympan.audio.types import Audio
 from tympan.config import DEFAULT_NAMESPACE
@@ -38,7 +37,7 @@ from tympan.tasks.asr import (
     render_text,
     transcriber_for,
 )
-from tympan.tasks.diarization import DiarizationOptions, label_transcription
+from tympan.tasks.diarization import DiarizationOptions, diarize_with_models, label_transcription
 
 __all__ = ["router"]
 
@@ -218,7 +217,9 @@ async def _serve(
             return _response(await transcriber.transcribe(audio, model_id, options), fmt)
         transcription, turns = await asyncio.gather(  # word times: speakers are given per word
             transcriber.transcribe(audio, model_id, replace(options, word_timestamps=True)),
-            diarize_audio(services, audio, None, DiarizationOptions(), namespace),
+            diarize_with_models(
+                services.manager, services.db, audio, None, DiarizationOptions(), namespace
+            ),
         )
     labelled = label_transcription(
         transcription, turns.segments, keep_words=options.word_timestamps

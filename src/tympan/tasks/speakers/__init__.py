@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from tympan.config import Settings
 from tympan.errors import InvalidParameter
+from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec, path_size
 from tympan.store.speakers import SampleEmbedding, Speaker
 from tympan.tasks.speakers.calibration import (
@@ -71,12 +72,20 @@ __all__ = [
     "error_rates",
     "l2_normalise",
     "model_specs",
+    "speaker_model_id",
     "verify",
 ]
 
 SPEAKER_TASK = "speaker"
 GE2E_MODEL_ID = "resemblyzer-ge2e"
 VOICEFILTER_MODEL_ID = "voicefilter-dvector"
+
+
+def speaker_model_id(registry: ModelRegistry, model: str | None) -> str:
+    """The id of the requested speaker model (by id or alias), or of the default one; 404 if
+    unknown or not a speaker model."""
+    spec = registry.get(model, task=SPEAKER_TASK) if model else registry.default(SPEAKER_TASK)
+    return spec.id
 
 
 def model_specs(settings: Settings) -> list[ModelSpec]:
