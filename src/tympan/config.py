@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     inference_threads: int = Field(
         2, ge=1, description="Worker threads that run inference (the bounded executor)."
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Also serve /metrics without a key on this port of 127.0.0.1 (Prometheus).",
+    )
     inference_queue_size: int = Field(
         64, ge=1, description="Requests allowed to wait for a worker before 503 Overloaded."
     )

@@ -19,6 +19,7 @@ from tympan.errors import (
     UnsupportedMedia,
     UploadTooLarge,
 )
+from tympan.metrics import observe_audio
 
 __all__ = [
     "AudioUpload",
@@ -82,6 +83,7 @@ async def decode_upload(
         raise
     if budget is not None:
         budget.spend(audio.duration, param=param)
+    observe_audio(audio.duration)
     if upload.filename:
         audio = replace(audio, source=replace(audio.source, name=upload.filename))
     return audio

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import JSON, DateTime, Float, String, Text, or_, select, update
+from sqlalchemy import JSON, DateTime, Float, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tympan.errors import ResourceNotFound, TympanError
@@ -299,6 +299,14 @@ class JobRunner:
             query = query.where(JobRow.status == status)
         with self.db.session() as session:
             return [Job.from_row(row) for row in session.scalars(query)]
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """How many jobs there are of each (kind, status)."""
+        query = select(JobRow.kind, JobRow.status, func.count()).group_by(
+            JobRow.kind, JobRow.status
+        )
+        with self.db.session() as session:
+            return {(kind, status): count for kind, status, count in session.execute(query)}
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until the job ends (in-process callers and tests); returns its final state."""

@@ -15,6 +15,7 @@ import numpy as np
 from tympan.audio.types import Audio
 from tympan.config import Settings
 from tympan.errors import InvalidAudio, Overloaded
+from tympan.metrics import LIVE_SESSIONS
 from tympan.models.manager import ModelManager
 from tympan.store.db import Database
 from tympan.tasks.asr import Transcriber, transcriber_for
@@ -47,10 +48,12 @@ class LiveEngine:
                 code="session_limit",
             )
         self.open_sessions += 1
+        LIVE_SESSIONS.inc()
 
     def release(self) -> None:
         """Count a session out."""
         self.open_sessions -= 1
+        LIVE_SESSIONS.dec()
 
     async def score_frames(
         self, frames: np.ndarray, state: SileroState
