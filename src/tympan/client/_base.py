@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Self
 
@@ -57,7 +57,6 @@ def _raise_for_status(response: httpx.Response) -> None:
 
 class BaseClient:
     """A connection to a Tympan service (remote, or in-process with ``in_process``)."""
-
 
     def __init__(
         self,
@@ -112,6 +111,14 @@ class BaseClient:
     ) -> httpx.Response:
         """POST a multipart form with one audio file and the non-``None`` fields."""
         return self.request("POST", path, files={file_field: _file_part(file)}, data=_form(fields))
+
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[bytes]:
+        """A streamed response body, chunk by chunk; an error status raises before any chunk."""
+        with self._http.stream(method, path, **kwargs) as response:
+            if response.status_code >= 400:
+                response.read()
+                _raise_for_status(response)
+            yield from response.iter_bytes()
 
     # -- system ---------------------------------------------------------------------------
 
