@@ -90,8 +90,13 @@ class _TurnDetection(_Strict):
     idle_timeout_ms: int | None = None
 
 
+class _NoiseReduction(_Strict):
+    type: Literal["near_field", "far_field"]
+
+
 class _Input(_Strict):
     format: _Format | None = None
+    noise_reduction: _NoiseReduction | None = None
     transcription: _Transcription | None = None
     turn_detection: _TurnDetection | None = None
 
@@ -113,6 +118,7 @@ class _BetaSession(_Strict):
     """Beta ``transcription_session.update``'s flat session."""
 
     input_audio_format: Literal["pcm16", "g711_ulaw", "g711_alaw"] | None = None
+    input_audio_noise_reduction: _NoiseReduction | None = None
     input_audio_transcription: _Transcription | None = None
     turn_detection: _TurnDetection | None = None
     include: list[str] | None = None
@@ -207,6 +213,7 @@ def session_options(session: Any, current: LiveOptions, *, beta: bool) -> LiveOp
             _turn_detection(parsed.turn_detection, "session.turn_detection"),
         )
         transcription = parsed.input_audio_transcription
+        noise = ("input_audio_noise_reduction" in session, parsed.input_audio_noise_reduction)
     else:
         if parsed.type != "transcription":
             raise InvalidParameter(
@@ -222,6 +229,9 @@ def session_options(session: Any, current: LiveOptions, *, beta: bool) -> LiveOp
             _turn_detection(given.turn_detection, "session.audio.input.turn_detection"),
         )
         transcription = given.transcription
+        noise = ("noise_reduction" in given.model_fields_set, given.noise_reduction)
+    if noise[0]:
+        current = replace(current, noise_reduction=noise[1].type if noise[1] else None)
     return _apply(
         current,
         fmt=fmt,
@@ -261,7 +271,9 @@ def session_body(options: LiveOptions, session_id: str, model_id: str) -> dict[s
                     "silence_duration_ms": detection.silence_duration_ms,
                     "idle_timeout_ms": detection.idle_timeout_ms,
                 },
-                "noise_reduction": None,
+                "noise_reduction": {"type": options.noise_reduction}
+                if options.noise_reduction
+                else None,
             }
         },
         "include": [LOGPROBS] if options.logprobs else [],

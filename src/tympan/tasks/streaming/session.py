@@ -52,6 +52,7 @@ from tympan.tasks.streaming.events import (
     TranscriptFailed,
 )
 from tympan.tasks.streaming.labels import SpeakerLabeller
+from tympan.tasks.streaming.noise import LiveNoiseReduction
 from tympan.tasks.streaming.options import LiveOptions
 from tympan.tasks.streaming.partials import PartialText
 from tympan.tasks.streaming.turns import TurnBoundary, TurnDetector
@@ -127,6 +128,7 @@ class LiveSession:
         self._turn_tasks: set[asyncio.Task[None]] = set()
         self._decoder = TurnDecoder(engine, namespace)
         self._decoder.language = options.language
+        self._noise = LiveNoiseReduction(engine)
         self._closed = False
         self._worker = asyncio.create_task(self._run(), name="live-session")
         self._expiry = asyncio.get_running_loop().call_later(
@@ -168,6 +170,7 @@ class LiveSession:
         if options.speakers and decoder.labeller is None:
             model = self.engine.speaker_model()
             decoder.labeller = SpeakerLabeller(model, default_threshold(model))
+        await self._noise.configure(options.noise_reduction)
         if options.language != self.options.language or spec.id != decoder.model_id:
             decoder.language = options.language
         decoder.model_id, decoder.prompt, self.options = spec.id, options.prompt, options
@@ -225,6 +228,7 @@ class LiveSession:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self._noise.close()
         self._buffer = self._probabilities = np.zeros(0, np.float32)
         self.engine.release()
         self._events.put_nowait(None)
@@ -273,6 +277,7 @@ class LiveSession:
 
     async def _on_audio(self, samples: np.ndarray) -> None:
         self._queued -= samples.shape[0]
+        samples = await self._noise.apply(samples)
         first_frame = self._received // FRAME_SAMPLES
         self._buffer = np.concatenate([self._buffer, samples])
         pending = np.concatenate([self._tail, samples])
