@@ -168,6 +168,21 @@ class Settings(BaseSettings):
         description="Extra CTranslate2 Whisper model folders served for ASR, as "
         "`id=/path,id2=/path2` (tiny to large-v3); each id is listed by /v1/models.",
     )
+    openai_asr_models: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: dict.fromkeys(
+            (
+                "whisper-1",
+                "gpt-4o-transcribe",
+                "gpt-4o-mini-transcribe",
+                "gpt-transcribe",
+                "gpt-4o-transcribe-diarize",
+            ),
+            "auto",
+        ),
+        description="OpenAI transcription model names (dated variants included) and what "
+        "serves them, as `name=target,...`: a model id, or `auto` (language ID, then tiny.en "
+        "for English and whisper-base otherwise).",
+    )
     asr_batch_size: int = Field(
         8, ge=1, le=64, description="Most 30 s chunks one ASR model decodes in one batch."
     )
@@ -265,7 +280,9 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
-    @field_validator("asr_models", "tts_voices", "tts_voice_map", mode="before")
+    @field_validator(
+        "asr_models", "openai_asr_models", "tts_voices", "tts_voice_map", mode="before"
+    )
     @classmethod
     def _split_models(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
@@ -296,7 +313,10 @@ def settings_reference() -> list[tuple[str, str, str]]:
     rows = []
     for name, field in Settings.model_fields.items():
         default = field.get_default(call_default_factory=True)
-        shown = ",".join(default) if isinstance(default, list) else default
+        if isinstance(default, dict):
+            shown = ",".join(f"{key}={value}" for key, value in default.items())
+        else:
+            shown = ",".join(default) if isinstance(default, list) else default
         rows.append((f"TYMPAN_{name.upper()}", str(shown), field.description or ""))
     return rows
 

@@ -44,9 +44,17 @@ __all__ = [
 
 LOGPROBS = "item.input_audio_transcription.logprobs"
 OPENAI_TRANSCRIBE_MODELS = frozenset(
-    {"gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-latest"}
+    {
+        "whisper-1",
+        "gpt-4o-transcribe",
+        "gpt-4o-mini-transcribe",
+        "gpt-4o-transcribe-latest",
+        "gpt-transcribe",
+        "gpt-4o-transcribe-diarize",
+    }
 )
-"""OpenAI's realtime transcription models: served by the default ASR model."""
+"""OpenAI's transcription models: a live session serves them with the default ASR model (a
+turn is too short to route by language; set ``language`` or a multilingual model instead)."""
 _OPENAI_REALTIME_PREFIXES = ("gpt-realtime", "gpt-4o-realtime", "gpt-4o-mini-realtime")
 
 

@@ -37,6 +37,7 @@ from tympan.tasks.asr import (
     render_text,
     transcriber_for,
 )
+from tympan.tasks.asr.routing import route_model
 from tympan.tasks.diarization import DiarizationOptions, diarize_with_models, label_transcription
 
 __all__ = ["router"]
@@ -106,7 +107,10 @@ def decoding_fields(
 
 
 DecodingDep = Annotated[DecodingFields, Depends(decoding_fields)]
-ModelField = Annotated[str | None, Form(description="Model id or alias; default whisper-1.")]
+ModelField = Annotated[
+    str | None,
+    Form(description="Model id or alias, or an OpenAI name (routed by language); default tiny.en."),
+]
 PromptField = Annotated[str | None, Form(max_length=4000)]
 FormatField = Annotated[ResponseFormat, Form()]
 TemperatureField = Annotated[float, Form(ge=0, le=1)]
@@ -204,6 +208,9 @@ async def _serve(
     namespace: str = DEFAULT_NAMESPACE,
 ) -> Any:
     model_id = model or services.registry.default("asr").id
+    model_id, options = await route_model(
+        services.manager, services.settings, model_id, audio, options
+    )
     transcriber = transcriber_for(services.manager, services.settings)
     if stream:
         if diarize:

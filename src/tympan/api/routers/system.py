@@ -14,6 +14,7 @@ from tympan.api.deps import NamespaceDep, ServicesDep
 from tympan.api.services import Services
 from tympan.errors import Conflict, ModelNotFound
 from tympan.models.spec import ModelSpec
+from tympan.tasks.asr.routing import AUTO
 
 __all__ = ["ModelCard", "ModelList", "router"]
 
@@ -78,13 +79,36 @@ def _visible(spec: ModelSpec, namespace: str) -> bool:
     return spec.options.get("namespace", namespace) == namespace
 
 
+def _openai_cards(services: Services) -> dict[str, ModelCard]:
+    """OpenAI's transcription names, each routed to a model (``TYMPAN_OPENAI_ASR_MODELS``)."""
+    return {
+        name: ModelCard(
+            id=name,
+            task="asr",
+            backend="route",
+            source=f"openai name -> {target}",
+            description="language ID, then tiny.en for English and whisper-base otherwise"
+            if target == AUTO
+            else f"served by {target}",
+            aliases=[],
+            loaded=False,
+            memory_bytes=0,
+            size_bytes=0,
+        )
+        for name, target in services.settings.openai_asr_models.items()
+    }
+
+
 @router.get("/v1/models", response_model=ModelList)
 def list_models(
     services: ServicesDep, namespace: NamespaceDep, task: str | None = None
 ) -> ModelList:
     """Every model the service can serve to the caller, optionally of one task."""
     specs = [spec for spec in services.registry.list(task) if _visible(spec, namespace)]
-    return ModelList(data=[_card(spec, services) for spec in specs])
+    cards = [_card(spec, services) for spec in specs]
+    if task in (None, "asr"):
+        cards += _openai_cards(services).values()
+    return ModelList(data=cards)
 
 
 def _spec(services: Services, model_id: str, namespace: str) -> ModelSpec:
@@ -96,8 +120,9 @@ def _spec(services: Services, model_id: str, namespace: str) -> ModelSpec:
 
 @router.get("/v1/models/{model_id}", response_model=ModelCard)
 def get_model(model_id: str, services: ServicesDep, namespace: NamespaceDep) -> ModelCard:
-    """One model by id or alias."""
-    return _card(_spec(services, model_id, namespace), services)
+    """One model by id or alias (or an OpenAI transcription name)."""
+    routed = _openai_cards(services).get(model_id)
+    return routed or _card(_spec(services, model_id, namespace), services)
 
 
 @router.post("/v1/models/{model_id}/load", response_model=ModelCard)
