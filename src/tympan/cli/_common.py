@@ -21,6 +21,8 @@ from tympan.errors import TympanError
 
 __all__ = [
     "ApiKeyOption",
+    "AudioFormatOption",
+    "AudioOutOption",
     "ServerOption",
     "connect",
     "console",
@@ -43,6 +45,12 @@ ServerOption = Annotated[
         envvar="TYMPAN_SERVER",
         help="URL of a running Tympan service; without it the command runs in-process.",
     ),
+]
+AudioOutOption = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Audio file to write (default stdout).")
+]
+AudioFormatOption = Annotated[
+    str | None, typer.Option("--format", help="mp3|opus|aac|flac|wav|pcm (default: suffix)")
 ]
 ApiKeyOption = Annotated[
     str | None, typer.Option("--api-key", envvar="TYMPAN_API_KEY", help="Bearer API key.")

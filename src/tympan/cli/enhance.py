@@ -7,22 +7,26 @@ from typing import Annotated
 
 import typer
 
-from tympan.cli._common import ApiKeyOption, ServerOption, connect, format_for, write_chunks
+from tympan.cli._common import (
+    ApiKeyOption,
+    AudioFormatOption,
+    AudioOutOption,
+    ServerOption,
+    connect,
+    format_for,
+    write_chunks,
+)
 
 __all__ = ["register"]
 
 
 def enhance(
     file: Annotated[Path, typer.Argument(help="The noisy recording.", exists=True, dir_okay=False)],
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Audio file to write (default stdout).")
-    ] = None,
+    out: AudioOutOption = None,
     model: Annotated[
         str | None, typer.Option(help="deepfilternet3 (default), rnnoise or noisereduce.")
     ] = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="mp3|opus|aac|flac|wav|pcm (default: suffix)")
-    ] = None,
+    fmt: AudioFormatOption = None,
     server: ServerOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:

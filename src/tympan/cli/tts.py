@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,6 +10,8 @@ from rich.table import Table
 
 from tympan.cli._common import (
     ApiKeyOption,
+    AudioFormatOption,
+    AudioOutOption,
     ServerOption,
     connect,
     console,
@@ -33,15 +34,11 @@ def speak(
     text: Annotated[
         str | None, typer.Argument(help="Text to speak; read from stdin if absent.")
     ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Audio file to write (default stdout).")
-    ] = None,
+    out: AudioOutOption = None,
     voice: Annotated[str | None, typer.Option(help="Piper or OpenAI voice name.")] = None,
     speed: Annotated[float | None, typer.Option(help="0.25 to 4.0 (1.0 = natural).")] = None,
     model: Annotated[str | None, typer.Option(help="TTS model id or alias.")] = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="mp3|opus|aac|flac|wav|pcm (default: suffix)")
-    ] = None,
+    fmt: AudioFormatOption = None,
     server: ServerOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
