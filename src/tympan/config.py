@@ -71,6 +71,21 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (413 above)."
     )
+    max_dataset_files: int = Field(
+        50_000, ge=1, description="Most files an uploaded dataset zip may hold (413 past it)."
+    )
+    max_dataset_bytes: int = Field(
+        2 * 1024**3,
+        ge=1,
+        description="Most bytes an uploaded dataset zip may unpack to (413 past it; each member "
+        "is also held to TYMPAN_MAX_UPLOAD_BYTES).",
+    )
+    max_zip_ratio: float = Field(
+        200.0,
+        gt=1,
+        description="Highest compression ratio a dataset zip member may declare (a zip bomb's "
+        "is in the thousands).",
+    )
     max_audio_seconds: float = Field(
         9000.0,
         gt=0,
