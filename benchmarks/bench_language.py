@@ -30,8 +30,8 @@ from tympan.tasks.asr.models import assemble_base_model
 THREADS = os.cpu_count() or 1
 REPEATS = 3
 _CHARACTER_LANGUAGES = {"zh", "ja"}
-_english = EnglishTextNormalizer()
-_basic = BasicTextNormalizer()
+_english_normaliser = EnglishTextNormalizer()
+_basic_normaliser = BasicTextNormalizer()
 
 
 def _manifest(folder: str) -> list[dict[str, str]]:
@@ -41,7 +41,7 @@ def _manifest(folder: str) -> list[dict[str, str]]:
 
 def _error_rate(language: str, references: list[str], hypotheses: list[str]) -> float:
     """WER after Whisper's normalisers (CER for languages written without spaces)."""
-    normalise = _english if language == "en" else _basic
+    normalise = _english_normaliser if language == "en" else _basic_normaliser
     refs = [normalise(text).strip() for text in references]
     hyps = [normalise(text).strip() or "<empty>" for text in hypotheses]
     if language in _CHARACTER_LANGUAGES:
@@ -65,7 +65,7 @@ def _identification(client: Client, clips: list[tuple[Path, str]]) -> str:
     return f"{table}\n\nMedian seconds per `POST /v1/audio/language` request: {cost:.3f}."
 
 
-def _english(client: Client) -> str:
+def _english_route(client: Client) -> str:
     rows = _manifest("asr_ljspeech")
     paths = [EVAL_DIR / "asr_ljspeech" / row["audio"] for row in rows]
     refs = [row["text"] for row in rows]
@@ -135,7 +135,7 @@ def run() -> str:
                     "### Language identification (whisper-base, first 30 s)\n\n"
                     + _identification(client, clips),
                     "### English: whisper-1 routed vs tiny.en asked directly\n\n"
-                    + _english(client),
+                    + _english_route(client),
                     "### Other languages: whisper-1 routed to base vs faster-whisper direct "
                     "(base, beam 5)\n\n" + _other_languages(client, base_dir),
                 ]
