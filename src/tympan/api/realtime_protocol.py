@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tympan.audio.stream import PcmFormat
 from tympan.errors import InvalidParameter, TympanError
+from tympan.tasks.asr.formats import logprob_entries
 from tympan.tasks.streaming import (
     Cleared,
     Committed,
@@ -357,10 +358,7 @@ def server_event(event: LiveEvent) -> dict[str, Any]:
                 "usage": {"type": "duration", "seconds": round(event.seconds, 3)},
                 "logprobs": None
                 if event.logprobs is None
-                else [
-                    {"token": p.token, "logprob": p.logprob, "bytes": list(p.token.encode())}
-                    for p in event.logprobs
-                ],
+                else logprob_entries((p.token, p.logprob) for p in event.logprobs),
                 "speaker": event.speaker,
             }
         case TranscriptFailed(item_id, error):

@@ -91,3 +91,22 @@ def test_models_and_authentication(base_url: str, client: openai.OpenAI) -> None
     stranger = openai.OpenAI(base_url=base_url, api_key="sk-wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         stranger.models.list()
+
+
+def test_include_logprobs_gives_each_word_its_log_probability(client: openai.OpenAI) -> None:
+    row = LJ_ROWS[0]
+    with (LJ / row["audio"]).open("rb") as audio:
+        result = client.audio.transcriptions.create(
+            model="gpt-4o-transcribe", file=audio, include=["logprobs"]
+        )
+    assert result.logprobs and all(item.logprob <= 0 for item in result.logprobs)
+    assert "".join(item.token for item in result.logprobs).strip() == result.text.strip()
+    assert all(item.bytes == list(item.token.encode()) for item in result.logprobs)
+    with (
+        (LJ / row["audio"]).open("rb") as audio,
+        pytest.raises(openai.UnprocessableEntityError) as bad,
+    ):
+        client.audio.transcriptions.create(
+            model="gpt-4o-transcribe", file=audio, include=["logprobs"], response_format="text"
+        )
+    assert "include[]" in str(bad.value)

@@ -34,6 +34,7 @@ from tympan.tasks.asr import (
     Segment,
     TranscribeOptions,
 )
+from tympan.tasks.asr.formats import word_logprobs
 from tympan.tasks.speakers import default_threshold
 from tympan.tasks.streaming.decoding import TurnDecoder
 from tympan.tasks.streaming.engine import LiveEngine
@@ -457,11 +458,7 @@ class LiveSession:
             events.append(SpeakerSegment(turn.item_id, start, end, speaker, text))
         logprobs = None
         if self.options.logprobs:
-            logprobs = [
-                TokenLogprob(word.word, math.log(max(word.probability, 1e-12)))
-                for segment in segments
-                for word in segment.words or []
-            ]
+            logprobs = [TokenLogprob(token, lp) for token, lp in word_logprobs(segments)]
         events.append(
             TranscriptCompleted(
                 turn.item_id, text, start, end, end - start, language, speaker, logprobs
