@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks._harness import markdown_table, ratio, start_server, time_call
+from benchmarks._harness import machine_load, markdown_table, ratio, start_server, time_call
 from tympan.audio.encode import encode_audio
 from tympan.client import Client
 from tympan.config import Settings
@@ -104,7 +104,7 @@ def first_generation_table() -> str:
     ]
     headers = ["fresh install", "runs", "min wall s", "server CPU s (that run)",
                "speed-up vs full only (wall)"]  # fmt: skip
-    return markdown_table(headers, rows)
+    return f"{markdown_table(headers, rows)}\n\n({machine_load()} at the end.)"
 
 
 def _split_at(melody: Melody, boundary: Fraction) -> tuple[Melody, Melody]:
