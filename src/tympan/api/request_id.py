@@ -1,0 +1,77 @@
+"""``RequestId``: one id per HTTP request, taken from ``X-Request-ID`` or made, echoed and logged.
+
+A caller's (or a proxy's) ``X-Request-ID`` is kept when it is a plain token (letters, digits,
+``-_.:``, at most 128 characters), so one id follows a request through every hop; otherwise a new
+one is made. The id is answered in ``X-Request-ID``, logged with the request's method, path,
+status and time on the ``tympan.access`` logger, and readable during the request from
+``current_request_id`` (for log lines deeper in the work).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["HEADER", "RequestId", "current_request_id"]
+
+HEADER = "x-request-id"
+_VALID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "tympan_request_id", default=None
+)
+log = logging.getLogger("tympan.access")
+
+
+def current_request_id() -> str | None:
+    """The id of the HTTP request being served (``None`` outside a request)."""
+    return _request_id.get()
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == HEADER.encode():
+            text = value.decode("latin-1")
+            return text if _VALID.fullmatch(text) else None
+    return None
+
+
+class RequestId:
+    """ASGI middleware: keep or make the request id, answer it, log the request with it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        token = _request_id.set(request_id)
+        started = time.perf_counter()
+        status = 500  # an exception with no response is our bug
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "%s %s %d %.1f ms request_id=%s",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1e3,
+                request_id,
+            )
+            _request_id.reset(token)
