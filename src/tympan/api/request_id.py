@@ -4,12 +4,11 @@ A caller's (or a proxy's) ``X-Request-ID`` is kept when it is a plain token (let
 ``-_.:``, at most 128 characters), so one id follows a request through every hop; otherwise a new
 one is made. The id is answered in ``X-Request-ID``, logged with the request's method, path,
 status and time on the ``tympan.access`` logger, and readable during the request from
-``current_request_id`` (for log lines deeper in the work).
+``tympan.tracing.current_request_id`` (log lines deeper in the work, job rows).
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
 import time
@@ -18,19 +17,13 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["HEADER", "RequestId", "current_request_id"]
+from tympan.tracing import bound_request_id
+
+__all__ = ["HEADER", "RequestId"]
 
 HEADER = "x-request-id"
 _VALID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "tympan_request_id", default=None
-)
 log = logging.getLogger("tympan.access")
-
-
-def current_request_id() -> str | None:
-    """The id of the HTTP request being served (``None`` outside a request)."""
-    return _request_id.get()
 
 
 def _incoming_id(scope: Scope) -> str | None:
@@ -52,7 +45,6 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_id(scope) or uuid.uuid4().hex
-        token = _request_id.set(request_id)
         started = time.perf_counter()
         status = 500  # an exception with no response is our bug
 
@@ -64,7 +56,8 @@ class RequestId:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            with bound_request_id(request_id):
+                await self.app(scope, receive, send_with_id)
         finally:
             log.info(
                 "%s %s %d %.1f ms request_id=%s",
@@ -74,4 +67,3 @@ class RequestId:
                 (time.perf_counter() - started) * 1e3,
                 request_id,
             )
-            _request_id.reset(token)
