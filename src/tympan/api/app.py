@@ -167,6 +167,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(RequestGuard, policy=policy)  # before CORS and the body
-    app.add_middleware(RequestId)  # refusals get an id and a log line too
-    app.add_middleware(RequestMetrics)  # outermost: refusals are counted too
+    app.add_middleware(RequestMetrics)  # refusals are counted and logged too
+    app.add_middleware(RequestId)  # outermost: every request and its log line has an id
     return app

@@ -1,17 +1,15 @@
-"""``RequestId``: one id per HTTP request, taken from ``X-Request-ID`` or made, echoed and logged.
+"""``RequestId``: one id per HTTP request, taken from ``X-Request-ID`` or made, and echoed.
 
 A caller's (or a proxy's) ``X-Request-ID`` is kept when it is a plain token (letters, digits,
 ``-_.:``, at most 128 characters), so one id follows a request through every hop; otherwise a new
-one is made. The id is answered in ``X-Request-ID``, logged with the request's method, path,
-status and time on the ``tympan.access`` logger, and readable during the request from
-``tympan.tracing.current_request_id`` (log lines deeper in the work, job rows).
+one is made. The id is answered in ``X-Request-ID`` and readable during the request from
+``tympan.tracing.current_request_id``: the access log line (``api/metrics.py``), log lines
+deeper in the work and job rows carry it.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
@@ -23,7 +21,6 @@ __all__ = ["HEADER", "RequestId"]
 
 HEADER = "x-request-id"
 _VALID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-log = logging.getLogger("tympan.access")
 
 
 def _incoming_id(scope: Scope) -> str | None:
@@ -35,7 +32,7 @@ def _incoming_id(scope: Scope) -> str | None:
 
 
 class RequestId:
-    """ASGI middleware: keep or make the request id, answer it, log the request with it."""
+    """ASGI middleware: keep or make the request id, bind it for the request, answer it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -45,25 +42,11 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_id(scope) or uuid.uuid4().hex
-        started = time.perf_counter()
-        status = 500  # an exception with no response is our bug
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
                 MutableHeaders(scope=message)[HEADER] = request_id
             await send(message)
 
-        try:
-            with bound_request_id(request_id):
-                await self.app(scope, receive, send_with_id)
-        finally:
-            log.info(
-                "%s %s %d %.1f ms request_id=%s",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - started) * 1e3,
-                request_id,
-            )
+        with bound_request_id(request_id):
+            await self.app(scope, receive, send_with_id)
