@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from tympan.api.app import create_app
 from tympan.config import Settings
@@ -27,10 +28,12 @@ def serve_in_thread(
     *,
     startup_timeout: float = 60.0,
     tls: tuple[Path, Path] | None = None,
+    app: FastAPI | None = None,
 ) -> Iterator[str]:
     """Serve a Tympan app on ``127.0.0.1``; yields its base URL, stops it on exit.
 
-    With ``tls`` (a key and a certificate file) it serves HTTPS and WSS.
+    With ``tls`` (a key and a certificate file) it serves HTTPS and WSS. ``app`` serves an
+    app already made from ``settings`` (a benchmark's variant) instead of a new one.
 
     The socket is bound here and handed to uvicorn, so no other process can take the port
     between choosing and binding it.
@@ -40,7 +43,7 @@ def serve_in_thread(
     port = sock.getsockname()[1]
     key, cert = tls or (None, None)
     config = uvicorn.Config(
-        create_app(settings),
+        app or create_app(settings),
         log_level="warning",
         lifespan="on",
         ssl_keyfile=key and str(key),

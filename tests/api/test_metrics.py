@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import EVAL_DIR, make_settings
@@ -18,6 +22,7 @@ from tympan.errors import AuthenticationFailed, InvalidAudio
 CLIP = EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac"
 ROUTE = "/v1/audio/transcriptions"
 MODEL = "whisper-tiny.en"  # the id behind the name "tiny.en"
+MONITORING = Path(__file__).resolve().parents[2] / "docs" / "monitoring"
 
 
 def scrape(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -139,3 +144,38 @@ def test_metrics_need_a_key_on_the_api_port_and_none_on_the_metrics_port(tmp_pat
         assert exported.status_code == 200
         families = {f.name for f in text_string_to_metric_families(exported.text)}
         assert {"tympan_requests", "tympan_model_loaded", "tympan_jobs"} <= families
+
+
+def exposed_names(client: Client) -> set[str]:
+    """Every series name ``/metrics`` can hold, children or not (``_total``, ``_bucket``...)."""
+    families = text_string_to_metric_families(client.request("GET", "/metrics").text)
+    suffixes = ("", "_total", "_bucket", "_count", "_sum", "_created")
+    return {family.name + suffix for family in families for suffix in suffixes}
+
+
+def series_in(expression: str) -> set[str]:
+    return set(re.findall(r"\btympan_[a-z_]+", expression))
+
+
+def test_alert_rules_parse_and_name_only_exposed_series(client: Client) -> None:
+    rules = yaml.safe_load((MONITORING / "alerts.yml").read_text())["groups"][0]["rules"]
+    names = exposed_names(client)
+    assert {"TympanHighErrorRate", "TympanSlowTranscriptions", "TympanQueueSaturated"} <= {
+        rule["alert"] for rule in rules
+    }
+    for rule in rules:
+        assert rule["labels"]["severity"] in {"page", "warn"}
+        assert rule["annotations"]["summary"]
+        used = series_in(rule["expr"])
+        assert used and used <= names, (rule["alert"], used - names)
+        assert rule["expr"].count("(") == rule["expr"].count(")")
+
+
+def test_grafana_dashboard_parses_and_names_only_exposed_series(client: Client) -> None:
+    dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text())
+    names = exposed_names(client)
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    assert len(expressions) == len(dashboard["panels"]) >= 10
+    used = set().union(*(series_in(expression) for expression in expressions))
+    assert used <= names, used - names
+    assert {"tympan_requests_total", "tympan_request_seconds_bucket", "tympan_jobs"} <= used

@@ -23,6 +23,7 @@ from tympan._discovery import iter_submodules
 from tympan.api.errors import error_response, install_error_handlers
 from tympan.api.limits import JsonBodyLimit, RequestDeadline
 from tympan.api.metrics import RequestMetrics
+from tympan.api.request_id import RequestId
 from tympan.api.security import AccessPolicy, RequestGuard, is_loopback_host
 from tympan.api.services import Services
 from tympan.config import Settings
@@ -166,5 +167,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(RequestGuard, policy=policy)  # before CORS and the body
-    app.add_middleware(RequestMetrics)  # outermost: refusals are counted too
+    app.add_middleware(RequestMetrics)  # refusals are counted and logged too
+    app.add_middleware(RequestId)  # outermost: every request and its log line has an id
     return app

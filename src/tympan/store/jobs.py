@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tympan.errors import ResourceNotFound, TympanError
 from tympan.store.db import Base, Database, utc_now
+from tympan.tracing import current_request_id
 
 __all__ = ["Job", "JobRunner", "JobStatus", "Progress"]
 
@@ -213,6 +214,10 @@ class JobRunner:
         ``work_folder`` (from ``new_work_folder``) is removed when the job ends.
         """
         job_id = f"job_{uuid.uuid4().hex[:24]}"
+        request_id = current_request_id()  # links the job to the HTTP call that started it
+        if request_id:
+            params = {**(params or {}), "request_id": request_id}
+        log.info("job %s (%s) submitted, request_id=%s", job_id, kind, request_id)
         with self.db.session() as session:
             session.add(
                 JobRow(
