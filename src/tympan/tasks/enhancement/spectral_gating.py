@@ -19,9 +19,13 @@ _MIN_BLOCK = 4 * SAMPLE_RATE
 
 
 class SpectralGating:
-    """``noisereduce.reduce_noise`` (non-stationary) as an enhancer."""
+    """``noisereduce.reduce_noise`` (non-stationary) as an enhancer.
 
-    def __init__(self, prop_decrease: float = 1.0) -> None:
+    ``prop_decrease`` 0.8 rather than the package's 1.0: full gating lowered SI-SDR on real
+    noise at 5 dB (train 4.9 -> 3.3 dB), 0.8 keeps or raises it (rain 5.0 -> 6.7 dB).
+    """
+
+    def __init__(self, prop_decrease: float = 0.8) -> None:
         import noisereduce
 
         self._reduce = noisereduce.reduce_noise
@@ -31,10 +35,13 @@ class SpectralGating:
         """One stretch of audio gated as a whole."""
         if samples.shape[0] < 2048:  # shorter than noisereduce's STFT window: leave it be
             return samples.astype(np.float32)
-        cleaned = self._reduce(
-            y=samples, sr=SAMPLE_RATE, stationary=False, prop_decrease=self.prop_decrease
-        )
-        return np.asarray(cleaned, dtype=np.float32)[: samples.shape[0]]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cleaned = self._reduce(
+                y=samples, sr=SAMPLE_RATE, stationary=False, prop_decrease=self.prop_decrease
+            )
+        # digital silence makes noisereduce divide 0 by 0: such bins stay silent
+        cleaned = np.nan_to_num(np.asarray(cleaned, dtype=np.float32), nan=0.0)
+        return cleaned[: samples.shape[0]]
 
     def session(self) -> _GatingSession:
         """A stream of blocks gated with context."""
