@@ -210,6 +210,11 @@ class Settings(BaseSettings):
         description="Voice aliases as `alloy=name,nova=name2`; OpenAI voice names not mapped "
         "speak with the requested model's own voice.",
     )
+    enhancement_model: str | None = Field(
+        None,
+        description="Model of /v1/audio/enhancements when a request names none; default "
+        "deepfilternet3 (the largest measured SI-SDR gain).",
+    )
     noise_reduction: str = Field(
         "none",
         description="`noise_reduction` of a request that gives none: none, auto, near_field, "

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, BinaryIO, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tympan.audio.encode import FORMATS
 from tympan.client import Client
 from tympan.config import Settings
 from tympan.errors import TympanError
@@ -20,11 +22,13 @@ from tympan.errors import TympanError
 __all__ = [
     "ApiKeyOption",
     "ServerOption",
+    "audio_format_for",
     "connect",
     "console",
     "err_console",
     "print_json",
     "track",
+    "write_audio_stream",
 ]
 
 T = TypeVar("T")
@@ -79,3 +83,37 @@ def print_json(value: Any, out: Path | None = None) -> None:
         typer.echo(text)
     else:
         out.write_text(text + "\n")
+
+
+_FORMAT_SUFFIXES = {".ogg": "opus", ".oga": "opus", ".raw": "pcm", ".m4a": "aac"}
+
+
+def audio_format_for(out: Path | None, fmt: str | None, *, default: str) -> str:
+    """The response format: ``--format``, else the output file's suffix, else ``default``."""
+    if fmt is None and out is not None:
+        suffix = out.suffix.lower()
+        fmt = _FORMAT_SUFFIXES.get(suffix, suffix.lstrip("."))
+    fmt = fmt or default
+    if fmt not in FORMATS:
+        raise typer.BadParameter(
+            f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", param_hint="--format"
+        )
+    return fmt
+
+
+def write_audio_stream(chunks: Iterable[bytes], out: Path | None) -> None:
+    """Write streamed audio to ``out`` (stdout if ``None``) as it arrives.
+
+    The first chunk is awaited before the file is created, so an error leaves no empty file.
+    """
+    if out is None and sys.stdout.isatty():
+        raise typer.BadParameter("refusing to write audio to a terminal; use -o FILE")
+    chunks = iter(chunks)
+    first = next(chunks, b"")
+    with contextlib.ExitStack() as stack:
+        sink: BinaryIO = (
+            stack.enter_context(out.open("wb")) if out is not None else sys.stdout.buffer
+        )
+        for chunk in itertools.chain([first], chunks):
+            sink.write(chunk)
+            sink.flush()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Self
 
@@ -113,6 +113,14 @@ class BaseClient:
     ) -> httpx.Response:
         """POST a multipart form with one audio file and the non-``None`` fields."""
         return self.request("POST", path, files={file_field: _file_part(file)}, data=_form(fields))
+
+    def stream_post(self, path: str, **kwargs: Any) -> Iterator[bytes]:
+        """POST and yield the answer's bytes as they arrive; an error status raises first."""
+        with self._http.stream("POST", path, **kwargs) as response:
+            if response.status_code >= 400:
+                response.read()
+                _raise_for_status(response)
+            yield from response.iter_bytes()
 
     # -- system ---------------------------------------------------------------------------
 

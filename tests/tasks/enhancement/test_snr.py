@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.tasks.enhancement.conftest import NOISE, mix_at_snr
+from tests.noisy_speech import NOISE, mix_at_snr
 from tympan.audio import Audio, decode_audio
 from tympan.tasks.enhancement import estimate_snr_db
 from tympan.tasks.enhancement.snr import MAX_SNR_DB

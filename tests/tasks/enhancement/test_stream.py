@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soxr
 
-from tests.tasks.enhancement.conftest import si_sdr_db
+from tests.noisy_speech import si_sdr_db
 from tympan.audio import Audio, decode_audio
 from tympan.config import SAMPLE_RATE
 from tympan.tasks.enhancement import EnhancementStream, Enhancer, enhance_audio, enhance_samples

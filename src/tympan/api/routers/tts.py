@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -15,8 +14,7 @@ from pydantic import BaseModel, Field
 
 from tympan.api.deps import ServicesDep
 from tympan.api.services import Services
-from tympan.errors import Overloaded
-from tympan.models.manager import ModelManager
+from tympan.api.streaming import leased_chunks
 from tympan.tasks.tts import (
     FORMATS,
     MAX_SPEED,
@@ -77,25 +75,6 @@ def _pick_voice(services: Services, request: SpeechRequest) -> Voice:
     return resolve_voice(request.voice, voices, voice_map, spec.options["voice"])
 
 
-async def _chunks(
-    manager: ModelManager, model_id: str, stream: SpeechStream
-) -> AsyncIterator[bytes]:
-    """Each chunk is rendered in the pool with the model leased, then sent at once.
-
-    Once the 200 has gone out a refusal can only cut the audio short, so an admitted stream
-    waits for a free slot instead of failing when the queue is full between two sentences.
-    """
-    while True:
-        try:
-            chunk = await manager.infer(model_id, stream.next_chunk, task="tts")
-        except Overloaded:
-            await asyncio.sleep(0.05)  # slots free up as other chunks finish
-            continue
-        if chunk is None:
-            return
-        yield chunk
-
-
 async def _sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """OpenAI's event stream: ``speech.audio.delta`` (base64 audio) ..., ``speech.audio.done``."""
 
@@ -123,7 +102,7 @@ async def create_speech(request: SpeechRequest, services: ServicesDep) -> Stream
         "X-Tympan-Voice": voice.name,
         "X-Tympan-Sample-Rate": str(stream.sample_rate),
     }
-    chunks = _chunks(services.manager, voice.model_id, stream)
+    chunks = leased_chunks(services.manager, voice.model_id, stream.next_chunk, task="tts")
     if request.stream_format == "sse":
         return StreamingResponse(_sse(chunks), media_type="text/event-stream", headers=headers)
     return StreamingResponse(chunks, media_type=stream.media_type, headers=headers)
