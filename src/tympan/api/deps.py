@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import Depends, File, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 from starlette.requests import HTTPConnection
 
+from tympan.api.noise_reduction import NoiseReducer
 from tympan.api.security import caller_of
 from tympan.api.services import Services
 from tympan.audio import Audio, decode_audio
@@ -23,6 +24,7 @@ from tympan.errors import (
 __all__ = [
     "AudioUpload",
     "NamespaceDep",
+    "NoiseReducerDep",
     "ServicesDep",
     "decode_upload",
     "decode_uploads",
@@ -103,9 +105,27 @@ async def decode_uploads(uploads: list[UploadFile], services: Services, param: s
     return [await decode_upload(upload, services, param, budget) for upload in uploads]
 
 
-async def _audio_upload(services: ServicesDep, file: UploadFile = File(...)) -> Audio:
-    return await decode_upload(file, services)
+def _noise_reducer(
+    services: ServicesDep,
+    noise_reduction: str | None = Form(
+        None,
+        description="none | auto | near_field | far_field | an enhancement model id "
+        "(default TYMPAN_NOISE_REDUCTION); applied to the audio before the task.",
+    ),
+) -> NoiseReducer:
+    return NoiseReducer(services, noise_reduction or services.settings.noise_reduction)
+
+
+NoiseReducerDep = Annotated[NoiseReducer, Depends(_noise_reducer)]
+"""The request's ``noise_reduction`` form field, to apply to each decoded recording."""
+
+
+async def _audio_upload(
+    services: ServicesDep, reduce_noise: NoiseReducerDep, file: UploadFile = File(...)
+) -> Audio:
+    return await reduce_noise(await decode_upload(file, services))
 
 
 AudioUpload = Annotated[Audio, Depends(_audio_upload)]
-"""The request's ``file`` field, decoded at the boundary into ``Audio``."""
+"""The request's ``file`` field, decoded at the boundary into ``Audio``, then its noise
+reduced as the request's ``noise_reduction`` field says."""

@@ -10,7 +10,14 @@ import numpy as np
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_upload, decode_uploads
+from tympan.api.deps import (
+    AudioUpload,
+    NamespaceDep,
+    NoiseReducerDep,
+    ServicesDep,
+    decode_upload,
+    decode_uploads,
+)
 from tympan.api.services import Services
 from tympan.audio import Audio
 from tympan.errors import InvalidParameter, TympanError
@@ -145,6 +152,7 @@ async def verify_speaker(
     audio: AudioUpload,
     services: ServicesDep,
     namespace: NamespaceDep,
+    reduce_noise: NoiseReducerDep,
     speaker_id: Annotated[str | None, Form(description="Compare against this speaker.")] = None,
     file2: Annotated[UploadFile | None, File(description="Or against this recording.")] = None,
     threshold: ThresholdField = None,
@@ -169,7 +177,7 @@ async def verify_speaker(
         return replace(result, speaker_id=speaker.id, name=speaker.name)
     assert file2 is not None
     model_id = resolve_speaker_model(services, model)
-    second = await decode_upload(file2, services, param="file2")
+    second = await reduce_noise(await decode_upload(file2, services, param="file2"))
     (query,) = await _embed(services, model_id, [audio])
     try:
         (reference,) = await _embed(services, model_id, [second])
