@@ -71,6 +71,21 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (413 above)."
     )
+    max_dataset_files: int = Field(
+        50_000, ge=1, description="Most files an uploaded dataset zip may hold (413 past it)."
+    )
+    max_dataset_bytes: int = Field(
+        2 * 1024**3,
+        ge=1,
+        description="Most bytes an uploaded dataset zip may unpack to (413 past it; each member "
+        "is also held to TYMPAN_MAX_UPLOAD_BYTES).",
+    )
+    max_zip_ratio: float = Field(
+        200.0,
+        gt=1,
+        description="Highest compression ratio a dataset zip member may declare (a zip bomb's "
+        "is in the thousands).",
+    )
     max_audio_seconds: float = Field(
         9000.0,
         gt=0,
@@ -129,6 +144,12 @@ class Settings(BaseSettings):
     inference_threads: int = Field(
         2, ge=1, description="Worker threads that run inference (the bounded executor)."
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Also serve /metrics without a key on this port of 127.0.0.1 (Prometheus).",
+    )
     inference_queue_size: int = Field(
         64, ge=1, description="Requests allowed to wait for a worker before 503 Overloaded."
     )
@@ -161,6 +182,21 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Extra CTranslate2 Whisper model folders served for ASR, as "
         "`id=/path,id2=/path2` (tiny to large-v3); each id is listed by /v1/models.",
+    )
+    openai_asr_models: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: dict.fromkeys(
+            (
+                "whisper-1",
+                "gpt-4o-transcribe",
+                "gpt-4o-mini-transcribe",
+                "gpt-transcribe",
+                "gpt-4o-transcribe-diarize",
+            ),
+            "auto",
+        ),
+        description="OpenAI transcription model names (dated variants included) and what "
+        "serves them, as `name=target,...`: a model id, or `auto` (language ID, then tiny.en "
+        "for English and whisper-base otherwise).",
     )
     asr_batch_size: int = Field(
         8, ge=1, le=64, description="Most 30 s chunks one ASR model decodes in one batch."
@@ -209,11 +245,6 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Voice aliases as `alloy=name,nova=name2`; OpenAI voice names not mapped "
         "speak with the requested model's own voice.",
-    )
-    enhancement_model: str | None = Field(
-        None,
-        description="Model of /v1/audio/enhancements when a request names none; default "
-        "deepfilternet3 (the largest measured SI-SDR gain).",
     )
     noise_reduction: str = Field(
         "none",
@@ -264,7 +295,9 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
-    @field_validator("asr_models", "tts_voices", "tts_voice_map", mode="before")
+    @field_validator(
+        "asr_models", "openai_asr_models", "tts_voices", "tts_voice_map", mode="before"
+    )
     @classmethod
     def _split_models(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
@@ -295,7 +328,10 @@ def settings_reference() -> list[tuple[str, str, str]]:
     rows = []
     for name, field in Settings.model_fields.items():
         default = field.get_default(call_default_factory=True)
-        shown = ",".join(default) if isinstance(default, list) else default
+        if isinstance(default, dict):
+            shown = ",".join(f"{key}={value}" for key, value in default.items())
+        else:
+            shown = ",".join(default) if isinstance(default, list) else default
         rows.append((f"TYMPAN_{name.upper()}", str(shown), field.description or ""))
     return rows
 

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from tympan.audio import decode_audio
 from tympan.cli import app
-from tympan.cli._common import audio_format_for
+from tympan.cli._common import format_for
 
 runner = CliRunner()
 
@@ -30,12 +30,12 @@ def data_dir(tmp_path, monkeypatch):
     ],
 )
 def test_format_follows_option_then_suffix(out, fmt, expected):
-    assert audio_format_for(Path(out) if out else None, fmt, default="mp3") == expected
+    assert format_for(Path(out) if out else None, fmt) == expected
 
 
 def test_unknown_format_is_a_usage_error():
     with pytest.raises(typer.BadParameter):
-        audio_format_for(Path("a.xyz"), None, default="mp3")
+        format_for(Path("a.xyz"), None)
 
 
 def test_speak_text_to_file_then_stdin_with_speed(tmp_path):

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, File, Form, Request, UploadFile
 from starlette.requests import HTTPConnection
 
-from tympan.api.noise_reduction import NoiseReducer
 from tympan.api.security import caller_of
 from tympan.api.services import Services
 from tympan.audio import Audio, decode_audio
@@ -20,11 +19,12 @@ from tympan.errors import (
     UnsupportedMedia,
     UploadTooLarge,
 )
+from tympan.metrics import observe_audio
+from tympan.tasks.enhancement import noise_reduction_policy, reduce_noise
 
 __all__ = [
     "AudioUpload",
     "NamespaceDep",
-    "NoiseReducerDep",
     "ServicesDep",
     "decode_upload",
     "decode_uploads",
@@ -84,6 +84,7 @@ async def decode_upload(
         raise
     if budget is not None:
         budget.spend(audio.duration, param=param)
+    observe_audio(audio.duration)
     if upload.filename:
         audio = replace(audio, source=replace(audio.source, name=upload.filename))
     return audio
@@ -105,27 +106,21 @@ async def decode_uploads(uploads: list[UploadFile], services: Services, param: s
     return [await decode_upload(upload, services, param, budget) for upload in uploads]
 
 
-def _noise_reducer(
+async def _audio_upload(
     services: ServicesDep,
+    file: UploadFile = File(...),
     noise_reduction: str | None = Form(
         None,
-        description="none | auto | near_field | far_field | an enhancement model id "
-        "(default TYMPAN_NOISE_REDUCTION); applied to the audio before the task.",
+        description="none, auto, near_field, far_field or an enhancement model id "
+        "(default: TYMPAN_NOISE_REDUCTION; see docs/enhancement.md).",
     ),
-) -> NoiseReducer:
-    return NoiseReducer(services, noise_reduction or services.settings.noise_reduction)
-
-
-NoiseReducerDep = Annotated[NoiseReducer, Depends(_noise_reducer)]
-"""The request's ``noise_reduction`` form field, to apply to each decoded recording."""
-
-
-async def _audio_upload(
-    services: ServicesDep, reduce_noise: NoiseReducerDep, file: UploadFile = File(...)
 ) -> Audio:
-    return await reduce_noise(await decode_upload(file, services))
+    audio = await decode_upload(file, services)
+    choice = noise_reduction or services.settings.noise_reduction
+    policy = noise_reduction_policy(services.settings)
+    return await reduce_noise(services.manager, policy, audio, choice)
 
 
 AudioUpload = Annotated[Audio, Depends(_audio_upload)]
-"""The request's ``file`` field, decoded at the boundary into ``Audio``, then its noise
-reduced as the request's ``noise_reduction`` field says."""
+"""The request's ``file`` field, decoded at the boundary into ``Audio`` and enhanced as its
+``noise_reduction`` field asks."""

@@ -1,9 +1,14 @@
-"""Audio answers streamed chunk by chunk, each chunk computed with its model leased."""
+"""``leased_chunks``: a streamed response body produced chunk by chunk with a model leased.
+
+TTS and enhancement both encode audio as it is made: each chunk is computed in the pool with
+the model leased for just that chunk, and sent at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from tympan.errors import Overloaded
 from tympan.models.manager import ModelManager
@@ -14,16 +19,16 @@ __all__ = ["leased_chunks"]
 async def leased_chunks(
     manager: ModelManager,
     model_id: str,
-    next_chunk: Callable[[object], bytes | None],
+    next_chunk: Callable[[Any], bytes | None],
     *,
     task: str,
-    on_close: Callable[[], None] | None = None,
+    close: Callable[[], None] | None = None,
 ) -> AsyncIterator[bytes]:
-    """Each chunk is computed in the pool with ``model_id`` leased, then sent at once.
+    """``next_chunk(model)`` until it returns ``None``; ``close`` runs however the body ends
+    (a client that goes away stops the work at the next chunk).
 
-    Once the 200 has gone out a refusal can only cut the audio short, so an admitted stream
+    Once the 200 has gone out a refusal can only cut the body short, so an admitted stream
     waits for a free slot instead of failing when the queue is full between two chunks.
-    ``on_close`` runs however the stream ends (done, or the client went away).
     """
     try:
         while True:
@@ -36,5 +41,5 @@ async def leased_chunks(
                 return
             yield chunk
     finally:
-        if on_close is not None:
-            on_close()
+        if close is not None:
+            close()

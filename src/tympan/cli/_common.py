@@ -21,14 +21,16 @@ from tympan.errors import TympanError
 
 __all__ = [
     "ApiKeyOption",
+    "AudioFormatOption",
+    "AudioOutOption",
     "ServerOption",
-    "audio_format_for",
     "connect",
     "console",
     "err_console",
+    "format_for",
     "print_json",
     "track",
-    "write_audio_stream",
+    "write_chunks",
 ]
 
 T = TypeVar("T")
@@ -43,6 +45,12 @@ ServerOption = Annotated[
         envvar="TYMPAN_SERVER",
         help="URL of a running Tympan service; without it the command runs in-process.",
     ),
+]
+AudioOutOption = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Audio file to write (default stdout).")
+]
+AudioFormatOption = Annotated[
+    str | None, typer.Option("--format", help="mp3|opus|aac|flac|wav|pcm (default: suffix)")
 ]
 ApiKeyOption = Annotated[
     str | None, typer.Option("--api-key", envvar="TYMPAN_API_KEY", help="Bearer API key.")
@@ -85,15 +93,15 @@ def print_json(value: Any, out: Path | None = None) -> None:
         out.write_text(text + "\n")
 
 
-_FORMAT_SUFFIXES = {".ogg": "opus", ".oga": "opus", ".raw": "pcm", ".m4a": "aac"}
+_SUFFIXES = {".ogg": "opus", ".oga": "opus", ".raw": "pcm", ".m4a": "aac"}
 
 
-def audio_format_for(out: Path | None, fmt: str | None, *, default: str) -> str:
-    """The response format: ``--format``, else the output file's suffix, else ``default``."""
+def format_for(out: Path | None, fmt: str | None) -> str:
+    """The response format: ``--format``, else the output file's suffix, else mp3."""
     if fmt is None and out is not None:
         suffix = out.suffix.lower()
-        fmt = _FORMAT_SUFFIXES.get(suffix, suffix.lstrip("."))
-    fmt = fmt or default
+        fmt = _SUFFIXES.get(suffix, suffix.lstrip("."))
+    fmt = fmt or "mp3"
     if fmt not in FORMATS:
         raise typer.BadParameter(
             f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", param_hint="--format"
@@ -101,11 +109,9 @@ def audio_format_for(out: Path | None, fmt: str | None, *, default: str) -> str:
     return fmt
 
 
-def write_audio_stream(chunks: Iterable[bytes], out: Path | None) -> None:
-    """Write streamed audio to ``out`` (stdout if ``None``) as it arrives.
-
-    The first chunk is awaited before the file is created, so an error leaves no empty file.
-    """
+def write_chunks(chunks: Iterator[bytes], out: Path | None) -> None:
+    """Write streamed audio to ``out`` (or stdout) as it arrives; an error in the first chunk
+    surfaces before an output file is created, and audio never goes to a terminal."""
     if out is None and sys.stdout.isatty():
         raise typer.BadParameter("refusing to write audio to a terminal; use -o FILE")
     chunks = iter(chunks)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,11 +10,13 @@ from rich.table import Table
 
 from tympan.cli._common import (
     ApiKeyOption,
+    AudioFormatOption,
+    AudioOutOption,
     ServerOption,
-    audio_format_for,
     connect,
     console,
-    write_audio_stream,
+    format_for,
+    write_chunks,
 )
 
 __all__ = ["register"]
@@ -33,20 +34,16 @@ def speak(
     text: Annotated[
         str | None, typer.Argument(help="Text to speak; read from stdin if absent.")
     ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Audio file to write (default stdout).")
-    ] = None,
+    out: AudioOutOption = None,
     voice: Annotated[str | None, typer.Option(help="Piper or OpenAI voice name.")] = None,
     speed: Annotated[float | None, typer.Option(help="0.25 to 4.0 (1.0 = natural).")] = None,
     model: Annotated[str | None, typer.Option(help="TTS model id or alias.")] = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="mp3|opus|aac|flac|wav|pcm (default: suffix)")
-    ] = None,
+    fmt: AudioFormatOption = None,
     server: ServerOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
     """Speak TEXT into an audio file, written as the server streams it."""
-    response_format = audio_format_for(out, fmt, default="mp3")
+    response_format = format_for(out, fmt)
     content = _read_text(text)
     with connect(server, api_key) as client:
         chunks = client.speech_stream(
@@ -56,7 +53,7 @@ def speak(
             response_format=response_format,  # type: ignore[arg-type]
             speed=speed,
         )
-        write_audio_stream(chunks, out)
+        write_chunks(chunks, out)
 
 
 def voices(server: ServerOption = None, api_key: ApiKeyOption = None) -> None:

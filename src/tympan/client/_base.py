@@ -58,8 +58,6 @@ def _raise_for_status(response: httpx.Response) -> None:
 class BaseClient:
     """A connection to a Tympan service (remote, or in-process with ``in_process``)."""
 
-    """A connection to a Tympan service (remote, or in-process with ``in_process``)."""
-
     def __init__(
         self,
         base_url: str = "http://127.0.0.1:8000",
@@ -114,9 +112,9 @@ class BaseClient:
         """POST a multipart form with one audio file and the non-``None`` fields."""
         return self.request("POST", path, files={file_field: _file_part(file)}, data=_form(fields))
 
-    def stream_post(self, path: str, **kwargs: Any) -> Iterator[bytes]:
-        """POST and yield the answer's bytes as they arrive; an error status raises first."""
-        with self._http.stream("POST", path, **kwargs) as response:
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[bytes]:
+        """A streamed response body, chunk by chunk; an error status raises before any chunk."""
+        with self._http.stream(method, path, **kwargs) as response:
             if response.status_code >= 400:
                 response.read()
                 _raise_for_status(response)
@@ -133,7 +131,23 @@ class BaseClient:
         params = {"task": task} if task else None
         return self.request("GET", "/v1/models", params=params).json()["data"]
 
+    def load_model(self, model_id: str) -> dict[str, Any]:
+        """Load a model now (``POST /v1/models/{id}/load``); returns its card."""
+        return self.request("POST", f"/v1/models/{model_id}/load").json()
+
+    def unload_model(self, model_id: str) -> dict[str, Any]:
+        """Free a model's memory now (``POST /v1/models/{id}/unload``); returns its card."""
+        return self.request("POST", f"/v1/models/{model_id}/unload").json()
+
     # -- jobs -----------------------------------------------------------------------------
+
+    def jobs(
+        self, *, kind: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Recent background jobs, newest first (``GET /v1/jobs``)."""
+        params = {"kind": kind, "status": status, "limit": limit}
+        params = {name: value for name, value in params.items() if value is not None}
+        return self.request("GET", "/v1/jobs", params=params).json()["data"]
 
     def job(self, job_id: str) -> dict[str, Any]:
         """A background job's state (``GET /v1/jobs/{id}``)."""

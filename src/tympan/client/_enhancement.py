@@ -1,4 +1,4 @@
-"""SDK methods for speech enhancement."""
+"""SDK methods for speech enhancement (``POST /v1/audio/enhancements``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from tympan.audio.encode import EncodedFormat
 from tympan.client._base import BaseClient, FileInput, _file_part, _form
 
+__all__ = ["EnhancementMethods"]
+
 
 class EnhancementMethods(BaseClient):
-    """``/v1/audio/enhancements``."""
-
     def enhance(
         self, file: FileInput, *, model: str | None = None, response_format: EncodedFormat = "wav"
     ) -> bytes:
@@ -20,8 +20,8 @@ class EnhancementMethods(BaseClient):
     def enhance_stream(
         self, file: FileInput, *, model: str | None = None, response_format: EncodedFormat = "wav"
     ) -> Iterator[bytes]:
-        """``file`` with its noise reduced, as the byte chunks the server streams."""
+        """``file`` with its noise reduced, as the byte chunks the server streams block by
+        block while it enhances."""
         fields = _form({"model": model, "response_format": response_format})
-        yield from self.stream_post(
-            "/v1/audio/enhancements", files={"file": _file_part(file)}, data=fields
-        )
+        files = {"file": _file_part(file)}
+        yield from self.stream("POST", "/v1/audio/enhancements", files=files, data=fields)

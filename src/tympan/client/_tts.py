@@ -46,7 +46,7 @@ class SpeechMethods(BaseClient):
             "speed": speed,
         }
         payload = {key: value for key, value in body.items() if value is not None}
-        yield from self.stream_post("/v1/audio/speech", json=payload)
+        yield from self.stream("POST", "/v1/audio/speech", json=payload)
 
     def voices(self) -> list[VoiceCard]:
         """Every voice the service speaks with (``GET /v1/audio/voices``)."""

@@ -127,15 +127,15 @@ def test_sdk_transcription_record(api: Client) -> None:
 def test_english_only_model_refuses_translation_and_other_languages(api: Client) -> None:
     audio = (LJ / LJ_ROWS[1]["audio"]).read_bytes()
     for path, fields in [
-        ("/v1/audio/translations", {"model": "whisper-1"}),
-        ("/v1/audio/translations", {"model": "whisper-1", "stream": "true"}),
+        ("/v1/audio/translations", {"model": "tiny.en"}),
+        ("/v1/audio/translations", {"model": "tiny.en", "stream": "true"}),
         ("/v1/audio/transcriptions", {"model": "tiny.en", "language": "de"}),
     ]:
         response = post(api, path, audio, **fields)
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] == "unsupported_operation"
     with pytest.raises(UnsupportedOperation):
-        api.translate(LJ / LJ_ROWS[1]["audio"])
+        api.translate(LJ / LJ_ROWS[1]["audio"], model="tiny.en")
 
 
 def test_multilingual_base_translates_and_identifies_german(api: Client) -> None:

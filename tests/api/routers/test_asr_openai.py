@@ -80,14 +80,33 @@ def test_streamed_transcription_events(client: openai.OpenAI) -> None:
 def test_translation_with_english_only_model_is_a_clear_400(client: openai.OpenAI) -> None:
     audio = (LJ / LJ_ROWS[1]["audio"]).read_bytes()
     with pytest.raises(openai.BadRequestError) as caught:
-        client.audio.translations.create(model="whisper-1", file=("speech.flac", audio))
+        client.audio.translations.create(model="tiny.en", file=("speech.flac", audio))
     assert caught.value.code == "unsupported_operation"
     assert "English-only" in caught.value.message
 
 
 def test_models_and_authentication(base_url: str, client: openai.OpenAI) -> None:
     ids = {model.id for model in client.models.list()}
-    assert {"whisper-tiny.en", "whisper-base"} <= ids
+    assert {"whisper-tiny.en", "whisper-base", "whisper-1", "gpt-4o-transcribe"} <= ids
     stranger = openai.OpenAI(base_url=base_url, api_key="sk-wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         stranger.models.list()
+
+
+def test_include_logprobs_gives_each_word_its_log_probability(client: openai.OpenAI) -> None:
+    row = LJ_ROWS[0]
+    with (LJ / row["audio"]).open("rb") as audio:
+        result = client.audio.transcriptions.create(
+            model="gpt-4o-transcribe", file=audio, include=["logprobs"]
+        )
+    assert result.logprobs and all(item.logprob <= 0 for item in result.logprobs)
+    assert "".join(item.token for item in result.logprobs).strip() == result.text.strip()
+    assert all(item.bytes == list(item.token.encode()) for item in result.logprobs)
+    with (
+        (LJ / row["audio"]).open("rb") as audio,
+        pytest.raises(openai.UnprocessableEntityError) as bad,
+    ):
+        client.audio.transcriptions.create(
+            model="gpt-4o-transcribe", file=audio, include=["logprobs"], response_format="text"
+        )
+    assert "include[]" in str(bad.value)

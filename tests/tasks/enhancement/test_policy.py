@@ -1,35 +1,34 @@
-"""``NoiseReductionPolicy``: which enhancer each ``noise_reduction`` value runs."""
+"""``noise_reduction`` values to enhancers."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from tests.noisy_audio import noisy_speech
 from tympan.audio import Audio
+from tympan.config import Settings
 from tympan.errors import InvalidParameter
-from tympan.tasks.enhancement import NoiseReductionPolicy
+from tympan.tasks.enhancement import noise_reduction_policy
 
-POLICY = NoiseReductionPolicy(
-    auto_model="deepfilternet3",
-    near_field_model="rnnoise",
-    far_field_model="deepfilternet3",
-    auto_snr_db=10.0,
-)
 ENHANCERS = ["deepfilternet3", "rnnoise", "noisereduce"]
 
 
-def test_named_choices(noisy_speech: Audio) -> None:
-    assert POLICY.model_for("none", noisy_speech, ENHANCERS) is None
-    assert POLICY.model_for("near_field", noisy_speech, ENHANCERS) == "rnnoise"
-    assert POLICY.model_for("far_field", noisy_speech, ENHANCERS) == "deepfilternet3"
-    assert POLICY.model_for("noisereduce", noisy_speech, ENHANCERS) == "noisereduce"
+def test_named_choices_and_model_ids() -> None:
+    policy = noise_reduction_policy(Settings())
+    audio = Audio.from_array(np.zeros(16_000, np.float32))
+    assert policy.model_for("none", audio, ENHANCERS) is None
+    assert policy.model_for("near_field", audio, ENHANCERS) == "rnnoise"
+    assert policy.model_for("far_field", audio, ENHANCERS) == "deepfilternet3"
+    assert policy.model_for("noisereduce", audio, ENHANCERS) == "noisereduce"
+    with pytest.raises(InvalidParameter) as error:
+        policy.model_for("loud", audio, ENHANCERS)
+    assert error.value.param == "noise_reduction" and "near_field" in error.value.message
 
 
-def test_auto_enhances_noisy_speech_only(noisy_speech: Audio, clean_speech: Audio) -> None:
-    assert POLICY.model_for("auto", noisy_speech, ENHANCERS) == "deepfilternet3"
-    assert POLICY.model_for("auto", clean_speech, ENHANCERS) is None
-
-
-def test_unknown_value_is_refused_listing_the_choices(noisy_speech: Audio) -> None:
-    with pytest.raises(InvalidParameter, match="near_field, far_field, deepfilternet3") as err:
-        POLICY.model_for("loud", noisy_speech, ENHANCERS)
-    assert err.value.param == "noise_reduction"
+def test_auto_enhances_only_below_its_snr_threshold() -> None:
+    policy = noise_reduction_policy(Settings(noise_reduction_auto_snr_db=5.0))
+    quiet = Audio.from_array(noisy_speech(30.0)[0])
+    loud = Audio.from_array(noisy_speech(-5.0)[0])
+    assert policy.model_for("auto", quiet, ENHANCERS) is None
+    assert policy.model_for("auto", loud, ENHANCERS) == policy.auto_model

@@ -1,26 +1,32 @@
-"""``estimate_snr_db`` ranks real noisy mixtures in the order of their true SNR."""
+"""The blind SNR estimate and the mixing used to measure enhancement."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from tests.noisy_speech import NOISE, mix_at_snr
-from tympan.audio import Audio, decode_audio
-from tympan.tasks.enhancement import estimate_snr_db
-from tympan.tasks.enhancement.snr import MAX_SNR_DB
+from tests.noisy_audio import noisy_speech
+from tympan.audio import Audio
+from tympan.tasks.enhancement.snr import MAX_SNR_DB, estimate_snr_db, mix_at_snr, si_sdr
 
 
-def test_estimate_falls_as_noise_rises(clean_speech: Audio) -> None:
-    noise = decode_audio(NOISE).samples
-    estimates = [
-        estimate_snr_db(Audio.from_array(mix_at_snr(clean_speech.samples, noise, snr)))
-        for snr in (20.0, 10.0, 5.0, 0.0)
-    ]
-    assert estimates == sorted(estimates, reverse=True)
-    assert estimates[0] - estimates[-1] > 8.0
+def test_mixing_hits_the_asked_snr_and_stays_under_full_scale() -> None:
+    rng = np.random.default_rng(1)
+    speech = rng.standard_normal(16_000).astype(np.float32) * 0.5
+    noise = rng.standard_normal(4_000).astype(np.float32)  # shorter: tiled
+    mixture, reference = mix_at_snr(speech, noise, 5.0, rng)
+    residual = mixture.astype(np.float64) - reference
+    snr = 10 * np.log10(np.mean(reference.astype(np.float64) ** 2) / np.mean(residual**2))
+    assert abs(snr - 5.0) < 0.01 and np.max(np.abs(mixture)) <= 0.95 + 1e-6
 
 
-def test_silence_and_short_audio_read_as_clean() -> None:
+def test_estimate_falls_as_noise_rises_on_real_recordings() -> None:
+    estimates = [estimate_snr_db(Audio.from_array(noisy_speech(snr)[0])) for snr in (20, 10, 0)]
+    assert estimates[0] > estimates[1] > estimates[2]
     assert estimate_snr_db(Audio.from_array(np.zeros(16_000, np.float32))) == MAX_SNR_DB
-    assert estimate_snr_db(Audio.from_array(np.zeros(100, np.float32))) == MAX_SNR_DB
-    assert estimate_snr_db(Audio.from_array(np.zeros(0, np.float32))) == MAX_SNR_DB
+
+
+def test_si_sdr_is_scale_invariant_and_falls_with_noise() -> None:
+    noisy, clean = noisy_speech(0.0)
+    assert si_sdr(clean, 3 * clean) > 100
+    assert abs(si_sdr(clean, noisy) - si_sdr(clean, 0.5 * noisy)) < 1e-6
+    assert -3 < si_sdr(clean, noisy) < 3  # 0 dB SNR

@@ -25,7 +25,6 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep
-from tympan.api.routers.diarization import diarize_audio
 from tympan.api.services import Services
 from tympan.audio.types import Audio
 from tympan.config import DEFAULT_NAMESPACE
@@ -38,7 +37,9 @@ from tympan.tasks.asr import (
     render_text,
     transcriber_for,
 )
-from tympan.tasks.diarization import DiarizationOptions, label_transcription
+from tympan.tasks.asr.formats import logprob_entries, word_logprobs
+from tympan.tasks.asr.routing import route_model
+from tympan.tasks.diarization import DiarizationOptions, diarize_with_models, label_transcription
 
 __all__ = ["router"]
 
@@ -107,7 +108,10 @@ def decoding_fields(
 
 
 DecodingDep = Annotated[DecodingFields, Depends(decoding_fields)]
-ModelField = Annotated[str | None, Form(description="Model id or alias; default whisper-1.")]
+ModelField = Annotated[
+    str | None,
+    Form(description="Model id or alias, or an OpenAI name (routed by language); default tiny.en."),
+]
 PromptField = Annotated[str | None, Form(max_length=4000)]
 FormatField = Annotated[ResponseFormat, Form()]
 TemperatureField = Annotated[float, Form(ge=0, le=1)]
@@ -125,9 +129,12 @@ def _verbose(transcription: Transcription) -> dict[str, Any]:
     return {**body, "usage": _usage(transcription)}
 
 
-def _response(transcription: Transcription, fmt: ResponseFormat) -> Any:
+def _response(transcription: Transcription, fmt: ResponseFormat, logprobs: bool = False) -> Any:
     if fmt == "json":
-        return JSONResponse({"text": transcription.text, "usage": _usage(transcription)})
+        body: dict[str, Any] = {"text": transcription.text, "usage": _usage(transcription)}
+        if logprobs:
+            body["logprobs"] = logprob_entries(word_logprobs(transcription.segments))
+        return JSONResponse(body)
     if fmt == "verbose_json":
         return JSONResponse(_verbose(transcription))
     return PlainTextResponse(render_text(transcription, fmt))
@@ -203,8 +210,12 @@ async def _serve(
     stream: bool,
     diarize: bool = False,
     namespace: str = DEFAULT_NAMESPACE,
+    logprobs: bool = False,
 ) -> Any:
     model_id = model or services.registry.default("asr").id
+    model_id, options = await route_model(
+        services.manager, services.settings, model_id, audio, options
+    )
     transcriber = transcriber_for(services.manager, services.settings)
     if stream:
         if diarize:
@@ -215,10 +226,12 @@ async def _serve(
         return _stream(services, audio, model_id, options, admission)
     with transcriber.admission(model_id):
         if not diarize:
-            return _response(await transcriber.transcribe(audio, model_id, options), fmt)
+            return _response(await transcriber.transcribe(audio, model_id, options), fmt, logprobs)
         transcription, turns = await asyncio.gather(  # word times: speakers are given per word
             transcriber.transcribe(audio, model_id, replace(options, word_timestamps=True)),
-            diarize_audio(services, audio, None, DiarizationOptions(), namespace),
+            diarize_with_models(
+                services.manager, services.db, audio, None, DiarizationOptions(), namespace
+            ),
         )
     labelled = label_transcription(
         transcription, turns.segments, keep_words=options.word_timestamps
@@ -263,18 +276,28 @@ async def create_transcription(
     diarize: Annotated[
         bool, Form(description="Label segments and words with speakers (named if enrolled).")
     ] = False,
+    include: Annotated[
+        list[Literal["logprobs"]] | None,
+        Form(alias="include[]", description="logprobs: per-word log probabilities (json only)."),
+    ] = None,
 ) -> Any:
     """Transcribe the uploaded audio (OpenAI's ``createTranscription``)."""
+    logprobs = "logprobs" in (include or [])
+    if logprobs and (response_format != "json" or stream or diarize):
+        raise InvalidParameter(
+            "include[]=logprobs needs response_format json, without stream or diarize.",
+            param="include[]",
+        )
     options = _options(
         "transcribe",
         decoding,
         language=language or None,
         prompt=prompt or None,
         temperature=temperature,
-        words="word" in (timestamp_granularities or []),
+        words=logprobs or "word" in (timestamp_granularities or []),
     )
     return await _serve(
-        services, audio, model, options, response_format, stream, diarize, namespace
+        services, audio, model, options, response_format, stream, diarize, namespace, logprobs
     )
 
 

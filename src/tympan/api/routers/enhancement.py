@@ -1,4 +1,8 @@
-"""``POST /v1/audio/enhancements``: noisy speech in, cleaner speech out, streamed."""
+"""``POST /v1/audio/enhancements``: a noisy recording in, the same recording with less noise out.
+
+The audio streams back block by block as it is enhanced (bounded memory however long the
+recording), encoded by the same encoder as speech synthesis.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
 
-from tympan.api.deps import ServicesDep, decode_uploads
+from tympan.api.deps import ServicesDep, decode_upload
 from tympan.api.streaming import leased_chunks
 from tympan.audio.encode import FORMATS, EncodedFormat
-from tympan.tasks.enhancement import EnhancementStream
+from tympan.tasks.enhancement import ENHANCEMENT_TASK, EnhancementStream
 
 __all__ = ["router"]
 
@@ -24,20 +28,24 @@ router = APIRouter(tags=["enhancement"])
 )
 async def create_enhancement(
     services: ServicesDep,
-    file: Annotated[UploadFile, File(description="The noisy recording (any format PyAV reads).")],
-    model: Annotated[str | None, Form(description="An enhancement model id.")] = None,
+    file: Annotated[UploadFile, File(description="The noisy recording (any decodable format).")],
+    model: Annotated[
+        str | None, Form(description="Enhancement model id (GET /v1/models?task=enhancement).")
+    ] = None,
     response_format: Annotated[EncodedFormat, Form()] = "wav",
 ) -> StreamingResponse:
-    """``file`` enhanced, same length and timing, streamed block by block as it is computed."""
-    registry, settings = services.registry, services.settings
-    chosen = model or settings.enhancement_model
-    spec = registry.get(chosen, task="enhancement") if chosen else registry.default("enhancement")
-    (audio,) = await decode_uploads([file], services, "file")
-    stream = await services.manager.infer(
-        spec.id, EnhancementStream, audio, response_format, task="enhancement"
+    """The recording enhanced, same length and timing, streamed as it is computed."""
+    registry = services.registry
+    spec = (
+        registry.get(model, task=ENHANCEMENT_TASK) if model else registry.default(ENHANCEMENT_TASK)
+    )
+    audio = await decode_upload(file, services)
+    manager = services.manager
+    stream = await manager.infer(
+        spec.id, EnhancementStream, audio, response_format, task=ENHANCEMENT_TASK
     )
     headers = {"X-Tympan-Model": spec.id, "X-Tympan-Sample-Rate": str(stream.sample_rate)}
     chunks = leased_chunks(
-        services.manager, spec.id, stream.next_chunk, task="enhancement", on_close=stream.close
+        manager, spec.id, stream.next_chunk, task=ENHANCEMENT_TASK, close=stream.close
     )
     return StreamingResponse(chunks, media_type=stream.media_type, headers=headers)

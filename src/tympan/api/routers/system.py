@@ -1,4 +1,5 @@
-"""Health and the model list (OpenAI's ``/v1/models`` shape plus Tympan's fields)."""
+"""Health, the model list (OpenAI's ``/v1/models`` shape plus Tympan's fields), and loading or
+unloading a model by hand (models otherwise load on first use and unload when idle)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from tympan import __version__
 from tympan.api.deps import NamespaceDep, ServicesDep
 from tympan.api.services import Services
-from tympan.errors import ModelNotFound
+from tympan.errors import Conflict, ModelNotFound
 from tympan.models.spec import ModelSpec
+from tympan.tasks.asr.routing import AUTO
 
 __all__ = ["ModelCard", "ModelList", "router"]
 
@@ -76,19 +79,71 @@ def _visible(spec: ModelSpec, namespace: str) -> bool:
     return spec.options.get("namespace", namespace) == namespace
 
 
+def _openai_cards(services: Services) -> dict[str, ModelCard]:
+    """OpenAI's transcription names, each routed to a model (``TYMPAN_OPENAI_ASR_MODELS``)."""
+    return {
+        name: ModelCard(
+            id=name,
+            task="asr",
+            backend="route",
+            source=f"openai name -> {target}",
+            description="language ID, then tiny.en for English and whisper-base otherwise"
+            if target == AUTO
+            else f"served by {target}",
+            aliases=[],
+            loaded=False,
+            memory_bytes=0,
+            size_bytes=0,
+        )
+        for name, target in services.settings.openai_asr_models.items()
+    }
+
+
 @router.get("/v1/models", response_model=ModelList)
 def list_models(
     services: ServicesDep, namespace: NamespaceDep, task: str | None = None
 ) -> ModelList:
     """Every model the service can serve to the caller, optionally of one task."""
     specs = [spec for spec in services.registry.list(task) if _visible(spec, namespace)]
-    return ModelList(data=[_card(spec, services) for spec in specs])
+    cards = [_card(spec, services) for spec in specs]
+    if task in (None, "asr"):
+        cards += _openai_cards(services).values()
+    return ModelList(data=cards)
+
+
+def _spec(services: Services, model_id: str, namespace: str) -> ModelSpec:
+    spec = services.registry.get(model_id)
+    if not _visible(spec, namespace):
+        raise ModelNotFound(f"No model named {model_id!r}.", param="model")
+    return spec
 
 
 @router.get("/v1/models/{model_id}", response_model=ModelCard)
 def get_model(model_id: str, services: ServicesDep, namespace: NamespaceDep) -> ModelCard:
-    """One model by id or alias."""
-    spec = services.registry.get(model_id)
-    if not _visible(spec, namespace):
-        raise ModelNotFound(f"No model named {model_id!r}.", param="model")
+    """One model by id or alias (or an OpenAI transcription name)."""
+    routed = _openai_cards(services).get(model_id)
+    return routed or _card(_spec(services, model_id, namespace), services)
+
+
+@router.post("/v1/models/{model_id}/load", response_model=ModelCard)
+async def load_model(model_id: str, services: ServicesDep, namespace: NamespaceDep) -> ModelCard:
+    """Load a model now, so the first request that needs it does not wait for the load."""
+    spec = _spec(services, model_id, namespace)
+
+    def load() -> None:
+        with services.manager.use(spec.id):
+            pass
+
+    await run_in_threadpool(load)
+    return _card(spec, services)
+
+
+@router.post("/v1/models/{model_id}/unload", response_model=ModelCard)
+def unload_model(model_id: str, services: ServicesDep, namespace: NamespaceDep) -> ModelCard:
+    """Free a model's memory now; 409 while a request is using it (it loads again on use)."""
+    spec = _spec(services, model_id, namespace)
+    if not services.manager.unload(spec.id) and services.manager.status(spec.id).loaded:
+        raise Conflict(
+            f"Model {spec.id!r} is serving a request; unload it when idle.", param="model"
+        )
     return _card(spec, services)

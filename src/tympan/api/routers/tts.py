@@ -10,7 +10,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from tympan.api.deps import ServicesDep
 from tympan.api.services import Services
@@ -40,12 +40,24 @@ class SpeechRequest(BaseModel):
 
     model: str | None = Field(None, description="A TTS model id or alias (tts-1, tts-1-hd, ...).")
     input: str = Field(description="The text to speak (up to tts_max_input_chars characters).")
-    voice: str | None = Field(None, description="A Piper voice name or an OpenAI voice name.")
+    voice: str | None = Field(
+        None,
+        description='A Piper voice name or an OpenAI voice name, or OpenAI\'s {"id": name} form.',
+    )
     response_format: EncodedFormat = "mp3"
     speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
     instructions: str | None = Field(
         None, description="Accepted for compatibility; Piper voices cannot follow style prompts."
     )
+
+    @field_validator("voice", mode="before")
+    @classmethod
+    def _voice_id(cls, value: object) -> object:
+        """OpenAI also sends a voice as ``{"id": "marin"}``."""
+        if isinstance(value, dict) and set(value) == {"id"}:
+            return value["id"]
+        return value
+
     stream_format: Literal["audio", "sse"] = Field(
         "audio",
         description="audio: the file's bytes, chunked; sse: server-sent events carrying "
