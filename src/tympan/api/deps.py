@@ -29,6 +29,7 @@ __all__ = [
     "decode_upload",
     "decode_uploads",
     "get_services",
+    "reduce_upload_noise",
     "request_namespace",
 ]
 
@@ -115,10 +116,15 @@ async def _audio_upload(
         "(default: TYMPAN_NOISE_REDUCTION; see docs/enhancement.md).",
     ),
 ) -> Audio:
-    audio = await decode_upload(file, services)
-    choice = noise_reduction or services.settings.noise_reduction
+    return await reduce_upload_noise(await decode_upload(file, services), services, noise_reduction)
+
+
+async def reduce_upload_noise(audio: Audio, services: Services, choice: str | None) -> Audio:
+    """``audio`` enhanced as a request's ``noise_reduction`` field asks (``None``: the
+    TYMPAN_NOISE_REDUCTION default), for endpoints with a second file besides ``file``."""
     policy = noise_reduction_policy(services.settings)
-    return await reduce_noise(services.manager, policy, audio, choice)
+    chosen = choice or services.settings.noise_reduction
+    return await reduce_noise(services.manager, policy, audio, chosen)
 
 
 AudioUpload = Annotated[Audio, Depends(_audio_upload)]

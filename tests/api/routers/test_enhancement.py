@@ -82,3 +82,14 @@ def test_noise_reduction_on_other_endpoints(api: Client, noisy_wav) -> None:
     with pytest.raises(InvalidParameter) as error:
         api.post_audio("/v1/audio/vad", data, {"noise_reduction": "loud"})
     assert error.value.param == "noise_reduction"
+
+
+def test_verify_reduces_the_noise_of_both_files(api: Client, noisy_wav) -> None:
+    """Only ``file`` enhanced would score the same noisy recording against itself below 1."""
+    data = noisy_wav[0]
+    files = [("file", ("a.wav", data)), ("file2", ("b.wav", data))]
+    response = api._http.post(
+        "/v1/speakers/verify", files=files, data={"noise_reduction": "rnnoise"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["score"] == pytest.approx(1.0, abs=1e-4)

@@ -55,3 +55,8 @@ def test_silence_and_a_few_samples_come_back_as_long_as_they_went_in(enhancer) -
         out = enhance_audio(model, Audio.from_array(samples))
         assert out.samples.shape == samples.shape
         assert np.all(np.isfinite(out.samples)) and np.max(np.abs(out.samples)) < 0.05
+
+
+def test_audio_at_another_rate_is_refused() -> None:
+    with pytest.raises(ValueError, match="16000"):
+        enhance_audio(SPECS["rnnoise"].load(), Audio(np.zeros(8000, np.float32), sample_rate=8000))

@@ -11,7 +11,14 @@ from fastapi import APIRouter, File, Form, Response, UploadFile
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_upload, decode_uploads
+from tympan.api.deps import (
+    AudioUpload,
+    NamespaceDep,
+    ServicesDep,
+    decode_upload,
+    decode_uploads,
+    reduce_upload_noise,
+)
 from tympan.api.services import Services
 from tympan.audio import Audio
 from tympan.errors import InvalidParameter, TympanError
@@ -162,6 +169,7 @@ async def verify_speaker(
     file2: Annotated[UploadFile | None, File(description="Or against this recording.")] = None,
     threshold: ThresholdField = None,
     model: ModelField = None,
+    noise_reduction: Annotated[str | None, Form(include_in_schema=False)] = None,
 ) -> Verification:
     """Is ``file`` the same speaker as ``speaker_id`` (or as ``file2``)? Score and decision."""
     if (speaker_id is None) == (file2 is None):
@@ -183,6 +191,7 @@ async def verify_speaker(
     assert file2 is not None
     model_id = speaker_model_id(services.registry, model)
     second = await decode_upload(file2, services, param="file2")
+    second = await reduce_upload_noise(second, services, noise_reduction)  # as ``file`` was
     (query,) = await _embed(services, model_id, [audio])
     try:
         (reference,) = await _embed(services, model_id, [second])

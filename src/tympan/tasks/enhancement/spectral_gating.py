@@ -19,9 +19,13 @@ _MIN_BLOCK = 4 * SAMPLE_RATE
 
 
 class SpectralGating:
-    """``noisereduce.reduce_noise`` (non-stationary) as an enhancer."""
+    """``noisereduce.reduce_noise`` (non-stationary) as an enhancer.
 
-    def __init__(self, prop_decrease: float = 1.0) -> None:
+    ``prop_decrease`` is 0.8, not the package's 1.0: full gating lowered SI-SDR on real noise
+    at 5 dB SNR (train noise 4.9 -> 3.3 dB); 0.8 keeps or raises it (rain 5.0 -> 6.7 dB).
+    """
+
+    def __init__(self, prop_decrease: float = 0.8) -> None:
         import noisereduce
 
         self._reduce = noisereduce.reduce_noise

@@ -26,6 +26,8 @@ _BLOCK = int(BLOCK_SECONDS * SAMPLE_RATE)
 
 def enhance_audio(enhancer: Enhancer, audio: Audio) -> Audio:
     """``audio`` enhanced, same length and timing, same source information."""
+    if audio.sample_rate != SAMPLE_RATE:  # only boundary audio: never resampled again here
+        raise ValueError(f"enhancers take {SAMPLE_RATE} Hz audio, not {audio.sample_rate} Hz")
     pieces = list(enhance_samples(enhancer.session(), audio.samples, _BLOCK))
     samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     return replace(audio, samples=np.ascontiguousarray(samples, dtype=np.float32))
