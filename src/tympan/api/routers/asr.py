@@ -25,8 +25,8 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep
-from tympan.api.routers.diarization import diarize_audio
 from tympan.api.services import Services
+from tympan.api.speaker_runs import diarize_audio
 from tympan.audio.types import Audio
 from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import InvalidParameter, TympanError

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_upload, decode_uploads
 from tympan.api.services import Services
+from tympan.api.speaker_runs import resolve_speaker_model
 from tympan.audio import Audio
 from tympan.errors import InvalidParameter, TympanError
 from tympan.store.speakers import SampleEmbedding, Speaker, speaker_store
@@ -27,7 +28,7 @@ from tympan.tasks.speakers import (
     verify,
 )
 
-__all__ = ["resolve_speaker_model", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["speakers"])
 
@@ -39,13 +40,6 @@ ThresholdField = Annotated[
     Form(ge=-1, le=1, description="Cosine threshold; the model's EER point if omitted."),
 ]
 Files = Annotated[list[UploadFile], File(description="One or more recordings of the speaker.")]
-
-
-def resolve_speaker_model(services: Services, model: str | None) -> str:
-    """The id of the requested speaker model, or of the default one (404 if unknown)."""
-    registry = services.registry
-    spec = registry.get(model, task=SPEAKER_TASK) if model else registry.default(SPEAKER_TASK)
-    return spec.id
 
 
 async def _embed(services: Services, model: str, audios: list[Audio]) -> list[np.ndarray]:
