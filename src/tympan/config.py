@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "OPENAI_ASR_MODEL_NAMES",
     "SAMPLE_RATE",
     "Settings",
     "settings_reference",
@@ -26,6 +27,18 @@ SAMPLE_RATE = 16_000
 
 DEFAULT_NAMESPACE = "default"
 """The namespace of speakers and classifiers of plain API keys, and of a service without keys."""
+
+
+OPENAI_ASR_MODEL_NAMES = (
+    "whisper-1",
+    "gpt-4o-transcribe",
+    "gpt-4o-transcribe-2025-03-20",
+    "gpt-4o-mini-transcribe",
+    "gpt-4o-mini-transcribe-2025-03-20",
+    "gpt-4o-mini-transcribe-2025-12-15",
+    "gpt-transcribe",
+    "gpt-4o-transcribe-diarize",
+)
 
 
 class Settings(BaseSettings):
@@ -162,6 +175,12 @@ class Settings(BaseSettings):
         description="Extra CTranslate2 Whisper model folders served for ASR, as "
         "`id=/path,id2=/path2` (tiny to large-v3); each id is listed by /v1/models.",
     )
+    asr_openai_models: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: dict.fromkeys(OPENAI_ASR_MODEL_NAMES, "auto"),
+        description="OpenAI transcription model names and what serves them, as "
+        "`name=target,...`: a Tympan model id, or `auto` (language ID with whisper-base, then "
+        "whisper-tiny.en for English and whisper-base otherwise).",
+    )
     asr_batch_size: int = Field(
         8, ge=1, le=64, description="Most 30 s chunks one ASR model decodes in one batch."
     )
@@ -259,7 +278,9 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
-    @field_validator("asr_models", "tts_voices", "tts_voice_map", mode="before")
+    @field_validator(
+        "asr_models", "asr_openai_models", "tts_voices", "tts_voice_map", mode="before"
+    )
     @classmethod
     def _split_models(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):

@@ -127,8 +127,8 @@ def test_sdk_transcription_record(api: Client) -> None:
 def test_english_only_model_refuses_translation_and_other_languages(api: Client) -> None:
     audio = (LJ / LJ_ROWS[1]["audio"]).read_bytes()
     for path, fields in [
-        ("/v1/audio/translations", {"model": "whisper-1"}),
-        ("/v1/audio/translations", {"model": "whisper-1", "stream": "true"}),
+        ("/v1/audio/translations", {"model": "tiny.en"}),
+        ("/v1/audio/translations", {"model": "tiny.en", "stream": "true"}),
         ("/v1/audio/transcriptions", {"model": "tiny.en", "language": "de"}),
     ]:
         response = post(api, path, audio, **fields)

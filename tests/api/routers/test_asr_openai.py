@@ -80,7 +80,7 @@ def test_streamed_transcription_events(client: openai.OpenAI) -> None:
 def test_translation_with_english_only_model_is_a_clear_400(client: openai.OpenAI) -> None:
     audio = (LJ / LJ_ROWS[1]["audio"]).read_bytes()
     with pytest.raises(openai.BadRequestError) as caught:
-        client.audio.translations.create(model="whisper-1", file=("speech.flac", audio))
+        client.audio.translations.create(model="tiny.en", file=("speech.flac", audio))
     assert caught.value.code == "unsupported_operation"
     assert "English-only" in caught.value.message
 

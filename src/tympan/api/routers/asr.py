@@ -38,6 +38,7 @@ from tympan.tasks.asr import (
     render_text,
     transcriber_for,
 )
+from tympan.tasks.asr.routing import LanguageGuess, route_request
 from tympan.tasks.diarization import DiarizationOptions, label_transcription
 
 __all__ = ["router"]
@@ -118,18 +119,22 @@ def _usage(transcription: Transcription) -> dict[str, Any]:
     return {"type": "duration", "seconds": math.ceil(transcription.duration)}
 
 
-def _verbose(transcription: Transcription) -> dict[str, Any]:
+def _verbose(transcription: Transcription, guess: LanguageGuess | None = None) -> dict[str, Any]:
     body = asdict(transcription)
     if body["words"] is None:
         del body["words"]
+    if guess is not None:
+        body["language_probability"] = round(guess.probability, 4)
     return {**body, "usage": _usage(transcription)}
 
 
-def _response(transcription: Transcription, fmt: ResponseFormat) -> Any:
+def _response(
+    transcription: Transcription, fmt: ResponseFormat, guess: LanguageGuess | None = None
+) -> Any:
     if fmt == "json":
         return JSONResponse({"text": transcription.text, "usage": _usage(transcription)})
     if fmt == "verbose_json":
-        return JSONResponse(_verbose(transcription))
+        return JSONResponse(_verbose(transcription, guess))
     return PlainTextResponse(render_text(transcription, fmt))
 
 
@@ -204,7 +209,15 @@ async def _serve(
     diarize: bool = False,
     namespace: str = DEFAULT_NAMESPACE,
 ) -> Any:
-    model_id = model or services.registry.default("asr").id
+    route = await route_request(
+        services.manager,
+        services.settings,
+        audio,
+        model,
+        language=options.language,
+        translate=options.task == "translate",
+    )
+    model_id, options = route.model_id, replace(options, language=route.language)
     transcriber = transcriber_for(services.manager, services.settings)
     if stream:
         if diarize:
@@ -215,7 +228,8 @@ async def _serve(
         return _stream(services, audio, model_id, options, admission)
     with transcriber.admission(model_id):
         if not diarize:
-            return _response(await transcriber.transcribe(audio, model_id, options), fmt)
+            transcription = await transcriber.transcribe(audio, model_id, options)
+            return _response(transcription, fmt, route.guess)
         transcription, turns = await asyncio.gather(  # word times: speakers are given per word
             transcriber.transcribe(audio, model_id, replace(options, word_timestamps=True)),
             diarize_audio(services, audio, None, DiarizationOptions(), namespace),
@@ -223,7 +237,7 @@ async def _serve(
     labelled = label_transcription(
         transcription, turns.segments, keep_words=options.word_timestamps
     )
-    return _response(labelled, fmt)
+    return _response(labelled, fmt, route.guess)
 
 
 def _options(
