@@ -6,6 +6,7 @@ import pytest
 
 from tests.conftest import make_settings
 from tympan.client import Client
+from tympan.config import OPENAI_ASR_MODEL_NAMES
 from tympan.errors import (
     AudioTooLong,
     AuthenticationFailed,
@@ -29,6 +30,11 @@ def test_models_are_listed_in_openai_format(api) -> None:
     assert silero["task"] == "vad" and silero["backend"] == "onnxruntime"
     assert silero["source"].startswith("package:silero-vad")
     assert silero["size_bytes"] > 100_000
+    for name in OPENAI_ASR_MODEL_NAMES:
+        assert cards[name]["task"] == "asr" and cards[name]["backend"] == "route"
+        assert "TYMPAN_ASR_OPENAI_MODELS" in cards[name]["source"]
+    routed = api.request("GET", "/v1/models/gpt-4o-mini-transcribe").json()
+    assert "whisper-tiny.en or whisper-base" in routed["description"]
 
 
 def test_models_show_loading_and_memory(tmp_path, eval_dir) -> None:
