@@ -37,12 +37,20 @@ __all__ = ["SpeechRequest", "router"]
 router = APIRouter(tags=["tts"])
 
 
+class VoiceId(BaseModel):
+    """OpenAI's voice object form, ``{"id": "marin"}`` (a custom voice id or a voice name)."""
+
+    id: str = Field(min_length=1, description="A Piper voice name or an OpenAI voice name.")
+
+
 class SpeechRequest(BaseModel):
     """OpenAI's speech request; ``model`` and ``voice`` may be left out (the default voice)."""
 
     model: str | None = Field(None, description="A TTS model id or alias (tts-1, tts-1-hd, ...).")
     input: str = Field(description="The text to speak (up to tts_max_input_chars characters).")
-    voice: str | None = Field(None, description="A Piper voice name or an OpenAI voice name.")
+    voice: str | VoiceId | None = Field(
+        None, description='A Piper voice name or an OpenAI voice name, or {"id": name}.'
+    )
     response_format: EncodedFormat = "mp3"
     speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
     instructions: str | None = Field(
@@ -74,7 +82,8 @@ def _pick_voice(services: Services, request: SpeechRequest) -> Voice:
     if request.voice is None:
         return spec.options["voice"]
     voices, voice_map = _voices(services)
-    return resolve_voice(request.voice, voices, voice_map, spec.options["voice"])
+    name = request.voice.id if isinstance(request.voice, VoiceId) else request.voice
+    return resolve_voice(name, voices, voice_map, spec.options["voice"])
 
 
 async def _chunks(
