@@ -12,10 +12,20 @@ from dataclasses import dataclass
 
 from tympan.audio.types import Audio
 from tympan.config import Settings
+from tympan.errors import InvalidAudio
 from tympan.models.manager import ModelManager
+from tympan.tasks.asr.languages import language_name
 from tympan.tasks.asr.models import BASE_MODEL_ID, DEFAULT_MODEL_ID, WhisperHandle
 
-__all__ = ["AUTO_ROUTE", "LanguageGuess", "Route", "identify_language", "route_request"]
+__all__ = [
+    "AUTO_ROUTE",
+    "LanguageCandidate",
+    "LanguageGuess",
+    "LanguageReport",
+    "Route",
+    "identify_language",
+    "route_request",
+]
 
 AUTO_ROUTE = "auto"
 _ID_SECONDS = 30.0
@@ -39,6 +49,36 @@ class LanguageGuess:
 
 
 @dataclass(frozen=True, slots=True)
+class LanguageCandidate:
+    """One language: ISO code, Whisper's name for it, probability."""
+
+    language: str
+    name: str
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageReport:
+    """``/v1/audio/language``'s answer: the likeliest language and the top candidates."""
+
+    language: str
+    name: str
+    probability: float
+    candidates: list[LanguageCandidate]
+    duration: float
+
+    @classmethod
+    def of(cls, guess: LanguageGuess, top: int, duration: float) -> LanguageReport:
+        """The ``top`` best candidates of ``guess`` for audio of ``duration`` seconds."""
+        candidates = [
+            LanguageCandidate(code, language_name(code), round(probability, 4))
+            for code, probability in guess.ranked[:top]
+        ]
+        best = candidates[0]
+        return cls(best.language, best.name, best.probability, candidates, round(duration, 3))
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """The model that decodes a request, its language, and the language ID that chose them."""
 
@@ -56,6 +96,8 @@ def _ranked_languages(handle: WhisperHandle, audio: Audio) -> LanguageGuess:
 
 async def identify_language(manager: ModelManager, audio: Audio) -> LanguageGuess:
     """Language ID with the bundled multilingual base model, in the inference pool."""
+    if audio.samples.size == 0:
+        raise InvalidAudio("The audio has no samples; there is no language to identify.")
     return await manager.infer(
         BASE_MODEL_ID, lambda handle: _ranked_languages(handle, audio), task="asr"
     )
