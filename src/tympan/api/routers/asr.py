@@ -110,7 +110,9 @@ def decoding_fields(
 DecodingDep = Annotated[DecodingFields, Depends(decoding_fields)]
 ModelField = Annotated[str | None, Form(description="Model id or alias; default whisper-1.")]
 PromptField = Annotated[str | None, Form(max_length=4000)]
-FormatField = Annotated[ResponseFormat, Form()]
+ApiFormat = ResponseFormat | Literal["diarized_json"]
+FormatField = Annotated[ApiFormat, Form()]
+DIARIZE_MODEL = "gpt-4o-transcribe-diarize"
 TemperatureField = Annotated[float, Form(ge=0, le=1)]
 StreamField = Annotated[bool, Form(description="Server-sent events with progress.")]
 
@@ -128,9 +130,33 @@ def _verbose(transcription: Transcription, guess: LanguageGuess | None = None) -
     return {**body, "usage": _usage(transcription)}
 
 
+def _diarized(transcription: Transcription) -> dict[str, Any]:
+    """OpenAI's ``diarized_json``: speaker-labelled segments of type transcript.text.segment."""
+    segments = [
+        {
+            "id": f"seg_{segment.id}",
+            "start": segment.start,
+            "end": segment.end,
+            "speaker": segment.speaker,
+            "text": segment.text.strip(),
+            "type": "transcript.text.segment",
+        }
+        for segment in transcription.segments
+    ]
+    return {
+        "task": "transcribe",
+        "duration": transcription.duration,
+        "text": transcription.text,
+        "segments": segments,
+        "usage": _usage(transcription),
+    }
+
+
 def _response(
-    transcription: Transcription, fmt: ResponseFormat, guess: LanguageGuess | None = None
+    transcription: Transcription, fmt: ApiFormat, guess: LanguageGuess | None = None
 ) -> Any:
+    if fmt == "diarized_json":
+        return JSONResponse(_diarized(transcription))
     if fmt == "json":
         return JSONResponse({"text": transcription.text, "usage": _usage(transcription)})
     if fmt == "verbose_json":
@@ -204,7 +230,7 @@ async def _serve(
     audio: Audio,
     model: str | None,
     options: TranscribeOptions,
-    fmt: ResponseFormat,
+    fmt: ApiFormat,
     stream: bool,
     diarize: bool = False,
     namespace: str = DEFAULT_NAMESPACE,
@@ -278,7 +304,11 @@ async def create_transcription(
         bool, Form(description="Label segments and words with speakers (named if enrolled).")
     ] = False,
 ) -> Any:
-    """Transcribe the uploaded audio (OpenAI's ``createTranscription``)."""
+    """Transcribe the uploaded audio (OpenAI's ``createTranscription``).
+
+    ``diarized_json`` or the ``gpt-4o-transcribe-diarize`` model turn on ``diarize``.
+    """
+    diarize = diarize or response_format == "diarized_json" or model == DIARIZE_MODEL
     options = _options(
         "transcribe",
         decoding,
@@ -307,6 +337,11 @@ async def create_translation(
     stream: StreamField = False,
 ) -> Any:
     """Translate the uploaded speech into English text (OpenAI's ``createTranslation``)."""
+    if response_format == "diarized_json":
+        raise InvalidParameter(
+            "diarized_json is a transcription format; translations have no speakers.",
+            param="response_format",
+        )
     options = _options(
         "translate",
         decoding,
