@@ -7,6 +7,7 @@ process and run, and reports min/median over repeats, never an absolute time alo
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import statistics
 import time
@@ -19,6 +20,7 @@ __all__ = [
     "EVAL_DIR",
     "RESULTS_DIR",
     "Timing",
+    "machine_load",
     "markdown_table",
     "peak_rss_mb",
     "ratio",
@@ -66,6 +68,12 @@ def time_call(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> Timin
 def ratio(numerator: float, denominator: float) -> float:
     """``numerator / denominator`` (inf when the denominator is 0)."""
     return numerator / denominator if denominator else float("inf")
+
+
+def machine_load() -> str:
+    """The machine's cores and 1-minute load average now, for a report's caveat line (a
+    benchmark shares its machine; this says how much, instead of a fixed claim)."""
+    return f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
 
 
 def peak_rss_mb() -> float:

@@ -36,7 +36,8 @@ from tympan.audio import Audio, decode_audio
 from tympan.client import Client
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.models import ModelRegistry
-from tympan.tasks.enhancement import enhance_audio, estimate_snr_db
+from tympan.tasks.enhancement import enhance_audio
+from tympan.tasks.enhancement.snr import estimate_snr_db, mix_at_snr, si_sdr
 from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
 
 SNRS = (0, 5, 10, 20)
@@ -81,23 +82,6 @@ def _noises(split: str) -> list[np.ndarray]:
     ]
 
 
-def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator):
-    """``speech`` plus a random stretch of ``noise`` (tiled if short) at ``snr_db``.
-
-    Returns (mixture, reference): both scaled together so the mixture's peak is under 1.
-    """
-    if noise.shape[0] < speech.shape[0]:
-        noise = np.tile(noise, speech.shape[0] // noise.shape[0] + 1)
-    start = int(rng.integers(0, noise.shape[0] - speech.shape[0] + 1))
-    stretch = noise[start : start + speech.shape[0]].astype(np.float64)
-    speech_power = np.mean(speech.astype(np.float64) ** 2)
-    noise_power = max(np.mean(stretch**2), 1e-12)
-    stretch *= np.sqrt(speech_power / (noise_power * 10 ** (snr_db / 10)))
-    mixture = speech + stretch
-    scale = min(1.0, 0.95 / max(np.max(np.abs(mixture)), 1e-9))
-    return (mixture * scale).astype(np.float32), (speech * scale).astype(np.float32)
-
-
 def _wav(samples: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     soundfile.write(buffer, samples, SAMPLE_RATE, format="WAV", subtype="FLOAT")
@@ -109,15 +93,6 @@ def _errors(reference: str, hypothesis: str) -> tuple[int, int]:
     ref = _normalize(reference) or "<empty>"
     out = jiwer.process_words(ref, _normalize(hypothesis) or "<empty>")
     return out.substitutions + out.deletions + out.insertions, len(ref.split())
-
-
-def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
-    """Scale-invariant signal-to-distortion ratio in dB (Le Roux et al. 2019)."""
-    reference = reference.astype(np.float64) - np.mean(reference)
-    estimate = estimate.astype(np.float64) - np.mean(estimate)
-    target = reference * np.dot(estimate, reference) / max(np.dot(reference, reference), 1e-12)
-    noise = estimate - target
-    return float(10 * np.log10(max(np.dot(target, target), 1e-12) / max(noise @ noise, 1e-12)))
 
 
 @dataclass(slots=True)
@@ -141,7 +116,9 @@ def _conditions(clips: list[Clip], enhancers: dict) -> list[Condition]:
         noises = _noises(split)
         rng = np.random.default_rng(SEED)
         for snr in SNRS:
-            pairs = [mix(c.speech, noises[rng.integers(len(noises))], snr, rng) for c in clips]
+            pairs = [
+                mix_at_snr(c.speech, noises[rng.integers(len(noises))], snr, rng) for c in clips
+            ]
             noisy = [p[0] for p in pairs]
             conditions.append(
                 Condition(split, str(snr), clips, noisy, [p[1] for p in pairs], {}, {})
@@ -253,7 +230,12 @@ def _vad_table(enhancers: dict, silero) -> str:  # type: ignore[no-untyped-def]
     for snr in (*SNRS, CLEAN):
         rng = np.random.default_rng(SEED)
         mixtures = [
-            (x if snr == CLEAN else mix(x, noises[rng.integers(len(noises))], snr, rng)[0], ref)
+            (
+                x
+                if snr == CLEAN
+                else mix_at_snr(x, noises[rng.integers(len(noises))], snr, rng)[0],
+                ref,
+            )
             for x, ref in recordings
         ]
         row: list[object] = [snr]
@@ -276,7 +258,7 @@ def _vad_table(enhancers: dict, silero) -> str:  # type: ignore[no-untyped-def]
 def _speed_table(enhancers: dict, noise: np.ndarray, speech: np.ndarray) -> str:
     rng = np.random.default_rng(SEED)
     minute = np.tile(speech, int(60 * SAMPLE_RATE / speech.shape[0]) + 1)[: 60 * SAMPLE_RATE]
-    audio = Audio.from_array(mix(minute, noise, 5, rng)[0])
+    audio = Audio.from_array(mix_at_snr(minute, noise, 5, rng)[0])
     calls: dict[str, Callable[[], object]] = {
         name: (lambda e=e: enhance_audio(e, audio)) for name, e in enhancers.items()
     }

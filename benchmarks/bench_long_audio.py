@@ -14,7 +14,7 @@ import json
 import subprocess
 import sys
 
-from benchmarks._harness import EVAL_DIR, markdown_table, ratio
+from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, ratio
 
 MINUTES = (1, 10, 60)
 
@@ -99,8 +99,8 @@ def run() -> str:
         [
             "Peak memory on top of the decoded audio (16 kHz float32: 3.7 MB a minute), one "
             "process per cell, peak mark reset once the audio is in memory; the answer itself "
-            "(frames x dims) is part of `extra`. Machine shared with other work while measured "
-            "(2 cores, load average about 10), so the speed column is indicative only.",
+            f"(frames x dims) is part of `extra`. Measured with {machine_load()}; the speed "
+            "column is indicative only.",
             markdown_table(headers, rows),
         ]
     )

@@ -33,7 +33,7 @@ import soundfile
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from whisper_normalizer.english import EnglishTextNormalizer
 
-from benchmarks._harness import EVAL_DIR, markdown_table, ratio
+from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, ratio
 from tympan.audio.decode import decode_audio
 from tympan.client import Client
 from tympan.config import Settings
@@ -150,7 +150,7 @@ def run() -> str:
     vs_pipeline = ratio(min(pipeline.wall), min(ours.wall))
     return (
         f"{seconds / 60:.1f} min of `longform/lj001.opus`, tiny.en int8, beam 5, {THREADS} "
-        f"threads, min of {REPEATS} alternated runs (machine shared with other work).\n\n"
+        f"threads, min of {REPEATS} alternated runs ({machine_load()} at the end).\n\n"
         f"{markdown_table(headers, rows)}\n\n"
         f"RTFx Tympan / BatchedInferencePipeline: **{vs_pipeline:.2f}x**"
         f" (goal >= 1.3x; CPU-time ratio {ratio(min(pipeline.cpu), min(ours.cpu)):.2f}x); "

@@ -28,7 +28,7 @@ import httpx
 import numpy as np
 import psutil
 
-from benchmarks._harness import EVAL_DIR, markdown_table
+from benchmarks._harness import EVAL_DIR, machine_load, markdown_table
 
 SECONDS = 60.0
 MAX_REQUESTS = 600
@@ -204,8 +204,8 @@ def run() -> str:
             "Alone, each kind took (mean of 2, after a warm-up): "
             + ", ".join(f"{k} {v:.2f} s" for k, v in latency.items())
             + f". Offered {rate:.2f} requests/s (x{OVERLOAD:g} the weighted capacity) for "
-            f"{SECONDS:g} s: {len(outcomes)} requests. Server settings: {settings}. The "
-            "machine was shared with other work (2 cores).",
+            f"{SECONDS:g} s: {len(outcomes)} requests. Server settings: {settings}. Machine: "
+            f"{machine_load()} at the end.",
             markdown_table(
                 ["endpoint", "sent", "200", "503", "other", "p50 s (200)", "p99 s (200)"],
                 _summary(outcomes),

@@ -88,6 +88,8 @@ def check_bad_audio(
         body = response.json()
         assert set(body["error"]) >= {"message", "type", "param", "code"}, body
         assert body["error"]["message"]
+        if response.status_code == 413:  # every limit names its setting
+            assert "TYMPAN_" in body["error"]["message"], body
         if extra_files:  # the error names the hostile field, not the good one
             assert body["error"]["param"] == file_field, body
         assert db_fingerprint(db) == before, "a refused request changed the database"

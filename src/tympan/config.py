@@ -15,7 +15,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = [
     "DEFAULT_NAMESPACE",
-    "OPENAI_ASR_MODEL_NAMES",
     "SAMPLE_RATE",
     "Settings",
     "settings_reference",
@@ -27,18 +26,6 @@ SAMPLE_RATE = 16_000
 
 DEFAULT_NAMESPACE = "default"
 """The namespace of speakers and classifiers of plain API keys, and of a service without keys."""
-
-
-OPENAI_ASR_MODEL_NAMES = (
-    "whisper-1",
-    "gpt-4o-transcribe",
-    "gpt-4o-transcribe-2025-03-20",
-    "gpt-4o-mini-transcribe",
-    "gpt-4o-mini-transcribe-2025-03-20",
-    "gpt-4o-mini-transcribe-2025-12-15",
-    "gpt-transcribe",
-    "gpt-4o-transcribe-diarize",
-)
 
 
 class Settings(BaseSettings):
@@ -83,6 +70,21 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(
         200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (413 above)."
+    )
+    max_dataset_files: int = Field(
+        50_000, ge=1, description="Most files an uploaded dataset zip may hold (413 past it)."
+    )
+    max_dataset_bytes: int = Field(
+        2 * 1024**3,
+        ge=1,
+        description="Most bytes an uploaded dataset zip may unpack to (413 past it; each member "
+        "is also held to TYMPAN_MAX_UPLOAD_BYTES).",
+    )
+    max_zip_ratio: float = Field(
+        200.0,
+        gt=1,
+        description="Highest compression ratio a dataset zip member may declare (a zip bomb's "
+        "is in the thousands).",
     )
     max_audio_seconds: float = Field(
         9000.0,
@@ -142,6 +144,12 @@ class Settings(BaseSettings):
     inference_threads: int = Field(
         2, ge=1, description="Worker threads that run inference (the bounded executor)."
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Also serve /metrics without a key on this port of 127.0.0.1 (Prometheus).",
+    )
     inference_queue_size: int = Field(
         64, ge=1, description="Requests allowed to wait for a worker before 503 Overloaded."
     )
@@ -175,11 +183,20 @@ class Settings(BaseSettings):
         description="Extra CTranslate2 Whisper model folders served for ASR, as "
         "`id=/path,id2=/path2` (tiny to large-v3); each id is listed by /v1/models.",
     )
-    asr_openai_models: Annotated[dict[str, str], NoDecode] = Field(
-        default_factory=lambda: dict.fromkeys(OPENAI_ASR_MODEL_NAMES, "auto"),
-        description="OpenAI transcription model names and what serves them, as "
-        "`name=target,...`: a Tympan model id, or `auto` (language ID with whisper-base, then "
-        "whisper-tiny.en for English and whisper-base otherwise).",
+    openai_asr_models: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: dict.fromkeys(
+            (
+                "whisper-1",
+                "gpt-4o-transcribe",
+                "gpt-4o-mini-transcribe",
+                "gpt-transcribe",
+                "gpt-4o-transcribe-diarize",
+            ),
+            "auto",
+        ),
+        description="OpenAI transcription model names (dated variants included) and what "
+        "serves them, as `name=target,...`: a model id, or `auto` (language ID, then tiny.en "
+        "for English and whisper-base otherwise).",
     )
     asr_batch_size: int = Field(
         8, ge=1, le=64, description="Most 30 s chunks one ASR model decodes in one batch."
@@ -279,7 +296,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "asr_models", "asr_openai_models", "tts_voices", "tts_voice_map", mode="before"
+        "asr_models", "openai_asr_models", "tts_voices", "tts_voice_map", mode="before"
     )
     @classmethod
     def _split_models(cls, value: object, info: ValidationInfo) -> object:
@@ -311,7 +328,10 @@ def settings_reference() -> list[tuple[str, str, str]]:
     rows = []
     for name, field in Settings.model_fields.items():
         default = field.get_default(call_default_factory=True)
-        shown = ",".join(default) if isinstance(default, list) else default
+        if isinstance(default, dict):
+            shown = ",".join(f"{key}={value}" for key, value in default.items())
+        else:
+            shown = ",".join(default) if isinstance(default, list) else default
         rows.append((f"TYMPAN_{name.upper()}", str(shown), field.description or ""))
     return rows
 

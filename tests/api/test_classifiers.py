@@ -288,6 +288,10 @@ def test_unreadable_files_fail_the_job_cleanly(api, tmp_path) -> None:
         api.wait_job(job["id"], poll=0.2)
     assert "broken.flac" in info.value.message and "1 of 7" in info.value.message
     assert api.job(job["id"])["status"] == "failed"
+    assert job["id"] in {j["id"] for j in api.jobs(status="failed", limit=100)}
+    assert job["id"] not in {j["id"] for j in api.jobs(status="succeeded", limit=100)}
+    newest = api.jobs(limit=1)
+    assert len(newest) == 1 and newest[0]["created_at"] >= api.job(job["id"])["created_at"]
     with pytest.raises(ResourceNotFound):
         api.classifier_versions("unreadable")
     _, artifacts_after, work_after = _artifact_and_work_state(api)

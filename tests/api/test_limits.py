@@ -95,7 +95,7 @@ def test_request_past_its_time_limit_gets_503_and_its_work_stops(
     tmp_path: Path, two_minutes: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="tympan.deadlines")
-    settings = make_settings(tmp_path, request_timeout_seconds=5.0, inference_threads=1)
+    settings = make_settings(tmp_path, request_timeout_seconds=1.0, inference_threads=1)
     with Client.in_process(settings) as client:
         started = time.monotonic()
         response = client._http.post(

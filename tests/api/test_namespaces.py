@@ -108,6 +108,8 @@ def test_classifiers_are_private_to_their_namespace(server, teams, tmp_path) -> 
     assert team_a.wait_job(job["id"], poll=0.2)["status"] == "succeeded"
     with pytest.raises(ResourceNotFound):  # the job, its labels and metrics are A's too
         team_b.job(job["id"])
+    assert job["id"] in {j["id"] for j in team_a.jobs()}
+    assert job["id"] not in {j["id"] for j in team_b.jobs()}
     clip = EVAL_DIR / "fsdd" / "audio" / "1_theo_9.flac"
     assert team_a.predict("digits", clip).label in ("0", "1")
     assert [c["name"] for c in team_a.classifiers()] == ["digits"]

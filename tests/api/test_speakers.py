@@ -163,6 +163,34 @@ def test_identify_ranks_and_returns_null_for_strangers(api: Client, trio: list[S
     assert loose.speaker == loose.ranking[0]
 
 
+def test_rename_and_new_metadata_show_in_identification(api: Client) -> None:
+    speaker = api.enroll_speaker("rename-me", A[:2], metadata={"team": "a"})
+    other = api.enroll_speaker("rename-taken", B[:1])
+    renamed = api.update_speaker(speaker.id, name="Renamed Person", metadata={"team": "b"})
+    assert (renamed.name, renamed.metadata, renamed.num_samples) == (
+        "Renamed Person",
+        {"team": "b"},
+        2,
+    )
+    assert api.speaker(speaker.id).name == "Renamed Person"
+    found = api.identify_speaker(A[7], speaker_ids=[speaker.id, other.id])
+    assert found.speaker is not None and found.speaker.name == "Renamed Person"
+    assert api.update_speaker(speaker.id, metadata={}).name == "Renamed Person"  # name kept
+    with pytest.raises(Conflict, match="already exists"):
+        api.update_speaker(speaker.id, name="RENAME-TAKEN")  # ignoring case
+    assert api.update_speaker(speaker.id, name="renamed person").name == "renamed person"
+    with pytest.raises(InvalidParameter) as blank:
+        api.update_speaker(speaker.id, name="   ")
+    assert blank.value.param == "name"
+    with pytest.raises(ResourceNotFound):
+        api.update_speaker("spk_missing", name="x")
+    response = api._http.patch(f"/v1/speakers/{speaker.id}", json={"metadata": [1, 2]})
+    assert response.status_code in (400, 422) and response.json()["error"]["message"]
+    huge = api._http.patch(f"/v1/speakers/{speaker.id}", json={"metadata": {"x": "a" * 20_000}})
+    assert huge.status_code == 422 and huge.json()["error"]["param"] == "metadata"
+    assert api.speaker(speaker.id).metadata == {}  # nothing half-applied
+
+
 @pytest.mark.parametrize(
     "fields", [{"top_k": "0"}, {"top_k": "101"}, {"threshold": "-2"}, {"speaker_ids": " , "}]
 )

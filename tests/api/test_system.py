@@ -6,10 +6,10 @@ import pytest
 
 from tests.conftest import make_settings
 from tympan.client import Client
-from tympan.config import OPENAI_ASR_MODEL_NAMES
 from tympan.errors import (
     AudioTooLong,
     AuthenticationFailed,
+    Conflict,
     ModelNotFound,
     NotFound,
     UploadTooLarge,
@@ -30,11 +30,6 @@ def test_models_are_listed_in_openai_format(api) -> None:
     assert silero["task"] == "vad" and silero["backend"] == "onnxruntime"
     assert silero["source"].startswith("package:silero-vad")
     assert silero["size_bytes"] > 100_000
-    for name in OPENAI_ASR_MODEL_NAMES:
-        assert cards[name]["task"] == "asr" and cards[name]["backend"] == "route"
-        assert "TYMPAN_ASR_OPENAI_MODELS" in cards[name]["source"]
-    routed = api.request("GET", "/v1/models/gpt-4o-mini-transcribe").json()
-    assert "whisper-tiny.en or whisper-base" in routed["description"]
 
 
 def test_models_show_loading_and_memory(tmp_path, eval_dir) -> None:
@@ -55,6 +50,29 @@ def test_unknown_model_and_route_get_404_bodies(api) -> None:
     assert response.json()["error"]["type"] == "invalid_request_error"
     with pytest.raises(NotFound):
         api.job("job_missing")
+
+
+@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "101"}, {"status": "bogus"}])
+def test_job_list_bad_parameters(api, params) -> None:
+    response = api._http.get("/v1/jobs", params=params)
+    assert response.status_code == 422 and response.json()["error"]["message"]
+    assert api.health()["status"] == "ok"
+
+
+def test_models_load_and_unload_by_hand(tmp_path, eval_dir) -> None:
+    with Client.in_process(make_settings(tmp_path)) as client:
+        assert client.load_model("silero-vad")["loaded"] is True
+        assert client.unload_model("silero-vad")["loaded"] is False
+        assert client.unload_model("silero-vad")["loaded"] is False  # unloading twice is fine
+        manager = client._http.app.state.services.manager  # type: ignore[attr-defined]
+        with manager.use("silero-vad"), pytest.raises(Conflict, match="serving a request"):
+            client.unload_model("silero-vad")  # a request holds the model
+        assert client.unload_model("silero-vad")["loaded"] is False
+        with pytest.raises(ModelNotFound):
+            client.unload_model("no-such-model")
+        with pytest.raises(ModelNotFound):
+            client.load_model("no-such-model")
+        assert client.vad(eval_dir / "bad_inputs" / "speech.ogg", "silero").segments
 
 
 def test_api_keys_guard_v1_but_not_health(tmp_path, eval_dir) -> None:

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from tympan.audio import decode_audio
 from tympan.cli import app
-from tympan.cli.tts import format_for
+from tympan.cli._common import format_for
 
 runner = CliRunner()
 

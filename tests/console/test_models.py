@@ -1,4 +1,5 @@
-"""Models page: every servable model from /v1/models, with what is loaded and its memory."""
+"""Models page: every servable model from /v1/models, with what is loaded and its memory;
+unloading and loading one by its button."""
 
 from __future__ import annotations
 
@@ -32,3 +33,13 @@ def test_models_page_lists_every_model_and_what_is_loaded(
     for model_id in loaded:
         assert " yes " in f" {rows[model_id]} ".replace("\n", " ")
     console.snap("models")
+
+    def silero_loaded() -> bool:
+        return httpx.get(f"{console_url}/v1/models/silero-vad").json()["loaded"]
+
+    console.find("button[aria-label='Unload silero-vad']").click()
+    console.wait_until(lambda: not silero_loaded(), 30)
+    console.wait_for("button[aria-label='Load silero-vad']").click()
+    console.wait_until(silero_loaded, 60)
+    console.wait_for("button[aria-label='Unload silero-vad']")
+    assert console.error_text() == ""

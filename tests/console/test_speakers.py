@@ -1,4 +1,5 @@
-"""Speakers page: enroll from files and from the microphone, list, verify, identify, delete."""
+"""Speakers page: enroll from files and from the microphone, list, verify, identify, rename,
+delete."""
 
 from __future__ import annotations
 
@@ -63,7 +64,17 @@ def test_enroll_verify_identify_and_delete_real_voices(console: Console) -> None
     assert answer.splitlines()[0] == "Marcus"
     console.snap("speakers")
 
-    _delete(console, "Marcus")
+    row = next(r for r in console.find_all("main tbody tr") if "Marcus" in r.text)
+    row.find_element("css selector", "button[aria-label='Rename Marcus']").click()
+    prompt = console.browser.switch_to.alert
+    prompt.send_keys("Marcus Aurelius")
+    prompt.accept()
+    console.wait_until(lambda: "Marcus Aurelius" in _speaker_names(console), 30)
+    identify.find_element("css selector", "input[name=file]").send_keys(str(voices[first][7]))
+    identify.find_element("css selector", "button[type=submit]").click()
+    console.wait_text(".identify-result", "Marcus Aurelius", timeout=120)
+
+    _delete(console, "Marcus Aurelius")
 
 
 def test_enroll_from_the_microphone(console: Console) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from fastapi import FastAPI
+from prometheus_client import start_http_server
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import RedirectResponse
@@ -21,11 +22,13 @@ from tympan import __version__
 from tympan._discovery import iter_submodules
 from tympan.api.errors import error_response, install_error_handlers
 from tympan.api.limits import JsonBodyLimit, RequestDeadline
+from tympan.api.metrics import RequestMetrics
 from tympan.api.security import AccessPolicy, RequestGuard, is_loopback_host
 from tympan.api.services import Services
 from tympan.config import Settings
 from tympan.console import CONSOLE_PATH, ConsoleFiles
 from tympan.errors import UploadTooLarge
+from tympan.metrics import ServiceCollector, app_registry
 
 __all__ = ["create_app"]
 
@@ -91,6 +94,17 @@ async def _evict_idle(services: Services) -> None:
         services.manager.evict()
 
 
+def _collector(services: Services) -> ServiceCollector:
+    """Scrape-time gauges of ``services``: each model's state and the jobs by kind and state."""
+
+    def models() -> Iterator[tuple[str, str, bool, int]]:
+        for spec in services.registry.list():
+            status = services.manager.status(spec.id)
+            yield spec.id, spec.task, status.loaded, status.memory_bytes
+
+    return ServiceCollector(models, services.jobs.counts)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A Tympan app; services start with the app's lifespan and stop with it.
 
@@ -109,6 +123,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.start(settings)
         app.state.services = services
+        app.state.metrics_registry = registry = app_registry(_collector(services))
+        exporter = None
+        if settings.metrics_port:
+            exporter, _ = start_http_server(settings.metrics_port, "127.0.0.1", registry)
         janitor = asyncio.create_task(_evict_idle(services))
         wyoming = None
         if settings.wyoming_uri:
@@ -122,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if wyoming is not None:
                 await wyoming.stop()
             janitor.cancel()
+            if exporter is not None:
+                exporter.shutdown()
             services.close()
 
     app = FastAPI(
@@ -145,5 +165,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    app.add_middleware(RequestGuard, policy=policy)  # outermost: before CORS and the body
+    app.add_middleware(RequestGuard, policy=policy)  # before CORS and the body
+    app.add_middleware(RequestMetrics)  # outermost: refusals are counted too
     return app

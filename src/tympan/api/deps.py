@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import Depends, File, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 from starlette.requests import HTTPConnection
 
 from tympan.api.security import caller_of
@@ -19,6 +19,8 @@ from tympan.errors import (
     UnsupportedMedia,
     UploadTooLarge,
 )
+from tympan.metrics import observe_audio
+from tympan.tasks.enhancement import noise_reduction_policy, reduce_noise
 
 __all__ = [
     "AudioUpload",
@@ -82,6 +84,7 @@ async def decode_upload(
         raise
     if budget is not None:
         budget.spend(audio.duration, param=param)
+    observe_audio(audio.duration)
     if upload.filename:
         audio = replace(audio, source=replace(audio.source, name=upload.filename))
     return audio
@@ -103,9 +106,21 @@ async def decode_uploads(uploads: list[UploadFile], services: Services, param: s
     return [await decode_upload(upload, services, param, budget) for upload in uploads]
 
 
-async def _audio_upload(services: ServicesDep, file: UploadFile = File(...)) -> Audio:
-    return await decode_upload(file, services)
+async def _audio_upload(
+    services: ServicesDep,
+    file: UploadFile = File(...),
+    noise_reduction: str | None = Form(
+        None,
+        description="none, auto, near_field, far_field or an enhancement model id "
+        "(default: TYMPAN_NOISE_REDUCTION; see docs/enhancement.md).",
+    ),
+) -> Audio:
+    audio = await decode_upload(file, services)
+    choice = noise_reduction or services.settings.noise_reduction
+    policy = noise_reduction_policy(services.settings)
+    return await reduce_noise(services.manager, policy, audio, choice)
 
 
 AudioUpload = Annotated[Audio, Depends(_audio_upload)]
-"""The request's ``file`` field, decoded at the boundary into ``Audio``."""
+"""The request's ``file`` field, decoded at the boundary into ``Audio`` and enhanced as its
+``noise_reduction`` field asks."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tympan.audio.stream import PcmFormat
 from tympan.errors import InvalidParameter, TympanError
+from tympan.tasks.asr.formats import logprob_entries
 from tympan.tasks.streaming import (
     Cleared,
     Committed,
@@ -33,13 +34,39 @@ from tympan.tasks.streaming import (
     TurnDetection,
 )
 
-__all__ = ["error_event", "new_event_id", "server_event", "session_body", "session_options"]
+__all__ = [
+    "error_event",
+    "new_event_id",
+    "served_model",
+    "server_event",
+    "session_body",
+    "session_options",
+]
 
 LOGPROBS = "item.input_audio_transcription.logprobs"
 OPENAI_TRANSCRIBE_MODELS = frozenset(
-    {"gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-latest"}
+    {
+        "whisper-1",
+        "gpt-4o-transcribe",
+        "gpt-4o-mini-transcribe",
+        "gpt-4o-transcribe-latest",
+        "gpt-transcribe",
+        "gpt-4o-transcribe-diarize",
+    }
 )
-"""OpenAI's realtime transcription models: served by the default ASR model."""
+"""OpenAI's transcription models: a live session serves them with the default ASR model (a
+turn is too short to route by language; set ``language`` or a multilingual model instead)."""
+_OPENAI_REALTIME_PREFIXES = ("gpt-realtime", "gpt-4o-realtime", "gpt-4o-mini-realtime")
+
+
+def served_model(name: str | None) -> str | None:
+    """The ASR model a session asks for: ``None`` (the default) for OpenAI's model names, which
+    clients send unchanged (the Node client even requires one in the URL)."""
+    if name in OPENAI_TRANSCRIBE_MODELS or (name or "").startswith(_OPENAI_REALTIME_PREFIXES):
+        return None
+    return name
+
+
 _FORMATS: dict[str, PcmFormat] = {
     "audio/pcm": PcmFormat("pcm16", 24_000),
     "audio/pcmu": PcmFormat("mulaw", 8_000),
@@ -72,8 +99,13 @@ class _TurnDetection(_Strict):
     idle_timeout_ms: int | None = None
 
 
+class _NoiseReduction(_Strict):
+    type: Literal["near_field", "far_field"]
+
+
 class _Input(_Strict):
     format: _Format | None = None
+    noise_reduction: _NoiseReduction | None = None
     transcription: _Transcription | None = None
     turn_detection: _TurnDetection | None = None
 
@@ -95,6 +127,7 @@ class _BetaSession(_Strict):
     """Beta ``transcription_session.update``'s flat session."""
 
     input_audio_format: Literal["pcm16", "g711_ulaw", "g711_alaw"] | None = None
+    input_audio_noise_reduction: _NoiseReduction | None = None
     input_audio_transcription: _Transcription | None = None
     turn_detection: _TurnDetection | None = None
     include: list[str] | None = None
@@ -152,8 +185,8 @@ def _apply(
         options = replace(options, format=fmt)
     if transcription is not None:
         given = transcription.model_dump(include=transcription.model_fields_set)
-        if given.get("model") in OPENAI_TRANSCRIBE_MODELS:
-            given["model"] = None
+        if "model" in given:
+            given["model"] = served_model(given["model"])
         options = replace(options, **{name: value or None for name, value in given.items()})
     given, detection = turn_detection
     if given:
@@ -189,6 +222,7 @@ def session_options(session: Any, current: LiveOptions, *, beta: bool) -> LiveOp
             _turn_detection(parsed.turn_detection, "session.turn_detection"),
         )
         transcription = parsed.input_audio_transcription
+        noise = ("input_audio_noise_reduction" in session, parsed.input_audio_noise_reduction)
     else:
         if parsed.type != "transcription":
             raise InvalidParameter(
@@ -204,6 +238,9 @@ def session_options(session: Any, current: LiveOptions, *, beta: bool) -> LiveOp
             _turn_detection(given.turn_detection, "session.audio.input.turn_detection"),
         )
         transcription = given.transcription
+        noise = ("noise_reduction" in given.model_fields_set, given.noise_reduction)
+    if noise[0]:
+        current = replace(current, noise_reduction=noise[1].type if noise[1] else None)
     return _apply(
         current,
         fmt=fmt,
@@ -243,7 +280,9 @@ def session_body(options: LiveOptions, session_id: str, model_id: str) -> dict[s
                     "silence_duration_ms": detection.silence_duration_ms,
                     "idle_timeout_ms": detection.idle_timeout_ms,
                 },
-                "noise_reduction": None,
+                "noise_reduction": {"type": options.noise_reduction}
+                if options.noise_reduction
+                else None,
             }
         },
         "include": [LOGPROBS] if options.logprobs else [],
@@ -319,10 +358,7 @@ def server_event(event: LiveEvent) -> dict[str, Any]:
                 "usage": {"type": "duration", "seconds": round(event.seconds, 3)},
                 "logprobs": None
                 if event.logprobs is None
-                else [
-                    {"token": p.token, "logprob": p.logprob, "bytes": list(p.token.encode())}
-                    for p in event.logprobs
-                ],
+                else logprob_entries((p.token, p.logprob) for p in event.logprobs),
                 "speaker": event.speaker,
             }
         case TranscriptFailed(item_id, error):

@@ -1,4 +1,5 @@
-"""``tympan transcribe FILE... [--model] [--format srt] [--out DIR] [--translate] [--diarize]``.
+"""``tympan transcribe FILE... [--model] [--format srt] [--out DIR] [--translate] [--diarize]``
+and ``tympan language FILE...``.
 
 With ``--diarize`` each file goes through two stages, each with its own progress bar: the
 transcription (streamed, chunk by chunk, with word times) and the diarization; the words then
@@ -119,5 +120,22 @@ def _with_speakers(
     return label_transcription(result, turns.segments, keep_words=keep_words)
 
 
+def language(
+    files: Annotated[list[Path], typer.Argument(help="Audio files.", exists=True, dir_okay=False)],
+    top: Annotated[int, typer.Option(help="How many languages to list per file.")] = 3,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Print the language spoken in each file, with the runners-up and their probabilities."""
+    with connect(server, api_key) as client:
+        for file in files:
+            result = client.detect_language(file, top=top)
+            ranked = ", ".join(
+                f"{item['language']} {item['probability']:.2f}" for item in result["languages"]
+            )
+            typer.echo(f"{file.name}\t{result['language']}\t{ranked}")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(transcribe)
+    app.command()(language)

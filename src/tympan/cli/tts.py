@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import sys
-from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from tympan.cli._common import ApiKeyOption, ServerOption, connect, console
-from tympan.tasks.tts import FORMATS
+from tympan.cli._common import (
+    ApiKeyOption,
+    AudioFormatOption,
+    AudioOutOption,
+    ServerOption,
+    connect,
+    console,
+    format_for,
+    write_chunks,
+)
 
-__all__ = ["format_for", "register"]
-
-_SUFFIXES = {".ogg": "opus", ".oga": "opus", ".raw": "pcm", ".m4a": "aac"}
-
-
-def format_for(out: Path | None, fmt: str | None) -> str:
-    """The response format: ``--format``, else the output file's suffix, else mp3."""
-    if fmt is None and out is not None:
-        suffix = out.suffix.lower()
-        fmt = _SUFFIXES.get(suffix, suffix.lstrip("."))
-    fmt = fmt or "mp3"
-    if fmt not in FORMATS:
-        raise typer.BadParameter(
-            f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", param_hint="--format"
-        )
-    return fmt
+__all__ = ["register"]
 
 
 def _read_text(text: str | None) -> str:
@@ -44,41 +34,26 @@ def speak(
     text: Annotated[
         str | None, typer.Argument(help="Text to speak; read from stdin if absent.")
     ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Audio file to write (default stdout).")
-    ] = None,
+    out: AudioOutOption = None,
     voice: Annotated[str | None, typer.Option(help="Piper or OpenAI voice name.")] = None,
     speed: Annotated[float | None, typer.Option(help="0.25 to 4.0 (1.0 = natural).")] = None,
     model: Annotated[str | None, typer.Option(help="TTS model id or alias.")] = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="mp3|opus|aac|flac|wav|pcm (default: suffix)")
-    ] = None,
+    fmt: AudioFormatOption = None,
     server: ServerOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
     """Speak TEXT into an audio file, written as the server streams it."""
     response_format = format_for(out, fmt)
     content = _read_text(text)
-    if out is None and sys.stdout.isatty():
-        raise typer.BadParameter("refusing to write audio to a terminal; use -o FILE")
     with connect(server, api_key) as client:
-        chunks = iter(
-            client.speech_stream(
-                content,
-                voice,
-                model=model,
-                response_format=response_format,
-                speed=speed,  # type: ignore[arg-type]
-            )
+        chunks = client.speech_stream(
+            content,
+            voice,
+            model=model,
+            response_format=response_format,  # type: ignore[arg-type]
+            speed=speed,
         )
-        first = next(chunks, b"")  # errors surface here, before an output file is created
-        with contextlib.ExitStack() as stack:
-            sink: BinaryIO = (
-                stack.enter_context(out.open("wb")) if out is not None else sys.stdout.buffer
-            )
-            for chunk in itertools.chain([first], chunks):
-                sink.write(chunk)
-                sink.flush()
+        write_chunks(chunks, out)
 
 
 def voices(server: ServerOption = None, api_key: ApiKeyOption = None) -> None:

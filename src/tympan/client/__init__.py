@@ -15,7 +15,7 @@ from tympan.client._audio import AudioMethods
 from tympan.client._base import BaseClient, FileInput
 from tympan.client._classifiers import ClassifierMethods
 from tympan.client._diarization import DiarizationMethods
-from tympan.client._language import LanguageMethods
+from tympan.client._enhancement import EnhancementMethods
 from tympan.client._music import MusicMethods
 from tympan.client._realtime import RealtimeMethods
 from tympan.client._speakers import SpeakerMethods
@@ -30,7 +30,7 @@ class Client(
     SpeechMethods,
     SpeakerMethods,
     DiarizationMethods,
-    LanguageMethods,
+    EnhancementMethods,
     ClassifierMethods,
     MusicMethods,
     RealtimeMethods,

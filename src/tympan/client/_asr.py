@@ -12,7 +12,11 @@ from tympan.tasks.asr.results import Segment, Transcription, Word
 
 
 class AsrMethods(BaseClient):
-    """``/v1/audio/transcriptions`` and ``/v1/audio/translations``."""
+    """``/v1/audio/transcriptions``, ``/v1/audio/translations`` and ``/v1/audio/language``."""
+
+    def detect_language(self, file: FileInput, *, top: int | None = None) -> dict[str, Any]:
+        """The language spoken: ``language``, ``probability`` and the ranked ``languages``."""
+        return self.post_audio("/v1/audio/language", file, {"top": top}).json()
 
     def transcribe(
         self,

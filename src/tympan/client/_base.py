@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Self
 
@@ -56,8 +56,6 @@ def _raise_for_status(response: httpx.Response) -> None:
 
 
 class BaseClient:
-    """A connection to a Tympan service (remote, or in-process with ``in_process``)."""
-
     """A connection to a Tympan service (remote, or in-process with ``in_process``)."""
 
     def __init__(
@@ -114,6 +112,14 @@ class BaseClient:
         """POST a multipart form with one audio file and the non-``None`` fields."""
         return self.request("POST", path, files={file_field: _file_part(file)}, data=_form(fields))
 
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[bytes]:
+        """A streamed response body, chunk by chunk; an error status raises before any chunk."""
+        with self._http.stream(method, path, **kwargs) as response:
+            if response.status_code >= 400:
+                response.read()
+                _raise_for_status(response)
+            yield from response.iter_bytes()
+
     # -- system ---------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
@@ -125,7 +131,23 @@ class BaseClient:
         params = {"task": task} if task else None
         return self.request("GET", "/v1/models", params=params).json()["data"]
 
+    def load_model(self, model_id: str) -> dict[str, Any]:
+        """Load a model now (``POST /v1/models/{id}/load``); returns its card."""
+        return self.request("POST", f"/v1/models/{model_id}/load").json()
+
+    def unload_model(self, model_id: str) -> dict[str, Any]:
+        """Free a model's memory now (``POST /v1/models/{id}/unload``); returns its card."""
+        return self.request("POST", f"/v1/models/{model_id}/unload").json()
+
     # -- jobs -----------------------------------------------------------------------------
+
+    def jobs(
+        self, *, kind: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Recent background jobs, newest first (``GET /v1/jobs``)."""
+        params = {"kind": kind, "status": status, "limit": limit}
+        params = {name: value for name, value in params.items() if value is not None}
+        return self.request("GET", "/v1/jobs", params=params).json()["data"]
 
     def job(self, job_id: str) -> dict[str, Any]:
         """A background job's state (``GET /v1/jobs/{id}``)."""

@@ -54,6 +54,18 @@ class SpeakerMethods(BaseClient):
         """One enrolled speaker."""
         return _speaker(self.request("GET", f"/v1/speakers/{speaker_id}").json())
 
+    def update_speaker(
+        self,
+        speaker_id: str,
+        *,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Speaker:
+        """Rename a speaker and/or replace its metadata."""
+        fields = {"name": name, "metadata": metadata}
+        body = {key: value for key, value in fields.items() if value is not None}
+        return _speaker(self.request("PATCH", f"/v1/speakers/{speaker_id}", json=body).json())
+
     def delete_speaker(self, speaker_id: str) -> None:
         """Delete a speaker with its samples and voiceprint."""
         self.request("DELETE", f"/v1/speakers/{speaker_id}")

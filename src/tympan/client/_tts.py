@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tympan.audio.encode import EncodedFormat
-from tympan.client._base import BaseClient, _raise_for_status
+from tympan.client._base import BaseClient
 from tympan.tasks.tts import VoiceCard
 
 
@@ -46,11 +46,7 @@ class SpeechMethods(BaseClient):
             "speed": speed,
         }
         payload = {key: value for key, value in body.items() if value is not None}
-        with self._http.stream("POST", "/v1/audio/speech", json=payload) as response:
-            if response.status_code >= 400:
-                response.read()
-                _raise_for_status(response)
-            yield from response.iter_bytes()
+        yield from self.stream("POST", "/v1/audio/speech", json=payload)
 
     def voices(self) -> list[VoiceCard]:
         """Every voice the service speaks with (``GET /v1/audio/voices``)."""

@@ -25,6 +25,7 @@ from typing import Generic, TypeVar
 
 from tympan.budgets import setting_variable
 from tympan.errors import Overloaded
+from tympan.metrics import BATCH_SIZE, QUEUE_DEPTH, QUEUE_REFUSALS
 
 __all__ = ["BatchQueue", "BatchStats"]
 
@@ -94,6 +95,7 @@ class BatchQueue(Generic[I, R]):
     def admission(self) -> Iterator[None]:
         """Hold a caller's place while it submits; ``Overloaded`` (503) when the queue is full."""
         if self.max_callers is not None and self._admitted >= self.max_callers:
+            QUEUE_REFUSALS.labels(self.name).inc()
             setting = f" ({setting_variable(self.limit_setting)})" if self.limit_setting else ""
             raise Overloaded(
                 f"The {self.name} queue is full: {self._admitted} requests are waiting"
@@ -110,6 +112,7 @@ class BatchQueue(Generic[I, R]):
         """Queue ``item`` and wait for its result (a cancelled wait drops the item)."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
+        QUEUE_DEPTH.labels(self.name).set(len(self._pending))
         if len(self._pending) >= self.max_batch:
             self._full.set()
         if self._worker is None or self._worker.done():
@@ -127,6 +130,7 @@ class BatchQueue(Generic[I, R]):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), self.max_wait)
             taken, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            QUEUE_DEPTH.labels(self.name).set(len(self._pending))
             live = [(item, future) for item, future in taken if not future.done()]
             if live:
                 await self._run(live)
@@ -135,6 +139,7 @@ class BatchQueue(Generic[I, R]):
         self.stats.batches += 1
         self.stats.items += len(batch)
         self.stats.largest = max(self.stats.largest, len(batch))
+        BATCH_SIZE.labels(self.name).observe(len(batch))
         log.debug("%s: batch of %d (%d waiting)", self.name, len(batch), len(self._pending))
         try:
             results = await self._run_batch([item for item, _ in batch])

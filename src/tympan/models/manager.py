@@ -28,6 +28,13 @@ import psutil
 from tympan.config import Settings
 from tympan.deadlines import bind_to_request
 from tympan.errors import Overloaded
+from tympan.metrics import (
+    INFERENCE_SECONDS,
+    MODEL_LOAD_SECONDS,
+    MODEL_LOADS,
+    MODEL_UNLOADS,
+    QUEUE_REFUSALS,
+)
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec
 from tympan.models.threads import pin_resting_threads, set_resting_threads
@@ -119,6 +126,8 @@ class ModelManager:
             rss_delta = process.memory_info().rss - before
         now = time.monotonic()
         log.info("loaded model %s in %.2f s", spec.id, now - started)
+        MODEL_LOADS.labels(spec.id).inc()
+        MODEL_LOAD_SECONDS.labels(spec.id).observe(now - started)
         return LoadedModel(spec, handle, max(rss_delta, spec.size_bytes), now, now)
 
     def unload(self, model_id: str) -> bool:
@@ -132,6 +141,7 @@ class ModelManager:
         if callable(close):
             close()
         log.info("unloaded model %s", model_id)
+        MODEL_UNLOADS.labels(model_id).inc()
         return True
 
     def evict(self) -> list[str]:
@@ -170,7 +180,12 @@ class ModelManager:
     async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run blocking ``fn`` in the inference pool; ``Overloaded`` if the queue is full."""
         if not self._slots.acquire(blocking=False):
-            raise Overloaded("The server is busy; retry shortly.", retry_after=1.0)
+            QUEUE_REFUSALS.labels("inference").inc()
+            raise Overloaded(
+                "The server is busy: every inference thread and queue place is taken "
+                "(TYMPAN_INFERENCE_THREADS + TYMPAN_INFERENCE_QUEUE_SIZE); retry shortly.",
+                retry_after=1.0,
+            )
         try:
             # Bound to the request: its deadline follows it, and abandoned work never starts.
             call = functools.partial(bind_to_request(fn), *args, **kwargs)
@@ -196,7 +211,12 @@ class ModelManager:
 
         def call() -> T:
             with self.use(model_id, task=task) as model:
-                return fn(model.handle, *args, **kwargs)
+                started = time.perf_counter()
+                try:
+                    return fn(model.handle, *args, **kwargs)
+                finally:
+                    seconds = time.perf_counter() - started
+                    INFERENCE_SECONDS.labels(model.spec.task, model.spec.id).inc(seconds)
 
         return await self.run(call)
 

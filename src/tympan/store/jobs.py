@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import JSON, DateTime, Float, String, Text, or_, select, update
+from sqlalchemy import JSON, DateTime, Float, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tympan.errors import ResourceNotFound, TympanError
@@ -287,6 +287,26 @@ class JobRunner:
             if row is None:
                 raise ResourceNotFound(f"No job {job_id!r}.", param="job_id")
             return Job.from_row(row)
+
+    def list(
+        self, kind: str | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[Job]:
+        """Jobs newest first, optionally of one kind and status (``limit`` of them at most)."""
+        query = select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id).limit(limit)
+        if kind is not None:
+            query = query.where(JobRow.kind == kind)
+        if status is not None:
+            query = query.where(JobRow.status == status)
+        with self.db.session() as session:
+            return [Job.from_row(row) for row in session.scalars(query)]
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """How many jobs there are of each (kind, status)."""
+        query = select(JobRow.kind, JobRow.status, func.count()).group_by(
+            JobRow.kind, JobRow.status
+        )
+        with self.db.session() as session:
+            return {(kind, status): count for kind, status, count in session.execute(query)}
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until the job ends (in-process callers and tests); returns its final state."""

@@ -6,8 +6,9 @@ only embeddings. Deleting a speaker removes its samples with it, and on SQLite t
 are zeroed (``secure_delete``) and the WAL is checkpointed, so the voiceprint bytes do not
 linger in the database files.
 
-Identification reads every voiceprint of a model as one matrix (``VoiceprintIndex``), built once
-and rebuilt only when the table changes (checked with one aggregate query per request).
+Identification reads every voiceprint of a model as one matrix (``Voiceprints``), built once
+and rebuilt only when the table changes (checked with one aggregate query per request); scoring
+against it lives in ``tympan.tasks.speakers``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,11 +41,41 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import Conflict, InvalidParameter, ResourceNotFound
 from tympan.store.db import Base, Database
-from tympan.tasks.speakers.encoder import l2_normalise
-from tympan.tasks.speakers.profile import SampleEmbedding, Speaker
-from tympan.tasks.speakers.scoring import VoiceprintIndex
 
-__all__ = ["SampleEmbedding", "Speaker", "SpeakerStore", "speaker_store"]
+__all__ = ["SampleEmbedding", "Speaker", "SpeakerStore", "Voiceprints", "speaker_store"]
+
+
+@dataclass(frozen=True, slots=True)
+class SampleEmbedding:
+    """One enrollment recording, reduced to what is stored: its embedding, length and name."""
+
+    embedding: np.ndarray
+    duration: float
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Speaker:
+    """An enrolled speaker as clients see it (the voiceprint itself stays in the store)."""
+
+    id: str
+    name: str
+    model: str
+    num_samples: int
+    speech_seconds: float
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Voiceprints:
+    """The unit-length voiceprints of enrolled speakers as one ``(speakers, dim)`` matrix."""
+
+    ids: list[str]
+    names: list[str]
+    matrix: np.ndarray
+
 
 MAX_NAME_LENGTH = 200
 
@@ -116,6 +148,12 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _unit(total: np.ndarray) -> np.ndarray:
+    """The voiceprint of a running sum: its direction (the store keeps voiceprints unit-length,
+    so scoring in ``tympan.tasks.speakers`` is a dot product)."""
+    return (total / max(float(np.linalg.norm(total)), 1e-12)).astype(np.float32)
+
+
 def _sum(samples: Sequence[SampleEmbedding]) -> np.ndarray:
     return np.sum([s.embedding for s in samples], axis=0, dtype=np.float64).astype(np.float32)
 
@@ -126,7 +164,7 @@ class SpeakerStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._lock = threading.Lock()
-        self._indexes: dict[tuple[str, str], tuple[tuple[Any, ...], VoiceprintIndex]] = {}
+        self._indexes: dict[tuple[str, str], tuple[tuple[Any, ...], Voiceprints]] = {}
 
     def _row(
         self, session: Session, speaker_id: str, namespace: str, for_update: bool = False
@@ -159,7 +197,7 @@ class SpeakerStore:
             model=model,
             dim=int(total.shape[0]),
             embedding_sum=total.tobytes(),
-            voiceprint=l2_normalise(total).tobytes(),
+            voiceprint=_unit(total).tobytes(),
             num_samples=len(samples),
             speech_seconds=float(sum(s.duration for s in samples)),
             meta=metadata or {},
@@ -199,7 +237,7 @@ class SpeakerStore:
             row = self._row(session, speaker_id, namespace, for_update=True)
             total = np.frombuffer(row.embedding_sum, np.float32) + _sum(samples)
             row.embedding_sum = total.astype(np.float32).tobytes()
-            row.voiceprint = l2_normalise(total).tobytes()
+            row.voiceprint = _unit(total).tobytes()
             row.num_samples += len(samples)
             row.speech_seconds += float(sum(s.duration for s in samples))
             row.updated_at = _now()
@@ -212,6 +250,35 @@ class SpeakerStore:
                     )
                 )
             return _speaker(row)
+
+    def update(
+        self,
+        speaker_id: str,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> Speaker:
+        """Rename a speaker and/or replace its metadata; ``Conflict`` (409) if the new name is
+        another speaker's. Its voiceprint is untouched."""
+        try:
+            with self.db.write_session() as session:
+                row = self._row(session, speaker_id, namespace, for_update=True)
+                if name is not None:
+                    name = _check_name(name)
+                    taken = select(SpeakerRow.id).where(
+                        SpeakerRow.namespace == namespace,
+                        SpeakerRow.name_key == name.casefold(),
+                        SpeakerRow.id != speaker_id,
+                    )
+                    if session.scalar(taken):
+                        raise Conflict(f"A speaker named {name!r} already exists.", param="name")
+                    row.name, row.name_key = name, name.casefold()
+                if metadata is not None:
+                    row.meta = metadata
+                row.updated_at = _now()
+                return _speaker(row)
+        except IntegrityError as exc:  # a concurrent enrollment or rename took the name first
+            raise Conflict(f"A speaker named {name!r} already exists.", param="name") from exc
 
     def get(self, speaker_id: str, namespace: str = DEFAULT_NAMESPACE) -> Speaker:
         """One speaker of ``namespace``; ``ResourceNotFound`` (404) if unknown there."""
@@ -254,7 +321,7 @@ class SpeakerStore:
         model: str,
         speaker_ids: Sequence[str] | None = None,
         namespace: str = DEFAULT_NAMESPACE,
-    ) -> VoiceprintIndex:
+    ) -> Voiceprints:
         """Voiceprints of ``model``'s speakers in ``namespace`` (or of the given ids: 404 if
         one is unknown there)."""
         index = self._model_index(model, namespace)
@@ -274,11 +341,11 @@ class SpeakerStore:
             index = self._model_index(model, namespace)
             position = {speaker_id: i for i, speaker_id in enumerate(index.ids)}
         chosen = [position[i] for i in dict.fromkeys(speaker_ids) if i in position]
-        return VoiceprintIndex(
+        return Voiceprints(
             [index.ids[i] for i in chosen], [index.names[i] for i in chosen], index.matrix[chosen]
         )
 
-    def _model_index(self, model: str, namespace: str) -> VoiceprintIndex:
+    def _model_index(self, model: str, namespace: str) -> Voiceprints:
         mine = (SpeakerRow.model == model, SpeakerRow.namespace == namespace)
         with self.db.session() as session:
             version = tuple(
@@ -300,7 +367,7 @@ class SpeakerStore:
             if rows
             else np.zeros((0, 0), np.float32)
         )
-        index = VoiceprintIndex([row.id for row in rows], [row.name for row in rows], matrix)
+        index = Voiceprints([row.id for row in rows], [row.name for row in rows], matrix)
         with self._lock:
             self._indexes[(namespace, model)] = (version, index)
         return index

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import importlib
 import json
 import warnings
@@ -26,6 +27,9 @@ from websockets.asyncio.client import connect
 from tests.conftest import EVAL_DIR, make_settings
 from tests.live_audio import pcm16, silence, speech, wer
 from tests.live_server import serve_in_thread
+from tests.noisy_audio import noisy_speech
+from tympan.metrics import INFERENCE_SECONDS
+from tympan.tasks.streaming import LiveSession
 
 with warnings.catch_warnings():  # the reference G.711 encoder: deprecated, still in 3.11/3.12
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -145,6 +149,60 @@ def test_beta_session_with_g711_manual_commits_and_logprobs(live_server):
     assert wer(SHORT_TEXT, final.transcript) < 0.15
     assert len(final.logprobs) >= 3
     assert all(p.logprob <= 0 and p.bytes == list(p.token.encode()) for p in final.logprobs)
+
+
+def test_noise_reduction_in_the_session_enhances_live_audio(live_server):
+    noisy, _ = noisy_speech(10.0)
+
+    def enhancing_seconds() -> float:  # the server runs in this process
+        return INFERENCE_SECONDS.labels("enhancement", "rnnoise")._value.get()
+
+    async def scenario(kind: str | None) -> tuple[dict[str, Any], str]:
+        async with connect(ws_url(live_server)) as ws:
+            await ws.recv()  # session.created
+            audio_input: dict[str, Any] = {"turn_detection": None}
+            if kind is not None:
+                audio_input["noise_reduction"] = {"type": kind}
+            session = {"type": "transcription", "audio": {"input": audio_input}}
+            await ws.send(json.dumps({"type": "session.update", "session": session}))
+            updated = json.loads(await ws.recv())
+            data = at_24k(noisy)
+            for start in range(0, len(data), 9600):
+                append = {
+                    "type": "input_audio_buffer.append",
+                    "audio": b64(data[start : start + 9600]),
+                }
+                await ws.send(json.dumps(append))
+            await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+            async for message in ws:
+                event = json.loads(message)
+                if event["type"].endswith("transcription.completed"):
+                    return updated, event["transcript"]
+            raise AssertionError("no transcript")
+
+    before = enhancing_seconds()
+    updated, enhanced = asyncio.run(scenario("near_field"))
+    assert updated["session"]["audio"]["input"]["noise_reduction"] == {"type": "near_field"}
+    assert wer(SHORT_TEXT, enhanced) < 0.5  # 10 dB SNR, through RNNoise
+    assert enhancing_seconds() > before, "the audio did not go through RNNoise"
+    middle = enhancing_seconds()
+    updated, _ = asyncio.run(scenario(None))
+    assert updated["session"]["audio"]["input"]["noise_reduction"] is None
+    assert enhancing_seconds() == middle
+
+    async def refused() -> dict[str, Any]:
+        async with connect(ws_url(live_server)) as ws:
+            await ws.recv()
+            session = {
+                "type": "transcription",
+                "audio": {"input": {"noise_reduction": {"type": "loud"}}},
+            }
+            return await _error_after(
+                ws, json.dumps({"type": "session.update", "session": session})
+            )
+
+    error = asyncio.run(refused())
+    assert error["type"] == "error" and "noise_reduction" in error["error"]["param"]
 
 
 async def _error_after(ws: Any, message: str | bytes) -> dict[str, Any]:
@@ -351,7 +409,7 @@ def test_audio_over_the_buffer_limit_is_refused_and_what_fits_is_transcribed(lim
     assert wer(SHORT_TEXT, transcript) < 0.15
 
 
-def test_many_sessions_opened_and_dropped_leave_every_slot_free(limited_server):
+def test_a_thousand_sessions_opened_and_dropped_leave_no_session_behind(limited_server):
     chunk = json.dumps({"type": "input_audio_buffer.append", "audio": b64(at_24k(silence(0.2)))})
 
     async def churn(count: int) -> None:
@@ -373,7 +431,7 @@ def test_many_sessions_opened_and_dropped_leave_every_slot_free(limited_server):
             return [json.loads(await first.recv())["type"], json.loads(await second.recv())["type"]]
 
     async def scenario() -> list[str]:
-        await asyncio.gather(churn(100), churn(100))
+        await asyncio.gather(churn(500), churn(500))
         for _ in range(50):  # an aborted socket is noticed at the server's next read
             answers = await both_slots()
             if answers == ["session.created"] * 2:
@@ -384,3 +442,6 @@ def test_many_sessions_opened_and_dropped_leave_every_slot_free(limited_server):
     assert asyncio.run(scenario()) == ["session.created", "session.created"]
     health = httpx.get(limited_server + "/healthz", timeout=30)
     assert health.status_code == 200
+    # The server runs in this process: none of the 1,000 sessions is still alive.
+    gc.collect()
+    assert sum(type(obj) is LiveSession for obj in gc.get_objects()) == 0

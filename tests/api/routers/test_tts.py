@@ -103,13 +103,10 @@ def test_every_openai_model_name_and_voice_is_served(api):
         response = post_speech(api, input="Hi.", voice=voice, response_format="pcm")
         assert response.status_code == 200, voice
         assert response.headers["x-tympan-voice"] == "joe"
-    for voice in ({"id": "marin"}, {"id": "cedar"}, {"id": "joe"}):
-        response = post_speech(api, input="Hi.", voice=voice, instructions="Speak calmly.")
-        assert response.status_code == 200, voice
-    for bad in ({"id": ""}, {"name": "marin"}, {"id": "nobody"}):
-        response = post_speech(api, input="Hi.", voice=bad)
-        assert response.status_code in (404, 422), bad
-        assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+    as_object = post_speech(api, input="Hi.", voice={"id": "marin"}, instructions="Cheerful.")
+    assert as_object.status_code == 200 and as_object.headers["x-tympan-voice"] == "joe"
+    bad = post_speech(api, input="Hi.", voice={"name": "marin"})
+    assert bad.status_code == 422 and bad.json()["error"]["param"] == "voice"
 
 
 def test_voices_lists_the_bundled_voice(api):

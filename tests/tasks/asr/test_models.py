@@ -16,10 +16,9 @@ from tympan.tasks.asr import BASE_MODEL_ID, DEFAULT_MODEL_ID, assemble_base_mode
 from tympan.tasks.asr.models import BASE_SHA256, _tiny_en_path
 
 
-def test_default_model_is_tiny_en_with_openai_alias(tmp_path: Path) -> None:
+def test_default_model_is_tiny_en_with_its_alias(tmp_path: Path) -> None:
     registry = ModelRegistry.from_settings(make_settings(tmp_path))
     assert registry.default("asr").id == DEFAULT_MODEL_ID
-    assert registry.get("whisper-1", task="asr").id == DEFAULT_MODEL_ID
     assert registry.get("tiny.en", task="asr").id == DEFAULT_MODEL_ID
     assert registry.get("base", task="asr").id == BASE_MODEL_ID
 

@@ -1,67 +1,54 @@
-"""``tympan.tasks.asr.routing``: OpenAI names routed by language ID with the real base model."""
+"""OpenAI model names routed by language: English to tiny.en, everything else to base."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import EVAL_DIR, make_settings, read_manifest
-from tympan.api.services import Services
 from tympan.audio import decode_audio
 from tympan.tasks.asr import BASE_MODEL_ID, DEFAULT_MODEL_ID
-from tympan.tasks.asr.routing import Route, identify_language, route_request
+from tympan.tasks.asr.pipeline import TranscribeOptions
+from tympan.tasks.asr.routing import identify_language, openai_target, route_model
 
-MULTI = EVAL_DIR / "multilingual"
-FIRST_OF_EACH = {row["language"]: row for row in reversed(read_manifest("multilingual"))}
+ENGLISH = EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac"
 
 
-def _route(
-    services: Services,
-    path: Path,
-    model: str | None,
-    language: str | None = None,
-    translate: bool = False,
-) -> Route:
-    audio = decode_audio(path)
-    return asyncio.run(
-        route_request(
-            services.manager,
-            services.settings,
-            audio,
-            model,
-            language=language,
-            translate=translate,
+def _clip(language: str):
+    row = next(r for r in read_manifest("multilingual") if r["language"] == language)
+    return decode_audio(EVAL_DIR / "multilingual" / row["audio"])
+
+
+def test_openai_names_and_their_dated_variants_map(tmp_path) -> None:
+    settings = make_settings(tmp_path, openai_asr_models="whisper-1=auto,gpt-4o-transcribe=base")
+    assert openai_target(settings, "whisper-1") == "auto"
+    assert openai_target(settings, "gpt-4o-transcribe-2025-03-20") == "base"
+    assert openai_target(settings, "tiny.en") is None
+    defaults = make_settings(tmp_path).openai_asr_models
+    assert {"whisper-1", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-diarize"} <= set(defaults)
+
+
+def test_routing_by_given_language_translation_and_identification(services) -> None:
+    manager, settings = services.manager, services.settings
+    english, german = decode_audio(ENGLISH), _clip("de")
+
+    def route(name: str, audio, **options) -> tuple[str, str | None]:
+        model, chosen = asyncio.run(
+            route_model(manager, settings, name, audio, TranscribeOptions(**options))
         )
-    )
+        return model, chosen.language
+
+    assert route("whisper-1", english, language="en") == (DEFAULT_MODEL_ID, "en")
+    assert route("whisper-1", english, language="fr") == (BASE_MODEL_ID, "fr")
+    assert route("whisper-1", german, task="translate") == (BASE_MODEL_ID, None)
+    assert route("gpt-4o-mini-transcribe", english) == (DEFAULT_MODEL_ID, "en")
+    assert route("gpt-4o-transcribe", german) == (BASE_MODEL_ID, "de")
+    assert route("tiny.en", german) == ("tiny.en", None)  # not an OpenAI name: as asked
 
 
-@pytest.mark.parametrize("code", ["de", "ja", "hi"])
-def test_language_is_identified(services: Services, code: str) -> None:
-    audio = decode_audio(MULTI / FIRST_OF_EACH[code]["audio"])
-    guess = asyncio.run(identify_language(services.manager, audio))
-    assert guess.language == code and 0.5 < guess.probability <= 1.0
-    assert [p for _, p in guess.ranked] == sorted((p for _, p in guess.ranked), reverse=True)
-
-
-def test_english_goes_to_tiny_en_and_other_languages_to_base(services: Services) -> None:
-    english = EVAL_DIR / "asr_small" / "whisper_jfk.flac"
-    route = _route(services, english, "gpt-4o-transcribe")
-    assert (route.model_id, route.language) == (DEFAULT_MODEL_ID, "en")
-    assert route.guess is not None and route.guess.probability > 0.5
-    french = MULTI / FIRST_OF_EACH["fr"]["audio"]
-    assert _route(services, french, None).model_id == BASE_MODEL_ID
-
-
-def test_language_translation_and_tympan_ids_skip_language_id(services: Services) -> None:
-    english = EVAL_DIR / "asr_small" / "whisper_jfk.flac"
-    assert _route(services, english, "whisper-1", language="de").model_id == BASE_MODEL_ID
-    assert _route(services, english, "whisper-1", language="en").guess is None
-    assert _route(services, english, "whisper-1", translate=True).model_id == BASE_MODEL_ID
-    assert _route(services, english, "tiny.en").model_id == "tiny.en"
-
-
-def test_mapping_is_configurable(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, asr_openai_models="whisper-1=whisper-base,gpt-x=auto")
-    assert settings.asr_openai_models == {"whisper-1": "whisper-base", "gpt-x": "auto"}
+@pytest.mark.parametrize("language", ["de", "es", "fr"])
+def test_identification_ranks_the_spoken_language_first(services, language) -> None:
+    guess = asyncio.run(identify_language(services.manager, _clip(language), top=3))
+    assert guess.language == language and guess.probability > 0.5
+    assert len(guess.ranking) == 3 and guess.ranking[0] == (language, guess.probability)

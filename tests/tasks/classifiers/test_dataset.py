@@ -86,7 +86,7 @@ def test_traversal_zip_is_refused_before_writing(tmp_path) -> None:
 
 
 def test_bomb_is_refused_from_declared_sizes(tmp_path) -> None:
-    with pytest.raises(PayloadTooLarge, match="declares"):
+    with pytest.raises(PayloadTooLarge, match=r"declares.*TYMPAN_MAX_(UPLOAD_BYTES|ZIP_RATIO)"):
         extract_archive(BAD / "dataset_bomb.zip", tmp_path / "job")
     assert not (tmp_path / "job").exists()
 
@@ -96,8 +96,10 @@ def test_member_count_limit(tmp_path) -> None:
     with zipfile.ZipFile(archive, "w") as handle:
         for index in range(5):
             handle.writestr(f"a/{index}.wav", b"x")
-    with pytest.raises(PayloadTooLarge, match="5 files"):
+    with pytest.raises(PayloadTooLarge, match=r"5 files.*TYMPAN_MAX_DATASET_FILES"):
         check_archive(archive, ArchiveLimits(max_members=4))
+    with pytest.raises(PayloadTooLarge, match="TYMPAN_MAX_DATASET_BYTES"):
+        check_archive(archive, ArchiveLimits(max_total_bytes=4))
 
 
 def test_not_a_zip(tmp_path) -> None:

@@ -20,13 +20,23 @@ def test_agreement_ignores_case_and_punctuation():
     assert partial.update("Hello, there friend") == " friend"
 
 
-def test_a_changed_prefix_sends_nothing_more():
+def test_a_changed_prefix_sends_nothing_more_until_the_final_tail():
     partial = PartialText()
     partial.update("I need to design")
     partial.update("I need to design it")
     assert partial.sent == ["I", "need", "to", "design"]
     assert partial.update("I needed to sign in") == ""
-    assert partial.finish("I needed to sign in.") == ""
+    assert partial.finish("I needed to sign in.") == " in."  # after the 4 words sent
+
+
+def test_a_word_changed_by_the_final_decode_does_not_hold_back_the_rest():
+    partial = PartialText()
+    partial.update("at present concerned, differs from")
+    partial.update("at present concerned, differs from most if")
+    assert partial.finish("at present concern, differs from most if not from all.") == (
+        " most if not from all."
+    )
+    assert partial.finish("at present concern, differs from most if not from all.") == ""
 
 
 def test_concatenated_deltas_spell_the_final_text_when_it_extends_them():

@@ -71,7 +71,7 @@ def live_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services
 def engine(live_services: Services, run) -> LiveEngine:
     """The live engine, its ASR and VAD models loaded (so a test times decoding, not loading)."""
     engine = live_engine(live_services.manager, live_services.settings, live_services.db)
-    for model_id, task in (("whisper-1", "asr"), (SILERO_MODEL_ID, "vad")):
+    for model_id, task in (("tiny.en", "asr"), (SILERO_MODEL_ID, "vad")):
         run(engine.manager.infer(model_id, lambda handle: None, task=task))
     return engine
 

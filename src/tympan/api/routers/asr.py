@@ -26,7 +26,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep
 from tympan.api.services import Services
-from tympan.api.speaker_runs import diarize_audio
 from tympan.audio.types import Audio
 from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import InvalidParameter, TympanError
@@ -38,8 +37,9 @@ from tympan.tasks.asr import (
     render_text,
     transcriber_for,
 )
-from tympan.tasks.asr.routing import LanguageGuess, route_request
-from tympan.tasks.diarization import DiarizationOptions, label_transcription
+from tympan.tasks.asr.formats import logprob_entries, word_logprobs
+from tympan.tasks.asr.routing import route_model
+from tympan.tasks.diarization import DiarizationOptions, diarize_with_models, label_transcription
 
 __all__ = ["router"]
 
@@ -108,11 +108,12 @@ def decoding_fields(
 
 
 DecodingDep = Annotated[DecodingFields, Depends(decoding_fields)]
-ModelField = Annotated[str | None, Form(description="Model id or alias; default whisper-1.")]
+ModelField = Annotated[
+    str | None,
+    Form(description="Model id or alias, or an OpenAI name (routed by language); default tiny.en."),
+]
 PromptField = Annotated[str | None, Form(max_length=4000)]
-ApiFormat = ResponseFormat | Literal["diarized_json"]
-FormatField = Annotated[ApiFormat, Form()]
-DIARIZE_MODEL = "gpt-4o-transcribe-diarize"
+FormatField = Annotated[ResponseFormat, Form()]
 TemperatureField = Annotated[float, Form(ge=0, le=1)]
 StreamField = Annotated[bool, Form(description="Server-sent events with progress.")]
 
@@ -121,46 +122,21 @@ def _usage(transcription: Transcription) -> dict[str, Any]:
     return {"type": "duration", "seconds": math.ceil(transcription.duration)}
 
 
-def _verbose(transcription: Transcription, guess: LanguageGuess | None = None) -> dict[str, Any]:
+def _verbose(transcription: Transcription) -> dict[str, Any]:
     body = asdict(transcription)
     if body["words"] is None:
         del body["words"]
-    if guess is not None:
-        body["language_probability"] = round(guess.probability, 4)
     return {**body, "usage": _usage(transcription)}
 
 
-def _diarized(transcription: Transcription) -> dict[str, Any]:
-    """OpenAI's ``diarized_json``: speaker-labelled segments of type transcript.text.segment."""
-    segments = [
-        {
-            "id": f"seg_{segment.id}",
-            "start": segment.start,
-            "end": segment.end,
-            "speaker": segment.speaker,
-            "text": segment.text.strip(),
-            "type": "transcript.text.segment",
-        }
-        for segment in transcription.segments
-    ]
-    return {
-        "task": "transcribe",
-        "duration": transcription.duration,
-        "text": transcription.text,
-        "segments": segments,
-        "usage": _usage(transcription),
-    }
-
-
-def _response(
-    transcription: Transcription, fmt: ApiFormat, guess: LanguageGuess | None = None
-) -> Any:
-    if fmt == "diarized_json":
-        return JSONResponse(_diarized(transcription))
+def _response(transcription: Transcription, fmt: ResponseFormat, logprobs: bool = False) -> Any:
     if fmt == "json":
-        return JSONResponse({"text": transcription.text, "usage": _usage(transcription)})
+        body: dict[str, Any] = {"text": transcription.text, "usage": _usage(transcription)}
+        if logprobs:
+            body["logprobs"] = logprob_entries(word_logprobs(transcription.segments))
+        return JSONResponse(body)
     if fmt == "verbose_json":
-        return JSONResponse(_verbose(transcription, guess))
+        return JSONResponse(_verbose(transcription))
     return PlainTextResponse(render_text(transcription, fmt))
 
 
@@ -230,20 +206,16 @@ async def _serve(
     audio: Audio,
     model: str | None,
     options: TranscribeOptions,
-    fmt: ApiFormat,
+    fmt: ResponseFormat,
     stream: bool,
     diarize: bool = False,
     namespace: str = DEFAULT_NAMESPACE,
+    logprobs: bool = False,
 ) -> Any:
-    route = await route_request(
-        services.manager,
-        services.settings,
-        audio,
-        model,
-        language=options.language,
-        translate=options.task == "translate",
+    model_id = model or services.registry.default("asr").id
+    model_id, options = await route_model(
+        services.manager, services.settings, model_id, audio, options
     )
-    model_id, options = route.model_id, replace(options, language=route.language)
     transcriber = transcriber_for(services.manager, services.settings)
     if stream:
         if diarize:
@@ -254,16 +226,17 @@ async def _serve(
         return _stream(services, audio, model_id, options, admission)
     with transcriber.admission(model_id):
         if not diarize:
-            transcription = await transcriber.transcribe(audio, model_id, options)
-            return _response(transcription, fmt, route.guess)
+            return _response(await transcriber.transcribe(audio, model_id, options), fmt, logprobs)
         transcription, turns = await asyncio.gather(  # word times: speakers are given per word
             transcriber.transcribe(audio, model_id, replace(options, word_timestamps=True)),
-            diarize_audio(services, audio, None, DiarizationOptions(), namespace),
+            diarize_with_models(
+                services.manager, services.db, audio, None, DiarizationOptions(), namespace
+            ),
         )
     labelled = label_transcription(
         transcription, turns.segments, keep_words=options.word_timestamps
     )
-    return _response(labelled, fmt, route.guess)
+    return _response(labelled, fmt)
 
 
 def _options(
@@ -303,22 +276,28 @@ async def create_transcription(
     diarize: Annotated[
         bool, Form(description="Label segments and words with speakers (named if enrolled).")
     ] = False,
+    include: Annotated[
+        list[Literal["logprobs"]] | None,
+        Form(alias="include[]", description="logprobs: per-word log probabilities (json only)."),
+    ] = None,
 ) -> Any:
-    """Transcribe the uploaded audio (OpenAI's ``createTranscription``).
-
-    ``diarized_json`` or the ``gpt-4o-transcribe-diarize`` model turn on ``diarize``.
-    """
-    diarize = diarize or response_format == "diarized_json" or model == DIARIZE_MODEL
+    """Transcribe the uploaded audio (OpenAI's ``createTranscription``)."""
+    logprobs = "logprobs" in (include or [])
+    if logprobs and (response_format != "json" or stream or diarize):
+        raise InvalidParameter(
+            "include[]=logprobs needs response_format json, without stream or diarize.",
+            param="include[]",
+        )
     options = _options(
         "transcribe",
         decoding,
         language=language or None,
         prompt=prompt or None,
         temperature=temperature,
-        words="word" in (timestamp_granularities or []),
+        words=logprobs or "word" in (timestamp_granularities or []),
     )
     return await _serve(
-        services, audio, model, options, response_format, stream, diarize, namespace
+        services, audio, model, options, response_format, stream, diarize, namespace, logprobs
     )
 
 
@@ -337,11 +316,6 @@ async def create_translation(
     stream: StreamField = False,
 ) -> Any:
     """Translate the uploaded speech into English text (OpenAI's ``createTranslation``)."""
-    if response_format == "diarized_json":
-        raise InvalidParameter(
-            "diarized_json is a transcription format; translations have no speakers.",
-            param="response_format",
-        )
     options = _options(
         "translate",
         decoding,

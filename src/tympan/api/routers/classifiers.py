@@ -57,8 +57,7 @@ def _service(services: Services, namespace: str) -> ClassifierService:
 
 
 def _limits(services: Services) -> ArchiveLimits:
-    upload = services.settings.max_upload_bytes
-    return ArchiveLimits(max_member_bytes=upload, max_total_bytes=4 * upload)
+    return ArchiveLimits.from_settings(services.settings)
 
 
 async def _dataset_from_upload(service: ClassifierService, upload: UploadFile, work: Path) -> Path:

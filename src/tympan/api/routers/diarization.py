@@ -9,13 +9,13 @@ from fastapi import APIRouter, Form
 from fastapi.responses import PlainTextResponse
 
 from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep
-from tympan.api.speaker_runs import diarize_audio
 from tympan.tasks.diarization import (
     MAX_SPEAKERS,
     ClusteringMethod,
     DiarizationOptions,
     DiarizationResult,
     SpeakerCount,
+    diarize_with_models,
     to_rttm,
 )
 
@@ -47,7 +47,9 @@ async def audio_diarization(
     options = DiarizationOptions(
         count=count, clustering=clustering, identify=identify, identify_threshold=threshold
     )
-    result = await diarize_audio(services, audio, model, options, namespace)
+    result = await diarize_with_models(
+        services.manager, services.db, audio, model, options, namespace
+    )
     if response_format == "rttm":
         file_id = Path(audio.source.name).stem if audio.source.name else "audio"
         return PlainTextResponse(to_rttm(result, file_id))

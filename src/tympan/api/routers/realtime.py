@@ -27,6 +27,7 @@ from tympan.api.deps import ServicesDep
 from tympan.api.realtime_protocol import (
     error_event,
     new_event_id,
+    served_model,
     server_event,
     session_body,
     session_options,
@@ -147,7 +148,9 @@ async def realtime(
                 param="intent",
             )
         namespace = caller_of(websocket.scope).namespace
-        session = await LiveSession.open(engine, LiveOptions(model=model), namespace=namespace)
+        session = await LiveSession.open(
+            engine, LiveOptions(model=served_model(model)), namespace=namespace
+        )
     except TympanError as exc:
         await _refuse(websocket, exc)
         return

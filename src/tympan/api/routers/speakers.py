@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, File, Form, Response, UploadFile
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_upload, decode_uploads
 from tympan.api.services import Services
-from tympan.api.speaker_runs import resolve_speaker_model
 from tympan.audio import Audio
 from tympan.errors import InvalidParameter, TympanError
 from tympan.store.speakers import SampleEmbedding, Speaker, speaker_store
@@ -25,6 +25,8 @@ from tympan.tasks.speakers import (
     check_threshold,
     default_threshold,
     embed_audio,
+    enrolled_index,
+    speaker_model_id,
     verify,
 )
 
@@ -79,7 +81,7 @@ async def embed_speaker(
     audio: AudioUpload, services: ServicesDep, model: ModelField = None
 ) -> Embedding:
     """The L2-normalised speaker embedding of ``file`` and the model that computed it."""
-    model_id = resolve_speaker_model(services, model)
+    model_id = speaker_model_id(services.registry, model)
     return await services.manager.infer(
         model_id, lambda encoder: embed_audio(encoder, model_id, audio), task=SPEAKER_TASK
     )
@@ -98,7 +100,7 @@ async def enroll_speaker(
 ) -> Speaker:
     """Enroll a speaker from one or more recordings; 409 if the name is taken."""
     meta = _metadata(metadata)
-    model_id = resolve_speaker_model(services, model)
+    model_id = speaker_model_id(services.registry, model)
     samples = await _samples(services, model_id, file)
     store = speaker_store(services.db)
     return await run_in_threadpool(store.create, name, model_id, samples, meta, namespace)
@@ -127,6 +129,23 @@ def get_speaker(speaker_id: str, services: ServicesDep, namespace: NamespaceDep)
     return speaker_store(services.db).get(speaker_id, namespace)
 
 
+class SpeakerUpdate(BaseModel):
+    """A rename and/or new metadata; fields left out stay as they are."""
+
+    name: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@router.patch("/v1/speakers/{speaker_id}", response_model=Speaker)
+async def update_speaker(
+    speaker_id: str, update: SpeakerUpdate, services: ServicesDep, namespace: NamespaceDep
+) -> Speaker:
+    """Rename a speaker or replace its metadata; 409 if the name is another speaker's."""
+    meta = None if update.metadata is None else _metadata(json.dumps(update.metadata))
+    store = speaker_store(services.db)
+    return await run_in_threadpool(store.update, speaker_id, update.name, meta, namespace)
+
+
 @router.delete("/v1/speakers/{speaker_id}", status_code=204)
 def delete_speaker(speaker_id: str, services: ServicesDep, namespace: NamespaceDep) -> Response:
     """Delete a speaker with its samples and voiceprint."""
@@ -150,7 +169,7 @@ async def verify_speaker(
     store = speaker_store(services.db)
     if speaker_id is not None:
         speaker = await run_in_threadpool(store.get, speaker_id, namespace)
-        if model is not None and resolve_speaker_model(services, model) != speaker.model:
+        if model is not None and speaker_model_id(services.registry, model) != speaker.model:
             raise InvalidParameter(
                 f"Speaker {speaker_id!r} was enrolled with model {speaker.model!r}.", param="model"
             )
@@ -162,7 +181,7 @@ async def verify_speaker(
         result = verify(speaker.model, query, reference, chosen)
         return replace(result, speaker_id=speaker.id, name=speaker.name)
     assert file2 is not None
-    model_id = resolve_speaker_model(services, model)
+    model_id = speaker_model_id(services.registry, model)
     second = await decode_upload(file2, services, param="file2")
     (query,) = await _embed(services, model_id, [audio])
     try:
@@ -187,13 +206,13 @@ async def identify_speaker(
     model: ModelField = None,
 ) -> Identification:
     """Who among the enrolled speakers is this? ``speaker`` is null when nobody matches."""
-    model_id = resolve_speaker_model(services, model)
+    model_id = speaker_model_id(services.registry, model)
     ids = None
     if speaker_ids is not None:
         ids = [item.strip() for item in speaker_ids.split(",") if item.strip()]
         if not ids:
             raise InvalidParameter("speaker_ids names no speaker.", param="speaker_ids")
-    index = await run_in_threadpool(speaker_store(services.db).index, model_id, ids, namespace)
+    index = await run_in_threadpool(enrolled_index, services.db, model_id, ids, namespace)
     (query,) = await _embed(services, model_id, [audio])
     chosen = check_threshold(default_threshold(model_id) if threshold is None else threshold)
     return index.identify(model_id, query, chosen, top_k)

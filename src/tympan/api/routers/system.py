@@ -1,20 +1,20 @@
-"""Health and the model list (OpenAI's ``/v1/models`` shape plus Tympan's fields)."""
+"""Health, the model list (OpenAI's ``/v1/models`` shape plus Tympan's fields), and loading or
+unloading a model by hand (models otherwise load on first use and unload when idle)."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from tympan import __version__
 from tympan.api.deps import NamespaceDep, ServicesDep
 from tympan.api.services import Services
-from tympan.errors import ModelNotFound
+from tympan.errors import Conflict, ModelNotFound
 from tympan.models.spec import ModelSpec
-from tympan.tasks.asr import BASE_MODEL_ID, DEFAULT_MODEL_ID
-from tympan.tasks.asr.routing import AUTO_ROUTE
+from tympan.tasks.asr.routing import AUTO
 
 __all__ = ["ModelCard", "ModelList", "router"]
 
@@ -65,36 +65,6 @@ def _card(spec: ModelSpec, services: Services) -> ModelCard:
     )
 
 
-def _route_card(name: str, target: str, services: Services) -> ModelCard:
-    """An OpenAI transcription name, served by the model (or language route) it maps to."""
-    targets = [DEFAULT_MODEL_ID, BASE_MODEL_ID] if target == AUTO_ROUTE else [target]
-    served_by = []
-    for target_id in targets:
-        with contextlib.suppress(ModelNotFound):
-            served_by.append(services.registry.get(target_id, task="asr"))
-    statuses = [services.manager.status(spec.id) for spec in served_by]
-    routed = " or ".join(spec.id for spec in served_by) or f"{target} (not found)"
-    return ModelCard(
-        id=name,
-        task="asr",
-        backend="route",
-        source="setting:TYMPAN_ASR_OPENAI_MODELS",
-        description=f"OpenAI name served by {routed}"
-        + (", chosen by language ID" if target == AUTO_ROUTE else ""),
-        aliases=[],
-        loaded=bool(statuses) and all(status.loaded for status in statuses),
-        memory_bytes=sum(status.memory_bytes for status in statuses),
-        size_bytes=sum(spec.size_bytes for spec in served_by),
-    )
-
-
-def _route_cards(services: Services, task: str | None) -> list[ModelCard]:
-    if task not in (None, "asr"):
-        return []
-    routes = services.settings.asr_openai_models
-    return [_route_card(name, target, services) for name, target in routes.items()]
-
-
 @router.get("/healthz", response_model=Health)
 def healthz(services: ServicesDep) -> Health:
     """Liveness, version, and how much model memory is in use."""
@@ -109,6 +79,26 @@ def _visible(spec: ModelSpec, namespace: str) -> bool:
     return spec.options.get("namespace", namespace) == namespace
 
 
+def _openai_cards(services: Services) -> dict[str, ModelCard]:
+    """OpenAI's transcription names, each routed to a model (``TYMPAN_OPENAI_ASR_MODELS``)."""
+    return {
+        name: ModelCard(
+            id=name,
+            task="asr",
+            backend="route",
+            source=f"openai name -> {target}",
+            description="language ID, then tiny.en for English and whisper-base otherwise"
+            if target == AUTO
+            else f"served by {target}",
+            aliases=[],
+            loaded=False,
+            memory_bytes=0,
+            size_bytes=0,
+        )
+        for name, target in services.settings.openai_asr_models.items()
+    }
+
+
 @router.get("/v1/models", response_model=ModelList)
 def list_models(
     services: ServicesDep, namespace: NamespaceDep, task: str | None = None
@@ -116,16 +106,44 @@ def list_models(
     """Every model the service can serve to the caller, optionally of one task."""
     specs = [spec for spec in services.registry.list(task) if _visible(spec, namespace)]
     cards = [_card(spec, services) for spec in specs]
-    return ModelList(data=cards + _route_cards(services, task))
+    if task in (None, "asr"):
+        cards += _openai_cards(services).values()
+    return ModelList(data=cards)
+
+
+def _spec(services: Services, model_id: str, namespace: str) -> ModelSpec:
+    spec = services.registry.get(model_id)
+    if not _visible(spec, namespace):
+        raise ModelNotFound(f"No model named {model_id!r}.", param="model")
+    return spec
 
 
 @router.get("/v1/models/{model_id}", response_model=ModelCard)
 def get_model(model_id: str, services: ServicesDep, namespace: NamespaceDep) -> ModelCard:
-    """One model by id or alias (an OpenAI transcription name describes its route)."""
-    routes = services.settings.asr_openai_models
-    if model_id in routes:
-        return _route_card(model_id, routes[model_id], services)
-    spec = services.registry.get(model_id)
-    if not _visible(spec, namespace):
-        raise ModelNotFound(f"No model named {model_id!r}.", param="model")
+    """One model by id or alias (or an OpenAI transcription name)."""
+    routed = _openai_cards(services).get(model_id)
+    return routed or _card(_spec(services, model_id, namespace), services)
+
+
+@router.post("/v1/models/{model_id}/load", response_model=ModelCard)
+async def load_model(model_id: str, services: ServicesDep, namespace: NamespaceDep) -> ModelCard:
+    """Load a model now, so the first request that needs it does not wait for the load."""
+    spec = _spec(services, model_id, namespace)
+
+    def load() -> None:
+        with services.manager.use(spec.id):
+            pass
+
+    await run_in_threadpool(load)
+    return _card(spec, services)
+
+
+@router.post("/v1/models/{model_id}/unload", response_model=ModelCard)
+def unload_model(model_id: str, services: ServicesDep, namespace: NamespaceDep) -> ModelCard:
+    """Free a model's memory now; 409 while a request is using it (it loads again on use)."""
+    spec = _spec(services, model_id, namespace)
+    if not services.manager.unload(spec.id) and services.manager.status(spec.id).loaded:
+        raise Conflict(
+            f"Model {spec.id!r} is serving a request; unload it when idle.", param="model"
+        )
     return _card(spec, services)

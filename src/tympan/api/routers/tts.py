@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -11,12 +10,11 @@ from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from tympan.api.deps import ServicesDep
 from tympan.api.services import Services
-from tympan.errors import Overloaded
-from tympan.models.manager import ModelManager
+from tympan.api.streaming import leased_chunks
 from tympan.tasks.tts import (
     FORMATS,
     MAX_SPEED,
@@ -37,25 +35,29 @@ __all__ = ["SpeechRequest", "router"]
 router = APIRouter(tags=["tts"])
 
 
-class VoiceId(BaseModel):
-    """OpenAI's voice object form, ``{"id": "marin"}`` (a custom voice id or a voice name)."""
-
-    id: str = Field(min_length=1, description="A Piper voice name or an OpenAI voice name.")
-
-
 class SpeechRequest(BaseModel):
     """OpenAI's speech request; ``model`` and ``voice`` may be left out (the default voice)."""
 
     model: str | None = Field(None, description="A TTS model id or alias (tts-1, tts-1-hd, ...).")
     input: str = Field(description="The text to speak (up to tts_max_input_chars characters).")
-    voice: str | VoiceId | None = Field(
-        None, description='A Piper voice name or an OpenAI voice name, or {"id": name}.'
+    voice: str | None = Field(
+        None,
+        description='A Piper voice name or an OpenAI voice name, or OpenAI\'s {"id": name} form.',
     )
     response_format: EncodedFormat = "mp3"
     speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
     instructions: str | None = Field(
         None, description="Accepted for compatibility; Piper voices cannot follow style prompts."
     )
+
+    @field_validator("voice", mode="before")
+    @classmethod
+    def _voice_id(cls, value: object) -> object:
+        """OpenAI also sends a voice as ``{"id": "marin"}``."""
+        if isinstance(value, dict) and set(value) == {"id"}:
+            return value["id"]
+        return value
+
     stream_format: Literal["audio", "sse"] = Field(
         "audio",
         description="audio: the file's bytes, chunked; sse: server-sent events carrying "
@@ -82,27 +84,7 @@ def _pick_voice(services: Services, request: SpeechRequest) -> Voice:
     if request.voice is None:
         return spec.options["voice"]
     voices, voice_map = _voices(services)
-    name = request.voice.id if isinstance(request.voice, VoiceId) else request.voice
-    return resolve_voice(name, voices, voice_map, spec.options["voice"])
-
-
-async def _chunks(
-    manager: ModelManager, model_id: str, stream: SpeechStream
-) -> AsyncIterator[bytes]:
-    """Each chunk is rendered in the pool with the model leased, then sent at once.
-
-    Once the 200 has gone out a refusal can only cut the audio short, so an admitted stream
-    waits for a free slot instead of failing when the queue is full between two sentences.
-    """
-    while True:
-        try:
-            chunk = await manager.infer(model_id, stream.next_chunk, task="tts")
-        except Overloaded:
-            await asyncio.sleep(0.05)  # slots free up as other chunks finish
-            continue
-        if chunk is None:
-            return
-        yield chunk
+    return resolve_voice(request.voice, voices, voice_map, spec.options["voice"])
 
 
 async def _sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -132,7 +114,7 @@ async def create_speech(request: SpeechRequest, services: ServicesDep) -> Stream
         "X-Tympan-Voice": voice.name,
         "X-Tympan-Sample-Rate": str(stream.sample_rate),
     }
-    chunks = _chunks(services.manager, voice.model_id, stream)
+    chunks = leased_chunks(services.manager, voice.model_id, stream.next_chunk, task="tts")
     if request.stream_format == "sse":
         return StreamingResponse(_sse(chunks), media_type="text/event-stream", headers=headers)
     return StreamingResponse(chunks, media_type=stream.media_type, headers=headers)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
-from tympan.tasks.asr.results import Transcription
+from tympan.tasks.asr.results import Segment, Transcription
 
-__all__ = ["ResponseFormat", "render_text"]
+__all__ = ["ResponseFormat", "logprob_entries", "render_text", "word_logprobs"]
 
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
 
@@ -33,3 +35,21 @@ def render_text(transcription: Transcription, fmt: Literal["text", "srt", "vtt"]
         cues.append(f"{number}\n{span}\n{text}\n" if fmt == "srt" else f"{span}\n{text}\n")
     header = "WEBVTT\n\n" if fmt == "vtt" else ""
     return header + "\n".join(cues)
+
+
+def word_logprobs(segments: Sequence[Segment]) -> list[tuple[str, float]]:
+    """Each word of ``segments`` with the natural log of Whisper's probability for it (the
+    tokens OpenAI reports are Whisper's words here: they carry the probabilities)."""
+    return [
+        (word.word, math.log(max(word.probability, 1e-12)))
+        for segment in segments
+        for word in segment.words or []
+    ]
+
+
+def logprob_entries(pairs: Iterable[tuple[str, float]]) -> list[dict[str, Any]]:
+    """OpenAI's ``logprobs`` items: ``{"token", "logprob", "bytes"}``."""
+    return [
+        {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+        for token, logprob in pairs
+    ]

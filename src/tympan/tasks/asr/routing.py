@@ -1,130 +1,75 @@
-"""Which Whisper model serves a request: OpenAI names are multilingual, English stays fast.
+"""OpenAI's transcription model names, routed to Tympan's models by the language spoken.
 
-An OpenAI model name (``whisper-1``, ``gpt-4o-transcribe``...) maps through the
-``asr_openai_models`` setting to a Tympan model id or to ``auto``. ``auto`` identifies the
-language with the multilingual base model (first 30 s), then decodes English with tiny.en
-(today's speed and accuracy) and every other language, and all translation, with base.
+``whisper-1``, ``gpt-4o-transcribe``, ``gpt-4o-mini-transcribe`` (and their dated variants),
+``gpt-transcribe`` and ``gpt-4o-transcribe-diarize`` are multilingual at OpenAI. Tympan maps
+each (``TYMPAN_OPENAI_ASR_MODELS``) to a model id, or to ``auto``: the multilingual base model
+identifies the language of the first 30 s, then English goes to tiny.en (faster, and more
+accurate on English than base) and every other language to base. A given ``language`` skips the
+identification; a translation always goes to base (tiny.en cannot translate).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
-from tympan.audio.types import Audio
-from tympan.config import Settings
-from tympan.errors import InvalidAudio
+import numpy as np
+
+from tympan.audio import Audio
+from tympan.config import SAMPLE_RATE, Settings
 from tympan.models.manager import ModelManager
-from tympan.tasks.asr.languages import language_name
-from tympan.tasks.asr.models import BASE_MODEL_ID, DEFAULT_MODEL_ID, WhisperHandle
+from tympan.tasks.asr.models import BASE_MODEL_ID, DEFAULT_MODEL_ID
+from tympan.tasks.asr.pipeline import TranscribeOptions
 
-__all__ = [
-    "AUTO_ROUTE",
-    "LanguageCandidate",
-    "LanguageGuess",
-    "LanguageReport",
-    "Route",
-    "identify_language",
-    "route_request",
-]
+__all__ = ["AUTO", "LanguageGuess", "identify_language", "openai_target", "route_model"]
 
-AUTO_ROUTE = "auto"
-_ID_SECONDS = 30.0
+AUTO = "auto"
+_DATED = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+_ID_SECONDS = 30  # what Whisper's language head reads
+
+
+def openai_target(settings: Settings, name: str) -> str | None:
+    """What an OpenAI model name (or a dated variant of one) maps to; None for other names."""
+    return settings.openai_asr_models.get(_DATED.sub("", name))
 
 
 @dataclass(frozen=True, slots=True)
 class LanguageGuess:
-    """The most likely languages of a recording, best first, as (ISO code, probability)."""
-
-    ranked: list[tuple[str, float]]
-
-    @property
-    def language(self) -> str:
-        """The most likely language's code."""
-        return self.ranked[0][0]
-
-    @property
-    def probability(self) -> float:
-        """The probability of the most likely language."""
-        return self.ranked[0][1]
-
-
-@dataclass(frozen=True, slots=True)
-class LanguageCandidate:
-    """One language: ISO code, Whisper's name for it, probability."""
+    """The language heard, its probability, and the runners-up (most likely first)."""
 
     language: str
-    name: str
     probability: float
+    ranking: list[tuple[str, float]]
 
 
-@dataclass(frozen=True, slots=True)
-class LanguageReport:
-    """``/v1/audio/language``'s answer: the likeliest language and the top candidates."""
+async def identify_language(manager: ModelManager, audio: Audio, top: int = 5) -> LanguageGuess:
+    """The language of ``audio``'s first 30 s, by the multilingual base model."""
+    samples = audio.samples[: _ID_SECONDS * SAMPLE_RATE]
 
-    language: str
-    name: str
-    probability: float
-    candidates: list[LanguageCandidate]
-    duration: float
+    def detect(handle) -> list[tuple[str, float]]:  # type: ignore[no-untyped-def]
+        _, _, ranking = handle.model.detect_language(audio=np.ascontiguousarray(samples))
+        pairs = [(language, float(probability)) for language, probability in ranking]
+        return sorted(pairs, key=lambda pair: -pair[1])
 
-    @classmethod
-    def of(cls, guess: LanguageGuess, top: int, duration: float) -> LanguageReport:
-        """The ``top`` best candidates of ``guess`` for audio of ``duration`` seconds."""
-        candidates = [
-            LanguageCandidate(code, language_name(code), round(probability, 4))
-            for code, probability in guess.ranked[:top]
-        ]
-        best = candidates[0]
-        return cls(best.language, best.name, best.probability, candidates, round(duration, 3))
+    ranking = await manager.infer(BASE_MODEL_ID, detect, task="asr")
+    best, probability = ranking[0]
+    return LanguageGuess(best, probability, ranking[:top])
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """The model that decodes a request, its language, and the language ID that chose them."""
-
-    model_id: str
-    language: str | None
-    guess: LanguageGuess | None = None
-
-
-def _ranked_languages(handle: WhisperHandle, audio: Audio) -> LanguageGuess:
-    samples = audio.slice(0.0, min(audio.duration, _ID_SECONDS)).samples
-    _, _, probabilities = handle.model.detect_language(audio=samples)
-    ranked = sorted(((code, float(p)) for code, p in probabilities), key=lambda x: -x[1])
-    return LanguageGuess(ranked)
-
-
-async def identify_language(manager: ModelManager, audio: Audio) -> LanguageGuess:
-    """Language ID with the bundled multilingual base model, in the inference pool."""
-    if audio.samples.size == 0:
-        raise InvalidAudio("The audio has no samples; there is no language to identify.")
-    return await manager.infer(
-        BASE_MODEL_ID, lambda handle: _ranked_languages(handle, audio), task="asr"
-    )
-
-
-async def route_request(
-    manager: ModelManager,
-    settings: Settings,
-    audio: Audio,
-    model: str | None,
-    *,
-    language: str | None,
-    translate: bool,
-) -> Route:
-    """The model (and language) for a request naming ``model`` (``None``: ``whisper-1``).
-
-    Names outside ``asr_openai_models`` are Tympan ids or aliases, served as asked.
-    """
-    target = settings.asr_openai_models.get(model or "whisper-1", model)
-    if target is None or audio.samples.size == 0:
-        return Route(target or DEFAULT_MODEL_ID, language)
-    if target != AUTO_ROUTE:
-        return Route(target, language)
-    if translate:
-        return Route(BASE_MODEL_ID, language)
-    if language:
-        return Route(DEFAULT_MODEL_ID if language == "en" else BASE_MODEL_ID, language)
-    guess = await identify_language(manager, audio)
-    chosen = DEFAULT_MODEL_ID if guess.language == "en" else BASE_MODEL_ID
-    return Route(chosen, guess.language, guess)
+async def route_model(
+    manager: ModelManager, settings: Settings, name: str, audio: Audio, options: TranscribeOptions
+) -> tuple[str, TranscribeOptions]:
+    """The model that serves a request for ``name``, and the options to serve it with (the
+    identified language filled in, so it is not identified twice). Names that are not
+    OpenAI's pass through unchanged."""
+    target = openai_target(settings, name)
+    if target is None:
+        return name, options
+    if target != AUTO:
+        return target, options
+    if options.task == "translate":
+        return BASE_MODEL_ID, options
+    if options.language is None:
+        guess = await identify_language(manager, audio)
+        options = replace(options, language=guess.language)
+    return (DEFAULT_MODEL_ID if options.language == "en" else BASE_MODEL_ID), options

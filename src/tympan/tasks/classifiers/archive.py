@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from tympan.config import Settings
 from tympan.errors import InvalidDataset, PayloadTooLarge
 
 __all__ = ["ArchiveLimits", "check_archive", "extract_archive"]
@@ -22,12 +23,23 @@ __all__ = ["ArchiveLimits", "check_archive", "extract_archive"]
 
 @dataclass(frozen=True, slots=True)
 class ArchiveLimits:
-    """What an uploaded dataset may hold once unpacked."""
+    """What an uploaded dataset may hold once unpacked (each limit is a setting, named in
+    its refusal)."""
 
-    max_members: int = 50_000
-    max_member_bytes: int = 200 * 1024 * 1024
-    max_total_bytes: int = 2 * 1024 * 1024 * 1024
-    max_ratio: float = 200.0  # declared size / compressed size of one member
+    max_members: int = 50_000  # TYMPAN_MAX_DATASET_FILES
+    max_member_bytes: int = 200 * 1024 * 1024  # TYMPAN_MAX_UPLOAD_BYTES
+    max_total_bytes: int = 2 * 1024 * 1024 * 1024  # TYMPAN_MAX_DATASET_BYTES
+    max_ratio: float = 200.0  # TYMPAN_MAX_ZIP_RATIO: declared / compressed size of one member
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ArchiveLimits:
+        """The limits a service is configured with."""
+        return cls(
+            max_members=settings.max_dataset_files,
+            max_member_bytes=settings.max_upload_bytes,
+            max_total_bytes=settings.max_dataset_bytes,
+            max_ratio=settings.max_zip_ratio,
+        )
 
 
 def _unsafe_name(name: str) -> bool:
@@ -65,21 +77,30 @@ def check_archive(path: Path, limits: ArchiveLimits = ArchiveLimits()) -> list[z
     files = [info for info in members if not info.is_dir()]
     if len(files) > limits.max_members:
         raise PayloadTooLarge(
-            f"The zip holds {len(files)} files; the limit is {limits.max_members}.", param="file"
+            f"The zip holds {len(files)} files; the limit is {limits.max_members} "
+            "(TYMPAN_MAX_DATASET_FILES).",
+            param="file",
         )
     total = 0
     for info in files:
         ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > limits.max_member_bytes or ratio > limits.max_ratio:
+        if info.file_size > limits.max_member_bytes:
             raise PayloadTooLarge(
-                f"Zip member {info.filename!r} declares {info.file_size} bytes "
-                f"(compression ratio {ratio:.0f}); refused before extraction.",
+                f"Zip member {info.filename!r} declares {info.file_size} bytes, over "
+                f"{limits.max_member_bytes} (TYMPAN_MAX_UPLOAD_BYTES); refused before extraction.",
+                param="file",
+            )
+        if ratio > limits.max_ratio:
+            raise PayloadTooLarge(
+                f"Zip member {info.filename!r} declares a compression ratio of {ratio:.0f}, over "
+                f"{limits.max_ratio:g} (TYMPAN_MAX_ZIP_RATIO); refused before extraction.",
                 param="file",
             )
         total += info.file_size
     if total > limits.max_total_bytes:
         raise PayloadTooLarge(
-            f"The zip unpacks to {total} bytes; the limit is {limits.max_total_bytes}.",
+            f"The zip unpacks to {total} bytes; the limit is {limits.max_total_bytes} "
+            "(TYMPAN_MAX_DATASET_BYTES).",
             param="file",
         )
     return files

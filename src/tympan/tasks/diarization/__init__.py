@@ -1,6 +1,7 @@
 """Speaker diarization: VAD, windowed speaker embeddings, clustering, enrolled names.
 
-``diarize`` runs the pipeline (``pipeline.py``); ``to_rttm`` writes its turns as RTTM;
+``diarize`` runs the pipeline (``pipeline.py``), ``diarize_with_models`` with its models leased
+(``service.py``); ``to_rttm`` writes its turns as RTTM;
 ``assign_speakers`` labels timed transcript segments or words by maximum overlap with the turns.
 """
 
@@ -27,6 +28,7 @@ from tympan.tasks.diarization.pipeline import (
     diarize,
 )
 from tympan.tasks.diarization.rttm import to_rttm
+from tympan.tasks.diarization.service import diarize_with_models
 
 __all__ = [
     "MAX_SPEAKERS",
@@ -39,6 +41,7 @@ __all__ = [
     "assign_speakers",
     "cluster_embeddings",
     "diarize",
+    "diarize_with_models",
     "label_pieces",
     "label_transcription",
     "speaker_at",

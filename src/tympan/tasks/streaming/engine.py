@@ -15,11 +15,11 @@ import numpy as np
 from tympan.audio.types import Audio
 from tympan.config import Settings
 from tympan.errors import InvalidAudio, Overloaded
+from tympan.metrics import LIVE_SESSIONS
 from tympan.models.manager import ModelManager
 from tympan.store.db import Database
-from tympan.store.speakers import speaker_store
 from tympan.tasks.asr import Transcriber, transcriber_for
-from tympan.tasks.speakers import SPEAKER_TASK, SpeakerEncoder, VoiceprintIndex
+from tympan.tasks.speakers import SPEAKER_TASK, SpeakerEncoder, VoiceprintIndex, enrolled_index
 from tympan.tasks.vad import SILERO_MODEL_ID, SileroState
 
 __all__ = ["LiveEngine", "live_engine"]
@@ -48,10 +48,12 @@ class LiveEngine:
                 code="session_limit",
             )
         self.open_sessions += 1
+        LIVE_SESSIONS.inc()
 
     def release(self) -> None:
         """Count a session out."""
         self.open_sessions -= 1
+        LIVE_SESSIONS.dec()
 
     async def score_frames(
         self, frames: np.ndarray, state: SileroState
@@ -86,7 +88,7 @@ class LiveEngine:
     async def speaker_index(self, model: str, namespace: str) -> VoiceprintIndex:
         """Voiceprints enrolled with ``model`` in ``namespace`` (cached by the store, re-read
         when they change)."""
-        return await asyncio.to_thread(speaker_store(self.db).index, model, None, namespace)
+        return await asyncio.to_thread(enrolled_index, self.db, model, None, namespace)
 
 
 _ENGINES: weakref.WeakKeyDictionary[ModelManager, LiveEngine] = weakref.WeakKeyDictionary()

@@ -52,6 +52,9 @@ class LiveOptions:
     logprobs: bool = False
     speakers: bool = False
     """Tympan's extension: name the speaker of every turn (enrolled name or SPEAKER_n)."""
+    noise_reduction: str | None = None
+    """``near_field``, ``far_field`` or an enhancement model id: incoming audio is enhanced
+    (streamed, block by block) before VAD and decoding; None leaves it as it comes."""
 
     def validate(self) -> None:
         """``InvalidParameter`` (422) for a bad turn detection or an over-long prompt."""

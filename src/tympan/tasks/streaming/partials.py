@@ -8,6 +8,7 @@ it (local agreement), so deltas rarely need taking back; the final decode sends 
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
 __all__ = ["PartialText"]
 
@@ -51,11 +52,23 @@ class PartialText:
         return " " + " ".join(new)
 
     def finish(self, final: str) -> str:
-        """The last delta: the final text's words after those sent, if it still starts with
-        them (otherwise the completed event alone carries the corrected text)."""
+        """The last delta: the final text's words after those already sent.
+
+        When the final decode changed a word that was sent (``concerned`` -> ``concern``), the
+        sent words are aligned to the final ones (difflib), and the rest goes out from where
+        the sent text ends, so the deltas still end as the final text does; the completed
+        event carries the corrected text whole.
+        """
         words = final.split()
-        if _common_prefix(self.sent, words) < len(self.sent) or len(words) == len(self.sent):
-            return ""
-        rest = words[len(self.sent) :]
+        blocks = SequenceMatcher(
+            a=[_key(w) for w in self.sent], b=[_key(w) for w in words], autojunk=False
+        ).get_matching_blocks()
+        matched = [block for block in blocks if block.size]
+        a_end, b_end = (
+            (matched[-1].a + matched[-1].size, matched[-1].b + matched[-1].size)
+            if matched
+            else (0, 0)
+        )
+        cut = min(len(words), b_end + len(self.sent) - a_end)
         self.sent = words
-        return " " + " ".join(rest)
+        return " " + " ".join(words[cut:]) if cut < len(words) else ""

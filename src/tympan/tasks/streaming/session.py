@@ -34,6 +34,7 @@ from tympan.tasks.asr import (
     Segment,
     TranscribeOptions,
 )
+from tympan.tasks.asr.formats import word_logprobs
 from tympan.tasks.speakers import default_threshold
 from tympan.tasks.streaming.decoding import TurnDecoder
 from tympan.tasks.streaming.engine import LiveEngine
@@ -52,6 +53,7 @@ from tympan.tasks.streaming.events import (
     TranscriptFailed,
 )
 from tympan.tasks.streaming.labels import SpeakerLabeller
+from tympan.tasks.streaming.noise import LiveNoiseReduction
 from tympan.tasks.streaming.options import LiveOptions
 from tympan.tasks.streaming.partials import PartialText
 from tympan.tasks.streaming.turns import TurnBoundary, TurnDetector
@@ -127,6 +129,7 @@ class LiveSession:
         self._turn_tasks: set[asyncio.Task[None]] = set()
         self._decoder = TurnDecoder(engine, namespace)
         self._decoder.language = options.language
+        self._noise = LiveNoiseReduction(engine)
         self._closed = False
         self._worker = asyncio.create_task(self._run(), name="live-session")
         self._expiry = asyncio.get_running_loop().call_later(
@@ -168,6 +171,7 @@ class LiveSession:
         if options.speakers and decoder.labeller is None:
             model = self.engine.speaker_model()
             decoder.labeller = SpeakerLabeller(model, default_threshold(model))
+        await self._noise.configure(options.noise_reduction)
         if options.language != self.options.language or spec.id != decoder.model_id:
             decoder.language = options.language
         decoder.model_id, decoder.prompt, self.options = spec.id, options.prompt, options
@@ -225,6 +229,7 @@ class LiveSession:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self._noise.close()
         self._buffer = self._probabilities = np.zeros(0, np.float32)
         self.engine.release()
         self._events.put_nowait(None)
@@ -273,6 +278,7 @@ class LiveSession:
 
     async def _on_audio(self, samples: np.ndarray) -> None:
         self._queued -= samples.shape[0]
+        samples = await self._noise.apply(samples)
         first_frame = self._received // FRAME_SAMPLES
         self._buffer = np.concatenate([self._buffer, samples])
         pending = np.concatenate([self._tail, samples])
@@ -452,11 +458,7 @@ class LiveSession:
             events.append(SpeakerSegment(turn.item_id, start, end, speaker, text))
         logprobs = None
         if self.options.logprobs:
-            logprobs = [
-                TokenLogprob(word.word, math.log(max(word.probability, 1e-12)))
-                for segment in segments
-                for word in segment.words or []
-            ]
+            logprobs = [TokenLogprob(token, lp) for token, lp in word_logprobs(segments)]
         events.append(
             TranscriptCompleted(
                 turn.item_id, text, start, end, end - start, language, speaker, logprobs

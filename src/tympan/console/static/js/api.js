@@ -68,6 +68,11 @@ export async function postJSON(path, value) {
   return response.status === 204 ? null : response.json();
 }
 
+/** PATCH `path` with `value` as a JSON body; the answer as JSON. */
+export async function patchJSON(path, value) {
+  return (await request(path, { method: "PATCH", json: value })).json();
+}
+
 /** DELETE `path`. */
 export async function deleteResource(path) {
   await request(path, { method: "DELETE" });

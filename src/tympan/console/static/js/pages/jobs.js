@@ -1,4 +1,6 @@
-// Jobs: background work this tab started (training), or any job by id, with live progress.
+// Jobs: the latest background work (training) of the key's namespace, or any job by id, with
+// live progress.
+import { getJSON } from "../api.js";
 import { followJob, jobError, knownJobIds } from "../jobs.js";
 import { field, h, onSubmit, section, showError, table } from "../ui.js";
 
@@ -24,7 +26,7 @@ export async function render(main) {
     ]);
     list.replaceChildren(
       rows.length ? table("Jobs", ["Id", "Kind", "Status", "Progress", "Started", "Message / result"], rows)
-        : h("p", { class: "muted" }, "No jobs started from this tab yet. Training a classifier or a music model starts one."),
+        : h("p", { class: "muted" }, "No jobs yet. Training a classifier or a music model starts one."),
     );
   };
   const watch = (id) =>
@@ -45,7 +47,11 @@ export async function render(main) {
     lookup.reset();
   });
   draw();
-  main.append(section("Look up a job", lookup), section("Jobs from this tab", list));
-  await Promise.all(knownJobIds().map((id) => watch(id).catch(() => null)));
+  main.append(section("Look up a job", lookup), section("Recent jobs", list));
+  const recent = await getJSON("/v1/jobs?limit=50");
+  for (const job of recent.data) jobs.set(job.id, job);
+  draw();
+  const running = recent.data.filter((job) => job.status === "queued" || job.status === "running").map((job) => job.id);
+  await Promise.all([...new Set([...running, ...knownJobIds()])].map((id) => watch(id).catch(() => null)));
   return () => controller.abort();
 }

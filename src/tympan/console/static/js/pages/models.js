@@ -1,5 +1,5 @@
-// Models: every servable model, which are loaded and the memory they hold.
-import { getJSON } from "../api.js";
+// Models: every servable model, which are loaded and the memory they hold; load or unload one.
+import { getJSON, postJSON } from "../api.js";
 import { formatBytes, h, onClick, section, table } from "../ui.js";
 
 export const title = "Models";
@@ -13,7 +13,7 @@ export async function render(main) {
     list.replaceChildren(
       table(
         `${models.data.length} models`,
-        ["Model", "Task", "Backend", "Loaded", "Memory", "Size", "Aliases"],
+        ["Model", "Task", "Backend", "Loaded", "Memory", "Size", "Aliases", ""],
         models.data.map((model) => [
           h("span", { title: model.description }, h("strong", {}, model.id), h("br"), h("small", { class: "muted model-description" }, model.description)),
           model.task,
@@ -22,6 +22,13 @@ export async function render(main) {
           model.loaded ? formatBytes(model.memory_bytes) : "",
           formatBytes(model.size_bytes),
           model.aliases.join(", "),
+          onClick(
+            h("button", { type: "button", class: "secondary", "aria-label": `${model.loaded ? "Unload" : "Load"} ${model.id}` }, model.loaded ? "Unload" : "Load"),
+            async () => {
+              await postJSON(`/v1/models/${encodeURIComponent(model.id)}/${model.loaded ? "unload" : "load"}`);
+              await refresh();
+            },
+          ),
         ]),
       ),
     );
@@ -30,6 +37,6 @@ export async function render(main) {
   main.append(
     section("Service", summary, h("div", { class: "actions" }, onClick(h("button", { type: "button", class: "secondary" }, "Refresh"), refresh))),
     section("Models", list,
-      h("p", { class: "muted" }, "Models load on first use and unload when idle (TYMPAN_MODEL_IDLE_TTL_SECONDS) or over the memory budget (TYMPAN_MODEL_MEMORY_BUDGET_MB); the API has no unload call.")),
+      h("p", { class: "muted" }, "Models load on first use and unload when idle (TYMPAN_MODEL_IDLE_TTL_SECONDS) or over the memory budget (TYMPAN_MODEL_MEMORY_BUDGET_MB); Load and Unload do it now (a model serving a request cannot be unloaded).")),
   );
 }

@@ -1,6 +1,6 @@
-// Speakers: enroll from files or the microphone, list, add samples, delete, verify, identify.
-// The API has no rename: a speaker's name is fixed at enrollment (delete and enroll again).
-import { deleteResource, getJSON, postForm } from "../api.js";
+// Speakers: enroll from files or the microphone, list, add samples, rename, delete, verify,
+// identify.
+import { deleteResource, getJSON, patchJSON, postForm } from "../api.js";
 import { recordButton } from "../recorder.js";
 import { field, fileDrop, formatTime, h, onClick, onSubmit, section, showError, table } from "../ui.js";
 
@@ -60,13 +60,19 @@ function speakerRow(speaker, refresh) {
     await deleteResource(`/v1/speakers/${speaker.id}`);
     await refresh();
   });
+  const rename = onClick(h("button", { type: "button", class: "secondary", "aria-label": `Rename ${speaker.name}` }, "Rename"), async () => {
+    const name = prompt(`New name for ${speaker.name}`, speaker.name);
+    if (name === null || name === speaker.name) return;
+    await patchJSON(`/v1/speakers/${speaker.id}`, { name });
+    await refresh();
+  });
   const add = h("button", { type: "button", class: "secondary", onclick: () => more.click() }, "Add recordings");
   return [
     h("span", { class: "speaker-name" }, speaker.name),
     String(speaker.num_samples),
     formatTime(speaker.speech_seconds),
     speaker.model,
-    h("div", { class: "actions" }, add, more, remove),
+    h("div", { class: "actions" }, add, more, rename, remove),
   ];
 }
 
@@ -122,6 +128,5 @@ export async function render(main) {
   main.append(
     h("div", { class: "grid" }, section("Enroll a speaker", enrollForm(refresh)), section("Enrolled speakers", list)),
     h("div", { class: "grid" }, section("Verify two clips", verifyForm()), section("Identify", identifyForm())),
-    h("p", { class: "muted" }, "Names cannot be changed: the API has no rename. Delete the speaker and enroll again."),
   );
 }

@@ -1,0 +1,59 @@
+"""``diarize_with_models``: the diarization pipeline with its models leased from the manager.
+
+One piece serves every caller that diarizes a file (the diarization endpoint, transcription
+with ``diarize=true``), so the budget check, the enrolled-speaker lookup and the model leases
+are written once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from tympan.audio import Audio
+from tympan.budgets import check_budget
+from tympan.models.manager import ModelManager
+from tympan.store.db import Database
+from tympan.tasks.diarization.pipeline import DiarizationOptions, DiarizationResult, diarize
+from tympan.tasks.speakers import (
+    SPEAKER_TASK,
+    default_threshold,
+    enrolled_index,
+    speaker_model_id,
+)
+from tympan.tasks.vad import SILERO_MODEL_ID
+
+__all__ = ["diarize_with_models"]
+
+
+async def diarize_with_models(
+    manager: ModelManager,
+    db: Database,
+    audio: Audio,
+    model: str | None,
+    options: DiarizationOptions,
+    namespace: str,
+) -> DiarizationResult:
+    """Diarize ``audio`` with the VAD and speaker ``model`` (default if None) leased, in the
+    manager's pool; enrolled speakers of ``namespace`` are named when ``options.identify``."""
+    options.validate()
+    check_budget(
+        manager.settings,
+        "max_diarization_seconds",
+        audio.duration,
+        "seconds of audio to diarize",
+        param="file",
+    )
+    model_id = speaker_model_id(manager.registry, model)
+    index = None
+    if options.identify:
+        index = await asyncio.to_thread(enrolled_index, db, model_id, None, namespace)
+
+    def run() -> DiarizationResult:
+        with (
+            manager.use(SILERO_MODEL_ID) as vad,
+            manager.use(model_id, task=SPEAKER_TASK) as encoder,
+        ):
+            threshold = default_threshold(model_id)
+            return diarize(audio, vad.handle, encoder.handle, model_id, options, index, threshold)
+
+    return await manager.run(run)

@@ -1,0 +1,84 @@
+"""``POST /v1/audio/enhancements`` and the ``noise_reduction`` field of the other endpoints."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import soundfile
+
+from tests.conftest import EVAL_DIR
+from tests.hostile import BAD_AUDIO_CASES, check_bad_audio
+from tests.noisy_audio import noisy_speech
+from tympan.audio.encode import encode_audio
+from tympan.client import Client
+from tympan.errors import InvalidParameter, ModelNotFound
+from tympan.tasks.enhancement.snr import si_sdr
+
+
+@pytest.fixture(scope="module")
+def noisy_wav() -> tuple[bytes, np.ndarray, np.ndarray]:
+    noisy, clean = noisy_speech(0.0)
+    return encode_audio(noisy, 16_000, "wav"), noisy, clean
+
+
+@pytest.mark.parametrize("model", [None, "rnnoise", "noisereduce"])
+def test_enhanced_audio_is_cleaner_same_length_and_streamed(api: Client, noisy_wav, model) -> None:
+    data, noisy, clean = noisy_wav
+    body = api.enhance(data, model=model, response_format="wav")
+    out, rate = soundfile.read(io.BytesIO(body), dtype="float32")
+    assert rate == 16_000 and out.shape == noisy.shape
+    assert si_sdr(clean, out) - si_sdr(clean, noisy) > 1.0
+
+
+def test_formats_and_headers(api: Client, noisy_wav) -> None:
+    data = noisy_wav[0]
+    response = api._http.post(
+        "/v1/audio/enhancements",
+        files={"file": ("noisy.wav", data)},
+        data={"response_format": "mp3", "model": "rnnoise"},
+    )
+    assert response.status_code == 200 and response.headers["content-type"] == "audio/mpeg"
+    assert response.headers["x-tympan-model"] == "rnnoise"
+    assert response.content[:3] == b"ID3" or response.content[0] == 0xFF
+    assert {m["id"] for m in api.models(task="enhancement")} == {
+        "deepfilternet3",
+        "rnnoise",
+        "noisereduce",
+    }
+
+
+def test_unknown_model_and_format_are_refused(api: Client, noisy_wav) -> None:
+    with pytest.raises(ModelNotFound):
+        api.enhance(noisy_wav[0], model="no-such-model")
+    with pytest.raises(ModelNotFound):
+        api.enhance(noisy_wav[0], model="tiny.en")  # a model, not an enhancer
+    response = api._http.post(
+        "/v1/audio/enhancements",
+        files={"file": ("noisy.wav", noisy_wav[0])},
+        data={"response_format": "midi"},
+    )
+    assert response.status_code == 422 and response.json()["error"]["param"] == "response_format"
+
+
+@pytest.mark.parametrize("case", BAD_AUDIO_CASES)
+def test_bad_inputs_enhance(api: Client, case: dict) -> None:
+    check_bad_audio(api, "/v1/audio/enhancements", case, {"model": "rnnoise"})
+    assert api.health()["status"] == "ok"
+
+
+def test_noise_reduction_on_other_endpoints(api: Client, noisy_wav) -> None:
+    data = noisy_wav[0]
+    for choice in ("none", "near_field", "far_field", "auto", "noisereduce"):
+        vad = api.post_audio("/v1/audio/vad", data, {"noise_reduction": choice}).json()
+        assert vad["segments"], choice
+    text = api.post_audio(
+        "/v1/audio/transcriptions",
+        EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac",
+        {"model": "tiny.en", "noise_reduction": "near_field"},
+    ).json()["text"]
+    assert "modern" in text.lower()
+    with pytest.raises(InvalidParameter) as error:
+        api.post_audio("/v1/audio/vad", data, {"noise_reduction": "loud"})
+    assert error.value.param == "noise_reduction"
