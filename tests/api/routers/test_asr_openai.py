@@ -110,3 +110,26 @@ def test_include_logprobs_gives_each_word_its_log_probability(client: openai.Ope
             model="gpt-4o-transcribe", file=audio, include=["logprobs"], response_format="text"
         )
     assert "include[]" in str(bad.value)
+
+
+def test_diarized_json_the_openai_way(client: openai.OpenAI) -> None:
+    with (EVAL_DIR / "diarization" / "sample.wav").open("rb") as audio:
+        result = client.audio.transcriptions.create(
+            model="gpt-4o-transcribe-diarize", file=audio, response_format="diarized_json"
+        )
+    assert result.task == "transcribe" and result.duration == pytest.approx(30.0, abs=0.1)
+    assert len({segment.speaker for segment in result.segments}) == 2
+    assert all(s.type == "transcript.text.segment" and s.start < s.end for s in result.segments)
+    assert " ".join(s.text for s in result.segments).split() == result.text.split()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_diarized_json_is_refused_for_translation(client: openai.OpenAI) -> None:
+    audio = (LJ / LJ_ROWS[1]["audio"]).read_bytes()
+    with pytest.raises(openai.UnprocessableEntityError) as caught:
+        client.audio.translations.create(
+            model="whisper-1",
+            file=("speech.flac", audio),
+            extra_body={"response_format": "diarized_json"},
+        )
+    assert caught.value.body["param"] == "response_format"

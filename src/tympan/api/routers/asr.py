@@ -113,7 +113,9 @@ ModelField = Annotated[
     Form(description="Model id or alias, or an OpenAI name (routed by language); default tiny.en."),
 ]
 PromptField = Annotated[str | None, Form(max_length=4000)]
-FormatField = Annotated[ResponseFormat, Form()]
+ApiFormat = ResponseFormat | Literal["diarized_json"]
+FormatField = Annotated[ApiFormat, Form()]
+DIARIZE_MODEL = "gpt-4o-transcribe-diarize"
 TemperatureField = Annotated[float, Form(ge=0, le=1)]
 StreamField = Annotated[bool, Form(description="Server-sent events with progress.")]
 
@@ -129,7 +131,31 @@ def _verbose(transcription: Transcription) -> dict[str, Any]:
     return {**body, "usage": _usage(transcription)}
 
 
-def _response(transcription: Transcription, fmt: ResponseFormat, logprobs: bool = False) -> Any:
+def _diarized(transcription: Transcription) -> dict[str, Any]:
+    """OpenAI's ``diarized_json``: speaker-labelled segments of type transcript.text.segment."""
+    segments = [
+        {
+            "id": f"seg_{segment.id}",
+            "start": segment.start,
+            "end": segment.end,
+            "speaker": segment.speaker,
+            "text": segment.text.strip(),
+            "type": "transcript.text.segment",
+        }
+        for segment in transcription.segments
+    ]
+    return {
+        "task": "transcribe",
+        "duration": transcription.duration,
+        "text": transcription.text,
+        "segments": segments,
+        "usage": _usage(transcription),
+    }
+
+
+def _response(transcription: Transcription, fmt: ApiFormat, logprobs: bool = False) -> Any:
+    if fmt == "diarized_json":
+        return JSONResponse(_diarized(transcription))
     if fmt == "json":
         body: dict[str, Any] = {"text": transcription.text, "usage": _usage(transcription)}
         if logprobs:
@@ -206,7 +232,7 @@ async def _serve(
     audio: Audio,
     model: str | None,
     options: TranscribeOptions,
-    fmt: ResponseFormat,
+    fmt: ApiFormat,
     stream: bool,
     diarize: bool = False,
     namespace: str = DEFAULT_NAMESPACE,
@@ -281,7 +307,11 @@ async def create_transcription(
         Form(alias="include[]", description="logprobs: per-word log probabilities (json only)."),
     ] = None,
 ) -> Any:
-    """Transcribe the uploaded audio (OpenAI's ``createTranscription``)."""
+    """Transcribe the uploaded audio (OpenAI's ``createTranscription``).
+
+    ``diarized_json`` or the ``gpt-4o-transcribe-diarize`` model turn on ``diarize``.
+    """
+    diarize = diarize or response_format == "diarized_json" or model == DIARIZE_MODEL
     logprobs = "logprobs" in (include or [])
     if logprobs and (response_format != "json" or stream or diarize):
         raise InvalidParameter(
@@ -316,6 +346,11 @@ async def create_translation(
     stream: StreamField = False,
 ) -> Any:
     """Translate the uploaded speech into English text (OpenAI's ``createTranslation``)."""
+    if response_format == "diarized_json":
+        raise InvalidParameter(
+            "diarized_json is a transcription format; translations have no speakers.",
+            param="response_format",
+        )
     options = _options(
         "translate",
         decoding,
