@@ -13,6 +13,7 @@ label of the nearest cluster centroid. Memory stays flat as the recording grows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -99,16 +100,21 @@ def centre(embeddings: np.ndarray) -> np.ndarray:
     return l2_normalise(embeddings - embeddings.mean(axis=0, keepdims=True))
 
 
+def centroids(embeddings: np.ndarray, labels: np.ndarray, clusters: Sequence[int]) -> np.ndarray:
+    """The normalised mean embedding of each of ``clusters`` (rows labelled with it)."""
+    return l2_normalise(np.stack([embeddings[labels == c].mean(axis=0) for c in clusters]))
+
+
 def absorb_small_clusters(embeddings: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:
     """Give the windows of clusters smaller than ``min_size`` to the nearest large cluster."""
     sizes = np.bincount(labels)
     large = np.flatnonzero(sizes >= min_size)
     if large.size == 0 or large.size == sizes.size:
         return labels
-    centroids = l2_normalise(np.stack([embeddings[labels == c].mean(axis=0) for c in large]))
     small = ~np.isin(labels, large)
+    nearest = np.argmax(embeddings[small] @ centroids(embeddings, labels, large.tolist()).T, axis=1)
     labels = labels.copy()
-    labels[small] = large[np.argmax(embeddings[small] @ centroids.T, axis=1)]
+    labels[small] = large[nearest]
     return labels
 
 
@@ -117,10 +123,8 @@ def assign_to_centroids(
 ) -> np.ndarray:
     """A label per row of ``embeddings``: that of the nearest centroid of the sampled clusters."""
     clusters = np.unique(sampled_labels)
-    centroids = l2_normalise(
-        np.stack([embeddings[sampled[sampled_labels == c]].mean(axis=0) for c in clusters])
-    )
-    return clusters[np.argmax(embeddings @ centroids.T, axis=1)]
+    found = centroids(embeddings[sampled], sampled_labels, clusters.tolist())
+    return clusters[np.argmax(embeddings @ found.T, axis=1)]
 
 
 def cluster_embeddings(

@@ -24,9 +24,10 @@ from tympan.tasks.diarization.clustering import (
     MAX_CLUSTERED_WINDOWS,
     ClusteringMethod,
     SpeakerCount,
+    centroids,
     cluster_embeddings,
 )
-from tympan.tasks.speakers import SpeakerEncoder, VoiceprintIndex, l2_normalise
+from tympan.tasks.speakers import SpeakerEncoder, VoiceprintIndex
 from tympan.tasks.vad import SileroVad, VadOptions, detect_speech
 
 __all__ = [
@@ -166,10 +167,10 @@ def name_clusters(
     enrolled speaker are merged. Returns the (possibly merged) labels and one record per label
     (``seconds`` still 0)."""
     clusters = sorted(set(labels.tolist()))
-    centroids = l2_normalise(np.stack([embeddings[labels == c].mean(axis=0) for c in clusters]))
+    found = centroids(embeddings, labels, clusters)
     matches: dict[int, tuple[str, str, float]] = {}
     if index is not None and len(index):
-        scores = centroids @ index.matrix.T
+        scores = found @ index.matrix.T
         for cluster, row in zip(clusters, scores, strict=True):
             best = int(np.argmax(row))
             if row[best] >= threshold:
