@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
 from tympan.errors import InvalidParameter
 from tympan.tasks.diarization import SpeakerCount, cluster_embeddings
-from tympan.tasks.diarization.clustering import absorb_small_clusters
+from tympan.tasks.diarization.clustering import MAX_CLUSTERED_WINDOWS, absorb_small_clusters
 from tympan.tasks.speakers import l2_normalise
 
 
@@ -30,6 +32,27 @@ def test_estimates_and_honours_counts(method: str) -> None:
     assert len(set(capped)) == 2
     raised = cluster_embeddings(embeddings, method, SpeakerCount(min_speakers=4), 1.1)
     assert len(set(raised)) == 4
+
+
+@pytest.mark.parametrize("method", ["agglomerative", "spectral"])
+def test_sampled_clustering_matches_full(method: str) -> None:
+    embeddings = _three_voices(per_voice=30)
+    full = cluster_embeddings(embeddings, method, SpeakerCount(), 1.1)
+    sampled = cluster_embeddings(embeddings, method, SpeakerCount(), 1.1, max_clustered=20)
+    assert (sampled == full).all() and (full == np.repeat([0, 1, 2], 30)).all()
+
+
+def test_an_hour_of_windows_clusters_in_bounded_memory() -> None:
+    per_voice = 3 * MAX_CLUSTERED_WINDOWS  # 18,000 windows: the full matrix would be 1.3 GB
+    embeddings = _three_voices(per_voice=per_voice)
+    tracemalloc.start()
+    try:
+        labels = cluster_embeddings(embeddings, "agglomerative", SpeakerCount(), 1.1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert np.mean(labels == np.repeat([0, 1, 2], per_voice)) > 0.999  # noise makes outliers
+    assert peak < 200e6, f"peak {peak / 1e6:.0f} MB"
 
 
 def test_tiny_inputs() -> None:

@@ -19,7 +19,7 @@ from tympan.tasks.diarization import (
     diarize,
     to_rttm,
 )
-from tympan.tasks.diarization.pipeline import embedding_windows
+from tympan.tasks.diarization.pipeline import embed_windows, embedding_windows
 from tympan.tasks.speakers import GE2E_MODEL_ID, VoiceprintIndex
 from tympan.tasks.vad import SILERO_MODEL_ID
 
@@ -62,6 +62,23 @@ def test_sample_two_speakers_low_der(models, sample: Audio, count: SpeakerCount)
     )
 
 
+def test_sampled_clustering_keeps_the_der(models, sample: Audio) -> None:
+    vad, encoder = models
+    result = diarize(
+        sample, vad, encoder, GE2E_MODEL_ID, DiarizationOptions(max_clustered_windows=12)
+    )
+    assert result.num_speakers == 2
+    assert _der(result.segments, read_rttm(DIARIZATION_DIR / "sample.rttm")) < 0.25
+
+
+def test_embedding_in_blocks_equals_one_call(models, sample: Audio) -> None:
+    _, encoder = models
+    windows = [(start, start + 2.0) for start in np.arange(0.0, 28.0, 0.1)]  # 280 > one block
+    blocked = embed_windows(sample, encoder, windows)
+    whole = encoder.embed_clips([sample.slice(a, b).samples for a, b in windows])
+    assert blocked.shape == whole.shape and np.allclose(blocked, whole, atol=1e-5)
+
+
 def test_named_clusters_take_enrolled_names(models, sample: Audio) -> None:
     vad, encoder = models
     spans = {"Diane": [(11.03, 14.49)], "Sheila": [(22.0, 27.8)]}
@@ -100,6 +117,7 @@ def test_windows_cover_regions() -> None:
         DiarizationOptions(cluster_threshold=0),
         DiarizationOptions(window_seconds=1.0, step_seconds=2.0),
         DiarizationOptions(count=SpeakerCount(min_speakers=4, max_speakers=2)),
+        DiarizationOptions(max_clustered_windows=1),
     ],
 )
 def test_bad_options(options: DiarizationOptions) -> None:

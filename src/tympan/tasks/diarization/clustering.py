@@ -5,10 +5,15 @@ clustering). When ``num_speakers`` is not given the count is estimated: agglomer
 clustering cuts the average-linkage tree at a distance threshold; spectral clustering takes the
 largest eigengap of the normalised Laplacian. An estimate outside ``[min_speakers,
 max_speakers]`` is clamped into it.
+
+Both build a rows x rows matrix, so a long recording (7,200 windows an hour) is clustered on
+at most ``MAX_CLUSTERED_WINDOWS`` windows spread evenly over it; every window then takes the
+label of the nearest cluster centroid. Memory stays flat as the recording grows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,10 +24,12 @@ from sklearn.cluster import AgglomerativeClustering, SpectralClustering
 from tympan.errors import InvalidParameter
 from tympan.tasks.speakers import l2_normalise
 
-__all__ = ["ClusteringMethod", "SpeakerCount", "cluster_embeddings"]
+__all__ = ["MAX_CLUSTERED_WINDOWS", "ClusteringMethod", "SpeakerCount", "cluster_embeddings"]
 
 ClusteringMethod = Literal["agglomerative", "spectral"]
 MAX_SPEAKERS = 50
+MAX_CLUSTERED_WINDOWS = 2000
+"""Windows clustered directly (a 2,000 x 2,000 float64 matrix is 32 MB); the rest are assigned."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,17 +100,31 @@ def centre(embeddings: np.ndarray) -> np.ndarray:
     return l2_normalise(embeddings - embeddings.mean(axis=0, keepdims=True))
 
 
+def centroids(embeddings: np.ndarray, labels: np.ndarray, clusters: Sequence[int]) -> np.ndarray:
+    """The normalised mean embedding of each of ``clusters`` (rows labelled with it)."""
+    return l2_normalise(np.stack([embeddings[labels == c].mean(axis=0) for c in clusters]))
+
+
 def absorb_small_clusters(embeddings: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:
     """Give the windows of clusters smaller than ``min_size`` to the nearest large cluster."""
     sizes = np.bincount(labels)
     large = np.flatnonzero(sizes >= min_size)
     if large.size == 0 or large.size == sizes.size:
         return labels
-    centroids = l2_normalise(np.stack([embeddings[labels == c].mean(axis=0) for c in large]))
     small = ~np.isin(labels, large)
+    nearest = np.argmax(embeddings[small] @ centroids(embeddings, labels, large.tolist()).T, axis=1)
     labels = labels.copy()
-    labels[small] = large[np.argmax(embeddings[small] @ centroids.T, axis=1)]
+    labels[small] = large[nearest]
     return labels
+
+
+def assign_to_centroids(
+    embeddings: np.ndarray, sampled: np.ndarray, sampled_labels: np.ndarray
+) -> np.ndarray:
+    """A label per row of ``embeddings``: that of the nearest centroid of the sampled clusters."""
+    clusters = np.unique(sampled_labels)
+    found = centroids(embeddings[sampled], sampled_labels, clusters.tolist())
+    return clusters[np.argmax(embeddings @ found.T, axis=1)]
 
 
 def cluster_embeddings(
@@ -112,8 +133,13 @@ def cluster_embeddings(
     count: SpeakerCount,
     threshold: float,
     min_cluster_size: int = 1,
+    max_clustered: int = MAX_CLUSTERED_WINDOWS,
 ) -> np.ndarray:
-    """A speaker label per embedding row, labels numbered by first appearance from 0."""
+    """A speaker label per embedding row, labels numbered by first appearance from 0.
+
+    Beyond ``max_clustered`` rows an evenly spaced sample is clustered and the others are
+    assigned to its centroids (``min_cluster_size`` then counts sampled rows).
+    """
     count.validate()
     rows = len(embeddings)
     if rows == 0:
@@ -121,6 +147,29 @@ def cluster_embeddings(
     if rows == 1:
         return np.zeros(1, int)
     embeddings = centre(embeddings)
+    if rows > max_clustered:
+        sampled = np.linspace(0, rows - 1, max_clustered).round().astype(int)
+        labels = assign_to_centroids(
+            embeddings,
+            sampled,
+            _cluster(embeddings[sampled], method, count, threshold, min_cluster_size),
+        )
+    else:
+        labels = _cluster(embeddings, method, count, threshold, min_cluster_size)
+    _, first = np.unique(labels, return_index=True)
+    order = {int(labels[i]): rank for rank, i in enumerate(sorted(first))}
+    return np.array([order[int(label)] for label in labels])
+
+
+def _cluster(
+    embeddings: np.ndarray,
+    method: ClusteringMethod,
+    count: SpeakerCount,
+    threshold: float,
+    min_cluster_size: int,
+) -> np.ndarray:
+    """Labels of centred embeddings by ``method`` (numbered as scikit-learn returns them)."""
+    rows = len(embeddings)
     if method == "agglomerative":
         if count.num_speakers is not None:
             labels = _agglomerative(embeddings, count.clamp(count.num_speakers, rows), threshold)
@@ -137,6 +186,4 @@ def cluster_embeddings(
         labels = _spectral(embeddings, count.clamp(estimate, rows))
     else:
         raise InvalidParameter(f"Unknown clustering method {method!r}.", param="clustering")
-    _, first = np.unique(labels, return_index=True)
-    order = {int(labels[i]): rank for rank, i in enumerate(sorted(first))}
-    return np.array([order[int(label)] for label in labels])
+    return labels

@@ -2,8 +2,9 @@
 
     speech_regions     Silero VAD finds the speech
     embedding_windows  sliding windows (2 s every 0.5 s) inside each speech region
-    embed_windows      one speaker embedding per window, all in one batch
-    cluster_embeddings agglomerative or spectral, the count given or estimated
+    embed_windows      one speaker embedding per window, in blocks of windows
+    cluster_embeddings agglomerative or spectral, the count given or estimated (on at most
+                       ``max_clustered_windows`` windows; the others join the nearest centroid)
     name_clusters      cluster centroids matched against enrolled voiceprints
     label_timeline     every 10 ms of speech takes the label of the nearest window centre
 
@@ -19,8 +20,14 @@ import numpy as np
 
 from tympan.audio.types import Audio
 from tympan.errors import InvalidParameter
-from tympan.tasks.diarization.clustering import ClusteringMethod, SpeakerCount, cluster_embeddings
-from tympan.tasks.speakers import SpeakerEncoder, VoiceprintIndex, l2_normalise
+from tympan.tasks.diarization.clustering import (
+    MAX_CLUSTERED_WINDOWS,
+    ClusteringMethod,
+    SpeakerCount,
+    centroids,
+    cluster_embeddings,
+)
+from tympan.tasks.speakers import SpeakerEncoder, VoiceprintIndex
 from tympan.tasks.vad import SileroVad, VadOptions, detect_speech
 
 __all__ = [
@@ -36,6 +43,7 @@ __all__ = [
 ]
 
 RESOLUTION = 0.01  # seconds per timeline frame
+_EMBED_BLOCK = 256  # windows per encoder call
 Region = tuple[float, float]
 
 
@@ -53,6 +61,8 @@ class DiarizationOptions:
     window_seconds: float = 2.0
     step_seconds: float = 0.5
     min_window_seconds: float = 0.4
+    max_clustered_windows: int = MAX_CLUSTERED_WINDOWS
+    """Windows clustered directly; past this a sample is clustered, so memory stays flat."""
     vad: VadOptions = field(default_factory=lambda: VadOptions(min_silence_ms=500))
     identify: bool = True
     """Match speakers against the enrolled voiceprints (needs an index)."""
@@ -66,6 +76,10 @@ class DiarizationOptions:
         if not 0.0 < self.cluster_threshold < 2.0:
             raise InvalidParameter(
                 "cluster_threshold must be in (0, 2).", param="cluster_threshold"
+            )
+        if self.max_clustered_windows < 2:
+            raise InvalidParameter(
+                "max_clustered_windows must be at least 2.", param="max_clustered_windows"
             )
         if not 0.0 < self.step_seconds <= self.window_seconds <= 10.0:
             raise InvalidParameter(
@@ -131,8 +145,19 @@ def embedding_windows(regions: list[Region], options: DiarizationOptions) -> lis
 
 
 def embed_windows(audio: Audio, encoder: SpeakerEncoder, windows: list[Region]) -> np.ndarray:
-    """One normalised embedding per window, computed in one batch."""
-    return encoder.embed_clips([audio.slice(start, end).samples for start, end in windows])
+    """One normalised embedding per window, ``_EMBED_BLOCK`` windows per encoder call.
+
+    An encoder holds the features of every clip of a call at once (GE2E: about 75 KB per 2 s
+    window), so an hour's 7,200 windows in one call would take half a gigabyte; blocks keep
+    that flat while still batching.
+    """
+    blocks = [
+        encoder.embed_clips(
+            [audio.slice(start, end).samples for start, end in windows[i : i + _EMBED_BLOCK]]
+        )
+        for i in range(0, len(windows), _EMBED_BLOCK)
+    ]
+    return np.concatenate(blocks) if blocks else encoder.embed_clips([])
 
 
 def name_clusters(
@@ -142,10 +167,10 @@ def name_clusters(
     enrolled speaker are merged. Returns the (possibly merged) labels and one record per label
     (``seconds`` still 0)."""
     clusters = sorted(set(labels.tolist()))
-    centroids = l2_normalise(np.stack([embeddings[labels == c].mean(axis=0) for c in clusters]))
+    found = centroids(embeddings, labels, clusters)
     matches: dict[int, tuple[str, str, float]] = {}
     if index is not None and len(index):
-        scores = centroids @ index.matrix.T
+        scores = found @ index.matrix.T
         for cluster, row in zip(clusters, scores, strict=True):
             best = int(np.argmax(row))
             if row[best] >= threshold:
@@ -223,6 +248,7 @@ def diarize(
         options.count,
         options.cluster_threshold,
         options.min_cluster_windows,
+        options.max_clustered_windows,
     )
     index = enrolled if options.identify else None
     threshold = (

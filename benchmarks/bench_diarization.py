@@ -1,0 +1,165 @@
+"""Diarization: DER per recording, and how time and memory grow with the recording's length.
+
+Quality: every recording of ``../shared/eval/diarization`` (the pyannote sample and three AMI
+openings) through Tympan's pipeline with its defaults (GE2E, agglomerative, count estimated),
+DER from pyannote.metrics with overlap scored, at collar 0 and 0.25 s.
+
+Cost: 10, 30 and 60 minutes of joined real recordings (the diarization clips, the long-form
+chapter, then the asr_adapt sentences in manifest order), each in its own process so its peak
+resident memory is its own, once with the clustering capped at ``MAX_CLUSTERED_WINDOWS``
+windows (the default) and, up to ``UNCAPPED_UP_TO_MINUTES``, once uncapped (every window in
+one n x n matrix, as before this change; embedding is in blocks in both).
+``TYMPAN_BENCH_DIARIZATION_MINUTES`` (comma-separated) overrides the lengths.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+from pyannote.core import Annotation, Segment, Timeline
+from pyannote.metrics.diarization import DiarizationErrorRate
+
+from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, peak_rss_mb
+from benchmarks.bench_speakers import DIARIZATION, _reference, _rows
+from tympan.audio import Audio, decode_audio
+from tympan.tasks.diarization import DiarizationOptions, diarize
+from tympan.tasks.diarization.clustering import MAX_CLUSTERED_WINDOWS
+from tympan.tasks.speakers import GE2E_MODEL_ID, Ge2eEncoder
+from tympan.tasks.vad import SileroVad
+
+MINUTES = [
+    float(m) for m in os.environ.get("TYMPAN_BENCH_DIARIZATION_MINUTES", "10,30,60").split(",")
+]
+UNCAPPED = 10**9
+UNCAPPED_UP_TO_MINUTES = 30.0  # the uncapped run is the "before"; at 60 min it only costs time
+
+
+def _hypothesis(audio: Audio, vad: SileroVad, encoder: Ge2eEncoder) -> Annotation:
+    result = diarize(audio, vad, encoder, GE2E_MODEL_ID, DiarizationOptions(identify=False))
+    hypothesis = Annotation()
+    for turn in result.segments:
+        hypothesis[Segment(turn.start, turn.end)] = turn.speaker
+    return hypothesis
+
+
+def der_table() -> str:
+    """DER per recording and overall, collar 0 and 0.25 s, overlap scored."""
+    vad, encoder = SileroVad(), Ge2eEncoder()
+    metrics = {
+        collar: DiarizationErrorRate(collar=collar, skip_overlap=False) for collar in (0.0, 0.25)
+    }
+    rows = []
+    for row in _rows(DIARIZATION / "manifest.csv"):
+        audio = decode_audio(DIARIZATION / row["audio"])
+        hypothesis = _hypothesis(audio, vad, encoder)
+        uem = Timeline([Segment(0, audio.duration)])
+        reference = _reference(DIARIZATION / row["rttm"])
+        values = [metrics[c](reference, hypothesis, uem=uem) for c in metrics]
+        rows.append([row["audio"], row["num_speakers"], len(hypothesis.labels()), *values])
+    rows.append(["overall", "", "", *(abs(m) for m in metrics.values())])
+    return markdown_table(
+        ["recording", "speakers", "found", "DER collar 0", "DER collar 0.25"], rows
+    )
+
+
+def joined(minutes: float) -> Audio:
+    """``minutes`` of real recordings joined end to end (no file repeated)."""
+    paths = [DIARIZATION / r["audio"] for r in _rows(DIARIZATION / "manifest.csv")]
+    paths.append(EVAL_DIR / "longform" / "lj001.opus")
+    with (EVAL_DIR / "asr_adapt" / "manifest.csv").open(newline="") as handle:
+        paths += [EVAL_DIR / "asr_adapt" / r["audio"] for r in csv.DictReader(handle)]
+    wanted, parts, total = round(minutes * 60 * 16_000), [], 0
+    for path in paths:
+        if total >= wanted:
+            break
+        samples = decode_audio(path).samples
+        parts.append(samples)
+        total += samples.size
+    if total < wanted:
+        raise SystemExit(f"only {total / 16_000 / 60:.1f} min of recordings to join")
+    return Audio.from_array(np.concatenate(parts)[:wanted])
+
+
+def measure(minutes: float, max_clustered: int) -> dict[str, float]:
+    """One diarization of ``minutes`` of audio in this process: time, speakers, peak memory."""
+    audio = joined(minutes)
+    vad, encoder = SileroVad(), Ge2eEncoder()
+    options = DiarizationOptions(identify=False, max_clustered_windows=max_clustered)
+    before = peak_rss_mb()
+    started = time.perf_counter()
+    result = diarize(audio, vad, encoder, GE2E_MODEL_ID, options)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "rtfx": audio.duration / seconds,
+        "speakers": result.num_speakers,
+        "peak_mb": peak_rss_mb(),
+        "peak_before_mb": before,
+    }
+
+
+def _in_child(minutes: float, max_clustered: int) -> dict[str, float]:
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.bench_diarization",
+        str(minutes),
+        str(max_clustered),
+    ]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def cost_table() -> str:
+    """RTFx and peak memory per length, capped (default) and uncapped clustering."""
+    rows = []
+    for minutes in MINUTES:
+        runs = [("capped (default)", MAX_CLUSTERED_WINDOWS)]
+        if minutes <= UNCAPPED_UP_TO_MINUTES:
+            runs.append(("uncapped (before)", UNCAPPED))
+        for label, cap in runs:
+            m = _in_child(minutes, cap)
+            rows.append(
+                [
+                    minutes,
+                    label,
+                    m["seconds"],
+                    m["rtfx"],
+                    m["speakers"],
+                    m["peak_mb"],
+                    m["peak_mb"] - m["peak_before_mb"],
+                ]
+            )
+            print(rows[-1], file=sys.stderr, flush=True)
+    return markdown_table(
+        [
+            "minutes",
+            "clustering",
+            "seconds",
+            "RTFx",
+            "speakers found",
+            "peak RSS MiB",
+            "growth during diarize MiB",
+        ],
+        rows,
+    )
+
+
+def run() -> str:
+    return (
+        f"Machine: {machine_load()} (shared with other work).\n\n"
+        "### DER (pyannote.metrics, overlap scored), default options, count estimated\n\n"
+        f"{der_table()}\n\n"
+        "### Cost on joined real recordings (one process per row)\n\n"
+        f"{cost_table()}"
+    )
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(float(sys.argv[1]), int(sys.argv[2]))))
