@@ -15,9 +15,14 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/tympan serve
 
+# The store-facing API tests run a second time on a throwaway local PostgreSQL server.
+POSTGRES_TESTS := tests/store tests/cli/test_db.py tests/api/test_speakers.py \
+	tests/api/test_namespaces.py tests/api/test_services.py tests/api/test_shared_artifacts.py
+
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --database postgresql $(POSTGRES_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

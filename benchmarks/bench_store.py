@@ -94,7 +94,7 @@ def run() -> str:
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)
         db = Database(f"sqlite:///{root / 'db.sqlite'}")
-        db.create_all()
+        db.upgrade()
         artifacts = ArtifactStore(root / "artifacts")
         store = SpeakerStore(db)
         sample = SampleEmbedding(l2_normalise(np.ones(256, np.float32)), 1.0, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,45 @@ EVAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 TEST_MAX_AUDIO_SECONDS = 1200.0  # under silence_3h.flac's 3 h, over every real clip
 
 
+_postgres = contextlib.ExitStack()  # the session's PostgreSQL server under --database postgresql
+_postgres_server: str | None = None
+_postgres_databases: dict[Path, str] = {}  # data dir -> its database, so a restart reopens it
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="database behind every test service (postgresql: a throwaway local server)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    global _postgres_server
     if not EVAL_DIR.is_dir():
         raise pytest.UsageError(f"evaluation data not found at {EVAL_DIR}")
+    if config.getoption("--database", "sqlite") == "postgresql":
+        from tests.store.postgres import postgres_server
+
+        _postgres_server = _postgres.enter_context(postgres_server())
+        if _postgres_server is None:
+            raise pytest.UsageError("--database postgresql: initdb/pg_ctl are not installed")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _postgres.close()
+
+
+def _database_url_for(data_dir: Path) -> str | None:
+    """Under ``--database postgresql`` one fresh PostgreSQL database per data dir, else None."""
+    if _postgres_server is None:
+        return None
+    if data_dir not in _postgres_databases:
+        from tests.store.postgres import fresh_database
+
+        _postgres_databases[data_dir] = fresh_database(_postgres_server)
+    return _postgres_databases[data_dir]
 
 
 def read_manifest(folder: str) -> list[dict[str, str]]:
@@ -33,8 +70,13 @@ def eval_dir() -> Path:
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Settings for a test service: its own data dir, test limits, no env file."""
-    values = {"data_dir": data_dir, "max_audio_seconds": TEST_MAX_AUDIO_SECONDS, **overrides}
+    """Settings for a test service: its own data dir (and database), test limits, no env file."""
+    values = {
+        "data_dir": data_dir,
+        "database_url": _database_url_for(Path(data_dir)),
+        "max_audio_seconds": TEST_MAX_AUDIO_SECONDS,
+        **overrides,
+    }
     return Settings(_env_file=None, **values)  # type: ignore[arg-type,call-arg]
 
 

@@ -10,6 +10,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
+from fsspec.core import split_protocol
+from fsspec.implementations.local import LocalFileSystem
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -38,6 +40,12 @@ class Settings(BaseSettings):
         None,
         description="SQLAlchemy URL; default SQLite (WAL) at DATA_DIR/tympan.db. "
         "PostgreSQL works too (postgresql+psycopg://...).",
+    )
+    artifact_url: str | None = Field(
+        None,
+        description="Where trained classifiers and their reports are stored: a folder or a "
+        "`file://` URL, shared (e.g. an NFS mount) by every server of one database; default "
+        "DATA_DIR/artifacts. Object stores (`s3://`) are not supported yet.",
     )
     host: str = Field("127.0.0.1", description="Address `tympan serve` binds to.")
     port: int = Field(8000, description="Port `tympan serve` listens on.")
@@ -316,6 +324,17 @@ class Settings(BaseSettings):
             return {name.strip(): path.strip() for name, _, path in pairs}
         return value
 
+    @field_validator("artifact_url")
+    @classmethod
+    def _local_artifact_url(cls, value: str | None) -> str | None:
+        protocol = None if value is None else split_protocol(value)[0]
+        if protocol not in (None, "file", "local"):
+            raise ValueError(
+                f"TYMPAN_ARTIFACT_URL: {protocol}:// is not supported yet; "
+                "use a folder or a file:// URL on a shared mount"
+            )
+        return value
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The database URL in force (the SQLite default lives in ``data_dir``)."""
@@ -323,8 +342,10 @@ class Settings(BaseSettings):
 
     @property
     def artifacts_dir(self) -> Path:
-        """Where trained models, reports and other artifacts are stored."""
-        return self.data_dir / "artifacts"
+        """Where trained models, reports and other artifacts are stored (``artifact_url``)."""
+        if self.artifact_url is None:
+            return self.data_dir / "artifacts"
+        return Path(LocalFileSystem._strip_protocol(self.artifact_url))
 
     @property
     def models_dir(self) -> Path:

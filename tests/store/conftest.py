@@ -14,7 +14,7 @@ from tympan.store.db import Database
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    database.create_all()
+    database.upgrade()
     yield database
     database.close()
 
@@ -32,7 +32,7 @@ def postgres() -> Iterator[str]:
 def pg_db(postgres: str) -> Iterator[Database]:
     """A fresh, empty PostgreSQL database with every table."""
     database = Database(fresh_database(postgres))
-    database.create_all()
+    database.upgrade()
     yield database
     database.close()
 

@@ -107,7 +107,7 @@ _KILLED_RUNNER = textwrap.dedent(
     from tympan.store.jobs import JobRunner
 
     db = Database(sys.argv[1])
-    db.create_all()
+    db.upgrade()
     runner = JobRunner(db, Path(sys.argv[2]), lease_seconds=float(sys.argv[3]))
     folder = runner.new_work_folder()
     (folder / "upload.zip").write_bytes(b"partial upload")

@@ -135,3 +135,16 @@ def test_namespaces_hold_separate_speakers_and_indexes(db: Database) -> None:
     assert store.index("m", namespace="teamB").ids == [theirs.id]
     assert store.index("m").ids == []
     assert store.get(mine.id, "teamA").num_samples == 1  # untouched by the other team
+
+
+def test_longest_names_and_filenames_fit_every_backend(any_db: Database) -> None:
+    """A 200-character name whose casefold triples ('ﬃ' -> 'ffi') and a 600-character filename."""
+    store = SpeakerStore(any_db)
+    name = "ﬃ" * 200
+    long_file = SampleEmbedding(_sample().embedding, 1.0, "a" * 600 + ".wav")
+    created = store.create(name, "m", [long_file])
+    assert created.name == name and store.get(created.id).name == name
+    with pytest.raises(Conflict):
+        store.create(name, "m", [_sample()])
+    store.add_samples(created.id, [long_file])
+    assert store.get(created.id).num_samples == 2

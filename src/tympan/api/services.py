@@ -38,7 +38,7 @@ class Services:
         """Create the data folder and tables, discover models; nothing is loaded yet."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
-        db.create_all()
+        db.upgrade()
         registry = ModelRegistry.from_settings(settings)
         lease = settings.job_lease_seconds
         artifacts = ArtifactStore(settings.artifacts_dir)

@@ -1,8 +1,8 @@
 """The service database: SQLAlchemy over SQLite (WAL) by default, PostgreSQL by URL.
 
 Tables live next to the store that owns them (``store/jobs.py``, ``store/speakers.py``, ...),
-all on one ``Base``; ``Database.create_all`` imports every store module so each table exists,
-and adds the nullable columns a newer release declared to tables an older one created.
+all on one ``Base``; ``Database.upgrade`` brings the schema to the newest Alembic revision
+(``store/migrations.py``), which also adopts a database made before migrations existed.
 
 Read-modify-write goes through ``Database.write_session``: on SQLite it starts with
 ``BEGIN IMMEDIATE`` (the database's write lock, taken before the first read, so two processes
@@ -17,12 +17,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.schema import CreateColumn
 
-from tympan._discovery import iter_submodules
+from tympan.store.migrations import upgrade_schema
 
 __all__ = ["Base", "Database", "as_utc", "utc_now"]
 
@@ -65,28 +64,9 @@ class Database:
             event.listen(self.engine, "connect", _configure_sqlite)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create_all(self) -> None:
-        """Create every table of every store module (idempotent)."""
-        list(iter_submodules("tympan.store"))  # importing a store module declares its tables
-        Base.metadata.create_all(self.engine)
-        self._add_missing_columns()
-
-    def _add_missing_columns(self) -> None:
-        """Add columns declared since an existing table was made (each needs a server default).
-
-        ``create_all`` makes missing tables only; a database from an older Tympan gets the new
-        columns here, existing rows taking the default.
-        """
-        inspector = inspect(self.engine)
-        with self.engine.begin() as connection:
-            for table in Base.metadata.sorted_tables:
-                present = {column["name"] for column in inspector.get_columns(table.name)}
-                for column in table.columns:
-                    if column.name not in present:
-                        definition = CreateColumn(column).compile(dialect=self.engine.dialect)
-                        connection.exec_driver_sql(
-                            f"ALTER TABLE {table.name} ADD COLUMN {definition}"
-                        )
+    def upgrade(self) -> None:
+        """Migrate the schema to this release's newest revision (idempotent; adopts old files)."""
+        upgrade_schema(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

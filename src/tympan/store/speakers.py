@@ -30,6 +30,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
     func,
     select,
@@ -78,6 +79,7 @@ class Voiceprints:
 
 
 MAX_NAME_LENGTH = 200
+NAME_KEY_LENGTH = 3 * MAX_NAME_LENGTH  # str.casefold turns one character into at most 3
 
 
 def _now() -> datetime:
@@ -93,7 +95,7 @@ class SpeakerRow(Base):
         String(64), default=DEFAULT_NAMESPACE, server_default=DEFAULT_NAMESPACE, index=True
     )
     name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
-    name_key: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    name_key: Mapped[str] = mapped_column(String(NAME_KEY_LENGTH))
     model: Mapped[str] = mapped_column(String(200), index=True)
     dim: Mapped[int] = mapped_column(Integer)
     embedding_sum: Mapped[bytes] = mapped_column(LargeBinary)
@@ -117,7 +119,7 @@ class SpeakerSampleRow(Base):
     )
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     duration: Mapped[float] = mapped_column(Float)
-    filename: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    filename: Mapped[str | None] = mapped_column(Text, nullable=True)  # any upload's name
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     speaker: Mapped[SpeakerRow] = relationship(back_populates="samples")
 

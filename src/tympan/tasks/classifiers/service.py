@@ -20,7 +20,7 @@ import torch
 
 from tympan.audio import Audio
 from tympan.config import DEFAULT_NAMESPACE
-from tympan.errors import Conflict, InvalidParameter, ResourceNotFound
+from tympan.errors import Conflict, InvalidParameter, ModelNotFound, ResourceNotFound
 from tympan.models.threads import torch_threads
 from tympan.store.classifiers import ClassifierStore, ClassifierVersion, Stage, served_version
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
@@ -114,8 +114,17 @@ class ClassifierService:
         return self.store.versions(name, self.namespace)
 
     def get(self, name: str, version: int | None = None) -> ClassifierVersion:
-        """A version of the namespace's ``name``, or its served one when none is given."""
-        return self.store.get(name, version, self.namespace)
+        """A version of the namespace's ``name``, or its served one when none is given.
+
+        The database decides; a version another server on it published is registered here on
+        first use, so it serves without a restart.
+        """
+        found = self.store.get(name, version, self.namespace)
+        try:
+            self.services.registry.get(found.ref)
+        except ModelNotFound:
+            self.sync_models(name)
+        return found
 
     def check_name_free(self, name: str) -> None:
         """``Conflict`` (409) when another namespace owns ``name``, before any work starts."""
