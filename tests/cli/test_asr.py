@@ -39,7 +39,7 @@ def test_transcribe_to_stdout_and_refusals(runner: CliRunner) -> None:
     assert result.exit_code == 0 and "comparatively modern" in result.output.lower()
     bad_format = runner.invoke(app, ["transcribe", str(LJ2), "--format", "docx"])
     assert bad_format.exit_code != 0
-    refused = runner.invoke(app, ["transcribe", str(LJ2), "--translate", "--model", "whisper-1"])
+    refused = runner.invoke(app, ["transcribe", str(LJ2), "--translate", "--model", "tiny.en"])
     assert refused.exit_code == 1 and "English-only" in refused.output
 
 
