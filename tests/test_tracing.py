@@ -25,7 +25,7 @@ def test_a_job_started_in_a_request_keeps_its_id(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    database.create_all()
+    database.upgrade()
     runner = JobRunner(database, tmp_path / "work")
     try:
         with caplog.at_level(logging.INFO, logger="tympan.store.jobs"), bound_request_id("req-7"):
