@@ -7,6 +7,7 @@ listens only on a Unix socket in its temp folder; each test gets a fresh databas
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import subprocess
@@ -20,6 +21,14 @@ import sqlalchemy
 __all__ = ["fresh_database", "postgres_server"]
 
 
+def _server_tool(name: str) -> str | None:
+    """``name`` from PATH, else from Debian's versioned folder (the package leaves it off PATH)."""
+    found = shutil.which(name)
+    if found is None:
+        found = next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    return found
+
+
 def _as_owner(command: list[str]) -> list[str]:
     return ["runuser", "-u", "nobody", "--", *command] if os.geteuid() == 0 else command
 
@@ -27,7 +36,7 @@ def _as_owner(command: list[str]) -> list[str]:
 @contextlib.contextmanager
 def postgres_server() -> Iterator[str | None]:
     """Yields a URL template (``{database}`` to fill), or None when PostgreSQL is missing."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    initdb, pg_ctl = _server_tool("initdb"), _server_tool("pg_ctl")
     if initdb is None or pg_ctl is None:
         yield None
         return
