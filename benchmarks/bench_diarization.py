@@ -26,7 +26,7 @@ from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate
 
 from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, peak_rss_mb
-from benchmarks.bench_speakers import DIARIZATION, _reference, _rows
+from benchmarks.bench_speakers import DIARIZATION, read_rows, read_rttm
 from tympan.audio import Audio, decode_audio
 from tympan.tasks.diarization import DiarizationOptions, diarize
 from tympan.tasks.diarization.clustering import MAX_CLUSTERED_WINDOWS
@@ -55,11 +55,11 @@ def der_table() -> str:
         collar: DiarizationErrorRate(collar=collar, skip_overlap=False) for collar in (0.0, 0.25)
     }
     rows = []
-    for row in _rows(DIARIZATION / "manifest.csv"):
+    for row in read_rows(DIARIZATION / "manifest.csv"):
         audio = decode_audio(DIARIZATION / row["audio"])
         hypothesis = _hypothesis(audio, vad, encoder)
         uem = Timeline([Segment(0, audio.duration)])
-        reference = _reference(DIARIZATION / row["rttm"])
+        reference = read_rttm(DIARIZATION / row["rttm"])
         values = [metrics[c](reference, hypothesis, uem=uem) for c in metrics]
         rows.append([row["audio"], row["num_speakers"], len(hypothesis.labels()), *values])
     rows.append(["overall", "", "", *(abs(m) for m in metrics.values())])
@@ -70,7 +70,7 @@ def der_table() -> str:
 
 def joined(minutes: float) -> Audio:
     """``minutes`` of real recordings joined end to end (no file repeated)."""
-    paths = [DIARIZATION / r["audio"] for r in _rows(DIARIZATION / "manifest.csv")]
+    paths = [DIARIZATION / r["audio"] for r in read_rows(DIARIZATION / "manifest.csv")]
     paths.append(EVAL_DIR / "longform" / "lj001.opus")
     with (EVAL_DIR / "asr_adapt" / "manifest.csv").open(newline="") as handle:
         paths += [EVAL_DIR / "asr_adapt" / r["audio"] for r in csv.DictReader(handle)]

@@ -15,7 +15,6 @@ are reported.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 from collections.abc import Callable
@@ -28,16 +27,21 @@ import soundfile
 from pesq import pesq
 from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.detection import DetectionPrecisionRecallFMeasure
+from pyannote.metrics.diarization import DiarizationErrorRate
 from pystoi import stoi
 from whisper_normalizer.english import EnglishTextNormalizer
 
-from benchmarks._harness import EVAL_DIR, markdown_table, time_call
+from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, time_call
+from benchmarks.bench_speakers import DIARIZATION, SPEAKERS, read_rows, read_rttm
 from tympan.audio import Audio, decode_audio
 from tympan.client import Client
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.models import ModelRegistry
+from tympan.tasks.diarization import DiarizationOptions, diarize
 from tympan.tasks.enhancement import enhance_audio
 from tympan.tasks.enhancement.snr import estimate_snr_db, mix_at_snr, si_sdr
+from tympan.tasks.speakers import GE2E_MODEL_ID, embed_audio
+from tympan.tasks.speakers.calibration import error_rates
 from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
 
 SNRS = (0, 5, 10, 20)
@@ -46,6 +50,7 @@ SEED = 20
 LJSPEECH_CLIPS = int(os.environ.get("BENCH_ENHANCE_LJSPEECH", "12"))
 SMALL_CLIPS = int(os.environ.get("BENCH_ENHANCE_SMALL", "10"))
 VAD_RECORDINGS = int(os.environ.get("BENCH_ENHANCE_VAD", "4"))
+TRIALS = int(os.environ.get("BENCH_ENHANCE_TRIALS", "300"))
 THRESHOLDS = (-np.inf, *range(-5, 31), np.inf)
 _normalize = EnglishTextNormalizer()
 
@@ -59,14 +64,14 @@ class Clip:
     text: str
 
 
-def _manifest(folder: str) -> list[dict[str, str]]:
-    with (EVAL_DIR / folder / "manifest.csv").open(newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def _clips() -> list[Clip]:
-    rows = [("asr_ljspeech", r) for r in _manifest("asr_ljspeech")[:LJSPEECH_CLIPS]]
-    rows += [("asr_small", r) for r in _manifest("asr_small")[:SMALL_CLIPS]]
+    rows = [
+        ("asr_ljspeech", r)
+        for r in read_rows(EVAL_DIR / "asr_ljspeech" / "manifest.csv")[:LJSPEECH_CLIPS]
+    ]
+    rows += [
+        ("asr_small", r) for r in read_rows(EVAL_DIR / "asr_small" / "manifest.csv")[:SMALL_CLIPS]
+    ]
     return [
         Clip(row["audio"], decode_audio(EVAL_DIR / folder / row["audio"]).samples, row["text"])
         for folder, row in rows
@@ -77,7 +82,7 @@ def _noises(split: str) -> list[np.ndarray]:
     folder = EVAL_DIR / "noise"
     return [
         decode_audio(folder / row["audio"]).samples
-        for row in _manifest("noise")
+        for row in read_rows(EVAL_DIR / "noise" / "manifest.csv")
         if row["split"] == split
     ]
 
@@ -158,11 +163,10 @@ def _wer(pairs: list[tuple[int, int]]) -> float:
 
 
 def _auto_pairs(condition: Condition, model: str, threshold: float) -> list[tuple[int, int]]:
-    chosen = []
-    for index, noisy in enumerate(condition.noisy):
-        enhance = estimate_snr_db(Audio.from_array(noisy)) < threshold
-        chosen.append(condition.errors[model if enhance else "none"][index])
-    return chosen
+    return [
+        condition.errors[_auto_method(noisy, model, threshold)][index]
+        for index, noisy in enumerate(condition.noisy)
+    ]
 
 
 def _choose_auto(conditions: list[Condition], models: list[str]) -> tuple[str, float]:
@@ -215,44 +219,74 @@ def _quality_table(conditions: list[Condition], methods: list[str]) -> str:
     return markdown_table(["SNR dB", "method", "SI-SDR figure", "value", "PESQ-wb", "STOI"], rows)
 
 
-def _vad_table(enhancers: dict, silero) -> str:  # type: ignore[no-untyped-def]
-    folder = EVAL_DIR / "diarization"
-    recordings = []
-    for row in _manifest("diarization")[:VAD_RECORDINGS]:
-        reference = Annotation()
-        for line in (folder / row["rttm"]).read_text().splitlines():
-            fields = line.split()
-            start, length = float(fields[3]), float(fields[4])
-            reference[Segment(start, start + length)] = "speech"
-        recordings.append((decode_audio(folder / row["audio"]).samples, reference))
+def _noisy_versions(
+    clean: list[np.ndarray], snrs: tuple, enhancers: dict, auto: tuple[str, float]
+) -> dict[str, dict[str, list[np.ndarray]]]:
+    """For each SNR (or ``clean``): the test-noise mixtures and each enhancer's output of them."""
     noises = _noises("test")
-    rows = []
-    for snr in (*SNRS, CLEAN):
+    versions = {}
+    for snr in snrs:
         rng = np.random.default_rng(SEED)
-        mixtures = [
-            (
-                x
-                if snr == CLEAN
-                else mix_at_snr(x, noises[rng.integers(len(noises))], snr, rng)[0],
-                ref,
-            )
-            for x, ref in recordings
+        noisy = [
+            x if snr == CLEAN else mix_at_snr(x, noises[rng.integers(len(noises))], snr, rng)[0]
+            for x in clean
         ]
-        row: list[object] = [snr]
-        for name in ("none", *enhancers):
-            metric = DetectionPrecisionRecallFMeasure()
-            for samples, reference in mixtures:
+        outputs = {"none": noisy}
+        for name, enhancer in enhancers.items():
+            outputs[name] = [enhance_audio(enhancer, Audio.from_array(x)).samples for x in noisy]
+        outputs["auto"] = [outputs[_auto_method(x, *auto)][index] for index, x in enumerate(noisy)]
+        versions[str(snr)] = outputs
+    return versions
+
+
+def _auto_method(noisy: np.ndarray, model: str, threshold: float) -> str:
+    """What ``auto`` runs on ``noisy``: ``model`` under ``threshold`` dB estimated SNR."""
+    return model if estimate_snr_db(Audio.from_array(noisy)) < threshold else "none"
+
+
+def _diarization_table(enhancers: dict, auto: tuple[str, float], silero, encoder) -> str:  # type: ignore[no-untyped-def]
+    """Silero VAD F1 and DER on the diarization recordings mixed with the test noises."""
+    rows_in = read_rows(DIARIZATION / "manifest.csv")[:VAD_RECORDINGS]
+    clean = [decode_audio(DIARIZATION / row["audio"]).samples for row in rows_in]
+    references = [read_rttm(DIARIZATION / row["rttm"]) for row in rows_in]
+    rows = []
+    for snr, outputs in _noisy_versions(clean, (*SNRS, CLEAN), enhancers, auto).items():
+        for method, versions in outputs.items():
+            detection = DetectionPrecisionRecallFMeasure()
+            der = DiarizationErrorRate(collar=0.25, skip_overlap=False)
+            for samples, reference in zip(versions, references, strict=True):
                 audio = Audio.from_array(samples)
-                if name != "none":
-                    audio = enhance_audio(enhancers[name], audio)
-                result = detect_speech(audio, "silero", VadOptions(), silero)
-                hypothesis = Annotation()
-                for s in result.segments:
-                    hypothesis[Segment(s.start, s.end)] = "speech"
-                metric(reference, hypothesis, uem=Timeline([Segment(0, audio.duration)]))
-            row.append(100 * metric.compute_metrics()[2])
-        rows.append(row)
-    return markdown_table(["SNR dB", *[f"F1 {n}" for n in ("none", *enhancers)]], rows)
+                uem = Timeline([Segment(0, audio.duration)])
+                speech = Annotation()
+                for s in detect_speech(audio, "silero", VadOptions(), silero).segments:
+                    speech[Segment(s.start, s.end)] = "speech"
+                detection(reference, speech, uem=uem)
+                options = DiarizationOptions(identify=False)
+                turns = Annotation()
+                for turn in diarize(audio, silero, encoder, GE2E_MODEL_ID, options).segments:
+                    turns[Segment(turn.start, turn.end)] = turn.speaker
+                der(reference, turns, uem=uem)
+            rows.append([snr, method, 100 * detection.compute_metrics()[2], 100 * abs(der)])
+    return markdown_table(["SNR dB", "method", "VAD F1 (%)", "DER (%) collar 0.25"], rows)
+
+
+def _verification_table(enhancers: dict, auto: tuple[str, float], encoder) -> str:  # type: ignore[no-untyped-def]
+    """Speaker-verification EER / minDCF of the trials with both sides mixed with test noises."""
+    trials = read_rows(SPEAKERS / "trials.csv")[:TRIALS]
+    files = sorted({t[side] for t in trials for side in ("enroll", "test")})
+    clean = [decode_audio(SPEAKERS / name).samples for name in files]
+    targets = np.array([t["target"] == "1" for t in trials])
+    rows = []
+    for snr, outputs in _noisy_versions(clean, (5, CLEAN), enhancers, auto).items():
+        for method, versions in outputs.items():
+            vectors = {
+                name: np.asarray(embed_audio(encoder, GE2E_MODEL_ID, Audio.from_array(x)).embedding)
+                for name, x in zip(files, versions, strict=True)
+            }
+            scores = np.array([vectors[t["enroll"]] @ vectors[t["test"]] for t in trials])
+            rates = error_rates(scores, targets)
+            rows.append([snr, method, 100 * rates.eer, rates.min_dcf])
+    return markdown_table(["SNR dB", "method", "EER (%)", "minDCF"], rows)
 
 
 def _speed_table(enhancers: dict, noise: np.ndarray, speech: np.ndarray) -> str:
@@ -284,18 +318,21 @@ def run() -> str:
     methods = ["none", *enhancers]
     auto = _choose_auto(conditions, list(enhancers))
     silero = registry.get(SILERO_MODEL_ID).load()
+    encoder = registry.get(GE2E_MODEL_ID).load()
     speech_seconds = sum(c.speech.shape[0] for c in clips) / SAMPLE_RATE
     return "\n\n".join(
         [
-            f"{len(clips)} utterances ({speech_seconds:.0f} s: {LJSPEECH_CLIPS} asr_ljspeech, "
-            f"{SMALL_CLIPS} asr_small), tiny.en (beam 5) through Tympan's in-process API. "
-            f"auto chosen on dev noises: enhancer `{auto[0]}` under an estimated "
-            f"{auto[1]:g} dB SNR.",
+            f"{machine_load()}. {len(clips)} utterances ({speech_seconds:.0f} s: "
+            f"{LJSPEECH_CLIPS} asr_ljspeech, {SMALL_CLIPS} asr_small), tiny.en (beam 5) "
+            f"through Tympan's in-process API. auto chosen on dev noises: enhancer "
+            f"`{auto[0]}` under an estimated {auto[1]:g} dB SNR.",
             "### WER (%)\n\n" + _wer_table(conditions, methods, auto),
             "### Quality against the clean speech (test noises)\n\n"
             + _quality_table(conditions, methods),
-            "### Silero VAD F1 (%) on the diarization recordings + test noises\n\n"
-            + _vad_table(enhancers, silero),
+            f"### Diarization recordings ({VAD_RECORDINGS}) + test noises: Silero VAD F1, "
+            "DER (GE2E)\n\n" + _diarization_table(enhancers, auto, silero, encoder),
+            f"### Speaker verification ({TRIALS} trials, GE2E) + test noises\n\n"
+            + _verification_table(enhancers, auto, encoder),
             "### Speed (2 shared cores; 60 s mixture at 5 dB)\n\n"
             + _speed_table(enhancers, _noises("test")[0], clips[0].speech),
         ]

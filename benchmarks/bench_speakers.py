@@ -47,13 +47,13 @@ DIARIZATION = EVAL_DIR / "diarization"
 ENROLLED = 1000
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
+def read_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
 
 
 def _verification(embeddings: dict[str, np.ndarray]) -> tuple[float, float, float]:
-    trials = _rows(SPEAKERS / "trials.csv")
+    trials = read_rows(SPEAKERS / "trials.csv")
     scores = np.array([embeddings[t["enroll"]] @ embeddings[t["test"]] for t in trials])
     targets = np.array([t["target"] == "1" for t in trials])
     rates = error_rates(scores, targets)
@@ -63,7 +63,7 @@ def _verification(embeddings: dict[str, np.ndarray]) -> tuple[float, float, floa
 def _identification(embeddings: dict[str, np.ndarray], enroll: int, threshold: float):
     """Closed-set top-1 accuracy (10-way) and open-set accuracy at the model's threshold."""
     by_speaker: dict[str, list[str]] = defaultdict(list)
-    for row in _rows(SPEAKERS / "manifest.csv"):
+    for row in read_rows(SPEAKERS / "manifest.csv"):
         by_speaker[row["speaker"]].append(row["audio"])
     names = sorted(by_speaker)
     prints = l2_normalise(
@@ -80,7 +80,7 @@ def _identification(embeddings: dict[str, np.ndarray], enroll: int, threshold: f
     return closed / total, opened / total
 
 
-def _reference(path: Path) -> Annotation:
+def read_rttm(path: Path) -> Annotation:
     annotation = Annotation()
     for line in path.read_text().splitlines():
         fields = line.split()
@@ -92,7 +92,7 @@ def _reference(path: Path) -> Annotation:
 def _der(vad: SileroVad, encoder: SpeakerEncoder, clustering: str, oracle: bool):
     metric = DiarizationErrorRate(collar=0.25, skip_overlap=False)
     per_file = []
-    for row in _rows(DIARIZATION / "manifest.csv"):
+    for row in read_rows(DIARIZATION / "manifest.csv"):
         audio = decode_audio(DIARIZATION / row["audio"])
         count = SpeakerCount(num_speakers=int(row["num_speakers"]) if oracle else None)
         options = DiarizationOptions(count=count, clustering=clustering, identify=False)  # type: ignore[arg-type]
@@ -101,7 +101,7 @@ def _der(vad: SileroVad, encoder: SpeakerEncoder, clustering: str, oracle: bool)
         for turn in result.segments:
             hypothesis[Segment(turn.start, turn.end)] = turn.speaker
         uem = Timeline([Segment(0, audio.duration)])
-        value = metric(_reference(DIARIZATION / row["rttm"]), hypothesis, uem=uem)
+        value = metric(read_rttm(DIARIZATION / row["rttm"]), hypothesis, uem=uem)
         per_file.append(f"{value:.3f} ({result.num_speakers}/{row['num_speakers']})")
     return abs(metric), metric[:]["missed detection"] / metric[:]["total"], per_file
 
@@ -186,7 +186,7 @@ def _latency(embeddings: dict[str, np.ndarray], probe: Path) -> list[list]:
 
 
 def run() -> str:
-    manifest = _rows(SPEAKERS / "manifest.csv")
+    manifest = read_rows(SPEAKERS / "manifest.csv")
     audio = {row["audio"]: decode_audio(SPEAKERS / row["audio"]) for row in manifest}
     encoders: dict[str, SpeakerEncoder] = {
         GE2E_MODEL_ID: Ge2eEncoder(),
@@ -228,7 +228,7 @@ def run() -> str:
         np.concatenate(
             [
                 decode_audio(DIARIZATION / r["audio"]).samples
-                for r in _rows(DIARIZATION / "manifest.csv")
+                for r in read_rows(DIARIZATION / "manifest.csv")
             ]
         )
     )
@@ -242,7 +242,7 @@ def run() -> str:
     probe = SPEAKERS / manifest[0]["audio"]
     latency = _latency(embeddings[GE2E_MODEL_ID], probe)
 
-    files = [r["audio"].split(".")[0] for r in _rows(DIARIZATION / "manifest.csv")]
+    files = [r["audio"].split(".")[0] for r in read_rows(DIARIZATION / "manifest.csv")]
     return "\n\n".join(
         [
             f"### Verification (900 trials; minDCF with p_target = {P_TARGET}, C_miss = C_fa = 1)",

@@ -25,7 +25,8 @@ def _server_tool(name: str) -> str | None:
     """``name`` from PATH, else from Debian's versioned folder (the package leaves it off PATH)."""
     found = shutil.which(name)
     if found is None:
-        found = next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+        versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+        found = versions[0] if versions else None
     return found
 
 

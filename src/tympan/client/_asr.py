@@ -30,6 +30,7 @@ class AsrMethods(BaseClient):
         beam_size: int | None = None,
         vad_filter: bool | None = None,
         hotwords: str | None = None,
+        noise_reduction: str | None = None,
         on_progress: Callable[[float, str], None] | None = None,
         **options: Any,
     ) -> Transcription:
@@ -46,6 +47,7 @@ class AsrMethods(BaseClient):
             "beam_size": beam_size,
             "vad_filter": vad_filter,
             "hotwords": hotwords,
+            "noise_reduction": noise_reduction,
             "word_timestamps": word_timestamps or None,
             **options,
         }
@@ -58,11 +60,18 @@ class AsrMethods(BaseClient):
         model: str | None = None,
         prompt: str | None = None,
         temperature: float | None = None,
+        noise_reduction: str | None = None,
         on_progress: Callable[[float, str], None] | None = None,
         **options: Any,
     ) -> Transcription:
         """Translate the speech in ``file`` to English (``POST /v1/audio/translations``)."""
-        fields = {"model": model, "prompt": prompt, "temperature": temperature, **options}
+        fields = {
+            "model": model,
+            "prompt": prompt,
+            "temperature": temperature,
+            "noise_reduction": noise_reduction,
+            **options,
+        }
         return self._transcription("/v1/audio/translations", file, fields, on_progress)
 
     def _transcription(

@@ -56,6 +56,7 @@ class AudioMethods(BaseClient):
         min_speech_ms: int | None = None,
         min_silence_ms: int | None = None,
         speech_pad_ms: int | None = None,
+        noise_reduction: str | None = None,
     ) -> VadResult:
         """Speech segments of ``file``."""
         fields = {
@@ -65,6 +66,7 @@ class AudioMethods(BaseClient):
             "min_speech_ms": min_speech_ms,
             "min_silence_ms": min_silence_ms,
             "speech_pad_ms": speech_pad_ms,
+            "noise_reduction": noise_reduction,
         }
         body = self.post_audio("/v1/audio/vad", file, fields).json()
         segments = [SpeechSegment(**segment) for segment in body.pop("segments")]

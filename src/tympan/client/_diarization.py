@@ -25,6 +25,7 @@ class DiarizationMethods(BaseClient):
         identify: bool | None = None,
         threshold: float | None = None,
         model: str | None = None,
+        noise_reduction: str | None = None,
     ) -> DiarizationResult:
         """Who spoke when in ``file``; enrolled speakers come back named."""
         fields = {
@@ -35,6 +36,7 @@ class DiarizationMethods(BaseClient):
             "identify": identify,
             "threshold": threshold,
             "model": model,
+            "noise_reduction": noise_reduction,
         }
         body = self.post_audio("/v1/audio/diarization", file, fields).json()
         return DiarizationResult(

@@ -78,12 +78,18 @@ class SpeakerMethods(BaseClient):
         file2: FileInput | None = None,
         threshold: float | None = None,
         model: str | None = None,
+        noise_reduction: str | None = None,
     ) -> Verification:
         """Is ``file`` the enrolled ``speaker_id`` (or the speaker of ``file2``)?"""
         files = [("file", _file_part(file))]
         if file2 is not None:
             files.append(("file2", _file_part(file2, "audio2")))
-        fields = {"speaker_id": speaker_id, "threshold": threshold, "model": model}
+        fields = {
+            "speaker_id": speaker_id,
+            "threshold": threshold,
+            "model": model,
+            "noise_reduction": noise_reduction,
+        }
         response = self.request("POST", "/v1/speakers/verify", files=files, data=_form(fields))
         return Verification(**response.json())
 
@@ -95,6 +101,7 @@ class SpeakerMethods(BaseClient):
         threshold: float | None = None,
         top_k: int | None = None,
         model: str | None = None,
+        noise_reduction: str | None = None,
     ) -> Identification:
         """Which enrolled speaker (of ``speaker_ids``) speaks; ``speaker`` is None if nobody."""
         fields = {
@@ -102,6 +109,7 @@ class SpeakerMethods(BaseClient):
             "threshold": threshold,
             "top_k": top_k,
             "model": model,
+            "noise_reduction": noise_reduction,
         }
         body = self.post_audio("/v1/speakers/identify", file, fields).json()
         best = body.pop("speaker")

@@ -69,27 +69,23 @@ def test_bad_inputs_enhance(api: Client, case: dict) -> None:
 
 
 def test_noise_reduction_on_other_endpoints(api: Client, noisy_wav) -> None:
+    """The SDK passes ``noise_reduction`` to every endpoint that takes it."""
     data = noisy_wav[0]
     for choice in ("none", "near_field", "far_field", "auto", "noisereduce"):
-        vad = api.post_audio("/v1/audio/vad", data, {"noise_reduction": choice}).json()
-        assert vad["segments"], choice
-    text = api.post_audio(
-        "/v1/audio/transcriptions",
-        EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac",
-        {"model": "tiny.en", "noise_reduction": "near_field"},
-    ).json()["text"]
+        assert api.vad(data, noise_reduction=choice).segments, choice
+    clean = EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac"
+    text = api.transcribe(clean, model="tiny.en", noise_reduction="near_field").text
     assert "modern" in text.lower()
+    assert api.diarize(data, noise_reduction="rnnoise").segments
     with pytest.raises(InvalidParameter) as error:
-        api.post_audio("/v1/audio/vad", data, {"noise_reduction": "loud"})
+        api.vad(data, noise_reduction="loud")
     assert error.value.param == "noise_reduction"
+    with pytest.raises(InvalidParameter):
+        api.identify_speaker(data, noise_reduction="loud")
 
 
 def test_verify_reduces_the_noise_of_both_files(api: Client, noisy_wav) -> None:
     """Only ``file`` enhanced would score the same noisy recording against itself below 1."""
     data = noisy_wav[0]
-    files = [("file", ("a.wav", data)), ("file2", ("b.wav", data))]
-    response = api._http.post(
-        "/v1/speakers/verify", files=files, data={"noise_reduction": "rnnoise"}
-    )
-    assert response.status_code == 200, response.text
-    assert response.json()["score"] == pytest.approx(1.0, abs=1e-4)
+    verification = api.verify_speaker(data, file2=data, noise_reduction="rnnoise")
+    assert verification.score == pytest.approx(1.0, abs=1e-4)
