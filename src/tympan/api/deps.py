@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 from fastapi import Depends, File, Form, Request, UploadFile
 from starlette.requests import HTTPConnection
@@ -15,6 +18,7 @@ from tympan.budgets import SecondsBudget, check_budget, setting_variable
 from tympan.errors import (
     AudioTooLong,
     InvalidAudio,
+    InvalidParameter,
     PayloadTooLarge,
     UnsupportedMedia,
     UploadTooLarge,
@@ -24,6 +28,7 @@ from tympan.tasks.enhancement import noise_reduction_policy, reduce_noise
 
 __all__ = [
     "AudioUpload",
+    "KnownSpeakersDep",
     "NamespaceDep",
     "ServicesDep",
     "decode_upload",
@@ -62,15 +67,24 @@ async def decode_upload(
     ``TYMPAN_`` setting of the limit that refused it. With a request-wide ``budget`` (files x
     seconds) the file may only decode to what is left of it.
     """
+    upload.file.seek(0)
+    audio = await _decode(upload.file, services, param, budget)
+    if upload.filename:
+        audio = replace(audio, source=replace(audio.source, name=upload.filename))
+    return audio
+
+
+async def _decode(
+    source: BinaryIO, services: Services, param: str, budget: SecondsBudget | None
+) -> Audio:
     settings = services.settings
     max_seconds = settings.max_audio_seconds
     if budget is not None:
         max_seconds = min(max_seconds, budget.remaining)
-    upload.file.seek(0)
     try:
         audio = await services.manager.run(
             decode_audio,
-            upload.file,
+            source,
             max_seconds=max_seconds,
             max_bytes=settings.max_upload_bytes,
         )
@@ -86,8 +100,6 @@ async def decode_upload(
     if budget is not None:
         budget.spend(audio.duration, param=param)
     observe_audio(audio.duration)
-    if upload.filename:
-        audio = replace(audio, source=replace(audio.source, name=upload.filename))
     return audio
 
 
@@ -130,3 +142,85 @@ async def reduce_upload_noise(audio: Audio, services: Services, choice: str | No
 AudioUpload = Annotated[Audio, Depends(_audio_upload)]
 """The request's ``file`` field, decoded at the boundary into ``Audio`` and enhanced as its
 ``noise_reduction`` field asks."""
+
+
+REFERENCE_SECONDS = (2.0, 10.0)
+"""How long each ``known_speaker_references[]`` clip may be, as OpenAI documents it."""
+
+
+async def _known_speakers(
+    services: ServicesDep,
+    names: list[str] | None = Form(
+        None,
+        alias="known_speaker_names[]",
+        description="Names of the speakers in known_speaker_references[], in the same order.",
+    ),
+    references: list[str] | None = Form(
+        None,
+        alias="known_speaker_references[]",
+        description="Data URLs of 2-10 s clips (any audio format), one per known speaker name.",
+    ),
+) -> list[tuple[str, Audio]]:
+    """The request's known speakers: (name, decoded reference clip) pairs.
+
+    At most ``max_request_files`` of them (422), adding up to at most
+    ``max_request_audio_seconds`` of audio (413), each 2-10 s long (422).
+    """
+    names, references = names or [], references or []
+    if len(names) != len(references):
+        raise InvalidParameter(
+            f"known_speaker_names[] has {len(names)} entries and known_speaker_references[] "
+            f"{len(references)}: give one reference clip per name.",
+            param="known_speaker_references[]",
+        )
+    if len({name.strip().casefold() for name in names}) != len(names) or not all(
+        name.strip() for name in names
+    ):
+        raise InvalidParameter(
+            "known_speaker_names[] must be distinct, non-empty names.",
+            param="known_speaker_names[]",
+        )
+    param = "known_speaker_references[]"
+    check_budget(
+        services.settings,
+        "max_request_files",
+        len(names),
+        "known speakers",
+        param=param,
+        status=422,
+    )
+    budget = SecondsBudget.of(services.settings, "max_request_audio_seconds")
+    known = []
+    for name, reference in zip(names, references, strict=True):
+        audio = await _decode(
+            io.BytesIO(_data_url_bytes(reference, param)), services, param, budget
+        )
+        shortest, longest = REFERENCE_SECONDS
+        if not shortest <= audio.duration <= longest:
+            raise InvalidParameter(
+                f"The reference clip of {name!r} is {audio.duration:.1f} s long; known speaker "
+                f"references must be {shortest:g}-{longest:g} s.",
+                param=param,
+            )
+        known.append((name.strip(), audio))
+    return known
+
+
+def _data_url_bytes(value: str, param: str) -> bytes:
+    """The payload of a base64 ``data:`` URL (the only kind OpenAI's field takes)."""
+    header, comma, payload = value.partition(",")
+    if not (header.startswith("data:") and header.endswith(";base64") and comma):
+        raise InvalidParameter(
+            "Each known speaker reference must be a base64 data URL (data:audio/wav;base64,...).",
+            param=param,
+        )
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidParameter(
+            "A known speaker reference is not valid base64.", param=param
+        ) from None
+
+
+KnownSpeakersDep = Annotated[list[tuple[str, Audio]], Depends(_known_speakers)]
+"""``known_speaker_names[]`` with their decoded ``known_speaker_references[]`` clips."""

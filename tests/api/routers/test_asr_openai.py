@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
 from tests.api.routers.test_asr import LJ, LJ_ROWS, error_rate
 from tests.conftest import EVAL_DIR, make_settings
 from tests.live_server import serve_in_thread
+from tympan.audio import decode_audio
+from tympan.audio.encode import encode_audio
 
 API_KEY = "sk-tympan-test"
 
@@ -133,3 +138,107 @@ def test_diarized_json_is_refused_for_translation(client: openai.OpenAI) -> None
             extra_body={"response_format": "diarized_json"},
         )
     assert caught.value.body["param"] == "response_format"
+
+
+SAMPLE = EVAL_DIR / "diarization" / "sample.wav"
+
+
+def _clip_url(path: Path, start: float, end: float) -> str:
+    """A data URL of ``path`` from ``start`` to ``end`` seconds, as OpenAI's field takes it."""
+    samples = decode_audio(path).samples[int(start * 16_000) : int(end * 16_000)]
+    return (
+        "data:audio/wav;base64," + base64.b64encode(encode_audio(samples, 16_000, "wav")).decode()
+    )
+
+
+def _diarize_sample(client: openai.OpenAI, names: list[str], urls: list[str]):  # type: ignore[no-untyped-def]
+    with SAMPLE.open("rb") as audio:
+        return client.audio.transcriptions.create(
+            model="gpt-4o-transcribe-diarize",
+            file=audio,
+            response_format="diarized_json",
+            known_speaker_names=names,
+            known_speaker_references=urls,
+        )
+
+
+def _agreement(segments, reference: dict[str, str]) -> float:  # type: ignore[no-untyped-def]
+    """Share of the labelled time whose name is the reference speaker's at that moment."""
+    rows = [line.split() for line in SAMPLE.with_suffix(".rttm").read_text().splitlines()]
+    turns = [(float(r[3]), float(r[3]) + float(r[4]), reference[r[7]]) for r in rows]
+    right = total = 0.0
+    for segment in segments:
+        for start, end, name in turns:
+            overlap = min(end, segment.end) - max(start, segment.start)
+            if overlap > 0:
+                total += overlap
+                right += overlap * (segment.speaker == name)
+    return right / total
+
+
+def test_known_speaker_references_name_the_speakers(client: openai.OpenAI) -> None:
+    """Diane and Sheila named from clips of their own turns (times from sample.rttm)."""
+    urls = [_clip_url(SAMPLE, 10.6, 14.4), _clip_url(SAMPLE, 22.0, 28.0)]
+    result = _diarize_sample(client, ["Diane", "Sheila"], urls)
+    assert {segment.speaker for segment in result.segments} == {"Diane", "Sheila"}
+    assert _agreement(result.segments, {"speaker90": "Diane", "speaker91": "Sheila"}) > 0.8
+
+
+def test_a_reference_of_another_voice_names_nobody(client: openai.OpenAI) -> None:
+    """A stranger's clip under a name never lends that name to a voice in the recording."""
+    stranger = EVAL_DIR / "speakers" / "audio" / "1688-142285-0001.flac"
+    urls = [_clip_url(SAMPLE, 10.6, 14.4), _clip_url(stranger, 0.0, 8.0)]
+    result = _diarize_sample(client, ["Diane", "Bob"], urls)
+    speakers = {segment.speaker for segment in result.segments}
+    assert "Diane" in speakers and "Bob" not in speakers and len(speakers) == 2
+
+
+@pytest.mark.parametrize(
+    ("fields", "param", "words"),
+    [
+        ({"known_speaker_names[]": ["A"]}, "known_speaker_references[]", "one reference"),
+        (
+            {"known_speaker_names[]": ["A"], "known_speaker_references[]": ["https://x/y.wav"]},
+            "known_speaker_references[]",
+            "data URL",
+        ),
+        (
+            {"known_speaker_names[]": ["A"], "known_speaker_references[]": ["data:;base64,%%%"]},
+            "known_speaker_references[]",
+            "base64",
+        ),
+        (
+            {"known_speaker_names[]": ["A", "a"], "known_speaker_references[]": ["1", "2"]},
+            "known_speaker_names[]",
+            "distinct",
+        ),
+    ],
+)
+def test_bad_known_speakers_are_422(base_url: str, fields, param: str, words: str) -> None:  # type: ignore[no-untyped-def]
+    response = httpx.post(
+        f"{base_url}/audio/transcriptions",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        files={"file": ("s.wav", SAMPLE.read_bytes())},
+        data={"model": "gpt-4o-transcribe-diarize", **fields},
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["param"] == param and words in error["message"]
+
+
+def test_known_speakers_need_diarization_and_clips_of_2_to_10_seconds(
+    client: openai.OpenAI,
+) -> None:
+    audio = SAMPLE.read_bytes()
+    with pytest.raises(openai.UnprocessableEntityError) as plain:
+        client.audio.transcriptions.create(
+            model="whisper-1",
+            file=("s.wav", audio),
+            known_speaker_names=["Diane"],
+            known_speaker_references=[_clip_url(SAMPLE, 10.6, 14.4)],
+        )
+    assert plain.value.body["param"] == "known_speaker_names[]"
+    with pytest.raises(openai.UnprocessableEntityError) as short:
+        _diarize_sample(client, ["Diane"], [_clip_url(SAMPLE, 10.6, 11.6)])
+    assert "2-10 s" in short.value.body["message"]
+    assert client.models.list().data  # still answering

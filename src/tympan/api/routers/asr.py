@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
-from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep
+from tympan.api.deps import AudioUpload, KnownSpeakersDep, NamespaceDep, ServicesDep
 from tympan.api.services import Services
 from tympan.audio.types import Audio
 from tympan.config import DEFAULT_NAMESPACE
@@ -237,6 +237,7 @@ async def _serve(
     diarize: bool = False,
     namespace: str = DEFAULT_NAMESPACE,
     logprobs: bool = False,
+    known: list[tuple[str, Audio]] | None = None,
 ) -> Any:
     model_id = model or services.registry.default("asr").id
     model_id, options = await route_model(
@@ -256,7 +257,13 @@ async def _serve(
         transcription, turns = await asyncio.gather(  # word times: speakers are given per word
             transcriber.transcribe(audio, model_id, replace(options, word_timestamps=True)),
             diarize_with_models(
-                services.manager, services.db, audio, None, DiarizationOptions(), namespace
+                services.manager,
+                services.db,
+                audio,
+                None,
+                DiarizationOptions(),
+                namespace,
+                known or (),
             ),
         )
     labelled = label_transcription(
@@ -290,6 +297,7 @@ async def create_transcription(
     services: ServicesDep,
     namespace: NamespaceDep,
     decoding: DecodingDep,
+    known: KnownSpeakersDep,
     model: ModelField = None,
     language: Annotated[str | None, Form(description="ISO-639-1 code; detected if absent.")] = None,
     prompt: PromptField = None,
@@ -309,9 +317,17 @@ async def create_transcription(
 ) -> Any:
     """Transcribe the uploaded audio (OpenAI's ``createTranscription``).
 
-    ``diarized_json`` or the ``gpt-4o-transcribe-diarize`` model turn on ``diarize``.
+    ``diarized_json`` or the ``gpt-4o-transcribe-diarize`` model turn on ``diarize``;
+    ``known_speaker_names[]`` + ``known_speaker_references[]`` name speakers for this request,
+    together with the enrolled ones.
     """
     diarize = diarize or response_format == "diarized_json" or model == DIARIZE_MODEL
+    if known and not diarize:
+        raise InvalidParameter(
+            "known_speaker_names[] needs diarization: model gpt-4o-transcribe-diarize, "
+            "response_format diarized_json or diarize=true.",
+            param="known_speaker_names[]",
+        )
     logprobs = "logprobs" in (include or [])
     if logprobs and (response_format != "json" or stream or diarize):
         raise InvalidParameter(
@@ -327,7 +343,16 @@ async def create_transcription(
         words=logprobs or "word" in (timestamp_granularities or []),
     )
     return await _serve(
-        services, audio, model, options, response_format, stream, diarize, namespace, logprobs
+        services,
+        audio,
+        model,
+        options,
+        response_format,
+        stream,
+        diarize,
+        namespace,
+        logprobs,
+        known,
     )
 
 

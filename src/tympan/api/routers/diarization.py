@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form
 from fastapi.responses import PlainTextResponse
 
-from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep
+from tympan.api.deps import AudioUpload, KnownSpeakersDep, NamespaceDep, ServicesDep
 from tympan.tasks.diarization import (
     MAX_SPEAKERS,
     ClusteringMethod,
@@ -31,6 +31,7 @@ async def audio_diarization(
     audio: AudioUpload,
     services: ServicesDep,
     namespace: NamespaceDep,
+    known: KnownSpeakersDep,
     num_speakers: Count = None,
     min_speakers: Count = None,
     max_speakers: Count = None,
@@ -42,13 +43,16 @@ async def audio_diarization(
     ] = None,
     model: Annotated[str | None, Form(description="Speaker model id.")] = None,
 ) -> DiarizationResult | PlainTextResponse:
-    """Speaker turns ``{start, end, speaker, speaker_id, name}`` as JSON or RTTM."""
+    """Speaker turns ``{start, end, speaker, speaker_id, name}`` as JSON or RTTM.
+
+    ``known_speaker_names[]`` + ``known_speaker_references[]`` name speakers for this request
+    only, as OpenAI's transcription API takes them."""
     count = SpeakerCount(num_speakers, min_speakers or 1, max_speakers)
     options = DiarizationOptions(
         count=count, clustering=clustering, identify=identify, identify_threshold=threshold
     )
     result = await diarize_with_models(
-        services.manager, services.db, audio, model, options, namespace
+        services.manager, services.db, audio, model, options, namespace, known
     )
     if response_format == "rttm":
         file_id = Path(audio.source.name).stem if audio.source.name else "audio"

@@ -14,9 +14,10 @@ Each frame gets one speaker, so overlapped speech is attributed to one of the ta
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from tympan.audio.types import Audio
 from tympan.errors import InvalidParameter
@@ -163,37 +164,27 @@ def embed_windows(audio: Audio, encoder: SpeakerEncoder, windows: list[Region]) 
 def name_clusters(
     embeddings: np.ndarray, labels: np.ndarray, index: VoiceprintIndex | None, threshold: float
 ) -> tuple[np.ndarray, list[DiarizedSpeaker]]:
-    """Match each cluster's centroid to the enrolled voiceprints; clusters that match the same
-    enrolled speaker are merged. Returns the (possibly merged) labels and one record per label
-    (``seconds`` still 0)."""
+    """Name clusters after the voiceprints in ``index``, one name per voice.
+
+    Names go to clusters by one-to-one assignment on the centroid scores (Hungarian method,
+    pairs under ``threshold`` left out), so two clusters never take one name and a cluster is
+    not robbed of its best name by a greedier one; a cluster without a name keeps its
+    anonymous label. Returns one record per label (``seconds`` still 0)."""
     clusters = sorted(set(labels.tolist()))
-    found = centroids(embeddings, labels, clusters)
-    matches: dict[int, tuple[str, str, float]] = {}
+    renumber = {cluster: number for number, cluster in enumerate(clusters)}
+    speakers = [DiarizedSpeaker(f"SPEAKER_{renumber[c]:02d}", 0.0) for c in clusters]
     if index is not None and len(index):
-        scores = found @ index.matrix.T
-        for cluster, row in zip(clusters, scores, strict=True):
-            best = int(np.argmax(row))
-            if row[best] >= threshold:
-                matches[cluster] = (index.ids[best], index.names[best], float(row[best]))
-    merged: dict[int, int] = {}
-    first_of: dict[str, int] = {}
-    for cluster in clusters:
-        match = matches.get(cluster)
-        target = first_of.setdefault(match[0], cluster) if match else cluster
-        merged[cluster] = target
-    relabelled = np.array([merged[int(label)] for label in labels])
-    ordered = sorted(set(merged.values()))
-    renumber = {old: new for new, old in enumerate(ordered)}
-    speakers = []
-    for old in ordered:
-        ids = [c for c in clusters if merged[c] == old]
-        best = max((matches[c] for c in ids if c in matches), key=lambda m: m[2], default=None)
-        label = f"SPEAKER_{renumber[old]:02d}"
-        if best is None:
-            speakers.append(DiarizedSpeaker(label, 0.0))
-        else:
-            speakers.append(DiarizedSpeaker(label, 0.0, best[0], best[1], round(best[2], 4)))
-    return np.array([renumber[int(label)] for label in relabelled]), speakers
+        scores = centroids(embeddings, labels, clusters) @ index.matrix.T
+        rows, columns = linear_sum_assignment(np.where(scores >= threshold, scores, -1.0), True)
+        for row, column in zip(rows, columns, strict=True):
+            if scores[row, column] >= threshold:
+                speakers[row] = replace(
+                    speakers[row],
+                    speaker_id=index.ids[column],
+                    name=index.names[column],
+                    score=round(float(scores[row, column]), 4),
+                )
+    return np.array([renumber[int(label)] for label in labels]), speakers
 
 
 def label_timeline(

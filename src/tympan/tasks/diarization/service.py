@@ -8,6 +8,10 @@ are written once.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
 
 from tympan.audio import Audio
 from tympan.budgets import check_budget
@@ -16,7 +20,9 @@ from tympan.store.db import Database
 from tympan.tasks.diarization.pipeline import DiarizationOptions, DiarizationResult, diarize
 from tympan.tasks.speakers import (
     SPEAKER_TASK,
+    VoiceprintIndex,
     default_threshold,
+    embed_audio,
     enrolled_index,
     speaker_model_id,
 )
@@ -32,9 +38,11 @@ async def diarize_with_models(
     model: str | None,
     options: DiarizationOptions,
     namespace: str,
+    known: Sequence[tuple[str, Audio]] = (),
 ) -> DiarizationResult:
     """Diarize ``audio`` with the VAD and speaker ``model`` (default if None) leased, in the
-    manager's pool; enrolled speakers of ``namespace`` are named when ``options.identify``."""
+    manager's pool; enrolled speakers of ``namespace`` are named when ``options.identify``,
+    and the ``known`` speakers of this request ((name, reference clip) pairs) always."""
     options.validate()
     check_budget(
         manager.settings,
@@ -47,13 +55,25 @@ async def diarize_with_models(
     index = None
     if options.identify:
         index = await asyncio.to_thread(enrolled_index, db, model_id, None, namespace)
+    if known:
+        options = replace(options, identify=True)
 
     def run() -> DiarizationResult:
         with (
             manager.use(SILERO_MODEL_ID) as vad,
             manager.use(model_id, task=SPEAKER_TASK) as encoder,
         ):
+            voiceprints = index
+            if known:
+                vectors = [
+                    embed_audio(encoder.handle, model_id, clip).embedding for _, clip in known
+                ]
+                voiceprints = (index or VoiceprintIndex([], [], np.zeros((0, 0)))).with_references(
+                    [name for name, _ in known], np.asarray(vectors, np.float32)
+                )
             threshold = default_threshold(model_id)
-            return diarize(audio, vad.handle, encoder.handle, model_id, options, index, threshold)
+            return diarize(
+                audio, vad.handle, encoder.handle, model_id, options, voiceprints, threshold
+            )
 
     return await manager.run(run)

@@ -73,11 +73,25 @@ def verify(model: str, first: np.ndarray, second: np.ndarray, threshold: float) 
 
 @dataclass(frozen=True, slots=True)
 class VoiceprintIndex:
-    """Voiceprints of enrolled speakers as one ``(speakers, dim)`` matrix."""
+    """Voiceprints of enrolled speakers as one ``(speakers, dim)`` matrix; a speaker known
+    only to one request (a reference clip, not enrolled) has the id ``None``."""
 
-    ids: list[str]
+    ids: list[str | None]
     names: list[str]
     matrix: np.ndarray
+
+    def with_references(self, names: Sequence[str], vectors: np.ndarray) -> VoiceprintIndex:
+        """This index plus request-scoped speakers, which replace enrolled ones of the same
+        name (case-insensitive), so one name never stands for two voices."""
+        replaced = {name.casefold() for name in names}
+        keep = [i for i, name in enumerate(self.names) if name.casefold() not in replaced]
+        return VoiceprintIndex(
+            [*(self.ids[i] for i in keep), *([None] * len(names))],
+            [*(self.names[i] for i in keep), *names],
+            np.concatenate(
+                [self.matrix[keep].reshape(len(keep), vectors.shape[1]), vectors]
+            ).astype(np.float32),
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
