@@ -26,11 +26,17 @@ from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate
 
 from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, peak_rss_mb
-from benchmarks.bench_speakers import DIARIZATION, read_rows, read_rttm
+from benchmarks.bench_speakers import DIARIZATION, SPEAKERS, read_rows, read_rttm
 from tympan.audio import Audio, decode_audio
-from tympan.tasks.diarization import DiarizationOptions, diarize
+from tympan.config import SAMPLE_RATE
+from tympan.tasks.diarization import (
+    DiarizationOptions,
+    DiarizationResult,
+    diarize,
+    with_known_speakers,
+)
 from tympan.tasks.diarization.clustering import MAX_CLUSTERED_WINDOWS
-from tympan.tasks.speakers import GE2E_MODEL_ID, Ge2eEncoder
+from tympan.tasks.speakers import GE2E_MODEL_ID, Ge2eEncoder, default_threshold
 from tympan.tasks.vad import SileroVad
 
 MINUTES = [
@@ -151,11 +157,88 @@ def cost_table() -> str:
     )
 
 
+def _named_share(result: DiarizationResult, reference: Annotation, names: dict[str, str]) -> float:
+    """Share of the reference speech whose hypothesis turn carries the right person's name."""
+    right = total = 0.0
+    for segment, _, label in reference.itertracks(yield_label=True):
+        for turn in result.segments:
+            overlap = min(segment.end, turn.end) - max(segment.start, turn.start)
+            if overlap > 0:
+                total += overlap
+                right += overlap * (turn.name == names[label])
+    return right / total if total else 0.0
+
+
+def known_speakers_table() -> str:
+    """OpenAI-style known speaker references on the pyannote sample: naming accuracy with
+    clips of Diane's and Sheila's own turns (2-10 s), and how often a stranger's clip lends
+    its name to someone in the recording."""
+    vad, encoder = SileroVad(), Ge2eEncoder()
+    audio = decode_audio(DIARIZATION / "sample.wav")
+    reference = read_rttm(DIARIZATION / "sample.rttm")
+    names = {"speaker90": "Diane", "speaker91": "Sheila"}
+    threshold = default_threshold(GE2E_MODEL_ID)
+
+    def clip(samples: np.ndarray, start: float, end: float) -> Audio:
+        return Audio.from_array(samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)])
+
+    def turns_of(label: str) -> list[Audio]:
+        return [
+            clip(audio.samples, s.start, min(s.end, s.start + 10))
+            for s, _, who in reference.itertracks(yield_label=True)
+            if who == label and s.duration >= 2
+        ]
+
+    def run_with(known: list[tuple[str, Audio]]) -> DiarizationResult:
+        index = with_known_speakers(None, encoder, GE2E_MODEL_ID, known)
+        options = DiarizationOptions()
+        return diarize(audio, vad, encoder, GE2E_MODEL_ID, options, index, threshold)
+
+    shares = [
+        _named_share(run_with([("Diane", d), ("Sheila", s)]), reference, names)
+        for d in turns_of("speaker90")
+        for s in turns_of("speaker91")
+    ]
+    strangers = {}
+    for row in read_rows(SPEAKERS / "manifest.csv"):
+        strangers.setdefault(row["speaker"], row["audio"])
+    stranger_clips = [
+        clip(decode_audio(SPEAKERS / path).samples, 0, 8) for path in strangers.values()
+    ]
+    diane = turns_of("speaker90")[0]
+    with_diane = [run_with([("Diane", diane), ("Stranger", x)]) for x in stranger_clips]
+    alone = [run_with([("Stranger", x)]) for x in stranger_clips]
+
+    def false_rate(results: list[DiarizationResult]) -> float:
+        return 100 * np.mean([any(t.name == "Stranger" for t in r.segments) for r in results])
+
+    rows = [
+        [
+            "Diane + Sheila from their own turns",
+            len(shares),
+            f"{100 * np.mean(shares):.1f} % of speech named right (min {100 * min(shares):.1f} %)",
+        ],
+        [
+            "Diane + a stranger's clip",
+            len(with_diane),
+            f"stranger's name given in {false_rate(with_diane):.0f} % of runs",
+        ],
+        [
+            "a stranger's clip only",
+            len(alone),
+            f"stranger's name given in {false_rate(alone):.0f} % of runs",
+        ],
+    ]
+    return markdown_table(["references", "runs", "result"], rows)
+
+
 def run() -> str:
     return (
         f"Machine: {machine_load()} (shared with other work).\n\n"
         "### DER (pyannote.metrics, overlap scored), default options, count estimated\n\n"
         f"{der_table()}\n\n"
+        "### Known speaker references (GE2E, calibrated threshold), pyannote sample\n\n"
+        f"{known_speakers_table()}\n\n"
         "### Cost on joined real recordings (one process per row)\n\n"
         f"{cost_table()}"
     )

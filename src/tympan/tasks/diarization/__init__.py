@@ -28,7 +28,7 @@ from tympan.tasks.diarization.pipeline import (
     diarize,
 )
 from tympan.tasks.diarization.rttm import to_rttm
-from tympan.tasks.diarization.service import diarize_with_models
+from tympan.tasks.diarization.service import diarize_with_models, with_known_speakers
 
 __all__ = [
     "MAX_SPEAKERS",
@@ -47,4 +47,5 @@ __all__ = [
     "speaker_at",
     "split_at_speaker_changes",
     "to_rttm",
+    "with_known_speakers",
 ]

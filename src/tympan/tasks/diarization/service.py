@@ -20,6 +20,7 @@ from tympan.store.db import Database
 from tympan.tasks.diarization.pipeline import DiarizationOptions, DiarizationResult, diarize
 from tympan.tasks.speakers import (
     SPEAKER_TASK,
+    SpeakerEncoder,
     VoiceprintIndex,
     default_threshold,
     embed_audio,
@@ -28,7 +29,22 @@ from tympan.tasks.speakers import (
 )
 from tympan.tasks.vad import SILERO_MODEL_ID
 
-__all__ = ["diarize_with_models"]
+__all__ = ["diarize_with_models", "with_known_speakers"]
+
+
+def with_known_speakers(
+    enrolled: VoiceprintIndex | None,
+    encoder: SpeakerEncoder,
+    model: str,
+    known: Sequence[tuple[str, Audio]],
+) -> VoiceprintIndex | None:
+    """``enrolled`` plus the voiceprints of a request's ``known`` (name, reference clip)
+    speakers, embedded with ``encoder``; ``enrolled`` as it is when there are none."""
+    if not known:
+        return enrolled
+    vectors = [embed_audio(encoder, model, clip).embedding for _, clip in known]
+    base = enrolled or VoiceprintIndex([], [], np.zeros((0, 0), np.float32))
+    return base.with_references([name for name, _ in known], np.asarray(vectors, np.float32))
 
 
 async def diarize_with_models(
@@ -63,14 +79,7 @@ async def diarize_with_models(
             manager.use(SILERO_MODEL_ID) as vad,
             manager.use(model_id, task=SPEAKER_TASK) as encoder,
         ):
-            voiceprints = index
-            if known:
-                vectors = [
-                    embed_audio(encoder.handle, model_id, clip).embedding for _, clip in known
-                ]
-                voiceprints = (index or VoiceprintIndex([], [], np.zeros((0, 0)))).with_references(
-                    [name for name, _ in known], np.asarray(vectors, np.float32)
-                )
+            voiceprints = with_known_speakers(index, encoder.handle, model_id, known)
             threshold = default_threshold(model_id)
             return diarize(
                 audio, vad.handle, encoder.handle, model_id, options, voiceprints, threshold
