@@ -81,6 +81,22 @@ def test_streamed_transcription_events(client: openai.OpenAI) -> None:
     assert "".join(event.delta for event in events[:-1]).strip() == events[-1].text
 
 
+def test_streamed_events_carry_logprobs_when_included(client: openai.OpenAI) -> None:
+    with (EVAL_DIR / "asr_small" / "whisper_jfk.flac").open("rb") as audio:
+        events = list(
+            client.audio.transcriptions.create(
+                model="whisper-1", file=audio, stream=True, include=["logprobs"]
+            )
+        )
+    *deltas, done = events
+    for delta in deltas:
+        assert "".join(item.token for item in delta.logprobs) == delta.delta
+    assert [item.token for item in done.logprobs] == [
+        item.token for delta in deltas for item in delta.logprobs
+    ]
+    assert all(item.logprob <= 0 for item in done.logprobs)
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # openai marks translations so
 def test_translation_with_english_only_model_is_a_clear_400(client: openai.OpenAI) -> None:
     audio = (LJ / LJ_ROWS[1]["audio"]).read_bytes()

@@ -32,6 +32,7 @@ from tympan.errors import InvalidParameter, TympanError
 from tympan.tasks.asr import (
     ChunkProgress,
     ResponseFormat,
+    Segment,
     TranscribeOptions,
     Transcription,
     render_text,
@@ -176,11 +177,17 @@ def _stream(
     model_id: str,
     options: TranscribeOptions,
     admission: contextlib.ExitStack,
+    logprobs: bool = False,
 ) -> StreamingResponse:
     """Deltas as chunks finish, then the whole transcription (errors become an event).
 
-    ``admission`` holds the request's place in the model's queue until the work ends.
+    ``admission`` holds the request's place in the model's queue until the work ends;
+    ``logprobs`` gives each delta (and the done event) its words' log probabilities.
     """
+
+    def logprobs_of(segments: list[Segment]) -> list[dict[str, Any]] | None:
+        return logprob_entries(word_logprobs(segments)) if logprobs else None
+
     transcriber = transcriber_for(services.manager, services.settings)
     events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
@@ -189,7 +196,7 @@ def _stream(
             {
                 "type": "transcript.text.delta",
                 "delta": "".join(segment.text for segment in progress.segments),
-                "logprobs": None,
+                "logprobs": logprobs_of(progress.segments),
                 "progress": round(progress.fraction, 4),
                 "audio_seconds": progress.chunk.end,
             }
@@ -203,7 +210,7 @@ def _stream(
                 {
                     "type": "transcript.text.done",
                     "text": result.text,
-                    "logprobs": None,
+                    "logprobs": logprobs_of(result.segments),
                     "usage": _usage(result),
                     "transcription": _verbose(result),
                 }
@@ -250,7 +257,7 @@ async def _serve(
         await transcriber.check(model_id, options)  # refuse before the 200 starts streaming
         admission = contextlib.ExitStack()
         admission.enter_context(transcriber.admission(model_id))
-        return _stream(services, audio, model_id, options, admission)
+        return _stream(services, audio, model_id, options, admission, logprobs)
     with transcriber.admission(model_id):
         if not diarize:
             return _response(await transcriber.transcribe(audio, model_id, options), fmt, logprobs)
@@ -312,7 +319,10 @@ async def create_transcription(
     ] = False,
     include: Annotated[
         list[Literal["logprobs"]] | None,
-        Form(alias="include[]", description="logprobs: per-word log probabilities (json only)."),
+        Form(
+            alias="include[]",
+            description="logprobs: per-word log probabilities (json, and each stream event).",
+        ),
     ] = None,
 ) -> Any:
     """Transcribe the uploaded audio (OpenAI's ``createTranscription``).
@@ -329,9 +339,9 @@ async def create_transcription(
             param="known_speaker_names[]",
         )
     logprobs = "logprobs" in (include or [])
-    if logprobs and (response_format != "json" or stream or diarize):
+    if logprobs and (response_format != "json" or diarize):
         raise InvalidParameter(
-            "include[]=logprobs needs response_format json, without stream or diarize.",
+            "include[]=logprobs needs response_format json, without diarize.",
             param="include[]",
         )
     options = _options(
