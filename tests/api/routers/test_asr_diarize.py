@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.hostile import BAD_AUDIO_CASES, check_bad_audio
@@ -15,7 +13,6 @@ from tests.speaker_data import (
     write_spans,
 )
 from tympan.client import Client
-from tympan.errors import InvalidParameter
 
 SAMPLE = DIARIZATION_DIR / "sample.wav"
 
@@ -85,9 +82,11 @@ def test_without_diarize_there_are_no_speakers(api: Client) -> None:
     assert all(s.speaker is None and s.speaker_id is None for s in result.segments)
 
 
-def test_diarize_with_stream_is_refused(api: Client, tmp_path: Path) -> None:
-    with pytest.raises(InvalidParameter):
-        api.transcribe(SAMPLE, diarize=True, on_progress=lambda *_: None)
+def test_diarize_with_stream_reports_progress_then_speakers(api: Client) -> None:
+    fractions: list[float] = []
+    result = api.transcribe(SAMPLE, diarize=True, on_progress=lambda f, _: fractions.append(f))
+    assert fractions and fractions[-1] == pytest.approx(1.0)
+    assert {s.speaker for s in result.segments} and all(s.speaker for s in result.segments)
 
 
 @pytest.mark.parametrize("case", BAD_AUDIO_CASES)

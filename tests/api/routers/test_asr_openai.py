@@ -17,6 +17,7 @@ from tympan.audio import decode_audio
 from tympan.audio.encode import encode_audio
 
 API_KEY = "sk-tympan-test"
+SAMPLE = EVAL_DIR / "diarization" / "sample.wav"
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +135,7 @@ def test_include_logprobs_gives_each_word_its_log_probability(client: openai.Ope
 
 
 def test_diarized_json_the_openai_way(client: openai.OpenAI) -> None:
-    with (EVAL_DIR / "diarization" / "sample.wav").open("rb") as audio:
+    with SAMPLE.open("rb") as audio:
         result = client.audio.transcriptions.create(
             model="gpt-4o-transcribe-diarize", file=audio, response_format="diarized_json"
         )
@@ -145,6 +146,23 @@ def test_diarized_json_the_openai_way(client: openai.OpenAI) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_streamed_diarization_sends_segment_events(client: openai.OpenAI) -> None:
+    with SAMPLE.open("rb") as audio:
+        events = list(
+            client.audio.transcriptions.create(
+                model="gpt-4o-transcribe-diarize",
+                file=audio,
+                response_format="diarized_json",
+                stream=True,
+            )
+        )
+    kinds = [event.type for event in events]
+    assert kinds[-1] == "transcript.text.done" and "transcript.text.delta" in kinds
+    segments = [event for event in events if event.type == "transcript.text.segment"]
+    assert len({segment.speaker for segment in segments}) == 2
+    assert " ".join(s.text for s in segments).split() == events[-1].text.split()
+
+
 def test_diarized_json_is_refused_for_translation(client: openai.OpenAI) -> None:
     audio = (LJ / LJ_ROWS[1]["audio"]).read_bytes()
     with pytest.raises(openai.UnprocessableEntityError) as caught:
@@ -154,9 +172,6 @@ def test_diarized_json_is_refused_for_translation(client: openai.OpenAI) -> None
             extra_body={"response_format": "diarized_json"},
         )
     assert caught.value.body["param"] == "response_format"
-
-
-SAMPLE = EVAL_DIR / "diarization" / "sample.wav"
 
 
 def _clip_url(path: Path, start: float, end: float) -> str:

@@ -6,8 +6,9 @@ its users expect (``beam_size``, ``vad_filter``, ``hotwords``, ``word_timestamps
 ``diarize=true`` labels each word with its speaker (enrolled ones by name) and splits segments
 where the speaker changes, so srt/vtt cues name one speaker each.
 ``stream=true`` answers with server-sent events: one ``transcript.text.delta``
-per finished chunk (with Tympan's ``progress``), then ``transcript.text.done`` carrying the whole
-``verbose_json`` transcription, so a client can show progress on long recordings.
+per finished chunk (with Tympan's ``progress``), with diarization one
+``transcript.text.segment`` per speaker-labelled segment, then ``transcript.text.done`` carrying
+the whole ``verbose_json`` transcription, so a client can show progress on long recordings.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import contextlib
 import json
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Annotated, Any, Literal
 
@@ -171,24 +172,24 @@ def _sse(event: dict[str, Any]) -> str:
     return f"data: {json.dumps(event)}\n\n"
 
 
+Run = Callable[[Callable[[ChunkProgress], None] | None], Awaitable[Transcription]]
+"""A request's transcription, given an optional progress callback."""
+
+
 def _stream(
-    services: Services,
-    audio: Audio,
-    model_id: str,
-    options: TranscribeOptions,
-    admission: contextlib.ExitStack,
-    logprobs: bool = False,
+    run: Run, admission: contextlib.ExitStack, logprobs: bool, segments: bool
 ) -> StreamingResponse:
     """Deltas as chunks finish, then the whole transcription (errors become an event).
 
     ``admission`` holds the request's place in the model's queue until the work ends;
-    ``logprobs`` gives each delta (and the done event) its words' log probabilities.
+    ``logprobs`` gives each delta (and the done event) its words' log probabilities;
+    ``segments`` sends OpenAI's ``transcript.text.segment`` event for each speaker-labelled
+    segment before the done event.
     """
 
-    def logprobs_of(segments: list[Segment]) -> list[dict[str, Any]] | None:
-        return logprob_entries(word_logprobs(segments)) if logprobs else None
+    def logprobs_of(pieces: list[Segment]) -> list[dict[str, Any]] | None:
+        return logprob_entries(word_logprobs(pieces)) if logprobs else None
 
-    transcriber = transcriber_for(services.manager, services.settings)
     events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
     def on_progress(progress: ChunkProgress) -> None:
@@ -205,7 +206,10 @@ def _stream(
     async def work() -> None:
         try:
             with admission:
-                result = await transcriber.transcribe(audio, model_id, options, on_progress)
+                result = await run(on_progress)
+            if segments:
+                for event in _diarized(result)["segments"]:
+                    events.put_nowait(event)
             events.put_nowait(
                 {
                     "type": "transcript.text.done",
@@ -251,18 +255,13 @@ async def _serve(
         services.manager, services.settings, model_id, audio, options
     )
     transcriber = transcriber_for(services.manager, services.settings)
-    if stream:
-        if diarize:
-            raise InvalidParameter("diarize cannot be combined with stream.", param="diarize")
-        await transcriber.check(model_id, options)  # refuse before the 200 starts streaming
-        admission = contextlib.ExitStack()
-        admission.enter_context(transcriber.admission(model_id))
-        return _stream(services, audio, model_id, options, admission, logprobs)
-    with transcriber.admission(model_id):
+
+    async def run(on_progress: Callable[[ChunkProgress], None] | None = None) -> Transcription:
         if not diarize:
-            return _response(await transcriber.transcribe(audio, model_id, options), fmt, logprobs)
-        transcription, turns = await asyncio.gather(  # word times: speakers are given per word
-            transcriber.transcribe(audio, model_id, replace(options, word_timestamps=True)),
+            return await transcriber.transcribe(audio, model_id, options, on_progress)
+        with_words = replace(options, word_timestamps=True)  # speakers are given per word
+        transcription, turns = await asyncio.gather(
+            transcriber.transcribe(audio, model_id, with_words, on_progress),
             diarize_with_models(
                 services.manager,
                 services.db,
@@ -273,10 +272,18 @@ async def _serve(
                 known or (),
             ),
         )
-    labelled = label_transcription(
-        transcription, turns.segments, keep_words=options.word_timestamps
-    )
-    return _response(labelled, fmt)
+        return label_transcription(
+            transcription, turns.segments, keep_words=options.word_timestamps
+        )
+
+    if stream:
+        await transcriber.check(model_id, options)  # refuse before the 200 starts streaming
+        admission = contextlib.ExitStack()
+        admission.enter_context(transcriber.admission(model_id))
+        return _stream(run, admission, logprobs, segments=diarize)
+    with transcriber.admission(model_id):
+        result = await run()
+    return _response(result, fmt, logprobs)
 
 
 def _options(
