@@ -16,7 +16,17 @@ return [...document.querySelectorAll("input, select, textarea, button")]
   .filter((c) => !(c.labels?.length || c.getAttribute("aria-label") || c.textContent.trim()))
   .map((c) => c.outerHTML.slice(0, 120));
 """
-PAGES = ["Transcribe", "Live", "Speakers", "Speech", "Classifiers", "Music", "Models", "Jobs"]
+PAGES = [
+    "Transcribe",
+    "Live",
+    "Speakers",
+    "Speech",
+    "Enhance",
+    "Classifiers",
+    "Music",
+    "Models",
+    "Jobs",
+]
 
 
 def test_console_is_served_by_the_api_process_with_no_external_assets(console_url: str) -> None:

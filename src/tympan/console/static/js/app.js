@@ -2,7 +2,7 @@
 import { getApiKey, setApiKey } from "./api.js";
 import { clearError, h, showError } from "./ui.js";
 
-const PAGES = ["transcribe", "live", "speakers", "speech", "classifiers", "music", "models", "jobs"];
+const PAGES = ["transcribe", "live", "speakers", "speech", "enhance", "classifiers", "music", "models", "jobs"];
 let leavePage = null; // the shown page's cleanup (stops players, microphones, polling)
 
 async function showPage(event) {
