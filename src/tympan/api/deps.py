@@ -30,6 +30,7 @@ __all__ = [
     "AudioUpload",
     "KnownSpeakersDep",
     "NamespaceDep",
+    "NoiseReductionField",
     "ServicesDep",
     "decode_upload",
     "decode_uploads",
@@ -119,14 +120,20 @@ async def decode_uploads(uploads: list[UploadFile], services: Services, param: s
     return [await decode_upload(upload, services, param, budget) for upload in uploads]
 
 
-async def _audio_upload(
-    services: ServicesDep,
-    file: UploadFile = File(...),
-    noise_reduction: str | None = Form(
-        None,
+NoiseReductionField = Annotated[
+    str | None,
+    Form(
         description="none, auto, near_field, far_field or an enhancement model id "
         "(default: TYMPAN_NOISE_REDUCTION; see docs/enhancement.md).",
     ),
+]
+"""A request's ``noise_reduction`` form field."""
+
+
+async def _audio_upload(
+    services: ServicesDep,
+    file: UploadFile = File(...),
+    noise_reduction: NoiseReductionField = None,
 ) -> Audio:
     return await reduce_upload_noise(await decode_upload(file, services), services, noise_reduction)
 

@@ -31,20 +31,28 @@ class SpeakerMethods(BaseClient):
         *,
         metadata: Mapping[str, Any] | None = None,
         model: str | None = None,
+        noise_reduction: str | None = None,
     ) -> Speaker:
         """Enroll a speaker from one or more recordings (``POST /v1/speakers``)."""
         fields = {
             "name": name,
             "metadata": json.dumps(dict(metadata)) if metadata is not None else None,
             "model": model,
+            "noise_reduction": noise_reduction,
         }
         return _speaker(self._post_files("/v1/speakers", files, fields))
 
     def add_speaker_samples(
-        self, speaker_id: str, files: FileInput | Sequence[FileInput]
+        self,
+        speaker_id: str,
+        files: FileInput | Sequence[FileInput],
+        *,
+        noise_reduction: str | None = None,
     ) -> Speaker:
         """Add recordings to a speaker and update its voiceprint."""
-        return _speaker(self._post_files(f"/v1/speakers/{speaker_id}/samples", files, {}))
+        fields = {"noise_reduction": noise_reduction}
+        path = f"/v1/speakers/{speaker_id}/samples"
+        return _speaker(self._post_files(path, files, fields))
 
     def speakers(self) -> list[Speaker]:
         """Every enrolled speaker."""

@@ -89,3 +89,21 @@ def test_verify_reduces_the_noise_of_both_files(api: Client, noisy_wav) -> None:
     data = noisy_wav[0]
     verification = api.verify_speaker(data, file2=data, noise_reduction="rnnoise")
     assert verification.score == pytest.approx(1.0, abs=1e-4)
+
+
+def test_enrollment_reduces_the_noise_of_its_samples(api: Client, noisy_wav) -> None:
+    """Enrolled from a noisy clip with rnnoise, the voiceprint is the enhanced clip's embedding."""
+    data = noisy_wav[0]
+    speaker = api.enroll_speaker("noisy-enrollee", data, noise_reduction="rnnoise")
+    try:
+        api.add_speaker_samples(speaker.id, data, noise_reduction="rnnoise")
+        enhanced = api.post_audio("/v1/audio/enhancements", data, {"model": "rnnoise"}).content
+        same = api.verify_speaker(enhanced, speaker_id=speaker.id)
+        raw = api.verify_speaker(data, speaker_id=speaker.id)
+        assert same.score > raw.score and same.score == pytest.approx(1.0, abs=0.02)
+        with pytest.raises(InvalidParameter) as error:
+            api.add_speaker_samples(speaker.id, data, noise_reduction="loud")
+        assert error.value.param == "noise_reduction"
+        assert api.speaker(speaker.id).num_samples == 2
+    finally:
+        api.delete_speaker(speaker.id)

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from tympan.api.deps import (
     AudioUpload,
     NamespaceDep,
+    NoiseReductionField,
     ServicesDep,
     decode_upload,
     decode_uploads,
@@ -59,9 +60,12 @@ async def _embed(services: Services, model: str, audios: list[Audio]) -> list[np
 
 
 async def _samples(
-    services: Services, model: str, files: list[UploadFile]
+    services: Services, model: str, files: list[UploadFile], noise_reduction: str | None
 ) -> list[SampleEmbedding]:
-    audios = await decode_uploads(files, services, "file")
+    audios = [
+        await reduce_upload_noise(audio, services, noise_reduction)
+        for audio in await decode_uploads(files, services, "file")
+    ]
     vectors = await _embed(services, model, audios)
     return [
         SampleEmbedding(vector, round(audio.duration, 3), upload.filename)
@@ -104,23 +108,28 @@ async def enroll_speaker(
         str | None, Form(description="A JSON object kept with the speaker.")
     ] = None,
     model: ModelField = None,
+    noise_reduction: NoiseReductionField = None,
 ) -> Speaker:
     """Enroll a speaker from one or more recordings; 409 if the name is taken."""
     meta = _metadata(metadata)
     model_id = speaker_model_id(services.registry, model)
-    samples = await _samples(services, model_id, file)
+    samples = await _samples(services, model_id, file, noise_reduction)
     store = speaker_store(services.db)
     return await run_in_threadpool(store.create, name, model_id, samples, meta, namespace)
 
 
 @router.post("/v1/speakers/{speaker_id}/samples", response_model=Speaker)
 async def add_speaker_samples(
-    speaker_id: str, services: ServicesDep, namespace: NamespaceDep, file: Files
+    speaker_id: str,
+    services: ServicesDep,
+    namespace: NamespaceDep,
+    file: Files,
+    noise_reduction: NoiseReductionField = None,
 ) -> Speaker:
     """Add recordings to a speaker; the voiceprint is updated incrementally."""
     store = speaker_store(services.db)
     model_id = await run_in_threadpool(store.model_of, speaker_id, namespace)
-    samples = await _samples(services, model_id, file)
+    samples = await _samples(services, model_id, file, noise_reduction)
     return await run_in_threadpool(store.add_samples, speaker_id, samples, namespace)
 
 
