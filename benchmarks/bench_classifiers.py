@@ -1,4 +1,4 @@
-"""Custom classifiers: keyword spotting (FSDD), emotion (RAVDESS subset), incremental updates.
+"""Custom classifiers: keyword spotting (FSDD), emotion (RAVDESS subset), accent, incremental.
 
 - FSDD has 6 speakers (not 4): leave-one-speaker-out, train on 5, test on the 6th, rotate.
   ``transfer`` runs all 6 folds from encoder inputs computed once for the whole set (the
@@ -7,6 +7,8 @@
   one fold (test speaker ``george``) with at most ``_MEL_EPOCHS`` epochs and no augmented
   copies (SpecAugment and time shifts still apply).
 - Emotion: the README's 4 actor-disjoint folds (6 actors each), ``transfer``.
+- Accent: ``accent_id`` (7 first languages x 16 speakers, one clip each; non-commercial data,
+  evaluation only), 4 speaker-disjoint folds, ``transfer``.
 - Incremental: through the service (in-process API): train on digits 0-8 of the 5 training
   speakers, add "9" from 5 clips, score the held-out speaker before and after.
 Latency compares ``classify`` (encoder + ONNX head) with the bare CTranslate2 encoder call on
@@ -20,6 +22,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +189,39 @@ def _emotion(cache: FeatureCache, encoder: WhisperEncoder, workdir: Path) -> str
     )
 
 
+def _accent(cache: FeatureCache, encoder: WhisperEncoder, workdir: Path) -> str:
+    """First-language ID on accent_id: 4 speaker-disjoint folds (4 speakers per class each),
+    ``transfer`` on Whisper encoder features; accuracy, macro-F1 and the pooled confusion."""
+    dataset = load_dataset(EVAL_DIR / "accent_id" / "manifest.csv")
+    targets, labels = _labels(dataset)
+    speakers = np.array([e.speaker for e in dataset.examples])
+    seen: Counter[int] = Counter()  # each class's speakers dealt round the folds in order
+    fold_of = np.zeros_like(targets)
+    for row, target in enumerate(targets):
+        fold_of[row] = seen[target] % 4
+        seen[target] += 1
+    rows, confusion = [], ""
+    for copies in (0, 1):
+        prepared, _ = _prepare(dataset, "transfer", copies, cache, encoder)
+        config = TrainConfig(arch="transfer", augment_copies=copies)
+        predicted = np.zeros_like(targets)
+        for fold in range(4):
+            test = fold_of == fold
+            served = _fold(prepared, targets, speakers, test, labels, config, workdir)[3]
+            predicted[test] = served.probabilities(prepared.originals[test]).argmax(axis=1)
+        scores = evaluate(targets, predicted, labels)
+        rows.append([f"transfer ({copies} aug. copies)", scores.accuracy, scores.macro_f1])
+        if copies == 0:
+            confusion = markdown_table(
+                ["true \\ predicted", *labels],
+                [[label, *counts] for label, counts in zip(labels, scores.confusion, strict=True)],
+            )
+    table = markdown_table(
+        ["accent (7 first languages, 4 speaker-disjoint folds)", "accuracy", "macro-F1"], rows
+    )
+    return f"{table}\n\nPooled confusion over the 4 folds (0 augmented copies):\n\n{confusion}"
+
+
 def _incremental(workdir: Path) -> str:
     from tympan.client import Client
     from tympan.config import Settings
@@ -245,6 +281,8 @@ def run() -> str:
             _keyword_spotting(cache, encoder, workdir),
             "### Emotion (RAVDESS subset)",
             _emotion(cache, encoder, workdir),
+            "### Accent / first-language ID (accent_id, chance 0.143)",
+            _accent(cache, encoder, workdir),
             "### Incremental: a new class online",
             _incremental(workdir),
             f"Peak RSS {peak_rss_mb():.0f} MiB.",
