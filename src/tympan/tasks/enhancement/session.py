@@ -37,7 +37,12 @@ class EnhancerSession(Protocol):
 
 
 class Enhancer(Protocol):
-    """A loaded enhancement model: it opens one session per stream."""
+    """A loaded enhancement model: it opens one session per stream.
+
+    ``threads`` is how many of its sessions may run at once to good effect (their native
+    code releases the GIL): a whole recording is enhanced in that many parts."""
+
+    threads: int
 
     def session(self) -> EnhancerSession:
         """A fresh stream through this enhancer."""

@@ -25,6 +25,8 @@ class SpectralGating:
     at 5 dB SNR (train noise 4.9 -> 3.3 dB); 0.8 keeps or raises it (rain 5.0 -> 6.7 dB).
     """
 
+    threads = 1  # numpy-bound and already over 200x real time
+
     def __init__(self, prop_decrease: float = 0.8) -> None:
         import noisereduce
 

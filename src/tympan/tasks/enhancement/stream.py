@@ -7,6 +7,8 @@ the rest is computed and memory is bounded by the block, however long the record
 
 from __future__ import annotations
 
+import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -24,13 +26,43 @@ BLOCK_SECONDS = 10.0
 _BLOCK = int(BLOCK_SECONDS * SAMPLE_RATE)
 
 
+PART_SECONDS = 20.0
+"""Shortest part a recording is split into to run on several cores (each part costs a warm-up
+and, with DeepFilterNet, a model state)."""
+
+WARM_UP_SECONDS = 2.0
+"""Audio before a part's start that its session hears, output dropped, so the enhancer's
+recurrent state and noise estimate have settled when the part's own output begins."""
+
+
 def enhance_audio(enhancer: Enhancer, audio: Audio) -> Audio:
-    """``audio`` enhanced, same length and timing, same source information."""
+    """``audio`` enhanced, same length and timing, same source information.
+
+    A long recording is cut into up to ``enhancer.threads`` parts of at least
+    ``PART_SECONDS``, enhanced side by side, each after a ``WARM_UP_SECONDS`` lead-in."""
     if audio.sample_rate != SAMPLE_RATE:  # only boundary audio: never resampled again here
         raise ValueError(f"enhancers take {SAMPLE_RATE} Hz audio, not {audio.sample_rate} Hz")
-    pieces = list(enhance_samples(enhancer.session(), audio.samples, _BLOCK))
+    total = audio.samples.shape[0]
+    parts = max(1, min(enhancer.threads, int(total / (PART_SECONDS * SAMPLE_RATE))))
+    bounds = np.linspace(0, total, parts + 1).astype(int)
+    spans = list(itertools.pairwise(bounds.tolist()))
+    if parts == 1:
+        pieces = [_enhance_span(enhancer, audio.samples, 0, total)]
+    else:
+        with ThreadPoolExecutor(parts, thread_name_prefix="enhance-part") as pool:
+            pieces = list(
+                pool.map(lambda span: _enhance_span(enhancer, audio.samples, *span), spans)
+            )
     samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     return replace(audio, samples=np.ascontiguousarray(samples, dtype=np.float32))
+
+
+def _enhance_span(enhancer: Enhancer, samples: np.ndarray, start: int, end: int) -> np.ndarray:
+    """``samples[start:end]`` enhanced by a fresh session that first hears the warm-up."""
+    lead = min(start, int(WARM_UP_SECONDS * SAMPLE_RATE))
+    pieces = list(enhance_samples(enhancer.session(), samples[start - lead : end], _BLOCK))
+    out = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    return out[lead:]
 
 
 class EnhancementStream:
