@@ -269,7 +269,7 @@ class Settings(BaseSettings):
         "far_field or an enhancement model id (see docs/enhancement.md for the measurements).",
     )
     noise_reduction_auto_snr_db: float = Field(
-        5.0,
+        7.0,
         description="`noise_reduction=auto` enhances audio whose estimated SNR (dB) is under "
         "this; chosen on the development noises by benchmarks/bench_enhancement.py.",
     )

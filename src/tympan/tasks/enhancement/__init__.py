@@ -52,7 +52,7 @@ NOISEREDUCE_ID = "noisereduce"
 def noise_reduction_policy(settings: Settings) -> NoiseReductionPolicy:
     """The enhancer behind each named ``noise_reduction`` value (see docs/enhancement.md)."""
     return NoiseReductionPolicy(
-        auto_model=DEEPFILTERNET_ID,
+        auto_model=NOISEREDUCE_ID,  # the dev noises' choice in bench_enhancement
         near_field_model=RNNOISE_ID,
         far_field_model=DEEPFILTERNET_ID,
         auto_snr_db=settings.noise_reduction_auto_snr_db,
