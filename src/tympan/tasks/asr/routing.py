@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from tympan.audio import Audio
-from tympan.config import SAMPLE_RATE, Settings
+from tympan.config import Settings
 from tympan.models.manager import ModelManager
+from tympan.tasks.asr.decoding import language_ranking
 from tympan.tasks.asr.models import BASE_MODEL_ID, DEFAULT_MODEL_ID
 from tympan.tasks.asr.pipeline import TranscribeOptions
 
@@ -25,7 +24,6 @@ __all__ = ["AUTO", "LanguageGuess", "identify_language", "openai_target", "route
 
 AUTO = "auto"
 _DATED = re.compile(r"-\d{4}-\d{2}-\d{2}$")
-_ID_SECONDS = 30  # what Whisper's language head reads
 
 
 def openai_target(settings: Settings, name: str) -> str | None:
@@ -44,14 +42,9 @@ class LanguageGuess:
 
 async def identify_language(manager: ModelManager, audio: Audio, top: int = 5) -> LanguageGuess:
     """The language of ``audio``'s first 30 s, by the multilingual base model."""
-    samples = audio.samples[: _ID_SECONDS * SAMPLE_RATE]
-
-    def detect(handle) -> list[tuple[str, float]]:  # type: ignore[no-untyped-def]
-        _, _, ranking = handle.model.detect_language(audio=np.ascontiguousarray(samples))
-        pairs = [(language, float(probability)) for language, probability in ranking]
-        return sorted(pairs, key=lambda pair: -pair[1])
-
-    ranking = await manager.infer(BASE_MODEL_ID, detect, task="asr")
+    ranking = await manager.infer(
+        BASE_MODEL_ID, lambda handle: language_ranking(handle, audio.samples), task="asr"
+    )
     best, probability = ranking[0]
     return LanguageGuess(best, probability, ranking[:top])
 
