@@ -26,6 +26,7 @@ __all__ = [
     "ASR_AUDIO_SECONDS",
     "AUDIO_SECONDS",
     "BATCH_SIZE",
+    "DATABASE_ERRORS",
     "INFERENCE_SECONDS",
     "LIVE_SESSIONS",
     "MODEL_LOADS",
@@ -93,6 +94,13 @@ QUEUE_REFUSALS = Counter(
     ["queue"],
     registry=None,
 )
+DATABASE_ERRORS = Counter(
+    "tympan_database_errors",
+    "Errors the database driver raised, by SQLAlchemy exception class (IntegrityError includes "
+    "races the store resolves, such as two enrollments of one name).",
+    ["kind"],
+    registry=None,
+)
 MODEL_LOADS = Counter("tympan_model_loads", "Model loads.", ["model"], registry=None)
 MODEL_UNLOADS = Counter("tympan_model_unloads", "Model unloads.", ["model"], registry=None)
 MODEL_LOAD_SECONDS = Histogram(
@@ -122,6 +130,7 @@ _METRICS = (
     MODEL_UNLOADS,
     MODEL_LOAD_SECONDS,
     LIVE_SESSIONS,
+    DATABASE_ERRORS,
 )
 
 request_scope: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(

@@ -13,11 +13,14 @@ import httpx
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from tests.conftest import EVAL_DIR, make_settings
 from tympan.audio import decode_audio
 from tympan.client import Client
 from tympan.errors import AuthenticationFailed, InvalidAudio
+from tympan.store.db import Database
 
 CLIP = EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac"
 ROUTE = "/v1/audio/transcriptions"
@@ -179,3 +182,16 @@ def test_grafana_dashboard_parses_and_names_only_exposed_series(client: Client) 
     used = set().union(*(series_in(expression) for expression in expressions))
     assert used <= names, used - names
     assert {"tympan_requests_total", "tympan_request_seconds_bucket", "tympan_jobs"} <= used
+
+
+def test_database_errors_are_counted_by_kind(client: Client, tmp_path: Path) -> None:
+    """A statement the database refuses shows in ``tympan_database_errors_total``."""
+    before = value(scrape(client), "tympan_database_errors_total", kind="OperationalError")
+    database = Database(f"sqlite:///{tmp_path / 'broken.db'}")
+    try:
+        with pytest.raises(OperationalError), database.session() as session:
+            session.execute(text("SELECT * FROM no_such_table"))
+    finally:
+        database.close()
+    after = value(scrape(client), "tympan_database_errors_total", kind="OperationalError")
+    assert after == before + 1

@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from tympan.metrics import DATABASE_ERRORS
 from tympan.store.migrations import upgrade_schema
 
 __all__ = ["Base", "Database", "as_utc", "utc_now"]
@@ -49,6 +50,12 @@ def _configure_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-unt
     cursor.close()
 
 
+def _count_error(context: ExceptionContext) -> None:
+    """Every error the driver raises, counted for ``/metrics`` (the exception goes on)."""
+    error = context.sqlalchemy_exception or context.original_exception
+    DATABASE_ERRORS.labels(type(error).__name__).inc()
+
+
 class Database:
     """An engine plus a session factory; ``session()`` commits on success, rolls back on error."""
 
@@ -62,6 +69,7 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _configure_sqlite)
+        event.listen(self.engine, "handle_error", _count_error)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def upgrade(self) -> None:
