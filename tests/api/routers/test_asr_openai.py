@@ -273,3 +273,46 @@ def test_known_speakers_need_diarization_and_clips_of_2_to_10_seconds(
         _diarize_sample(client, ["Diane"], [_clip_url(SAMPLE, 10.6, 11.6)])
     assert "2-10 s" in short.value.body["message"]
     assert client.models.list().data  # still answering
+
+
+def test_chunking_strategy_auto_and_server_vad(client: openai.OpenAI) -> None:
+    row = LJ_ROWS[0]
+    strategies = [
+        "auto",
+        {"type": "server_vad", "threshold": 0.6, "prefix_padding_ms": 300},
+        {"type": "server_vad", "silence_duration_ms": 200},
+    ]
+    for strategy in strategies:
+        with (LJ / row["audio"]).open("rb") as audio:
+            result = client.audio.transcriptions.create(
+                model="whisper-1", file=audio, chunking_strategy=strategy
+            )
+        assert error_rate(row["text"], result.text) < 0.15, strategy
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        (
+            {"chunking_strategy[type]": "server_vad", "chunking_strategy[threshold]": "1.5"},
+            "threshold",
+        ),
+        (
+            {"chunking_strategy": '{"type": "server_vad", "silence_duration_ms": -5}'},
+            "min_silence_ms",
+        ),
+        ({"chunking_strategy": '{"type": "semantic"}'}, "server_vad"),
+        ({"chunking_strategy": "{not json"}, "JSON object"),
+        ({"chunking_strategy": "fixed"}, "auto"),
+    ],
+)
+def test_bad_chunking_strategies_are_422(base_url: str, fields: dict, words: str) -> None:
+    response = httpx.post(
+        f"{base_url}/audio/transcriptions",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        files={"file": ("s.flac", (LJ / LJ_ROWS[0]["audio"]).read_bytes())},
+        data={"model": "whisper-1", **fields},
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["param"] == "chunking_strategy" and words in error["message"]

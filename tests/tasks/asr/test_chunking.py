@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import EVAL_DIR, read_manifest
 from tympan.audio import Audio, decode_audio
 from tympan.tasks.asr import MAX_CHUNK_SECONDS, plan_chunks
-from tympan.tasks.vad import FRAME_SECONDS, SileroVad
+from tympan.tasks.vad import FRAME_SECONDS, SileroVad, VadOptions
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +61,21 @@ def test_silence_has_no_chunks_unless_everything_is_kept(silero: SileroVad) -> N
     assert plan_chunks(probabilities, silence.duration)[0] == []
     kept, _ = plan_chunks(probabilities, silence.duration, speech_only=False)
     assert sum(chunk.duration for chunk in kept) == pytest.approx(45.0)
+
+
+def test_vad_options_decide_the_speech_segments(silero: SileroVad) -> None:
+    """chunking_strategy's server_vad fields reach the planner: short silences split more."""
+    audio = decode_audio(EVAL_DIR / "diarization" / "sample.wav")
+    probabilities = silero.probabilities(audio)
+    _, tuned = plan_chunks(probabilities, audio.duration)
+    _, fine = plan_chunks(
+        probabilities,
+        audio.duration,
+        vad_options=VadOptions(threshold=0.5, min_silence_ms=100, speech_pad_ms=30),
+    )
+    _, strict = plan_chunks(
+        probabilities, audio.duration, vad_options=VadOptions(threshold=0.95, min_silence_ms=500)
+    )
+    assert len(fine.segments) > len(tuned.segments)
+    speech = [sum(s.end - s.start for s in result.segments) for result in (tuned, strict)]
+    assert speech[1] < speech[0]

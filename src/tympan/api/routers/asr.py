@@ -39,9 +39,11 @@ from tympan.tasks.asr import (
     render_text,
     transcriber_for,
 )
+from tympan.tasks.asr.chunking import CHUNK_VAD_OPTIONS
 from tympan.tasks.asr.formats import logprob_entries, word_logprobs
 from tympan.tasks.asr.routing import route_model
 from tympan.tasks.diarization import DiarizationOptions, diarize_with_models, label_transcription
+from tympan.tasks.vad import VadOptions
 
 __all__ = ["router"]
 
@@ -69,6 +71,94 @@ class DecodingFields:
     hotwords: str | None
     word_timestamps: bool
     condition_on_previous_text: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkingFields:
+    """OpenAI's ``chunking_strategy``: ``auto``, or ``server_vad`` with its fields, sent as
+    ``chunking_strategy[type]``, ``[threshold]``, ... (how the openai clients send an object
+    in a form) or as one JSON string."""
+
+    strategy: str | None
+    type: str | None
+    threshold: float | None
+    prefix_padding_ms: int | None
+    silence_duration_ms: int | None
+
+    def vad_options(self) -> VadOptions:
+        """The VAD options that cut the audio into windows; the tuned ones for ``auto``."""
+        given: Any = {
+            "type": self.type,
+            "threshold": self.threshold,
+            "prefix_padding_ms": self.prefix_padding_ms,
+            "silence_duration_ms": self.silence_duration_ms,
+        }
+        strategy = (self.strategy or "").strip()
+        if strategy.startswith("{"):
+            given = None
+            with contextlib.suppress(json.JSONDecodeError):
+                given = json.loads(strategy)
+            if not isinstance(given, dict):
+                raise InvalidParameter(
+                    "chunking_strategy is not a JSON object.", param="chunking_strategy"
+                )
+        elif strategy not in ("", "auto"):
+            raise InvalidParameter(
+                f"chunking_strategy {strategy!r} is not 'auto' or a server_vad object.",
+                param="chunking_strategy",
+            )
+        if strategy == "auto" or all(value is None for value in given.values()):
+            return CHUNK_VAD_OPTIONS
+        if given.get("type") != "server_vad":
+            raise InvalidParameter(
+                "chunking_strategy needs type server_vad (or the string auto).",
+                param="chunking_strategy",
+            )
+        changes = {
+            ours: given[theirs]
+            for theirs, ours in _SERVER_VAD_FIELDS.items()
+            if given.get(theirs) is not None
+        }
+        try:
+            options = replace(CHUNK_VAD_OPTIONS, **changes)
+            options.validate()
+        except (InvalidParameter, TypeError) as exc:
+            raise InvalidParameter(
+                f"chunking_strategy: {getattr(exc, 'message', exc)}", param="chunking_strategy"
+            ) from None
+        return options
+
+
+_SERVER_VAD_FIELDS = {
+    "threshold": "threshold",
+    "prefix_padding_ms": "speech_pad_ms",
+    "silence_duration_ms": "min_silence_ms",
+}
+"""OpenAI's server_vad fields and the VadOptions fields they set."""
+
+
+def chunking_fields(
+    strategy: Annotated[
+        str | None,
+        Form(
+            alias="chunking_strategy",
+            description="auto, or a JSON server_vad object (threshold, prefix_padding_ms, "
+            "silence_duration_ms): the VAD that cuts the audio into windows.",
+        ),
+    ] = None,
+    kind: Annotated[str | None, Form(alias="chunking_strategy[type]")] = None,
+    threshold: Annotated[float | None, Form(alias="chunking_strategy[threshold]")] = None,
+    prefix_padding_ms: Annotated[
+        int | None, Form(alias="chunking_strategy[prefix_padding_ms]")
+    ] = None,
+    silence_duration_ms: Annotated[
+        int | None, Form(alias="chunking_strategy[silence_duration_ms]")
+    ] = None,
+) -> ChunkingFields:
+    return ChunkingFields(strategy, kind, threshold, prefix_padding_ms, silence_duration_ms)
+
+
+ChunkingDep = Annotated[ChunkingFields, Depends(chunking_fields)]
 
 
 def decoding_fields(
@@ -294,11 +384,17 @@ def _options(
     prompt: str | None,
     temperature: float,
     words: bool,
+    chunking: VadOptions = CHUNK_VAD_OPTIONS,
 ) -> TranscribeOptions:
     fields = asdict(decoding)
     fields["word_timestamps"] = decoding.word_timestamps or words
     return TranscribeOptions(
-        task=task, language=language, prompt=prompt, temperature=temperature, **fields
+        task=task,
+        language=language,
+        prompt=prompt,
+        temperature=temperature,
+        chunking=chunking,
+        **fields,
     )
 
 
@@ -312,6 +408,7 @@ async def create_transcription(
     namespace: NamespaceDep,
     decoding: DecodingDep,
     known: KnownSpeakersDep,
+    chunking: ChunkingDep,
     model: ModelField = None,
     language: Annotated[str | None, Form(description="ISO-639-1 code; detected if absent.")] = None,
     prompt: PromptField = None,
@@ -358,6 +455,7 @@ async def create_transcription(
         prompt=prompt or None,
         temperature=temperature,
         words=logprobs or "word" in (timestamp_granularities or []),
+        chunking=chunking.vad_options(),
     )
     return await _serve(
         services,

@@ -64,13 +64,15 @@ def plan_chunks(
     *,
     speech_only: bool = True,
     max_seconds: float = MAX_CHUNK_SECONDS,
+    vad_options: VadOptions = CHUNK_VAD_OPTIONS,
 ) -> tuple[list[Chunk], VadResult]:
     """Windows covering the speech (``speech_only``) or the whole recording, each <= max_seconds.
 
-    ``probabilities`` are Silero's per-frame speech probabilities. Returns the windows in time
-    order and the VAD result they were planned from.
+    ``probabilities`` are Silero's per-frame speech probabilities, cut into speech segments
+    with ``vad_options``. Returns the windows in time order and the VAD result they were
+    planned from.
     """
-    vad = to_segments(probabilities, duration, "silero", CHUNK_VAD_OPTIONS)
+    vad = to_segments(probabilities, duration, "silero", vad_options)
     if speech_only:
         regions = [(segment.start, segment.end) for segment in vad.segments]
     else:

@@ -25,11 +25,11 @@ from tympan.errors import InvalidParameter, UnsupportedOperation
 from tympan.metrics import ASR_AUDIO_SECONDS
 from tympan.models.batching import BatchQueue
 from tympan.models.manager import ModelManager
-from tympan.tasks.asr.chunking import Chunk, plan_chunks
+from tympan.tasks.asr.chunking import CHUNK_VAD_OPTIONS, Chunk, plan_chunks
 from tympan.tasks.asr.decoding import ChunkJob, DecodeOptions, decode_chunks, detect_language
 from tympan.tasks.asr.languages import LANGUAGE_NAMES, language_name
 from tympan.tasks.asr.results import Segment, Transcription, join_chunks
-from tympan.tasks.vad import SILERO_MODEL_ID
+from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions
 
 __all__ = [
     "ChunkProgress",
@@ -55,6 +55,8 @@ class TranscribeOptions:
     ``condition_on_previous_text`` prompts each chunk with the text before it, as
     faster-whisper's sequential decoder does; a request's chunks then go one after another
     (still batched with other requests' chunks) instead of all at once.
+    ``chunking`` replaces the tuned VAD options that cut the audio into windows (OpenAI's
+    ``chunking_strategy`` of type ``server_vad``).
     """
 
     task: Literal["transcribe", "translate"] = "transcribe"
@@ -74,6 +76,7 @@ class TranscribeOptions:
     word_timestamps: bool = False
     vad_filter: bool = True
     condition_on_previous_text: bool = False
+    chunking: VadOptions = CHUNK_VAD_OPTIONS
 
     def decode_options(self, language: str) -> DecodeOptions:
         """The per-chunk decoding options for a resolved ``language``."""
@@ -189,7 +192,12 @@ class Transcriber:
         probabilities = await self.manager.infer(
             SILERO_MODEL_ID, lambda vad: vad.probabilities(audio), task="vad"
         )
-        chunks, _ = plan_chunks(probabilities, audio.duration, speech_only=options.vad_filter)
+        chunks, _ = plan_chunks(
+            probabilities,
+            audio.duration,
+            speech_only=options.vad_filter,
+            vad_options=options.chunking,
+        )
         if multilingual and chunks:
             language = await self._language(model_id, audio, chunks, options)
         else:
