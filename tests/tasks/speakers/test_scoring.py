@@ -62,3 +62,13 @@ def test_threshold_range() -> None:
     assert check_threshold(-1.0) == -1.0
     with pytest.raises(InvalidParameter):
         check_threshold(1.5)
+
+
+def test_request_references_join_the_index_and_replace_a_same_named_speaker() -> None:
+    enrolled = VoiceprintIndex(["id-ann", "id-bob"], ["Ann", "Bob"], np.eye(2, 3, dtype=np.float32))
+    joined = enrolled.with_references(["ANN", "Cy"], np.array([[0, 0, 1], [0, 1, 0]], np.float32))
+    assert joined.ids == ["id-bob", None, None] and joined.names == ["Bob", "ANN", "Cy"]
+    assert joined.matrix.shape == (3, 3) and joined.matrix[1].tolist() == [0, 0, 1]
+    empty = VoiceprintIndex([], [], np.zeros((0, 0), np.float32))
+    only = empty.with_references(["Di"], np.ones((1, 4), np.float32))
+    assert only.names == ["Di"] and only.matrix.shape == (1, 4)
