@@ -65,3 +65,35 @@ def test_short_chunks_are_padded_with_silence_not_with_zero_features(tiny: Whisp
     assert features.min() < -0.5  # zero-valued features would sit far above it
     whole = _window_features(tiny, np.concatenate([clip] * 20))  # longer than 30 s: cut
     assert whole.shape == (80, 3000)
+
+
+def test_workers_decode_parts_side_by_side_with_the_same_result() -> None:
+    rows = read_manifest("asr_ljspeech")[:5]
+    options = [DecodeOptions(), DecodeOptions(beam_size=1)] * 2 + [DecodeOptions()]
+    jobs = [
+        ChunkJob(decode_audio(EVAL_DIR / "asr_ljspeech" / row["audio"]).samples, 0.0, option)
+        for row, option in zip(rows, options, strict=True)
+    ]
+    handles = [
+        load_whisper(
+            _tiny_en_path(), "tiny", Settings(_env_file=None, cpu_threads=2, asr_workers=n)
+        )  # type: ignore[call-arg]
+        for n in (1, 2)
+    ]
+    try:
+        assert [handle.workers for handle in handles] == [1, 2]
+        assert decode_chunks(handles[0], jobs) == decode_chunks(handles[1], jobs)
+    finally:
+        for handle in handles:
+            handle.close()
+
+
+def test_text_only_decoding_gives_one_segment_per_chunk(tiny: WhisperHandle) -> None:
+    row = read_manifest("asr_ljspeech")[2]
+    speech = decode_audio(EVAL_DIR / "asr_ljspeech" / row["audio"]).samples
+    [segments] = decode_chunks(
+        tiny, [ChunkJob(speech, 5.0, DecodeOptions(without_timestamps=True))]
+    )
+    assert isinstance(segments, list) and len(segments) == 1
+    assert segments[0].start == 5.0 and segments[0].end == round(5.0 + speech.shape[0] / 16_000, 3)
+    assert jiwer.wer(_normalize(row["text"]), _normalize(segments[0].text)) < 0.2

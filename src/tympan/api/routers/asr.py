@@ -341,6 +341,8 @@ async def _serve(
     known: list[tuple[str, Audio]] | None = None,
 ) -> Any:
     model_id = model or services.registry.default("asr").id
+    if fmt in ("json", "text") and not (diarize or options.word_timestamps):
+        options = replace(options, timestamps=False)  # no times shown: decode text only
     model_id, options = await route_model(
         services.manager, services.settings, model_id, audio, options
     )

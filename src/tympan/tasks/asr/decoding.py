@@ -16,6 +16,7 @@ import inspect
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Literal
 
 import ctranslate2
@@ -426,6 +427,25 @@ def _decode_group(handle: WhisperHandle, jobs: list[ChunkJob]) -> list[list[Segm
 
 
 def decode_chunks(
+    handle: WhisperHandle, jobs: list[ChunkJob]
+) -> list[list[Segment] | BaseException]:
+    """Segments of every chunk, in order, the batch dealt out to the model's workers.
+
+    Chunks go round-robin to ``handle.workers`` parts (neighbours in time land in different
+    parts, so the parts of a long recording take about as long); each part runs on its own
+    worker.
+    """
+    count = max(1, min(handle.workers, len(jobs)))
+    parts = handle.run_parts(
+        partial(_decode_part, handle), [jobs[first::count] for first in range(count)]
+    )
+    results: list[list[Segment] | BaseException] = [[] for _ in jobs]
+    for first, part in enumerate(parts):
+        results[first::count] = part
+    return results
+
+
+def _decode_part(
     handle: WhisperHandle, jobs: list[ChunkJob]
 ) -> list[list[Segment] | BaseException]:
     """Segments of every chunk, in order; chunks with equal options share one batched call.

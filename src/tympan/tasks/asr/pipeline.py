@@ -57,6 +57,10 @@ class TranscribeOptions:
     (still batched with other requests' chunks) instead of all at once.
     ``chunking`` replaces the tuned VAD options that cut the audio into windows (OpenAI's
     ``chunking_strategy`` of type ``server_vad``).
+    ``timestamps`` off decodes text only, without Whisper's timestamp tokens: one segment
+    per window (its VAD bounds) instead of one per phrase, fewer tokens and no second pass
+    over windows Whisper ends early; for answers that show no times (measured in
+    ``benchmarks/bench_longform.py``).
     """
 
     task: Literal["transcribe", "translate"] = "transcribe"
@@ -77,6 +81,7 @@ class TranscribeOptions:
     vad_filter: bool = True
     condition_on_previous_text: bool = False
     chunking: VadOptions = CHUNK_VAD_OPTIONS
+    timestamps: bool = True
 
     def decode_options(self, language: str) -> DecodeOptions:
         """The per-chunk decoding options for a resolved ``language``."""
@@ -86,7 +91,10 @@ class TranscribeOptions:
             for item in fields(DecodeOptions)
             if item.name in TranscribeOptions.__dataclass_fields__
         }
-        return DecodeOptions(**{**shared, "language": language, "temperatures": ladder})
+        shared.update(
+            language=language, temperatures=ladder, without_timestamps=not self.timestamps
+        )
+        return DecodeOptions(**shared)
 
 
 @dataclass(frozen=True, slots=True)
