@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import jiwer
 import numpy as np
 import pytest
@@ -97,3 +99,21 @@ def test_text_only_decoding_gives_one_segment_per_chunk(tiny: WhisperHandle) -> 
     assert isinstance(segments, list) and len(segments) == 1
     assert segments[0].start == 5.0 and segments[0].end == round(5.0 + speech.shape[0] / 16_000, 3)
     assert jiwer.wer(_normalize(row["text"]), _normalize(segments[0].text)) < 0.2
+
+
+def test_aligned_words_cut_a_text_only_chunk_into_timed_phrases(tiny: WhisperHandle) -> None:
+    rows = read_manifest("asr_ljspeech")[1:4]
+    pause = np.zeros(16_000, np.float32)  # 1 s between sentences
+    clips = [decode_audio(EVAL_DIR / "asr_ljspeech" / row["audio"]).samples for row in rows]
+    speech = np.concatenate([part for clip in clips for part in (clip, pause)])[:-16_000]
+    options = DecodeOptions(without_timestamps=True, word_timestamps=True)
+    [segments] = decode_chunks(tiny, [ChunkJob(speech[: 30 * 16_000], 2.0, options)])
+    assert isinstance(segments, list) and len(segments) >= len(rows)
+    first_end = 2.0 + clips[0].shape[0] / 16_000
+    assert segments[0].end <= first_end + 0.5  # the first sentence is its own phrase
+    for before, after in itertools.pairwise(segments):
+        assert before.end <= after.start
+    for segment in segments:
+        assert segment.words and segment.start == segment.words[0].start < segment.end
+        assert segment.text == "".join(word.word for word in segment.words)
+        assert all(word.start < word.end for word in segment.words)  # no instant words

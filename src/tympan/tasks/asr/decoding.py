@@ -353,6 +353,66 @@ def _add_words(
         _APPEND,
         jobs[spoken[0]].offset,
     )
+    for chunk in drafts:
+        _lengthen_instant_words([word for draft in chunk for word in draft.get("words", [])])
+
+
+_MIN_WORD_SECONDS = 0.02  # one alignment frame
+
+
+def _lengthen_instant_words(words: list[dict[str, Any]]) -> None:
+    """Give words the alignment squeezed to no duration one frame, pushing the next ones on.
+
+    Cross-attention alignment often ends a short word where it starts ("I", "Okay."); a
+    phrase or a speaker's piece made of such words would have no length at all.
+    """
+    for index, word in enumerate(words):
+        if index:
+            word["start"] = max(word["start"], words[index - 1]["end"])
+        word["end"] = round(max(word["end"], word["start"] + _MIN_WORD_SECONDS), 2)
+
+
+_SENTENCE_ENDS = tuple(".?!\u3002\uff1f\uff01")  # with the CJK full stop and full-width marks
+_CLAUSE_ENDS = tuple(",;\uff0c\u3001")
+_PHRASE_PAUSE = 1.0  # seconds between two words that end a phrase even mid-sentence
+_LONG_PHRASE = 10.0  # seconds after which a comma ends a phrase too
+
+
+def _phrases(tokenizer: Tokenizer, chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A text-only chunk's one draft cut into phrases at sentence ends and pauses, timed by
+    its aligned words (what Whisper's timestamp tokens would have given, without decoding
+    them)."""
+    phrases: list[dict[str, Any]] = []
+    for draft in chunk:
+        words = draft.get("words") or []
+        if not words:
+            phrases.append(draft)
+            continue
+        group: list[dict[str, Any]] = []
+        for index, word in enumerate(words):
+            group.append(word)
+            after = words[index + 1] if index + 1 < len(words) else None
+            text = word["word"].strip()
+            long = group[-1]["end"] - group[0]["start"] >= _LONG_PHRASE
+            if (
+                after is None
+                or text.endswith(_SENTENCE_ENDS)
+                or after["start"] - word["end"] >= _PHRASE_PAUSE
+                or (long and text.endswith(_CLAUSE_ENDS))
+            ):
+                phrase = "".join(w["word"] for w in group)
+                phrases.append(
+                    {
+                        "seek": draft["seek"],
+                        "start": group[0]["start"],
+                        "end": group[-1]["end"],
+                        "tokens": tokenizer.encode(phrase),
+                        "text": phrase,
+                        "words": group,
+                    }
+                )
+                group = []
+    return phrases
 
 
 def _to_segment(draft: dict[str, Any], attempt: _Attempt, with_words: bool) -> Segment:
@@ -392,9 +452,11 @@ def _decode_round(
     drafts = [chunk for chunk, _ in parts]
     if options.word_timestamps:
         _add_words(handle, tokenizer, encoded, jobs, drafts)
+        if options.without_timestamps:
+            drafts = [_phrases(tokenizer, chunk) for chunk in drafts]
     return [
         ([_to_segment(draft, attempt, options.word_timestamps) for draft in chunk], resume)
-        for (chunk, resume), attempt in zip(parts, attempts, strict=True)
+        for chunk, (_, resume), attempt in zip(drafts, parts, attempts, strict=True)
     ]
 
 

@@ -57,10 +57,13 @@ class TranscribeOptions:
     (still batched with other requests' chunks) instead of all at once.
     ``chunking`` replaces the tuned VAD options that cut the audio into windows (OpenAI's
     ``chunking_strategy`` of type ``server_vad``).
-    ``timestamps`` off decodes text only, without Whisper's timestamp tokens: one segment
-    per window (its VAD bounds) instead of one per phrase, fewer tokens and no second pass
-    over windows Whisper ends early; for answers that show no times (measured in
-    ``benchmarks/bench_longform.py``).
+    Whisper decodes text only, without its timestamp tokens (fewer tokens, no second pass
+    over windows it ends early); with ``timestamps`` the words are then aligned to the audio
+    (cross-attention, one teacher-forced pass) and each window's text is cut into phrases at
+    sentence ends and pauses, timed by its words. Off (answers that show no times), a
+    window is one segment spanning its VAD bounds. Measured in
+    ``benchmarks/bench_longform.py``: 5 min decoded 1.3x faster this way than with timestamp
+    tokens, same text.
     """
 
     task: Literal["transcribe", "translate"] = "transcribe"
@@ -92,7 +95,10 @@ class TranscribeOptions:
             if item.name in TranscribeOptions.__dataclass_fields__
         }
         shared.update(
-            language=language, temperatures=ladder, without_timestamps=not self.timestamps
+            language=language,
+            temperatures=ladder,
+            without_timestamps=True,
+            word_timestamps=self.word_timestamps or self.timestamps,
         )
         return DecodeOptions(**shared)
 

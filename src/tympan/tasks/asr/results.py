@@ -59,9 +59,10 @@ def join_chunks(
     duration: float,
     with_words: bool,
 ) -> Transcription:
-    """Number the segments of every chunk in time order and join their text."""
+    """Number the segments of every chunk in time order and join their text; words stay
+    only ``with_words``."""
     segments = [
-        replace(segment, id=index)
+        replace(segment, id=index, words=segment.words if with_words else None)
         for index, segment in enumerate(s for chunk in chunk_segments for s in chunk)
     ]
     text = "".join(segment.text for segment in segments).strip()
