@@ -94,7 +94,7 @@ def test_text_only_decoding_gives_one_segment_per_chunk(tiny: WhisperHandle) -> 
     row = read_manifest("asr_ljspeech")[2]
     speech = decode_audio(EVAL_DIR / "asr_ljspeech" / row["audio"]).samples
     [segments] = decode_chunks(
-        tiny, [ChunkJob(speech, 5.0, DecodeOptions(without_timestamps=True))]
+        tiny, [ChunkJob(speech, 5.0, DecodeOptions())]
     )
     assert isinstance(segments, list) and len(segments) == 1
     assert segments[0].start == 5.0 and segments[0].end == round(5.0 + speech.shape[0] / 16_000, 3)
@@ -106,7 +106,7 @@ def test_aligned_words_cut_a_text_only_chunk_into_timed_phrases(tiny: WhisperHan
     pause = np.zeros(16_000, np.float32)  # 1 s between sentences
     clips = [decode_audio(EVAL_DIR / "asr_ljspeech" / row["audio"]).samples for row in rows]
     speech = np.concatenate([part for clip in clips for part in (clip, pause)])[:-16_000]
-    options = DecodeOptions(without_timestamps=True, word_timestamps=True)
+    options = DecodeOptions(word_timestamps=True)
     [segments] = decode_chunks(tiny, [ChunkJob(speech[: 30 * 16_000], 2.0, options)])
     assert isinstance(segments, list) and len(segments) >= len(rows)
     first_end = 2.0 + clips[0].shape[0] / 16_000

@@ -6,16 +6,19 @@ temperature fallback. Tympan's batch holds chunks of different requests: each ch
 its own prompt and hotwords, chunks that share decoding options are encoded and decoded in one
 ``generate`` call, and chunks that fail the quality checks (repetitive or unlikely text) are
 decoded again at the next temperature, as the sequential ``transcribe`` does, but in a batch.
-The building blocks (feature extractor, tokenizer, timestamp splitting, word alignment) are
-faster-whisper's own.
+
+Whisper decodes text only, without its timestamp tokens (fewer tokens to generate, and no
+window ends early to be decoded again from there). Where times are wanted, one teacher-forced
+pass aligns the words to the audio (cross-attention, faster-whisper's alignment) and each
+chunk's text is cut into phrases at sentence ends and pauses. The building blocks (feature
+extractor, tokenizer, word alignment) are faster-whisper's own.
 """
 
 from __future__ import annotations
 
 import inspect
-import logging
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
@@ -29,17 +32,12 @@ from tympan.config import SAMPLE_RATE
 from tympan.tasks.asr.models import WhisperHandle
 from tympan.tasks.asr.results import Segment, Word
 
-log = logging.getLogger(__name__)
-
 __all__ = ["ChunkJob", "DecodeOptions", "decode_chunks", "detect_language"]
 
 _PROMPT_BUDGET = 223  # Whisper keeps at most max_length // 2 - 1 tokens of context
 _DEFAULTS = inspect.signature(WhisperModel.transcribe).parameters
 _PREPEND = _DEFAULTS["prepend_punctuations"].default  # merged into the next word
 _APPEND = _DEFAULTS["append_punctuations"].default  # merged into the previous word
-_MAX_INITIAL_TIMESTAMP = 1.0
-_MIN_RESUME_SECONDS = 0.5  # a chunk stopped this far from its end is decoded again from there
-_MAX_ROUNDS = 3  # passes over one chunk at most (the last keeps whatever text remains)
 _ENCODER_BATCH = 4  # windows per encoder call
 
 
@@ -60,7 +58,6 @@ class DecodeOptions:
     log_prob_threshold: float | None = -1.0
     no_speech_threshold: float | None = 0.6
     word_timestamps: bool = False
-    without_timestamps: bool = False
     suppress_blank: bool = True
 
 
@@ -97,8 +94,7 @@ def _prompt(handle: WhisperHandle, tokenizer: Tokenizer, job: ChunkJob) -> list[
     previous = previous[len(previous) - (_PROMPT_BUDGET - len(hot)) :] if previous else []
     prompt = [tokenizer.sot_prev, *hot, *previous] if hot or previous else []
     prompt.extend(tokenizer.sot_sequence)
-    if job.options.without_timestamps:
-        prompt.append(tokenizer.no_timestamps)
+    prompt.append(tokenizer.no_timestamps)
     return prompt
 
 
@@ -107,8 +103,8 @@ def _window_features(handle: WhisperHandle, samples: np.ndarray) -> np.ndarray:
 
     Padding the samples (as OpenAI's Whisper does) rather than the features puts the pad at
     the log-mel floor, where Whisper hears silence; zero-padded features sit well above it.
-    Measured on the first 5 min of the long-form chapter: 4 of the 8 early stops (and so a
-    second encoder pass each) go away, 21 -> 17 encoder passes for 13 chunks.
+    Measured when Tympan still decoded timestamp tokens, on the first 5 min of the long-form
+    chapter: half of Whisper's early stops (its sign of a window it misreads) went away.
     """
     extractor = handle.model.feature_extractor
     window = extractor.n_samples
@@ -195,7 +191,6 @@ def _generate_batch(
         return_no_speech_prob=True,
         suppress_blank=options.suppress_blank,
         suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
-        max_initial_timestamp_index=round(_MAX_INITIAL_TIMESTAMP / model.time_precision),
         **kwargs,
     )
     attempts = []
@@ -276,60 +271,16 @@ def _decode_with_fallback(
     return best, encoded
 
 
-def _segments(
-    handle: WhisperHandle,
-    tokenizer: Tokenizer,
-    job: ChunkJob,
-    attempt: _Attempt,
-    may_resume: bool,
-) -> tuple[list[dict[str, Any]], float | None]:
-    """Timestamped pieces of a chunk's text, and where to resume decoding (seconds) if at all.
-
-    Whisper ends a window early, after its last complete segment, when it judges the rest
-    cut off; faster-whisper's sequential decoder then decodes again from there. A chunk does
-    the same (``resume``) when at least ``_MIN_RESUME_SECONDS`` of it remain, else keeps the
-    unfinished text up to the chunk's end.
-    """
-    model = handle.model
-    if _is_silence(attempt, job.options):
-        return [], None
-    size = min(round(job.duration * model.frames_per_second), 3000)
-    pieces, _, _ = model._split_segments_by_timestamps(
-        tokenizer=tokenizer,
-        tokens=attempt.tokens,
-        time_offset=job.offset,
-        segment_size=size,
-        segment_duration=job.duration,
-        seek=round(job.offset * model.frames_per_second),
-    )
-    chunk_end = job.offset + job.duration
-    covered = sum(len(piece["tokens"]) for piece in pieces)
-    resume = None
-    if covered < len(attempt.tokens):  # tokens after the last complete segment
-        done = pieces[-1]["end"] - job.offset
-        if may_resume and _MIN_RESUME_SECONDS <= done <= job.duration - _MIN_RESUME_SECONDS:
-            resume = done
-        else:
-            tail = attempt.tokens[covered:]
-            start = pieces[-1]["end"]
-            pieces.append(
-                {"seek": pieces[0]["seek"], "start": start, "end": chunk_end, "tokens": tail}
-            )
-    drafts = []
-    for piece in pieces:
-        text_tokens = [t for t in piece["tokens"] if t < tokenizer.eot]
-        text = tokenizer.decode(text_tokens)
-        if not text.strip():
-            continue
-        drafts.append(
-            {
-                **piece,
-                "start": min(piece["start"], chunk_end),
-                "end": min(max(piece["end"], piece["start"]), chunk_end),
-                "text": text,
-            }
-        )
-    return drafts, resume
+def _draft(
+    handle: WhisperHandle, tokenizer: Tokenizer, job: ChunkJob, attempt: _Attempt
+) -> list[dict[str, Any]]:
+    """A chunk's text as one draft segment spanning the chunk (none for silence or no text)."""
+    text = tokenizer.decode([t for t in attempt.tokens if t < tokenizer.eot])
+    if _is_silence(attempt, job.options) or not text.strip():
+        return []
+    seek = round(job.offset * handle.model.frames_per_second)
+    end = job.offset + job.duration
+    return [{"seek": seek, "start": job.offset, "end": end, "tokens": attempt.tokens, "text": text}]
 
 
 def _add_words(
@@ -437,55 +388,26 @@ def _to_segment(draft: dict[str, Any], attempt: _Attempt, with_words: bool) -> S
     )
 
 
-def _decode_round(
-    handle: WhisperHandle, tokenizer: Tokenizer, jobs: list[ChunkJob], may_resume: bool
-) -> list[tuple[list[Segment], float | None]]:
-    """One batched pass over ``jobs``: their segments and where each should resume, if at all."""
-    options = jobs[0].options
-    features = np.stack([_window_features(handle, job.samples) for job in jobs])
-    prompts = [_prompt(handle, tokenizer, job) for job in jobs]
-    attempts, encoded = _decode_with_fallback(handle, tokenizer, features, prompts, options)
-    parts = [
-        _segments(handle, tokenizer, job, attempt, may_resume)
-        for job, attempt in zip(jobs, attempts, strict=True)
-    ]
-    drafts = [chunk for chunk, _ in parts]
-    if options.word_timestamps:
-        _add_words(handle, tokenizer, encoded, jobs, drafts)
-        if options.without_timestamps:
-            drafts = [_phrases(tokenizer, chunk) for chunk in drafts]
-    return [
-        ([_to_segment(draft, attempt, options.word_timestamps) for draft in chunk], resume)
-        for chunk, (_, resume), attempt in zip(drafts, parts, attempts, strict=True)
-    ]
-
-
 def _decode_group(handle: WhisperHandle, jobs: list[ChunkJob]) -> list[list[Segment]]:
-    """Decode chunks sharing options; chunks that stopped early go again from where they did."""
+    """Decode chunks sharing options in one batch; with ``word_timestamps``, align their
+    words and cut each chunk's text into phrases."""
     options = jobs[0].options
     tokenizer = Tokenizer(
         handle.model.hf_tokenizer, handle.multilingual, task=options.task, language=options.language
     )
-    results: list[list[Segment]] = [[] for _ in jobs]
-    work = list(enumerate(jobs))
-    for round_number in range(_MAX_ROUNDS):
-        last = round_number == _MAX_ROUNDS - 1
-        decoded = _decode_round(handle, tokenizer, [job for _, job in work], not last)
-        again = []
-        for (index, job), (segments, resume) in zip(work, decoded, strict=True):
-            results[index].extend(segments)
-            if resume is not None:
-                # condition on the text so far, as the sequential decoder does
-                context = (job.prompt or "") + "".join(segment.text for segment in segments)
-                rest = job.samples[round(resume * 16_000) :]
-                again.append(
-                    (index, replace(job, samples=rest, offset=job.offset + resume, prompt=context))
-                )
-        if not again:
-            break
-        log.debug("%d of %d chunks resume after an early stop", len(again), len(work))
-        work = again
-    return results
+    features = np.stack([_window_features(handle, job.samples) for job in jobs])
+    prompts = [_prompt(handle, tokenizer, job) for job in jobs]
+    attempts, encoded = _decode_with_fallback(handle, tokenizer, features, prompts, options)
+    drafts = [
+        _draft(handle, tokenizer, job, attempt) for job, attempt in zip(jobs, attempts, strict=True)
+    ]
+    if options.word_timestamps:
+        _add_words(handle, tokenizer, encoded, jobs, drafts)
+        drafts = [_phrases(tokenizer, chunk) for chunk in drafts]
+    return [
+        [_to_segment(draft, attempt, options.word_timestamps) for draft in chunk]
+        for chunk, attempt in zip(drafts, attempts, strict=True)
+    ]
 
 
 def decode_chunks(

@@ -97,7 +97,6 @@ class TranscribeOptions:
         shared.update(
             language=language,
             temperatures=ladder,
-            without_timestamps=True,
             word_timestamps=self.word_timestamps or self.timestamps,
         )
         return DecodeOptions(**shared)

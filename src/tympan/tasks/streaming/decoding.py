@@ -59,13 +59,12 @@ class TurnDecoder:
     async def preview(self, samples: np.ndarray, start: float) -> str:
         """A quick greedy text of the open turn so far (``start``: its time in the session)."""
         language = await self.resolve_language(samples)
-        options = TranscribeOptions(language=language, beam_size=1, best_of=1)
+        options = TranscribeOptions(language=language, beam_size=1, best_of=1, timestamps=False)
         greedy = replace(
             options.decode_options(language),
             temperatures=(0.0,),
             compression_ratio_threshold=None,
             log_prob_threshold=None,
-            without_timestamps=True,
         )
         job = ChunkJob(samples, start, greedy, self.prompt)
         segments = await self.engine.transcriber.queue(self.model_id).submit(job)
@@ -92,7 +91,9 @@ class TurnDecoder:
         if not chunks:
             return "", [], self.language or "en"
         language = await self.resolve_language(samples)
-        options = TranscribeOptions(language=language, word_timestamps=with_words)
+        options = TranscribeOptions(  # a turn's answer is its text: no phrase times
+            language=language, word_timestamps=with_words, timestamps=False
+        )
         decode = options.decode_options(language)
         queue = self.engine.transcriber.queue(self.model_id)
         jobs = [
