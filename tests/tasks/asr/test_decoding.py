@@ -93,9 +93,7 @@ def test_workers_decode_parts_side_by_side_with_the_same_result() -> None:
 def test_text_only_decoding_gives_one_segment_per_chunk(tiny: WhisperHandle) -> None:
     row = read_manifest("asr_ljspeech")[2]
     speech = decode_audio(EVAL_DIR / "asr_ljspeech" / row["audio"]).samples
-    [segments] = decode_chunks(
-        tiny, [ChunkJob(speech, 5.0, DecodeOptions())]
-    )
+    [segments] = decode_chunks(tiny, [ChunkJob(speech, 5.0, DecodeOptions())])
     assert isinstance(segments, list) and len(segments) == 1
     assert segments[0].start == 5.0 and segments[0].end == round(5.0 + speech.shape[0] / 16_000, 3)
     assert jiwer.wer(_normalize(row["text"]), _normalize(segments[0].text)) < 0.2

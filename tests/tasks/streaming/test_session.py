@@ -138,6 +138,19 @@ def test_a_sentence_streamed_at_real_time_gives_deltas_before_its_turn_ends(run,
     assert wer(final.transcript, deltas) < 0.2
 
 
+def test_a_turn_decoded_ahead_at_a_pause_is_decoded_again_when_speech_came_back(run, engine):
+    """At a 0.45 s pause the turn is decoded ahead. Speech comes back: that guess must not
+    stand for the turn, neither at the next end nor at a commit made mid-speech."""
+    second = speech(EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac")
+    options = LiveOptions(format=PCM16K, turn_detection=TurnDetection(silence_duration_ms=900))
+    first_turn = [silence(0.5), speech(LJ_1), silence(0.45), second, silence(1.2)]
+    committed_mid_speech = [silence(0.5), speech(LJ_1), silence(0.45), second[:-8000], "commit"]
+    for parts in (first_turn, committed_mid_speech):
+        (final,) = completed(run(stream(engine, options, parts, speed=4.0)))
+        assert wer(LJ_1_TEXT, final.transcript.split(".")[0]) < 0.15
+        assert "comparatively" in final.transcript.lower(), final.transcript
+
+
 def test_manual_commits_make_one_turn_each_in_order(run, engine):
     small = EVAL_DIR / "asr_small" / "ps_librivox_sense_and_sensibility_01_0880.flac"
     options = LiveOptions(format=PCM16K, turn_detection=None)

@@ -64,3 +64,16 @@ def test_reset_forgets_the_open_turn():
     detector.reset(20)
     assert not detector.in_turn
     assert [b.kind for b in detector.push(p, 20)] == ["start"]
+
+
+def test_a_pause_is_announced_before_the_end_and_again_after_speech_comes_back():
+    p = np.zeros(200, np.float32)
+    p[20:60] = 0.9
+    p[72:110] = 0.9  # back after 12 silent frames: a pause, not an end
+    detector = TurnDetector(
+        TurnDetection(silence_duration_ms=640), max_turn_seconds=30, pause_frames=10
+    )
+    boundaries = [(b.kind, b.frame) for b in _push_all(detector, p, step=3)]
+    assert boundaries == [("start", 20), ("pause", 60), ("pause", 110), ("end", 110)]
+    quiet = TurnDetector(TurnDetection(silence_duration_ms=640), max_turn_seconds=30)
+    assert [b.kind for b in _push_all(quiet, p)] == ["start", "end"]  # no pause_frames

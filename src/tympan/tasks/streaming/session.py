@@ -69,9 +69,18 @@ _END_PAD_SECONDS = 0.3  # audio kept after a turn's last speech frame (Whisper's
 _MIN_PARTIAL_SECONDS = 1.0  # a first decode of less holds a word or two
 
 
+def _retrieved(future: asyncio.Future[_Decoded]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def new_item_id() -> str:
     """An id in OpenAI's style for a conversation item (one turn)."""
     return "item_" + uuid.uuid4().hex[:20]
+
+
+_Decoded = tuple[tuple[str, list[Segment], str], str | None]
+"""A turn's (text, segments, language) and its speaker label."""
 
 
 @dataclass(slots=True)
@@ -81,7 +90,14 @@ class _OpenTurn:
     partial: PartialText = field(default_factory=PartialText)
     partial_at: int = 0
     partial_task: asyncio.Task[None] | None = None
+    ahead: tuple[int, asyncio.Future[_Decoded]] | None = None  # (end sample, its decode)
     closed: bool = False
+
+    def drop_ahead(self) -> None:
+        """Cancel the decode made ahead of a pause (speech came back, or the turn is gone)."""
+        if self.ahead is not None:
+            self.ahead[1].cancel()
+            self.ahead = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +238,10 @@ class LiveSession:
         self._closed = True
         self._expiry.cancel()
         tasks = [self._worker, *self._turn_tasks]
-        if self._turn is not None and self._turn.partial_task is not None:
-            tasks.append(self._turn.partial_task)
+        if self._turn is not None:
+            self._turn.drop_ahead()
+            if self._turn.partial_task is not None:
+                tasks.append(self._turn.partial_task)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -238,7 +256,10 @@ class LiveSession:
 
     def _new_detector(self, options: LiveOptions | None = None) -> TurnDetector | None:
         detection = (options or self.options).turn_detection
-        return None if detection is None else TurnDetector(detection, MAX_CHUNK_SECONDS)
+        if detection is None:
+            return None
+        pause = math.ceil(_END_PAD_SECONDS * SAMPLE_RATE / FRAME_SAMPLES)  # its audio is all in
+        return TurnDetector(detection, MAX_CHUNK_SECONDS, pause_frames=pause)
 
     def _emit(self, event: LiveEvent) -> None:
         if not self._closed:
@@ -310,15 +331,33 @@ class LiveSession:
             turn.partial_at = turn.start
             self._turn = turn
             self._emit(SpeechStarted(turn.item_id, turn.start / SAMPLE_RATE))
+        elif boundary.kind == "pause" and self._turn is not None:
+            self._decode_ahead(self._turn, self._vad_end(at))
         elif boundary.kind == "end" and self._turn is not None:
             turn, self._turn = self._turn, None
             self._emit(SpeechStopped(turn.item_id, at / SAMPLE_RATE))
-            pad = 0 if boundary.forced else round(_END_PAD_SECONDS * SAMPLE_RATE)
-            self._commit(turn, min(at + pad, self._received), from_vad=True)
+            end = at if boundary.forced else self._vad_end(at)
+            self._commit(turn, end, from_vad=True)
         elif boundary.kind == "timeout":
             turn = _OpenTurn(new_item_id(), max(self._floor, self._buffer_start))
             self._emit(TimeoutTriggered(turn.item_id, turn.start / SAMPLE_RATE, at / SAMPLE_RATE))
             self._commit(turn, at, from_vad=False)
+
+    def _vad_end(self, speech_end: int) -> int:
+        """Where a turn that server VAD ends after ``speech_end`` stops: Whisper's lead-out."""
+        return min(speech_end + round(_END_PAD_SECONDS * SAMPLE_RATE), self._received)
+
+    def _decode_ahead(self, open_turn: _OpenTurn, end: int) -> None:
+        """Start decoding the open turn as if it ended at ``end`` (a pause), when the model is
+        idle: if the silence lasts, the commit takes this decode instead of starting one, and
+        ``completed`` follows the end of speech by the silence alone, not silence + decode."""
+        open_turn.drop_ahead()
+        if self._decoder.queue_busy:
+            return  # under load a guess must not delay other sessions' final texts
+        turn = self._slice(open_turn, end, from_vad=True)
+        decoding = asyncio.ensure_future(self._decode(turn))
+        decoding.add_done_callback(_retrieved)  # a dropped guess's failure is nobody's error
+        open_turn.ahead = (end, decoding)
 
     def _on_commit(self, *, quiet: bool) -> None:
         if quiet and self._detector is not None and self._turn is None:
@@ -342,6 +381,7 @@ class LiveSession:
     def _on_clear(self) -> None:
         if self._turn is not None:
             self._turn.closed = True
+            self._turn.drop_ahead()
             self._turn = None
         if self._detector is not None:
             self._detector.reset(self._received // FRAME_SAMPLES)
@@ -358,14 +398,12 @@ class LiveSession:
         self._probabilities = self._probabilities[frames:]
         self._buffer_start += frames * FRAME_SAMPLES
 
-    def _commit(self, open_turn: _OpenTurn, end: int, *, from_vad: bool) -> None:
-        open_turn.closed = True
-        if open_turn.partial_task is not None:
-            open_turn.partial_task.cancel()  # a preview still queued gives way to the final
+    def _slice(self, open_turn: _OpenTurn, end: int, *, from_vad: bool) -> _Turn:
+        """The open turn's audio and frame probabilities up to sample ``end``."""
         start = max(open_turn.start, self._buffer_start)
         first, last = start - self._buffer_start, end - self._buffer_start
         frame0 = first // FRAME_SAMPLES
-        turn = _Turn(
+        return _Turn(
             open_turn.item_id,
             start,
             self._buffer[first:last].copy(),
@@ -373,12 +411,22 @@ class LiveSession:
             from_vad,
             open_turn.partial,
         )
+
+    def _commit(self, open_turn: _OpenTurn, end: int, *, from_vad: bool) -> None:
+        open_turn.closed = True
+        if open_turn.partial_task is not None:
+            open_turn.partial_task.cancel()  # a preview still queued gives way to the final
+        ahead = None
+        if open_turn.ahead is not None and open_turn.ahead[0] == end and from_vad:
+            ahead, open_turn.ahead = open_turn.ahead[1], None  # the same audio: decoded already
+        open_turn.drop_ahead()
+        turn = self._slice(open_turn, end, from_vad=from_vad)
         self._emit(Committed(turn.item_id, self._previous_item))
         self._previous_item = turn.item_id
         self._floor = end
         self._trim(end)
         self._in_flight += turn.samples.shape[0]
-        task = asyncio.create_task(self._report(turn, self._last_report))
+        task = asyncio.create_task(self._report(turn, self._last_report, ahead))
         self._last_report = task
         self._turn_tasks.add(task)
         task.add_done_callback(self._turn_tasks.discard)
@@ -420,18 +468,28 @@ class LiveSession:
     async def _label(self, turn: _Turn) -> str | None:
         return await self._decoder.speaker(turn.samples) if self.options.speakers else None
 
-    async def _report(self, turn: _Turn, previous: asyncio.Task[None] | None) -> None:
-        """Transcribe (and label) a committed turn; report it after the turn before it."""
+    async def _decode(self, turn: _Turn) -> _Decoded:
+        """A turn's text and its speaker label (the embedding runs beside the decode)."""
+        decoding = self._decoder.final(
+            turn.samples,
+            turn.probabilities,
+            turn.start / SAMPLE_RATE,
+            from_vad=turn.from_vad,
+            with_words=self.options.logprobs,
+        )
+        return await asyncio.gather(decoding, self._label(turn))
+
+    async def _report(
+        self,
+        turn: _Turn,
+        previous: asyncio.Task[None] | None,
+        ahead: asyncio.Future[_Decoded] | None = None,
+    ) -> None:
+        """Transcribe (and label) a committed turn, or take the decode made ahead of its
+        end; report it after the turn before it."""
         outcome: list[LiveEvent]
         try:
-            decoding = self._decoder.final(
-                turn.samples,
-                turn.probabilities,
-                turn.start / SAMPLE_RATE,
-                from_vad=turn.from_vad,
-                with_words=self.options.logprobs,
-            )  # the speaker embedding runs beside the decode, in the other worker
-            (text, segments, language), speaker = await asyncio.gather(decoding, self._label(turn))
+            (text, segments, language), speaker = await (ahead or self._decode(turn))
             outcome = self._completed(turn, text, segments, language, speaker)
         except TympanError as exc:
             outcome = [TranscriptFailed(turn.item_id, exc)]

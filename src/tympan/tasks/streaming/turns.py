@@ -3,7 +3,9 @@
 It only sees probabilities (32 ms frames, numbered from the start of the session) and says
 where turns start and end; the session keeps the audio. Hysteresis as Silero's own: a turn
 starts at ``threshold`` (held for ``MIN_START_FRAMES`` frames, so a click is not a turn) and
-continues while the probability stays above ``threshold - 0.15``.
+continues while the probability stays above ``threshold - 0.15``. A ``pause`` comes first
+when the silence has lasted ``pause_frames`` but not yet ``silence_duration_ms``: the turn
+may end there, so its text can be decoded ahead.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ _HYSTERESIS = 0.15
 
 @dataclass(frozen=True, slots=True)
 class TurnBoundary:
-    """``start`` (first speech frame), ``end`` (frame after the last speech), or ``timeout``.
+    """``start`` (first speech frame), ``end`` (frame after the last speech), ``pause`` (the
+    frame after the last speech, where the turn ends unless speech comes back), or ``timeout``.
 
     ``forced`` marks an end (and the start right after it) cut because the turn reached its
     longest length while speech went on: that start takes no padding from the turn before.
     """
 
-    kind: Literal["start", "end", "timeout"]
+    kind: Literal["start", "end", "pause", "timeout"]
     frame: int
     forced: bool = False
 
@@ -39,10 +42,13 @@ class TurnBoundary:
 class TurnDetector:
     """Feed probabilities in order with ``push``; get the turn boundaries they complete."""
 
-    def __init__(self, detection: TurnDetection, max_turn_seconds: float) -> None:
+    def __init__(
+        self, detection: TurnDetection, max_turn_seconds: float, pause_frames: int | None = None
+    ) -> None:
         self.detection = detection
         self.max_turn_frames = max(1, int(max_turn_seconds / FRAME_SECONDS))
         self.silence_frames = round(detection.silence_duration_ms / 1000 / FRAME_SECONDS)
+        self.pause_frames = pause_frames
         self.idle_frames = (
             None
             if detection.idle_timeout_ms is None
@@ -86,6 +92,8 @@ class TurnDetector:
             if self._silence_run >= max(1, self.silence_frames):
                 self._close(self._last_speech_end, frame + 1, out)
                 return
+            if self._silence_run == self.pause_frames:
+                out.append(TurnBoundary("pause", self._last_speech_end))
         if frame + 1 - self.turn_start >= self.max_turn_frames:
             out.append(TurnBoundary("end", frame + 1, forced=True))
             self.turn_start = frame + 1
