@@ -85,6 +85,8 @@ def test_workers_decode_parts_side_by_side_with_the_same_result() -> None:
     try:
         assert [handle.workers for handle in handles] == [1, 2]
         assert decode_chunks(handles[0], jobs) == decode_chunks(handles[1], jobs)
+        assert handles[0].solo is None and handles[1].solo is not None  # a lone chunk's copy
+        assert decode_chunks(handles[1], jobs[:1]) == decode_chunks(handles[0], jobs[:1])
     finally:
         for handle in handles:
             handle.close()

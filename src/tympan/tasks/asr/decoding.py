@@ -417,8 +417,10 @@ def decode_chunks(
 
     Chunks go round-robin to ``handle.workers`` parts (neighbours in time land in different
     parts, so the parts of a long recording take about as long); each part runs on its own
-    worker.
+    worker. A lone chunk goes to the model's ``solo`` copy, all threads on it.
     """
+    if len(jobs) == 1 and handle.solo is not None:
+        return _decode_part(handle.solo, jobs)
     count = max(1, min(handle.workers, len(jobs)))
     parts = handle.run_parts(
         partial(_decode_part, handle), [jobs[first::count] for first in range(count)]
@@ -464,12 +466,13 @@ def language_ranking(handle: WhisperHandle, samples: np.ndarray) -> list[tuple[s
     clip = samples[:_LANGUAGE_ID_SAMPLES]
     if clip.shape[0] < _LANGUAGE_ID_MIN_SAMPLES:
         clip = np.pad(clip, (0, _LANGUAGE_ID_MIN_SAMPLES - clip.shape[0]))
-    features = handle.model.feature_extractor(np.ascontiguousarray(clip, dtype=np.float32))
-    features = features[:, : _LANGUAGE_ID_SAMPLES // handle.model.feature_extractor.hop_length]
+    model = (handle.solo or handle).model  # one clip: all threads on it
+    features = model.feature_extractor(np.ascontiguousarray(clip, dtype=np.float32))
+    features = features[:, : _LANGUAGE_ID_SAMPLES // model.feature_extractor.hop_length]
     bands, frames = features.shape
     even = np.zeros((1, bands, frames + frames % 2), np.float32)  # the encoder halves the frames
     even[0, :, :frames] = features
-    ranking = handle.model.model.detect_language(ctranslate2.StorageView.from_array(even))[0]
+    ranking = model.model.detect_language(ctranslate2.StorageView.from_array(even))[0]
     return [(token[2:-2], float(probability)) for token, probability in ranking]
 
 

@@ -50,12 +50,14 @@ class WhisperHandle:
 
     ``workers`` is how many CTranslate2 workers the model has: that many calls (encode,
     generate, align) run side by side, each on its own threads, sharing one copy of the
-    weights. ``run_parts`` is how a batch uses them.
+    weights. ``run_parts`` is how a batch uses them. ``solo`` is the same model loaded once
+    more with all the threads in one worker, for a batch of one chunk (a live turn).
     """
 
     model: WhisperModel
     model_id: str
     workers: int = 1
+    solo: WhisperHandle | None = None
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,24 +89,30 @@ class WhisperHandle:
 def load_whisper(path: Path, model_id: str, settings: Settings) -> WhisperHandle:
     """Load a CTranslate2 Whisper folder with faster-whisper, int8 on CPU.
 
-    The cores (``cpu_threads``) are shared among ``asr_workers`` CTranslate2 workers. Tiny
-    and base models spread badly over threads (their matrices are small, every layer ends
-    in a sync point): measured on 2 cores, 5 min of the long-form chapter decoded in
-    halves by two one-thread workers took 5.8 s against 7.8 s for one two-thread worker,
-    same text, same memory (the workers share the weights).
+    The cores (``cpu_threads``) are shared among ``asr_workers`` CTranslate2 workers. A
+    batch spreads better over workers than over threads (small matrices, a sync point per
+    layer): on 2 cores, 5 min of the long-form chapter decoded in halves by two one-thread
+    workers took 5.8 s against 7.8 s for one two-thread worker, same text, and the workers
+    share the weights. One chunk alone is the other way round (a live turn of a few seconds
+    decoded in 0.4 s on one thread, 0.2 s on two), so with several workers the model is
+    loaded a second time with every thread in one worker for those (``solo``).
     """
     if not (path / "model.bin").is_file():
         raise TympanError(f"ASR model {model_id!r}: no model.bin in {path}.")
     threads = settings.cpu_threads or os.cpu_count() or 1
     workers = min(settings.asr_workers or threads, threads)
-    model = WhisperModel(
-        str(path),
-        device="cpu",
-        compute_type="int8",
-        cpu_threads=max(1, threads // workers),
-        num_workers=workers,
-    )
-    return WhisperHandle(model, model_id, workers)
+
+    def whisper(workers: int) -> WhisperModel:
+        return WhisperModel(
+            str(path),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=max(1, threads // workers),
+            num_workers=workers,
+        )
+
+    solo = WhisperHandle(whisper(1), model_id) if workers > 1 else None
+    return WhisperHandle(whisper(workers), model_id, workers, solo)
 
 
 def _tiny_en_path() -> Path:
