@@ -142,3 +142,19 @@ def test_blocks_give_the_same_probabilities_as_one_pass(eval_dir, method, monkey
     whole = frame_probabilities(audio, method, silero)
     assert blocked.shape == whole.shape == (segments.frame_count(audio.samples.size),)
     np.testing.assert_allclose(blocked, whole, atol=1e-6)
+
+
+def test_a_long_recording_scored_in_parts_gives_the_same_chunks_as_one_pass():
+    from tympan.tasks.asr.chunking import plan_chunks
+
+    chapter = decode_audio(EVAL_DIR / "longform" / "lj001.opus")
+    audio = Audio(chapter.samples[: 300 * 16_000])  # 5 min: two parts of 2.5 min
+    whole, parted = SileroVad(parts=1), SileroVad(parts=2)
+    try:
+        one, two = whole.probabilities(audio), parted.probabilities(audio)
+    finally:
+        parted.close()
+    assert one.shape == two.shape
+    assert np.abs(one - two).mean() < 0.01  # the second part's LSTM starts warmed up
+    assert np.count_nonzero(one != two) > 0  # it was scored in parts (from another start)
+    assert plan_chunks(one, audio.duration)[0] == plan_chunks(two, audio.duration)[0]

@@ -7,6 +7,7 @@ the three). One routine turns any of them into segments.
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 import numpy as np
@@ -55,7 +56,7 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
             task="vad",
             backend="onnxruntime",
             source=f"package:silero-vad ({path.name})",
-            load=lambda: SileroVad(path),
+            load=lambda: SileroVad(path, parts=settings.cpu_threads or os.cpu_count() or 1),
             description="Silero VAD v5+, 16 kHz, 32 ms frames",
             size_bytes=path_size(path),
         )
