@@ -72,3 +72,22 @@ def test_pinning_gives_a_thread_the_resting_count() -> None:
         assert seen == [2]
     finally:
         set_resting_threads(before)
+
+
+def test_a_part_pool_runs_parts_side_by_side_in_order_in_the_callers_context():
+    import contextvars
+
+    request: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="none")
+    request.set("req-1")
+    barrier = threading.Barrier(3, timeout=10)  # only three parts running at once pass it
+
+    def part(index: int) -> tuple[int, str, str]:
+        barrier.wait()
+        return index, request.get(), threading.current_thread().name
+
+    with threads.PartPool(3, "part") as pool:
+        results = pool.map(part, [0, 1, 2])
+    assert [index for index, _, _ in results] == [0, 1, 2]
+    assert {seen for _, seen, _ in results} == {"req-1"}
+    assert results[0][2] == threading.current_thread().name  # the first runs in the caller
+    assert len({name for _, _, name in results}) == 3

@@ -422,7 +422,7 @@ def decode_chunks(
     if len(jobs) == 1 and handle.solo is not None:
         return _decode_part(handle.solo, jobs)
     count = max(1, min(handle.workers, len(jobs)))
-    parts = handle.run_parts(
+    parts = handle.pool.map(
         partial(_decode_part, handle), [jobs[first::count] for first in range(count)]
     )
     results: list[list[Segment] | BaseException] = [[] for _ in jobs]

@@ -11,18 +11,16 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
 
 from faster_whisper import WhisperModel
 
 from tympan.config import Settings
 from tympan.errors import TympanError
 from tympan.models.spec import ModelSpec, path_size
+from tympan.models.threads import PartPool
 from tympan.store.artifacts import sha256_file
 
 __all__ = [
@@ -40,8 +38,6 @@ BASE_MODEL_ID = "whisper-base"
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 _BASE_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 _assembly_lock = threading.Lock()
-_Part = TypeVar("_Part")
-_Result = TypeVar("_Result")
 
 
 @dataclass(slots=True)
@@ -50,7 +46,7 @@ class WhisperHandle:
 
     ``workers`` is how many CTranslate2 workers the model has: that many calls (encode,
     generate, align) run side by side, each on its own threads, sharing one copy of the
-    weights. ``run_parts`` is how a batch uses them. ``solo`` is the same model loaded once
+    weights; ``pool`` runs a batch's parts on them. ``solo`` is the same model loaded once
     more with all the threads in one worker, for a batch of one chunk (a live turn).
     """
 
@@ -58,32 +54,19 @@ class WhisperHandle:
     model_id: str
     workers: int = 1
     solo: WhisperHandle | None = None
-    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+    pool: PartPool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.workers > 1:
-            self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="tympan-asr")
+        self.pool = PartPool(self.workers, "tympan-asr")
 
     @property
     def multilingual(self) -> bool:
         """Whether the model knows languages other than English (and can translate)."""
         return bool(self.model.model.is_multilingual)
 
-    def run_parts(self, fn: Callable[[_Part], _Result], parts: Sequence[_Part]) -> list[_Result]:
-        """``fn`` over ``parts`` side by side (at most ``workers`` at once), in order.
-
-        The first part runs in the calling thread, the others in the handle's own threads.
-        """
-        if self._pool is None or len(parts) < 2:
-            return [fn(part) for part in parts]
-        others = [self._pool.submit(fn, part) for part in parts[1:]]
-        first = fn(parts[0])
-        return [first, *(future.result() for future in others)]
-
     def close(self) -> None:
         """Stop the worker threads (the model manager calls it on unload)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.close()
 
 
 def load_whisper(path: Path, model_id: str, settings: Settings) -> WhisperHandle:

@@ -8,7 +8,6 @@ the rest is computed and memory is bounded by the block, however long the record
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -16,6 +15,7 @@ import numpy as np
 from tympan.audio import Audio
 from tympan.audio.encode import FORMATS, AudioEncoder, EncodedFormat
 from tympan.config import SAMPLE_RATE
+from tympan.models.threads import PartPool
 from tympan.tasks.enhancement.session import Enhancer, enhance_samples
 
 __all__ = ["BLOCK_SECONDS", "EnhancementStream", "enhance_audio"]
@@ -49,10 +49,8 @@ def enhance_audio(enhancer: Enhancer, audio: Audio) -> Audio:
     if parts == 1:
         pieces = [_enhance_span(enhancer, audio.samples, 0, total)]
     else:
-        with ThreadPoolExecutor(parts, thread_name_prefix="enhance-part") as pool:
-            pieces = list(
-                pool.map(lambda span: _enhance_span(enhancer, audio.samples, *span), spans)
-            )
+        with PartPool(parts, "enhance-part") as pool:
+            pieces = pool.map(lambda span: _enhance_span(enhancer, audio.samples, *span), spans)
     samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     return replace(audio, samples=np.ascontiguousarray(samples, dtype=np.float32))
 

@@ -11,8 +11,6 @@ after the first starting ``_WARM_UP_FRAMES`` early so its LSTM has settled by it
 
 from __future__ import annotations
 
-import contextvars
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from tympan.audio.types import Audio
+from tympan.models.threads import PartPool
 from tympan.tasks.vad.segments import FRAME_SAMPLES, frame_count, grid_blocks
 
 __all__ = ["SileroState", "SileroVad", "silero_model_path"]
@@ -62,12 +61,11 @@ class SileroVad:
             str(path or silero_model_path()), options, providers=["CPUExecutionProvider"]
         )
         self.parts = parts
-        self._pool = ThreadPoolExecutor(parts - 1, "tympan-vad") if parts > 1 else None
+        self._pool = PartPool(parts, "tympan-vad")
 
     def close(self) -> None:
         """Stop the part threads (the model manager calls it on unload)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
 
     def probabilities(self, audio: Audio) -> np.ndarray:
         """Per-frame speech probability of every 32 ms frame of ``audio``.
@@ -80,7 +78,7 @@ class SileroVad:
         """
         total = frame_count(audio.samples.shape[0])
         parts = max(1, min(self.parts, int(audio.duration / _PART_SECONDS)))
-        if self._pool is None or parts == 1:
+        if parts == 1:
             return self._scored(audio.samples)
         bounds = [total * index // parts for index in range(parts + 1)]
 
@@ -89,11 +87,7 @@ class SileroVad:
             samples = audio.samples[first * FRAME_SAMPLES : bounds[index + 1] * FRAME_SAMPLES]
             return self._scored(samples)[bounds[index] - first :]
 
-        others = [
-            self._pool.submit(contextvars.copy_context().run, part, index)
-            for index in range(1, parts)
-        ]
-        return np.concatenate([part(0), *(future.result() for future in others)])
+        return np.concatenate(self._pool.map(part, range(parts)))
 
     def _scored(self, samples: np.ndarray) -> np.ndarray:
         """Probabilities of ``samples`` in one pass, the state carried from block to block."""
