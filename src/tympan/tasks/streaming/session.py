@@ -69,11 +69,6 @@ _END_PAD_SECONDS = 0.3  # audio kept after a turn's last speech frame (Whisper's
 _MIN_PARTIAL_SECONDS = 1.0  # a first decode of less holds a word or two
 
 
-def _retrieved(future: asyncio.Future[_Decoded]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
 def new_item_id() -> str:
     """An id in OpenAI's style for a conversation item (one turn)."""
     return "item_" + uuid.uuid4().hex[:20]
@@ -81,6 +76,11 @@ def new_item_id() -> str:
 
 _Decoded = tuple[tuple[str, list[Segment], str], str | None]
 """A turn's (text, segments, language) and its speaker label."""
+
+
+def _retrieved(future: asyncio.Future[_Decoded]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 @dataclass(slots=True)

@@ -7,7 +7,6 @@ the three). One routine turns any of them into segments.
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 import numpy as np
@@ -56,7 +55,7 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
             task="vad",
             backend="onnxruntime",
             source=f"package:silero-vad ({path.name})",
-            load=lambda: SileroVad(path, parts=settings.cpu_threads or os.cpu_count() or 1),
+            load=lambda: SileroVad(path, parts=settings.thread_budget),
             description="Silero VAD v5+, 16 kHz, 32 ms frames",
             size_bytes=path_size(path),
         )
