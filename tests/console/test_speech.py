@@ -6,6 +6,7 @@ import pytest
 from selenium.webdriver.support.select import Select
 
 from tests.console.driver import Console
+from tests.live_audio import wer
 from tympan.client import Client
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
@@ -35,7 +36,8 @@ def test_typed_text_is_spoken_and_played(
     spoken = tmp_path / f"speech.{audio_format}"
     spoken.write_bytes(console.fetch_bytes(console.find("main a.button").get_attribute("href")))
     with Client(console_url) as client:
-        heard = client.transcribe(spoken).text.lower()
-    assert "quick brown fox" in heard and "lazy dog" in heard, heard
+        heard = client.transcribe(spoken).text
+    # Piper samples its voice with noise, so one word may come out differently from run to run.
+    assert wer(SENTENCE, heard) < 0.2, heard
     console.browser.execute_script("document.querySelector('audio').pause()")
     console.snap(f"speech-{audio_format}")
