@@ -9,14 +9,16 @@ dials ``wss://``, so its tests talk to a server with a self-signed certificate m
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-__all__ = ["node_script", "self_signed_certificate"]
+__all__ = ["node_script", "run_node", "self_signed_certificate"]
 
 NODE_DIR = Path(__file__).parent / "node"
 
@@ -54,6 +56,22 @@ def node_script(name: str) -> Path:
     script = _install() / name
     shutil.copy(NODE_DIR / name, script)
     return script
+
+
+def run_node(script: Path, *args: str, trust: Path | None = None) -> list[dict[str, Any]]:
+    """Run a Node script (trusting the certificate ``trust``); its stdout is one JSON per line."""
+    env = {"PATH": "/usr/bin:/bin"}
+    if trust is not None:
+        env["NODE_EXTRA_CA_CERTS"] = str(trust)
+    result = subprocess.run(
+        [shutil.which("node") or "node", str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:

@@ -72,8 +72,8 @@ def test_check_budget_names_the_setting_and_allows_the_limit_itself() -> None:
     assert (error.status, error.code, error.param) == (413, "budget_exceeded", "file")
     assert "101 values" in error.message and "TYMPAN_MAX_FEATURE_VALUES" in error.message
     with pytest.raises(InvalidParameter) as bad:
-        check_budget(settings, "max_feature_values", 101, "values", status=422)
-    assert bad.value.status == 422 and "TYMPAN_MAX_FEATURE_VALUES" in bad.value.message
+        check_budget(settings, "max_feature_values", 101, "values", status=400)
+    assert bad.value.status == 400 and "TYMPAN_MAX_FEATURE_VALUES" in bad.value.message
 
 
 def test_seconds_budget_is_shared_by_the_files_of_a_request() -> None:
@@ -171,7 +171,7 @@ def test_enrollment_file_count(api, services, untouched, monkeypatch) -> None:
     monkeypatch.setattr(services.settings, "max_request_files", 2)
     files = [("file", (f"{i}.wav", _wav(2.0, 2.0 * i))) for i in range(3)]
     response = api._http.post("/v1/speakers", files=files, data={"name": "three files"})
-    error = _refused(response, 422, "max_request_files")
+    error = _refused(response, 400, "max_request_files")
     assert error["param"] == "file"
 
 

@@ -32,4 +32,4 @@ def test_unknown_bodies_fall_back_to_the_status() -> None:
 def test_sdk_raises_on_error_status(api, eval_dir) -> None:
     with pytest.raises(UnsupportedMedia) as info:
         api.vad(eval_dir / "bad_inputs" / "video_only.mp4")
-    assert info.value.status == 415 and info.value.param == "file"
+    assert info.value.status == 400 and info.value.param == "file"

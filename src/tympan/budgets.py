@@ -1,7 +1,7 @@
 """Per-request budgets: how much work one request may ask for, checked before the work starts.
 
 Every budget is a field of ``Settings``. A request over one is refused with ``BudgetExceeded``
-(413) — or ``InvalidParameter`` (422) when a parameter alone is out of bounds — and the message
+(413) — or ``InvalidParameter`` (400) when a parameter alone is out of bounds — and the message
 names the limit's ``TYMPAN_`` variable, so whoever reads it knows which knob governs it.
 ``SecondsBudget`` spreads one allowance of audio seconds over the files of a request (files x
 seconds), so it can be enforced while each file decodes.
@@ -34,7 +34,7 @@ def over_budget(
     needed: str,
     *,
     param: str | None = None,
-    status: Literal[413, 422] = 413,
+    status: Literal[400, 413] = 413,
 ) -> TympanError:
     """The refusal for a request that ``needed`` more than ``limit`` (the ``setting``)."""
     message = (
@@ -51,9 +51,9 @@ def check_budget(
     what: str,
     *,
     param: str | None = None,
-    status: Literal[413, 422] = 413,
+    status: Literal[400, 413] = 413,
 ) -> None:
-    """Refuse (413, or 422 for a parameter) when ``amount`` of ``what`` is over the setting."""
+    """Refuse (413, or 400 for a parameter) when ``amount`` of ``what`` is over the setting."""
     limit = getattr(settings, setting)
     if amount > limit:
         raise over_budget(setting, limit, f"{_number(amount)} {what}", param=param, status=status)

@@ -101,7 +101,7 @@ class Settings(BaseSettings):
         description="Longest accepted audio, in seconds; enforced while decoding (413 above).",
     )
     max_request_files: int = Field(
-        100, ge=1, description="Most files one request may upload (enrollment, examples; 422)."
+        100, ge=1, description="Most files one request may upload (enrollment, examples; 400)."
     )
     max_request_audio_seconds: float = Field(
         1800.0,

@@ -4,6 +4,8 @@
     ├── BadRequest                   400
     │   ├── InvalidAudio             400  empty, undecodable or silent-by-construction input
     │   ├── InvalidDataset           400  a dataset that cannot be trained on
+    │   ├── InvalidParameter         400  a parameter missing, out of range or of the wrong kind
+    │   ├── UnsupportedMedia         400  a file with no audio stream, or a format FFmpeg refuses
     │   └── UnsupportedOperation     400  the model cannot do this (e.g. translate with .en)
     ├── AuthenticationFailed         401  missing or wrong API key
     ├── PermissionDenied             403
@@ -16,13 +18,18 @@
     │   ├── UploadTooLarge           413  more bytes than max_upload_bytes
     │   ├── AudioTooLong             413  more seconds than max_audio_seconds (found while decoding)
     │   └── BudgetExceeded           413  more work than a per-request budget allows
-    ├── UnsupportedMedia             415  a file with no audio stream, or a format FFmpeg refuses
-    ├── InvalidParameter             422  a parameter out of range or of the wrong kind
     ├── RateLimited                  429  (with Retry-After)
     └── Overloaded                   503  inference queue full (with Retry-After)
         └── DeadlineExceeded         503  the request ran past its time limit (with Retry-After)
 
 Every error serialises to OpenAI's body: ``{"error": {"message", "type", "param", "code"}}``.
+
+Statuses follow OpenAI's where OpenAI has one: a bad parameter and a file that is not audio are
+400 (``invalid_request_error``), as OpenAI answers them, never FastAPI's 422 or 415, so the
+official clients raise ``BadRequestError`` for both; the ``code`` tells them apart. One
+deliberate difference: audio over ``max_audio_seconds`` is 413 like an upload over
+``max_upload_bytes`` (OpenAI answers 400 ``invalid_value`` for audio over a model's maximum),
+because every limit of Tympan's is one status a client can retry smaller on.
 """
 
 from __future__ import annotations
@@ -107,6 +114,18 @@ class InvalidDataset(BadRequest):
     """A training dataset is unreadable or unfit (one class, too few examples, ...)."""
 
     code = "invalid_dataset"
+
+
+class InvalidParameter(BadRequest):
+    """A parameter is missing, out of range, or of the wrong kind."""
+
+    code = "invalid_parameter"
+
+
+class UnsupportedMedia(BadRequest):
+    """A file that holds no audio stream, or a media type Tympan does not accept."""
+
+    code = "unsupported_media_type"
 
 
 class UnsupportedOperation(BadRequest):
@@ -215,22 +234,6 @@ class BudgetExceeded(PayloadTooLarge):
     """The request would cost more (values, windows, files x seconds, ...) than its budget."""
 
     code = "budget_exceeded"
-
-
-class UnsupportedMedia(TympanError):
-    """A file that holds no audio stream, or a media type Tympan does not accept."""
-
-    status = 415
-    type = "invalid_request_error"
-    code = "unsupported_media_type"
-
-
-class InvalidParameter(TympanError):
-    """A parameter is missing, out of range, or of the wrong kind."""
-
-    status = 422
-    type = "invalid_request_error"
-    code = "invalid_parameter"
 
 
 class RateLimited(TympanError):

@@ -104,7 +104,7 @@ def test_report_page_shows_curves_confusion_classes_and_plays_mistakes(api, trai
         assert played.status_code == 200 and played.content == (FSDD / clip["source"]).read_bytes()
     missing = api._http.get(f"{base}misclassified/{len(clips)}")
     assert missing.status_code == 404 and missing.json()["error"]["param"] == "index"
-    assert api._http.get(f"{base}misclassified/x").status_code == 422
+    assert api._http.get(f"{base}misclassified/x").status_code == 400
 
 
 def test_predict_unseen_speaker(api, trained) -> None:
@@ -262,18 +262,18 @@ def test_bad_requests(api, trained, call, error) -> None:
         ({"name": "x", "validation_fraction": 0.9}, "validation_fraction"),
     ],
 )
-def test_bad_training_parameters_get_422(api, tmp_path, eval_dir, fields, param) -> None:
+def test_bad_training_parameters_get_400(api, tmp_path, eval_dir, fields, param) -> None:
     data = zip_dataset(_subset(tmp_path, per=2, speakers=("theo",)))
     response = api._http.post(
         "/v1/classifiers", data=fields, files={"dataset": ("d.zip", data, "application/zip")}
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert param in response.json()["error"]["param"]
 
 
 def test_training_needs_exactly_one_source(api) -> None:
     response = api._http.post("/v1/classifiers", data={"name": "x"})
-    assert response.status_code == 422 and response.json()["error"]["param"] == "dataset"
+    assert response.status_code == 400 and response.json()["error"]["param"] == "dataset"
 
 
 def _artifact_and_work_state(api) -> tuple[str, list[str], list[str]]:

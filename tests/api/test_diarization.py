@@ -70,7 +70,7 @@ def test_bad_parameters(api: Client, fields: dict) -> None:
     response = api._http.post(
         "/v1/audio/diarization", files={"file": ("s.wav", SAMPLE.read_bytes())}, data=fields
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert response.json()["error"]["message"]
 
 

@@ -55,7 +55,7 @@ def test_unknown_model_and_route_get_404_bodies(api) -> None:
 @pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "101"}, {"status": "bogus"}])
 def test_job_list_bad_parameters(api, params) -> None:
     response = api._http.get("/v1/jobs", params=params)
-    assert response.status_code == 422 and response.json()["error"]["message"]
+    assert response.status_code == 400 and response.json()["error"]["message"]
     assert api.health()["status"] == "ok"
 
 

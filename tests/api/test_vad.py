@@ -36,16 +36,16 @@ def test_thresholds_change_the_result(api, eval_dir) -> None:
         ({"neg_threshold": 0.8, "threshold": 0.5}, "neg_threshold"),
     ],
 )
-def test_bad_parameters_get_422(api, eval_dir, fields, param) -> None:
+def test_bad_parameters_get_400(api, eval_dir, fields, param) -> None:
     with pytest.raises(InvalidParameter) as info:
         api.post_audio("/v1/audio/vad", eval_dir / "bad_inputs" / "speech.ogg", fields)
-    assert info.value.status == 422
+    assert info.value.status == 400
     assert param in (info.value.param or "")
 
 
-def test_missing_file_gets_422(api) -> None:
+def test_missing_file_gets_400(api) -> None:
     response = api._http.post("/v1/audio/vad", data={"method": "energy"})
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json()["error"]["param"] == "file"
 
 

@@ -111,10 +111,10 @@ def _naming(error: PayloadTooLarge, setting: str, param: str) -> PayloadTooLarge
 
 
 async def decode_uploads(uploads: list[UploadFile], services: Services, param: str) -> list[Audio]:
-    """Decode every file of a request: at most ``max_request_files`` files (422) adding up to
+    """Decode every file of a request: at most ``max_request_files`` files (400) adding up to
     at most ``max_request_audio_seconds`` (413, enforced while decoding)."""
     check_budget(
-        services.settings, "max_request_files", len(uploads), "files", param=param, status=422
+        services.settings, "max_request_files", len(uploads), "files", param=param, status=400
     )
     budget = SecondsBudget.of(services.settings, "max_request_audio_seconds")
     return [await decode_upload(upload, services, param, budget) for upload in uploads]
@@ -170,8 +170,8 @@ async def _known_speakers(
 ) -> list[tuple[str, Audio]]:
     """The request's known speakers: (name, decoded reference clip) pairs.
 
-    At most ``max_request_files`` of them (422), adding up to at most
-    ``max_request_audio_seconds`` of audio (413), each 2-10 s long (422).
+    At most ``max_request_files`` of them (400), adding up to at most
+    ``max_request_audio_seconds`` of audio (413), each 2-10 s long (400).
     """
     names, references = names or [], references or []
     if len(names) != len(references):
@@ -194,7 +194,7 @@ async def _known_speakers(
         len(names),
         "known speakers",
         param=param,
-        status=422,
+        status=400,
     )
     budget = SecondsBudget.of(services.settings, "max_request_audio_seconds")
     known = []

@@ -17,7 +17,6 @@ from tympan.errors import (
     NotFound,
     PayloadTooLarge,
     TympanError,
-    UnsupportedMedia,
 )
 
 __all__ = ["error_response", "install_error_handlers"]
@@ -30,8 +29,6 @@ _BY_STATUS: dict[int, type[TympanError]] = {
     404: NotFound,
     405: BadRequest,
     413: PayloadTooLarge,
-    415: UnsupportedMedia,
-    422: InvalidParameter,
 }
 
 

@@ -93,7 +93,7 @@ def decode_audio(
 ) -> Audio:
     """Decode ``source`` into 16 kHz mono float32 ``Audio``.
 
-    Raises ``InvalidAudio`` (400) for empty or undecodable input, ``UnsupportedMedia`` (415)
+    Raises ``InvalidAudio`` (400) for empty or undecodable input, ``UnsupportedMedia`` (400)
     for media without an audio stream, ``UploadTooLarge`` / ``AudioTooLong`` (413) past limits.
     """
     container, size, name = _open_container(source)

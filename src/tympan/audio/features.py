@@ -49,7 +49,7 @@ class FeatureOptions:
     deltas: int = 0
 
     def validate(self, sample_rate: int) -> None:
-        """``InvalidParameter`` (422) for values no feature can be computed with."""
+        """``InvalidParameter`` (400) for values no feature can be computed with."""
         checks = [
             (16 <= self.n_fft <= 16384, "n_fft", "must be between 16 and 16384"),
             (1 <= self.hop_length <= self.n_fft, "hop_length", "must be between 1 and n_fft"),

@@ -156,7 +156,7 @@ async def _send_audio(socket: _Socket, chunks: AsyncIterable[bytes]) -> None:
     await socket.send(json.dumps({"type": "input_audio_buffer.commit", "event_id": _FINAL_COMMIT}))
 
 
-_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+_STATUSES = (400, 401, 403, 404, 409, 413, 429, 503)
 
 
 def _raise_if_error(event: dict[str, Any]) -> None:

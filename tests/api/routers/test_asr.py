@@ -218,37 +218,37 @@ def test_bad_inputs_translations(api: Client, case: dict[str, str]) -> None:
         (
             "/v1/audio/transcriptions",
             {"response_format": "xml"},
-            422,
+            400,
             "invalid_parameter",
             "response_format",
         ),
         (
             "/v1/audio/transcriptions",
             {"temperature": "1.5"},
-            422,
+            400,
             "invalid_parameter",
             "temperature",
         ),
-        ("/v1/audio/transcriptions", {"beam_size": "0"}, 422, "invalid_parameter", "beam_size"),
-        ("/v1/audio/transcriptions", {"language": "xx"}, 422, "invalid_parameter", "language"),
+        ("/v1/audio/transcriptions", {"beam_size": "0"}, 400, "invalid_parameter", "beam_size"),
+        ("/v1/audio/transcriptions", {"language": "xx"}, 400, "invalid_parameter", "language"),
         (
             "/v1/audio/transcriptions",
             {"timestamp_granularities[]": "char"},
-            422,
+            400,
             "invalid_parameter",
             "timestamp_granularities[]",
         ),
         (
             "/v1/audio/transcriptions",
             {"vad_filter": "maybe"},
-            422,
+            400,
             "invalid_parameter",
             "vad_filter",
         ),
         (
             "/v1/audio/translations",
             {"response_format": "docx"},
-            422,
+            400,
             "invalid_parameter",
             "response_format",
         ),
@@ -267,7 +267,7 @@ def test_bad_parameters(
 
 def test_missing_file_is_a_bad_parameter(api: Client) -> None:
     response = api._http.post("/v1/audio/transcriptions", data={"model": "whisper-1"})
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json()["error"]["param"] == "file"
 
 

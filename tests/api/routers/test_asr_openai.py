@@ -126,7 +126,7 @@ def test_include_logprobs_gives_each_word_its_log_probability(client: openai.Ope
     assert all(item.bytes == list(item.token.encode()) for item in result.logprobs)
     with (
         (LJ / row["audio"]).open("rb") as audio,
-        pytest.raises(openai.UnprocessableEntityError) as bad,
+        pytest.raises(openai.BadRequestError) as bad,
     ):
         client.audio.transcriptions.create(
             model="gpt-4o-transcribe", file=audio, include=["logprobs"], response_format="text"
@@ -165,7 +165,7 @@ def test_streamed_diarization_sends_segment_events(client: openai.OpenAI) -> Non
 
 def test_diarized_json_is_refused_for_translation(client: openai.OpenAI) -> None:
     audio = (LJ / LJ_ROWS[1]["audio"]).read_bytes()
-    with pytest.raises(openai.UnprocessableEntityError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:
         client.audio.translations.create(
             model="whisper-1",
             file=("speech.flac", audio),
@@ -174,7 +174,7 @@ def test_diarized_json_is_refused_for_translation(client: openai.OpenAI) -> None
     assert caught.value.body["param"] == "response_format"
 
 
-def _clip_url(path: Path, start: float, end: float) -> str:
+def clip_url(path: Path, start: float, end: float) -> str:
     """A data URL of ``path`` from ``start`` to ``end`` seconds, as OpenAI's field takes it."""
     samples = decode_audio(path).samples[int(start * 16_000) : int(end * 16_000)]
     return (
@@ -193,7 +193,7 @@ def _diarize_sample(client: openai.OpenAI, names: list[str], urls: list[str]):  
         )
 
 
-def _agreement(segments, reference: dict[str, str]) -> float:  # type: ignore[no-untyped-def]
+def agreement(segments, reference: dict[str, str]) -> float:  # type: ignore[no-untyped-def]
     """Share of the labelled time whose name is the reference speaker's at that moment."""
     rows = [line.split() for line in SAMPLE.with_suffix(".rttm").read_text().splitlines()]
     turns = [(float(r[3]), float(r[3]) + float(r[4]), reference[r[7]]) for r in rows]
@@ -209,16 +209,16 @@ def _agreement(segments, reference: dict[str, str]) -> float:  # type: ignore[no
 
 def test_known_speaker_references_name_the_speakers(client: openai.OpenAI) -> None:
     """Diane and Sheila named from clips of their own turns (times from sample.rttm)."""
-    urls = [_clip_url(SAMPLE, 10.6, 14.4), _clip_url(SAMPLE, 22.0, 28.0)]
+    urls = [clip_url(SAMPLE, 10.6, 14.4), clip_url(SAMPLE, 22.0, 28.0)]
     result = _diarize_sample(client, ["Diane", "Sheila"], urls)
     assert {segment.speaker for segment in result.segments} == {"Diane", "Sheila"}
-    assert _agreement(result.segments, {"speaker90": "Diane", "speaker91": "Sheila"}) > 0.8
+    assert agreement(result.segments, {"speaker90": "Diane", "speaker91": "Sheila"}) > 0.8
 
 
 def test_a_reference_of_another_voice_names_nobody(client: openai.OpenAI) -> None:
     """A stranger's clip under a name never lends that name to a voice in the recording."""
     stranger = EVAL_DIR / "speakers" / "audio" / "1688-142285-0001.flac"
-    urls = [_clip_url(SAMPLE, 10.6, 14.4), _clip_url(stranger, 0.0, 8.0)]
+    urls = [clip_url(SAMPLE, 10.6, 14.4), clip_url(stranger, 0.0, 8.0)]
     result = _diarize_sample(client, ["Diane", "Bob"], urls)
     speakers = {segment.speaker for segment in result.segments}
     assert "Diane" in speakers and "Bob" not in speakers and len(speakers) == 2
@@ -245,14 +245,14 @@ def test_a_reference_of_another_voice_names_nobody(client: openai.OpenAI) -> Non
         ),
     ],
 )
-def test_bad_known_speakers_are_422(base_url: str, fields, param: str, words: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_known_speakers_are_400(base_url: str, fields, param: str, words: str) -> None:  # type: ignore[no-untyped-def]
     response = httpx.post(
         f"{base_url}/audio/transcriptions",
         headers={"Authorization": f"Bearer {API_KEY}"},
         files={"file": ("s.wav", SAMPLE.read_bytes())},
         data={"model": "gpt-4o-transcribe-diarize", **fields},
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["param"] == param and words in error["message"]
 
@@ -261,16 +261,16 @@ def test_known_speakers_need_diarization_and_clips_of_2_to_10_seconds(
     client: openai.OpenAI,
 ) -> None:
     audio = SAMPLE.read_bytes()
-    with pytest.raises(openai.UnprocessableEntityError) as plain:
+    with pytest.raises(openai.BadRequestError) as plain:
         client.audio.transcriptions.create(
             model="whisper-1",
             file=("s.wav", audio),
             known_speaker_names=["Diane"],
-            known_speaker_references=[_clip_url(SAMPLE, 10.6, 14.4)],
+            known_speaker_references=[clip_url(SAMPLE, 10.6, 14.4)],
         )
     assert plain.value.body["param"] == "known_speaker_names[]"
-    with pytest.raises(openai.UnprocessableEntityError) as short:
-        _diarize_sample(client, ["Diane"], [_clip_url(SAMPLE, 10.6, 11.6)])
+    with pytest.raises(openai.BadRequestError) as short:
+        _diarize_sample(client, ["Diane"], [clip_url(SAMPLE, 10.6, 11.6)])
     assert "2-10 s" in short.value.body["message"]
     assert client.models.list().data  # still answering
 
@@ -306,13 +306,13 @@ def test_chunking_strategy_auto_and_server_vad(client: openai.OpenAI) -> None:
         ({"chunking_strategy": "fixed"}, "auto"),
     ],
 )
-def test_bad_chunking_strategies_are_422(base_url: str, fields: dict, words: str) -> None:
+def test_bad_chunking_strategies_are_400(base_url: str, fields: dict, words: str) -> None:
     response = httpx.post(
         f"{base_url}/audio/transcriptions",
         headers={"Authorization": f"Bearer {API_KEY}"},
         files={"file": ("s.flac", (LJ / LJ_ROWS[0]["audio"]).read_bytes())},
         data={"model": "whisper-1", **fields},
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["param"] == "chunking_strategy" and words in error["message"]

@@ -59,7 +59,7 @@ def test_unknown_model_and_format_are_refused(api: Client, noisy_wav) -> None:
         files={"file": ("noisy.wav", noisy_wav[0])},
         data={"response_format": "midi"},
     )
-    assert response.status_code == 422 and response.json()["error"]["param"] == "response_format"
+    assert response.status_code == 400 and response.json()["error"]["param"] == "response_format"
 
 
 @pytest.mark.parametrize("case", BAD_AUDIO_CASES)

@@ -29,7 +29,7 @@ def test_bad_top_is_refused(api: Client, top: str) -> None:
     response = api._http.post(
         "/v1/audio/language", files={"file": ("a.flac", clip)}, data={"top": top}
     )
-    assert response.status_code == 422 and response.json()["error"]["param"] == "top"
+    assert response.status_code == 400 and response.json()["error"]["param"] == "top"
 
 
 @pytest.mark.parametrize("case", BAD_AUDIO_CASES)

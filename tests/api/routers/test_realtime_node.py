@@ -6,12 +6,8 @@ time; the Node client must see the session, both turns' VAD events, deltas and f
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +16,7 @@ from tests.api.routers.test_realtime import SHORT, SHORT_TEXT, SMALL, SMALL_TEXT
 from tests.conftest import make_settings
 from tests.live_audio import silence, speech, wer
 from tests.live_server import serve_in_thread
-from tests.node_client import node_script, self_signed_certificate
+from tests.node_client import node_script, run_node, self_signed_certificate
 
 
 @pytest.fixture(scope="module")
@@ -32,25 +28,14 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         yield url, cert
 
 
-def run_node(script: Path, cert: Path, *args: str) -> list[dict[str, Any]]:
-    """Run a Node script; its stdout is one JSON event per line."""
-    result = subprocess.run(
-        [shutil.which("node") or "node", str(script), *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={"NODE_EXTRA_CA_CERTS": str(cert), "PATH": "/usr/bin:/bin"},
-    )
-    assert result.returncode == 0, result.stderr
-    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-
-
 def test_node_openai_client_streams_two_turns_and_gets_their_text(tls_server, tmp_path) -> None:
     url, cert = tls_server
     audio = np.concatenate([silence(0.3), speech(SMALL), silence(1.2), speech(SHORT), silence(1.2)])
     pcm = tmp_path / "speech.pcm"
     pcm.write_bytes(at_24k(audio))
-    events = run_node(node_script("realtime_transcribe.mjs"), cert, url + "/v1", str(pcm), "2")
+    events = run_node(
+        node_script("realtime_transcribe.mjs"), url + "/v1", str(pcm), "2", trust=cert
+    )
     kinds = [event["type"] for event in events]
     assert kinds[:2] == ["session.created", "session.updated"]
     assert events[1]["session"]["audio"]["input"]["format"]["rate"] == 24000

@@ -106,7 +106,7 @@ def test_every_openai_model_name_and_voice_is_served(api):
     as_object = post_speech(api, input="Hi.", voice={"id": "marin"}, instructions="Cheerful.")
     assert as_object.status_code == 200 and as_object.headers["x-tympan-voice"] == "joe"
     bad = post_speech(api, input="Hi.", voice={"name": "marin"})
-    assert bad.status_code == 422 and bad.json()["error"]["param"] == "voice"
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "voice"
 
 
 def test_voices_lists_the_bundled_voice(api):
@@ -155,14 +155,14 @@ def test_configured_voice_and_voice_map(tmp_path):
         ({"input": "<speak><break time='1s'/></speak>"}, 400, "input", "nothing_to_speak"),
         ({"input": "Hi.", "model": "tts-9"}, 404, "model", "model_not_found"),
         ({"input": "Hi.", "model": "silero-vad"}, 404, "model", "model_not_found"),
-        ({"input": "Hi.", "voice": "darth"}, 422, "voice", "invalid_parameter"),
-        ({"input": "Hi.", "response_format": "ogg"}, 422, "response_format", None),
-        ({"input": "Hi.", "speed": 0.1}, 422, "speed", None),
-        ({"input": "Hi.", "speed": 4.5}, 422, "speed", None),
-        ({"input": "Hi.", "speed": "fast"}, 422, "speed", None),
-        ({"input": "Hi.", "stream_format": "websocket"}, 422, "stream_format", None),
-        ({"input": 42}, 422, "input", None),
-        ({"voice": "alloy"}, 422, "input", None),
+        ({"input": "Hi.", "voice": "darth"}, 400, "voice", "invalid_parameter"),
+        ({"input": "Hi.", "response_format": "ogg"}, 400, "response_format", None),
+        ({"input": "Hi.", "speed": 0.1}, 400, "speed", None),
+        ({"input": "Hi.", "speed": 4.5}, 400, "speed", None),
+        ({"input": "Hi.", "speed": "fast"}, 400, "speed", None),
+        ({"input": "Hi.", "stream_format": "websocket"}, 400, "stream_format", None),
+        ({"input": 42}, 400, "input", None),
+        ({"voice": "alloy"}, 400, "input", None),
     ],
 )
 def test_bad_requests_get_openai_style_errors(api, services, body, status, param, code):
@@ -171,9 +171,9 @@ def test_bad_requests_get_openai_style_errors(api, services, body, status, param
     assert db_fingerprint(services.db) == before
 
 
-def test_not_json_is_a_422(api):
+def test_not_json_is_a_400(api):
     response = api._http.post("/v1/audio/speech", content=b"input=hello")
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json()["error"]["message"]
 
 
@@ -312,7 +312,7 @@ def test_openai_client_sees_openai_errors(live_server):
         client.audio.speech.create(model="tts-1", voice="alloy", input="")
     with pytest.raises(openai.NotFoundError):
         client.audio.speech.create(model="tts-2", voice="alloy", input="Hi.")
-    with pytest.raises(openai.UnprocessableEntityError):
+    with pytest.raises(openai.BadRequestError):
         client.audio.speech.create(model="tts-1", voice="nobody", input="Hi.")
 
 

@@ -45,7 +45,7 @@ def test_piper_name_wins_then_map_then_the_models_voice(joe, narrator):
 
 
 @pytest.mark.parametrize("name", ["", "bob", "alloy2", "../joe"])
-def test_unknown_voice_is_a_422(joe, name):
+def test_unknown_voice_is_a_400(joe, name):
     with pytest.raises(InvalidParameter) as caught:
         resolve_voice(name, [joe], {}, joe)
     assert caught.value.param == "voice"

@@ -24,7 +24,7 @@ class LanguageScore(BaseModel):
 
 
 class LanguageResult(BaseModel):
-    """The most likely language of the first 30 s, then the runners-up."""
+    """The most likely language at the start of the audio, then the runners-up."""
 
     language: str
     name: str

@@ -453,17 +453,26 @@ def _decode_part(
 
 
 _LANGUAGE_ID_SAMPLES = 30 * SAMPLE_RATE  # the window Whisper's language head was trained on
+_LANGUAGE_ID_FIRST_SAMPLES = 4 * SAMPLE_RATE
+_LANGUAGE_ID_SURE = 0.8
 _LANGUAGE_ID_MIN_SAMPLES = 2 * SAMPLE_RATE
 
 
 def language_ranking(handle: WhisperHandle, samples: np.ndarray) -> list[tuple[str, float]]:
-    """Every language with its probability for the first 30 s of ``samples``, likeliest first.
+    """Every language with its probability, likeliest first: from the first 4 s of ``samples``
+    when one language reaches 0.8 there, else from the first 30 s.
 
     Unlike faster-whisper's ``detect_language``, the encoder reads only the speech's own
-    length (at least 2 s), not 30 s of padding: CTranslate2 takes shorter inputs, and on the
-    multilingual set plus LJSpeech (48 clips) this gave the same language for every clip in a
-    quarter of the time."""
-    clip = samples[:_LANGUAGE_ID_SAMPLES]
+    length (at least 2 s), not 30 s of padding: CTranslate2 takes shorter inputs. On the
+    multilingual set plus LJSpeech (60 clips) 30 s named every clip's language in 7.3 s, 4 s
+    alone missed 2, and 4 s with the 30 s fallback (8 fallbacks) named all 60 in 5.0 s."""
+    ranking = _language_ranking(handle, samples[:_LANGUAGE_ID_FIRST_SAMPLES])
+    if ranking[0][1] < _LANGUAGE_ID_SURE and samples.shape[0] > _LANGUAGE_ID_FIRST_SAMPLES:
+        ranking = _language_ranking(handle, samples[:_LANGUAGE_ID_SAMPLES])
+    return ranking
+
+
+def _language_ranking(handle: WhisperHandle, clip: np.ndarray) -> list[tuple[str, float]]:
     if clip.shape[0] < _LANGUAGE_ID_MIN_SAMPLES:
         clip = np.pad(clip, (0, _LANGUAGE_ID_MIN_SAMPLES - clip.shape[0]))
     model = (handle.solo or handle).model  # one clip: all threads on it
@@ -477,5 +486,5 @@ def language_ranking(handle: WhisperHandle, samples: np.ndarray) -> list[tuple[s
 
 
 def detect_language(handle: WhisperHandle, samples: np.ndarray) -> tuple[str, float]:
-    """The language spoken in the first 30 s of ``samples`` and its probability."""
+    """The language spoken at the start of ``samples`` and its probability."""
     return language_ranking(handle, samples)[0]

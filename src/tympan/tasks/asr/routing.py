@@ -3,8 +3,9 @@
 ``whisper-1``, ``gpt-4o-transcribe``, ``gpt-4o-mini-transcribe`` (and their dated variants),
 ``gpt-transcribe`` and ``gpt-4o-transcribe-diarize`` are multilingual at OpenAI. Tympan maps
 each (``TYMPAN_OPENAI_ASR_MODELS``) to a model id, or to ``auto``: the multilingual base model
-identifies the language of the first 30 s, then English goes to tiny.en (faster, and more
-accurate on English than base) and every other language to base. A given ``language`` skips the
+identifies the language from the start of the audio (4 s, or 30 s when unsure), then English
+goes to tiny.en (faster, and more accurate on English than base) and every other language to
+base. A given ``language`` skips the
 identification; a translation always goes to base (tiny.en cannot translate).
 """
 
@@ -41,7 +42,7 @@ class LanguageGuess:
 
 
 async def identify_language(manager: ModelManager, audio: Audio, top: int = 5) -> LanguageGuess:
-    """The language of ``audio``'s first 30 s, by the multilingual base model."""
+    """The language at the start of ``audio`` (4 s, or 30 s when unsure), by Whisper base."""
     ranking = await manager.infer(
         BASE_MODEL_ID, lambda handle: language_ranking(handle, audio.samples), task="asr"
     )

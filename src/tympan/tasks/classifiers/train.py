@@ -49,7 +49,7 @@ class TrainConfig:
     quantize: bool = False
 
     def validate(self) -> None:
-        """``InvalidParameter`` (422) for values training cannot use."""
+        """``InvalidParameter`` (400) for values training cannot use."""
         checks = [
             (self.arch in ARCHITECTURES, "arch", f"must be one of {', '.join(ARCHITECTURES)}"),
             (1 <= self.max_epochs <= 1000, "max_epochs", "must be between 1 and 1000"),

@@ -41,7 +41,7 @@ class SpeakerCount:
     max_speakers: int | None = None
 
     def validate(self) -> None:
-        """``InvalidParameter`` (422) for counts that contradict each other or are out of range."""
+        """``InvalidParameter`` (400) for counts that contradict each other or are out of range."""
         for name in ("num_speakers", "min_speakers", "max_speakers"):
             value = getattr(self, name)
             if value is not None and not 1 <= value <= MAX_SPEAKERS:

@@ -71,7 +71,7 @@ class DiarizationOptions:
     """Cosine score a cluster needs to take an enrolled name; the model's EER point if None."""
 
     def validate(self) -> None:
-        """``InvalidParameter`` (422) for values the pipeline cannot run with."""
+        """``InvalidParameter`` (400) for values the pipeline cannot run with."""
         self.count.validate()
         self.vad.validate()
         if not 0.0 < self.cluster_threshold < 2.0:

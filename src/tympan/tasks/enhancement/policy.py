@@ -33,7 +33,7 @@ class NoiseReductionPolicy:
         """The enhancement model to run on ``audio`` for ``choice``; ``None`` to leave it.
 
         ``enhancers`` are the ids of the registered enhancement models; any other value is
-        an ``InvalidParameter`` (422) that lists the accepted ones.
+        an ``InvalidParameter`` (400) that lists the accepted ones.
         """
         if choice == "none":
             return None

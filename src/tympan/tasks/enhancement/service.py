@@ -21,7 +21,7 @@ async def reduce_noise(
 ) -> Audio:
     """``audio`` enhanced as ``choice`` asks (``none``, ``auto``, ``near_field``,
     ``far_field`` or an enhancement model id), in the pool with the enhancer leased; the
-    same ``audio`` when the choice is to leave it. ``InvalidParameter`` (422) for an unknown
+    same ``audio`` when the choice is to leave it. ``InvalidParameter`` (400) for an unknown
     choice."""
     enhancers = [spec.id for spec in manager.registry.list(ENHANCEMENT_TASK)]
     model_id = policy.model_for(choice, audio, enhancers)

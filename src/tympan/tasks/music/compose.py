@@ -35,7 +35,7 @@ class MusicOptions:
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
 
     def validate(self) -> None:
-        """``InvalidParameter`` (422) for values out of range (limits are checked later)."""
+        """``InvalidParameter`` (400) for values out of range (limits are checked later)."""
         self.sampling.validate()
         if self.bars is not None and self.seconds is not None:
             raise InvalidParameter("Give bars or seconds, not both.", param="bars")

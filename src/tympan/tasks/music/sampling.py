@@ -40,7 +40,7 @@ class SamplingOptions:
     strict_bars: bool = True
 
     def validate(self) -> None:
-        """``InvalidParameter`` (422) for values out of range."""
+        """``InvalidParameter`` (400) for values out of range."""
         if not 0 < self.temperature <= 5:
             raise InvalidParameter("temperature must be in (0, 5].", param="temperature")
         if self.top_k < 0:

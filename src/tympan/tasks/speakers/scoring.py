@@ -59,7 +59,7 @@ class Identification:
 
 
 def check_threshold(threshold: float) -> float:
-    """``InvalidParameter`` (422) unless ``threshold`` is a cosine score in [-1, 1]."""
+    """``InvalidParameter`` (400) unless ``threshold`` is a cosine score in [-1, 1]."""
     if not -1.0 <= threshold <= 1.0:
         raise InvalidParameter("threshold must be between -1 and 1.", param="threshold")
     return threshold

@@ -25,7 +25,7 @@ class TurnDetection:
     idle_timeout_ms: int | None = None
 
     def validate(self) -> None:
-        """``InvalidParameter`` (422) for values out of OpenAI's ranges."""
+        """``InvalidParameter`` (400) for values out of OpenAI's ranges."""
         if not 0.0 < self.threshold < 1.0:
             raise InvalidParameter("threshold must be between 0 and 1.", param="threshold")
         if not 0 <= self.prefix_padding_ms <= 5_000:
@@ -57,7 +57,7 @@ class LiveOptions:
     (streamed, block by block) before VAD and decoding; None leaves it as it comes."""
 
     def validate(self) -> None:
-        """``InvalidParameter`` (422) for a bad turn detection or an over-long prompt."""
+        """``InvalidParameter`` (400) for a bad turn detection or an over-long prompt."""
         if self.turn_detection is not None:
             self.turn_detection.validate()
         if self.prompt is not None and len(self.prompt) > 4000:

@@ -30,7 +30,7 @@ class SpeechOptions:
     response_format: EncodedFormat = "mp3"
 
     def validate(self) -> None:
-        """``InvalidParameter`` (422) for a speed or format OpenAI would refuse."""
+        """``InvalidParameter`` (400) for a speed or format OpenAI would refuse."""
         if not MIN_SPEED <= self.speed <= MAX_SPEED:
             raise InvalidParameter(
                 f"speed must be between {MIN_SPEED} and {MAX_SPEED}.", param="speed"

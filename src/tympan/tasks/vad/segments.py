@@ -43,7 +43,7 @@ class VadOptions:
     speech_pad_ms: int = 30
 
     def validate(self) -> None:
-        """``InvalidParameter`` (422) for values out of range."""
+        """``InvalidParameter`` (400) for values out of range."""
         if not 0.0 < self.threshold < 1.0:
             raise InvalidParameter("threshold must be between 0 and 1.", param="threshold")
         if self.neg_threshold is not None and not 0.0 <= self.neg_threshold <= self.threshold:
