@@ -153,6 +153,30 @@ class Settings(BaseSettings):
     inference_threads: int = Field(
         2, ge=1, description="Worker threads that run inference (the bounded executor)."
     )
+    drift_window: int = Field(
+        500,
+        ge=10,
+        description="Recent inputs per model (classifier version; ASR model and language) "
+        "that drift is measured on, kept in memory by each process.",
+    )
+    drift_min_samples: int = Field(
+        50, ge=5, description="Recent inputs a model needs before drift is judged."
+    )
+    drift_threshold: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="Distance (Kolmogorov-Smirnov D, or total variation for the predicted "
+        "class) at which a classifier statistic drifts (p < 0.01 too).",
+    )
+    asr_drift_failing_share: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="Share of recent ASR windows failing Whisper's own checks (average "
+        "log-probability under -1, compression ratio over 2.4) at which a model and language "
+        "drift.",
+    )
     metrics_port: int | None = Field(
         None,
         ge=1,

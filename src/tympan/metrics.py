@@ -4,8 +4,9 @@ Counters and histograms are module-level (``prometheus-client`` objects, never a
 exposition) and are updated by small hooks where the work happens: the request middleware
 (``api/metrics.py``), audio decoding at the boundary, the model manager (loads, unloads,
 inference time), the batching queues (batch sizes, depth, refusals) and the live engine.
-State that already lives elsewhere (models loaded and their memory, jobs by state) is read at
-scrape time by ``ServiceCollector`` instead of being mirrored.
+State that already lives elsewhere (models loaded and their memory, jobs by state, the drift of
+each model over its recent inputs) is read at scrape time by ``ServiceCollector`` instead of
+being mirrored.
 
 With several processes (uvicorn workers) set ``PROMETHEUS_MULTIPROC_DIR`` before start:
 ``app_registry`` then aggregates every process's files (prometheus-client's multiprocess mode).
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import contextvars
 import os
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -36,6 +38,7 @@ __all__ = [
     "QUEUE_REFUSALS",
     "REQUESTS",
     "REQUEST_SECONDS",
+    "DriftSample",
     "ServiceCollector",
     "app_registry",
     "current_route",
@@ -152,16 +155,31 @@ def observe_audio(seconds: float) -> None:
     AUDIO_SECONDS.labels(current_route()).inc(seconds)
 
 
+@dataclass(frozen=True, slots=True)
+class DriftSample:
+    """One model's drift at scrape time: a classifier version's distance per statistic, or an
+    ASR model's recent quality per statistic for one ``language``."""
+
+    kind: Literal["classifier", "asr"]
+    model: str
+    language: str
+    recent: int
+    drifting: bool
+    values: dict[str, float]
+
+
 class ServiceCollector(Collector):
-    """Gauges read at scrape time from one app's services: models and jobs."""
+    """Gauges read at scrape time from one app's services: models, jobs and drift."""
 
     def __init__(
         self,
         models: Callable[[], Iterator[tuple[str, str, bool, int]]],
         jobs: Callable[[], dict[tuple[str, str], int]],
+        drift: Callable[[], Iterable[DriftSample]],
     ) -> None:
         self._models = models
         self._jobs = jobs
+        self._drift = drift
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         loaded = GaugeMetricFamily(
@@ -177,6 +195,40 @@ class ServiceCollector(Collector):
         for (kind, state), count in sorted(self._jobs().items()):
             jobs.add_metric([kind, state], float(count))
         yield from (loaded, memory, jobs)
+        yield from self._drift_gauges()
+
+    def _drift_gauges(self) -> Iterator[GaugeMetricFamily]:
+        drifting = GaugeMetricFamily(
+            "tympan_drifting",
+            "1 when a model's recent inputs drifted (language is empty for classifiers).",
+            labels=["model", "language"],
+        )
+        recent = GaugeMetricFamily(
+            "tympan_drift_recent_inputs",
+            "Recent inputs drift is measured on.",
+            labels=["model", "language"],
+        )
+        distance = GaugeMetricFamily(
+            "tympan_classifier_drift_distance",
+            "Distance of a classifier version's recent clips from its validation clips "
+            "(Kolmogorov-Smirnov D; total variation for the predicted label).",
+            labels=["model", "statistic"],
+        )
+        quality = GaugeMetricFamily(
+            "tympan_asr_recent_quality",
+            "An ASR model's recent windows: mean avg_logprob, no_speech_prob, "
+            "compression_ratio, and the share failing Whisper's checks.",
+            labels=["model", "language", "statistic"],
+        )
+        for sample in self._drift():
+            drifting.add_metric([sample.model, sample.language], float(sample.drifting))
+            recent.add_metric([sample.model, sample.language], float(sample.recent))
+            for statistic, value in sample.values.items():
+                if sample.kind == "classifier":
+                    distance.add_metric([sample.model, statistic], value)
+                else:
+                    quality.add_metric([sample.model, sample.language, statistic], value)
+        yield from (drifting, recent, distance, quality)
 
 
 def app_registry(collector: Collector) -> CollectorRegistry:

@@ -29,7 +29,10 @@ from tympan.api.services import Services
 from tympan.config import Settings
 from tympan.console import CONSOLE_PATH, ConsoleFiles
 from tympan.errors import UploadTooLarge
-from tympan.metrics import ServiceCollector, app_registry
+from tympan.metrics import DriftSample, ServiceCollector, app_registry
+from tympan.tasks.asr.drift import asr_drift_report
+from tympan.tasks.asr.pipeline import transcriber_for
+from tympan.tasks.classifiers.service import version_drift
 
 __all__ = ["create_app"]
 
@@ -96,14 +99,37 @@ async def _evict_idle(services: Services) -> None:
 
 
 def _collector(services: Services) -> ServiceCollector:
-    """Scrape-time gauges of ``services``: each model's state and the jobs by kind and state."""
+    """Scrape-time gauges of ``services``: each model's state, the jobs by kind and state, and
+    the drift of every model with recent inputs."""
 
     def models() -> Iterator[tuple[str, str, bool, int]]:
         for spec in services.registry.list():
             status = services.manager.status(spec.id)
             yield spec.id, spec.task, status.loaded, status.memory_bytes
 
-    return ServiceCollector(models, services.jobs.counts)
+    def drift() -> Iterator[DriftSample]:
+        for ref in services.drift.watched():
+            name, version = str(ref).rsplit(":", 1)
+            report = version_drift(services, name, int(version))
+            distances = {shift.statistic: shift.distance for shift in report.statistics}
+            yield DriftSample("classifier", ref, "", report.recent, report.drifting, distances)
+        settings = services.settings
+        quality = transcriber_for(services.manager, settings).quality
+        for model in sorted({key[0] for key in quality.watched()}):
+            asr = asr_drift_report(
+                model, quality, settings.asr_drift_failing_share, settings.drift_min_samples
+            )
+            for language in asr.languages:
+                values = {
+                    field: getattr(language, field)
+                    for field in ("avg_logprob", "no_speech_prob", "compression_ratio")
+                }
+                values["failing_share"] = language.failing_share
+                yield DriftSample(
+                    "asr", model, language.language, language.recent, language.drifting, values
+                )
+
+    return ServiceCollector(models, services.jobs.counts, drift)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

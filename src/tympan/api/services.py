@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tympan.config import Settings
+from tympan.drift import Windows
 from tympan.models.manager import ModelManager
 from tympan.models.registry import ModelRegistry
 from tympan.store.artifacts import ArtifactStore, recover_replaced_folders
@@ -24,7 +25,8 @@ __all__ = ["Services"]
 
 @dataclass(slots=True)
 class Services:
-    """Settings, database, artifacts, model registry and manager, background jobs."""
+    """Settings, database, artifacts, model registry and manager, background jobs, and the
+    recent clips of each classifier version (drift)."""
 
     settings: Settings
     db: Database
@@ -32,6 +34,7 @@ class Services:
     registry: ModelRegistry
     manager: ModelManager
     jobs: JobRunner
+    drift: Windows
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -52,6 +55,7 @@ class Services:
             registry=registry,
             manager=ModelManager(registry, settings),
             jobs=jobs,
+            drift=Windows(settings.drift_window),
         )
 
     def close(self) -> None:

@@ -139,6 +139,11 @@ class BaseClient:
         """Free a model's memory now (``POST /v1/models/{id}/unload``); returns its card."""
         return self.request("POST", f"/v1/models/{model_id}/unload").json()
 
+    def model_drift(self, model_id: str) -> dict[str, Any]:
+        """How well an ASR model decoded its recent audio, per language (``GET
+        /v1/models/{id}/drift``)."""
+        return self.request("GET", f"/v1/models/{model_id}/drift").json()
+
     # -- jobs -----------------------------------------------------------------------------
 
     def jobs(

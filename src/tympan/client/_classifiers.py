@@ -80,6 +80,12 @@ class ClassifierMethods(BaseClient):
         """Restore the previous production version of ``name``."""
         return self.request("POST", f"/v1/classifiers/{name}/rollback").json()
 
+    def classifier_drift(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """Whether the clips a version (the served one unless given) classified lately still
+        look like its validation clips: each statistic's distance, and advice."""
+        params = {"version": version} if version else None
+        return self.request("GET", f"/v1/classifiers/{name}/drift", params=params).json()
+
     def predict(
         self, name: str, file: FileInput, *, version: int | None = None, top_k: int | None = None
     ) -> Prediction:

@@ -31,6 +31,7 @@ from tympan.tasks.classifiers import (
 )
 from tympan.tasks.classifiers.archive import ArchiveLimits, extract_archive
 from tympan.tasks.classifiers.dataset import load_dataset
+from tympan.tasks.classifiers.drift import DriftReport
 from tympan.tasks.classifiers.report_page import report_html
 from tympan.tasks.classifiers.service import check_name
 from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
@@ -249,10 +250,18 @@ async def predict(
     return await services.manager.infer(
         ref,
         lambda handle: _with_encoder(
-            services, lambda h, e: classify(ref, h, audio, e, top_k), handle
+            services, lambda h, e: classify(ref, h, audio, e, top_k, services.drift), handle
         ),
         task=CLASSIFIER_TASK,
     )
+
+
+@router.get("/v1/classifiers/{name}/drift", response_model=DriftReport)
+def drift(
+    name: str, services: ServicesDep, namespace: NamespaceDep, version: int | None = None
+) -> DriftReport:
+    """Whether the clips a version classified lately still look like its validation clips."""
+    return _service(services, namespace).drift(name, version)
 
 
 @router.post("/v1/classifiers/{name}/detect", response_model=DetectionResult)

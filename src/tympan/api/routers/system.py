@@ -12,8 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from tympan import __version__
 from tympan.api.deps import NamespaceDep, ServicesDep
 from tympan.api.services import Services
-from tympan.errors import Conflict, ModelNotFound
+from tympan.errors import Conflict, InvalidParameter, ModelNotFound
 from tympan.models.spec import ModelSpec
+from tympan.tasks.asr.drift import AsrDriftReport, asr_drift_report
+from tympan.tasks.asr.pipeline import transcriber_for
 from tympan.tasks.asr.routing import AUTO
 
 __all__ = ["ModelCard", "ModelList", "router"]
@@ -147,3 +149,22 @@ def unload_model(model_id: str, services: ServicesDep, namespace: NamespaceDep) 
             f"Model {spec.id!r} is serving a request; unload it when idle.", param="model"
         )
     return _card(spec, services)
+
+
+@router.get("/v1/models/{model_id}/drift", response_model=AsrDriftReport)
+def model_drift(model_id: str, services: ServicesDep, namespace: NamespaceDep) -> AsrDriftReport:
+    """How well an ASR model decoded its recent audio, per language (Whisper's own checks)."""
+    spec = _spec(services, model_id, namespace)
+    if spec.task != "asr":
+        raise InvalidParameter(
+            f"{spec.id!r} is a {spec.task} model; this drift is for ASR models (a classifier's "
+            "is at /v1/classifiers/{name}/drift).",
+            param="model",
+        )
+    settings = services.settings
+    return asr_drift_report(
+        spec.id,
+        transcriber_for(services.manager, settings).quality,
+        settings.asr_drift_failing_share,
+        settings.drift_min_samples,
+    )

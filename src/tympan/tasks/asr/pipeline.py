@@ -21,12 +21,14 @@ from typing import Literal
 
 from tympan.audio.types import Audio
 from tympan.config import Settings
+from tympan.drift import Windows
 from tympan.errors import InvalidParameter, UnsupportedOperation
 from tympan.metrics import ASR_AUDIO_SECONDS
 from tympan.models.batching import BatchQueue
 from tympan.models.manager import ModelManager
 from tympan.tasks.asr.chunking import CHUNK_VAD_OPTIONS, Chunk, plan_chunks
 from tympan.tasks.asr.decoding import ChunkJob, DecodeOptions, decode_chunks, detect_language
+from tympan.tasks.asr.drift import observe_window
 from tympan.tasks.asr.languages import LANGUAGE_NAMES, language_name
 from tympan.tasks.asr.results import Segment, Transcription, join_chunks
 from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions
@@ -126,6 +128,8 @@ class Transcriber:
         self.manager = manager
         self.settings = settings
         self._queues: dict[str, BatchQueue[ChunkJob, list[Segment]]] = {}
+        self.quality = Windows(settings.drift_window)
+        """Whisper's judgement of the recent windows, per model and language (drift)."""
 
     def queue(self, model_id: str) -> BatchQueue[ChunkJob, list[Segment]]:
         """The model's queue (created on first use, in the running event loop)."""
@@ -134,7 +138,11 @@ class Transcriber:
 
             async def run_batch(jobs: list[ChunkJob]) -> list[list[Segment] | BaseException]:
                 ASR_AUDIO_SECONDS.labels(model_id).inc(sum(job.duration for job in jobs))
-                return await self.manager.infer(model_id, decode_chunks, jobs, task="asr")
+                results = await self.manager.infer(model_id, decode_chunks, jobs, task="asr")
+                for job, result in zip(jobs, results, strict=True):
+                    if isinstance(result, list):
+                        observe_window(self.quality, model_id, job.options.language, result)
+                return results
 
             queue = BatchQueue(
                 run_batch,

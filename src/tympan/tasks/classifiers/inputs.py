@@ -16,6 +16,7 @@ import numpy as np
 from tympan.audio import Audio
 from tympan.tasks.classifiers.augment import perturb
 from tympan.tasks.classifiers.dataset import Dataset, decode_dataset
+from tympan.tasks.classifiers.drift import audio_levels
 from tympan.tasks.classifiers.export import ModelMeta
 from tympan.tasks.classifiers.features import (
     ENCODER_DIM,
@@ -65,11 +66,12 @@ class InputShape:
 
 @dataclass(frozen=True, slots=True)
 class PreparedInputs:
-    """Inputs of every example in dataset order, plus augmented copies of each."""
+    """Inputs of every example in dataset order, plus augmented copies of each, and each
+    example's duration, loudness and SNR (``audio_levels``)."""
 
     originals: np.ndarray
     copies: list[np.ndarray]
-    durations: np.ndarray
+    levels: tuple[np.ndarray, np.ndarray, np.ndarray]
     shape: InputShape
 
 
@@ -116,8 +118,8 @@ def prepare_inputs(
         return decode_dataset(dataset, max_seconds, lambda f, m: progress(0.1 * f, m))
 
     fingerprint = dataset.fingerprint
-    (durations,) = cache_store.get_or_compute(
-        fingerprint, "durations", lambda: [np.array([a.duration for a in audios()])]
+    durations, loudness, snr = cache_store.get_or_compute(
+        fingerprint, "levels", lambda: list(audio_levels(audios()))
     )
     shape = input_shape(arch, durations)
     if shape.frames is None:
@@ -140,4 +142,4 @@ def prepare_inputs(
             fingerprint, f"{recipe}:copy{copy}:seed{seed}", perturbed
         )
         augmented.append(values)
-    return PreparedInputs(originals, augmented, durations, shape)
+    return PreparedInputs(originals, augmented, (durations, loudness, snr), shape)

@@ -20,6 +20,7 @@ import torch
 
 from tympan.models.threads import torch_threads
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
+from tympan.tasks.classifiers.drift import DriftReference
 from tympan.tasks.classifiers.evaluate import (
     Evaluation,
     confusion_png,
@@ -91,8 +92,8 @@ def write_report(
     return report
 
 
-def _serving_predictions(graph: Path, meta: ModelMeta, inputs: np.ndarray) -> np.ndarray:
-    return OnnxClassifier(graph, meta).probabilities(inputs).argmax(axis=1)
+def _serving_probabilities(graph: Path, meta: ModelMeta, inputs: np.ndarray) -> np.ndarray:
+    return OnnxClassifier(graph, meta).probabilities(inputs)
 
 
 def keep_misclassified(
@@ -165,14 +166,18 @@ def run_training(
     is_validation = np.zeros(targets.size, bool)
     is_validation[split.validation] = True
     StoredEmbeddings(embeddings, targets, is_validation).save(work / "embeddings.npz")
-    predictions = _serving_predictions(work / "model.onnx", meta, validation_x)
+    scores = _serving_probabilities(work / "model.onnx", meta, validation_x)
+    predictions = scores.argmax(axis=1)
     evaluation = evaluate(validation_y, predictions, labels)
+    DriftReference.build(
+        prepared.levels, validation_x, scores, prepared.originals[split.train]
+    ).save(work / "drift.npz")
     misclassified = keep_misclassified(dataset, split.validation, predictions, labels, work)
     notes: dict[str, Any] = {"training_seconds": round(time.perf_counter() - started, 2)}
     if config.quantize:
         quantize_onnx(work / "model.onnx", work / "model.int8.onnx")
-        quantized_predictions = _serving_predictions(work / "model.int8.onnx", meta, validation_x)
-        quantized = evaluate(validation_y, quantized_predictions, labels)
+        quantized_scores = _serving_probabilities(work / "model.int8.onnx", meta, validation_x)
+        quantized = evaluate(validation_y, quantized_scores.argmax(axis=1), labels)
         notes["int8_accuracy"] = quantized.accuracy
         notes["int8_accuracy_change"] = round(quantized.accuracy - evaluation.accuracy, 4)
     context = {

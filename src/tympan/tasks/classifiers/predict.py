@@ -15,7 +15,9 @@ import numpy as np
 from tympan.audio import Audio
 from tympan.budgets import over_budget
 from tympan.deadlines import check_deadline
+from tympan.drift import Windows
 from tympan.errors import InvalidParameter
+from tympan.tasks.classifiers.drift import clip_observation
 from tympan.tasks.classifiers.export import OnnxClassifier
 from tympan.tasks.classifiers.features import WhisperEncoder
 from tympan.tasks.classifiers.inputs import InputShape, clip_inputs, meta_shape
@@ -95,12 +97,17 @@ def classify(
     audio: Audio,
     encoder: WhisperEncoder | None,
     top_k: int = 3,
+    drift: Windows | None = None,
 ) -> Prediction:
-    """The ``top_k`` most probable labels of ``audio``."""
+    """The ``top_k`` most probable labels of ``audio``; what drift watches of the clip is
+    recorded under ``model_id`` in ``drift``."""
     labels = classifier.meta.labels
     if not 1 <= top_k <= 100:
         raise InvalidParameter("top_k must be between 1 and 100.", param="top_k")
-    scores = probabilities(classifier, [audio], encoder)[0]
+    inputs = clip_inputs([_padded(audio)], _shape(classifier), encoder)
+    scores = classifier.probabilities(inputs)[0]
+    if drift is not None:
+        drift.add(model_id, clip_observation(audio, inputs[0], scores))
     order = np.argsort(-scores)[:top_k]
     top = [LabelScore(labels[i], round(float(scores[i]), 5)) for i in order]
     return Prediction(model_id, top[0].label, top[0].probability, top)

@@ -24,6 +24,7 @@ from tympan.errors import Conflict, InvalidParameter, ModelNotFound, ResourceNot
 from tympan.models.threads import torch_threads
 from tympan.store.classifiers import ClassifierStore, ClassifierVersion, Stage, served_version
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
+from tympan.tasks.classifiers.drift import DriftReference, DriftReport, drift_report
 from tympan.tasks.classifiers.evaluate import Evaluation, evaluate
 from tympan.tasks.classifiers.export import export_onnx
 from tympan.tasks.classifiers.features import FeatureCache
@@ -44,7 +45,13 @@ if TYPE_CHECKING:
     from tympan.api.services import Services
     from tympan.store.jobs import Job, Progress
 
-__all__ = ["ENCODER_MODEL_ID", "ClassifierService", "ExamplesResult", "check_name"]
+__all__ = [
+    "ENCODER_MODEL_ID",
+    "ClassifierService",
+    "ExamplesResult",
+    "check_name",
+    "version_drift",
+]
 
 ENCODER_MODEL_ID = "whisper-tiny.en-encoder"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -289,6 +296,8 @@ class ClassifierService:
                 np.concatenate([stored.targets, np.full(len(audios), new_index)]),
                 np.concatenate([stored.validation, np.zeros(len(audios), bool)]),
             ).save(work / "embeddings.npz")
+            if (folder / "drift.npz").is_file():  # the body and inputs are the parent's
+                shutil.copyfile(folder / "drift.npz", work / "drift.npz")
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -343,6 +352,26 @@ class ClassifierService:
         if not path.is_file():
             raise ResourceNotFound(f"{item.ref} has no {file}.", param="file")
         return path
+
+    def drift(self, name: str, version: int | None = None) -> DriftReport:
+        """How the recent clips of a version (the served one unless given) compare with its
+        validation clips."""
+        return version_drift(self.services, name, self.get(name, version).version)
+
+
+def version_drift(services: Services, name: str, version: int) -> DriftReport:
+    """The drift report of ``name:version`` from this process's recent clips of it."""
+    path = services.artifacts.path(f"{version_key(name, version)}/drift.npz")
+    reference = DriftReference.load(path) if path.is_file() else None
+    settings = services.settings
+    return drift_report(
+        name,
+        f"{name}:{version}",
+        reference,
+        services.drift,
+        settings.drift_threshold,
+        settings.drift_min_samples,
+    )
 
 
 def _summary(version: ClassifierVersion) -> dict[str, Any]:

@@ -1,0 +1,203 @@
+"""Drift of a classifier version: its recent clips against its validation clips.
+
+Each version keeps ``drift.npz``, written at training, with the statistics serving measures
+on every clip it classifies, so the two are comparable:
+
+- ``confidence`` (the top probability; only a fall drifts) and ``label`` (the predicted
+  class): what the model says, on its validation clips (clips it did not learn from);
+- ``duration``, ``loudness`` (RMS level in dBFS) and ``snr`` (the blind estimate that
+  ``noise_reduction=auto`` uses): what the audio is like, on every clip of its dataset;
+- ``novelty`` (only a rise drifts): how far the clip's model input lies from the training
+  inputs, as the RMS of its standardised distance to their mean (the mean over frames of the
+  log-mel bands, or the Whisper encoder embedding), on its validation clips. A new microphone,
+  noise or a new population of speakers moves it even when the audio's level does not.
+
+``tympan.drift`` compares them (Kolmogorov-Smirnov, total variation); ``drift_report`` says
+which statistics moved and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from tympan.audio import Audio
+from tympan.drift import Shift, Windows, categorical_shift, numeric_shift
+from tympan.tasks.enhancement.snr import estimate_snr_db
+
+__all__ = [
+    "INPUT_STATISTICS",
+    "DriftReference",
+    "DriftReport",
+    "audio_levels",
+    "clip_observation",
+    "drift_report",
+    "input_summaries",
+]
+
+INPUT_STATISTICS = ("duration", "loudness", "snr", "novelty")
+_DIRECTIONS: dict[str, Literal["both", "up", "down"]] = {
+    "confidence": "down",
+    "duration": "both",
+    "loudness": "both",
+    "snr": "both",
+    "novelty": "up",
+}
+_SILENCE_DBFS = -120.0
+
+
+def input_summaries(inputs: np.ndarray) -> np.ndarray:
+    """One vector per model input: log-mel ``(N, frames, bands)`` averaged over frames,
+    embeddings ``(N, dims)`` as they are."""
+    return inputs.mean(axis=1) if inputs.ndim == 3 else inputs
+
+
+def loudness_dbfs(samples: np.ndarray) -> float:
+    """RMS level in dB relative to full scale (-120 for digital silence)."""
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    return max(_SILENCE_DBFS, 20.0 * np.log10(rms)) if rms > 0 else _SILENCE_DBFS
+
+
+def audio_levels(audios: Sequence[Audio]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Duration, loudness and estimated SNR of each clip."""
+    return (
+        np.array([audio.duration for audio in audios]),
+        np.array([loudness_dbfs(audio.samples) for audio in audios]),
+        np.array([estimate_snr_db(audio) for audio in audios]),
+    )
+
+
+def clip_observation(audio: Audio, model_input: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    """What serving records of one classified clip (``scores``: its class probabilities)."""
+    duration, loudness, snr = (float(level[0]) for level in audio_levels([audio]))
+    return {
+        "confidence": float(scores.max()),
+        "label": int(scores.argmax()),
+        "duration": duration,
+        "loudness": loudness,
+        "snr": snr,
+        "summary": input_summaries(model_input[np.newaxis])[0],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReference:
+    """A version's validation clips, statistic by statistic, and the training inputs' centre
+    and spread that ``novelty`` is measured from."""
+
+    confidence: np.ndarray
+    label: np.ndarray
+    duration: np.ndarray
+    loudness: np.ndarray
+    snr: np.ndarray
+    novelty: np.ndarray
+    centre: np.ndarray
+    spread: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        levels: tuple[np.ndarray, np.ndarray, np.ndarray],
+        validation_inputs: np.ndarray,
+        validation_scores: np.ndarray,
+        training_inputs: np.ndarray,
+    ) -> DriftReference:
+        """The reference of a version: ``levels`` (``audio_levels``) of every dataset clip,
+        model inputs and class probabilities of its validation clips, its training inputs."""
+        training = input_summaries(training_inputs)
+        centre = training.mean(axis=0)
+        spread = training.std(axis=0) + 1e-3 * (float(training.std()) + 1e-9)
+        duration, loudness, snr = levels
+        return cls(
+            confidence=validation_scores.max(axis=1),
+            label=validation_scores.argmax(axis=1),
+            duration=duration,
+            loudness=loudness,
+            snr=snr,
+            novelty=_novelty(input_summaries(validation_inputs), centre, spread),
+            centre=centre,
+            spread=spread,
+        )
+
+    def save(self, path: Path) -> None:
+        """Write ``drift.npz``."""
+        with path.open("wb") as handle:
+            np.savez(handle, **{item.name: getattr(self, item.name) for item in fields(self)})
+
+    @classmethod
+    def load(cls, path: Path) -> DriftReference:
+        """Read ``drift.npz``."""
+        with np.load(path) as data:
+            return cls(**{item.name: data[item.name] for item in fields(cls)})
+
+
+def _novelty(summaries: np.ndarray, centre: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.mean(np.square((summaries - centre) / spread), axis=1))
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReport:
+    """Whether a version's recent clips drifted from its validation clips, and what to do."""
+
+    model: str
+    recent: int
+    min_samples: int
+    threshold: float
+    drifting: bool
+    statistics: list[Shift]
+    advice: str
+
+
+def drift_report(
+    name: str,
+    ref: str,
+    reference: DriftReference | None,
+    windows: Windows,
+    threshold: float,
+    min_samples: int,
+) -> DriftReport:
+    """Compare the recent clips of version ``ref`` of classifier ``name`` with its reference."""
+    recent = windows.recent(ref)
+
+    def report(statistics: list[Shift], advice: str) -> DriftReport:
+        drifting = any(shift.drifting for shift in statistics)
+        return DriftReport(ref, len(recent), min_samples, threshold, drifting, statistics, advice)
+
+    if reference is None:
+        return report([], f"{ref} has no drift reference (it was trained before Tympan kept "
+                          "one): retrain it to watch its drift.")  # fmt: skip
+    if len(recent) < min_samples:
+        return report([], f"{min_samples - len(recent)} more predictions are needed to judge.")
+    column = {key: np.array([item[key] for item in recent]) for key in recent[0]}
+    column["novelty"] = _novelty(np.stack(column["summary"]), reference.centre, reference.spread)
+    statistics = [
+        numeric_shift(key, getattr(reference, key), column[key], threshold, direction)
+        for key, direction in _DIRECTIONS.items()
+    ]
+    classes = int(max(reference.label.max(), column["label"].max())) + 1
+    statistics.append(
+        categorical_shift("label", reference.label, column["label"], classes, threshold)
+    )
+    return report(statistics, _advice(name, [s.statistic for s in statistics if s.drifting]))
+
+
+def _advice(name: str, moved: list[str]) -> str:
+    if not moved:
+        return "No statistic has moved past the threshold."
+    listed = ", ".join(moved)
+    if any(statistic in INPUT_STATISTICS for statistic in moved):
+        return (
+            f"The audio it receives no longer looks like its validation audio ({listed}). "
+            f"Label some recent clips and add them with POST /v1/classifiers/{name}/examples, "
+            "or retrain on a dataset that includes such audio."
+        )
+    return (
+        f"The audio looks like its validation audio but the predictions moved ({listed}): "
+        "the mix of classes may have changed, or the model is less sure. Label some recent "
+        f"clips to check its accuracy, then add them with POST /v1/classifiers/{name}/examples "
+        "or retrain."
+    )
