@@ -183,6 +183,15 @@ class Settings(BaseSettings):
         le=65535,
         description="Also serve /metrics without a key on this port of 127.0.0.1 (Prometheus).",
     )
+    otlp_endpoint: str = Field(
+        "",
+        description="Send OpenTelemetry traces (a span per request and per stage) over OTLP/HTTP "
+        "to this collector, e.g. `http://127.0.0.1:4318` (spans go to its `/v1/traces`); empty "
+        "= tracing off. See docs/monitoring.md.",
+    )
+    otlp_service_name: str = Field(
+        "tympan", description="`service.name` of the traces (one per deployment or replica set)."
+    )
     inference_queue_size: int = Field(
         64, ge=1, description="Requests allowed to wait for a worker before 503 Overloaded."
     )
@@ -353,6 +362,17 @@ class Settings(BaseSettings):
             if any(not sep or not name.strip() for name, sep, _ in pairs):
                 raise ValueError(f"{info.field_name} must read name=value,name2=value2")
             return {name.strip(): path.strip() for name, _, path in pairs}
+        return value
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_otlp_endpoint(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "TYMPAN_OTLP_ENDPOINT must be an http:// or https:// URL (OTLP over HTTP), "
+                "such as http://127.0.0.1:4318"
+            )
         return value
 
     @field_validator("artifact_url")

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tympan.errors import Overloaded
 from tympan.models.batching import BatchQueue
+from tympan.tracing import bound_tracer, span
 
 
 def _run(coroutine):  # type: ignore[no-untyped-def]
@@ -153,3 +157,31 @@ def test_a_cancelled_caller_s_item_is_dropped_not_run() -> None:
 
     _run(main())
     assert ran == [1]
+
+
+def test_a_batch_shows_in_the_trace_of_each_request_with_items_in_it() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    async def double(items: list[int]) -> list[int]:
+        await asyncio.sleep(0.01)
+        return [item * 2 for item in items]
+
+    async def request(queue: BatchQueue[int, int], name: str, items: list[int]) -> list[int]:
+        with bound_tracer(provider.get_tracer("test")), span(name):
+            return await asyncio.gather(*(queue.submit(item) for item in items))
+
+    async def main() -> list[list[int]]:
+        queue = BatchQueue(double, max_batch=8, max_wait=0.02, name="asr:test")
+        return await asyncio.gather(request(queue, "a", [1, 2]), request(queue, "b", [3]))
+
+    assert _run(main()) == [[2, 4], [6]]
+    spans = exporter.get_finished_spans()
+    requests = {s.name: s.context for s in spans if s.name in ("a", "b")}
+    for name, context in requests.items():
+        mine = [s for s in spans if s.parent and s.parent.span_id == context.span_id]
+        assert sorted(s.name for s in mine) == ["inference"] + ["queue"] * (2 if name == "a" else 1)
+        [inference] = [s for s in mine if s.name == "inference"]
+        assert inference.attributes == {"tympan.queue": "asr:test", "tympan.batch_size": 3}
+        assert all(s.context.trace_id == context.trace_id for s in mine)

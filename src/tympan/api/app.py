@@ -26,6 +26,7 @@ from tympan.api.metrics import RequestMetrics
 from tympan.api.request_id import RequestId
 from tympan.api.security import AccessPolicy, RequestGuard, is_loopback_host
 from tympan.api.services import Services
+from tympan.api.traces import RequestSpans, Tracing
 from tympan.config import Settings
 from tympan.console import CONSOLE_PATH, ConsoleFiles
 from tympan.errors import UploadTooLarge
@@ -151,6 +152,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = Services.start(settings)
         app.state.services = services
         app.state.metrics_registry = registry = app_registry(_collector(services))
+        if settings.otlp_endpoint:
+            app.state.tracing = Tracing(settings.otlp_endpoint, settings.otlp_service_name)
         exporter = None
         if settings.metrics_port:
             exporter, _ = start_http_server(settings.metrics_port, "127.0.0.1", registry)
@@ -170,6 +173,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if exporter is not None:
                 exporter.shutdown()
             services.close()
+            if settings.otlp_endpoint:
+                app.state.tracing.shutdown()  # after the last request's spans have ended
 
     app = FastAPI(
         title="Tympan",
@@ -194,5 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(RequestGuard, policy=policy)  # before CORS and the body
     app.add_middleware(RequestMetrics)  # refusals are counted and logged too
+    if settings.otlp_endpoint:
+        app.add_middleware(RequestSpans)  # inside RequestId: its span carries the request id
     app.add_middleware(RequestId)  # outermost: every request and its log line has an id
     return app

@@ -20,6 +20,7 @@ import soxr
 from tympan.audio.types import Audio, SourceInfo
 from tympan.config import SAMPLE_RATE
 from tympan.errors import AudioTooLong, InvalidAudio, UnsupportedMedia, UploadTooLarge
+from tympan.tracing import span
 
 __all__ = ["AudioInput", "decode_audio"]
 
@@ -91,11 +92,18 @@ def decode_audio(
     max_seconds: float | None = None,
     max_bytes: int | None = None,
 ) -> Audio:
-    """Decode ``source`` into 16 kHz mono float32 ``Audio``.
+    """Decode ``source`` into 16 kHz mono float32 ``Audio`` (the ``decode`` span of a trace).
 
     Raises ``InvalidAudio`` (400) for empty or undecodable input, ``UnsupportedMedia`` (400)
     for media without an audio stream, ``UploadTooLarge`` / ``AudioTooLong`` (413) past limits.
     """
+    with span("decode") as stage:
+        audio = _decode(source, max_seconds, max_bytes)
+        stage.set(audio_seconds=round(audio.duration, 3), codec=audio.source.codec)
+        return audio
+
+
+def _decode(source: AudioInput, max_seconds: float | None, max_bytes: int | None) -> Audio:
     container, size, name = _open_container(source)
     if max_bytes is not None and size > max_bytes:
         container.close()

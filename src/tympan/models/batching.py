@@ -8,6 +8,10 @@ runs ONE batched call (in the model manager's executor, via the ``run_batch`` co
 given) and resolves each caller's future with its own result. While a batch runs, new items
 wait and form the next one, so a busy queue batches without any waiting at all.
 
+In a traced request each item has a ``queue`` span, from its submission to the start of its
+batch, and each batch an ``inference`` span (``tympan.batch_size``) in the trace of every
+request with items in it: the worker serves every caller, so the items carry their parents.
+
 The queue is bounded by callers, not items: a request takes an ``admission`` before its work
 starts (all its items may then queue), and past ``max_callers`` admissions the next request is
 refused with ``Overloaded`` (503, Retry-After) instead of waiting in an ever longer line.
@@ -26,6 +30,7 @@ from typing import Generic, TypeVar
 from tympan.budgets import setting_variable
 from tympan.errors import Overloaded
 from tympan.metrics import BATCH_SIZE, QUEUE_DEPTH, QUEUE_REFUSALS
+from tympan.tracing import StageSpan, shared_span, start_span
 
 __all__ = ["BatchQueue", "BatchStats"]
 
@@ -77,7 +82,7 @@ class BatchQueue(Generic[I, R]):
         self.max_wait = max_wait
         self.name = name
         self.stats = BatchStats()
-        self._pending: list[tuple[I, asyncio.Future[R]]] = []
+        self._pending: list[tuple[I, asyncio.Future[R], StageSpan]] = []
         self._full = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
 
@@ -111,7 +116,7 @@ class BatchQueue(Generic[I, R]):
     async def submit(self, item: I) -> R:
         """Queue ``item`` and wait for its result (a cancelled wait drops the item)."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
+        self._pending.append((item, future, start_span("queue", queue=self.name)))
         QUEUE_DEPTH.labels(self.name).set(len(self._pending))
         if len(self._pending) >= self.max_batch:
             self._full.set()
@@ -131,24 +136,28 @@ class BatchQueue(Generic[I, R]):
                     await asyncio.wait_for(self._full.wait(), self.max_wait)
             taken, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             QUEUE_DEPTH.labels(self.name).set(len(self._pending))
-            live = [(item, future) for item, future in taken if not future.done()]
+            for _, _, waiting in taken:
+                waiting.end()
+            live = [entry for entry in taken if not entry[1].done()]
             if live:
                 await self._run(live)
 
-    async def _run(self, batch: list[tuple[I, asyncio.Future[R]]]) -> None:
+    async def _run(self, batch: list[tuple[I, asyncio.Future[R], StageSpan]]) -> None:
         self.stats.batches += 1
         self.stats.items += len(batch)
         self.stats.largest = max(self.stats.largest, len(batch))
         BATCH_SIZE.labels(self.name).observe(len(batch))
         log.debug("%s: batch of %d (%d waiting)", self.name, len(batch), len(self._pending))
+        traces = [waiting.parent for _, _, waiting in batch]
         try:
-            results = await self._run_batch([item for item, _ in batch])
+            with shared_span("inference", traces, queue=self.name, batch_size=len(batch)):
+                results = await self._run_batch([item for item, _, _ in batch])
         except Exception as exc:  # the whole batch failed: every caller sees why
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_, future, _), result in zip(batch, results, strict=True):
             if future.done():
                 continue
             if isinstance(result, BaseException):

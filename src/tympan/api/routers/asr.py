@@ -44,6 +44,7 @@ from tympan.tasks.asr.formats import logprob_entries, word_logprobs
 from tympan.tasks.asr.routing import route_model
 from tympan.tasks.diarization import DiarizationOptions, diarize_with_models, label_transcription
 from tympan.tasks.vad import VadOptions
+from tympan.tracing import span
 
 __all__ = ["router"]
 
@@ -375,7 +376,8 @@ async def _serve(
         return _stream(run, admission, logprobs, segments=diarize)
     with transcriber.admission(model_id):
         result = await run()
-    return _response(result, fmt, logprobs)
+    with span("respond", format=fmt):
+        return _response(result, fmt, logprobs)
 
 
 def _options(

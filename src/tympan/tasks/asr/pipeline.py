@@ -3,6 +3,9 @@
     VAD (Silero)  ->  chunks <=30 s cut in pauses  ->  language  ->  per-model BatchQueue
                   ->  batched decoding (with other requests' chunks)  ->  joined transcript
 
+In a traced request these are the spans ``vad``, ``language`` (when detected), then ``queue``
+and ``inference`` per chunk and batch (opened by the ``BatchQueue``).
+
 Each model has one ``BatchQueue``: the chunks of a long recording and those of concurrent
 requests are decoded together, one batch at a time, in the model manager's executor. Progress
 (chunks done, audio seconds covered) goes to the server log and to an optional callback.
@@ -32,6 +35,7 @@ from tympan.tasks.asr.drift import observe_window
 from tympan.tasks.asr.languages import LANGUAGE_NAMES, language_name
 from tympan.tasks.asr.results import Segment, Transcription, join_chunks
 from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions
+from tympan.tracing import span
 
 __all__ = [
     "ChunkProgress",
@@ -191,11 +195,13 @@ class Transcriber:
         if options.language:
             return options.language
         first = chunks[0]
-        language, probability = await self.manager.infer(
-            model_id,
-            lambda handle: detect_language(handle, audio.slice(first.start, first.end).samples),
-            task="asr",
-        )
+        with span("language") as stage:
+            language, probability = await self.manager.infer(
+                model_id,
+                lambda handle: detect_language(handle, audio.slice(first.start, first.end).samples),
+                task="asr",
+            )
+            stage.set(language=language)
         log.info("asr %s: detected language %s (p=%.2f)", model_id, language, probability)
         return language
 
@@ -210,15 +216,17 @@ class Transcriber:
         started = time.perf_counter()
         model_id = self.manager.registry.get(model_id, task="asr").id
         multilingual = await self.check(model_id, options)
-        probabilities = await self.manager.infer(
-            SILERO_MODEL_ID, lambda vad: vad.probabilities(audio), task="vad"
-        )
-        chunks, _ = plan_chunks(
-            probabilities,
-            audio.duration,
-            speech_only=options.vad_filter,
-            vad_options=options.chunking,
-        )
+        with span("vad") as stage:
+            probabilities = await self.manager.infer(
+                SILERO_MODEL_ID, lambda vad: vad.probabilities(audio), task="vad"
+            )
+            chunks, _ = plan_chunks(
+                probabilities,
+                audio.duration,
+                speech_only=options.vad_filter,
+                vad_options=options.chunking,
+            )
+            stage.set(chunks=len(chunks))
         if multilingual and chunks:
             language = await self._language(model_id, audio, chunks, options)
         else:
