@@ -64,16 +64,17 @@ AUDIO_SECONDS = Counter(
     ["route"],
     registry=None,
 )
-INFERENCE_SECONDS = Counter(
+INFERENCE_SECONDS = Histogram(
     "tympan_inference_seconds",
-    "Wall time spent in model calls, by task and model.",
+    "Wall time of each model call (a batch for ASR), by task and model.",
     ["task", "model"],
+    buckets=_LATENCY_BUCKETS,
     registry=None,
 )
 ASR_AUDIO_SECONDS = Counter(
     "tympan_asr_audio_seconds",
-    "Seconds of audio transcribed, by model (RTFx = its rate / tympan_inference_seconds' rate "
-    "for task asr).",
+    "Seconds of audio transcribed, by model (RTFx = its rate / the rate of "
+    "tympan_inference_seconds_sum for task asr).",
     ["model"],
     registry=None,
 )

@@ -78,8 +78,8 @@ def test_a_transcription_moves_requests_audio_batches_and_models(client: Client)
         before, "tympan_batch_size_count", queue=f"asr:{MODEL}"
     )
     assert batches >= 1
-    inference = value(after, "tympan_inference_seconds_total", task="asr", model=MODEL)
-    assert inference > value(before, "tympan_inference_seconds_total", task="asr", model=MODEL)
+    inference = value(after, "tympan_inference_seconds_sum", task="asr", model=MODEL)
+    assert inference > value(before, "tympan_inference_seconds_sum", task="asr", model=MODEL)
     assert value(after, "tympan_model_loaded", model=MODEL, task="asr") == 1
     assert value(after, "tympan_model_memory_bytes", model=MODEL, task="asr") > 0
     assert value(after, "tympan_model_loads_total", model=MODEL) >= 1

@@ -216,7 +216,7 @@ class ModelManager:
                     return fn(model.handle, *args, **kwargs)
                 finally:
                     seconds = time.perf_counter() - started
-                    INFERENCE_SECONDS.labels(model.spec.task, model.spec.id).inc(seconds)
+                    INFERENCE_SECONDS.labels(model.spec.task, model.spec.id).observe(seconds)
 
         return await self.run(call)
 
