@@ -132,7 +132,8 @@ def run() -> str:
             base_dir = assemble_base_model(settings.models_dir / "whisper-base")
             return "\n\n".join(
                 [
-                    "### Language identification (whisper-base, first 30 s)\n\n"
+                    "### Language identification (whisper-base: first 4 s, or 30 s when "
+                    "no language reaches 0.8 in 4 s)\n\n"
                     + _identification(client, clips),
                     "### English: whisper-1 routed vs tiny.en asked directly\n\n"
                     + _english_route(client),
