@@ -125,4 +125,5 @@ class AsrMethods(BaseClient):
             text=body["text"],
             segments=segments,
             words=words(body.get("words")),
+            language_probability=body.get("language_probability"),
         )

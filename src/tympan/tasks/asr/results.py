@@ -49,6 +49,9 @@ class Transcription:
     text: str
     segments: list[Segment] = field(default_factory=list)
     words: list[Word] | None = None
+    language_probability: float | None = None
+    """How sure language identification was (``None`` when the language was given or the
+    model knows English only)."""
 
 
 def join_chunks(
@@ -58,6 +61,7 @@ def join_chunks(
     language: str,
     duration: float,
     with_words: bool,
+    language_probability: float | None = None,
 ) -> Transcription:
     """Number the segments of every chunk in time order and join their text; words stay
     only ``with_words``."""
@@ -67,4 +71,6 @@ def join_chunks(
     ]
     text = "".join(segment.text for segment in segments).strip()
     words = [w for s in segments for w in (s.words or [])] if with_words else None
-    return Transcription(task, language, round(duration, 3), text, segments, words)
+    return Transcription(
+        task, language, round(duration, 3), text, segments, words, language_probability
+    )

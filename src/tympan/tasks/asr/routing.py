@@ -65,5 +65,7 @@ async def route_model(
         return BASE_MODEL_ID, options
     if options.language is None:
         guess = await identify_language(manager, audio)
-        options = replace(options, language=guess.language)
+        options = replace(
+            options, language=guess.language, language_probability=round(guess.probability, 4)
+        )
     return (DEFAULT_MODEL_ID if options.language == "en" else BASE_MODEL_ID), options
