@@ -82,8 +82,9 @@ class RayModels:
 
         ``RayUnavailable`` naming the setting when the address cannot be reached."""
         address = settings.ray_address.strip()
+        check_address(address)
         owns_ray = False
-        if not ray.is_initialized():
+        if not ray.is_initialized():  # else join the Ray this process already runs (tests)
             if address == "local":
                 ray.init(
                     num_cpus=settings.ray_num_cpus or None,
@@ -92,7 +93,6 @@ class RayModels:
                     log_to_driver=False,
                 )
             else:
-                check_address(address)
                 try:
                     ray.init(address=address, log_to_driver=False)
                 except (ConnectionError, RayError, ValueError) as exc:
