@@ -261,6 +261,34 @@ class Settings(BaseSettings):
         le=1000,
         description="How long an idle ASR queue waits for more chunks before decoding a batch.",
     )
+    ray_address: str = Field(
+        "",
+        description="Serve ASR models as Ray Serve deployments (`tympan serve --ray`): empty = "
+        "embedded, every model in this process; `local` = start Ray on this machine (or join "
+        "the Ray this process already runs); `host:6379` or `ray://host:10001` = join a "
+        "cluster started with `ray start --head`. See docs/scaling.md.",
+    )
+    ray_num_cpus: int = Field(
+        0, ge=0, description="CPUs a `local` Ray instance offers its replicas; 0 = all cores."
+    )
+    ray_asr_replicas: int = Field(
+        1,
+        ge=1,
+        description="Replicas of each ASR model's Ray Serve deployment (the minimum "
+        "when autoscaling).",
+    )
+    ray_asr_max_replicas: int = Field(
+        0,
+        ge=0,
+        description="Above `ray_asr_replicas`, Ray Serve autoscales each ASR deployment up to "
+        "this many replicas on queued batches; 0 = a fixed count.",
+    )
+    ray_asr_replica_cpus: int = Field(
+        1,
+        ge=1,
+        description="CPUs Ray reserves for each ASR replica, which are the CTranslate2 "
+        "threads it decodes with.",
+    )
     music_soundfont: Path = Field(
         Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
         description="General MIDI SoundFont FluidSynth renders music with (Debian "

@@ -4,6 +4,9 @@ Starting also recovers from a crash of any earlier process on the same data: job
 lapsed are failed and dead work folders removed (``JobRunner``), half-published classifier
 versions are reaped and unowned version folders deleted, and interrupted music model
 replacements are finished or undone. Each step is safe while other processes run.
+
+With ``TYMPAN_RAY_ADDRESS`` set, ASR models run as Ray Serve replicas (``serving/ray.py``);
+Ray is imported only then.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 
 from tympan.config import Settings
 from tympan.drift import Windows
-from tympan.models.manager import ModelManager
+from tympan.models.manager import ModelManager, RemoteModels
 from tympan.models.registry import ModelRegistry
 from tympan.store.artifacts import ArtifactStore, recover_replaced_folders
 from tympan.store.classifiers import ClassifierStore
@@ -40,6 +43,7 @@ class Services:
     def start(cls, settings: Settings) -> Services:
         """Create the data folder and tables, discover models; nothing is loaded yet."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        remote = _remote_models(settings)  # first: a cluster that cannot be reached stops here
         db = Database(settings.resolved_database_url)
         db.upgrade()
         registry = ModelRegistry.from_settings(settings)
@@ -53,7 +57,7 @@ class Services:
             db=db,
             artifacts=artifacts,
             registry=registry,
-            manager=ModelManager(registry, settings),
+            manager=ModelManager(registry, settings, remote),
             jobs=jobs,
             drift=Windows(settings.drift_window),
         )
@@ -63,3 +67,12 @@ class Services:
         self.jobs.close()
         self.manager.close()
         self.db.close()
+
+
+def _remote_models(settings: Settings) -> RemoteModels | None:
+    """Ray Serve replicas when ``ray_address`` is set; None (everything in-process) otherwise."""
+    if not settings.ray_address.strip():
+        return None
+    from tympan.serving.ray import RayModels  # Ray is imported only when it serves
+
+    return RayModels.connect(settings)

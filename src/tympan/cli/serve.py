@@ -28,6 +28,15 @@ def serve(
             "tcp://0.0.0.0:10300 (default TYMPAN_WYOMING_URI)."
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            flag_value="local",
+            help="Run ASR models as Ray Serve replicas: --ray alone starts Ray on this machine, "
+            "--ray HOST:PORT joins a cluster (default TYMPAN_RAY_ADDRESS; see docs/scaling.md).",
+        ),
+    ] = None,
 ) -> None:
     """Start the HTTP service (OpenAI-compatible audio API under /v1, Realtime WebSocket)."""
     import uvicorn
@@ -42,8 +51,17 @@ def serve(
             "port": port or defaults.port,
             "insecure": insecure or defaults.insecure,
             "wyoming_uri": wyoming or defaults.wyoming_uri,
+            "ray_address": ray or defaults.ray_address,
         }
     )
+    if settings.ray_address.strip():
+        from tympan.serving.ray import RayUnavailable, check_address
+
+        try:
+            check_address(settings.ray_address.strip())
+        except RayUnavailable as exc:
+            err_console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
     wyoming_host = urlparse(settings.wyoming_uri or "").hostname
     if wyoming_host and not is_loopback_host(wyoming_host) and not settings.insecure:
         err_console.print(

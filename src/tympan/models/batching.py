@@ -58,8 +58,9 @@ class BatchQueue(Generic[I, R]):
 
     ``run_batch(items)`` returns one result per item, in order; a result that is an exception
     fails only its own caller. An exception raised by ``run_batch`` fails the whole batch.
-    One batch runs at a time per queue: the batched call already uses every core it is given.
-    Must be used from one event loop (the app's).
+    One batch runs at a time per queue by default: the batched call already uses every core it
+    is given. ``parallel`` lets that many batches run at once (one per Ray Serve replica of the
+    model); the next batch still gathers while they run. Must be used from one event loop.
     """
 
     def __init__(
@@ -71,9 +72,10 @@ class BatchQueue(Generic[I, R]):
         name: str = "batch",
         max_callers: int | None = None,
         limit_setting: str | None = None,
+        parallel: int = 1,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+        if max_batch < 1 or parallel < 1:
+            raise ValueError("max_batch and parallel must be at least 1")
         self.max_callers = max_callers
         self.limit_setting = limit_setting
         self._admitted = 0
@@ -85,6 +87,8 @@ class BatchQueue(Generic[I, R]):
         self._pending: list[tuple[I, asyncio.Future[R], StageSpan]] = []
         self._full = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+        self._free = asyncio.Semaphore(parallel)  # batches that may start now
+        self._running: set[asyncio.Task[None]] = set()
 
     @property
     def pending(self) -> int:
@@ -129,6 +133,7 @@ class BatchQueue(Generic[I, R]):
 
     async def _drain(self) -> None:
         while self._pending:
+            await self._free.acquire()  # items keep gathering while every batch place is taken
             if len(self._pending) < self.max_batch and self.max_wait > 0:
                 self._full.clear()
                 # Give concurrent callers a moment to join; a full batch goes at once.
@@ -139,8 +144,16 @@ class BatchQueue(Generic[I, R]):
             for _, _, waiting in taken:
                 waiting.end()
             live = [entry for entry in taken if not entry[1].done()]
-            if live:
-                await self._run(live)
+            if not live:
+                self._free.release()
+                continue
+            batch = asyncio.create_task(self._run(live))
+            self._running.add(batch)
+            batch.add_done_callback(self._batch_done)
+
+    def _batch_done(self, batch: asyncio.Task[None]) -> None:
+        self._running.discard(batch)
+        self._free.release()
 
     async def _run(self, batch: list[tuple[I, asyncio.Future[R], StageSpan]]) -> None:
         self.stats.batches += 1

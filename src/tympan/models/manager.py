@@ -8,6 +8,10 @@ pool, never on the event loop; when the pool and its queue are full, callers get
 even when the awaiting request is cancelled (a client that disconnects from a stream cannot
 free a slot while its work still runs). Torch's thread count is set once here
 (``TYMPAN_CPU_THREADS``) and every inference thread starts with it (``models/threads.py``).
+
+With ``remote`` (Ray Serve replicas, ``serving/ray.py``, when ``TYMPAN_RAY_ADDRESS`` is set),
+``infer`` sends the calls of the models it serves to their replicas instead: the same
+``fn(handle, ...)``, run where the model is loaded. Everything else stays in this process.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import psutil
 
@@ -39,7 +43,7 @@ from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec
 from tympan.models.threads import pin_resting_threads, set_resting_threads
 
-__all__ = ["LoadedModel", "ModelManager", "ModelStatus"]
+__all__ = ["LoadedModel", "ModelManager", "ModelStatus", "RemoteModels"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,12 +70,35 @@ class ModelStatus:
     last_used: float | None
 
 
+class RemoteModels(Protocol):
+    """Models loaded in other processes (replicas) that run ``fn(handle, ...)`` for us."""
+
+    def serves(self, spec: ModelSpec) -> bool:
+        """Whether calls of this model go to the replicas."""
+        ...
+
+    def parallel_calls(self, model_id: str) -> int:
+        """How many calls of this model may run at once (one per replica)."""
+        ...
+
+    async def infer(self, model_id: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(handle, *args, **kwargs)`` run by a replica of ``model_id``."""
+        ...
+
+    def close(self) -> None:
+        """Remove the replicas this process deployed."""
+        ...
+
+
 class ModelManager:
     """Loads, shares, accounts for and unloads models; runs inference in a bounded pool."""
 
-    def __init__(self, registry: ModelRegistry, settings: Settings) -> None:
+    def __init__(
+        self, registry: ModelRegistry, settings: Settings, remote: RemoteModels | None = None
+    ) -> None:
         self.registry = registry
         self.settings = settings
+        self.remote = remote
         self._loaded: dict[str, LoadedModel] = {}
         self._state_lock = threading.Lock()
         self._model_locks: dict[str, threading.Lock] = {}
@@ -207,7 +234,17 @@ class ModelManager:
         task: str | None = None,
         **kwargs: Any,
     ) -> T:
-        """Run ``fn(handle, *args, **kwargs)`` with model ``model_id`` leased, in the pool."""
+        """Run ``fn(handle, *args, **kwargs)`` with model ``model_id`` leased, in the pool (or
+        by one of its replicas, when ``remote`` serves it)."""
+        if self.remote is not None:
+            spec = self.registry.get(model_id, task=task)
+            if self.remote.serves(spec):
+                started = time.perf_counter()
+                try:
+                    return await self.remote.infer(spec.id, fn, *args, **kwargs)
+                finally:
+                    seconds = time.perf_counter() - started
+                    INFERENCE_SECONDS.labels(spec.task, spec.id).observe(seconds)
 
         def call() -> T:
             with self.use(model_id, task=task) as model:
@@ -220,8 +257,18 @@ class ModelManager:
 
         return await self.run(call)
 
+    def parallel_calls(self, model_id: str) -> int:
+        """Batches of ``model_id`` worth running at once: one here (a batch already uses every
+        core it is given), one per replica when ``remote`` serves it."""
+        spec = self.registry.get(model_id)
+        if self.remote is not None and self.remote.serves(spec):
+            return self.remote.parallel_calls(spec.id)
+        return 1
+
     def close(self) -> None:
-        """Stop the pool and drop every model."""
+        """Stop the pool, drop every model and remove the replicas this process deployed."""
+        if self.remote is not None:
+            self.remote.close()
         self._executor.shutdown(wait=True, cancel_futures=True)
         with self._state_lock:
             self._loaded.clear()

@@ -158,6 +158,7 @@ class Transcriber:
                 name=f"asr:{model_id}",
                 max_callers=self.settings.asr_queue_size,
                 limit_setting="asr_queue_size",
+                parallel=self.manager.parallel_calls(model_id),
             )
             self._queues[model_id] = queue
         return queue
@@ -199,10 +200,9 @@ class Transcriber:
             return options.language, options.language_probability
         first = chunks[0]
         with span("language") as stage:
+            samples = audio.slice(first.start, first.end).samples  # only these go to a replica
             language, probability = await self.manager.infer(
-                model_id,
-                lambda handle: detect_language(handle, audio.slice(first.start, first.end).samples),
-                task="asr",
+                model_id, detect_language, samples, task="asr"
             )
             stage.set(language=language)
         log.info("asr %s: detected language %s (p=%.2f)", model_id, language, probability)

@@ -43,9 +43,7 @@ class LanguageGuess:
 
 async def identify_language(manager: ModelManager, audio: Audio, top: int = 5) -> LanguageGuess:
     """The language at the start of ``audio`` (4 s, or 30 s when unsure), by Whisper base."""
-    ranking = await manager.infer(
-        BASE_MODEL_ID, lambda handle: language_ranking(handle, audio.samples), task="asr"
-    )
+    ranking = await manager.infer(BASE_MODEL_ID, language_ranking, audio.samples, task="asr")
     best, probability = ranking[0]
     return LanguageGuess(best, probability, ranking[:top])
 

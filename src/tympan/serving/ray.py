@@ -1,0 +1,201 @@
+"""``RayModels``: ASR models as Ray Serve deployments, called through the ``ModelManager``.
+
+Layer: serving (above tasks and models; built by ``api/services.py`` only when
+``TYMPAN_RAY_ADDRESS`` is set, so the embedded path never imports Ray).
+
+The FastAPI app stays the one HTTP front, and its per-model ``BatchQueue`` still gathers chunks
+from every request into batches. What changes is where a batch runs: ``ModelManager.infer``
+hands ``fn(handle, *args)`` (``decode_chunks``, ``detect_language``, ...) to a replica of the
+model's deployment, which loaded the model with the registry's own loader (``load_whisper``)
+and runs the very same function. One deployment per ASR model, ``tympan-asr-<model id>``,
+deployed on first use.
+
+Batching happens once, in the app: the replicas do not use ``@serve.batch``. A second batcher
+in the replica would wait again for company the app's queue already gathered, and could only
+merge batches that the app chose to send apart (to keep every replica busy). Instead the queue
+runs up to one batch per replica at once (``parallel_calls``), each replica takes one call at a
+time (``max_ongoing_requests=1``: a batch uses every thread it has), and Ray Serve's router
+spreads the calls and scales on the ones waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import ray
+from ray import serve
+from ray.exceptions import RayError, RayTaskError
+
+from tympan.config import Settings
+from tympan.models.registry import ModelRegistry
+from tympan.models.spec import ModelSpec
+
+__all__ = ["APP_PREFIX", "ModelReplica", "RayModels", "RayUnavailable", "app_name", "check_address"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+APP_PREFIX = "tympan-asr-"
+_SERVED_TASKS = frozenset({"asr"})
+_CONNECT_TIMEOUT = 5.0
+
+
+class RayUnavailable(RuntimeError):
+    """The Ray cluster named by TYMPAN_RAY_ADDRESS cannot be reached or used (at start)."""
+
+
+@serve.deployment(max_ongoing_requests=1)
+class ModelReplica:
+    """One replica of one model: loaded once with the registry's loader, then it runs whatever
+    task function the app sends it over the loaded handle."""
+
+    def __init__(self, model_id: str, settings: Settings) -> None:
+        spec = ModelRegistry.from_settings(settings).get(model_id)
+        self.model_id = spec.id
+        self.handle = spec.load()
+        log.info("replica of %s loaded", spec.id)
+
+    def infer(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        return fn(self.handle, *args, **kwargs)
+
+
+class RayModels:
+    """The ASR models this process serves on Ray: one Serve application per model."""
+
+    def __init__(self, settings: Settings, *, owns_ray: bool) -> None:
+        self.settings = settings
+        self._owns_ray = owns_ray
+        self._handles: dict[str, Any] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._deploy_lock = threading.Lock()
+
+    @classmethod
+    def connect(cls, settings: Settings) -> RayModels:
+        """Join (or, for ``local``, start) the Ray cluster of ``settings.ray_address`` and start
+        Serve on it without its HTTP proxy (the app is the HTTP front).
+
+        ``RayUnavailable`` naming the setting when the address cannot be reached."""
+        address = settings.ray_address.strip()
+        check_address(address)
+        owns_ray = False
+        if not ray.is_initialized():  # else join the Ray this process already runs (tests)
+            if address == "local":
+                ray.init(
+                    num_cpus=settings.ray_num_cpus or None,
+                    include_dashboard=False,
+                    _node_ip_address="127.0.0.1",
+                    log_to_driver=False,
+                )
+            else:
+                try:
+                    ray.init(address=address, log_to_driver=False)
+                except (ConnectionError, RayError, ValueError) as exc:
+                    raise RayUnavailable(
+                        f"Cannot join the Ray cluster at {address!r} (TYMPAN_RAY_ADDRESS): {exc}"
+                    ) from exc
+            owns_ray = True
+        serve.start(proxy_location="Disabled")
+        log.info("serving ASR models on Ray (%s)", address)
+        return cls(settings, owns_ray=owns_ray)
+
+    # -- RemoteModels -------------------------------------------------------------------
+
+    def serves(self, spec: ModelSpec) -> bool:
+        return spec.task in _SERVED_TASKS
+
+    def parallel_calls(self, model_id: str) -> int:
+        return max(self.settings.ray_asr_replicas, self.settings.ray_asr_max_replicas)
+
+    async def infer(self, model_id: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        handle = await self._handle(model_id)
+        try:
+            return await handle.infer.remote(fn, args, kwargs)
+        except RayTaskError as exc:  # the task function's own error, as if it ran here
+            cause = exc.cause
+            raise (cause if isinstance(cause, BaseException) else exc) from None
+
+    def close(self) -> None:
+        """Delete the applications this process deployed; stop Ray if this process started
+        or joined it (a Ray this process already ran before is left to its owner)."""
+        if not ray.is_initialized():
+            return
+        for model_id in list(self._handles):
+            try:
+                serve.delete(app_name(model_id))
+            except Exception:
+                log.exception("could not delete the Ray Serve application of %s", model_id)
+        self._handles.clear()
+        if self._owns_ray:
+            if self.settings.ray_address.strip() == "local":
+                serve.shutdown()
+            ray.shutdown()
+
+    # -- deployments --------------------------------------------------------------------
+
+    async def _handle(self, model_id: str) -> Any:
+        handle = self._handles.get(model_id)
+        if handle is not None:
+            return handle
+        lock = self._locks.setdefault(model_id, asyncio.Lock())
+        async with lock:
+            if model_id not in self._handles:
+                # serve.run blocks until every replica has loaded the model.
+                self._handles[model_id] = await asyncio.to_thread(self._deploy, model_id)
+        return self._handles[model_id]
+
+    def _deploy(self, model_id: str) -> Any:
+        settings = self.settings
+        replica_settings = settings.model_copy(
+            update={"cpu_threads": settings.ray_asr_replica_cpus, "ray_address": ""}
+        )
+        options: dict[str, Any] = {
+            "name": "model",
+            "ray_actor_options": {"num_cpus": settings.ray_asr_replica_cpus},
+        }
+        if settings.ray_asr_max_replicas > settings.ray_asr_replicas:
+            options["autoscaling_config"] = {
+                "min_replicas": settings.ray_asr_replicas,
+                "max_replicas": settings.ray_asr_max_replicas,
+                "target_ongoing_requests": 1,
+            }
+        else:
+            options["num_replicas"] = settings.ray_asr_replicas
+        application = ModelReplica.options(**options).bind(model_id, replica_settings)
+        with self._deploy_lock:
+            log.info("deploying %s on Ray Serve", model_id)
+            return serve.run(application, name=app_name(model_id), route_prefix=None)
+
+
+def app_name(model_id: str) -> str:
+    """The Serve application of a model."""
+    return APP_PREFIX + model_id
+
+
+def check_address(address: str) -> None:
+    """Fail fast, naming the setting, when nothing listens at a ``host:port`` address (Ray
+    itself retries for a minute or more before giving up)."""
+    if address in ("auto", "local"):
+        return
+    parsed = urlparse(address if "://" in address else f"ray://{address}")
+    try:
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise RayUnavailable(
+            f"TYMPAN_RAY_ADDRESS={address!r} is not a Ray address: use `local`, `host:port` "
+            "(the head's GCS, default port 6379) or `ray://host:10001`."
+        )
+    try:
+        socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise RayUnavailable(
+            f"No Ray cluster answers at {host}:{port} (TYMPAN_RAY_ADDRESS={address!r}): {exc}. "
+            "Start one with `ray start --head`, or unset the setting to serve embedded."
+        ) from exc

