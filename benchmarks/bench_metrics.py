@@ -85,7 +85,7 @@ def _hook_cost_seconds(loops: int = 20_000) -> float:
         REQUESTS.labels(ROUTE, "POST", "200").inc()
         REQUEST_SECONDS.labels(ROUTE, "POST").observe(0.1)
         AUDIO_SECONDS.labels(ROUTE).inc(3.0)
-        INFERENCE_SECONDS.labels("asr", MODEL).inc(0.1)
+        INFERENCE_SECONDS.labels("asr", MODEL).observe(0.1)
         ASR_AUDIO_SECONDS.labels(MODEL).inc(3.0)
         BATCH_SIZE.labels(f"asr:{MODEL}").observe(1)
 
