@@ -77,3 +77,19 @@ def test_config_validation(field, value) -> None:
     with pytest.raises(InvalidParameter) as info:
         TrainConfig(**{field: value}).validate()
     assert info.value.param == field
+
+
+def test_estimated_speakers_make_the_split_disjoint_given_ones_win() -> None:
+    labels = np.repeat([0, 1, 2], 20)
+    voices = [f"voice-{i % 4}" for i in range(60)]
+    split = validation_split(labels, [None] * 60, 0.2, seed=0, estimated=voices)
+    assert split.method == "estimated-speaker-disjoint"
+    held = {voices[i] for i in split.validation}
+    assert held == set(split.validation_speakers) and not held & {voices[i] for i in split.train}
+    given = validation_split(labels, [f"s{i % 5}" for i in range(60)], 0.2, 0, estimated=voices)
+    assert given.method == "speaker-disjoint"
+    # one voice per class: holding any voice out loses a class, so stratified
+    lossy = validation_split(labels, [None] * 60, 0.2, 0, estimated=[f"v{x}" for x in labels])
+    assert lossy.method == "stratified"
+    single = validation_split(labels, [None] * 60, 0.2, 0, estimated=["v"] * 60)
+    assert single.method == "stratified"

@@ -136,6 +136,11 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"- split: {report['split']['method']} ({report['split']['train']} train, "
         f"{report['split']['validation']} validation"
         + (
+            f"; {report['split']['estimated_speakers']} speakers estimated from voices"
+            if "estimated_speakers" in report["split"]
+            else ""
+        )
+        + (
             f"; validation speakers: {', '.join(report['split']['validation_speakers'])})"
             if report["split"].get("validation_speakers")
             else ")"

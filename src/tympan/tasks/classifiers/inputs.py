@@ -26,6 +26,8 @@ from tympan.tasks.classifiers.features import (
     fit_frames,
     mel_frames,
 )
+from tympan.tasks.classifiers.voices import SPEAKER_RECIPE, speaker_embeddings
+from tympan.tasks.speakers import SpeakerEncoder
 
 __all__ = [
     "InputShape",
@@ -67,12 +69,14 @@ class InputShape:
 @dataclass(frozen=True, slots=True)
 class PreparedInputs:
     """Inputs of every example in dataset order, plus augmented copies of each, and each
-    example's duration, loudness and SNR (``audio_levels``)."""
+    example's duration, loudness and SNR (``audio_levels``); speaker embeddings of each
+    example when a speaker encoder was given."""
 
     originals: np.ndarray
     copies: list[np.ndarray]
     levels: tuple[np.ndarray, np.ndarray, np.ndarray]
     shape: InputShape
+    voices: np.ndarray | None = None
 
 
 def input_shape(arch: str, durations: np.ndarray) -> InputShape:
@@ -110,8 +114,10 @@ def prepare_inputs(
     encoder: WhisperEncoder | None,
     max_seconds: float,
     progress: Progress,
+    speaker_encoder: SpeakerEncoder | None = None,
 ) -> PreparedInputs:
-    """Decode (only on a cache miss), compute inputs and ``copies`` perturbed versions."""
+    """Decode (only on a cache miss), compute inputs and ``copies`` perturbed versions, and
+    with ``speaker_encoder`` each clip's speaker embedding (``voices.SPEAKER_RECIPE``)."""
 
     @cache
     def audios() -> list[Audio]:
@@ -142,4 +148,10 @@ def prepare_inputs(
             fingerprint, f"{recipe}:copy{copy}:seed{seed}", perturbed
         )
         augmented.append(values)
-    return PreparedInputs(originals, augmented, (durations, loudness, snr), shape)
+    voices = None
+    if speaker_encoder is not None:
+        progress(0.3, "embedding voices (estimating speakers)")
+        (voices,) = cache_store.get_or_compute(
+            fingerprint, SPEAKER_RECIPE, lambda: [speaker_embeddings(audios(), speaker_encoder)]
+        )
+    return PreparedInputs(originals, augmented, (durations, loudness, snr), shape, voices)

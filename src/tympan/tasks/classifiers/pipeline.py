@@ -33,6 +33,8 @@ from tympan.tasks.classifiers.features import FeatureCache, WhisperEncoder
 from tympan.tasks.classifiers.inputs import prepare_inputs
 from tympan.tasks.classifiers.train import TrainConfig, train_network, validation_split
 from tympan.tasks.classifiers.versions import StoredEmbeddings, save_network
+from tympan.tasks.classifiers.voices import estimate_speakers
+from tympan.tasks.speakers import SpeakerEncoder
 
 __all__ = ["TrainedVersion", "run_training", "write_report"]
 
@@ -123,8 +125,13 @@ def run_training(
     encoder: WhisperEncoder | None,
     max_seconds: float,
     progress: Progress,
+    speaker_encoder: SpeakerEncoder | None = None,
 ) -> TrainedVersion:
-    """Train, evaluate and export one version into ``work`` (created)."""
+    """Train, evaluate and export one version into ``work`` (created).
+
+    When not every example names a speaker and ``speaker_encoder`` (the bundled GE2E) is given,
+    speakers are estimated from the clips' voices so validation holds out unseen voices.
+    """
     started = time.perf_counter()
     report = check_dataset(dataset)
     raise_for_report(report)
@@ -140,8 +147,16 @@ def run_training(
         encoder,
         max_seconds,
         progress,
+        speaker_encoder if not dataset.has_speakers else None,
     )
-    split = validation_split(targets, speakers, config.validation_fraction, config.seed)
+    estimate = estimate_speakers(prepared.voices, targets) if prepared.voices is not None else None
+    split = validation_split(
+        targets,
+        speakers,
+        config.validation_fraction,
+        config.seed,
+        estimate.groups if estimate is not None else None,
+    )
     train_x = np.concatenate(
         [prepared.originals[split.train]] + [c[split.train] for c in prepared.copies]
     )
@@ -186,6 +201,7 @@ def run_training(
             "train": int(split.train.size),
             "validation": int(split.validation.size),
             "validation_speakers": [str(s) for s in split.validation_speakers],
+            **(estimate.to_dict() if estimate is not None else {}),
         },
         "dataset": {
             "examples": report.examples,
@@ -203,6 +219,7 @@ def run_training(
         "macro_f1": evaluation.macro_f1,
         "validation_examples": evaluation.examples,
         "split": split.method,
+        **({"estimated_speakers": estimate.count} if estimate is not None else {}),
         "best_epoch": result.best_epoch,
         **notes,
     }

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from tympan.tasks.classifiers.versions import (
     version_key,
     version_spec,
 )
+from tympan.tasks.speakers import GE2E_MODEL_ID
 
 if TYPE_CHECKING:
     from tympan.api.services import Services
@@ -187,14 +189,23 @@ class ClassifierService:
         """Train a version of ``name`` (the job's work); returns the version's summary."""
         max_seconds = self.services.settings.max_audio_seconds
         try:
-            if config.arch == "transfer":
-                with self._encoder() as encoder:
-                    trained = run_training(
-                        dataset, config, folder, self.cache, encoder.handle, max_seconds, progress
-                    )
-            else:
+            with ExitStack() as models:
+                encoder = None
+                if config.arch == "transfer":
+                    encoder = models.enter_context(self._encoder()).handle
+                speaker_encoder = None
+                if not dataset.has_speakers:  # estimate them from the clips' voices
+                    leased = models.enter_context(self.services.manager.use(GE2E_MODEL_ID))
+                    speaker_encoder = leased.handle
                 trained = run_training(
-                    dataset, config, folder, self.cache, None, max_seconds, progress
+                    dataset,
+                    config,
+                    folder,
+                    self.cache,
+                    encoder,
+                    max_seconds,
+                    progress,
+                    speaker_encoder,
                 )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)

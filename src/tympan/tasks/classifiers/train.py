@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -104,31 +104,53 @@ def _stratified(labels: np.ndarray, fraction: float, rng: np.random.Generator) -
     return np.sort(np.asarray(chosen, dtype=int))
 
 
+def _hold_out_speakers(
+    labels: np.ndarray, speakers: Sequence[str | None], fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, list[str]] | None:
+    """Whole speakers (in random order) held out until ``fraction`` of the examples is; None
+    when that would leave a class out of training or validation."""
+    distinct = sorted({s for s in speakers if s})
+    order = [distinct[i] for i in rng.permutation(len(distinct))]
+    target = fraction * labels.size
+    held: list[str] = []
+    held_count = 0
+    for speaker in order:
+        if held and held_count >= target:
+            break
+        held.append(speaker)
+        held_count += sum(1 for s in speakers if s == speaker)
+    in_validation = np.array([s in held for s in speakers])
+    train_classes = set(labels[~in_validation])
+    if in_validation.any() and train_classes == set(labels) == set(labels[in_validation]):
+        return in_validation, held
+    return None
+
+
 def validation_split(
-    labels: np.ndarray, speakers: list[str | None], fraction: float, seed: int
+    labels: np.ndarray,
+    speakers: Sequence[str | None],
+    fraction: float,
+    seed: int,
+    estimated: Sequence[str] | None = None,
 ) -> Split:
-    """Speaker-disjoint when every example has a speaker and that keeps every class in
-    training and validation; otherwise stratified by label."""
+    """Speaker-disjoint when every example has a speaker; else estimated-speaker-disjoint when
+    ``estimated`` groups (``voices.estimate_speakers``) are given; either only when it keeps
+    every class in training and validation. Otherwise stratified by label."""
     rng = np.random.default_rng(seed)
     everyone = np.arange(labels.size)
     known = [s for s in speakers if s]
-    distinct = sorted(set(known))
-    if len(known) == labels.size and len(distinct) >= 2:
-        order = [distinct[i] for i in rng.permutation(len(distinct))]
-        target = fraction * labels.size
-        held: list[str] = []
-        held_count = 0
-        for speaker in order:
-            if held and held_count >= target:
-                break
-            held.append(speaker)
-            held_count += sum(1 for s in speakers if s == speaker)
-        in_validation = np.array([s in held for s in speakers])
-        train_classes = set(labels[~in_validation])
-        if in_validation.any() and train_classes == set(labels) == set(labels[in_validation]):
-            return Split(
-                everyone[~in_validation], everyone[in_validation], "speaker-disjoint", held
-            )
+    candidates: list[tuple[Sequence[str | None], str]] = []
+    if len(known) == labels.size:
+        candidates.append((speakers, "speaker-disjoint"))  # given speakers always win
+    elif estimated is not None and len(estimated) == labels.size:
+        candidates.append((estimated, "estimated-speaker-disjoint"))
+    for groups, method in candidates:
+        if len(set(groups)) < 2:
+            continue
+        held = _hold_out_speakers(labels, groups, fraction, rng)
+        if held is not None:
+            in_validation, names = held
+            return Split(everyone[~in_validation], everyone[in_validation], method, names)
     validation = _stratified(labels, fraction, rng)
     train = np.setdiff1d(everyone, validation)
     return Split(train, validation, "stratified")
