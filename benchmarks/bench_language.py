@@ -133,8 +133,7 @@ def run() -> str:
             return "\n\n".join(
                 [
                     "### Language identification (whisper-base: first 4 s, or 30 s when "
-                    "no language reaches 0.8 in 4 s)\n\n"
-                    + _identification(client, clips),
+                    "no language reaches 0.8 in 4 s)\n\n" + _identification(client, clips),
                     "### English: whisper-1 routed vs tiny.en asked directly\n\n"
                     + _english_route(client),
                     "### Other languages: whisper-1 routed to base vs faster-whisper direct "
