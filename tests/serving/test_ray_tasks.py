@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray")
+from ray import serve  # noqa: E402
 
 from tests.api.test_classifiers import DIGITS, FSDD, _subset, _train  # noqa: E402
 from tests.conftest import make_settings, services_of  # noqa: E402
@@ -33,6 +34,7 @@ def ray_cluster() -> Iterator[None]:
     try:
         yield
     finally:
+        serve.shutdown()  # the service under test started Serve on it (RayModels.connect)
         ray.shutdown()
 
 
