@@ -289,6 +289,12 @@ class Settings(BaseSettings):
         description="CPUs Ray reserves for each ASR replica, which are the CTranslate2 "
         "threads it decodes with.",
     )
+    ray_training_cpus: int = Field(
+        1,
+        ge=1,
+        description="With Ray on, classifier training runs as a Ray task: the CPUs Ray "
+        "reserves for it (and the encoder threads it uses for transfer features).",
+    )
     music_soundfont: Path = Field(
         Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
         description="General MIDI SoundFont FluidSynth renders music with (Debian "

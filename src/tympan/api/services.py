@@ -5,8 +5,8 @@ lapsed are failed and dead work folders removed (``JobRunner``), half-published 
 versions are reaped and unowned version folders deleted, and interrupted music model
 replacements are finished or undone. Each step is safe while other processes run.
 
-With ``TYMPAN_RAY_ADDRESS`` set, ASR models run as Ray Serve replicas (``serving/ray.py``);
-Ray is imported only then.
+With ``TYMPAN_RAY_ADDRESS`` set, ASR models run as Ray Serve replicas (``serving/ray.py``) and
+classifier training as Ray tasks (``serving/ray_tasks.py``); Ray is imported only then.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tympan.models.registry import ModelRegistry
 from tympan.store.artifacts import ArtifactStore, recover_replaced_folders
 from tympan.store.classifiers import ClassifierStore
 from tympan.store.db import Database
-from tympan.store.jobs import JobRunner
+from tympan.store.jobs import JobRunner, RemoteTasks
 from tympan.tasks.classifiers.versions import remove_orphans
 
 __all__ = ["Services"]
@@ -29,7 +29,8 @@ __all__ = ["Services"]
 @dataclass(slots=True)
 class Services:
     """Settings, database, artifacts, model registry and manager, background jobs, and the
-    recent clips of each classifier version (drift)."""
+    recent clips of each classifier version (drift); ``remote_tasks`` runs training on Ray
+    when it is on (None: in the job's own thread)."""
 
     settings: Settings
     db: Database
@@ -38,6 +39,7 @@ class Services:
     manager: ModelManager
     jobs: JobRunner
     drift: Windows
+    remote_tasks: RemoteTasks | None = None
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -60,6 +62,7 @@ class Services:
             manager=ModelManager(registry, settings, remote),
             jobs=jobs,
             drift=Windows(settings.drift_window),
+            remote_tasks=_remote_tasks(settings),
         )
 
     def close(self) -> None:
@@ -76,3 +79,12 @@ def _remote_models(settings: Settings) -> RemoteModels | None:
     from tympan.serving.ray import RayModels  # Ray is imported only when it serves
 
     return RayModels.connect(settings)
+
+
+def _remote_tasks(settings: Settings) -> RemoteTasks | None:
+    """Ray tasks (on the cluster ``_remote_models`` joined) when ``ray_address`` is set."""
+    if not settings.ray_address.strip():
+        return None
+    from tympan.serving.ray_tasks import RayTasks
+
+    return RayTasks()

@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import JSON, DateTime, Float, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,7 +37,7 @@ from tympan.errors import ResourceNotFound, TympanError
 from tympan.store.db import Base, Database, utc_now
 from tympan.tracing import current_request_id
 
-__all__ = ["Job", "JobRunner", "JobStatus", "Progress"]
+__all__ = ["Job", "JobRunner", "JobStatus", "Progress", "RemoteTasks"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,18 @@ UNFINISHED = ("queued", "running")
 Progress = Callable[[float, str], None]
 """``progress(fraction, message)``: what a job's work calls to report how far it is."""
 _LEASE_FILE = ".lease"
+T = TypeVar("T")
+
+
+class RemoteTasks(Protocol):
+    """Runs a job's heavy function in another process (a Ray task, ``serving/ray_tasks.py``)
+    while the job's thread here waits, relaying its progress to the job's callback."""
+
+    def run(
+        self, fn: Callable[..., T], /, *args: Any, num_cpus: int, progress: Progress, **kwargs: Any
+    ) -> T:
+        """``fn(*args, progress=..., **kwargs)`` elsewhere; its result or its exception here."""
+        ...
 
 
 class JobRow(Base):

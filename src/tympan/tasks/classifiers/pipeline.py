@@ -8,7 +8,9 @@ any step leaves neither a row nor artifacts behind.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -188,7 +190,10 @@ def run_training(
         prepared.levels, validation_x, scores, prepared.originals[split.train]
     ).save(work / "drift.npz")
     misclassified = keep_misclassified(dataset, split.validation, predictions, labels, work)
-    notes: dict[str, Any] = {"training_seconds": round(time.perf_counter() - started, 2)}
+    notes: dict[str, Any] = {
+        "training_seconds": round(time.perf_counter() - started, 2),
+        "trained_by": f"{socket.gethostname()}:{os.getpid()}",  # this process or a Ray task's
+    }
     if config.quantize:
         quantize_onnx(work / "model.onnx", work / "model.int8.onnx")
         quantized_scores = _serving_probabilities(work / "model.int8.onnx", meta, validation_x)

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from tympan.audio import Audio
-from tympan.config import DEFAULT_NAMESPACE
+from tympan.config import DEFAULT_NAMESPACE, Settings
 from tympan.errors import Conflict, InvalidParameter, ModelNotFound, ResourceNotFound
+from tympan.models.registry import ModelRegistry
 from tympan.models.threads import torch_threads
 from tympan.store.classifiers import ClassifierStore, ClassifierVersion, Stage, served_version
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
@@ -31,7 +32,12 @@ from tympan.tasks.classifiers.export import export_onnx
 from tympan.tasks.classifiers.features import FeatureCache
 from tympan.tasks.classifiers.incremental import refit_head
 from tympan.tasks.classifiers.inputs import clip_inputs, meta_shape
-from tympan.tasks.classifiers.pipeline import embed_all, run_training, write_report
+from tympan.tasks.classifiers.pipeline import (
+    TrainedVersion,
+    embed_all,
+    run_training,
+    write_report,
+)
 from tympan.tasks.classifiers.train import TrainConfig
 from tympan.tasks.classifiers.versions import (
     StoredEmbeddings,
@@ -52,6 +58,7 @@ __all__ = [
     "ClassifierService",
     "ExamplesResult",
     "check_name",
+    "train_elsewhere",
     "version_drift",
 ]
 
@@ -187,26 +194,45 @@ class ClassifierService:
         self, name: str, dataset: Dataset, config: TrainConfig, folder: Path, progress: Progress
     ) -> dict[str, Any]:
         """Train a version of ``name`` (the job's work); returns the version's summary."""
-        max_seconds = self.services.settings.max_audio_seconds
+        settings = self.services.settings
+        max_seconds = settings.max_audio_seconds
+        remote = self.services.remote_tasks
         try:
-            with ExitStack() as models:
-                encoder = None
-                if config.arch == "transfer":
-                    encoder = models.enter_context(self._encoder()).handle
-                speaker_encoder = None
-                if not dataset.has_speakers:  # estimate them from the clips' voices
-                    leased = models.enter_context(self.services.manager.use(GE2E_MODEL_ID))
-                    speaker_encoder = leased.handle
-                trained = run_training(
-                    dataset,
+            if remote is not None:
+                trained = remote.run(
+                    train_elsewhere,
+                    _absolute(dataset),
                     config,
-                    folder,
-                    self.cache,
-                    encoder,
-                    max_seconds,
-                    progress,
-                    speaker_encoder,
+                    folder.resolve(),
+                    self.cache.folder.resolve(),
+                    settings.model_copy(
+                        update={
+                            "data_dir": settings.data_dir.resolve(),
+                            "cpu_threads": settings.ray_training_cpus,
+                            "ray_address": "",
+                        }
+                    ),
+                    num_cpus=settings.ray_training_cpus,
+                    progress=progress,
                 )
+            else:
+                with ExitStack() as models:
+                    encoder = speaker_encoder = None
+                    if config.arch == "transfer":
+                        encoder = models.enter_context(self._encoder()).handle
+                    if not dataset.has_speakers:  # estimate them from the clips' voices
+                        leased = models.enter_context(self.services.manager.use(GE2E_MODEL_ID))
+                        speaker_encoder = leased.handle
+                    trained = run_training(
+                        dataset,
+                        config,
+                        folder,
+                        self.cache,
+                        encoder,
+                        max_seconds,
+                        progress,
+                        speaker_encoder,
+                    )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -368,6 +394,43 @@ class ClassifierService:
         """How the recent clips of a version (the served one unless given) compare with its
         validation clips."""
         return version_drift(self.services, name, self.get(name, version).version)
+
+
+def train_elsewhere(
+    dataset: Dataset,
+    config: TrainConfig,
+    folder: Path,
+    cache_folder: Path,
+    settings: Settings,
+    progress: Progress,
+) -> TrainedVersion:
+    """``run_training`` in a process of its own (a Ray task, ``TYMPAN_RAY_ADDRESS``): the
+    same run, with the encoders loaded here by the registry's loader.
+
+    Its paths (dataset, ``folder``, cache) must be readable where it runs: the same machine,
+    or a shared mount at the same path on every node (docs/scaling.md)."""
+    registry = ModelRegistry.from_settings(settings)
+    encoder = speaker_encoder = None
+    if config.arch == "transfer":
+        encoder = registry.get(ENCODER_MODEL_ID).load()
+    if not dataset.has_speakers:
+        speaker_encoder = registry.get(GE2E_MODEL_ID).load()
+    return run_training(
+        dataset,
+        config,
+        folder,
+        FeatureCache(cache_folder),
+        encoder,
+        settings.max_audio_seconds,
+        progress,
+        speaker_encoder,
+    )
+
+
+def _absolute(dataset: Dataset) -> Dataset:
+    """The dataset with absolute paths, so another process (another working folder) reads it."""
+    examples = [replace(example, path=example.path.resolve()) for example in dataset.examples]
+    return replace(dataset, examples=examples, root=dataset.root.resolve())
 
 
 def version_drift(services: Services, name: str, version: int) -> DriftReport:

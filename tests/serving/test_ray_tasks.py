@@ -1,0 +1,83 @@
+"""Classifier training as a Ray task: a real local Ray on loopback, real spoken digits.
+
+The module's Ray (2 CPUs, no dashboard) is started once and stopped at the end; the service
+under test joins it (``TYMPAN_RAY_ADDRESS=local`` reuses the Ray this process runs).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+from ray import serve  # noqa: E402
+
+from tests.api.test_classifiers import DIGITS, FSDD, _subset, _train  # noqa: E402
+from tests.conftest import make_settings, services_of  # noqa: E402
+from tympan.client import Client  # noqa: E402
+from tympan.errors import InvalidParameter  # noqa: E402
+from tympan.serving.ray_tasks import RayTasks  # noqa: E402
+
+pytestmark = pytest.mark.timeout(240)
+
+HERE = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    """A local Ray on 127.0.0.1 with 2 CPUs, for this module only."""
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        yield
+    finally:
+        serve.shutdown()  # the service under test started Serve on it (RayModels.connect)
+        ray.shutdown()
+
+
+def _halfway(value: int, *, progress) -> tuple[int, int]:
+    progress(0.5, "halfway")
+    return value * 2, os.getpid()
+
+
+def _refuse(*, progress) -> None:
+    raise InvalidParameter("no such thing", param="thing")
+
+
+def test_a_ray_task_relays_progress_and_raises_its_own_error(ray_cluster: None) -> None:
+    seen: list[tuple[float, str]] = []
+    tasks = RayTasks()
+    doubled, pid = tasks.run(_halfway, 21, num_cpus=1, progress=lambda f, m: seen.append((f, m)))
+    assert doubled == 42 and pid != os.getpid()
+    assert seen == [(0.5, "halfway")]
+    with pytest.raises(InvalidParameter, match="no such thing"):
+        tasks.run(_refuse, num_cpus=1, progress=lambda f, m: None)
+
+
+def test_training_runs_as_a_ray_task_and_its_version_serves(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    data = _subset(tmp_path / "digits")
+    settings = make_settings(tmp_path / "tympan", ray_address="local")
+    with Client.in_process(settings) as api:
+        assert services_of(api).remote_tasks is not None
+        done = _train(api, "digits", data, max_epochs=8, augment_copies=0)
+        assert done["status"] == "succeeded", done
+        result = done["result"]
+        assert result["ref"] == "digits:1" and result["labels"] == list(DIGITS)
+        trained_by = result["metrics"]["trained_by"]
+        assert trained_by != HERE and trained_by.startswith(socket.gethostname())
+        prediction = api.predict("digits", FSDD / "audio" / "0_nicolas_0.flac")
+        assert prediction.label in DIGITS
+        assert "model.onnx" in api.classifier_versions("digits")[0]["artifacts"]
+    assert ray.is_initialized()  # the service left the Ray it joined running
+
+
+def test_training_embedded_runs_in_this_process(tmp_path: Path) -> None:
+    with Client.in_process(make_settings(tmp_path)) as api:
+        assert services_of(api).remote_tasks is None
+        done = _train(api, "digits", _subset(tmp_path / "digits"), max_epochs=2, augment_copies=0)
+        assert done["result"]["metrics"]["trained_by"] == HERE
