@@ -155,7 +155,7 @@ def test_noise_reduction_in_the_session_enhances_live_audio(live_server):
     noisy, _ = noisy_speech(10.0)
 
     def enhancing_seconds() -> float:  # the server runs in this process
-        return INFERENCE_SECONDS.labels("enhancement", "rnnoise")._value.get()
+        return INFERENCE_SECONDS.labels("enhancement", "rnnoise")._sum.get()
 
     async def scenario(kind: str | None) -> tuple[dict[str, Any], str]:
         async with connect(ws_url(live_server)) as ws:
