@@ -59,8 +59,9 @@ class BatchQueue(Generic[I, R]):
     ``run_batch(items)`` returns one result per item, in order; a result that is an exception
     fails only its own caller. An exception raised by ``run_batch`` fails the whole batch.
     One batch runs at a time per queue by default: the batched call already uses every core it
-    is given. ``parallel`` lets that many batches run at once (one per Ray Serve replica of the
-    model); the next batch still gathers while they run. Must be used from one event loop.
+    is given. ``parallel`` lets that many batches run at once (two per Ray Serve replica of the
+    model: one decoding, one waiting); the next batch still gathers while they run. Must be
+    used from one event loop.
     """
 
     def __init__(

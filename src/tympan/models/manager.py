@@ -78,7 +78,7 @@ class RemoteModels(Protocol):
         ...
 
     def parallel_calls(self, model_id: str) -> int:
-        """How many calls of this model may run at once (one per replica)."""
+        """How many calls of this model may be in flight at once (two per replica)."""
         ...
 
     async def infer(self, model_id: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -259,7 +259,7 @@ class ModelManager:
 
     def parallel_calls(self, model_id: str) -> int:
         """Batches of ``model_id`` worth running at once: one here (a batch already uses every
-        core it is given), one per replica when ``remote`` serves it."""
+        core it is given), two per replica when ``remote`` serves it."""
         spec = self.registry.get(model_id)
         if self.remote is not None and self.remote.serves(spec):
             return self.remote.parallel_calls(spec.id)
