@@ -39,17 +39,6 @@ def _tympan_apps() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    """A local Ray on 127.0.0.1 with 2 CPUs, for this module only."""
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    try:
-        yield
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def embedded_texts(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, str]:
     """What the embedded path (no Ray) answers for each clip."""
     with Client.in_process(make_settings(tmp_path_factory.mktemp("embedded"))) as client:

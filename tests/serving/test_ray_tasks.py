@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ray = pytest.importorskip("ray")
-from ray import serve  # noqa: E402
 
 from tests.api.test_classifiers import DIGITS, FSDD, _subset, _train  # noqa: E402
 from tests.conftest import make_settings, services_of  # noqa: E402
@@ -25,17 +23,6 @@ from tympan.serving.ray_tasks import RayTasks  # noqa: E402
 pytestmark = pytest.mark.timeout(240)
 
 HERE = f"{socket.gethostname()}:{os.getpid()}"
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    """A local Ray on 127.0.0.1 with 2 CPUs, for this module only."""
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    try:
-        yield
-    finally:
-        serve.shutdown()  # the service under test started Serve on it (RayModels.connect)
-        ray.shutdown()
 
 
 def _halfway(value: int, *, progress) -> tuple[int, int]:
