@@ -121,13 +121,13 @@ def _collector(services: Services) -> ServiceCollector:
                 model, quality, settings.asr_drift_failing_share, settings.drift_min_samples
             )
             for language in asr.languages:
-                values = {
-                    field: getattr(language, field)
-                    for field in ("avg_logprob", "no_speech_prob", "compression_ratio")
-                }
-                values["failing_share"] = language.failing_share
                 yield DriftSample(
-                    "asr", model, language.language, language.recent, language.drifting, values
+                    "asr",
+                    model,
+                    language.language,
+                    language.recent,
+                    language.drifting,
+                    language.statistics,
                 )
 
     return ServiceCollector(models, services.jobs.counts, drift)

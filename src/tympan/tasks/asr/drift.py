@@ -51,6 +51,16 @@ class LanguageQuality:
     failing_share: float
     drifting: bool
 
+    @property
+    def statistics(self) -> dict[str, float]:
+        """The four figures by name (what ``/metrics`` exposes)."""
+        return {
+            "avg_logprob": self.avg_logprob,
+            "no_speech_prob": self.no_speech_prob,
+            "compression_ratio": self.compression_ratio,
+            "failing_share": self.failing_share,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class AsrDriftReport:

@@ -7,6 +7,7 @@ model registry and manager, and keeps ``/v1/models`` in step: every version is a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -436,7 +437,7 @@ def _absolute(dataset: Dataset) -> Dataset:
 def version_drift(services: Services, name: str, version: int) -> DriftReport:
     """The drift report of ``name:version`` from this process's recent clips of it."""
     path = services.artifacts.path(f"{version_key(name, version)}/drift.npz")
-    reference = DriftReference.load(path) if path.is_file() else None
+    reference = _drift_reference(path) if path.is_file() else None
     settings = services.settings
     return drift_report(
         name,
@@ -446,6 +447,13 @@ def version_drift(services: Services, name: str, version: int) -> DriftReport:
         settings.drift_threshold,
         settings.drift_min_samples,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _drift_reference(path: Path) -> DriftReference:
+    """A published version's reference, read once: its files never change, and every scrape
+    of ``/metrics`` asks for the reference of each version with recent clips."""
+    return DriftReference.load(path)
 
 
 def _summary(version: ClassifierVersion) -> dict[str, Any]:
