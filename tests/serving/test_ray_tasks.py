@@ -16,6 +16,7 @@ ray = pytest.importorskip("ray")
 
 from tests.api.test_classifiers import DIGITS, FSDD, _subset, _train  # noqa: E402
 from tests.conftest import make_settings, services_of  # noqa: E402
+from tests.tasks.music.conftest import TINY  # noqa: E402
 from tympan.client import Client  # noqa: E402
 from tympan.errors import InvalidParameter  # noqa: E402
 from tympan.serving.ray_tasks import RayTasks  # noqa: E402
@@ -61,6 +62,23 @@ def test_training_runs_as_a_ray_task_and_its_version_serves(
         assert prediction.label in DIGITS
         assert "model.onnx" in api.classifier_versions("digits")[0]["artifacts"]
     assert ray.is_initialized()  # the service left the Ray it joined running
+
+
+def test_music_training_stages_run_as_ray_tasks_and_the_model_serves(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        tmp_path / "tympan", ray_address="local", music_first_pieces=10, **TINY
+    )
+    with Client.in_process(settings) as api:
+        seen: list[str] = []
+        job = api.music_train("folk-markov", on_progress=lambda f, message: seen.append(message))
+        assert job["status"] == "succeeded", job
+        assert job["params"]["stages"] == 2 and seen  # the quick model, then the full one
+        trained_by = job["result"]["trained_by"]
+        assert trained_by != HERE and trained_by.startswith(socket.gethostname())
+        piece = api.music_generate(model="folk-markov", bars=2, seed=1, response_format="json")
+        assert piece.notes
 
 
 def test_training_embedded_runs_in_this_process(tmp_path: Path) -> None:

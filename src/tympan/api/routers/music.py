@@ -41,6 +41,7 @@ from tympan.tasks.music import (
     melody_from_notes,
     parse_abc,
     parse_midi,
+    remote_stage_runner,
     render_midi,
     train_stages,
     training_stages,
@@ -193,6 +194,13 @@ def _start_training(services: Services, model_id: str, max_seconds: float | None
                 return job
         stages = training_stages(services.settings, model_id, max_seconds)
 
+        remote = services.remote_tasks
+        run_stage = (
+            None
+            if remote is None
+            else remote_stage_runner(remote, services.settings.ray_training_cpus)
+        )
+
         def work(progress: Any) -> dict[str, Any]:
             report = train_stages(
                 services.settings.models_dir,
@@ -201,6 +209,7 @@ def _start_training(services: Services, model_id: str, max_seconds: float | None
                 progress,
                 # the next request loads the new weights
                 on_saved=lambda _: services.manager.unload(model_id),
+                run_stage=run_stage,
             )
             return asdict(report)
 

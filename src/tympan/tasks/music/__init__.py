@@ -39,6 +39,7 @@ from tympan.tasks.music.training import (
     is_trained,
     load_music_model,
     model_dir,
+    remote_stage_runner,
     train_music_model,
     train_stages,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "music_model_ids",
     "parse_abc",
     "parse_midi",
+    "remote_stage_runner",
     "render_midi",
     "train_music_model",
     "train_options",

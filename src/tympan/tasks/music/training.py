@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from torch import nn
 from tympan.errors import Conflict
 from tympan.models.threads import torch_threads
 from tympan.store.artifacts import replace_folder
+from tympan.store.jobs import RemoteTasks
 from tympan.tasks.music.corpus import Piece, load_corpus
 from tympan.tasks.music.models import (
     SIZES,
@@ -45,6 +48,7 @@ __all__ = [
     "TrainReport",
     "load_music_model",
     "model_dir",
+    "remote_stage_runner",
     "split_sequences",
     "train_music_model",
     "train_stages",
@@ -52,6 +56,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
+StageRunner = Callable[[Path, str, "TrainOptions", Progress], "TrainReport"]
 _SHIFTS = range(-6, 6)  # transposition augmentation: every key, within the pitch range
 
 
@@ -88,6 +93,7 @@ class TrainReport:
     test_perplexity: float
     parameters: int
     network: dict[str, Any] = field(default_factory=dict)
+    trained_by: str = ""  # "host:pid" of the process that trained it (empty in older reports)
 
 
 @dataclass(slots=True)
@@ -186,22 +192,43 @@ def train_stages(
     stages: list[TrainOptions],
     progress: Progress | None = None,
     on_saved: Callable[[TrainReport], None] | None = None,
+    run_stage: StageRunner | None = None,
 ) -> TrainReport:
     """Train ``model_id`` once per stage, each result replacing the last (a quick model first,
-    then the full one); ``on_saved`` runs after each save. The last stage's report."""
+    then the full one); ``on_saved`` runs here after each save. ``run_stage`` runs one
+    ``train_music_model`` call (elsewhere, e.g. as a Ray task); by default, in this process.
+    The last stage's report."""
     report_progress = progress or (lambda fraction, message: None)
+    run = run_stage or train_music_model
     report = None
     for index, options in enumerate(stages):
 
         def stage_progress(fraction: float, message: str, index: int = index) -> None:
             report_progress((index + fraction) / len(stages), message)
 
-        report = train_music_model(models_dir, model_id, options, stage_progress)
+        report = run(models_dir, model_id, options, stage_progress)
         if on_saved is not None:
             on_saved(report)
     if report is None:
         raise ValueError("no training stages given")
     return report
+
+
+def remote_stage_runner(remote: RemoteTasks, cpus: int) -> StageRunner:
+    """A ``run_stage`` for ``train_stages`` that trains each stage through ``remote`` (a Ray
+    task reserving ``cpus`` CPUs, with as many torch threads), its progress relayed here."""
+
+    def run(models_dir: Path, model_id: str, options: TrainOptions, progress: Progress) -> Any:
+        return remote.run(
+            train_music_model,
+            models_dir.resolve(),  # a Ray worker's working directory is not ours
+            model_id,
+            replace(options, threads=cpus),
+            num_cpus=cpus,
+            progress=progress,
+        )
+
+    return run
 
 
 def _train_and_save(
@@ -276,6 +303,7 @@ def _fit_and_write(
         test_perplexity=round(perplexity(test_total, test_count), 3) if test_count else 0.0,
         parameters=parameters,
         network=network_config,
+        trained_by=f"{socket.gethostname()}:{os.getpid()}",  # this process or a Ray task's
     )
     (target / "model.json").write_text(json.dumps(asdict(report), indent=2))
     return report
