@@ -2,24 +2,27 @@
 
 The module's Ray (2 CPUs, no dashboard) is started once and stopped at the end; the apps under
 test join it (``TYMPAN_RAY_ADDRESS=local`` reuses the Ray this process runs) and deploy their
-own Serve applications, which they remove when they stop.
+own Serve applications, which the last front using one removes when it stops.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 ray = pytest.importorskip("ray")
 from ray import serve  # noqa: E402
 
-from tests.conftest import EVAL_DIR, make_settings  # noqa: E402
+from tests.conftest import EVAL_DIR, make_settings, services_of  # noqa: E402
 from tests.live_server import serve_in_thread  # noqa: E402
 from tympan.api.app import create_app  # noqa: E402
 from tympan.api.services import Services  # noqa: E402
@@ -29,6 +32,7 @@ from tympan.serving.ray import APP_PREFIX, RayUnavailable  # noqa: E402
 from tympan.tasks.asr.pipeline import transcriber_for  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
+T = TypeVar("T")
 
 CLIPS = [EVAL_DIR / "asr_ljspeech" / f"LJ001-000{n}.flac" for n in (1, 2, 3, 4)]
 MODEL = "whisper-tiny.en"
@@ -98,6 +102,33 @@ def test_stopping_the_app_removes_its_serve_application(
         time.sleep(0.5)
     assert _tympan_apps() == [APP_PREFIX + MODEL]  # the other app's one stays
     assert ray.is_initialized()  # a Ray the app did not start is left running
+
+
+def test_two_fronts_share_one_application_and_the_last_to_stop_deletes_it(
+    ray_cluster: None, ray_server: tuple, tmp_path: Path
+) -> None:
+    def replica_of(client: Client) -> tuple[int, int]:
+        return _run(client, "shared", lambda handle: (os.getpid(), id(handle)))
+
+    models = {"shared": _tiny()}
+    first = Client.in_process(make_settings(tmp_path / "a", ray_address="local", asr_models=models))
+    with Client.in_process(
+        make_settings(tmp_path / "b", ray_address="local", asr_models=models)
+    ) as second:
+        with first:
+            assert first.transcribe(CLIPS[2], model="shared").text
+            replica = replica_of(first)
+            assert replica_of(second) == replica  # adopted, not deployed again (no reload)
+        assert APP_PREFIX + "shared" in _tympan_apps()  # the first front left; one still uses it
+        assert second.transcribe(CLIPS[3], model="shared").text
+        assert replica_of(second) == replica
+    assert APP_PREFIX + "shared" not in _tympan_apps()  # the last front deleted it
+
+
+def _run(client: Client, model: str, fn: Callable[[Any], T]) -> T:
+    """``fn`` over the model's loaded handle, where the service runs it (here: a replica)."""
+    manager = services_of(client).manager
+    return asyncio.run(manager.infer(model, fn, task="asr"))
 
 
 def _tiny() -> Path:

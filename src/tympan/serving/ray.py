@@ -10,6 +10,12 @@ model's deployment, which loaded the model with the registry's own loader (``loa
 and runs the very same function. One deployment per ASR model, ``tympan-asr-<model id>``,
 deployed on first use.
 
+Several API fronts (behind one load balancer) share a cluster's applications: a front that
+finds a model's application running takes a handle to it instead of deploying it again (a second
+``serve.run`` would restart its replicas and reload the model), and the last front to stop
+deletes it. A named, detached ``FrontRegistry`` actor keeps that count, since no front can see
+the others.
+
 Batching happens once, in the app: the replicas do not use ``@serve.batch``. A second batcher
 in the replica would wait again for company the app's queue already gathered, and could only
 merge batches that the app chose to send apart (to keep every replica busy). Instead the queue
@@ -25,8 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -39,7 +48,15 @@ from tympan.config import Settings
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec
 
-__all__ = ["APP_PREFIX", "ModelReplica", "RayModels", "RayUnavailable", "app_name", "check_address"]
+__all__ = [
+    "APP_PREFIX",
+    "FrontRegistry",
+    "ModelReplica",
+    "RayModels",
+    "RayUnavailable",
+    "app_name",
+    "check_address",
+]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,6 +64,8 @@ T = TypeVar("T")
 APP_PREFIX = "tympan-asr-"
 _SERVED_TASKS = frozenset({"asr"})
 _CONNECT_TIMEOUT = 5.0
+_REGISTRY = {"name": "tympan-fronts", "namespace": "tympan"}
+_DELETE_WAIT = 120.0  # a front that died while deleting blocks its application no longer
 
 
 class RayUnavailable(RuntimeError):
@@ -68,6 +87,40 @@ class ModelReplica:
         return fn(self.handle, *args, **kwargs)
 
 
+@ray.remote(num_cpus=0)
+class FrontRegistry:
+    """Which API fronts use each Tympan Serve application, so the last one to leave deletes
+    it, and no front adopts an application another is deleting. One per cluster (named,
+    detached); its methods run one at a time, so join and leave never interleave."""
+
+    def __init__(self) -> None:
+        self._fronts: dict[str, set[str]] = {}
+        self._deleting: dict[str, float] = {}
+
+    def join(self, app: str, front: str) -> bool:
+        """Count ``front`` in; False while the last front is still deleting ``app`` (retry)."""
+        started = self._deleting.get(app)
+        if started is not None and time.monotonic() - started < _DELETE_WAIT:
+            return False
+        self._deleting.pop(app, None)
+        self._fronts.setdefault(app, set()).add(front)
+        return True
+
+    def leave(self, app: str, front: str) -> bool:
+        """Count ``front`` out; True when it was the last, which must then delete ``app`` and
+        call ``deleted``."""
+        fronts = self._fronts.get(app, set())
+        fronts.discard(front)
+        if fronts:
+            return False
+        self._fronts.pop(app, None)
+        self._deleting[app] = time.monotonic()
+        return True
+
+    def deleted(self, app: str) -> None:
+        self._deleting.pop(app, None)
+
+
 class RayModels:
     """The ASR models this process serves on Ray: one Serve application per model."""
 
@@ -77,6 +130,10 @@ class RayModels:
         self._handles: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._deploy_lock = threading.Lock()
+        self._front = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._registry = FrontRegistry.options(
+            **_REGISTRY, lifetime="detached", get_if_exists=True
+        ).remote()
 
     @classmethod
     def connect(cls, settings: Settings) -> RayModels:
@@ -129,10 +186,15 @@ class RayModels:
         if not ray.is_initialized():
             return
         for model_id in list(self._handles):
+            name = app_name(model_id)
+            if not ray.get(self._registry.leave.remote(name, self._front)):
+                continue  # another front still serves it
             try:
-                serve.delete(app_name(model_id))
+                serve.delete(name)
             except Exception:
                 log.exception("could not delete the Ray Serve application of %s", model_id)
+            finally:
+                ray.get(self._registry.deleted.remote(name))
         self._handles.clear()
         if self._owns_ray:
             if self.settings.ray_address.strip() == "local":
@@ -153,6 +215,15 @@ class RayModels:
         return self._handles[model_id]
 
     def _deploy(self, model_id: str) -> Any:
+        """A handle to the model's application: the running one another front deployed, or a
+        new one (the front counts itself in first, so no front deletes it under this one)."""
+        name = app_name(model_id)
+        while not ray.get(self._registry.join.remote(name, self._front)):
+            time.sleep(0.5)
+        running = serve.status().applications.get(name)
+        if running is not None and running.status in ("RUNNING", "DEPLOYING"):
+            log.info("serving %s with the Ray Serve application another front deployed", model_id)
+            return serve.get_app_handle(name)
         settings = self.settings
         replica_settings = settings.model_copy(
             update={"cpu_threads": settings.ray_asr_replica_cpus, "ray_address": ""}
@@ -172,7 +243,7 @@ class RayModels:
         application = ModelReplica.options(**options).bind(model_id, replica_settings)
         with self._deploy_lock:
             log.info("deploying %s on Ray Serve", model_id)
-            return serve.run(application, name=app_name(model_id), route_prefix=None)
+            return serve.run(application, name=name, route_prefix=None)
 
 
 def app_name(model_id: str) -> str:
