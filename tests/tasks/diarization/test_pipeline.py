@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Iterator
 
 import numpy as np
@@ -19,7 +20,12 @@ from tympan.tasks.diarization import (
     diarize,
     to_rttm,
 )
-from tympan.tasks.diarization.pipeline import embed_windows, embedding_windows
+from tympan.tasks.diarization.pipeline import (
+    embed_windows,
+    embedding_windows,
+    label_timeline,
+    nearest_window,
+)
 from tympan.tasks.speakers import GE2E_MODEL_ID, VoiceprintIndex
 from tympan.tasks.vad import SILERO_MODEL_ID
 
@@ -123,3 +129,29 @@ def test_windows_cover_regions() -> None:
 def test_bad_options(options: DiarizationOptions) -> None:
     with pytest.raises(InvalidParameter):
         options.validate()
+
+
+def test_nearest_window_equals_the_distance_matrix() -> None:
+    rng = np.random.default_rng(0)
+    times = np.arange(0.0, 20.0, 0.01) + 0.005
+    for count in (1, 2, 40):
+        centres = np.sort(rng.uniform(0, 20, count))
+        brute = np.argmin(np.abs(times[:, None] - centres[None, :]), axis=1)
+        found = nearest_window(times, centres)
+        assert np.array_equal(np.abs(times - centres[found]), np.abs(times - centres[brute]))
+
+
+def test_an_hour_long_speech_region_labels_in_bounded_memory() -> None:
+    region = [(0.0, 3600.0)]
+    windows = embedding_windows(region, DiarizationOptions())  # 7,197 windows
+    labels = (np.arange(len(windows)) // 600) % 3  # a speaker change every 5 minutes
+    tracemalloc.start()
+    try:
+        turns = label_timeline(region, windows, labels)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50e6, f"peak {peak / 1e6:.0f} MB"  # the distance matrix was 2.7 GB
+    assert [label for _, _, label in turns] == [0, 1, 2] * 4
+    assert turns[0][0] == 0.0 and turns[-1][1] == 3600.0
+    assert turns[1][0] == pytest.approx(300.75)  # halfway between centres 300.5 and 301.0
