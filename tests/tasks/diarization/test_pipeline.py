@@ -27,7 +27,7 @@ from tympan.tasks.diarization.pipeline import (
     nearest_window,
 )
 from tympan.tasks.speakers import GE2E_MODEL_ID, VoiceprintIndex
-from tympan.tasks.vad import SILERO_MODEL_ID
+from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +68,12 @@ def test_sample_two_speakers_low_der(models, sample: Audio, count: SpeakerCount)
     )
 
 
-def test_sampled_clustering_keeps_the_der(models, sample: Audio) -> None:
+@pytest.mark.parametrize("clustering", ["spectral", "agglomerative"])
+def test_sampled_clustering_keeps_the_der(models, sample: Audio, clustering: str) -> None:
     vad, encoder = models
-    result = diarize(
-        sample, vad, encoder, GE2E_MODEL_ID, DiarizationOptions(max_clustered_windows=12)
-    )
+    # 24 of the sample's 45 windows; the eigengap needs a couple of dozen (with 20 it finds 3)
+    options = DiarizationOptions(clustering=clustering, max_clustered_windows=24)
+    result = diarize(sample, vad, encoder, GE2E_MODEL_ID, options)
     assert result.num_speakers == 2
     assert _der(result.segments, read_rttm(DIARIZATION_DIR / "sample.rttm")) < 0.25
 
@@ -155,3 +156,33 @@ def test_an_hour_long_speech_region_labels_in_bounded_memory() -> None:
     assert [label for _, _, label in turns] == [0, 1, 2] * 4
     assert turns[0][0] == 0.0 and turns[-1][1] == 3600.0
     assert turns[1][0] == pytest.approx(300.75)  # halfway between centres 300.5 and 301.0
+
+
+def _covered(turns, reference) -> float:
+    """Share of the reference's speech (union of its turns) inside the hypothesis turns."""
+    speech = Timeline([Segment(start, end) for start, end, _ in reference]).support()
+    found = Timeline([Segment(turn.start, turn.end) for turn in turns]).support()
+    return speech.crop(found).duration() / speech.duration()
+
+
+def test_quiet_meeting_speech_is_found(models) -> None:
+    vad, encoder = models
+    audio = decode_audio(DIARIZATION_DIR / "ami_ES2003a_0000_0030.flac")  # peak -21 dBFS
+    reference = read_rttm(DIARIZATION_DIR / "ami_ES2003a_0000_0030.rttm")
+    silero_defaults = DiarizationOptions(vad=VadOptions(min_silence_ms=500))
+    before = diarize(audio, vad, encoder, GE2E_MODEL_ID, silero_defaults)
+    after = diarize(audio, vad, encoder, GE2E_MODEL_ID)
+    assert _covered(before.segments, reference) < 0.85
+    assert _covered(after.segments, reference) > 0.92
+
+
+def test_meeting_speaker_counts(models) -> None:
+    vad, encoder = models
+    four = decode_audio(DIARIZATION_DIR / "ami_EN2002a_0000_0030.flac")
+    assert diarize(four, vad, encoder, GE2E_MODEL_ID).num_speakers >= 3
+    # EN2005a: FEE083 holds 25 of its 26 s of speech; the spectral count keeps that voice whole
+    dominant = diarize(
+        decode_audio(DIARIZATION_DIR / "ami_EN2005a_0000_0030.flac"), vad, encoder, GE2E_MODEL_ID
+    )
+    seconds = sorted(speaker.seconds for speaker in dominant.speakers)
+    assert seconds[-1] > 0.85 * sum(seconds)
