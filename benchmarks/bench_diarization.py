@@ -1,14 +1,17 @@
 """Diarization: DER per recording, and how time and memory grow with the recording's length.
 
 Quality: every recording of ``../shared/eval/diarization`` (the pyannote sample and three AMI
-openings) through Tympan's pipeline with its defaults (GE2E, agglomerative, count estimated),
-DER from pyannote.metrics with overlap scored, at collar 0 and 0.25 s.
+openings) through Tympan's pipeline, count estimated, DER from pyannote.metrics with overlap
+scored, at collar 0 and 0.25 s, with the defaults before issue 13 (``BEFORE``) and today's,
+in one run. The defaults were chosen on a development split: the AMI clips from AMI's
+training meetings (``DEV``: ES2003a, EN2005a); the sample and EN2002a (AMI's test split)
+are held out. ``dev_grid_tables`` reruns that choice on the dev clips.
 
 Cost: 10, 30 and 60 minutes of joined real recordings (the diarization clips, the long-form
 chapter, then the asr_adapt sentences in manifest order), each in its own process so its peak
 resident memory is its own, once with the clustering capped at ``MAX_CLUSTERED_WINDOWS``
 windows (the default) and, up to ``UNCAPPED_UP_TO_MINUTES``, once uncapped (every window in
-one n x n matrix, as before this change; embedding is in blocks in both).
+one n x n matrix; embedding is in blocks in both).
 ``TYMPAN_BENCH_DIARIZATION_MINUTES`` (comma-separated) overrides the lengths.
 """
 
@@ -20,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 from pyannote.core import Annotation, Segment, Timeline
@@ -37,7 +41,7 @@ from tympan.tasks.diarization import (
 )
 from tympan.tasks.diarization.clustering import MAX_CLUSTERED_WINDOWS
 from tympan.tasks.speakers import GE2E_MODEL_ID, Ge2eEncoder, default_threshold
-from tympan.tasks.vad import SileroVad
+from tympan.tasks.vad import SileroVad, VadOptions, detect_speech
 
 MINUTES = [
     float(m) for m in os.environ.get("TYMPAN_BENCH_DIARIZATION_MINUTES", "10,30,60").split(",")
@@ -46,31 +50,148 @@ UNCAPPED = 10**9
 UNCAPPED_UP_TO_MINUTES = 30.0  # the uncapped run is the "before"; at 60 min it only costs time
 
 
-def _hypothesis(audio: Audio, vad: SileroVad, encoder: Ge2eEncoder) -> Annotation:
-    result = diarize(audio, vad, encoder, GE2E_MODEL_ID, DiarizationOptions(identify=False))
+DEV = ("ami_ES2003a_0000_0030.flac", "ami_EN2005a_0000_0030.flac")
+BEFORE = DiarizationOptions(
+    identify=False,
+    clustering="agglomerative",
+    window_seconds=2.0,
+    vad=VadOptions(min_silence_ms=500),
+)
+"""The defaults before issue 13 item 4 (Silero's own threshold and padding, 2 s windows)."""
+AFTER = DiarizationOptions(identify=False)
+COLLARS = (0.0, 0.25)
+
+
+def _hypothesis(
+    audio: Audio, vad: SileroVad, encoder: Ge2eEncoder, options: DiarizationOptions
+) -> Annotation:
+    result = diarize(audio, vad, encoder, GE2E_MODEL_ID, options)
     hypothesis = Annotation()
-    for turn in result.segments:
-        hypothesis[Segment(turn.start, turn.end)] = turn.speaker
+    for number, turn in enumerate(result.segments):
+        hypothesis[Segment(turn.start, turn.end), number] = turn.speaker
     return hypothesis
 
 
-def der_table() -> str:
-    """DER per recording and overall, collar 0 and 0.25 s, overlap scored."""
+def _split(audio_name: str) -> str:
+    return "dev" if audio_name in DEV else "test"
+
+
+def _recordings() -> list[tuple[dict[str, str], Audio, Annotation]]:
+    return [
+        (row, decode_audio(DIARIZATION / row["audio"]), read_rttm(DIARIZATION / row["rttm"]))
+        for row in read_rows(DIARIZATION / "manifest.csv")
+    ]
+
+
+def der_tables() -> str:
+    """DER per recording and overall (dev, test, all), before and after, collar 0 and 0.25 s,
+    overlap scored; then what the errors are made of today (collar 0.25 s)."""
     vad, encoder = SileroVad(), Ge2eEncoder()
+    groups = ("dev", "test", "all")
     metrics = {
-        collar: DiarizationErrorRate(collar=collar, skip_overlap=False) for collar in (0.0, 0.25)
+        (when, group, collar): DiarizationErrorRate(collar=collar, skip_overlap=False)
+        for when in ("before", "after")
+        for group in groups
+        for collar in COLLARS
     }
-    rows = []
-    for row in read_rows(DIARIZATION / "manifest.csv"):
-        audio = decode_audio(DIARIZATION / row["audio"])
-        hypothesis = _hypothesis(audio, vad, encoder)
+    rows, parts = [], []
+    for row, audio, reference in _recordings():
         uem = Timeline([Segment(0, audio.duration)])
-        reference = read_rttm(DIARIZATION / row["rttm"])
-        values = [metrics[c](reference, hypothesis, uem=uem) for c in metrics]
-        rows.append([row["audio"], row["num_speakers"], len(hypothesis.labels()), *values])
-    rows.append(["overall", "", "", *(abs(m) for m in metrics.values())])
-    return markdown_table(
-        ["recording", "speakers", "found", "DER collar 0", "DER collar 0.25"], rows
+        split = _split(row["audio"])
+        found, values = {}, {}
+        for when, options in (("before", BEFORE), ("after", AFTER)):
+            hypothesis = _hypothesis(audio, vad, encoder, options)
+            found[when] = len(hypothesis.labels())
+            for collar in COLLARS:
+                values[when, collar] = metrics[when, split, collar](reference, hypothesis, uem=uem)
+                metrics[when, "all", collar](reference, hypothesis, uem=uem)
+        rows.append(
+            [
+                row["audio"],
+                split,
+                row["num_speakers"],
+                f"{found['before']} -> {found['after']}",
+                *(values[w, c] for c in COLLARS for w in ("before", "after")),
+            ]
+        )
+        detail = DiarizationErrorRate(collar=0.25, skip_overlap=False)(
+            reference, hypothesis, uem=uem, detailed=True
+        )  # ``hypothesis`` is today's (AFTER, the last of the loop)
+        total = detail["total"]
+        overlap = reference.get_overlap().duration()
+        parts.append(
+            [
+                row["audio"],
+                overlap / reference.get_timeline().support().duration(),
+                detail["missed detection"] / total,
+                detail["false alarm"] / total,
+                detail["confusion"] / total,
+                detail["diarization error rate"],
+            ]
+        )
+    for group in groups:
+        values = [abs(metrics[w, group, c]) for c in COLLARS for w in ("before", "after")]
+        rows.append([f"overall {group}", "", "", "", *values])
+    headers = ["recording", "split", "speakers", "found before -> after"]
+    headers += [f"DER collar {c} {w}" for c in COLLARS for w in ("before", "after")]
+    errors = markdown_table(
+        [
+            "recording",
+            "overlapped share of speech",
+            "missed",
+            "false alarm",
+            "confusion",
+            "DER",
+        ],
+        parts,
+    )
+    title = "Today's errors, as shares of the reference speech (collar 0.25 s):"
+    return f"{markdown_table(headers, rows)}\n\n{title}\n\n{errors}"
+
+
+def dev_grid_tables() -> str:
+    """The choice of the defaults, on the dev clips only: speech detection (missed + false
+    alarm, the share of reference speech, no speakers) over Silero threshold x padding, then
+    DER over clustering x window length with the chosen detection."""
+    vad, encoder = SileroVad(), Ge2eEncoder()
+    dev = [item for item in _recordings() if item[0]["audio"] in DEV]
+    detection = []
+    for threshold in (0.5, 0.35, 0.2, 0.1):
+        for pad in (30, 150, 300, 500):
+            options = VadOptions(threshold=threshold, min_silence_ms=500, speech_pad_ms=pad)
+            errors = []
+            for _, audio, reference in dev:
+                speech = Annotation()
+                for number, segment in enumerate(
+                    detect_speech(audio, "silero", options, vad).segments
+                ):
+                    speech[Segment(segment.start, segment.end), number] = "speech"
+                detail = DiarizationErrorRate(collar=0.25, skip_overlap=False)(
+                    reference, speech, uem=Timeline([Segment(0, audio.duration)]), detailed=True
+                )
+                errors.append(
+                    (detail["missed detection"] + detail["false alarm"]) / detail["total"]
+                )
+            detection.append([threshold, pad, *errors, float(np.mean(errors))])
+    clustering = []
+    for method in ("agglomerative", "spectral"):
+        for window in (1.5, 2.0, 3.0):
+            options = replace(AFTER, clustering=method, window_seconds=window)
+            ders = []
+            for _, audio, reference in dev:
+                hypothesis = _hypothesis(audio, vad, encoder, options)
+                uem = Timeline([Segment(0, audio.duration)])
+                ders.append(
+                    DiarizationErrorRate(collar=0.25, skip_overlap=False)(
+                        reference, hypothesis, uem=uem
+                    )
+                )
+            clustering.append([method, window, *ders, float(np.mean(ders))])
+    names = [row["audio"] for row, _, _ in dev]
+    return (
+        markdown_table(["Silero threshold", "padding ms", *names, "mean"], detection)
+        + "\n\n"
+        + markdown_table(["clustering", "window s", *names, "mean DER collar 0.25"], clustering)
     )
 
 
@@ -235,8 +356,10 @@ def known_speakers_table() -> str:
 def run() -> str:
     return (
         f"Machine: {machine_load()} (shared with other work).\n\n"
-        "### DER (pyannote.metrics, overlap scored), default options, count estimated\n\n"
-        f"{der_table()}\n\n"
+        "### DER (pyannote.metrics, overlap scored), count estimated, before and after\n\n"
+        f"{der_tables()}\n\n"
+        "### How the defaults were chosen (dev clips only)\n\n"
+        f"{dev_grid_tables()}\n\n"
         "### Known speaker references (GE2E, calibrated threshold), pyannote sample\n\n"
         f"{known_speakers_table()}\n\n"
         "### Cost on joined real recordings (one process per row)\n\n"

@@ -36,7 +36,7 @@ async def audio_diarization(
     min_speakers: Count = None,
     max_speakers: Count = None,
     response_format: Annotated[Literal["json", "rttm"], Form()] = "json",
-    clustering: Annotated[ClusteringMethod, Form()] = "agglomerative",
+    clustering: Annotated[ClusteringMethod, Form()] = "spectral",
     identify: Annotated[bool, Form(description="Name segments of enrolled speakers.")] = True,
     threshold: Annotated[
         float | None, Form(ge=-1, le=1, description="Score a speaker needs to be named.")
