@@ -1,0 +1,351 @@
+"""``FineTuningService``: files and fine-tuning jobs over one running service's parts.
+
+A job runs on the service's ``JobRunner`` (a heartbeat lease, a work folder) and calls the
+adaptation task (``tympan.tasks.adaptation``): unpack the training file (and the validation
+file, else split the training set), read the manifests, fine-tune, then publish the model
+``ft:<base>:<suffix>:<N>`` (artifacts first, the database's row last) and register it, so it
+serves by name at once. Progress becomes events: a message per stage, metrics per step.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+
+from tympan.config import DEFAULT_NAMESPACE
+from tympan.errors import InvalidParameter, ResourceNotFound
+from tympan.store.artifacts import sha256_file
+from tympan.store.db import utc_now
+from tympan.store.files import FileStore, StoredFile, file_key, new_file_id
+from tympan.store.finetuning import (
+    FineTunedModel,
+    FineTuningEvent,
+    FineTuningJob,
+    FineTuningJobRow,
+    FineTuningStore,
+    new_fine_tuning_id,
+)
+from tympan.tasks.classifiers.archive import ArchiveLimits
+from tympan.tasks.finetuning.models import (
+    base_folder,
+    fine_tuned_spec,
+    model_key,
+    model_name,
+)
+from tympan.tasks.finetuning.uploads import check_dataset_zip, unpack_dataset
+
+if TYPE_CHECKING:
+    from tympan.api.services import Services
+    from tympan.store.jobs import Progress
+    from tympan.tasks.adaptation.finetune import FinetuneOptions
+    from tympan.tasks.finetuning.training import FinetuneProgress
+
+__all__ = ["FILE_PURPOSE", "FineTuningRequest", "FineTuningService"]
+
+FILE_PURPOSE = "fine-tune"
+JOB_KIND = "asr-fine-tuning"
+_SUFFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+_STOP_POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class FineTuningRequest:
+    """What a client asks for: OpenAI's fields, then Tympan's choices of method and data."""
+
+    model: str
+    training_file: str
+    validation_file: str | None = None
+    suffix: str | None = None
+    seed: int | None = None
+    n_epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate_multiplier: float | None = None
+    training_method: Literal["lora", "top_layers", "full"] = "lora"
+    layers: Literal["decoder", "top_encoder", "all"] = "all"
+    augment: tuple[str, ...] = ()
+    lora_rank: int | None = None
+    max_steps: int | None = None
+    learning_rate: float | None = None
+    validation_share: float = 0.1
+    metadata: dict[str, str] | None = None
+
+    def options(self, seed: int) -> FinetuneOptions:
+        """The adaptation task's options (its defaults where the request left a choice)."""
+        from tympan.tasks.finetuning.training import finetune_options
+
+        return finetune_options(
+            self.training_method,
+            self.layers,
+            self.augment,
+            seed,
+            epochs=self.n_epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            learning_rate_multiplier=self.learning_rate_multiplier,
+            lora_rank=self.lora_rank,
+            max_steps=self.max_steps,
+        )
+
+
+class FineTuningService:
+    """Files and fine-tuning jobs of one namespace (the caller's API key's); another
+    namespace's ids are unknown (404)."""
+
+    def __init__(self, services: Services, namespace: str = DEFAULT_NAMESPACE) -> None:
+        self.services = services
+        self.namespace = namespace
+        self.files = FileStore(services.db)
+        self.store = FineTuningStore(services.db)
+        self.limits = ArchiveLimits.from_settings(services.settings)
+
+    # -- files ----------------------------------------------------------------------------
+
+    def add_file(self, source: BinaryIO, filename: str, purpose: str) -> StoredFile:
+        """Store an upload after checking it (a dataset zip within the limits, with a
+        manifest); 400/413 leave nothing behind."""
+        if purpose != FILE_PURPOSE:
+            raise InvalidParameter(
+                f"purpose must be {FILE_PURPOSE!r} (a zip of audio clips and manifest.csv or "
+                f"manifest.jsonl); got {purpose!r}.",
+                param="purpose",
+            )
+        work = self.services.jobs.new_work_folder()
+        try:
+            upload = work / "upload.zip"
+            with upload.open("wb") as sink:
+                shutil.copyfileobj(source, sink, length=1 << 20)
+            check_dataset_zip(upload, self.limits)
+            file_id = new_file_id()
+            size, checksum = upload.stat().st_size, sha256_file(upload)
+            self.services.artifacts.import_file(file_key(file_id), upload)
+            stored = StoredFile(
+                file_id, self.namespace, filename[:300], purpose, size, checksum, utc_now()
+            )
+            return self.files.add(stored)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def get_file(self, file_id: str) -> StoredFile:
+        """A file of the namespace; 404 otherwise."""
+        return self.files.get(file_id, self.namespace)
+
+    def file_path(self, file_id: str) -> Path:
+        """Where a file's bytes are (404 for another namespace's)."""
+        return self.services.artifacts.path(file_key(self.get_file(file_id).id))
+
+    def list_files(self, purpose: str | None = None, limit: int | None = None) -> list[StoredFile]:
+        """The namespace's files, newest first."""
+        return self.files.list(self.namespace, purpose, limit)
+
+    def delete_file(self, file_id: str) -> StoredFile:
+        """Forget a file, then remove its bytes."""
+        deleted = self.files.delete(file_id, self.namespace)
+        self.services.artifacts.delete(file_key(deleted.id))
+        return deleted
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def create_job(self, request: FineTuningRequest) -> FineTuningJob:
+        """Check the request (404 unknown model or file, 400 bad choices), then queue the job."""
+        services = self.services
+        base, _ = base_folder(
+            services.registry, self.store, services.artifacts, services.settings, request.model
+        )
+        suffix = request.suffix or self.namespace
+        if not _SUFFIX.match(suffix):
+            raise InvalidParameter(
+                "suffix must be 1-40 letters, digits, '.', '_' or '-', starting with a letter or "
+                "digit.",
+                param="suffix",
+            )
+        files = [("training_file", request.training_file)]
+        if request.validation_file:
+            files.append(("validation_file", request.validation_file))
+        for param, file_id in files:
+            try:
+                self.get_file(file_id)
+            except ResourceNotFound as exc:
+                raise ResourceNotFound(exc.message, param=param) from None
+        seed = request.seed if request.seed is not None else int(time.time()) % 2**31
+        options = request.options(seed)
+        fine_tuning_id = new_fine_tuning_id()
+        hyperparameters = {
+            "n_epochs": options.epochs,
+            "batch_size": options.batch_size,
+            "learning_rate_multiplier": request.learning_rate_multiplier or 1.0,
+        }
+        self.store.add(
+            FineTuningJobRow(
+                id=fine_tuning_id,
+                namespace=self.namespace,
+                model=request.model,
+                training_file=request.training_file,
+                validation_file=request.validation_file,
+                suffix=suffix,
+                seed=seed,
+                hyperparameters=hyperparameters,
+                options={
+                    "training_method": options.method,
+                    "layers": options.layers,
+                    "augment": sorted(options.augment),
+                    "lora_rank": options.lora_rank,
+                    "max_steps": options.max_steps,
+                    "learning_rate": options.learning_rate,
+                    "validation_share": request.validation_share,
+                    **({"metadata": request.metadata} if request.metadata else {}),
+                },
+                phase="validating_files",
+            )
+        )
+        work = services.jobs.new_work_folder()
+
+        def job(progress: Progress) -> dict[str, Any]:
+            return self._run(fine_tuning_id, request, base, suffix, options, work, progress)
+
+        params = {"namespace": self.namespace, "model": request.model, "suffix": suffix}
+        services.jobs.submit(JOB_KIND, job, params, work_folder=work, job_id=fine_tuning_id)
+        self.store.add_event(fine_tuning_id, f"Created fine-tuning job: {fine_tuning_id}")
+        return self.get_job(fine_tuning_id)
+
+    def get_job(self, fine_tuning_id: str) -> FineTuningJob:
+        """A job of the namespace; 404 otherwise."""
+        return self.store.get(fine_tuning_id, self.namespace)
+
+    def list_jobs(self, after: str | None, limit: int) -> tuple[list[FineTuningJob], bool]:
+        """A page of the namespace's jobs, newest first."""
+        return self.store.list(self.namespace, after, limit)
+
+    def cancel_job(self, fine_tuning_id: str) -> FineTuningJob:
+        """Cancel a queued or running job (409 once it ended); it publishes nothing."""
+        cancelled = self.store.cancel(fine_tuning_id, self.namespace)
+        self.store.add_event(fine_tuning_id, "Fine-tuning job cancelled.", level="warn")
+        return cancelled
+
+    def events(
+        self, fine_tuning_id: str, after: int | None, limit: int
+    ) -> tuple[list[FineTuningEvent], bool]:
+        """A page of a job's events, newest first."""
+        self.get_job(fine_tuning_id)  # 404 outside the namespace
+        return self.store.events(fine_tuning_id, after, limit)
+
+    # -- the job's work -------------------------------------------------------------------
+
+    def _run(
+        self,
+        fine_tuning_id: str,
+        request: FineTuningRequest,
+        base: str,
+        suffix: str,
+        options: FinetuneOptions,
+        work: Path,
+        progress: Progress,
+    ) -> dict[str, Any]:
+        from tympan.tasks.finetuning import training
+
+        services = self.services
+        events = self.store
+        should_stop = _stop_check(lambda: services.jobs.ended(fine_tuning_id))
+        try:
+            events.add_event(fine_tuning_id, "Validating training file.")
+            train, validation = training.read_datasets(
+                self._unpack(request.training_file, work / "train"),  # type: ignore[arg-type]
+                self._unpack(request.validation_file, work / "validation"),
+                request.validation_share,
+                options.seed,
+            )
+            events.add_event(
+                fine_tuning_id,
+                f"Files validated: {len(train)} training and {len(validation)} validation "
+                "utterances.",
+            )
+            events.set_phase(fine_tuning_id, "running")
+            _, base_path = base_folder(
+                services.registry, events, services.artifacts, services.settings, request.model
+            )
+
+            def on_progress(step: FinetuneProgress) -> None:
+                progress(step.step / max(step.total_steps, 1), step.message)
+                metrics = {
+                    "step": step.step,
+                    "total_steps": step.total_steps,
+                    "train_loss": step.train_loss,
+                    "valid_wer": step.valid_wer,
+                }
+                has_metrics = step.train_loss is not None or step.valid_wer is not None
+                events.add_event(fine_tuning_id, step.message, metrics if has_metrics else None)
+
+            events.add_event(fine_tuning_id, "Fine-tuning job started.")
+            result = training.run_finetune(
+                base_path, train, validation, options, work / "result", on_progress, should_stop
+            )
+            if services.jobs.ended(fine_tuning_id):
+                return {}  # cancelled at the last moment: nothing is published
+            published = self._publish(fine_tuning_id, base, suffix, result.serving_dir,
+                                      result.training_dir, result.report)  # fmt: skip
+        except Exception as exc:
+            if not services.jobs.ended(fine_tuning_id):
+                message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+                events.add_event(fine_tuning_id, f"Fine-tuning failed: {message}", level="error")
+            raise
+        events.add_event(fine_tuning_id, f"New fine-tuned model created: {published.ref}")
+        events.add_event(fine_tuning_id, "The job has successfully completed.")
+        return {"fine_tuned_model": published.ref, "steps": result.steps}
+
+    def _unpack(self, file_id: str | None, target: Path) -> Path | None:
+        """The folder a dataset file unpacks to (its manifest's), or None without a file."""
+        if file_id is None:
+            return None
+        return unpack_dataset(self.file_path(file_id), target, self.limits)
+
+    def _publish(
+        self,
+        fine_tuning_id: str,
+        base: str,
+        suffix: str,
+        serving: Path,
+        training: Path,
+        report: dict[str, Any],
+    ) -> FineTunedModel:
+        """Number the model, move its folders in, record it; all or nothing. Registered after."""
+        services = self.services
+        artifacts = services.artifacts
+        name = model_name(base, suffix)
+        version = self.store.reserve_version(name, self.namespace, base, fine_tuning_id)
+        key = model_key((name, version))
+        try:
+            staged = artifacts.staging_path(key)
+            staged.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(serving), staged / "serving")
+            shutil.move(str(training), staged / "training")
+            (staged / "report.json").write_text(json.dumps(report, indent=2, default=str))
+            published = self.store.complete_version(
+                name, version, lambda: artifacts.publish(key), report
+            )
+        except BaseException:
+            self.store.release_reservation(name, version, lambda: artifacts.delete(key))
+            raise
+        multilingual = services.registry.get(base, task="asr").options.get("multilingual")
+        services.registry.add(
+            fine_tuned_spec(artifacts, published, services.settings, multilingual)
+        )
+        return published
+
+
+def _stop_check(ended: Callable[[], bool]) -> Callable[[], bool]:
+    """``should_stop`` for the task: asks the database at most once a second, and stays true."""
+    last, stopped = 0.0, False
+
+    def should_stop() -> bool:
+        nonlocal last, stopped
+        now = time.monotonic()
+        if not stopped and now - last >= _STOP_POLL_SECONDS:
+            last, stopped = now, ended()
+        return stopped
+
+    return should_stop
