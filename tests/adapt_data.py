@@ -22,12 +22,19 @@ def adapt_rows(split: str, count: int, speakers: int = 2) -> list[dict[str, str]
     return mixed[:count]
 
 
-def dataset_zip(rows: list[dict[str, str]], manifest: str = "csv", folder: str = "") -> bytes:
-    """A zip of the rows' clips and a ``manifest.csv`` or ``.jsonl`` (inside ``folder``)."""
+def dataset_zip(
+    rows: list[dict[str, str]],
+    manifest: str = "csv",
+    folder: str = "",
+    listed: list[dict[str, str]] | None = None,
+) -> bytes:
+    """A zip of the rows' clips and a ``manifest.csv`` or ``.jsonl`` (inside ``folder``) that
+    lists ``listed`` (default: the same rows)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for row in rows:
             archive.write(ADAPT / row["audio"], folder + row["audio"])
+        rows = rows if listed is None else listed
         if manifest == "csv":
             lines = ["audio,text,speaker"] + [
                 f"{row['audio']},{row['text']},{row['speaker']}" for row in rows

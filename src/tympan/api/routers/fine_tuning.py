@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tympan.api.deps import NamespaceDep, ServicesDep
 from tympan.errors import InvalidParameter
@@ -24,9 +24,26 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["fine-tuning"])
 
-Auto = Literal["auto"]
 Augmentation = Literal["noise", "speed", "specaugment", "adversarial"]
 _EVENT_PREFIX = "ftevent-"
+
+
+def _auto_or(kind: type, low: float, high: float, strict_low: bool = False) -> AfterValidator:
+    """``"auto"``, or a ``kind`` number within [low, high] (above ``low`` when strict)."""
+
+    def check(value: Any) -> Any:
+        if value == "auto":
+            return value
+        kinds = (int, float) if kind is float else (kind,)
+        if isinstance(value, str | bool) or not isinstance(value, kinds):
+            raise ValueError(f"must be 'auto' or a {kind.__name__}")
+        above = value > low if strict_low else value >= low
+        if not above or value > high:
+            bound = f"over {low:g}" if strict_low else f"at least {low:g}"
+            raise ValueError(f"must be 'auto' or a {kind.__name__} {bound} and at most {high:g}")
+        return value
+
+    return AfterValidator(check)
 
 
 class Hyperparameters(BaseModel):
@@ -34,9 +51,9 @@ class Hyperparameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    n_epochs: Auto | Annotated[int, Field(ge=1, le=50)] = "auto"
-    batch_size: Auto | Annotated[int, Field(ge=1, le=256)] = "auto"
-    learning_rate_multiplier: Auto | Annotated[float, Field(gt=0, le=10)] = "auto"
+    n_epochs: Annotated[int | str, _auto_or(int, 1, 50)] = "auto"
+    batch_size: Annotated[int | str, _auto_or(int, 1, 256)] = "auto"
+    learning_rate_multiplier: Annotated[float | str, _auto_or(float, 0, 10, True)] = "auto"
 
 
 class SupervisedMethod(BaseModel):

@@ -1,0 +1,166 @@
+"""``/v1/fine_tuning/jobs`` through the official ``openai`` client on a real server: a tiny
+real fine-tuning of Whisper tiny.en on ``asr_adapt`` speakers, served by name at once; a
+cancelled job publishes nothing; every bad input gets OpenAI's error body."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from tests.adapt_data import ADAPT, adapt_rows, dataset_zip
+from tests.api.routers.test_asr import error_rate
+from tests.conftest import make_settings
+from tests.live_server import serve_in_thread
+
+API_KEY = "sk-tympan-ft"
+ENDED = ("succeeded", "failed", "cancelled")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[openai.OpenAI]:
+    settings = make_settings(tmp_path_factory.mktemp("fine-tuning"), api_keys=API_KEY)
+    with serve_in_thread(settings) as url:
+        yield openai.OpenAI(base_url=f"{url}/v1", api_key=API_KEY, max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def files(client: openai.OpenAI) -> dict[str, str]:
+    """Training (8 utterances of 2 speakers) and validation (2 of a third speaker) files."""
+    rows = adapt_rows("train", 15, speakers=3)
+    third = rows[2]["speaker"]
+    train = dataset_zip([row for row in rows if row["speaker"] != third][:8])
+    validation = dataset_zip([row for row in rows if row["speaker"] == third][:2], "jsonl")
+    return {
+        "training_file": client.files.create(file=("train.zip", train), purpose="fine-tune").id,
+        "validation_file": client.files.create(
+            file=("validation.zip", validation), purpose="fine-tune"
+        ).id,
+    }
+
+
+def _wait(client: openai.OpenAI, job_id: str, until: tuple[str, ...] = ENDED, timeout=600.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while (job := client.fine_tuning.jobs.retrieve(job_id)).status not in until:
+        assert time.monotonic() < deadline, f"{job_id} still {job.status}"
+        time.sleep(0.5)
+    return job
+
+
+def test_fine_tune_then_transcribe_by_name(client: openai.OpenAI, files: dict[str, str]) -> None:
+    job = client.fine_tuning.jobs.create(
+        model="whisper-tiny.en",
+        **files,
+        suffix="acme",
+        seed=7,
+        hyperparameters={"n_epochs": 1, "batch_size": 2},
+        extra_body={"max_steps": 4},
+    )
+    assert job.id.startswith("ftjob-") and job.object == "fine_tuning.job"
+    assert job.status in ("queued", "validating_files", "running")
+    assert (job.model, job.seed, job.fine_tuned_model) == ("whisper-tiny.en", 7, None)
+    assert job.hyperparameters.n_epochs == 1 and job.hyperparameters.batch_size == 2
+    done = _wait(client, job.id)
+    assert done.status == "succeeded", done.error
+    assert done.fine_tuned_model and done.fine_tuned_model.startswith("ft:whisper-tiny.en:acme:")
+    assert (
+        done.finished_at is not None and done.finished_at >= done.created_at and done.error is None
+    )
+
+    events = client.fine_tuning.jobs.list_events(job.id, limit=100).data
+    metrics = [event for event in events if event.type == "metrics"]
+    assert metrics and {"step", "train_loss", "valid_wer"} <= set(metrics[0].data)
+    assert metrics[0].data["step"] >= 1 and events[0].object == "fine_tuning.job.event"
+    messages = [event.message for event in events]
+    assert any(done.fine_tuned_model in message for message in messages)
+    page = client.fine_tuning.jobs.list_events(job.id, limit=2)
+    older = client.fine_tuning.jobs.list_events(job.id, limit=2, after=page.data[-1].id)
+    assert page.has_more and older.data[0].id != page.data[-1].id
+
+    assert done.fine_tuned_model in [model.id for model in client.models.list()]
+    row = adapt_rows("test", 1)[0]
+    with (ADAPT / row["audio"]).open("rb") as audio:
+        text = client.audio.transcriptions.create(
+            model=done.fine_tuned_model, file=audio, language="en"
+        ).text
+    assert error_rate(row["text"], text) < 0.5, text
+    assert job.id in [item.id for item in client.fine_tuning.jobs.list(limit=100)]
+    with pytest.raises(openai.ConflictError) as finished:
+        client.fine_tuning.jobs.cancel(job.id)
+    assert "already ended" in finished.value.message
+
+
+def test_cancelled_job_publishes_nothing(client: openai.OpenAI, files: dict[str, str]) -> None:
+    before = {model.id for model in client.models.list()}
+    job = client.fine_tuning.jobs.create(
+        model="whisper-tiny.en",
+        training_file=files["training_file"],
+        validation_file=files["validation_file"],
+        suffix="cancelled",
+        hyperparameters={"n_epochs": 50, "batch_size": 2},
+    )
+    _wait(client, job.id, until=("running", *ENDED))
+    cancelled = client.fine_tuning.jobs.cancel(job.id)
+    assert cancelled.status == "cancelled"
+    time.sleep(3)  # the run notices within a second or so, and stops
+    final = client.fine_tuning.jobs.retrieve(job.id)
+    assert (final.status, final.fine_tuned_model) == ("cancelled", None)
+    assert {model.id for model in client.models.list()} == before
+    assert "cancelled" in client.fine_tuning.jobs.list_events(job.id).data[0].message
+    with pytest.raises(openai.ConflictError):
+        client.fine_tuning.jobs.cancel(job.id)
+
+
+def test_a_bad_manifest_fails_the_job_with_its_message(client: openai.OpenAI) -> None:
+    rows = adapt_rows("train", 4)
+    missing = [*rows, {**rows[0], "audio": "audio/nobody/missing.opus"}]
+    data = dataset_zip(rows, listed=missing)
+    stored = client.files.create(file=("bad.zip", data), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model="whisper-tiny.en", training_file=stored.id)
+    failed = _wait(client, job.id)
+    assert failed.status == "failed" and failed.fine_tuned_model is None
+    assert failed.error is not None and "missing.opus" in failed.error.message
+    assert client.fine_tuning.jobs.list_events(job.id).data[0].level == "error"
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "param"),
+    [
+        ({"model": "whisper-nonexistent"}, openai.NotFoundError, "model"),
+        ({"model": "tts-1"}, openai.NotFoundError, "model"),
+        ({"training_file": "file-000000000000000000000000"}, openai.NotFoundError,
+         "training_file"),
+        ({"validation_file": "file-000000000000000000000000"}, openai.NotFoundError,
+         "validation_file"),
+        ({"hyperparameters": {"n_epochs": 0}}, openai.BadRequestError, "hyperparameters.n_epochs"),
+        ({"suffix": "no spaces allowed"}, openai.BadRequestError, "suffix"),
+        ({"extra_body": {"training_method": "magic"}}, openai.BadRequestError, "training_method"),
+        ({"extra_body": {"epochs": 3}}, openai.BadRequestError, "epochs"),
+        ({"method": {"type": "dpo"}}, openai.BadRequestError, "method.type"),
+    ],
+)  # fmt: skip
+def test_bad_requests_are_refused(
+    client: openai.OpenAI, files: dict[str, str], body: dict, error: type, param: str
+) -> None:
+    before = client.fine_tuning.jobs.list(limit=100).data
+    request = {"model": "whisper-tiny.en", "training_file": files["training_file"], **body}
+    with pytest.raises(error) as caught:
+        client.fine_tuning.jobs.create(**request)
+    assert caught.value.body["param"] == param
+    assert caught.value.body["type"] == "invalid_request_error"
+    assert client.fine_tuning.jobs.list(limit=100).data == before
+
+
+def test_unknown_jobs_are_404(client: openai.OpenAI) -> None:
+    unknown = "ftjob-000000000000000000000000"
+    for call in (
+        client.fine_tuning.jobs.retrieve,
+        client.fine_tuning.jobs.cancel,
+        client.fine_tuning.jobs.list_events,
+    ):
+        with pytest.raises(openai.NotFoundError):
+            call(unknown)
+    with pytest.raises(openai.NotFoundError):
+        client.fine_tuning.jobs.list(after=unknown)
