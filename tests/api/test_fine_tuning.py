@@ -14,16 +14,25 @@ from tests.adapt_data import ADAPT, adapt_rows, dataset_zip
 from tests.api.routers.test_asr import error_rate
 from tests.conftest import make_settings
 from tests.live_server import serve_in_thread
+from tympan.config import Settings
 
 API_KEY = "sk-tympan-ft"
 ENDED = ("succeeded", "failed", "cancelled")
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[openai.OpenAI]:
-    settings = make_settings(tmp_path_factory.mktemp("fine-tuning"), api_keys=API_KEY)
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(tmp_path_factory.mktemp("fine-tuning"), api_keys=API_KEY)
+
+
+def _client(url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{url}/v1", api_key=API_KEY, max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> Iterator[openai.OpenAI]:
     with serve_in_thread(settings) as url:
-        yield openai.OpenAI(base_url=f"{url}/v1", api_key=API_KEY, max_retries=0)
+        yield _client(url)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +58,9 @@ def _wait(client: openai.OpenAI, job_id: str, until: tuple[str, ...] = ENDED, ti
     return job
 
 
-def test_fine_tune_then_transcribe_by_name(client: openai.OpenAI, files: dict[str, str]) -> None:
+def test_fine_tune_then_transcribe_by_name(
+    client: openai.OpenAI, files: dict[str, str], settings: Settings
+) -> None:
     job = client.fine_tuning.jobs.create(
         model="whisper-tiny.en",
         **files,
@@ -86,6 +97,8 @@ def test_fine_tune_then_transcribe_by_name(client: openai.OpenAI, files: dict[st
             model=done.fine_tuned_model, file=audio, language="en"
         ).text
     assert error_rate(row["text"], text) < 0.5, text
+    with serve_in_thread(settings) as url:  # another server on the database registers it too
+        assert done.fine_tuned_model in [model.id for model in _client(url).models.list()]
     assert job.id in [item.id for item in client.fine_tuning.jobs.list(limit=100)]
     with pytest.raises(openai.ConflictError) as finished:
         client.fine_tuning.jobs.cancel(job.id)
