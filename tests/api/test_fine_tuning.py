@@ -36,6 +36,13 @@ def client(settings: Settings) -> Iterator[openai.OpenAI]:
 
 
 @pytest.fixture(scope="module")
+def other(settings: Settings) -> Iterator[openai.OpenAI]:
+    """A second server on the same database, started before any model is published."""
+    with serve_in_thread(settings) as url:
+        yield _client(url)
+
+
+@pytest.fixture(scope="module")
 def files(client: openai.OpenAI) -> dict[str, str]:
     """Training (8 utterances of 2 speakers) and validation (2 of a third speaker) files."""
     rows = adapt_rows("train", 15, speakers=3)
@@ -59,7 +66,7 @@ def _wait(client: openai.OpenAI, job_id: str, until: tuple[str, ...] = ENDED, ti
 
 
 def test_fine_tune_then_transcribe_by_name(
-    client: openai.OpenAI, files: dict[str, str], settings: Settings
+    client: openai.OpenAI, files: dict[str, str], settings: Settings, other: openai.OpenAI
 ) -> None:
     job = client.fine_tuning.jobs.create(
         model="whisper-tiny.en",
@@ -99,6 +106,7 @@ def test_fine_tune_then_transcribe_by_name(
     assert error_rate(row["text"], text) < 0.5, text
     with serve_in_thread(settings) as url:  # another server on the database registers it too
         assert done.fine_tuned_model in [model.id for model in _client(url).models.list()]
+    assert other.models.retrieve(done.fine_tuned_model).id == done.fine_tuned_model
     assert job.id in [item.id for item in client.fine_tuning.jobs.list(limit=100)]
     with pytest.raises(openai.ConflictError) as finished:
         client.fine_tuning.jobs.cancel(job.id)

@@ -4,7 +4,8 @@ A published model ``ft:<base>:<suffix>:<N>`` keeps two folders under
 ``fine_tuned/<base>/<suffix>/<N>/`` in the artifact store: ``serving/`` (CTranslate2 int8, loaded
 by the same ``load_whisper`` as the bundled models, so it serves through the same batching
 path) and ``training/`` (merged float weights, the base of a further fine-tuning), beside
-``report.json``. Every ready model is registered at start from the database.
+``report.json``. Every ready model is registered at start from the database, and one that
+another process publishes later on first use.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tympan.config import Settings
-from tympan.errors import InvalidParameter
+from tympan.errors import InvalidParameter, ModelNotFound, ResourceNotFound
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec, path_size
 from tympan.store.artifacts import ArtifactStore
@@ -50,15 +51,16 @@ def model_key(model: FineTunedModel | tuple[str, int]) -> str:
     return f"fine_tuned/{base}/{suffix}/{version}"
 
 
-def _multilingual(registry: ModelRegistry, base: str) -> bool | None:
-    return registry.get(base, task=ASR_TASK).options.get("multilingual")
-
-
 def fine_tuned_spec(
-    artifacts: ArtifactStore, model: FineTunedModel, settings: Settings, multilingual: bool | None
+    registry: ModelRegistry, artifacts: ArtifactStore, model: FineTunedModel, settings: Settings
 ) -> ModelSpec:
-    """The ASR ``ModelSpec`` of a published model, listed by ``/v1/models`` to its namespace."""
+    """The ASR ``ModelSpec`` of a published model, listed by ``/v1/models`` to its namespace;
+    multilingual when its base is (unknown if the base is no longer configured)."""
     serving = artifacts.path(f"{model_key(model)}/serving")
+    try:
+        multilingual = registry.get(model.base, task=ASR_TASK).options.get("multilingual")
+    except ModelNotFound:
+        multilingual = None  # the pipeline asks the loaded model
     wer = model.report.get("validation_wer_after")
     quality = f"; validation WER {wer:.1%}" if isinstance(wer, float) else ""
     return ModelSpec(
@@ -76,11 +78,22 @@ def fine_tuned_spec(
 def register_fine_tuned_models(
     registry: ModelRegistry, store: FineTuningStore, artifacts: ArtifactStore, settings: Settings
 ) -> None:
-    """Register every ready fine-tuned model of the database (at start)."""
+    """Register every ready fine-tuned model of the database (at start), and look up on first
+    use those that other processes on the database publish later."""
     for model in store.models():
-        registry.add(
-            fine_tuned_spec(artifacts, model, settings, _multilingual(registry, model.base))
-        )
+        registry.add(fine_tuned_spec(registry, artifacts, model, settings))
+
+    def resolve(model_id: str) -> ModelSpec | None:
+        name, _, version = model_id.rpartition(":")
+        if not model_id.startswith(FINE_TUNED_PREFIX) or not version.isdigit():
+            return None
+        try:
+            model = store.model(name, int(version))
+        except ResourceNotFound:
+            return None
+        return fine_tuned_spec(registry, artifacts, model, settings)
+
+    registry.add_resolver(resolve)
 
 
 def remove_unpublished(store: FineTuningStore, artifacts: ArtifactStore) -> None:

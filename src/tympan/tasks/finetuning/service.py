@@ -330,9 +330,8 @@ class FineTuningService:
         except BaseException:
             self.store.release_reservation(name, version, lambda: artifacts.delete(key))
             raise
-        multilingual = services.registry.get(base, task="asr").options.get("multilingual")
         services.registry.add(
-            fine_tuned_spec(artifacts, published, services.settings, multilingual)
+            fine_tuned_spec(services.registry, artifacts, published, services.settings)
         )
         return published
 
