@@ -270,6 +270,8 @@ class FineTuningService:
             )
 
             def on_progress(step: FinetuneProgress) -> None:
+                if should_stop():
+                    return  # cancelled: the run stops at its next check
                 progress(step.step / max(step.total_steps, 1), step.message)
                 metrics = {
                     "step": step.step,
