@@ -4,15 +4,21 @@ cancelled job publishes nothing; every bad input gets OpenAI's error body."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import openai
 import pytest
+from wyoming.asr import Transcribe, Transcript
 
 from tests.adapt_data import ADAPT, adapt_rows, dataset_zip
 from tests.api.routers.test_asr import error_rate
+from tests.api.test_wyoming import _free_port as free_port
+from tests.api.test_wyoming import audio_events, exchange
 from tests.conftest import make_settings
+from tests.live_audio import silence, speech
 from tests.live_server import serve_in_thread
 from tympan.config import Settings
 
@@ -22,7 +28,17 @@ ENDED = ("succeeded", "failed", "cancelled")
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return make_settings(tmp_path_factory.mktemp("fine-tuning"), api_keys=API_KEY)
+    """The server's settings, with a Wyoming server too."""
+    return make_settings(
+        tmp_path_factory.mktemp("fine-tuning"),
+        api_keys=API_KEY,
+        wyoming_uri=f"tcp://127.0.0.1:{free_port()}",
+    )
+
+
+def _another(settings: Settings) -> Settings:
+    """A second server's settings on the same data and database (no Wyoming)."""
+    return settings.model_copy(update={"wyoming_uri": ""})
 
 
 def _client(url: str) -> openai.OpenAI:
@@ -38,7 +54,7 @@ def client(settings: Settings) -> Iterator[openai.OpenAI]:
 @pytest.fixture(scope="module")
 def other(settings: Settings) -> Iterator[openai.OpenAI]:
     """A second server on the same database, started before any model is published."""
-    with serve_in_thread(settings) as url:
+    with serve_in_thread(_another(settings)) as url:
         yield _client(url)
 
 
@@ -104,7 +120,12 @@ def test_fine_tune_then_transcribe_by_name(
             model=done.fine_tuned_model, file=audio, language="en"
         ).text
     assert error_rate(row["text"], text) < 0.5, text
-    with serve_in_thread(settings) as url:  # another server on the database registers it too
+    port = int(settings.wyoming_uri.rsplit(":", 1)[1])
+    request = [Transcribe(name=done.fine_tuned_model, language="en").event()]
+    request += audio_events(np.concatenate([speech(ADAPT / row["audio"]), silence(0.5)]), 16_000)
+    answers = asyncio.run(exchange(port, request, until="transcript"))
+    assert error_rate(row["text"], Transcript.from_event(answers[-1]).text) < 0.5
+    with serve_in_thread(_another(settings)) as url:  # a later server registers it at start
         assert done.fine_tuned_model in [model.id for model in _client(url).models.list()]
     assert other.models.retrieve(done.fine_tuned_model).id == done.fine_tuned_model
     assert job.id in [item.id for item in client.fine_tuning.jobs.list(limit=100)]
