@@ -113,6 +113,8 @@ def test_fine_tune_then_transcribe_by_name(
     older = client.fine_tuning.jobs.list_events(job.id, limit=2, after=page.data[-1].id)
     assert page.has_more and older.data[0].id != page.data[-1].id
 
+    report = client.get(f"/fine_tuning/jobs/{job.id}/report", cast_to=object)
+    assert isinstance(report, dict) and report
     assert done.fine_tuned_model in [model.id for model in client.models.list()]
     row = adapt_rows("test", 1)[0]
     with (ADAPT / row["audio"]).open("rb") as audio:
@@ -207,3 +209,5 @@ def test_unknown_jobs_are_404(client: openai.OpenAI) -> None:
             call(unknown)
     with pytest.raises(openai.NotFoundError):
         client.fine_tuning.jobs.list(after=unknown)
+    with pytest.raises(openai.NotFoundError):
+        client.get(f"/fine_tuning/jobs/{unknown}/report", cast_to=object)

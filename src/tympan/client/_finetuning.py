@@ -102,6 +102,10 @@ class FineTuningMethods(BaseClient):
         params: dict[str, Any] = {"limit": limit} | ({"after": after} if after else {})
         return self.request("GET", f"/v1/fine_tuning/jobs/{job_id}/events", params=params).json()
 
+    def fine_tuning_report(self, job_id: str) -> dict[str, Any]:
+        """The report of the model a job published (validation WER before and after, ...)."""
+        return self.request("GET", f"/v1/fine_tuning/jobs/{job_id}/report").json()
+
     def wait_fine_tuning_job(
         self,
         job_id: str,

@@ -1,7 +1,8 @@
 """``/v1/fine_tuning/jobs``: OpenAI's fine-tuning API for speech recognition.
 
 Create (a Whisper model and a ``fine-tune`` file), list (``after``/``limit``), retrieve,
-cancel, and list events (messages, and ``metrics`` with step, train_loss, valid_wer). The
+cancel, and list events (messages, and ``metrics`` with step, train_loss, valid_wer); and
+Tympan's ``/report`` of the published model. The
 finished job's ``fine_tuned_model`` (``ft:<base>:<suffix>:<N>``) transcribes by name at once.
 Tympan's choices ride beside OpenAI's fields (the ``openai`` client's ``extra_body``):
 ``training_method`` (lora, top_layers, full), ``layers``, ``augment``, ``lora_rank``,
@@ -273,3 +274,10 @@ def list_events(
         cursor = int(number)
     events, more = FineTuningService(services, namespace).events(job_id, cursor, limit)
     return EventList(data=[EventObject.of(event) for event in events], has_more=more)
+
+
+@router.get("/v1/fine_tuning/jobs/{job_id}/report")
+def job_report(job_id: str, services: ServicesDep, namespace: NamespaceDep) -> dict[str, Any]:
+    """The published model's report: validation WER before and after, per utterance, curves
+    (404 until the job published a model)."""
+    return FineTuningService(services, namespace).report(job_id)

@@ -227,6 +227,17 @@ class FineTuningService:
         self.store.add_event(fine_tuning_id, "Fine-tuning job cancelled.", level="warn")
         return cancelled
 
+    def report(self, fine_tuning_id: str) -> dict[str, Any]:
+        """The report of the model a job published (WER before/after, curves); 404 before."""
+        published = self.get_job(fine_tuning_id).fine_tuned_model
+        if published is None:
+            raise ResourceNotFound(
+                f"Fine-tuning job {fine_tuning_id!r} has published no model.",
+                param="fine_tuning_job_id",
+            )
+        name, version = published.rsplit(":", 1)
+        return self.store.model(name, int(version)).report
+
     def events(
         self, fine_tuning_id: str, after: int | None, limit: int
     ) -> tuple[list[FineTuningEvent], bool]:
