@@ -5,12 +5,15 @@ cancelled job publishes nothing; every bad input gets OpenAI's error body."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import openai
 import pytest
+from websockets.sync.client import connect
 from wyoming.asr import Transcribe, Transcript
 
 from tests.adapt_data import ADAPT, adapt_rows, dataset_zip
@@ -20,6 +23,7 @@ from tests.api.test_wyoming import audio_events, exchange
 from tests.conftest import make_settings
 from tests.live_audio import silence, speech
 from tests.live_server import serve_in_thread
+from tympan.api.app import create_app
 from tympan.config import Settings
 
 API_KEY = "sk-tympan-ft"
@@ -211,3 +215,41 @@ def test_unknown_jobs_are_404(client: openai.OpenAI) -> None:
         client.fine_tuning.jobs.list(after=unknown)
     with pytest.raises(openai.NotFoundError):
         client.get(f"/fine_tuning/jobs/{unknown}/report", cast_to=object)
+
+
+def test_a_fine_tuned_model_is_private_to_its_namespace(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A model of namespace ``alpha`` (real tiny.en weights under a fine-tuned name) is
+    unknown to ``beta``: not listed, no transcription, no live session, no fine-tuning from it."""
+    settings = make_settings(tmp_path_factory.mktemp("ns"), api_keys="sk-a@alpha,sk-b@beta")
+    app = create_app(settings)
+    with serve_in_thread(settings, app=app) as url:
+        services = app.state.services
+        tiny = services.registry.get("whisper-tiny.en")
+        name = "ft:whisper-tiny.en:alpha:1"
+        services.registry.add(
+            replace(tiny, id=name, aliases=(), options={**tiny.options, "namespace": "alpha"})
+        )
+        alpha = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-a", max_retries=0)
+        beta = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-b", max_retries=0)
+        row = adapt_rows("test", 1)[0]
+        clip = (ADAPT / row["audio"]).read_bytes()
+        heard = alpha.audio.transcriptions.create(model=name, file=("a.opus", clip)).text
+        assert error_rate(row["text"], heard) < 0.5
+        assert name in [model.id for model in alpha.models.list()]
+        assert name not in [model.id for model in beta.models.list()]
+        for attempt in (
+            lambda: beta.audio.transcriptions.create(model=name, file=("a.opus", clip)),
+            lambda: beta.audio.translations.create(model=name, file=("a.opus", clip)),
+            lambda: beta.models.retrieve(name),
+            lambda: beta.fine_tuning.jobs.create(model=name, training_file="file-x"),
+        ):
+            with pytest.raises(openai.NotFoundError) as caught:
+                attempt()
+            assert caught.value.body["code"] == "model_not_found"
+        live = f"{url.replace('http', 'ws')}/v1/realtime?intent=transcription&model={name}"
+        headers = {"Authorization": "Bearer sk-b"}
+        with connect(live, additional_headers=headers) as session:
+            refusal = json.loads(session.recv(timeout=30))
+        assert (refusal["type"], refusal["error"]["code"]) == ("error", "model_not_found")

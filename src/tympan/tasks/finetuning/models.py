@@ -107,13 +107,17 @@ def base_folder(
     artifacts: ArtifactStore,
     settings: Settings,
     model: str,
+    namespace: str,
 ) -> tuple[str, Path]:
     """The bundled model a request's ``model`` descends from, and the folder to fine-tune.
 
-    A bundled or configured Whisper gives its CTranslate2 folder; a fine-tuned model gives its
-    ``training/`` weights (so it is fine-tuned further). ``ModelNotFound`` (404) when unknown.
+    A bundled or configured Whisper gives its CTranslate2 folder; a fine-tuned model of
+    ``namespace`` gives its ``training/`` weights (so it is fine-tuned further).
+    ``ModelNotFound`` (404) when unknown or another namespace's.
     """
     spec = registry.get(model, task=ASR_TASK)
+    if spec.options.get("namespace", namespace) != namespace:
+        raise ModelNotFound(f"No asr model named {model!r}.", param="model")
     if spec.id.startswith(FINE_TUNED_PREFIX):
         name, version = spec.id.rsplit(":", 1)
         published = store.model(name, int(version))

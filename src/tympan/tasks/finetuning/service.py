@@ -155,7 +155,12 @@ class FineTuningService:
         """Check the request (404 unknown model or file, 400 bad choices), then queue the job."""
         services = self.services
         base, _ = base_folder(
-            services.registry, self.store, services.artifacts, services.settings, request.model
+            services.registry,
+            self.store,
+            services.artifacts,
+            services.settings,
+            request.model,
+            self.namespace,
         )
         suffix = request.suffix or self.namespace
         if not _SUFFIX.match(suffix):
@@ -277,7 +282,12 @@ class FineTuningService:
             )
             events.set_phase(fine_tuning_id, "running")
             _, base_path = base_folder(
-                services.registry, events, services.artifacts, services.settings, request.model
+                services.registry,
+                events,
+                services.artifacts,
+                services.settings,
+                request.model,
+                self.namespace,
             )
 
             def on_progress(step: FinetuneProgress) -> None:
