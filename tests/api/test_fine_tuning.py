@@ -253,3 +253,29 @@ def test_a_fine_tuned_model_is_private_to_its_namespace(
         with connect(live, additional_headers=headers) as session:
             refusal = json.loads(session.recv(timeout=30))
         assert (refusal["type"], refusal["error"]["code"]) == ("error", "model_not_found")
+
+
+def test_a_server_shutting_down_stops_its_job_as_interrupted(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Stopping the server stops a running fine-tuning within seconds (not after its epochs);
+    the job is failed as ``interrupted`` (submit it again) and publishes nothing."""
+    settings = make_settings(tmp_path_factory.mktemp("shutdown"), api_keys=API_KEY)
+    with serve_in_thread(settings) as url:
+        client = _client(url)
+        data = dataset_zip(adapt_rows("train", 8))
+        stored = client.files.create(file=("train.zip", data), purpose="fine-tune")
+        job = client.fine_tuning.jobs.create(
+            model="whisper-tiny.en",
+            training_file=stored.id,
+            hyperparameters={"n_epochs": 50, "batch_size": 2},
+        )
+        _wait(client, job.id, until=("running", *ENDED))
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 60
+    with serve_in_thread(settings) as url:
+        client = _client(url)
+        ended = client.fine_tuning.jobs.retrieve(job.id)
+        assert (ended.status, ended.fine_tuned_model) == ("failed", None)
+        assert ended.error is not None and ended.error.code == "interrupted"
+        assert not [model for model in client.models.list() if model.id.startswith("ft:")]

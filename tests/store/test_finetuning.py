@@ -99,3 +99,27 @@ def test_versions_are_numbered_by_the_database(any_db: Database, runner: JobRunn
     assert [item.ref for item in store.models("default")] == [model.ref]
     assert store.models("acme") == []
     release.set()
+
+
+def test_a_job_cancelled_in_the_queue_never_runs(any_db: Database, tmp_path: Path) -> None:
+    store, release = FineTuningStore(any_db), threading.Event()
+    runner = JobRunner(any_db, tmp_path / "work", workers=1)
+    try:
+        first = _job(store, runner, release)  # holds the only worker
+        ran = threading.Event()
+        queued = new_fine_tuning_id()
+        store.add(
+            FineTuningJobRow(
+                id=queued, namespace="default", model="whisper-tiny.en", training_file="f",
+                validation_file=None, suffix="s", seed=0, hyperparameters={}, options={},
+            )
+        )  # fmt: skip
+        runner.submit("asr-fine-tuning", lambda progress: ran.set() or {}, job_id=queued)
+        assert store.get(queued, "default").status == "queued"
+        assert store.cancel(queued, "default").status == "cancelled"
+        release.set()
+        runner.wait(first, timeout=30)
+        assert runner.wait(queued, timeout=30).status == "cancelled" and not ran.is_set()
+    finally:
+        release.set()
+        runner.close()

@@ -132,6 +132,7 @@ class JobRunner:
         self._futures: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._closing = threading.Event()
         self.recover()
         self._heartbeat = threading.Thread(target=self._beat, name="tympan-job-lease", daemon=True)
         self._heartbeat.start()
@@ -343,8 +344,15 @@ class JobRunner:
             future.result(timeout=timeout)
         return self.get(job_id)
 
+    @property
+    def closing(self) -> bool:
+        """Whether the runner is shutting down: long work that can stop early should."""
+        return self._closing.is_set()
+
     def close(self) -> None:
-        """Wait for running jobs, stop the pool and the heartbeat, remove the work folder."""
+        """Wait for running jobs (``closing`` tells them to stop early if they can), stop the
+        pool and the heartbeat, remove the work folder."""
+        self._closing.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._stopped.set()
         self._heartbeat.join()

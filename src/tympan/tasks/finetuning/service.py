@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from tympan.config import DEFAULT_NAMESPACE
-from tympan.errors import InvalidParameter, ResourceNotFound
+from tympan.errors import InvalidParameter, Overloaded, ResourceNotFound
 from tympan.store.artifacts import sha256_file
 from tympan.store.db import utc_now
 from tympan.store.files import FileStore, StoredFile, file_key, new_file_id
@@ -266,7 +266,8 @@ class FineTuningService:
 
         services = self.services
         events = self.store
-        should_stop = _stop_check(lambda: services.jobs.ended(fine_tuning_id))
+        jobs = services.jobs
+        should_stop = _stop_check(lambda: jobs.closing or jobs.ended(fine_tuning_id))
         try:
             events.add_event(fine_tuning_id, "Validating training file.")
             train, validation = training.read_datasets(
@@ -312,10 +313,19 @@ class FineTuningService:
             published = self._publish(fine_tuning_id, base, suffix, result.serving_dir,
                                       result.training_dir, result.report)  # fmt: skip
         except Exception as exc:
-            if not services.jobs.ended(fine_tuning_id):
-                message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-                events.add_event(fine_tuning_id, f"Fine-tuning failed: {message}", level="error")
-            raise
+            if jobs.ended(fine_tuning_id):
+                raise  # cancelled: the job keeps that state
+            failure: Exception = exc
+            if jobs.closing:  # the task stopped because the server is going away
+                failure = Overloaded(
+                    "The server shut down while this job ran; submit it again.",
+                    code="interrupted",
+                )
+            message = getattr(failure, "message", None) or f"{type(exc).__name__}: {exc}"
+            events.add_event(fine_tuning_id, f"Fine-tuning failed: {message}", level="error")
+            if failure is exc:
+                raise
+            raise failure from exc
         events.add_event(fine_tuning_id, f"New fine-tuned model created: {published.ref}")
         events.add_event(fine_tuning_id, "The job has successfully completed.")
         return {"fine_tuned_model": published.ref, "steps": result.steps}
