@@ -4,6 +4,7 @@ stored, listed, read back and deleted; every bad upload refused with OpenAI's er
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from collections.abc import Iterator
 
@@ -20,7 +21,10 @@ API_KEY = "sk-tympan-files"
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[openai.OpenAI]:
     settings = make_settings(
-        tmp_path_factory.mktemp("files"), api_keys=API_KEY, max_dataset_files=20
+        tmp_path_factory.mktemp("files"),
+        api_keys=API_KEY,
+        max_dataset_files=20,
+        max_upload_bytes=2_000_000,
     )
     with serve_in_thread(settings) as url:
         yield openai.OpenAI(base_url=f"{url}/v1", api_key=API_KEY, max_retries=0)
@@ -58,8 +62,10 @@ def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> by
         (_zip({"../manifest.csv": b"audio,text\n"}), 400, "unsafe entries"),
         (_zip({f"{n}.opus": b"x" for n in range(21)} | {"manifest.csv": b""}), 413,
          "TYMPAN_MAX_DATASET_FILES"),
-        (_zip({"manifest.csv": b"0" * 5_000_000}, zipfile.ZIP_DEFLATED), 413,
+        (_zip({"manifest.csv": b"0" * 1_500_000}, zipfile.ZIP_DEFLATED), 413,
          "TYMPAN_MAX_ZIP_RATIO"),
+        (_zip({"manifest.csv": b"", "big.opus": os.urandom(2_100_000)}), 413,
+         "TYMPAN_MAX_UPLOAD_BYTES"),
     ],
 )  # fmt: skip
 def test_bad_uploads_are_refused_and_leave_nothing(
