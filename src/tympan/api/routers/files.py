@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from tympan.api.deps import NamespaceDep, ServicesDep
 from tympan.store.files import StoredFile
-from tympan.tasks.finetuning import FineTuningService
+from tympan.tasks.finetuning import DatasetFiles
 
 __all__ = ["router"]
 
@@ -66,9 +66,9 @@ async def upload_file(
 ) -> FileObject:
     """Store a fine-tuning dataset after checking it (400 not a safe zip or no manifest,
     413 over a limit, naming its setting)."""
-    service = FineTuningService(services, namespace)
+    files = DatasetFiles(services, namespace)
     name = file.filename or "upload.zip"
-    stored = await services.manager.run(service.add_file, file.file, name, purpose)
+    stored = await services.manager.run(files.add, file.file, name, purpose)
     return FileObject.of(stored)
 
 
@@ -80,7 +80,7 @@ def list_files(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
 ) -> FileList:
     """The caller's files, newest first."""
-    stored = FineTuningService(services, namespace).list_files(purpose, limit + 1)
+    stored = DatasetFiles(services, namespace).list(purpose, limit + 1)
     return FileList(
         data=[FileObject.of(item) for item in stored[:limit]], has_more=len(stored) > limit
     )
@@ -89,20 +89,18 @@ def list_files(
 @router.get("/v1/files/{file_id}", response_model=FileObject)
 def get_file(file_id: str, services: ServicesDep, namespace: NamespaceDep) -> FileObject:
     """One file's description."""
-    return FileObject.of(FineTuningService(services, namespace).get_file(file_id))
+    return FileObject.of(DatasetFiles(services, namespace).get(file_id))
 
 
 @router.get("/v1/files/{file_id}/content")
 def file_content(file_id: str, services: ServicesDep, namespace: NamespaceDep) -> FileResponse:
     """A file's bytes, as uploaded."""
-    service = FineTuningService(services, namespace)
-    stored = service.get_file(file_id)
-    return FileResponse(
-        service.file_path(file_id), media_type="application/zip", filename=stored.filename
-    )
+    files = DatasetFiles(services, namespace)
+    stored = files.get(file_id)
+    return FileResponse(files.path(file_id), media_type="application/zip", filename=stored.filename)
 
 
 @router.delete("/v1/files/{file_id}", response_model=FileDeleted)
 def delete_file(file_id: str, services: ServicesDep, namespace: NamespaceDep) -> FileDeleted:
     """Forget a file and remove its bytes."""
-    return FileDeleted(id=FineTuningService(services, namespace).delete_file(file_id).id)
+    return FileDeleted(id=DatasetFiles(services, namespace).delete(file_id).id)

@@ -12,11 +12,13 @@ from tympan.tasks.finetuning.models import (
     register_fine_tuned_models,
     remove_unpublished,
 )
-from tympan.tasks.finetuning.service import FILE_PURPOSE, FineTuningRequest, FineTuningService
+from tympan.tasks.finetuning.service import FineTuningRequest, FineTuningService
+from tympan.tasks.finetuning.uploads import FILE_PURPOSE, DatasetFiles
 
 __all__ = [
     "FILE_PURPOSE",
     "FINE_TUNED_PREFIX",
+    "DatasetFiles",
     "FineTuningRequest",
     "FineTuningService",
     "register_fine_tuned_models",

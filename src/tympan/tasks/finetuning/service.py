@@ -1,4 +1,4 @@
-"""``FineTuningService``: files and fine-tuning jobs over one running service's parts.
+"""``FineTuningService``: fine-tuning jobs over one running service's parts.
 
 A job runs on the service's ``JobRunner`` (a heartbeat lease, a work folder) and calls the
 adaptation task (``tympan.tasks.adaptation``): unpack the training file (and the validation
@@ -16,13 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import InvalidParameter, Overloaded, ResourceNotFound
-from tympan.store.artifacts import sha256_file
-from tympan.store.db import utc_now
-from tympan.store.files import FileStore, StoredFile, file_key, new_file_id
 from tympan.store.finetuning import (
     FineTunedModel,
     FineTuningEvent,
@@ -31,14 +28,13 @@ from tympan.store.finetuning import (
     FineTuningStore,
     new_fine_tuning_id,
 )
-from tympan.tasks.classifiers.archive import ArchiveLimits
 from tympan.tasks.finetuning.models import (
     base_folder,
     fine_tuned_spec,
     model_key,
     model_name,
 )
-from tympan.tasks.finetuning.uploads import check_dataset_zip, unpack_dataset
+from tympan.tasks.finetuning.uploads import DatasetFiles, unpack_dataset
 
 if TYPE_CHECKING:
     from tympan.api.services import Services
@@ -46,9 +42,8 @@ if TYPE_CHECKING:
     from tympan.tasks.adaptation.finetune import FinetuneOptions
     from tympan.tasks.finetuning.training import FinetuneProgress
 
-__all__ = ["FILE_PURPOSE", "FineTuningRequest", "FineTuningService"]
+__all__ = ["FineTuningRequest", "FineTuningService"]
 
-FILE_PURPOSE = "fine-tune"
 JOB_KIND = "asr-fine-tuning"
 _SUFFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 _STOP_POLL_SECONDS = 1.0
@@ -94,60 +89,14 @@ class FineTuningRequest:
 
 
 class FineTuningService:
-    """Files and fine-tuning jobs of one namespace (the caller's API key's); another
-    namespace's ids are unknown (404)."""
+    """Fine-tuning jobs of one namespace (the caller's API key's); another namespace's ids
+    are unknown (404)."""
 
     def __init__(self, services: Services, namespace: str = DEFAULT_NAMESPACE) -> None:
         self.services = services
         self.namespace = namespace
-        self.files = FileStore(services.db)
+        self.files = DatasetFiles(services, namespace)
         self.store = FineTuningStore(services.db)
-        self.limits = ArchiveLimits.from_settings(services.settings)
-
-    # -- files ----------------------------------------------------------------------------
-
-    def add_file(self, source: BinaryIO, filename: str, purpose: str) -> StoredFile:
-        """Store an upload after checking it (a dataset zip within the limits, with a
-        manifest); 400/413 leave nothing behind."""
-        if purpose != FILE_PURPOSE:
-            raise InvalidParameter(
-                f"purpose must be {FILE_PURPOSE!r} (a zip of audio clips and manifest.csv or "
-                f"manifest.jsonl); got {purpose!r}.",
-                param="purpose",
-            )
-        work = self.services.jobs.new_work_folder()
-        try:
-            upload = work / "upload.zip"
-            with upload.open("wb") as sink:
-                shutil.copyfileobj(source, sink, length=1 << 20)
-            check_dataset_zip(upload, self.limits)
-            file_id = new_file_id()
-            size, checksum = upload.stat().st_size, sha256_file(upload)
-            self.services.artifacts.import_file(file_key(file_id), upload)
-            stored = StoredFile(
-                file_id, self.namespace, filename[:300], purpose, size, checksum, utc_now()
-            )
-            return self.files.add(stored)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-
-    def get_file(self, file_id: str) -> StoredFile:
-        """A file of the namespace; 404 otherwise."""
-        return self.files.get(file_id, self.namespace)
-
-    def file_path(self, file_id: str) -> Path:
-        """Where a file's bytes are (404 for another namespace's)."""
-        return self.services.artifacts.path(file_key(self.get_file(file_id).id))
-
-    def list_files(self, purpose: str | None = None, limit: int | None = None) -> list[StoredFile]:
-        """The namespace's files, newest first."""
-        return self.files.list(self.namespace, purpose, limit)
-
-    def delete_file(self, file_id: str) -> StoredFile:
-        """Forget a file, then remove its bytes."""
-        deleted = self.files.delete(file_id, self.namespace)
-        self.services.artifacts.delete(file_key(deleted.id))
-        return deleted
 
     # -- jobs -----------------------------------------------------------------------------
 
@@ -174,7 +123,7 @@ class FineTuningService:
             files.append(("validation_file", request.validation_file))
         for param, file_id in files:
             try:
-                self.get_file(file_id)
+                self.files.get(file_id)
             except ResourceNotFound as exc:
                 raise ResourceNotFound(exc.message, param=param) from None
         seed = request.seed if request.seed is not None else int(time.time()) % 2**31
@@ -334,7 +283,7 @@ class FineTuningService:
         """The folder a dataset file unpacks to (its manifest's), or None without a file."""
         if file_id is None:
             return None
-        return unpack_dataset(self.file_path(file_id), target, self.limits)
+        return unpack_dataset(self.files.path(file_id), target, self.files.limits)
 
     def _publish(
         self,
