@@ -39,6 +39,11 @@ def test_a_dataset_is_stored_listed_read_and_deleted(client: openai.OpenAI) -> N
     assert client.files.retrieve(stored.id) == stored
     assert stored.id in [item.id for item in client.files.list(purpose="fine-tune")]
     assert client.files.content(stored.id).content == data
+    second = client.files.create(file=("b.zip", data), purpose="fine-tune")
+    page = client.files.list(limit=1)
+    assert [item.id for item in page.data] == [second.id] and page.has_more
+    assert [item.id for item in page] == [second.id, stored.id]  # the client follows `after`
+    client.files.delete(second.id)
     deleted = client.files.delete(stored.id)
     assert (deleted.id, deleted.deleted) == (stored.id, True)
     assert stored.id not in [item.id for item in client.files.list()]

@@ -21,6 +21,10 @@ def test_files_are_kept_per_namespace(any_db: Database) -> None:
     assert first.id.startswith("file-") and len(first.id) == 29
     assert store.get(first.id, "default") == first
     assert [item.id for item in store.list("default")] == [second.id, first.id]
+    assert [item.id for item in store.list("default", limit=1)] == [second.id]
+    assert [item.id for item in store.list("default", after=second.id)] == [first.id]
+    with pytest.raises(ResourceNotFound):
+        store.list("default", after=other.id)
     assert [item.id for item in store.list("acme", purpose="fine-tune")] == [other.id]
     assert store.list("default", purpose="assistants") == []
     with pytest.raises(ResourceNotFound):

@@ -98,18 +98,31 @@ class FileStore:
             return StoredFile.from_row(row)
 
     def list(
-        self, namespace: str, purpose: str | None = None, limit: int | None = None
+        self,
+        namespace: str,
+        purpose: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
     ) -> list[StoredFile]:
-        """The namespace's files, newest first, optionally of one purpose."""
+        """The namespace's files, newest first, optionally of one purpose and after the file
+        ``after`` (``ResourceNotFound`` if the namespace has no such file)."""
         query = (
             select(FileRow)
             .where(FileRow.namespace == namespace)
-            .order_by(FileRow.created_at.desc(), FileRow.id)
+            .order_by(FileRow.created_at.desc(), FileRow.id.desc())
             .limit(limit)
         )
         if purpose is not None:
             query = query.where(FileRow.purpose == purpose)
         with self.db.session() as session:
+            if after is not None:
+                cursor = session.get(FileRow, after)
+                if cursor is None or cursor.namespace != namespace:
+                    raise ResourceNotFound(f"No file with id {after!r}.", param="after")
+                query = query.where(
+                    (FileRow.created_at < cursor.created_at)
+                    | ((FileRow.created_at == cursor.created_at) & (FileRow.id < cursor.id))
+                )
             return [StoredFile.from_row(row) for row in session.scalars(query)]
 
     def delete(self, file_id: str, namespace: str) -> StoredFile:

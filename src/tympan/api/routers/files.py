@@ -77,10 +77,11 @@ def list_files(
     services: ServicesDep,
     namespace: NamespaceDep,
     purpose: str | None = None,
+    after: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
 ) -> FileList:
-    """The caller's files, newest first."""
-    stored = DatasetFiles(services, namespace).list(purpose, limit + 1)
+    """The caller's files, newest first, after the file ``after``."""
+    stored = DatasetFiles(services, namespace).list(purpose, limit + 1, after)
     return FileList(
         data=[FileObject.of(item) for item in stored[:limit]], has_more=len(stored) > limit
     )

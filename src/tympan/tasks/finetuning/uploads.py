@@ -97,9 +97,11 @@ class DatasetFiles:
         """Where a file's bytes are (404 for another namespace's)."""
         return self._services.artifacts.path(file_key(self.get(file_id).id))
 
-    def list(self, purpose: str | None = None, limit: int | None = None) -> list[StoredFile]:
-        """The namespace's files, newest first."""
-        return self.store.list(self.namespace, purpose, limit)
+    def list(
+        self, purpose: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> list[StoredFile]:
+        """The namespace's files, newest first (after the file ``after``)."""
+        return self.store.list(self.namespace, purpose, limit, after)
 
     def delete(self, file_id: str) -> StoredFile:
         """Forget a file, then remove its bytes."""
