@@ -26,7 +26,7 @@ import numpy as np
 
 from tympan.errors import TympanError
 
-__all__ = ["read_model_bin", "to_ctranslate2", "to_transformers"]
+__all__ = ["read_model_bin", "replace_dir", "to_ctranslate2", "to_transformers"]
 
 _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 _BINARY_VERSION = 6
@@ -241,7 +241,7 @@ def to_transformers(source: Path, target: Path) -> Path:
             },
         )
         WhisperFeatureExtractor(feature_size=config["num_mel_bins"]).save_pretrained(staging)
-        _replace_dir(staging, target)
+        replace_dir(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
@@ -262,13 +262,13 @@ def to_ctranslate2(source: Path, target: Path, quantization: str = "int8") -> Pa
         TransformersConverter(str(source), copy_files=files).convert(
             str(output), quantization=quantization
         )
-        _replace_dir(output, target)
+        replace_dir(output, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def _replace_dir(staging: Path, target: Path) -> None:
+def replace_dir(staging: Path, target: Path) -> None:
     """Move a finished folder into place; an existing ``target`` is replaced only after."""
     if target.exists():
         old = target.with_name(f".{target.name}.old")
