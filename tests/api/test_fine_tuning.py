@@ -94,7 +94,7 @@ def test_fine_tune_then_transcribe_by_name(
         suffix="acme",
         seed=7,
         hyperparameters={"n_epochs": 1, "batch_size": 2},
-        extra_body={"max_steps": 4},
+        extra_body={"max_steps": 4, "layers": "decoder"},
     )
     assert job.id.startswith("ftjob-") and job.object == "fine_tuning.job"
     assert job.status in ("queued", "validating_files", "running")
@@ -148,6 +148,7 @@ def test_cancelled_job_publishes_nothing(client: openai.OpenAI, files: dict[str,
         validation_file=files["validation_file"],
         suffix="cancelled",
         hyperparameters={"n_epochs": 50, "batch_size": 2},
+        extra_body={"layers": "decoder"},
     )
     _wait(client, job.id, until=("running", *ENDED))
     cancelled = client.fine_tuning.jobs.cancel(job.id)
@@ -269,6 +270,7 @@ def test_a_server_shutting_down_stops_its_job_as_interrupted(
             model="whisper-tiny.en",
             training_file=stored.id,
             hyperparameters={"n_epochs": 50, "batch_size": 2},
+            extra_body={"layers": "decoder"},
         )
         _wait(client, job.id, until=("running", *ENDED))
         stopping = time.monotonic()

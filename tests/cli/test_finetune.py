@@ -39,7 +39,7 @@ def test_finetune_a_folder_then_transcribe_by_name(tmp_path: Path) -> None:
     done = runner.invoke(
         app,
         ["asr", "finetune", str(data), "--model", "tiny.en", "--suffix", "cli", "--epochs", "1",
-         "--batch-size", "2", "--max-steps", "2", "--seed", "1"],
+         "--batch-size", "2", "--max-steps", "2", "--seed", "1", "--layers", "decoder"],
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     job = json.loads(done.stdout)

@@ -6,7 +6,7 @@ Tympan's ``/report`` of the published model. The
 finished job's ``fine_tuned_model`` (``ft:<base>:<suffix>:<N>``) transcribes by name at once.
 Tympan's choices ride beside OpenAI's fields (the ``openai`` client's ``extra_body``):
 ``training_method`` (lora, top_layers, full), ``layers``, ``augment``, ``lora_rank``,
-``max_steps``, ``learning_rate``, ``validation_share``.
+``max_steps``, ``learning_rate``, ``validation_share``, ``language``.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ class CreateJob(BaseModel):
     max_steps: int | None = Field(None, ge=1)
     learning_rate: float | None = Field(None, gt=0, le=1)
     validation_share: float = Field(0.1, gt=0, lt=1)
+    language: str = Field("en", pattern=r"^[a-z]{2,3}$")
 
     def request(self) -> FineTuningRequest:
         """The service's request; ``hyperparameters`` win over ``method``'s."""
@@ -116,6 +117,7 @@ class CreateJob(BaseModel):
             max_steps=self.max_steps,
             learning_rate=self.learning_rate,
             validation_share=self.validation_share,
+            language=self.language,
             metadata=self.metadata,
         )
 

@@ -61,7 +61,7 @@ def fine_tuned_spec(
         multilingual = registry.get(model.base, task=ASR_TASK).options.get("multilingual")
     except ModelNotFound:
         multilingual = None  # the pipeline asks the loaded model
-    wer = model.report.get("validation_wer_after")
+    wer = model.report.get("valid_wer")
     quality = f"; validation WER {wer:.1%}" if isinstance(wer, float) else ""
     return ModelSpec(
         id=model.ref,

@@ -68,10 +68,12 @@ class FineTuningRequest:
     max_steps: int | None = None
     learning_rate: float | None = None
     validation_share: float = 0.1
+    language: str = "en"
     metadata: dict[str, str] | None = None
 
-    def options(self, seed: int) -> FinetuneOptions:
-        """The adaptation task's options (its defaults where the request left a choice)."""
+    def options(self, seed: int, noise_dir: Path | None) -> FinetuneOptions:
+        """The adaptation task's options (its defaults where the request left a choice);
+        400 naming a choice out of range."""
         from tympan.tasks.finetuning.training import finetune_options
 
         return finetune_options(
@@ -85,6 +87,8 @@ class FineTuningRequest:
             learning_rate_multiplier=self.learning_rate_multiplier,
             lora_rank=self.lora_rank,
             max_steps=self.max_steps,
+            language=self.language,
+            noise_dir=noise_dir,
         )
 
 
@@ -127,7 +131,7 @@ class FineTuningService:
             except ResourceNotFound as exc:
                 raise ResourceNotFound(exc.message, param=param) from None
         seed = request.seed if request.seed is not None else int(time.time()) % 2**31
-        options = request.options(seed)
+        options = request.options(seed, services.settings.adaptation_noise_dir)
         fine_tuning_id = new_fine_tuning_id()
         hyperparameters = {
             "n_epochs": options.epochs,
@@ -152,6 +156,7 @@ class FineTuningService:
                     "max_steps": options.max_steps,
                     "learning_rate": options.learning_rate,
                     "validation_share": request.validation_share,
+                    "language": options.language,
                     **({"metadata": request.metadata} if request.metadata else {}),
                 },
                 phase="validating_files",

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from tympan.errors import InvalidParameter
 from tympan.tasks.adaptation.dataset import Utterance, read_manifest, split_dataset
 from tympan.tasks.adaptation.finetune import (
+    DEFAULT_LEARNING_RATES,
     FinetuneOptions,
     FinetuneProgress,
     FinetuneResult,
@@ -33,14 +35,21 @@ def finetune_options(
     learning_rate_multiplier: float | None,
     lora_rank: int | None,
     max_steps: int | None,
+    language: str,
+    noise_dir: Path | None,
 ) -> FinetuneOptions:
-    """The task's options: what the request chose, the task's defaults elsewhere."""
+    """The task's options: what the request chose, the task's defaults elsewhere; 400 naming
+    the first choice out of range (noise without ``TYMPAN_ADAPTATION_NOISE_DIR``)."""
     defaults = FinetuneOptions()
+    if "noise" in augment and noise_dir is None:
+        raise InvalidParameter(
+            "augment 'noise' needs a folder of background recordings: set "
+            "TYMPAN_ADAPTATION_NOISE_DIR.",
+            param="augment",
+        )
     if learning_rate is None and learning_rate_multiplier is not None:
-        from tympan.tasks.adaptation.finetune import DEFAULT_LEARNING_RATES
-
         learning_rate = learning_rate_multiplier * DEFAULT_LEARNING_RATES[method]
-    return FinetuneOptions(
+    options = FinetuneOptions(
         method=method,  # type: ignore[arg-type]
         layers=layers,  # type: ignore[arg-type]
         epochs=epochs or defaults.epochs,
@@ -50,7 +59,11 @@ def finetune_options(
         augment=frozenset(augment),
         max_steps=max_steps,
         seed=seed,
+        language=language,
+        noise_dir=noise_dir,
     )
+    options.check()
+    return options
 
 
 def read_datasets(
