@@ -188,6 +188,8 @@ def test_a_bad_manifest_fails_the_job_with_its_message(client: openai.OpenAI) ->
         ({"suffix": "no spaces allowed"}, openai.BadRequestError, "suffix"),
         ({"extra_body": {"training_method": "magic"}}, openai.BadRequestError, "training_method"),
         ({"extra_body": {"epochs": 3}}, openai.BadRequestError, "epochs"),
+        ({"extra_body": {"augment": ["noise"]}}, openai.BadRequestError, "augment"),
+        ({"extra_body": {"learning_rate": 1.0}}, openai.BadRequestError, "learning_rate"),
         ({"method": {"type": "dpo"}}, openai.BadRequestError, "method.type"),
     ],
 )  # fmt: skip
