@@ -133,6 +133,9 @@ def test_fine_tune_then_transcribe_by_name(
     assert error_rate(row["text"], Transcript.from_event(answers[-1]).text) < 0.5
     with serve_in_thread(_another(settings)) as url:  # a later server registers it at start
         assert done.fine_tuned_model in [model.id for model in _client(url).models.list()]
+    bare = done.fine_tuned_model.rsplit(":", 1)[0]  # the newest version answers to it
+    assert client.models.retrieve(bare).id == done.fine_tuned_model
+    assert other.models.retrieve(bare).id == done.fine_tuned_model
     assert other.models.retrieve(done.fine_tuned_model).id == done.fine_tuned_model
     assert job.id in [item.id for item in client.fine_tuning.jobs.list(limit=100)]
     with pytest.raises(openai.ConflictError) as finished:

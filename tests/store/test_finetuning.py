@@ -97,7 +97,12 @@ def test_versions_are_numbered_by_the_database(any_db: Database, runner: JobRunn
     assert model.ref == f"{name}:2" and store.get(second, "default").fine_tuned_model == model.ref
     assert store.reserve_version(name, "default", "whisper-tiny.en", first) == 3  # never reused
     assert [item.ref for item in store.models("default")] == [model.ref]
-    assert store.models("acme") == []
+    assert store.models("acme") == [] and store.models(name="ft:other:x") == []
+    store.check_name(name, "default")
+    with pytest.raises(Conflict, match="taken"):  # the name is the first namespace's
+        store.check_name(name, "acme")
+    with pytest.raises(Conflict, match="taken"):
+        store.reserve_version(name, "acme", "whisper-tiny.en", second)
     release.set()
 
 

@@ -312,11 +312,27 @@ class FineTuningStore:
 
     # -- published models -----------------------------------------------------------------
 
+    def check_name(self, name: str, namespace: str) -> None:
+        """``Conflict`` (409) when another namespace's models already use ``name``: a name
+        (``ft:<base>:<suffix>``) and its bare alias belong to the first namespace to use it."""
+        with self.db.session() as session:
+            self._check_name(session, name, namespace)
+
+    @staticmethod
+    def _check_name(session: Session, name: str, namespace: str) -> None:
+        owner = session.scalar(
+            select(FineTunedModelRow.namespace).where(FineTunedModelRow.name == name).limit(1)
+        )
+        if owner not in (None, namespace):
+            raise Conflict(f"The model name {name!r} is taken on this server.", param="suffix")
+
     def reserve_version(self, name: str, namespace: str, base: str, fine_tuning_id: str) -> int:
-        """Reserve the next version number of ``name`` (a hidden row the database numbers)."""
+        """Reserve the next version number of ``name`` (a hidden row the database numbers);
+        ``Conflict`` if another namespace uses the name."""
         for _ in range(_RESERVE_ATTEMPTS):
             try:
                 with self.db.write_session() as session:
+                    self._check_name(session, name, namespace)
                     last = session.scalar(
                         select(func.max(FineTunedModelRow.version)).where(
                             FineTunedModelRow.name == name
@@ -385,11 +401,13 @@ class FineTuningStore:
                 model.state = ABANDONED
             return [f"{model.name}:{model.version}" for model in lapsed]
 
-    def models(self, namespace: str | None = None) -> list[FineTunedModel]:
-        """Every ready model (of ``namespace``, when given), oldest first."""
+    def models(self, namespace: str | None = None, name: str | None = None) -> list[FineTunedModel]:
+        """Every ready model (of ``namespace``, of ``name``, when given), oldest first."""
         query = select(FineTunedModelRow).where(FineTunedModelRow.state == READY)
         if namespace is not None:
             query = query.where(FineTunedModelRow.namespace == namespace)
+        if name is not None:
+            query = query.where(FineTunedModelRow.name == name)
         query = query.order_by(FineTunedModelRow.name, FineTunedModelRow.version)
         with self.db.session() as session:
             return [FineTunedModel.from_row(row) for row in session.scalars(query)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tympan.config import Settings
-from tympan.errors import InvalidParameter, ModelNotFound, ResourceNotFound
+from tympan.errors import InvalidParameter, ModelNotFound
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec, path_size
 from tympan.store.artifacts import ArtifactStore
@@ -52,10 +52,15 @@ def model_key(model: FineTunedModel | tuple[str, int]) -> str:
 
 
 def fine_tuned_spec(
-    registry: ModelRegistry, artifacts: ArtifactStore, model: FineTunedModel, settings: Settings
+    registry: ModelRegistry,
+    artifacts: ArtifactStore,
+    model: FineTunedModel,
+    settings: Settings,
+    newest: bool,
 ) -> ModelSpec:
     """The ASR ``ModelSpec`` of a published model, listed by ``/v1/models`` to its namespace;
-    multilingual when its base is (unknown if the base is no longer configured)."""
+    the ``newest`` version also answers to its bare name (``ft:<base>:<suffix>``); multilingual
+    when its base is (unknown if the base is no longer configured)."""
     serving = artifacts.path(f"{model_key(model)}/serving")
     try:
         multilingual = registry.get(model.base, task=ASR_TASK).options.get("multilingual")
@@ -69,10 +74,26 @@ def fine_tuned_spec(
         backend="faster-whisper",
         source=f"fine-tuned:{model.job_id}",
         load=lambda: load_whisper(serving, model.ref, settings),
+        aliases=(model.name,) if newest else (),
         description=f"Whisper fine-tuned from {model.base}, CTranslate2 int8{quality}",
         size_bytes=path_size(serving),
         options={"namespace": model.namespace, "multilingual": multilingual},
     )
+
+
+def register_name(
+    registry: ModelRegistry, store: FineTuningStore, artifacts: ArtifactStore, settings: Settings,
+    name: str,
+) -> list[ModelSpec]:  # fmt: skip
+    """(Re-)register every version of ``name``, the newest answering to the bare name."""
+    versions = store.models(name=name)
+    specs = [
+        fine_tuned_spec(registry, artifacts, model, settings, model is versions[-1])
+        for model in versions
+    ]
+    for spec in specs:  # the newest last, so the bare name points at it
+        registry.add(spec)
+    return specs
 
 
 def register_fine_tuned_models(
@@ -80,18 +101,17 @@ def register_fine_tuned_models(
 ) -> None:
     """Register every ready fine-tuned model of the database (at start), and look up on first
     use those that other processes on the database publish later."""
-    for model in store.models():
-        registry.add(fine_tuned_spec(registry, artifacts, model, settings))
+    for name in sorted({model.name for model in store.models()}):
+        register_name(registry, store, artifacts, settings, name)
 
     def resolve(model_id: str) -> ModelSpec | None:
+        if not model_id.startswith(FINE_TUNED_PREFIX):
+            return None
         name, _, version = model_id.rpartition(":")
-        if not model_id.startswith(FINE_TUNED_PREFIX) or not version.isdigit():
-            return None
-        try:
-            model = store.model(name, int(version))
-        except ResourceNotFound:
-            return None
-        return fine_tuned_spec(registry, artifacts, model, settings)
+        if not version.isdigit():  # a bare name: its newest version
+            name = model_id
+        specs = register_name(registry, store, artifacts, settings, name)
+        return next((spec for spec in specs if model_id in (spec.id, *spec.aliases)), None)
 
     registry.add_resolver(resolve)
 

@@ -30,9 +30,9 @@ from tympan.store.finetuning import (
 )
 from tympan.tasks.finetuning.models import (
     base_folder,
-    fine_tuned_spec,
     model_key,
     model_name,
+    register_name,
 )
 from tympan.tasks.finetuning.uploads import DatasetFiles, unpack_dataset
 
@@ -122,6 +122,7 @@ class FineTuningService:
                 "digit.",
                 param="suffix",
             )
+        self.store.check_name(model_name(base, suffix), self.namespace)
         files = [("training_file", request.training_file)]
         if request.validation_file:
             files.append(("validation_file", request.validation_file))
@@ -317,9 +318,7 @@ class FineTuningService:
         except BaseException:
             self.store.release_reservation(name, version, lambda: artifacts.delete(key))
             raise
-        services.registry.add(
-            fine_tuned_spec(services.registry, artifacts, published, services.settings)
-        )
+        register_name(services.registry, self.store, artifacts, services.settings, name)
         return published
 
 
