@@ -134,6 +134,18 @@ def test_fine_tune_then_transcribe_by_name(
     with serve_in_thread(_another(settings)) as url:  # a later server registers it at start
         assert done.fine_tuned_model in [model.id for model in _client(url).models.list()]
     bare = done.fine_tuned_model.rsplit(":", 1)[0]  # the newest version answers to it
+    (version,) = client.get(f"/fine_tuning/models/{bare}/versions", cast_to=object)
+    assert (version["id"], version["stage"]) == (done.fine_tuned_model, "staging")
+    promoted = client.post(
+        f"/fine_tuning/models/{bare}/promote",
+        body={"version": version["version"]},
+        cast_to=object,
+    )
+    assert promoted["stage"] == "production"
+    with pytest.raises(openai.ConflictError):
+        client.post(f"/fine_tuning/models/{bare}/rollback", cast_to=object)
+    with pytest.raises(openai.NotFoundError):
+        client.post(f"/fine_tuning/models/{bare}/promote", body={"version": 99}, cast_to=object)
     assert client.models.retrieve(bare).id == done.fine_tuned_model
     assert other.models.retrieve(bare).id == done.fine_tuned_model
     assert other.models.retrieve(done.fine_tuned_model).id == done.fine_tuned_model

@@ -9,7 +9,12 @@ import pytest
 
 from tympan.errors import Conflict, ResourceNotFound
 from tympan.store import Database
-from tympan.store.finetuning import FineTuningJobRow, FineTuningStore, new_fine_tuning_id
+from tympan.store.finetuning import (
+    FineTuningJobRow,
+    FineTuningStore,
+    new_fine_tuning_id,
+    served_model,
+)
 from tympan.store.jobs import JobRunner
 
 
@@ -128,3 +133,32 @@ def test_a_job_cancelled_in_the_queue_never_runs(any_db: Database, tmp_path: Pat
     finally:
         release.set()
         runner.close()
+
+
+def test_stages_promote_and_rollback(any_db: Database, runner: JobRunner) -> None:
+    store, release = FineTuningStore(any_db), threading.Event()
+    name = "ft:whisper-tiny.en:acme"
+    for _ in range(3):
+        job_id = _job(store, runner, release)
+        number = store.reserve_version(name, "default", "whisper-tiny.en", job_id)
+        store.complete_version(name, number, lambda: None, {})
+    release.set()
+
+    def stages() -> list[str]:
+        return [model.stage for model in store.models(name=name)]
+
+    assert stages() == ["staging"] * 3 and served_model(store.models(name=name)).version == 3
+    assert store.promote(name, 1, "production", "default").stage == "production"
+    store.promote(name, 2, "production", "default")
+    assert stages() == ["archived", "production", "staging"]
+    assert served_model(store.models(name=name)).version == 2
+    assert store.rollback(name, "default").version == 1
+    assert stages() == ["production", "archived", "staging"]
+    with pytest.raises(Conflict, match="no earlier production"):
+        store.rollback(name, "default")
+    with pytest.raises(ResourceNotFound):
+        store.promote(name, 9, "production", "default")
+    with pytest.raises(ResourceNotFound):
+        store.rollback(name, "acme")
+    store.promote(name, 1, "archived", "default")
+    assert served_model(store.models(name=name)).version == 3  # no production: the newest

@@ -12,7 +12,9 @@ retried on conflict), and ``complete_version`` turns it into a ``ready`` model, 
 in, in the same transaction that checks the job was not cancelled meanwhile; cancelling takes
 the same lock, so a cancelled job never publishes and a published one cannot be cancelled. A
 reservation whose job is no longer running (its process died and the runner failed it) is
-abandoned with its files: its number is never reused.
+abandoned with its files: its number is never reused. A published version is ``staging`` until
+promoted; one version per name is ``production`` (the bare name serves it, else the newest),
+and ``rollback`` restores the one promoted before it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.exc import IntegrityError
@@ -36,9 +38,12 @@ __all__ = [
     "FineTuningEvent",
     "FineTuningJob",
     "FineTuningStore",
+    "Stage",
     "new_fine_tuning_id",
+    "served_model",
 ]
 
+Stage = Literal["staging", "production", "archived"]
 PUBLISHING = "publishing"
 READY = "ready"
 ABANDONED = "abandoned"
@@ -85,6 +90,8 @@ class FineTunedModelRow(Base):
     base: Mapped[str] = mapped_column(String(200))
     job_id: Mapped[str] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(16), default="staging")
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
@@ -164,6 +171,7 @@ class FineTunedModel:
     namespace: str
     base: str
     job_id: str
+    stage: str
     report: dict[str, Any]
     created_at: datetime
 
@@ -179,6 +187,7 @@ class FineTunedModel:
             row.namespace,
             row.base,
             row.job_id,
+            row.stage,
             dict(row.report or {}),
             as_utc(row.created_at),
         )
@@ -420,6 +429,57 @@ class FineTuningStore:
                 raise ResourceNotFound(f"No fine-tuned model {name}:{version}.", param="model")
             return FineTunedModel.from_row(row)
 
+    def promote(self, name: str, version: int, stage: Stage, namespace: str) -> FineTunedModel:
+        """Move a version of the namespace's ``name`` to ``stage``; a new production version
+        archives the previous one, which ``rollback`` can restore."""
+        with self.db.write_session() as session:
+            rows = self._versions(session, name, namespace)
+            row = next((item for item in rows if item.version == version), None)
+            if row is None:
+                raise ResourceNotFound(f"No fine-tuned model {name}:{version}.", param="version")
+            if stage == "production" and row.stage != "production":
+                for current in rows:
+                    if current.stage == "production":
+                        current.stage = "archived"
+                row.promoted_at = utc_now()
+            elif stage != "production":
+                row.promoted_at = None
+            row.stage = stage
+            session.flush()
+            return FineTunedModel.from_row(row)
+
+    def rollback(self, name: str, namespace: str) -> FineTunedModel:
+        """Put back the version that was in production before the current one; ``Conflict``
+        (409) if there is none."""
+        with self.db.write_session() as session:
+            rows = self._versions(session, name, namespace)
+            current = next((row for row in rows if row.stage == "production"), None)
+            earlier = [
+                row for row in rows
+                if row.stage == "archived" and row.promoted_at is not None
+            ]  # fmt: skip
+            if current is None or not earlier:
+                raise Conflict(f"{name!r} has no earlier production version.", param="name")
+            previous = max(earlier, key=lambda row: as_utc(row.promoted_at))  # type: ignore[arg-type]
+            current.stage, current.promoted_at = "archived", None
+            previous.stage = "production"
+            session.flush()
+            return FineTunedModel.from_row(previous)
+
+    @staticmethod
+    def _versions(session: Session, name: str, namespace: str) -> list[FineTunedModelRow]:
+        rows = list(
+            session.scalars(
+                select(FineTunedModelRow)
+                .where(FineTunedModelRow.name == name, FineTunedModelRow.state == READY)
+                .order_by(FineTunedModelRow.version)
+                .with_for_update()
+            )
+        )
+        if not rows or rows[0].namespace != namespace:
+            raise ResourceNotFound(f"No fine-tuned model named {name!r}.", param="name")
+        return rows
+
     def _reservation(self, session: Session, name: str, version: int) -> FineTunedModelRow:
         row = session.scalar(self._version_query(name, version, PUBLISHING).with_for_update())
         if row is None:
@@ -433,3 +493,9 @@ class FineTuningStore:
             FineTunedModelRow.version == version,
             FineTunedModelRow.state == state,
         )
+
+
+def served_model(versions: list[FineTunedModel]) -> FineTunedModel:
+    """The version a bare name serves: the production one, else the newest."""
+    production = [model for model in versions if model.stage == "production"]
+    return (production or versions)[-1]

@@ -2,7 +2,8 @@
 
 Create (a Whisper model and a ``fine-tune`` file), list (``after``/``limit``), retrieve,
 cancel, and list events (messages, and ``metrics`` with step, train_loss, valid_wer); and
-Tympan's ``/report`` of the published model. The
+Tympan's ``/report`` of the published model, and the versions, stages, promote and rollback
+of ``/v1/fine_tuning/models/{ft:<base>:<suffix>}``. The
 finished job's ``fine_tuned_model`` (``ft:<base>:<suffix>:<N>``) transcribes by name at once.
 Tympan's choices ride beside OpenAI's fields (the ``openai`` client's ``extra_body``):
 ``training_method`` (lora, top_layers, full), ``layers``, ``augment``, ``lora_rank``,
@@ -18,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tympan.api.deps import NamespaceDep, ServicesDep
 from tympan.errors import InvalidParameter
-from tympan.store.finetuning import FineTuningEvent, FineTuningJob
+from tympan.store.finetuning import FineTunedModel, FineTuningEvent, FineTuningJob, Stage
 from tympan.tasks.finetuning import FineTuningRequest, FineTuningService
 
 __all__ = ["router"]
@@ -283,3 +284,58 @@ def job_report(job_id: str, services: ServicesDep, namespace: NamespaceDep) -> d
     """The published model's report: validation WER before and after, per utterance, curves
     (404 until the job published a model)."""
     return FineTuningService(services, namespace).report(job_id)
+
+
+class ModelVersion(BaseModel):
+    """A published version of a fine-tuned model and its stage."""
+
+    id: str
+    name: str
+    version: int
+    stage: str
+    base: str
+    fine_tuning_job: str
+    created_at: int
+    valid_wer: float | None
+    base_valid_wer: float | None
+
+    @classmethod
+    def of(cls, model: FineTunedModel) -> ModelVersion:
+        return cls(
+            id=model.ref,
+            name=model.name,
+            version=model.version,
+            stage=model.stage,
+            base=model.base,
+            fine_tuning_job=model.job_id,
+            created_at=int(model.created_at.timestamp()),
+            valid_wer=model.report.get("valid_wer"),
+            base_valid_wer=model.report.get("base_valid_wer"),
+        )
+
+
+class PromoteRequest(BaseModel):
+    version: int
+    stage: Stage = "production"
+
+
+@router.get("/v1/fine_tuning/models/{name}/versions", response_model=list[ModelVersion])
+def model_versions(name: str, services: ServicesDep, namespace: NamespaceDep) -> list[ModelVersion]:
+    """Every published version of ``ft:<base>:<suffix>`` with its stage and validation WER."""
+    versions = FineTuningService(services, namespace).versions(name)
+    return [ModelVersion.of(model) for model in versions]
+
+
+@router.post("/v1/fine_tuning/models/{name}/promote", response_model=ModelVersion)
+def promote_model(
+    name: str, request: PromoteRequest, services: ServicesDep, namespace: NamespaceDep
+) -> ModelVersion:
+    """Move a version to a stage; the bare name serves the production version."""
+    service = FineTuningService(services, namespace)
+    return ModelVersion.of(service.promote(name, request.version, request.stage))
+
+
+@router.post("/v1/fine_tuning/models/{name}/rollback", response_model=ModelVersion)
+def rollback_model(name: str, services: ServicesDep, namespace: NamespaceDep) -> ModelVersion:
+    """Restore the previous production version (409 if there is none)."""
+    return ModelVersion.of(FineTuningService(services, namespace).rollback(name))

@@ -17,7 +17,7 @@ from tympan.errors import InvalidParameter, ModelNotFound
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec, path_size
 from tympan.store.artifacts import ArtifactStore
-from tympan.store.finetuning import FineTunedModel, FineTuningStore
+from tympan.store.finetuning import FineTunedModel, FineTuningStore, served_model
 from tympan.tasks.asr.models import (
     BASE_MODEL_ID,
     DEFAULT_MODEL_ID,
@@ -56,10 +56,10 @@ def fine_tuned_spec(
     artifacts: ArtifactStore,
     model: FineTunedModel,
     settings: Settings,
-    newest: bool,
+    served: bool,
 ) -> ModelSpec:
     """The ASR ``ModelSpec`` of a published model, listed by ``/v1/models`` to its namespace;
-    the ``newest`` version also answers to its bare name (``ft:<base>:<suffix>``); multilingual
+    the ``served`` version also answers to its bare name (``ft:<base>:<suffix>``); multilingual
     when its base is (unknown if the base is no longer configured)."""
     serving = artifacts.path(f"{model_key(model)}/serving")
     try:
@@ -67,15 +67,16 @@ def fine_tuned_spec(
     except ModelNotFound:
         multilingual = None  # the pipeline asks the loaded model
     wer = model.report.get("valid_wer")
-    quality = f"; validation WER {wer:.1%}" if isinstance(wer, float) else ""
+    quality = f", validation WER {wer:.1%}" if isinstance(wer, float) else ""
     return ModelSpec(
         id=model.ref,
         task=ASR_TASK,
         backend="faster-whisper",
         source=f"fine-tuned:{model.job_id}",
         load=lambda: load_whisper(serving, model.ref, settings),
-        aliases=(model.name,) if newest else (),
-        description=f"Whisper fine-tuned from {model.base}, CTranslate2 int8{quality}",
+        aliases=(model.name,) if served else (),
+        description=f"Whisper fine-tuned from {model.base}, CTranslate2 int8 ({model.stage}"
+        f"{quality})",
         size_bytes=path_size(serving),
         options={"namespace": model.namespace, "multilingual": multilingual},
     )
@@ -85,13 +86,16 @@ def register_name(
     registry: ModelRegistry, store: FineTuningStore, artifacts: ArtifactStore, settings: Settings,
     name: str,
 ) -> list[ModelSpec]:  # fmt: skip
-    """(Re-)register every version of ``name``, the newest answering to the bare name."""
+    """(Re-)register every version of ``name``, the served one (production, else the newest)
+    answering to the bare name."""
     versions = store.models(name=name)
+    if not versions:
+        return []
+    served = served_model(versions)
     specs = [
-        fine_tuned_spec(registry, artifacts, model, settings, model is versions[-1])
-        for model in versions
+        fine_tuned_spec(registry, artifacts, model, settings, model is served) for model in versions
     ]
-    for spec in specs:  # the newest last, so the bare name points at it
+    for spec in sorted(specs, key=lambda spec: bool(spec.aliases)):  # the bare name's last
         registry.add(spec)
     return specs
 
@@ -108,7 +112,7 @@ def register_fine_tuned_models(
         if not model_id.startswith(FINE_TUNED_PREFIX):
             return None
         name, _, version = model_id.rpartition(":")
-        if not version.isdigit():  # a bare name: its newest version
+        if not version.isdigit():  # a bare name: its served version
             name = model_id
         specs = register_name(registry, store, artifacts, settings, name)
         return next((spec for spec in specs if model_id in (spec.id, *spec.aliases)), None)

@@ -26,6 +26,7 @@ from tympan.store.finetuning import (
     FineTuningJob,
     FineTuningJobRow,
     FineTuningStore,
+    Stage,
     new_fine_tuning_id,
 )
 from tympan.tasks.finetuning.models import (
@@ -205,6 +206,31 @@ class FineTuningService:
         self.get_job(fine_tuning_id)  # 404 outside the namespace
         return self.store.events(fine_tuning_id, after, limit)
 
+    # -- published models -----------------------------------------------------------------
+
+    def versions(self, name: str) -> list[FineTunedModel]:
+        """Every published version of the namespace's ``name`` (404 if none), oldest first."""
+        versions = self.store.models(self.namespace, name)
+        if not versions:
+            raise ResourceNotFound(f"No fine-tuned model named {name!r}.", param="name")
+        return versions
+
+    def promote(self, name: str, version: int, stage: Stage) -> FineTunedModel:
+        """Move a version to ``stage``; the bare name follows the production version."""
+        promoted = self.store.promote(name, version, stage, self.namespace)
+        self._register(name)
+        return promoted
+
+    def rollback(self, name: str) -> FineTunedModel:
+        """Restore the previous production version of ``name`` (409 if none)."""
+        restored = self.store.rollback(name, self.namespace)
+        self._register(name)
+        return restored
+
+    def _register(self, name: str) -> None:
+        services = self.services
+        register_name(services.registry, self.store, services.artifacts, services.settings, name)
+
     # -- the job's work -------------------------------------------------------------------
 
     def _run(
@@ -318,7 +344,7 @@ class FineTuningService:
         except BaseException:
             self.store.release_reservation(name, version, lambda: artifacts.delete(key))
             raise
-        register_name(services.registry, self.store, artifacts, services.settings, name)
+        self._register(name)
         return published
 
 

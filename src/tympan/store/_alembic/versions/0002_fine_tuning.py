@@ -66,6 +66,8 @@ sa.Table(
     sa.Column("base", sa.String(length=200), nullable=False),
     sa.Column("job_id", sa.String(length=40), nullable=False),
     sa.Column("state", sa.String(length=16), nullable=False),
+    sa.Column("stage", sa.String(length=16), nullable=False),
+    sa.Column("promoted_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("report", sa.JSON(), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("name", "version"),
