@@ -47,6 +47,12 @@ def test_finetune_a_folder_then_transcribe_by_name(tmp_path: Path) -> None:
     clip = ADAPT / adapt_rows("test", 1)[0]["audio"]
     heard = runner.invoke(app, ["transcribe", str(clip), "--model", job["fine_tuned_model"]])
     assert heard.exit_code == 0 and heard.stdout.strip(), heard.output
+    promoted = runner.invoke(app, ["asr", "promote", "ft:whisper-tiny.en:cli", "1"])
+    assert promoted.exit_code == 0 and json.loads(promoted.stdout)["stage"] == "production"
+    listed = runner.invoke(app, ["asr", "versions", "ft:whisper-tiny.en:cli"])
+    assert [item["stage"] for item in json.loads(listed.stdout)] == ["production"]
+    refused = runner.invoke(app, ["asr", "rollback", "ft:whisper-tiny.en:cli"])
+    assert refused.exit_code == 1 and "409" in refused.output
 
 
 def test_a_bad_dataset_exits_with_the_error(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""``tympan asr finetune DATASET --model whisper-tiny.en [--suffix] [--epochs] [--method]``.
+"""``tympan asr finetune DATASET --model whisper-tiny.en [--suffix] [--epochs] [--method]`` and
+``tympan asr versions|promote|rollback NAME``.
 
 Uploads the dataset (a folder with ``manifest.csv``/``.jsonl`` and its clips, or a zip),
 starts a fine-tuning job, follows it with a progress bar, and prints the finished job, whose
@@ -18,7 +19,7 @@ from tympan.cli._common import ApiKeyOption, ServerOption, connect, err_console,
 
 __all__ = ["register"]
 
-asr_app = typer.Typer(help="Speech recognition models: fine-tuning.")
+asr_app = typer.Typer(help="Speech recognition models: fine-tuning, versions, stages.")
 
 Method = Literal["lora", "top_layers", "full"]
 Layers = Literal["decoder", "top_encoder", "all"]
@@ -81,6 +82,41 @@ def finetune(
                 ),
             )
     print_json(done)
+
+
+@asr_app.command()
+def versions(
+    name: Annotated[str, typer.Argument(help="ft:<base>:<suffix>")],
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Every version of a fine-tuned model with its stage and validation WER (JSON)."""
+    with connect(server, api_key) as client:
+        print_json(client.fine_tuned_versions(name))
+
+
+@asr_app.command()
+def promote(
+    name: Annotated[str, typer.Argument(help="ft:<base>:<suffix>")],
+    version: int,
+    stage: Annotated[str, typer.Option(help="staging | production | archived")] = "production",
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Move a version to a stage; the bare name serves the production version."""
+    with connect(server, api_key) as client:
+        print_json(client.promote_fine_tuned(name, version, stage))
+
+
+@asr_app.command()
+def rollback(
+    name: Annotated[str, typer.Argument(help="ft:<base>:<suffix>")],
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Restore the previous production version."""
+    with connect(server, api_key) as client:
+        print_json(client.rollback_fine_tuned(name))
 
 
 def register(app: typer.Typer) -> None:

@@ -106,6 +106,21 @@ class FineTuningMethods(BaseClient):
         """The report of the model a job published (validation WER before and after, ...)."""
         return self.request("GET", f"/v1/fine_tuning/jobs/{job_id}/report").json()
 
+    def fine_tuned_versions(self, name: str) -> list[dict[str, Any]]:
+        """Every version of a fine-tuned model (``ft:<base>:<suffix>``) with its stage."""
+        return self.request("GET", f"/v1/fine_tuning/models/{name}/versions").json()
+
+    def promote_fine_tuned(
+        self, name: str, version: int, stage: str = "production"
+    ) -> dict[str, Any]:
+        """Move a version to ``staging``, ``production`` or ``archived``."""
+        body = {"version": version, "stage": stage}
+        return self.request("POST", f"/v1/fine_tuning/models/{name}/promote", json=body).json()
+
+    def rollback_fine_tuned(self, name: str) -> dict[str, Any]:
+        """Restore the previous production version of ``name``."""
+        return self.request("POST", f"/v1/fine_tuning/models/{name}/rollback").json()
+
     def wait_fine_tuning_job(
         self,
         job_id: str,
