@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         description="Highest compression ratio a dataset zip member may declare (a zip bomb's "
         "is in the thousands).",
     )
+    adaptation_noise_dir: Path | None = Field(
+        None,
+        description="Folder of real background recordings (with a manifest.csv, like "
+        '../shared/eval/noise) that ASR fine-tuning with `augment=["noise"]` mixes in at '
+        "random SNR; unset refuses noise augmentation (400).",
+    )
     max_audio_seconds: float = Field(
         9000.0,
         gt=0,

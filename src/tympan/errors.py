@@ -13,6 +13,7 @@
     │   ├── ModelNotFound            404
     │   └── ResourceNotFound         404  speaker, classifier, job, ...
     ├── Conflict                     409  the resource already exists or is busy
+    │   ├── JobCancelled             409  a job stopped on request (raised inside its work)
     │   └── ModelTraining            409  the model is being trained (job_id, Location, Retry-After)
     ├── PayloadTooLarge              413
     │   ├── UploadTooLarge           413  more bytes than max_upload_bytes
@@ -46,6 +47,7 @@ __all__ = [
     "InvalidAudio",
     "InvalidDataset",
     "InvalidParameter",
+    "JobCancelled",
     "ModelNotFound",
     "ModelTraining",
     "NotFound",
@@ -176,6 +178,12 @@ class Conflict(TympanError):
     status = 409
     type = "invalid_request_error"
     code = "conflict"
+
+
+class JobCancelled(Conflict):
+    """A job's work stopped because the job was cancelled; it leaves nothing behind."""
+
+    code = "job_cancelled"
 
 
 class ModelTraining(Conflict):

@@ -19,11 +19,13 @@ from tympan.errors import (
     AudioTooLong,
     InvalidAudio,
     InvalidParameter,
+    ModelNotFound,
     PayloadTooLarge,
     UnsupportedMedia,
     UploadTooLarge,
 )
 from tympan.metrics import observe_audio
+from tympan.models.spec import ModelSpec
 from tympan.tasks.enhancement import noise_reduction_policy, reduce_noise
 
 __all__ = [
@@ -35,8 +37,10 @@ __all__ = [
     "decode_upload",
     "decode_uploads",
     "get_services",
+    "model_visible",
     "reduce_upload_noise",
     "request_namespace",
+    "require_visible_model",
 ]
 
 
@@ -54,6 +58,25 @@ def request_namespace(request: Request) -> str:
 
 
 NamespaceDep = Annotated[str, Depends(request_namespace)]
+
+
+def model_visible(spec: ModelSpec, namespace: str) -> bool:
+    """Bundled models are everyone's; a trained one (classifier, fine-tuned Whisper) belongs
+    to its namespace."""
+    return spec.options.get("namespace", namespace) == namespace
+
+
+def require_visible_model(services: Services, model_id: str | None, namespace: str) -> None:
+    """``ModelNotFound`` (404) for a model of another namespace, as if it did not exist.
+
+    Ids the registry does not know pass: the task answers them (404, or an OpenAI name routed).
+    """
+    try:
+        spec = services.registry.get(model_id) if model_id else None
+    except ModelNotFound:
+        return
+    if spec is not None and not model_visible(spec, namespace):
+        raise ModelNotFound(f"No model named {model_id!r}.", param="model")
 
 
 async def decode_upload(

@@ -2,8 +2,9 @@
 
 Starting also recovers from a crash of any earlier process on the same data: jobs whose lease
 lapsed are failed and dead work folders removed (``JobRunner``), half-published classifier
-versions are reaped and unowned version folders deleted, and interrupted music model
-replacements are finished or undone. Each step is safe while other processes run.
+versions and fine-tuned models are reaped and unowned version folders deleted, and interrupted
+music model replacements are finished or undone. Fine-tuned ASR models register from the
+database. Each step is safe while other processes run.
 
 With ``TYMPAN_RAY_ADDRESS`` set, ASR models run as Ray Serve replicas (``serving/ray.py``) and
 classifier training as Ray tasks (``serving/ray_tasks.py``); Ray is imported only then.
@@ -20,8 +21,10 @@ from tympan.models.registry import ModelRegistry
 from tympan.store.artifacts import ArtifactStore, recover_replaced_folders
 from tympan.store.classifiers import ClassifierStore
 from tympan.store.db import Database
+from tympan.store.finetuning import FineTuningStore
 from tympan.store.jobs import JobRunner, RemoteTasks
 from tympan.tasks.classifiers.versions import remove_orphans
+from tympan.tasks.finetuning import register_fine_tuned_models, remove_unpublished
 
 __all__ = ["Services"]
 
@@ -53,6 +56,9 @@ class Services:
         artifacts = ArtifactStore(settings.artifacts_dir)
         jobs = JobRunner(db, settings.data_dir / "work", lease)
         remove_orphans(ClassifierStore(db), artifacts, lease)
+        fine_tuned = FineTuningStore(db)
+        remove_unpublished(fine_tuned, artifacts)  # after the runner failed the dead jobs
+        register_fine_tuned_models(registry, fine_tuned, artifacts, settings)
         recover_replaced_folders(settings.models_dir / "music")
         return cls(
             settings=settings,

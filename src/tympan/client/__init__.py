@@ -16,6 +16,7 @@ from tympan.client._base import BaseClient, FileInput
 from tympan.client._classifiers import ClassifierMethods
 from tympan.client._diarization import DiarizationMethods
 from tympan.client._enhancement import EnhancementMethods
+from tympan.client._finetuning import FineTuningMethods
 from tympan.client._music import MusicMethods
 from tympan.client._realtime import RealtimeMethods
 from tympan.client._speakers import SpeakerMethods
@@ -32,6 +33,7 @@ class Client(
     DiarizationMethods,
     EnhancementMethods,
     ClassifierMethods,
+    FineTuningMethods,
     MusicMethods,
     RealtimeMethods,
     BaseClient,

@@ -1,14 +1,15 @@
 """``ModelRegistry``: every model the service can serve, by id or alias.
 
 Bundled models come from each task package's ``model_specs(settings)`` function, so a new
-capability registers its models without touching this module. Trained models (classifiers)
-are added and removed at run time.
+capability registers its models without touching this module. Trained models (classifiers,
+fine-tuned Whisper) are added and removed at run time; a ``resolver`` finds on first use the
+ones another process on the same database published after this one started.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from tympan._discovery import iter_submodules
 from tympan.config import Settings
@@ -25,6 +26,7 @@ class ModelRegistry:
         self._lock = threading.Lock()
         self._specs: dict[str, ModelSpec] = {}
         self._aliases: dict[str, str] = {}
+        self._resolvers: list[Callable[[str], ModelSpec | None]] = []
         for spec in specs:
             self.add(spec)
 
@@ -52,10 +54,18 @@ class ModelRegistry:
             for alias in [a for a, target in self._aliases.items() if target == model_id]:
                 del self._aliases[alias]
 
+    def add_resolver(self, resolve: Callable[[str], ModelSpec | None]) -> None:
+        """Ask ``resolve(model_id)`` for ids not registered yet (None: it knows none)."""
+        self._resolvers.append(resolve)
+
     def get(self, model_id: str, *, task: str | None = None) -> ModelSpec:
         """The spec for an id or alias; ``ModelNotFound`` (404) if unknown or of another task."""
         with self._lock:
             spec = self._specs.get(self._aliases.get(model_id, model_id))
+        for resolve in self._resolvers if spec is None else ():
+            if (spec := resolve(model_id)) is not None:
+                self.add(spec)
+                break
         if spec is None or (task is not None and spec.task != task):
             kind = f"{task} model" if task else "model"
             raise ModelNotFound(f"No {kind} named {model_id!r}.", param="model")

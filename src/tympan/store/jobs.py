@@ -37,11 +37,11 @@ from tympan.errors import ResourceNotFound, TympanError
 from tympan.store.db import Base, Database, utc_now
 from tympan.tracing import current_request_id
 
-__all__ = ["Job", "JobRunner", "JobStatus", "Progress", "RemoteTasks"]
+__all__ = ["UNFINISHED", "Job", "JobRunner", "JobStatus", "Progress", "RemoteTasks"]
 
 log = logging.getLogger(__name__)
 
-JobStatus = Literal["queued", "running", "succeeded", "failed"]
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 UNFINISHED = ("queued", "running")
 Progress = Callable[[float, str], None]
 """``progress(fraction, message)``: what a job's work calls to report how far it is."""
@@ -132,6 +132,7 @@ class JobRunner:
         self._futures: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._closing = threading.Event()
         self.recover()
         self._heartbeat = threading.Thread(target=self._beat, name="tympan-job-lease", daemon=True)
         self._heartbeat.start()
@@ -220,12 +221,14 @@ class JobRunner:
         work: Callable[[Progress], dict[str, Any]],
         params: dict[str, Any] | None = None,
         work_folder: Path | None = None,
+        job_id: str | None = None,
     ) -> Job:
         """Queue ``work(progress)``; its returned dict becomes the job's result.
 
-        ``work_folder`` (from ``new_work_folder``) is removed when the job ends.
+        ``work_folder`` (from ``new_work_folder``) is removed when the job ends. ``job_id``
+        (unique, at most 40 characters) replaces the generated ``job_...`` id.
         """
-        job_id = f"job_{uuid.uuid4().hex[:24]}"
+        job_id = job_id or f"job_{uuid.uuid4().hex[:24]}"
         request_id = current_request_id()  # links the job to the HTTP call that started it
         if request_id:
             params = {**(params or {}), "request_id": request_id}
@@ -256,8 +259,9 @@ class JobRunner:
                 last_write = now
                 self._update(job_id, progress=max(0.0, min(1.0, fraction)), message=message)
 
-        self._update(job_id, status="running")
         try:
+            if not self._update(job_id, status="running"):
+                return  # cancelled while it waited in the queue
             result = work(progress)
         except TympanError as exc:
             self._finish(
@@ -295,7 +299,7 @@ class JobRunner:
 
     def _finish(self, job_id: str, **values: Any) -> None:
         if not self._update(job_id, lease_expires_at=None, **values):
-            log.warning("job %s ended after its lease lapsed; it stays failed", job_id)
+            log.warning("job %s already ended (cancelled, or its lease lapsed); kept", job_id)
 
     def get(self, job_id: str) -> Job:
         """The job's current state; ``ResourceNotFound`` (404) if unknown."""
@@ -304,6 +308,13 @@ class JobRunner:
             if row is None:
                 raise ResourceNotFound(f"No job {job_id!r}.", param="job_id")
             return Job.from_row(row)
+
+    def ended(self, job_id: str) -> bool:
+        """Whether a job has ended: work polls it to stop early once it was cancelled (by any
+        process on the database) or failed by a lapsed lease."""
+        with self.db.session() as session:
+            status = session.scalar(select(JobRow.status).where(JobRow.id == job_id))
+            return status not in UNFINISHED
 
     def list(
         self, kind: str | None = None, status: str | None = None, limit: int | None = None
@@ -333,8 +344,15 @@ class JobRunner:
             future.result(timeout=timeout)
         return self.get(job_id)
 
+    @property
+    def closing(self) -> bool:
+        """Whether the runner is shutting down: long work that can stop early should."""
+        return self._closing.is_set()
+
     def close(self) -> None:
-        """Wait for running jobs, stop the pool and the heartbeat, remove the work folder."""
+        """Wait for running jobs (``closing`` tells them to stop early if they can), stop the
+        pool and the heartbeat, remove the work folder."""
+        self._closing.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._stopped.set()
         self._heartbeat.join()

@@ -25,7 +25,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
-from tympan.api.deps import AudioUpload, KnownSpeakersDep, NamespaceDep, ServicesDep
+from tympan.api.deps import (
+    AudioUpload,
+    KnownSpeakersDep,
+    NamespaceDep,
+    ServicesDep,
+    require_visible_model,
+)
 from tympan.api.services import Services
 from tympan.audio.types import Audio
 from tympan.config import DEFAULT_NAMESPACE
@@ -341,6 +347,7 @@ async def _serve(
     logprobs: bool = False,
     known: list[tuple[str, Audio]] | None = None,
 ) -> Any:
+    require_visible_model(services, model, namespace)
     model_id = model or services.registry.default("asr").id
     if fmt in ("json", "text") and not (diarize or options.word_timestamps):
         options = replace(options, timestamps=False)  # no times shown: decode text only
@@ -482,6 +489,7 @@ async def create_transcription(
 async def create_translation(
     audio: AudioUpload,
     services: ServicesDep,
+    namespace: NamespaceDep,
     decoding: DecodingDep,
     model: ModelField = None,
     prompt: PromptField = None,
@@ -503,4 +511,6 @@ async def create_translation(
         temperature=temperature,
         words=False,
     )
-    return await _serve(services, audio, model, options, response_format, stream)
+    return await _serve(
+        services, audio, model, options, response_format, stream, namespace=namespace
+    )

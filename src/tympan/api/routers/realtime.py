@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from tympan.api.deps import ServicesDep
+from tympan.api.deps import ServicesDep, require_visible_model
 from tympan.api.realtime_protocol import (
     error_event,
     new_event_id,
@@ -148,6 +148,7 @@ async def realtime(
                 param="intent",
             )
         namespace = caller_of(websocket.scope).namespace
+        require_visible_model(services, model, namespace)
         session = await LiveSession.open(
             engine, LiveOptions(model=served_model(model)), namespace=namespace
         )

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from tympan import __version__
-from tympan.api.deps import NamespaceDep, ServicesDep
+from tympan.api.deps import NamespaceDep, ServicesDep, model_visible
 from tympan.api.services import Services
 from tympan.errors import Conflict, InvalidParameter, ModelNotFound
 from tympan.models.spec import ModelSpec
@@ -76,11 +76,6 @@ def healthz(services: ServicesDep) -> Health:
     )
 
 
-def _visible(spec: ModelSpec, namespace: str) -> bool:
-    """Bundled models are everyone's; a trained one belongs to its namespace."""
-    return spec.options.get("namespace", namespace) == namespace
-
-
 def _openai_cards(services: Services) -> dict[str, ModelCard]:
     """OpenAI's transcription names, each routed to a model (``TYMPAN_OPENAI_ASR_MODELS``)."""
     return {
@@ -106,7 +101,7 @@ def list_models(
     services: ServicesDep, namespace: NamespaceDep, task: str | None = None
 ) -> ModelList:
     """Every model the service can serve to the caller, optionally of one task."""
-    specs = [spec for spec in services.registry.list(task) if _visible(spec, namespace)]
+    specs = [spec for spec in services.registry.list(task) if model_visible(spec, namespace)]
     cards = [_card(spec, services) for spec in specs]
     if task in (None, "asr"):
         cards += _openai_cards(services).values()
@@ -115,7 +110,7 @@ def list_models(
 
 def _spec(services: Services, model_id: str, namespace: str) -> ModelSpec:
     spec = services.registry.get(model_id)
-    if not _visible(spec, namespace):
+    if not model_visible(spec, namespace):
         raise ModelNotFound(f"No model named {model_id!r}.", param="model")
     return spec
 
