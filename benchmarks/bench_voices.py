@@ -62,6 +62,7 @@ VARIANTS: dict[str, Variant] = {
     "refit": Variant(TrainConfig(augment="basic")),
     "voices": Variant(TrainConfig(augment="voices")),
     "voices+noise": Variant(TrainConfig(augment="voices"), real_noise=True),
+    "voices+noise x2": Variant(TrainConfig(augment="voices", augment_copies=2), real_noise=True),
 }
 _ALL_PARTS = "folder,loso,emotion"
 
