@@ -7,7 +7,8 @@ measures what ``tympan train`` would serve with those options:
 - **Unseen speaker, folder layout** (issue 17): all 10 FSDD digits of 3 speakers as a folder
   per class (1,500 clips, no speaker column, so speakers are estimated from voices),
   ``run_training`` end to end, scored on all 500 clips of an unseen fourth speaker; both
-  rotations of ``FOLDER_FOLDS``.
+  rotations of ``FOLDER_FOLDS``; the same 500 clips are also scored mixed with the *test*
+  noise recordings at 10 dB (the ``noise`` variants train on the *dev* ones).
 - **FSDD leave-one-speaker-out**: 6 folds (train on 5 speakers, test the 6th), speakers given.
 - **Emotion** (RAVDESS subset): the README's 4 actor-disjoint folds.
 
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 
 from benchmarks._harness import EVAL_DIR, machine_load, markdown_table
-from tympan.audio import decode_audio
+from tympan.audio import Audio, decode_audio
 from tympan.tasks.classifiers.augment import Augmentation
 from tympan.tasks.classifiers.dataset import Dataset, load_dataset
 from tympan.tasks.classifiers.export import ModelMeta, OnnxClassifier
@@ -43,6 +44,7 @@ from tympan.tasks.classifiers.features import FeatureCache, WhisperEncoder
 from tympan.tasks.classifiers.inputs import clip_inputs, meta_shape, prepare_inputs
 from tympan.tasks.classifiers.pipeline import fit_networks, run_training
 from tympan.tasks.classifiers.train import TrainConfig
+from tympan.tasks.enhancement.snr import mix_at_snr
 from tympan.tasks.speakers import Ge2eEncoder
 
 FOLDER_FOLDS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -67,18 +69,30 @@ VARIANTS: dict[str, Variant] = {
     "voices+noise x2": Variant(TrainConfig(augment="voices", augment_copies=2), real_noise=True),
 }
 _ALL_PARTS = "folder,loso,emotion"
+NOISY_TEST_SNR_DB = 10.0
+NOISY_TEST_SEED = 20
 
 
 def _chosen(variable: str, default: str) -> list[str]:
     return [name for name in os.environ.get(variable, default).split(",") if name]
 
 
-def dev_noises() -> list[np.ndarray]:
-    """The ``dev`` half of the noise recordings (issue 20's split; ``test`` stays unseen)."""
+def noise_recordings(split: str) -> list[np.ndarray]:
+    """One half of the noise recordings (issue 20's split): ``dev`` ones train (augmented
+    copies), ``test`` ones only ever score."""
     folder = EVAL_DIR / "noise"
     with (folder / "manifest.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return [decode_audio(folder / r["audio"]).samples for r in rows if r["split"] == "dev"]
+    return [decode_audio(folder / r["audio"]).samples for r in rows if r["split"] == split]
+
+
+def _in_noise(clips: list[Audio], noises: list[np.ndarray]) -> list[Audio]:
+    """Each clip in a random stretch of a random ``noises`` recording at ``NOISY_TEST_SNR_DB``."""
+    rng = np.random.default_rng(NOISY_TEST_SEED)
+    return [
+        Audio(mix_at_snr(c.samples, noises[rng.integers(len(noises))], NOISY_TEST_SNR_DB, rng)[0])
+        for c in clips
+    ]
 
 
 def _augmentation(variant: Variant, noises: Sequence[np.ndarray]) -> Augmentation:
@@ -113,9 +127,10 @@ def unseen_speaker_folder(
         tag = "-".join(train_speakers)
         dataset = _folder_of(train_speakers, workdir / f"folder-{tag}")
         unseen = [e for e in _fsdd_manifest().examples if e.speaker == test_speaker]
-        test_clips = [decode_audio(e.path) for e in unseen]
+        clean = [decode_audio(e.path) for e in unseen]
+        test_sets = {"clean": clean, "noisy": _in_noise(clean, noise_recordings("test"))}
         truth = np.array([int(e.label) for e in unseen])
-        test_inputs: dict[float, np.ndarray] = {}  # by encoder window: alike for every variant
+        test_inputs: dict[tuple[str, float], np.ndarray] = {}  # alike for every variant
         for name in variants:
             config, augmentation = VARIANTS[name].config, _augmentation(VARIANTS[name], noises)
             started = time.perf_counter()  # encoding (first time only) of clips and copies
@@ -132,13 +147,15 @@ def unseen_speaker_folder(
             )  # fmt: skip
             seconds = time.perf_counter() - started
             meta = ModelMeta.from_json((work / "meta.json").read_text())
-            if meta.encoder_seconds not in test_inputs:
-                test_inputs[meta.encoder_seconds] = clip_inputs(
-                    test_clips, meta_shape(meta), encoder
-                )
-            inputs = test_inputs[meta.encoder_seconds]
-            predicted = OnnxClassifier(work / "model.onnx", meta).probabilities(inputs).argmax(1)
+            served = OnnxClassifier(work / "model.onnx", meta)
             labels = np.array([int(label) for label in trained.labels])
+            accuracy = {}
+            for kind, clips in test_sets.items():
+                key = (kind, meta.encoder_seconds)
+                if key not in test_inputs:
+                    test_inputs[key] = clip_inputs(clips, meta_shape(meta), encoder)
+                predicted = served.probabilities(test_inputs[key]).argmax(1)
+                accuracy[kind] = float(np.mean(labels[predicted] == truth))
             rows.append(
                 [
                     f"{', '.join(train_speakers)} -> {test_speaker}",
@@ -147,14 +164,16 @@ def unseen_speaker_folder(
                     trained.metrics.get("estimated_speakers", "-"),
                     trained.metrics["best_epoch"],
                     f"{trained.metrics['accuracy']:.3f}",
-                    f"{float(np.mean(labels[predicted] == truth)):.4f}",
+                    f"{accuracy['clean']:.4f}",
+                    f"{accuracy['noisy']:.4f}",
                     f"{seconds:.1f}",
                     f"{encoding:.0f}",
                 ]
             )
     return markdown_table(
         ["train -> unseen", "variant", "split", "est. speakers", "best epoch",
-         "validation acc.", "unseen-speaker acc. (500 clips)", "training s (features cached)",
+         "validation acc.", "unseen-speaker acc. (500 clips)",
+         f"same in test noises at {NOISY_TEST_SNR_DB:g} dB", "training s (features cached)",
          "encoding s (new)"],
         rows,
     )  # fmt: skip
@@ -233,7 +252,7 @@ def run() -> str:
     sections = [f"Machine: {machine_load()} at the start."]
     try:
         encoder = WhisperEncoder(threads=1)
-        noises = dev_noises()
+        noises = noise_recordings("dev")
         if "folder" in parts:
             sections += [
                 "### Unseen speaker, folder layout (3 training speakers, estimated speakers)",
