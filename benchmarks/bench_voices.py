@@ -62,7 +62,7 @@ class Variant:
 
 
 VARIANTS: dict[str, Variant] = {
-    "no-refit": Variant(TrainConfig(refit=False)),  # main before the refit
+    "no-refit": Variant(TrainConfig(refit=False, augment="basic")),  # main before this work
     "refit": Variant(TrainConfig(augment="basic")),
     "voices": Variant(TrainConfig(augment="voices")),
     "voices+noise": Variant(TrainConfig(augment="voices"), real_noise=True),
