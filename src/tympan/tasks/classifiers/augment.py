@@ -10,12 +10,15 @@ Two recipes (``TrainConfig.augment``):
 
 - ``basic``: speed 0.9-1.1 (resampling, as Kaldi: pitch, formants and tempo move together),
   a time shift, gain and noise.
-- ``voices``: ``basic``, plus what tells one speaker from another moved independently: pitch
-  shifted by up to +-3 semitones and formants (vocal-tract length) by a factor of 0.85-1.15
-  (resample to move both, then ``librosa.effects.pitch_shift`` puts the pitch where it
-  should be), a simulated room for half the copies (``scipy.signal.fftconvolve`` with an
-  exponentially decaying noise impulse response, RT60 0.15-0.7 s), and real background
-  recordings when the service has some (``TYMPAN_CLASSIFIER_NOISE_DIR``) instead of white noise.
+- ``voices`` (the default): ``basic``, plus what tells one speaker from another, moved
+  independently: pitch shifted by up to +-3 semitones and formants (vocal-tract length) by a
+  factor of 0.85-1.15 (resample to move both, then ``librosa.effects.pitch_shift`` puts the
+  pitch where it should be), and a simulated room for half the copies
+  (``scipy.signal.fftconvolve`` with an exponentially decaying noise impulse response, RT60
+  0.15-0.7 s).
+
+Both mix real background recordings instead of white noise when the service has some
+(``TYMPAN_CLASSIFIER_NOISE_DIR``). Measured in ``benchmarks/bench_voices.py`` (docs/classifiers.md).
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ class TrainConfig:
     seed: int = 0
     quantize: bool = False
     refit: bool = True  # after early stopping, retrain on every example for the chosen epochs
-    augment: AugmentationKind = "basic"  # the recipe of the augmented copies (``augment``)
+    augment: AugmentationKind = "voices"  # the recipe of the augmented copies (``augment``)
 
     def validate(self) -> None:
         """``InvalidParameter`` (400) for values training cannot use."""
