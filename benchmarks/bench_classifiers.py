@@ -9,6 +9,8 @@
 - Emotion: the README's 4 actor-disjoint folds (6 actors each), ``transfer``.
 - Accent: ``accent_id`` (7 first languages x 16 speakers, one clip each; non-commercial data,
   evaluation only), 4 speaker-disjoint folds, ``transfer``.
+- New voices (issue 17's unseen-speaker folder case, refit and augmentation variants):
+  ``bench_voices.py``.
 - Incremental: through the service (in-process API): train on digits 0-8 of the 5 training
   speakers, add "9" from 5 clips, score the held-out speaker before and after.
 Latency compares ``classify`` (encoder + ONNX head) with the bare CTranslate2 encoder call on
@@ -33,7 +35,7 @@ from tympan.audio import decode_audio
 from tympan.models.threads import torch_threads
 from tympan.tasks.classifiers.dataset import Dataset, load_dataset
 from tympan.tasks.classifiers.evaluate import evaluate
-from tympan.tasks.classifiers.export import ModelMeta, OnnxClassifier, export_onnx
+from tympan.tasks.classifiers.export import OnnxClassifier, export_onnx
 from tympan.tasks.classifiers.features import FeatureCache, WhisperEncoder
 from tympan.tasks.classifiers.inputs import PreparedInputs, prepare_inputs
 from tympan.tasks.classifiers.predict import classify
@@ -283,8 +285,6 @@ def run() -> str:
             _emotion(cache, encoder, workdir),
             "### Accent / first-language ID (accent_id, chance 0.143)",
             _accent(cache, encoder, workdir),
-            "### Unseen speaker, folder layout (3 training speakers, default options)",
-            unseen_voice_folder(cache, encoder, workdir),
             "### Incremental: a new class online",
             _incremental(workdir),
             f"Peak RSS {peak_rss_mb():.0f} MiB.",
@@ -292,70 +292,3 @@ def run() -> str:
         return "\n\n".join(sections)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _folder_of(speakers: tuple[str, ...], root: Path) -> Dataset:
-    """FSDD clips of ``speakers`` as a folder per digit (no speaker column, neutral names)."""
-    manifest = load_dataset(EVAL_DIR / "fsdd" / "manifest.csv")
-    for number, example in enumerate(e for e in manifest.examples if e.speaker in speakers):
-        target = root / example.label / f"clip{number:05d}{example.path.suffix}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(example.path)
-    return load_dataset(root)
-
-
-def unseen_voice_folder(
-    cache: FeatureCache,
-    encoder: WhisperEncoder,
-    workdir: Path,
-    folds: tuple[tuple[tuple[str, ...], str], ...] = ((("george", "jackson", "lucas"), "nicolas"),),
-) -> str:
-    """Issue 17's case: a folder of all 10 FSDD digits from 3 speakers, default options;
-    accuracy on every clip of an unseen fourth speaker with a stratified validation split
-    (no speaker encoder: before) and with speakers estimated from voices (after)."""
-    from tympan.tasks.classifiers.inputs import clip_inputs, meta_shape
-    from tympan.tasks.classifiers.pipeline import run_training
-    from tympan.tasks.speakers import Ge2eEncoder
-
-    ge2e = Ge2eEncoder(threads=1)
-    config = TrainConfig()  # the defaults a folder gets from `tympan train`
-    rows = []
-    for train_speakers, test_speaker in folds:
-        tag = "-".join(train_speakers)
-        dataset = _folder_of(train_speakers, workdir / f"folder-{tag}")
-        _, encode_seconds = _prepare(dataset, config.arch, config.augment_copies, cache, encoder)
-        unseen = [
-            e
-            for e in load_dataset(EVAL_DIR / "fsdd" / "manifest.csv").examples
-            if e.speaker == test_speaker
-        ]
-        test_clips = [decode_audio(e.path) for e in unseen]
-        truth = np.array([int(e.label) for e in unseen])
-        for name, speaker_encoder in (("stratified (before)", None), ("estimated (after)", ge2e)):
-            work = workdir / f"{tag}-{speaker_encoder is not None}"
-            started = time.perf_counter()
-            trained = run_training(
-                dataset, config, work, cache, encoder, 60.0, lambda *_: None, speaker_encoder
-            )
-            seconds = time.perf_counter() - started
-            meta = ModelMeta.from_json((work / "meta.json").read_text())
-            inputs = clip_inputs(test_clips, meta_shape(meta), encoder)
-            predicted = OnnxClassifier(work / "model.onnx", meta).probabilities(inputs).argmax(1)
-            labels = np.array([int(label) for label in trained.labels])
-            rows.append(
-                [
-                    f"{', '.join(train_speakers)} -> {test_speaker}",
-                    name,
-                    trained.metrics["split"],
-                    trained.metrics.get("estimated_speakers", "-"),
-                    trained.metrics["best_epoch"],
-                    f"{trained.metrics['accuracy']:.3f}",
-                    f"{float(np.mean(labels[predicted] == truth)):.4f}",
-                    f"{seconds:.1f} (+{encode_seconds:.0f} encoding)",
-                ]
-            )
-    return markdown_table(
-        ["train -> unseen", "run", "split", "est. speakers", "best epoch", "validation acc.",
-         "unseen-speaker acc. (500 clips)", "training s (features cached)"],
-        rows,
-    )  # fmt: skip

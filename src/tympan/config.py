@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         description="Comma-separated server folders that training may read with `path=`; "
         "empty means server paths are refused (upload a zip instead).",
     )
+    classifier_noise_dir: str = Field(
+        "",
+        description="A folder of background recordings (any audio format) that classifier "
+        "training mixes into its augmented copies instead of white noise; empty = white noise.",
+    )
     max_upload_bytes: int = Field(
         200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (413 above)."
     )
@@ -420,6 +425,13 @@ class Settings(BaseSettings):
                 "such as http://127.0.0.1:4318"
             )
         return value
+
+    @field_validator("classifier_noise_dir")
+    @classmethod
+    def _noise_folder(cls, value: str) -> str:
+        if value.strip() and not Path(value).expanduser().is_dir():
+            raise ValueError(f"TYMPAN_CLASSIFIER_NOISE_DIR: {value!r} is not a folder")
+        return value.strip()
 
     @field_validator("artifact_url")
     @classmethod

@@ -260,6 +260,8 @@ def test_bad_requests(api, trained, call, error) -> None:
         ({"name": "x", "max_epochs": 0}, "max_epochs"),
         ({"name": "x", "dropout": 1.5}, "dropout"),
         ({"name": "x", "validation_fraction": 0.9}, "validation_fraction"),
+        ({"name": "x", "augment": "rooms"}, "augment"),
+        ({"name": "x", "refit": "perhaps"}, "refit"),
     ],
 )
 def test_bad_training_parameters_get_400(api, tmp_path, eval_dir, fields, param) -> None:

@@ -30,13 +30,26 @@ def train(
     max_epochs: Annotated[int | None, typer.Option()] = None,
     augment_copies: Annotated[int | None, typer.Option()] = None,
     seed: Annotated[int | None, typer.Option()] = None,
+    augment: Annotated[
+        str | None, typer.Option(help="Augmented copies' recipe: basic | voices")
+    ] = None,
+    refit: Annotated[
+        bool | None,
+        typer.Option(help="Retrain on every example for the epochs early stopping chose."),
+    ] = None,
     quantize: Annotated[bool, typer.Option(help="Also export and serve an int8 graph.")] = False,
     wait: Annotated[bool, typer.Option(help="Wait for the job, with a progress bar.")] = True,
     server: ServerOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
     """Train a new version of a classifier and print its metrics."""
-    options = {"max_epochs": max_epochs, "augment_copies": augment_copies, "seed": seed}
+    options = {
+        "max_epochs": max_epochs,
+        "augment_copies": augment_copies,
+        "seed": seed,
+        "augment": augment,
+        "refit": refit,
+    }
     in_place = server is None and data.suffix.lower() != ".zip"
     settings = None
     if in_place:  # the in-process service may read the folder the user named

@@ -8,7 +8,12 @@ import torch
 
 from tympan.errors import InvalidParameter
 from tympan.tasks.classifiers.incremental import refit_head
-from tympan.tasks.classifiers.train import TrainConfig, train_network, validation_split
+from tympan.tasks.classifiers.train import (
+    TrainConfig,
+    refit_network,
+    train_network,
+    validation_split,
+)
 
 
 def test_speaker_disjoint_split_keeps_every_class() -> None:
@@ -49,6 +54,30 @@ def test_training_learns_and_stops_early() -> None:
     assert result.curves["validation_accuracy"][result.best_epoch - 1] > 0.9
     again = train_network(x, y, vx, vy, 3, config)
     assert again.curves == result.curves, "a fixed seed must repeat the run"
+
+
+def test_refit_trains_a_fresh_network_for_the_chosen_epochs() -> None:
+    x, y = _blobs(0)
+    vx, vy = _blobs(0, per=10)
+    config = TrainConfig(arch="transfer", max_epochs=200, patience=3)
+    chosen = train_network(x, y, vx, vy, 3, config)
+    seen: list[str] = []
+    refit = refit_network(
+        np.concatenate([x, vx]), np.concatenate([y, vy]), 3, config, chosen.best_epoch,
+        lambda _, message: seen.append(message),
+    )  # fmt: skip
+    assert len(seen) == chosen.best_epoch and seen[-1].endswith(
+        f"{chosen.best_epoch}/{chosen.best_epoch}"
+    )
+    assert refit is not chosen.model and not refit.training
+    test_x, test_y = _blobs(0, per=30)
+    with torch.no_grad():
+        accuracy = (refit(torch.from_numpy(test_x)).argmax(1).numpy() == test_y).mean()
+    assert accuracy > 0.9
+    again = refit_network(np.concatenate([x, vx]), np.concatenate([y, vy]), 3, config, 2)
+    twice = refit_network(np.concatenate([x, vx]), np.concatenate([y, vy]), 3, config, 2)
+    for left, right in zip(again.state_dict().values(), twice.state_dict().values(), strict=True):
+        assert torch.equal(left, right), "a fixed seed must repeat the refit"
 
 
 def test_refit_adds_a_class_without_forgetting() -> None:

@@ -93,11 +93,17 @@ async def train_classifier(
     augment_copies: Annotated[int, Form()] = _DEFAULTS.augment_copies,
     seed: Annotated[int, Form()] = _DEFAULTS.seed,
     quantize: Annotated[bool, Form()] = _DEFAULTS.quantize,
+    refit: Annotated[
+        bool, Form(description="Retrain on every example for the epochs early stopping chose")
+    ] = _DEFAULTS.refit,
+    augment: Annotated[
+        str, Form(description="Recipe of the augmented copies: basic | voices")
+    ] = _DEFAULTS.augment,
 ) -> Job:
     """Start training a new version of ``name``; poll ``GET /v1/jobs/{id}`` for progress."""
     config = TrainConfig(
         arch, max_epochs, patience, batch_size, learning_rate, weight_decay, dropout,
-        validation_fraction, augment_copies, seed, quantize,
+        validation_fraction, augment_copies, seed, quantize, refit, augment,  # type: ignore[arg-type]
     )  # fmt: skip
     service = _service(services, namespace)
     if (dataset is None) == (path is None):

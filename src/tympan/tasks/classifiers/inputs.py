@@ -14,7 +14,7 @@ from functools import cache
 import numpy as np
 
 from tympan.audio import Audio
-from tympan.tasks.classifiers.augment import perturb
+from tympan.tasks.classifiers.augment import Augmentation, perturb
 from tympan.tasks.classifiers.dataset import Dataset, decode_dataset
 from tympan.tasks.classifiers.drift import audio_levels
 from tympan.tasks.classifiers.export import ModelMeta
@@ -78,6 +78,16 @@ class PreparedInputs:
     shape: InputShape
     voices: np.ndarray | None = None
 
+    def rows(self, rows: np.ndarray) -> PreparedInputs:
+        """The same inputs for dataset ``rows`` only (a fold of an evaluation)."""
+        return PreparedInputs(
+            self.originals[rows],
+            [copy[rows] for copy in self.copies],
+            (self.levels[0][rows], self.levels[1][rows], self.levels[2][rows]),
+            self.shape,
+            None if self.voices is None else self.voices[rows],
+        )
+
 
 def input_shape(arch: str, durations: np.ndarray) -> InputShape:
     """Embedding size for ``transfer``; otherwise enough frames for 95% of the clips."""
@@ -115,9 +125,11 @@ def prepare_inputs(
     max_seconds: float,
     progress: Progress,
     speaker_encoder: SpeakerEncoder | None = None,
+    augmentation: Augmentation = Augmentation(),
 ) -> PreparedInputs:
-    """Decode (only on a cache miss), compute inputs and ``copies`` perturbed versions, and
-    with ``speaker_encoder`` each clip's speaker embedding (``voices.SPEAKER_RECIPE``)."""
+    """Decode (only on a cache miss), compute inputs and ``copies`` versions perturbed by
+    ``augmentation``, and with ``speaker_encoder`` each clip's speaker embedding
+    (``voices.SPEAKER_RECIPE``)."""
 
     @cache
     def audios() -> list[Audio]:
@@ -142,10 +154,11 @@ def prepare_inputs(
 
         def perturbed(copy: int = copy) -> list[np.ndarray]:
             rng = np.random.default_rng([seed, copy])
-            return [clip_inputs([perturb(a, rng) for a in audios()], shape, encoder)]
+            copies = [perturb(a, rng, augmentation) for a in audios()]
+            return [clip_inputs(copies, shape, encoder)]
 
         (values,) = cache_store.get_or_compute(
-            fingerprint, f"{recipe}:copy{copy}:seed{seed}", perturbed
+            fingerprint, f"{recipe}:copy{copy}:seed{seed}{augmentation.key}", perturbed
         )
         augmented.append(values)
     voices = None

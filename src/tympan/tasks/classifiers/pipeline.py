@@ -12,7 +12,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ import numpy as np
 import torch
 
 from tympan.models.threads import torch_threads
+from tympan.tasks.classifiers.architectures import Classifier
+from tympan.tasks.classifiers.augment import Augmentation
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
 from tympan.tasks.classifiers.drift import DriftReference
 from tympan.tasks.classifiers.evaluate import (
@@ -32,13 +34,20 @@ from tympan.tasks.classifiers.evaluate import (
 )
 from tympan.tasks.classifiers.export import ModelMeta, OnnxClassifier, export_onnx, quantize_onnx
 from tympan.tasks.classifiers.features import FeatureCache, WhisperEncoder
-from tympan.tasks.classifiers.inputs import prepare_inputs
-from tympan.tasks.classifiers.train import TrainConfig, train_network, validation_split
+from tympan.tasks.classifiers.inputs import PreparedInputs, prepare_inputs
+from tympan.tasks.classifiers.train import (
+    Split,
+    TrainConfig,
+    TrainResult,
+    refit_network,
+    train_network,
+    validation_split,
+)
 from tympan.tasks.classifiers.versions import StoredEmbeddings, save_network
-from tympan.tasks.classifiers.voices import estimate_speakers
+from tympan.tasks.classifiers.voices import SpeakerEstimate, estimate_speakers
 from tympan.tasks.speakers import SpeakerEncoder
 
-__all__ = ["TrainedVersion", "run_training", "write_report"]
+__all__ = ["FittedNetworks", "TrainedVersion", "fit_networks", "run_training", "write_report"]
 
 Progress = Callable[[float, str], None]
 MAX_MISCLASSIFIED = 12  # validation clips kept per version for the report page to play
@@ -119,6 +128,65 @@ def keep_misclassified(
     return kept
 
 
+def _training_rows(
+    prepared: PreparedInputs, targets: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets of dataset ``rows``: the originals, then each augmented copy."""
+    inputs = np.concatenate([prepared.originals[rows]] + [c[rows] for c in prepared.copies])
+    return inputs, np.tile(targets[rows], 1 + len(prepared.copies))
+
+
+@dataclass(frozen=True, slots=True)
+class FittedNetworks:
+    """The split, the network early stopping kept (validated) and the one to serve."""
+
+    split: Split
+    estimate: SpeakerEstimate | None
+    result: TrainResult
+    served: Classifier
+
+
+def fit_networks(
+    prepared: PreparedInputs,
+    targets: np.ndarray,
+    speakers: Sequence[str | None],
+    classes: int,
+    config: TrainConfig,
+    progress: Progress,
+) -> FittedNetworks:
+    """Split (speakers given, else estimated from ``prepared.voices``, else stratified), train
+    with early stopping, then with ``config.refit`` train again on every example for the
+    epoch count it chose (progress 0.3 to 0.9)."""
+    estimate = estimate_speakers(prepared.voices, targets) if prepared.voices is not None else None
+    split = validation_split(
+        targets,
+        speakers,
+        config.validation_fraction,
+        config.seed,
+        estimate.groups if estimate is not None else None,
+    )
+    share = 0.6 / (2 if config.refit else 1)
+    with torch_threads(1):
+        result = train_network(
+            *_training_rows(prepared, targets, split.train),
+            prepared.originals[split.validation],
+            targets[split.validation],
+            classes,
+            config,
+            lambda fraction, message: progress(0.3 + share * fraction, message),
+        )
+        served = result.model
+        if config.refit:
+            served = refit_network(
+                *_training_rows(prepared, targets, np.arange(targets.size)),
+                classes,
+                config,
+                result.best_epoch,
+                lambda fraction, message: progress(0.3 + share * (1 + fraction), message),
+            )
+    return FittedNetworks(split, estimate, result, served)
+
+
 def run_training(
     dataset: Dataset,
     config: TrainConfig,
@@ -128,11 +196,13 @@ def run_training(
     max_seconds: float,
     progress: Progress,
     speaker_encoder: SpeakerEncoder | None = None,
+    noises: Sequence[np.ndarray] = (),
 ) -> TrainedVersion:
     """Train, evaluate and export one version into ``work`` (created).
 
     When not every example names a speaker and ``speaker_encoder`` (the bundled GE2E) is given,
     speakers are estimated from the clips' voices so validation holds out unseen voices.
+    ``noises`` (background recordings, 16 kHz) replace white noise in the augmented copies.
     """
     started = time.perf_counter()
     report = check_dataset(dataset)
@@ -150,41 +220,29 @@ def run_training(
         max_seconds,
         progress,
         speaker_encoder if not dataset.has_speakers else None,
+        Augmentation(config.augment, noises),
     )
-    estimate = estimate_speakers(prepared.voices, targets) if prepared.voices is not None else None
-    split = validation_split(
-        targets,
-        speakers,
-        config.validation_fraction,
-        config.seed,
-        estimate.groups if estimate is not None else None,
-    )
-    train_x = np.concatenate(
-        [prepared.originals[split.train]] + [c[split.train] for c in prepared.copies]
-    )
-    train_y = np.tile(targets[split.train], 1 + len(prepared.copies))
+    fitted = fit_networks(prepared, targets, speakers, len(labels), config, progress)
+    split, estimate, result, served = fitted.split, fitted.estimate, fitted.result, fitted.served
     validation_x, validation_y = prepared.originals[split.validation], targets[split.validation]
-
-    def epoch_progress(fraction: float, message: str) -> None:
-        progress(0.3 + 0.6 * fraction, message)
-
     with torch_threads(1):
-        result = train_network(
-            train_x, train_y, validation_x, validation_y, len(labels), config, epoch_progress
-        )
-        embeddings = embed_all(result.model, prepared.originals)
+        embeddings = embed_all(served, prepared.originals)
     progress(0.92, "exporting")
     work.mkdir(parents=True, exist_ok=True)
     shape = prepared.shape
     meta = shape.meta(config.arch, labels)
+    # The validation figures (report, drift reference, misclassified clips) are those of the
+    # network early stopping kept: the refit one has heard the validation clips.
     export_onnx(result.model, shape.shape, work / "model.onnx")
+    scores = _serving_probabilities(work / "model.onnx", meta, validation_x)
+    predictions = scores.argmax(axis=1)
+    if served is not result.model:
+        export_onnx(served, shape.shape, work / "model.onnx")
     (work / "meta.json").write_text(meta.to_json())
-    save_network(result.model, meta, work / "network.pt")
+    save_network(served, meta, work / "network.pt")
     is_validation = np.zeros(targets.size, bool)
     is_validation[split.validation] = True
     StoredEmbeddings(embeddings, targets, is_validation).save(work / "embeddings.npz")
-    scores = _serving_probabilities(work / "model.onnx", meta, validation_x)
-    predictions = scores.argmax(axis=1)
     evaluation = evaluate(validation_y, predictions, labels)
     DriftReference.build(
         prepared.levels, validation_x, scores, prepared.originals[split.train]
@@ -194,12 +252,19 @@ def run_training(
         "training_seconds": round(time.perf_counter() - started, 2),
         "trained_by": f"{socket.gethostname()}:{os.getpid()}",  # this process or a Ray task's
     }
+    if config.refit:
+        notes["served_network"] = (
+            f"refit on all {targets.size} examples for {result.best_epoch} epochs; the "
+            "validation figures are the early-stopped network's"
+        )
     if config.quantize:
         quantize_onnx(work / "model.onnx", work / "model.int8.onnx")
         quantized_scores = _serving_probabilities(work / "model.int8.onnx", meta, validation_x)
         quantized = evaluate(validation_y, quantized_scores.argmax(axis=1), labels)
-        notes["int8_accuracy"] = quantized.accuracy
-        notes["int8_accuracy_change"] = round(quantized.accuracy - evaluation.accuracy, 4)
+        float_scores = _serving_probabilities(work / "model.onnx", meta, validation_x)
+        served_float = evaluate(validation_y, float_scores.argmax(axis=1), labels)
+        notes["int8_accuracy"] = quantized.accuracy  # of the served (possibly refit) network
+        notes["int8_accuracy_change"] = round(quantized.accuracy - served_float.accuracy, 4)
     context = {
         "split": {
             "method": split.method,

@@ -26,6 +26,7 @@ from tympan.errors import Conflict, InvalidParameter, ModelNotFound, ResourceNot
 from tympan.models.registry import ModelRegistry
 from tympan.models.threads import torch_threads
 from tympan.store.classifiers import ClassifierStore, ClassifierVersion, Stage, served_version
+from tympan.tasks.classifiers.augment import background_noises
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
 from tympan.tasks.classifiers.drift import DriftReference, DriftReport, drift_report
 from tympan.tasks.classifiers.evaluate import Evaluation, evaluate
@@ -233,6 +234,7 @@ class ClassifierService:
                         max_seconds,
                         progress,
                         speaker_encoder,
+                        _noises(settings),
                     )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -425,7 +427,13 @@ def train_elsewhere(
         settings.max_audio_seconds,
         progress,
         speaker_encoder,
+        _noises(settings),
     )
+
+
+def _noises(settings: Settings) -> list[np.ndarray]:
+    """The background recordings augmented copies mix in (``TYMPAN_CLASSIFIER_NOISE_DIR``)."""
+    return background_noises(settings.classifier_noise_dir, settings.max_audio_seconds)
 
 
 def _absolute(dataset: Dataset) -> Dataset:

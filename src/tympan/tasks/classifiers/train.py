@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,9 +26,16 @@ from tympan.tasks.classifiers.architectures import (
     Classifier,
     build_classifier,
 )
-from tympan.tasks.classifiers.augment import spec_augment
+from tympan.tasks.classifiers.augment import AUGMENTATIONS, AugmentationKind, spec_augment
 
-__all__ = ["Split", "TrainConfig", "TrainResult", "train_network", "validation_split"]
+__all__ = [
+    "Split",
+    "TrainConfig",
+    "TrainResult",
+    "refit_network",
+    "train_network",
+    "validation_split",
+]
 
 Progress = Callable[[float, str], None]
 
@@ -47,6 +55,8 @@ class TrainConfig:
     augment_copies: int = 1
     seed: int = 0
     quantize: bool = False
+    refit: bool = True  # after early stopping, retrain on every example for the chosen epochs
+    augment: AugmentationKind = "voices"  # the recipe of the augmented copies (``augment``)
 
     def validate(self) -> None:
         """``InvalidParameter`` (400) for values training cannot use."""
@@ -64,6 +74,11 @@ class TrainConfig:
                 "must be in [0.05, 0.5]",
             ),
             (0 <= self.augment_copies <= 10, "augment_copies", "must be between 0 and 10"),
+            (
+                self.augment in AUGMENTATIONS,
+                "augment",
+                f"must be one of {', '.join(AUGMENTATIONS)}",
+            ),
         ]
         for ok, name, rule in checks:
             if not ok:
@@ -181,40 +196,30 @@ def fit_standardisation(model: Classifier, inputs: np.ndarray) -> None:
         scaler.scale.copy_(torch.from_numpy(inputs.std(axis=0) + 1e-5))
 
 
-def train_network(
+def _fit(
     inputs: np.ndarray,
     targets: np.ndarray,
-    validation_inputs: np.ndarray,
-    validation_targets: np.ndarray,
     classes: int,
     config: TrainConfig,
-    progress: Progress | None = None,
-) -> TrainResult:
-    """Train ``config.arch`` on ``inputs``; keep the weights of the best validation loss."""
-    started = time.perf_counter()
+    epochs: int,
+    after_epoch: Callable[[Classifier, int, float], bool],
+) -> Classifier:
+    """A fresh ``config.arch`` network trained for up to ``epochs`` epochs (the one-cycle
+    schedule spans them all); ``after_epoch(model, epoch, train_loss)`` returns True to stop."""
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    input_dim = inputs.shape[-1]
-    model = build_classifier(config.arch, classes, input_dim, config.dropout)
+    model = build_classifier(config.arch, classes, inputs.shape[-1], config.dropout)
     if config.arch == "transfer":
         fit_standardisation(model, inputs)
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    steps = config.max_epochs * math.ceil(len(inputs) / config.batch_size)
+    steps = epochs * math.ceil(len(inputs) / config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, config.learning_rate, total_steps=steps
     )
     x, y = torch.from_numpy(inputs), torch.from_numpy(targets).long()
-    vx, vy = torch.from_numpy(validation_inputs), torch.from_numpy(validation_targets).long()
-    curves: dict[str, list[float]] = {
-        "train_loss": [],
-        "validation_loss": [],
-        "validation_accuracy": [],
-    }
-    best = (math.inf, 0, copy.deepcopy(model.state_dict()))
-    epoch = 0
-    for epoch in range(1, config.max_epochs + 1):
+    for epoch in range(1, epochs + 1):
         model.train()
         order = torch.randperm(len(x), generator=generator)
         total = 0.0
@@ -228,18 +233,68 @@ def train_network(
             optimiser.step()
             schedule.step()
             total += loss.item() * len(batch)
+        if after_epoch(model, epoch, total / len(x)):
+            break
+    model.eval()
+    return model
+
+
+def train_network(
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    validation_inputs: np.ndarray,
+    validation_targets: np.ndarray,
+    classes: int,
+    config: TrainConfig,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train ``config.arch`` on ``inputs``; keep the weights of the best validation loss."""
+    started = time.perf_counter()
+    vx = torch.from_numpy(validation_inputs)
+    vy = torch.from_numpy(validation_targets).long()
+    curves: dict[str, list[float]] = {
+        "train_loss": [],
+        "validation_loss": [],
+        "validation_accuracy": [],
+    }
+    best: dict[str, Any] = {"loss": math.inf, "epoch": 0, "state": None, "last": 0}
+
+    def after_epoch(model: Classifier, epoch: int, train_loss: float) -> bool:
         validation_loss, accuracy = _evaluate(model, vx, vy)
-        curves["train_loss"].append(round(total / len(x), 5))
+        curves["train_loss"].append(round(train_loss, 5))
         curves["validation_loss"].append(round(validation_loss, 5))
         curves["validation_accuracy"].append(round(accuracy, 5))
-        if validation_loss < best[0]:
-            best = (validation_loss, epoch, copy.deepcopy(model.state_dict()))
+        if validation_loss < best["loss"] or best["state"] is None:
+            best.update(loss=validation_loss, epoch=epoch, state=copy.deepcopy(model.state_dict()))
+        best["last"] = epoch
         if progress is not None:
             progress(
                 epoch / config.max_epochs, f"epoch {epoch}: validation accuracy {accuracy:.3f}"
             )
-        if epoch - best[1] >= config.patience:
-            break
-    model.load_state_dict(best[2])
+        return epoch - best["epoch"] >= config.patience
+
+    model = _fit(inputs, targets, classes, config, config.max_epochs, after_epoch)
+    model.load_state_dict(best["state"])
     model.eval()
-    return TrainResult(model, curves, best[1], epoch, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return TrainResult(model, curves, best["epoch"], best["last"], seconds)
+
+
+def refit_network(
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    classes: int,
+    config: TrainConfig,
+    epochs: int,
+    progress: Progress | None = None,
+) -> Classifier:
+    """A fresh network trained on ``inputs`` (training and validation rows together) for the
+    ``epochs`` early stopping chose, with no validation: the served network then has heard
+    every voice of the dataset, not only the ones left after holding speakers out."""
+
+    def after_epoch(model: Classifier, epoch: int, train_loss: float) -> bool:
+        if progress is not None:
+            progress(epoch / epochs, f"refit on every clip: epoch {epoch}/{epochs}")
+        return False
+
+    return _fit(inputs, targets, classes, config, epochs, after_epoch)
