@@ -6,7 +6,7 @@ import contextlib
 import itertools
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, TypeVar
 
@@ -82,6 +82,19 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
     )
     with Progress(*columns, console=err_console, disable=not sys.stderr.isatty()) as progress:
         yield from progress.track(items, total=total, description=description)
+
+
+def wait_with_bar(label: str, wait: Callable[[Callable[[float, str], None]], T]) -> T:
+    """Run ``wait(on_progress)`` (a job poll) under a rich bar on stderr that shows each
+    reported fraction and message (hidden when stderr is not a terminal)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task(label, total=1.0)
+        return wait(
+            lambda fraction, message: bar.update(
+                task, completed=fraction, description=f"{label}: {message}"
+            )
+        )
 
 
 def print_json(value: Any, out: Path | None = None) -> None:

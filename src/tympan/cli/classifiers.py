@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tympan.cli._common import ApiKeyOption, ServerOption, connect, console, err_console, print_json
+from tympan.cli._common import (
+    ApiKeyOption,
+    ServerOption,
+    connect,
+    console,
+    print_json,
+    wait_with_bar,
+)
 from tympan.config import Settings
 
 __all__ = ["register"]
@@ -68,15 +73,9 @@ def train(
         if not wait:
             print_json(job)
             return
-        columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err_console, disable=not sys.stderr.isatty()) as bar:
-            task = bar.add_task(f"training {name}", total=1.0)
-            done = client.wait_job(
-                job["id"],
-                on_progress=lambda fraction, message: bar.update(
-                    task, completed=fraction, description=f"{name}: {message}"
-                ),
-            )
+        done = wait_with_bar(
+            f"training {name}", lambda show: client.wait_job(job["id"], on_progress=show)
+        )
     print_json(done["result"])
 
 

@@ -8,14 +8,12 @@ starts a fine-tuning job, follows it with a progress bar, and prints the finishe
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tympan.cli._common import ApiKeyOption, ServerOption, connect, err_console, print_json
+from tympan.cli._common import ApiKeyOption, ServerOption, connect, print_json, wait_with_bar
 
 __all__ = ["register"]
 
@@ -72,15 +70,10 @@ def finetune(
         if not wait:
             print_json(job)
             return
-        columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err_console, disable=not sys.stderr.isatty()) as bar:
-            task = bar.add_task(f"fine-tuning {model}", total=1.0)
-            done = client.wait_fine_tuning_job(
-                job["id"],
-                on_progress=lambda fraction, message: bar.update(
-                    task, completed=fraction, description=f"{model}: {message}"
-                ),
-            )
+        done = wait_with_bar(
+            f"fine-tuning {model}",
+            lambda show: client.wait_fine_tuning_job(job["id"], on_progress=show),
+        )
     print_json(done)
 
 

@@ -291,8 +291,14 @@ class FineTuningService:
             )
             if services.jobs.ended(fine_tuning_id):
                 return {}  # cancelled at the last moment: nothing is published
-            published = self._publish(fine_tuning_id, base, suffix, result.serving_dir,
-                                      result.training_dir, result.report)  # fmt: skip
+            published = self._publish(
+                fine_tuning_id,
+                base,
+                suffix,
+                result.serving_dir,
+                result.training_dir,
+                result.report,
+            )
         except Exception as exc:
             if jobs.ended(fine_tuning_id):
                 raise  # cancelled: the job keeps that state
