@@ -19,6 +19,7 @@ English normaliser. ``BENCH_ADAPT_CONFIGS`` lists configurations as
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, ratio, t
 from benchmarks.bench_speakers import read_rows
 from tympan.audio import decode_audio
 from tympan.tasks.adaptation.dataset import Utterance, split_dataset
-from tympan.tasks.adaptation.finetune import FinetuneOptions, finetune
+from tympan.tasks.adaptation.finetune import FinetuneOptions, FinetuneProgress, finetune
 from tympan.tasks.adaptation.scoring import word_error_rate
 
 ADAPT = EVAL_DIR / "asr_adapt"
@@ -75,6 +76,14 @@ def _wer(model: WhisperModel, clips: list[Clip]) -> float:
     return word_error_rate([c.text for c in clips], _transcribe(model, clips))
 
 
+def _log(progress: FinetuneProgress) -> None:
+    """Validation passes on stderr, so a long run shows where it is."""
+    if progress.valid_wer is not None:
+        print(
+            f"  {progress.message} (step {progress.step}/{progress.total_steps})", file=sys.stderr
+        )
+
+
 def _options(config: str) -> FinetuneOptions:
     method, layers, rate, epochs, *augment = config.split(":")
     return FinetuneOptions(
@@ -116,7 +125,9 @@ def run() -> str:
         for index, config in enumerate(c for c in CONFIGS.split(",") if c):
             options = _options(config)
             started = time.perf_counter()
-            result = finetune(base_path, train, development, options, Path(scratch) / str(index))
+            result = finetune(
+                base_path, train, development, options, Path(scratch) / str(index), _log
+            )
             minutes = (time.perf_counter() - started) / 60
             tuned = _model(result.serving_dir)
             test_wer, general_wer = _wer(tuned, test), _wer(tuned, general)
