@@ -62,7 +62,7 @@ class FinetuneOptions:
     """
 
     method: Literal["lora", "top_layers", "full"] = "lora"
-    layers: Literal["decoder", "top_encoder", "all"] = "all"
+    layers: Literal["decoder", "top_encoder", "all"] = "decoder"
     epochs: int = 3
     learning_rate: float | None = None
     batch_size: int = 8

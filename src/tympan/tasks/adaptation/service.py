@@ -63,7 +63,7 @@ class FineTuningRequest:
     batch_size: int | None = None
     learning_rate_multiplier: float | None = None
     training_method: Literal["lora", "top_layers", "full"] = "lora"
-    layers: Literal["decoder", "top_encoder", "all"] = "all"
+    layers: Literal["decoder", "top_encoder", "all"] = "decoder"
     augment: tuple[str, ...] = ()
     lora_rank: int | None = None
     max_steps: int | None = None
