@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["FineTuningRequest", "FineTuningService"]
 
 JOB_KIND = "asr-fine-tuning"
+Review = Callable[[str, FineTunedModel], dict[str, Any]]
+"""What runs after a job published its model: (job id, model) -> more of the job's result."""
 _SUFFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 _STOP_POLL_SECONDS = 1.0
 
@@ -105,8 +107,9 @@ class FineTuningService:
 
     # -- jobs -----------------------------------------------------------------------------
 
-    def create_job(self, request: FineTuningRequest) -> FineTuningJob:
-        """Check the request (404 unknown model or file, 400 bad choices), then queue the job."""
+    def create_job(self, request: FineTuningRequest, review: Review | None = None) -> FineTuningJob:
+        """Check the request (404 unknown model or file, 400 bad choices), then queue the job;
+        ``review`` runs on the published model and adds to the job's result (promotion)."""
         services = self.services
         base, _ = base_folder(
             services.registry,
@@ -167,7 +170,11 @@ class FineTuningService:
         work = services.jobs.new_work_folder()
 
         def job(progress: Progress) -> dict[str, Any]:
-            return self._run(fine_tuning_id, request, base, suffix, options, work, progress)
+            result = self._run(fine_tuning_id, request, base, suffix, options, work, progress)
+            if review is None or "fine_tuned_model" not in result:
+                return result
+            name, version = result["fine_tuned_model"].rsplit(":", 1)
+            return {**result, **review(fine_tuning_id, self.store.model(name, int(version)))}
 
         params = {"namespace": self.namespace, "model": request.model, "suffix": suffix}
         services.jobs.submit(JOB_KIND, job, params, work_folder=work, job_id=fine_tuning_id)
