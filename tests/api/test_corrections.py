@@ -40,9 +40,12 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def teams(settings: Settings) -> Iterator[tuple[Client, Client]]:
-    with serve_in_thread(settings) as url:
-        with Client(url, "a-key") as team_a, Client(url, "b-key") as team_b:
-            yield team_a, team_b
+    with (
+        serve_in_thread(settings) as url,
+        Client(url, "a-key") as team_a,
+        Client(url, "b-key") as team_b,
+    ):
+        yield team_a, team_b
 
 
 def _stored_audio(settings: Settings) -> list[Path]:
