@@ -142,8 +142,9 @@ def test_a_full_batch_starts_a_job(teams) -> None:
         for row in rows
     ]
     assert jobs[:-1] == [None] * (BATCH - 1) and jobs[-1] is not None
-    team_a.cancel_fine_tuning_job(jobs[-1])  # its training is not what this test checks
     assert team_a.corrections(BASE)["unused"] == 0
+    team_a.cancel_fine_tuning_job(jobs[-1])  # its training is not what this test checks
+    assert team_a.corrections(BASE)["unused"] == BATCH  # a cancelled job used none of them
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 A correction belongs to the namespace of the key that sent it and to the ASR model it corrects;
 its audio lives in the artifact store (``corrections/<id>.wav``, written before the row and
-removed after it). ``job_id`` records the fine-tuning job that trained on it (None: not yet).
+removed after it). ``job_id`` records the fine-tuning job that trained on it; a correction
+is unused while it has none, or its job failed or was cancelled (so it is trained on again).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tympan.errors import ResourceNotFound
 from tympan.store.db import Base, Database, as_utc, utc_now
+from tympan.store.jobs import JobRow
 
 __all__ = ["Correction", "CorrectionStore", "correction_key", "new_correction_id"]
 
@@ -70,6 +72,12 @@ def correction_key(correction_id: str) -> str:
     return f"corrections/{correction_id}.wav"
 
 
+def _unused():  # type: ignore[no-untyped-def]
+    """The condition of a correction no job trained on or will (none, or it failed)."""
+    ended = select(JobRow.id).where(JobRow.status.in_(("failed", "cancelled")))
+    return CorrectionRow.job_id.is_(None) | CorrectionRow.job_id.in_(ended)
+
+
 class CorrectionStore:
     """The corrections of every namespace, in the service database."""
 
@@ -106,16 +114,14 @@ class CorrectionStore:
         if model is not None:
             query = query.where(CorrectionRow.model == model)
         if unused:
-            query = query.where(CorrectionRow.job_id.is_(None))
+            query = query.where(_unused())
         with self.db.session() as session:
             return [Correction.from_row(row) for row in session.scalars(query)]
 
     def count_unused(self, namespace: str, model: str) -> int:
         """How many of the namespace's corrections of ``model`` no job trained on yet."""
         query = select(func.count()).where(
-            CorrectionRow.namespace == namespace,
-            CorrectionRow.model == model,
-            CorrectionRow.job_id.is_(None),
+            CorrectionRow.namespace == namespace, CorrectionRow.model == model, _unused()
         )
         with self.db.session() as session:
             return int(session.scalar(query) or 0)

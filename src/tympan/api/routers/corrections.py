@@ -54,7 +54,9 @@ class CorrectionObject(BaseModel):
 class CorrectionList(BaseModel):
     object: Literal["list"] = "list"
     count: int
-    unused: int = Field(description="How many no fine-tuning job has trained on yet.")
+    unused: int = Field(
+        description="How many a new job would train on (none took them, or its job failed)."
+    )
     data: list[CorrectionObject]
 
 
@@ -110,10 +112,11 @@ def list_corrections(
     services: ServicesDep, namespace: NamespaceDep, model: str | None = None
 ) -> CorrectionList:
     """The caller's corrections (of ``model``), oldest first."""
-    corrections = CorrectionsService(services, namespace).list(model)
+    service = CorrectionsService(services, namespace)
+    corrections = service.list(model)
     return CorrectionList(
         count=len(corrections),
-        unused=sum(c.job_id is None for c in corrections),
+        unused=len(service.list(model, unused=True)),
         data=[CorrectionObject.of(c) for c in corrections],
     )
 

@@ -116,9 +116,10 @@ class CorrectionsService:
             return correction, None
         return correction, self.train(model)
 
-    def list(self, model: str | None = None) -> list[Correction]:
-        """The namespace's corrections (of ``model``), oldest first."""
-        return self.store.list(self.namespace, model)
+    def list(self, model: str | None = None, unused: bool = False) -> list[Correction]:
+        """The namespace's corrections (of ``model``; only those a new job would train on),
+        oldest first."""
+        return self.store.list(self.namespace, model, unused)
 
     def delete(self, correction_id: str) -> Correction:
         """Forget a correction, then remove its audio (404 if the namespace has none)."""

@@ -170,11 +170,7 @@ class FineTuningService:
         work = services.jobs.new_work_folder()
 
         def job(progress: Progress) -> dict[str, Any]:
-            result = self._run(fine_tuning_id, request, base, suffix, options, work, progress)
-            if review is None or "fine_tuned_model" not in result:
-                return result
-            name, version = result["fine_tuned_model"].rsplit(":", 1)
-            return {**result, **review(fine_tuning_id, self.store.model(name, int(version)))}
+            return self._run(fine_tuning_id, request, base, suffix, options, work, progress, review)
 
         params = {"namespace": self.namespace, "model": request.model, "suffix": suffix}
         services.jobs.submit(JOB_KIND, job, params, work_folder=work, job_id=fine_tuning_id)
@@ -249,6 +245,7 @@ class FineTuningService:
         options: FinetuneOptions,
         work: Path,
         progress: Progress,
+        review: Review | None,
     ) -> dict[str, Any]:
         from tympan.tasks.finetuning import training
 
@@ -315,8 +312,9 @@ class FineTuningService:
                 raise
             raise failure from exc
         events.add_event(fine_tuning_id, f"New fine-tuned model created: {published.ref}")
+        reviewed = review(fine_tuning_id, published) if review else {}
         events.add_event(fine_tuning_id, "The job has successfully completed.")
-        return {"fine_tuned_model": published.ref, "steps": result.steps}
+        return {"fine_tuned_model": published.ref, "steps": result.steps, **reviewed}
 
     def _unpack(self, file_id: str | None, target: Path) -> Path | None:
         """The folder a dataset file unpacks to (its manifest's), or None without a file."""
