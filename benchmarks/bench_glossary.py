@@ -79,15 +79,24 @@ def _names_right(rows: list[dict[str, str]], texts: list[str]) -> tuple[int, int
 
 def run() -> str:
     named, plain = _clips()
-    ways = {"none": {}, "hotwords": {"hotwords": GLOSSARY}, "prompt": {"prompt": GLOSSARY}}
+    ways: dict[str, dict[str, str]] = {
+        "none": {},
+        "stored glossary": {},  # PUT /v1/models/{model}/glossary, then plain requests
+        "request hotwords": {"hotwords": GLOSSARY},
+        "request prompt": {"prompt": GLOSSARY},
+    }
     table = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         named_paths, plain_paths = _write(named, folder), _write(plain, folder)
         with Client.in_process(Settings(_env_file=None, data_dir=folder / "data")) as client:
             for way, extra in ways.items():
+                if way == "stored glossary":
+                    client.set_glossary(MODEL, GLOSSARY.split(", "))
                 named_texts = [client.transcribe(p, model=MODEL, **extra).text for p in named_paths]
                 plain_texts = [client.transcribe(p, model=MODEL, **extra).text for p in plain_paths]
+                if way == "stored glossary":
+                    client.delete_glossary(MODEL)
                 right, total = _names_right(named, named_texts)
                 table.append(
                     [

@@ -161,6 +161,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest JSON request body, in bytes; checked before parsing (413 above).",
     )
+    max_glossary_words: int = Field(
+        200,
+        gt=0,
+        description="Most entries in a model's stored glossary (413 above); Whisper reads "
+        "about 220 tokens of it.",
+    )
     max_midi_bytes: int = Field(
         1024 * 1024, gt=0, description="Largest MIDI prompt, in bytes (413 above)."
     )

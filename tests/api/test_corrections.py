@@ -17,7 +17,7 @@ from tests.live_server import serve_in_thread
 from tympan.client import Client
 from tympan.config import Settings
 from tympan.errors import TympanError
-from tympan.tasks.finetuning.review import decide
+from tympan.tasks.adaptation.review import decide
 
 KEYS = "a-key:admin@teamA,b-key:admin@teamB"
 BATCH = 7

@@ -23,8 +23,8 @@ from tympan.store.classifiers import ClassifierStore
 from tympan.store.db import Database
 from tympan.store.finetuning import FineTuningStore
 from tympan.store.jobs import JobRunner, RemoteTasks
+from tympan.tasks.adaptation import register_fine_tuned_models, remove_unpublished
 from tympan.tasks.classifiers.versions import remove_orphans
-from tympan.tasks.finetuning import register_fine_tuned_models, remove_unpublished
 
 __all__ = ["Services"]
 

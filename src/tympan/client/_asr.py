@@ -12,11 +12,25 @@ from tympan.tasks.asr.results import Segment, Transcription, Word
 
 
 class AsrMethods(BaseClient):
-    """``/v1/audio/transcriptions``, ``/v1/audio/translations`` and ``/v1/audio/language``."""
+    """``/v1/audio/transcriptions``, ``/v1/audio/translations``, ``/v1/audio/language`` and the
+    models' stored glossaries."""
 
     def detect_language(self, file: FileInput, *, top: int | None = None) -> dict[str, Any]:
         """The language spoken: ``language``, ``probability`` and the ranked ``languages``."""
         return self.post_audio("/v1/audio/language", file, {"top": top}).json()
+
+    def glossary(self, model: str) -> list[str]:
+        """The entries of ``model``'s stored glossary (empty when it has none)."""
+        return self.request("GET", f"/v1/models/{model}/glossary").json()["words"]
+
+    def set_glossary(self, model: str, words: list[str]) -> list[str]:
+        """Store ``words`` as ``model``'s glossary: every request with the model favours them."""
+        response = self.request("PUT", f"/v1/models/{model}/glossary", json={"words": words})
+        return response.json()["words"]
+
+    def delete_glossary(self, model: str) -> None:
+        """Forget ``model``'s glossary."""
+        self.request("DELETE", f"/v1/models/{model}/glossary")
 
     def transcribe(
         self,

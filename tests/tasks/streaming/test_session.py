@@ -20,6 +20,7 @@ from tests.speaker_data import utterances
 from tympan.api.services import Services
 from tympan.audio.stream import PcmFormat
 from tympan.errors import PayloadTooLarge
+from tympan.store.glossaries import GlossaryStore
 from tympan.store.speakers import speaker_store
 from tympan.tasks.speakers import SampleEmbedding
 from tympan.tasks.streaming import (
@@ -247,3 +248,20 @@ def test_turns_are_named_by_enrolled_voice_or_by_a_stable_session_label(run, eng
     assert b == {"SPEAKER_0"}
     elsewhere = run(stream(engine, options, sequence, namespace="another-team"))
     assert "Alice" not in {e.speaker for e in elsewhere if isinstance(e, SpeakerSegment)}
+
+
+def test_a_session_decodes_with_its_namespace_glossary(run, engine):
+    clip = EVAL_DIR / "asr_ljspeech" / "LJ001-0027.flac"  # "... not only by Schoeffer,"
+    GlossaryStore(engine.db).put("printers", "whisper-tiny.en", ["Schoeffer"])
+    options = LiveOptions(format=PCM16K, turn_detection=None)
+    texts = {
+        namespace: " ".join(
+            turn.transcript
+            for turn in completed(
+                run(stream(engine, options, [speech(clip), "commit"], namespace=namespace))
+            )
+        )
+        for namespace in ("default", "printers")
+    }
+    assert "Schoeffer" not in texts["default"]
+    assert "Schoeffer" in texts["printers"]

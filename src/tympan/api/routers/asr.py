@@ -36,6 +36,7 @@ from tympan.api.services import Services
 from tympan.audio.types import Audio
 from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import InvalidParameter, TympanError
+from tympan.store.glossaries import GlossaryStore
 from tympan.tasks.asr import (
     ChunkProgress,
     ResponseFormat,
@@ -47,6 +48,7 @@ from tympan.tasks.asr import (
 )
 from tympan.tasks.asr.chunking import CHUNK_VAD_OPTIONS
 from tympan.tasks.asr.formats import logprob_entries, word_logprobs
+from tympan.tasks.asr.glossary import with_glossary
 from tympan.tasks.asr.routing import route_model
 from tympan.tasks.diarization import DiarizationOptions, diarize_with_models, label_transcription
 from tympan.tasks.vad import VadOptions
@@ -354,6 +356,8 @@ async def _serve(
     model_id, options = await route_model(
         services.manager, services.settings, model_id, audio, options
     )
+    glossary = await asyncio.to_thread(GlossaryStore(services.db).get, namespace, model_id)
+    options = with_glossary(options, glossary)
     transcriber = transcriber_for(services.manager, services.settings)
 
     async def run(on_progress: Callable[[ChunkProgress], None] | None = None) -> Transcription:

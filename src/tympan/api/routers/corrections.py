@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tympan.api.deps import NamespaceDep, ServicesDep
 from tympan.store.corrections import Correction
 from tympan.store.finetuning import FineTuningJob
-from tympan.tasks.finetuning.corrections import CorrectionsService, CorrectionTraining
+from tympan.tasks.adaptation.corrections import CorrectionsService, CorrectionTraining
 
 __all__ = ["router"]
 

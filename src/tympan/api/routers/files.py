@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from tympan.api.deps import NamespaceDep, ServicesDep
 from tympan.store.files import StoredFile
-from tympan.tasks.finetuning import DatasetFiles
+from tympan.tasks.adaptation import DatasetFiles
 
 __all__ = ["router"]
 

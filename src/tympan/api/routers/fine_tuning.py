@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from tympan.api.deps import NamespaceDep, ServicesDep
 from tympan.errors import InvalidParameter
 from tympan.store.finetuning import FineTunedModel, FineTuningEvent, FineTuningJob, Stage
-from tympan.tasks.finetuning import FineTuningRequest, FineTuningService
+from tympan.tasks.adaptation import FineTuningRequest, FineTuningService
 
 __all__ = ["router"]
 

@@ -29,7 +29,8 @@ __all__ = ["TurnDecoder"]
 
 
 class TurnDecoder:
-    """Decodes one session's turns with its model, language, prompt and speaker labels."""
+    """Decodes one session's turns with its model, language, prompt, glossary and speaker
+    labels."""
 
     def __init__(self, engine: LiveEngine, namespace: str = DEFAULT_NAMESPACE) -> None:
         self.engine = engine
@@ -37,6 +38,7 @@ class TurnDecoder:
         self.model_id = ""
         self.language: str | None = None
         self.prompt: str | None = None
+        self.hotwords: str | None = None  # the model's stored glossary
         self.labeller: SpeakerLabeller | None = None
 
     @property
@@ -66,7 +68,7 @@ class TurnDecoder:
             compression_ratio_threshold=None,
             log_prob_threshold=None,
         )
-        job = ChunkJob(samples, start, greedy, self.prompt)
+        job = ChunkJob(samples, start, greedy, self.prompt, self.hotwords)
         segments = await self.engine.transcriber.queue(self.model_id).submit(job)
         return "".join(segment.text for segment in segments)
 
@@ -102,6 +104,7 @@ class TurnDecoder:
                 start + c.start,
                 decode,
                 self.prompt,
+                self.hotwords,
             )
             for c in chunks
         ]

@@ -18,6 +18,7 @@ from tympan.errors import InvalidAudio, Overloaded
 from tympan.metrics import LIVE_SESSIONS
 from tympan.models.manager import ModelManager
 from tympan.store.db import Database
+from tympan.store.glossaries import GlossaryStore
 from tympan.tasks.asr import Transcriber, transcriber_for
 from tympan.tasks.speakers import SPEAKER_TASK, SpeakerEncoder, VoiceprintIndex, enrolled_index
 from tympan.tasks.vad import SILERO_MODEL_ID, SileroState
@@ -84,6 +85,10 @@ class LiveEngine:
                 return None
 
         return await self.manager.infer(model, run, task=SPEAKER_TASK)
+
+    async def glossary(self, model: str, namespace: str) -> list[str]:
+        """The entries of ``model``'s stored glossary in ``namespace`` (none: empty)."""
+        return await asyncio.to_thread(GlossaryStore(self.db).get, namespace, model)
 
     async def speaker_index(self, model: str, namespace: str) -> VoiceprintIndex:
         """Voiceprints enrolled with ``model`` in ``namespace`` (cached by the store, re-read

@@ -35,6 +35,7 @@ from tympan.tasks.asr import (
     TranscribeOptions,
 )
 from tympan.tasks.asr.formats import word_logprobs
+from tympan.tasks.asr.glossary import glossary_hotwords
 from tympan.tasks.speakers import default_threshold
 from tympan.tasks.streaming.decoding import TurnDecoder
 from tympan.tasks.streaming.engine import LiveEngine
@@ -190,7 +191,9 @@ class LiveSession:
         await self._noise.configure(options.noise_reduction)
         if options.language != self.options.language or spec.id != decoder.model_id:
             decoder.language = options.language
+        glossary = await self.engine.glossary(spec.id, decoder.namespace)
         decoder.model_id, decoder.prompt, self.options = spec.id, options.prompt, options
+        decoder.hotwords = glossary_hotwords(None, glossary)
 
     def append(self, data: bytes, event_id: str | None = None) -> None:
         """Queue audio bytes in the session's format; 413 past ``realtime_max_buffer_seconds``."""

@@ -23,7 +23,7 @@ from tympan.tasks.asr.decoding import ChunkJob, DecodeOptions, decode_chunks
 
 if TYPE_CHECKING:
     from tympan.api.services import Services
-    from tympan.tasks.finetuning.service import FineTuningService
+    from tympan.tasks.adaptation.service import FineTuningService
 
 __all__ = ["MAX_GENERAL_REGRESSION", "decide", "general_english", "review_promotion", "score"]
 

@@ -1,7 +1,7 @@
 """``FineTuningService``: fine-tuning jobs over one running service's parts.
 
 A job runs on the service's ``JobRunner`` (a heartbeat lease, a work folder) and calls the
-adaptation task (``tympan.tasks.adaptation``): unpack the training file (and the validation
+training through ``runner``: unpack the training file (and the validation
 file, else split the training set), read the manifests, fine-tune, then publish the model
 ``ft:<base>:<suffix>:<N>`` (artifacts first, the database's row last) and register it, so it
 serves by name at once. Progress becomes events: a message per stage, metrics per step.
@@ -29,19 +29,19 @@ from tympan.store.finetuning import (
     Stage,
     new_fine_tuning_id,
 )
-from tympan.tasks.finetuning.models import (
+from tympan.tasks.adaptation.models import (
     base_folder,
     model_key,
     model_name,
     register_name,
 )
-from tympan.tasks.finetuning.uploads import DatasetFiles, unpack_dataset
+from tympan.tasks.adaptation.uploads import DatasetFiles, unpack_dataset
 
 if TYPE_CHECKING:
     from tympan.api.services import Services
     from tympan.store.jobs import Progress
     from tympan.tasks.adaptation.finetune import FinetuneOptions
-    from tympan.tasks.finetuning.training import FinetuneProgress
+    from tympan.tasks.adaptation.runner import FinetuneProgress
 
 __all__ = ["FineTuningRequest", "FineTuningService"]
 
@@ -77,7 +77,7 @@ class FineTuningRequest:
     def options(self, seed: int, noise_dir: Path | None) -> FinetuneOptions:
         """The adaptation task's options (its defaults where the request left a choice);
         400 naming a choice out of range."""
-        from tympan.tasks.finetuning.training import finetune_options
+        from tympan.tasks.adaptation.runner import finetune_options
 
         return finetune_options(
             self.training_method,
@@ -247,7 +247,7 @@ class FineTuningService:
         progress: Progress,
         review: Review | None,
     ) -> dict[str, Any]:
-        from tympan.tasks.finetuning import training
+        from tympan.tasks.adaptation import runner
 
         services = self.services
         events = self.store
@@ -255,7 +255,7 @@ class FineTuningService:
         should_stop = _stop_check(lambda: jobs.closing or jobs.ended(fine_tuning_id))
         try:
             events.add_event(fine_tuning_id, "Validating training file.")
-            train, validation = training.read_datasets(
+            train, validation = runner.read_datasets(
                 self._unpack(request.training_file, work / "train"),  # type: ignore[arg-type]
                 self._unpack(request.validation_file, work / "validation"),
                 request.validation_share,
@@ -290,7 +290,7 @@ class FineTuningService:
                 events.add_event(fine_tuning_id, step.message, metrics if has_metrics else None)
 
             events.add_event(fine_tuning_id, "Fine-tuning job started.")
-            result = training.run_finetune(
+            result = runner.run_finetune(
                 base_path, train, validation, options, work / "result", on_progress, should_stop
             )
             if services.jobs.ended(fine_tuning_id):

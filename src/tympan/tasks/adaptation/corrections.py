@@ -5,7 +5,7 @@ one ASR model. When a model's corrections not yet trained on reach ``TYMPAN_CORR
 (or on request) they become an ordinary fine-tuning job (``FineTuningService``, the one
 training path): the corrections minus a held-back share are zipped into a training file, the
 model's current version (its production version, else the bundled base) is fine-tuned into
-the next version of the name, and ``tympan.tasks.finetuning.review`` promotes that version
+the next version of the name, and ``tympan.tasks.adaptation.review`` promotes that version
 only if it wins on the held-back corrections without regressing on general English.
 """
 
@@ -32,10 +32,10 @@ from tympan.store.corrections import (
 from tympan.store.db import utc_now
 from tympan.store.finetuning import FineTuningJob, FineTuningStore
 from tympan.tasks.adaptation.dataset import Utterance, split_dataset
-from tympan.tasks.finetuning.models import FINE_TUNED_PREFIX, base_folder
-from tympan.tasks.finetuning.review import review_promotion
-from tympan.tasks.finetuning.service import FineTuningRequest, FineTuningService
-from tympan.tasks.finetuning.uploads import FILE_PURPOSE, DatasetFiles
+from tympan.tasks.adaptation.models import FINE_TUNED_PREFIX, base_folder
+from tympan.tasks.adaptation.review import review_promotion
+from tympan.tasks.adaptation.service import FineTuningRequest, FineTuningService
+from tympan.tasks.adaptation.uploads import FILE_PURPOSE, DatasetFiles
 
 if TYPE_CHECKING:
     from tympan.api.services import Services

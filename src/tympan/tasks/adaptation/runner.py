@@ -1,5 +1,5 @@
-"""The one place that calls the adaptation task (``tympan.tasks.adaptation``, issue 19's
-contract): the request's choices as ``FinetuneOptions``, the datasets, the run.
+"""The one place the job service calls the training (``finetune``): the request's choices as
+``FinetuneOptions``, the datasets, the run.
 
 The service imports this module when a job is created or runs, not when the server starts:
 the task pulls in ``transformers`` and ``peft``, seconds of imports no transcription needs.
