@@ -78,7 +78,7 @@ def test_bad_corrections_are_refused_and_leave_nothing(teams, settings: Settings
         "text",
         "TYMPAN_CORRECTION_MAX_CHARS",
     )
-    _refused(lambda: team_a.train_on_corrections(BASE), 400, "model", "at least 2")
+    _refused(lambda: team_a.train_on_corrections(BASE), 400, "model", "at least 3")
     _refused(lambda: team_a.train_on_corrections("whisper-huge"), 404, "model")
     _refused(lambda: team_a.delete_correction("corr-nope"), 404, "correction_id")
     assert team_a.corrections()["count"] == 0 and _stored_audio(settings) == []

@@ -133,7 +133,7 @@ def delete_correction(
 async def train_on_corrections(
     body: TrainRequest, services: ServicesDep, namespace: NamespaceDep
 ) -> TrainStarted:
-    """Start a fine-tuning job on the model's unused corrections now (400 fewer than two)."""
+    """Start a fine-tuning job on the model's unused corrections now (400 fewer than three)."""
     training = CorrectionTraining(**body.model_dump(exclude={"model"}, exclude_none=True))
     corrections = CorrectionsService(services, namespace)
     return TrainStarted.of(await run_in_threadpool(corrections.train, body.model, training))

@@ -40,9 +40,10 @@ from tympan.tasks.adaptation.uploads import FILE_PURPOSE, DatasetFiles
 if TYPE_CHECKING:
     from tympan.api.services import Services
 
-__all__ = ["HELD_BACK_SHARE", "CorrectionTraining", "CorrectionsService"]
+__all__ = ["HELD_BACK_SHARE", "MIN_CORRECTIONS", "CorrectionTraining", "CorrectionsService"]
 
 HELD_BACK_SHARE = 0.2  # of a batch, scored on, never trained on
+MIN_CORRECTIONS = 3  # one held back, and the job splits the rest into training and validation
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,20 +129,21 @@ class CorrectionsService:
         return deleted
 
     def train(self, model: str, training: CorrectionTraining | None = None) -> FineTuningJob:
-        """Queue a fine-tuning job on ``model``'s unused corrections (400 fewer than two, to
-        train on some and hold back others); they count as used from here."""
+        """Queue a fine-tuning job on ``model``'s unused corrections (400 fewer than
+        ``MIN_CORRECTIONS``); they count as used from here."""
         self._check_model(model)
         corrections = self.store.list(self.namespace, model, unused=True)
-        if len(corrections) < 2:
+        if len(corrections) < MIN_CORRECTIONS:
             raise InvalidParameter(
-                f"{model!r} has {len(corrections)} unused correction(s); a job needs at least 2 "
-                "(some to train on, some held back to decide the promotion).",
+                f"{model!r} has {len(corrections)} unused correction(s); a job needs at least "
+                f"{MIN_CORRECTIONS} (one held back to decide the promotion, two to train and "
+                "validate on).",
                 param="model",
             )
         training = training or CorrectionTraining()
         seed = training.seed if training.seed is not None else len(corrections)
-        utterances = {self._utterance(c): c for c in corrections}
-        train, held = split_dataset(list(utterances), HELD_BACK_SHARE, seed)
+        utterances = [self._utterance(c) for c in corrections]
+        train, held = split_dataset(utterances, HELD_BACK_SHARE, seed)
         name, suffix, current = self._lineage(model)
         dataset = DatasetFiles(self.services, self.namespace).add(
             io.BytesIO(_dataset_zip(train)), f"corrections-{len(train)}.zip", FILE_PURPOSE
