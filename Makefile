@@ -18,7 +18,7 @@ run: $(STAMP)
 # The store-facing API tests run a second time on a throwaway local PostgreSQL server.
 POSTGRES_TESTS := tests/store tests/cli/test_db.py tests/api/test_speakers.py tests/api/test_files.py \
 	tests/api/test_fine_tuning.py tests/api/routers/test_glossaries.py tests/api/test_namespaces.py \
-	tests/api/test_services.py tests/api/test_shared_artifacts.py
+	tests/api/test_services.py tests/api/test_shared_artifacts.py tests/api/test_corrections.py
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -106,6 +106,31 @@ class Settings(BaseSettings):
         '../shared/eval/noise) that ASR fine-tuning with `augment=["noise"]` mixes in at '
         "random SNR; unset refuses noise augmentation (400).",
     )
+    corrections_batch: int = Field(
+        50,
+        ge=1,
+        description="Stored ASR corrections of a model, not yet trained on, that start a "
+        "fine-tuning job on their own (`POST /v1/audio/corrections`).",
+    )
+    correction_max_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=30.0,
+        description="Longest audio of one ASR correction, in seconds (Whisper's window; 413 "
+        "above).",
+    )
+    correction_max_chars: int = Field(
+        1000, ge=1, description="Longest corrected text of one ASR correction (413 above)."
+    )
+    corrections_general_dir: Path | None = Field(
+        None,
+        description="Folder of general English clips (a manifest.csv with audio,text, like "
+        "../shared/eval/asr_ljspeech) that a corrections job scores old and new versions on; "
+        "unset, no new version is promoted.",
+    )
+    corrections_general_clips: int = Field(
+        5, ge=1, description="How many clips of `corrections_general_dir` a corrections job scores."
+    )
     max_audio_seconds: float = Field(
         9000.0,
         gt=0,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tympan.client._base import BaseClient
+from tympan.client._base import BaseClient, FileInput
 from tympan.errors import Conflict, TympanError, error_for_status
 
 __all__ = ["FineTuningMethods", "zip_folder"]
@@ -120,6 +120,30 @@ class FineTuningMethods(BaseClient):
     def rollback_fine_tuned(self, name: str) -> dict[str, Any]:
         """Restore the previous production version of ``name``."""
         return self.request("POST", f"/v1/fine_tuning/models/{name}/rollback").json()
+
+    def add_correction(
+        self, file: FileInput, text: str, model: str, *, speaker: str | None = None
+    ) -> dict[str, Any]:
+        """Store a clip (at most 30 s) with its corrected transcript for the ASR ``model``;
+        ``fine_tuning_job`` names the job it started when it completed a batch."""
+        fields = {"text": text, "model": model, "speaker": speaker}
+        return self.post_audio("/v1/audio/corrections", file, fields).json()
+
+    def corrections(self, model: str | None = None) -> dict[str, Any]:
+        """The stored corrections (of ``model``), oldest first: ``count``, ``unused``, ``data``."""
+        params = {"model": model} if model else None
+        return self.request("GET", "/v1/audio/corrections", params=params).json()
+
+    def delete_correction(self, correction_id: str) -> dict[str, Any]:
+        """Forget a correction and its audio."""
+        return self.request("DELETE", f"/v1/audio/corrections/{correction_id}").json()
+
+    def train_on_corrections(self, model: str, **options: Any) -> dict[str, Any]:
+        """Start a fine-tuning job on ``model``'s unused corrections now; ``options`` are
+        ``training_method``, ``layers``, ``max_steps``, ``n_epochs``, ``learning_rate``,
+        ``seed``. The job's result (``job(id)["result"]``) says whether it was promoted."""
+        body = {"model": model, **options}
+        return self.request("POST", "/v1/audio/corrections/train", json=body).json()
 
     def wait_fine_tuning_job(
         self,

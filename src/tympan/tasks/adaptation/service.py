@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["FineTuningRequest", "FineTuningService"]
 
 JOB_KIND = "asr-fine-tuning"
+Review = Callable[[str, FineTunedModel], dict[str, Any]]
+"""What runs after a job published its model: (job id, model) -> more of the job's result."""
 _SUFFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 _STOP_POLL_SECONDS = 1.0
 
@@ -105,8 +107,9 @@ class FineTuningService:
 
     # -- jobs -----------------------------------------------------------------------------
 
-    def create_job(self, request: FineTuningRequest) -> FineTuningJob:
-        """Check the request (404 unknown model or file, 400 bad choices), then queue the job."""
+    def create_job(self, request: FineTuningRequest, review: Review | None = None) -> FineTuningJob:
+        """Check the request (404 unknown model or file, 400 bad choices), then queue the job;
+        ``review`` runs on the published model and adds to the job's result (promotion)."""
         services = self.services
         base, _ = base_folder(
             services.registry,
@@ -167,7 +170,7 @@ class FineTuningService:
         work = services.jobs.new_work_folder()
 
         def job(progress: Progress) -> dict[str, Any]:
-            return self._run(fine_tuning_id, request, base, suffix, options, work, progress)
+            return self._run(fine_tuning_id, request, base, suffix, options, work, progress, review)
 
         params = {"namespace": self.namespace, "model": request.model, "suffix": suffix}
         services.jobs.submit(JOB_KIND, job, params, work_folder=work, job_id=fine_tuning_id)
@@ -242,6 +245,7 @@ class FineTuningService:
         options: FinetuneOptions,
         work: Path,
         progress: Progress,
+        review: Review | None,
     ) -> dict[str, Any]:
         from tympan.tasks.adaptation import runner
 
@@ -314,8 +318,9 @@ class FineTuningService:
                 raise
             raise failure from exc
         events.add_event(fine_tuning_id, f"New fine-tuned model created: {published.ref}")
+        reviewed = review(fine_tuning_id, published) if review else {}
         events.add_event(fine_tuning_id, "The job has successfully completed.")
-        return {"fine_tuned_model": published.ref, "steps": result.steps}
+        return {"fine_tuned_model": published.ref, "steps": result.steps, **reviewed}
 
     def _unpack(self, file_id: str | None, target: Path) -> Path | None:
         """The folder a dataset file unpacks to (its manifest's), or None without a file."""

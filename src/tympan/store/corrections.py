@@ -1,0 +1,147 @@
+"""ASR corrections (``/v1/audio/corrections``): a clip and what was really said in it.
+
+A correction belongs to the namespace of the key that sent it and to the ASR model it corrects;
+its audio lives in the artifact store (``corrections/<id>.wav``, written before the row and
+removed after it). ``job_id`` records the fine-tuning job that trained on it; a correction
+is unused while it has none, or its job failed or was cancelled (so it is trained on again).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import DateTime, Float, String, Text, func, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tympan.errors import ResourceNotFound
+from tympan.store.db import Base, Database, as_utc, utc_now
+from tympan.store.jobs import JobRow
+
+__all__ = ["Correction", "CorrectionStore", "correction_key", "new_correction_id"]
+
+
+class CorrectionRow(Base):
+    __tablename__ = "asr_corrections"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(64), index=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    speaker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    seconds: Mapped[float] = mapped_column(Float)
+    job_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A stored correction as the API describes it."""
+
+    id: str
+    namespace: str
+    model: str
+    text: str
+    speaker: str | None
+    seconds: float
+    job_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: CorrectionRow) -> Correction:
+        return cls(
+            row.id,
+            row.namespace,
+            row.model,
+            row.text,
+            row.speaker,
+            row.seconds,
+            row.job_id,
+            as_utc(row.created_at),
+        )
+
+
+def new_correction_id() -> str:
+    """A fresh correction id (``corr-`` and 24 hex digits)."""
+    return f"corr-{uuid.uuid4().hex[:24]}"
+
+
+def correction_key(correction_id: str) -> str:
+    """Where a correction's audio lives in the artifact store."""
+    return f"corrections/{correction_id}.wav"
+
+
+def _unused():  # type: ignore[no-untyped-def]
+    """The condition of a correction no job trained on or will (none, or it failed)."""
+    ended = select(JobRow.id).where(JobRow.status.in_(("failed", "cancelled")))
+    return CorrectionRow.job_id.is_(None) | CorrectionRow.job_id.in_(ended)
+
+
+class CorrectionStore:
+    """The corrections of every namespace, in the service database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, correction: Correction) -> Correction:
+        """Record a correction whose audio is already under ``correction_key``."""
+        with self.db.session() as session:
+            row = CorrectionRow(
+                id=correction.id,
+                namespace=correction.namespace,
+                model=correction.model,
+                text=correction.text,
+                speaker=correction.speaker,
+                seconds=correction.seconds,
+                job_id=correction.job_id,
+                created_at=correction.created_at,
+            )
+            session.add(row)
+            session.flush()
+            return Correction.from_row(row)
+
+    def list(
+        self, namespace: str, model: str | None = None, unused: bool = False
+    ) -> list[Correction]:
+        """The namespace's corrections (of ``model``; only those no job trained on), oldest
+        first."""
+        query = (
+            select(CorrectionRow)
+            .where(CorrectionRow.namespace == namespace)
+            .order_by(CorrectionRow.created_at, CorrectionRow.id)
+        )
+        if model is not None:
+            query = query.where(CorrectionRow.model == model)
+        if unused:
+            query = query.where(_unused())
+        with self.db.session() as session:
+            return [Correction.from_row(row) for row in session.scalars(query)]
+
+    def count_unused(self, namespace: str, model: str) -> int:
+        """How many of the namespace's corrections of ``model`` no job trained on yet."""
+        query = select(func.count()).where(
+            CorrectionRow.namespace == namespace, CorrectionRow.model == model, _unused()
+        )
+        with self.db.session() as session:
+            return int(session.scalar(query) or 0)
+
+    def mark_used(self, ids: list[str], job_id: str) -> None:
+        """Record that the job ``job_id`` trains on the corrections ``ids``."""
+        with self.db.write_session() as session:
+            session.execute(
+                update(CorrectionRow).where(CorrectionRow.id.in_(ids)).values(job_id=job_id)
+            )
+
+    def delete(self, correction_id: str, namespace: str) -> Correction:
+        """Forget a correction of ``namespace`` (its audio is the caller's to remove next);
+        ``ResourceNotFound`` (404) if it has none by that id."""
+        with self.db.write_session() as session:
+            row = session.get(CorrectionRow, correction_id, with_for_update=True)
+            if row is None or row.namespace != namespace:
+                raise ResourceNotFound(
+                    f"No correction with id {correction_id!r}.", param="correction_id"
+                )
+            deleted = Correction.from_row(row)
+            session.delete(row)
+            return deleted

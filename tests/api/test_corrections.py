@@ -1,0 +1,165 @@
+"""``/v1/audio/corrections`` on a real server through the SDK: corrections are stored per
+namespace, bad ones refused with nothing left behind, and a tiny real fine-tuning on
+``asr_adapt`` corrections is scored on held-back corrections and LJSpeech, then promoted (or not)
+as the scores say; a full batch starts a job by itself."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.adapt_data import ADAPT, adapt_rows
+from tests.conftest import EVAL_DIR, make_settings
+from tests.live_server import serve_in_thread
+from tympan.client import Client
+from tympan.config import Settings
+from tympan.errors import TympanError
+from tympan.tasks.adaptation.review import decide
+
+KEYS = "a-key:admin@teamA,b-key:admin@teamB"
+BATCH = 7
+LONG_CLIP = EVAL_DIR / "asr_ljspeech" / "LJ001-0001.flac"  # 9.7 s
+BASE = "whisper-tiny.en"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(
+        tmp_path_factory.mktemp("corrections"),
+        api_keys=KEYS,
+        corrections_batch=BATCH,
+        correction_max_seconds=9.0,
+        correction_max_chars=300,
+        corrections_general_dir=EVAL_DIR / "asr_ljspeech",
+        corrections_general_clips=3,
+    )
+
+
+@pytest.fixture(scope="module")
+def teams(settings: Settings) -> Iterator[tuple[Client, Client]]:
+    with (
+        serve_in_thread(settings) as url,
+        Client(url, "a-key") as team_a,
+        Client(url, "b-key") as team_b,
+    ):
+        yield team_a, team_b
+
+
+def _stored_audio(settings: Settings) -> list[Path]:
+    folder = settings.artifacts_dir / "corrections"
+    return sorted(folder.rglob("*.wav")) if folder.exists() else []
+
+
+def _refused(call, status: int, param: str, words: str = "") -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TympanError) as caught:
+        call()
+    assert (caught.value.status, caught.value.param) == (status, param), caught.value.message
+    assert words in caught.value.message
+
+
+def test_bad_corrections_are_refused_and_leave_nothing(teams, settings: Settings) -> None:
+    team_a, _ = teams
+    clip = (ADAPT / adapt_rows("train", 1)[0]["audio"]).read_bytes()
+    _refused(lambda: team_a.add_correction(clip, "  ", BASE), 400, "text")
+    _refused(lambda: team_a.add_correction(b"not audio at all", "hello", BASE), 400, "file")
+    _refused(lambda: team_a.add_correction(clip, "hello", "whisper-huge"), 404, "model")
+    _refused(
+        lambda: team_a.add_correction(LONG_CLIP, "printing", BASE),
+        413,
+        "file",
+        "TYMPAN_CORRECTION_MAX_SECONDS",
+    )
+    _refused(
+        lambda: team_a.add_correction(clip, "word " * 80, BASE),
+        413,
+        "text",
+        "TYMPAN_CORRECTION_MAX_CHARS",
+    )
+    _refused(lambda: team_a.train_on_corrections(BASE), 400, "model", "at least 3")
+    _refused(lambda: team_a.train_on_corrections("whisper-huge"), 404, "model")
+    _refused(lambda: team_a.delete_correction("corr-nope"), 404, "correction_id")
+    assert team_a.corrections()["count"] == 0 and _stored_audio(settings) == []
+
+
+def _wait(client: Client, job_id: str, timeout: float = 600.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while (job := client.job(job_id))["status"] not in ("succeeded", "failed", "cancelled"):
+        assert time.monotonic() < deadline, f"{job_id} still {job['status']}"
+        time.sleep(0.5)
+    return job
+
+
+def test_corrections_train_a_version_promoted_only_if_it_wins(teams, settings: Settings) -> None:
+    team_a, team_b = teams
+    rows = adapt_rows("train", 6, speakers=3)
+    extra = team_a.add_correction(ADAPT / rows[0]["audio"], rows[0]["text"], BASE)
+    assert team_a.delete_correction(extra["id"])["deleted"] is True
+    assert team_a.corrections(BASE)["count"] == 0 and _stored_audio(settings) == []
+    added = [
+        team_a.add_correction(ADAPT / row["audio"], row["text"], BASE, speaker=row["speaker"])
+        for row in rows
+    ]
+    assert all(c["fine_tuning_job"] is None and 0 < c["seconds"] <= 9 for c in added)
+    listed = team_a.corrections(BASE)
+    assert (listed["count"], listed["unused"]) == (6, 6)
+    assert [c["id"] for c in listed["data"]] == [c["id"] for c in added]
+    assert len(_stored_audio(settings)) == 6
+
+    # another namespace sees none of them and cannot delete them
+    assert team_b.corrections()["count"] == 0
+    _refused(lambda: team_b.delete_correction(added[0]["id"]), 404, "correction_id")
+
+    started = team_a.train_on_corrections(BASE, layers="decoder", max_steps=2, seed=3)
+    job = _wait(team_a, started["id"])
+    assert job["status"] == "succeeded", job["error"]
+    result = job["result"]
+    name = f"ft:{BASE}:teamA-corrections"
+    assert result["fine_tuned_model"] == f"{name}:1"
+    assert result["held_back"] >= 1 and result["general_clips"] == 3
+    scores = result["scores"]
+    assert all(0.0 <= scores[part][who] <= 2.0 for part in scores for who in scores[part])
+    assert (result["promoted"], result["reason"]) == decide(scores)
+    stages = {v["version"]: v["stage"] for v in team_a.fine_tuned_versions(name)}
+    assert stages[1] == ("production" if result["promoted"] else "staging")
+    events = team_a.fine_tuning_events(started["id"], limit=100)["data"]
+    assert any(result["reason"] in event["message"] for event in events)
+
+    after = team_a.corrections(BASE)
+    assert after["unused"] == 0
+    assert {c["fine_tuning_job"] for c in after["data"]} == {started["id"]}
+    _refused(lambda: team_a.train_on_corrections(BASE), 400, "model", "0 unused")
+    _refused(lambda: team_b.train_on_corrections(f"{name}:1"), 404, "model")
+
+
+def test_a_full_batch_starts_a_job(teams) -> None:
+    team_a, _ = teams
+    rows = adapt_rows("train", BATCH, speakers=3)
+    jobs = [
+        team_a.add_correction(ADAPT / row["audio"], row["text"], BASE)["fine_tuning_job"]
+        for row in rows
+    ]
+    assert jobs[:-1] == [None] * (BATCH - 1) and jobs[-1] is not None
+    assert team_a.corrections(BASE)["unused"] == 0
+    team_a.cancel_fine_tuning_job(jobs[-1])  # its training is not what this test checks
+    assert team_a.corrections(BASE)["unused"] == BATCH  # a cancelled job used none of them
+
+
+@pytest.mark.parametrize(
+    ("held", "general", "promoted", "words"),
+    [
+        ((0.30, 0.20), (0.10, 0.104), True, "promoted"),
+        ((0.30, 0.30), (0.10, 0.10), False, "does not beat"),
+        ((0.30, 0.20), (0.10, 0.106), False, "regresses 0.6 points"),
+        ((0.30, 0.20), (None, None), False, "TYMPAN_CORRECTIONS_GENERAL_DIR"),
+    ],
+)
+def test_promotion_rule(held, general, promoted, words) -> None:
+    scores = {
+        "held_back": {"current": held[0], "new": held[1]},
+        "general": {"current": general[0], "new": general[1]},
+    }
+    decided, reason = decide(scores)
+    assert decided is promoted and words in reason

@@ -1,0 +1,47 @@
+"""The corrections table on both backends: per namespace and model, oldest first, and a
+correction counts as unused again when the job that took it failed or was cancelled."""
+
+from __future__ import annotations
+
+import pytest
+
+from tympan.errors import ResourceNotFound
+from tympan.store.corrections import Correction, CorrectionStore, new_correction_id
+from tympan.store.db import Database, utc_now
+from tympan.store.jobs import JobRow
+
+
+def _correction(namespace: str, model: str, text: str) -> Correction:
+    return Correction(new_correction_id(), namespace, model, text, None, 2.5, None, utc_now())
+
+
+def _job(db: Database, job_id: str, status: str) -> None:
+    with db.session() as session:
+        session.add(JobRow(id=job_id, kind="asr-fine-tuning", status=status))
+
+
+def test_corrections_by_namespace_model_and_use(any_db: Database) -> None:
+    store = CorrectionStore(any_db)
+    first, second, third = (store.add(_correction("a", "m", t)) for t in ("one", "two", "three"))
+    store.add(_correction("a", "other", "four"))
+    store.add(_correction("b", "m", "five"))
+    assert [c.text for c in store.list("a", "m")] == ["one", "two", "three"]
+    assert len(store.list("a")) == 4 and [c.text for c in store.list("b")] == ["five"]
+    assert store.count_unused("a", "m") == 3
+
+    _job(any_db, "ftjob-running", "running")
+    store.mark_used([first.id, second.id], "ftjob-running")
+    assert [c.id for c in store.list("a", "m", unused=True)] == [third.id]
+    assert store.count_unused("a", "m") == 1 and store.count_unused("b", "m") == 1
+    assert {c.job_id for c in store.list("a", "m")} == {"ftjob-running", None}
+
+    _job(any_db, "ftjob-failed", "failed")
+    store.mark_used([first.id], "ftjob-failed")
+    assert store.count_unused("a", "m") == 2  # the failed job's correction is free again
+
+    with pytest.raises(ResourceNotFound):
+        store.delete(first.id, "b")  # another namespace's
+    assert store.delete(first.id, "a").text == "one"
+    assert [c.text for c in store.list("a", "m")] == ["two", "three"]
+    with pytest.raises(ResourceNotFound):
+        store.delete(first.id, "a")
