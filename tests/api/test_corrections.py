@@ -5,8 +5,10 @@ as the scores say; a full batch starts a job by itself."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -145,6 +147,32 @@ def test_a_full_batch_starts_a_job(teams) -> None:
     assert team_a.corrections(BASE)["unused"] == 0
     team_a.cancel_fine_tuning_job(jobs[-1])  # its training is not what this test checks
     assert team_a.corrections(BASE)["unused"] == BATCH  # a cancelled job used none of them
+
+
+def test_two_train_requests_at_once_start_one_job_on_each_correction(teams) -> None:
+    team_a, _ = teams
+    model = "tiny.en"  # an alias: its corrections are stored under the model it names
+    for row in adapt_rows("train", 4, speakers=2):
+        team_a.add_correction(ADAPT / row["audio"], row["text"], BASE)
+    barrier = threading.Barrier(2)
+
+    def train() -> dict | TympanError:
+        barrier.wait()
+        try:
+            return team_a.train_on_corrections(model, max_steps=1)
+        except TympanError as exc:
+            return exc
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: train(), range(2)))
+    jobs = [outcome for outcome in outcomes if isinstance(outcome, dict)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, TympanError)]
+    assert len(jobs) == 1 and len(refused) == 1, outcomes
+    assert (refused[0].status, refused[0].param) == (400, "model")
+    listed = team_a.corrections(BASE)["data"]
+    assert {c["fine_tuning_job"] for c in listed if c["fine_tuning_job"]} >= {jobs[0]["id"]}
+    assert team_a.corrections(BASE)["unused"] == 0
+    team_a.cancel_fine_tuning_job(jobs[0]["id"])  # its training is not what this test checks
 
 
 @pytest.mark.parametrize(

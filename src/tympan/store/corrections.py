@@ -126,8 +126,24 @@ class CorrectionStore:
         with self.db.session() as session:
             return int(session.scalar(query) or 0)
 
-    def mark_used(self, ids: list[str], job_id: str) -> None:
-        """Record that the job ``job_id`` trains on the corrections ``ids``."""
+    def claim_unused(self, namespace: str, model: str, claim: str) -> list[Correction]:
+        """Mark the unused corrections of ``model`` as taken by ``claim`` (a job id to be) and
+        return them, oldest first, in one locked transaction: two callers at once never take
+        the same correction (the later one finds none left)."""
+        query = (
+            select(CorrectionRow)
+            .where(CorrectionRow.namespace == namespace, CorrectionRow.model == model, _unused())
+            .order_by(CorrectionRow.created_at, CorrectionRow.id)
+            .with_for_update()
+        )
+        with self.db.write_session() as session:
+            rows = list(session.scalars(query))
+            for row in rows:
+                row.job_id = claim
+            return [Correction.from_row(row) for row in rows]
+
+    def mark_used(self, ids: list[str], job_id: str | None) -> None:
+        """Record that the job ``job_id`` trains on the corrections ``ids`` (None: unused)."""
         with self.db.write_session() as session:
             session.execute(
                 update(CorrectionRow).where(CorrectionRow.id.in_(ids)).values(job_id=job_id)

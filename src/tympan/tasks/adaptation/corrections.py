@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,7 @@ class CorrectionTraining:
     """The fine-tuning choices of a corrections job (the service's defaults when unset)."""
 
     training_method: Literal["lora", "top_layers", "full"] = "lora"
-    layers: Literal["decoder", "top_encoder", "all"] = "all"
+    layers: Literal["decoder", "top_encoder", "all"] = "decoder"
     max_steps: int | None = None
     n_epochs: int | None = None
     learning_rate: float | None = None
@@ -83,7 +84,7 @@ class CorrectionsService:
                 "(TYMPAN_CORRECTION_MAX_CHARS).",
                 param="text",
             )
-        self._check_model(model)
+        model = self._check_model(model)
         try:
             audio = decode_audio(source, max_seconds=settings.correction_max_seconds)
         except AudioTooLong:
@@ -115,11 +116,12 @@ class CorrectionsService:
             raise
         if self.store.count_unused(self.namespace, model) < settings.corrections_batch:
             return correction, None
-        return correction, self.train(model)
+        return correction, self._start(model, CorrectionTraining())  # None: another took them
 
     def list(self, model: str | None = None, unused: bool = False) -> list[Correction]:
         """The namespace's corrections (of ``model``; only those a new job would train on),
         oldest first."""
+        model = self._check_model(model) if model is not None else None
         return self.store.list(self.namespace, model, unused)
 
     def delete(self, correction_id: str) -> Correction:
@@ -131,16 +133,38 @@ class CorrectionsService:
     def train(self, model: str, training: CorrectionTraining | None = None) -> FineTuningJob:
         """Queue a fine-tuning job on ``model``'s unused corrections (400 fewer than
         ``MIN_CORRECTIONS``); they count as used from here."""
-        self._check_model(model)
-        corrections = self.store.list(self.namespace, model, unused=True)
-        if len(corrections) < MIN_CORRECTIONS:
+        model = self._check_model(model)
+        job = self._start(model, training or CorrectionTraining())
+        if job is None:
+            left = len(self.store.list(self.namespace, model, unused=True))
             raise InvalidParameter(
-                f"{model!r} has {len(corrections)} unused correction(s); a job needs at least "
+                f"{model!r} has {left} unused correction(s); a job needs at least "
                 f"{MIN_CORRECTIONS} (one held back to decide the promotion, two to train and "
                 "validate on).",
                 param="model",
             )
-        training = training or CorrectionTraining()
+        return job
+
+    def _start(self, model: str, training: CorrectionTraining) -> FineTuningJob | None:
+        """A job on the corrections this call claims (None when fewer than
+        ``MIN_CORRECTIONS`` were left to claim, which are then released)."""
+        claim = f"claim-{uuid.uuid4().hex[:16]}"
+        corrections = self.store.claim_unused(self.namespace, model, claim)
+        ids = [c.id for c in corrections]
+        try:
+            if len(corrections) < MIN_CORRECTIONS:
+                self.store.mark_used(ids, None)
+                return None
+            job = self._create_job(model, corrections, training)
+        except BaseException:
+            self.store.mark_used(ids, None)
+            raise
+        self.store.mark_used(ids, job.id)
+        return job
+
+    def _create_job(
+        self, model: str, corrections: list[Correction], training: CorrectionTraining
+    ) -> FineTuningJob:
         seed = training.seed if training.seed is not None else len(corrections)
         utterances = [self._utterance(c) for c in corrections]
         train, held = split_dataset(utterances, HELD_BACK_SHARE, seed)
@@ -161,12 +185,12 @@ class CorrectionsService:
             metadata={"corrections": str(len(corrections)), "corrects": model},
         )
         review = review_promotion(self.services, self.fine_tuning, name, current, held)
-        job = self.fine_tuning.create_job(request, review)
-        self.store.mark_used([c.id for c in corrections], job.id)
-        return job
+        return self.fine_tuning.create_job(request, review)
 
-    def _check_model(self, model: str) -> None:
-        """404 unless ``model`` is an ASR model this namespace may fine-tune."""
+    def _check_model(self, model: str) -> str:
+        """The id corrections of ``model`` are kept under: an alias (``tiny.en``) gives the
+        model it names, an ``ft:`` name stays as given (its lineage is followed at training).
+        404 unless it is an ASR model this namespace may fine-tune."""
         services = self.services
         base_folder(
             services.registry,
@@ -176,6 +200,9 @@ class CorrectionsService:
             model,
             self.namespace,
         )
+        if model.startswith(FINE_TUNED_PREFIX):
+            return model
+        return services.registry.get(model, task="asr").id
 
     def _utterance(self, correction: Correction) -> Utterance:
         path = self.services.artifacts.path(correction_key(correction.id))
