@@ -35,7 +35,7 @@ from tympan.tasks.adaptation.finetune import FinetuneOptions, FinetuneProgress, 
 from tympan.tasks.adaptation.scoring import word_error_rate
 
 ADAPT = EVAL_DIR / "asr_adapt"
-CONFIGS = os.environ.get("BENCH_ADAPT_CONFIGS", "lora:decoder:0.001:3")
+CONFIGS = os.environ.get("BENCH_ADAPT_CONFIGS", "lora:decoder:0.0003:3")
 THREADS = int(os.environ.get("BENCH_ADAPT_THREADS", "2"))
 SPEED_CLIPS = 20
 

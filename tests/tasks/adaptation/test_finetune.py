@@ -26,7 +26,7 @@ def _utterances(count: int, offset: int = 0) -> list[Utterance]:
 
 
 TRAIN, VALIDATION = _utterances(4), _utterances(2, offset=40)
-QUICK = FinetuneOptions(layers="decoder", batch_size=4, max_steps=3)
+QUICK = FinetuneOptions(layers="decoder", batch_size=4, max_steps=3, learning_rate=1e-3)
 
 
 @pytest.fixture(scope="module")

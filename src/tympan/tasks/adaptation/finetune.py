@@ -42,7 +42,7 @@ __all__ = [
     "finetune",
 ]
 
-DEFAULT_LEARNING_RATES = {"lora": 1e-3, "top_layers": 1e-5, "full": 1e-5}
+DEFAULT_LEARNING_RATES = {"lora": 3e-4, "top_layers": 1e-5, "full": 1e-5}  # lora: bench_adapt
 _PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "preprocessor_config.json")
 _DECODE_BATCH = 16
