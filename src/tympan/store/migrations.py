@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
+from alembic import command, op
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData
+from sqlalchemy import inspect as sa_inspect
 
-__all__ = ["current_revision", "head_revision", "schema_differences", "upgrade_schema"]
+__all__ = [
+    "create_missing_tables",
+    "current_revision",
+    "head_revision",
+    "schema_differences",
+    "upgrade_schema",
+]
 
 SCRIPTS = Path(__file__).with_name("_alembic")
 
@@ -54,3 +61,12 @@ def schema_differences(engine: Engine, metadata: MetaData) -> list[object]:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return list(compare_metadata(context, metadata))
+
+
+def create_missing_tables(schema: MetaData) -> None:
+    """A revision's ``upgrade``: create each of ``schema``'s tables the database lacks (one
+    made from the models with ``metadata.create_all``, as before migrations, already has them)."""
+    bind = op.get_bind()
+    for table in schema.sorted_tables:
+        if not sa_inspect(bind).has_table(table.name):
+            table.create(bind)

@@ -7,7 +7,6 @@ the task pulls in ``transformers`` and ``peft``, seconds of imports no transcrip
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from tympan.errors import InvalidParameter
@@ -16,11 +15,10 @@ from tympan.tasks.adaptation.finetune import (
     DEFAULT_LEARNING_RATES,
     FinetuneOptions,
     FinetuneProgress,
-    FinetuneResult,
     finetune,
 )
 
-__all__ = ["FinetuneProgress", "finetune_options", "read_datasets", "run_finetune"]
+__all__ = ["FinetuneProgress", "finetune", "finetune_options", "read_datasets"]
 
 
 def finetune_options(
@@ -75,16 +73,3 @@ def read_datasets(
     if validation is not None:
         return train, read_manifest(validation)
     return split_dataset(train, validation_share, seed)
-
-
-def run_finetune(
-    base: Path,
-    train: list[Utterance],
-    validation: list[Utterance],
-    options: FinetuneOptions,
-    work: Path,
-    progress: Callable[[FinetuneProgress], None],
-    should_stop: Callable[[], bool],
-) -> FinetuneResult:
-    """Fine-tune ``base`` into ``work`` (``FinetuneResult.serving_dir`` and ``training_dir``)."""
-    return finetune(base, train, validation, options, work, progress, should_stop)

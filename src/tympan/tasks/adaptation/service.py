@@ -290,7 +290,7 @@ class FineTuningService:
                 events.add_event(fine_tuning_id, step.message, metrics if has_metrics else None)
 
             events.add_event(fine_tuning_id, "Fine-tuning job started.")
-            result = runner.run_finetune(
+            result = runner.finetune(
                 base_path, train, validation, options, work / "result", on_progress, should_stop
             )
             if services.jobs.ended(fine_tuning_id):

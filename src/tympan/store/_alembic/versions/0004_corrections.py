@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from tympan.store.migrations import create_missing_tables
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -30,10 +32,7 @@ sa.Table(
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    for table in SCHEMA.sorted_tables:
-        if not sa.inspect(bind).has_table(table.name):
-            table.create(bind)
+    create_missing_tables(SCHEMA)
 
 
 def downgrade() -> None:
