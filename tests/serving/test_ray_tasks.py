@@ -1,4 +1,5 @@
-"""Classifier training as a Ray task: a real local Ray on loopback, real spoken digits.
+"""Training as Ray tasks: a real local Ray on loopback; classifiers on real spoken digits,
+music stages, and ASR fine-tuning on real accented speech.
 
 The module's Ray (2 CPUs, no dashboard) is started once and stopped at the end; the service
 under test joins it (``TYMPAN_RAY_ADDRESS=local`` reuses the Ray this process runs).
@@ -8,17 +9,19 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
 
 ray = pytest.importorskip("ray")
 
+from tests.adapt_data import ADAPT, adapt_rows, dataset_zip  # noqa: E402
 from tests.api.test_classifiers import DIGITS, FSDD, _subset, _train  # noqa: E402
 from tests.conftest import make_settings, services_of  # noqa: E402
 from tests.tasks.music.conftest import TINY  # noqa: E402
 from tympan.client import Client  # noqa: E402
-from tympan.errors import InvalidParameter  # noqa: E402
+from tympan.errors import InvalidParameter, JobCancelled  # noqa: E402
 from tympan.serving.ray_tasks import RayTasks  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
@@ -43,6 +46,65 @@ def test_a_ray_task_relays_progress_and_raises_its_own_error(ray_cluster: None) 
     assert seen == [(0.5, "halfway")]
     with pytest.raises(InvalidParameter, match="no such thing"):
         tasks.run(_refuse, num_cpus=1, progress=lambda f, m: None)
+
+
+def _count_until_stopped(*, progress, should_stop) -> None:
+    step = 0
+    while not should_stop():
+        step += 1
+        progress(step, f"step {step}")
+        time.sleep(0.02)
+    raise JobCancelled(f"stopped after step {step}")
+
+
+def test_a_ray_task_relays_every_report_in_order_and_stops_when_asked(ray_cluster: None) -> None:
+    steps: list[int] = []
+    with pytest.raises(JobCancelled, match="stopped after step"):
+        RayTasks().run(
+            _count_until_stopped,
+            num_cpus=1,
+            progress=lambda step, message: steps.append(step),
+            should_stop=lambda: len(steps) >= 5,
+        )
+    assert len(steps) >= 5 and steps == list(range(1, len(steps) + 1))
+
+
+def test_fine_tuning_runs_as_a_ray_task_and_its_model_serves(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    rows = adapt_rows("train", 6, speakers=3)
+    settings = make_settings(tmp_path / "tympan", ray_address="local", ray_training_cpus=1)
+    with Client.in_process(settings) as api:
+        train = api.upload_dataset(dataset_zip(rows[:4]))
+        validation = api.upload_dataset(dataset_zip(rows[4:]))
+        job = api.create_fine_tuning_job(
+            "whisper-tiny.en",
+            train["id"],
+            validation_file=validation["id"],
+            suffix="ray",
+            batch_size=2,
+            max_steps=2,
+        )
+        done = api.wait_fine_tuning_job(job["id"], poll=0.2, timeout=600)
+        events = api.fine_tuning_events(job["id"], limit=100)["data"]
+        assert [e for e in events if e["type"] == "metrics" and e["data"]["step"] >= 1]
+        trained_by = api.fine_tuning_report(job["id"])["trained_by"]
+        assert trained_by != HERE and trained_by.startswith(socket.gethostname())
+        text = api.transcribe(ADAPT / rows[0]["audio"], model=done["fine_tuned_model"]).text
+        assert text.strip()
+
+        idle = ray.available_resources().get("CPU", 0)
+        long = api.create_fine_tuning_job(
+            "whisper-tiny.en", train["id"], validation_file=validation["id"], n_epochs=50
+        )
+        while api.fine_tuning_job(long["id"])["status"] != "running":
+            time.sleep(0.2)
+        assert api.cancel_fine_tuning_job(long["id"])["status"] == "cancelled"
+        deadline = time.monotonic() + 60  # the task stops at its next check and frees its CPU
+        while ray.available_resources().get("CPU", 0) < idle:
+            assert time.monotonic() < deadline, ray.available_resources()
+            time.sleep(0.5)
+        assert api.fine_tuning_job(long["id"])["fine_tuned_model"] is None
 
 
 def test_training_runs_as_a_ray_task_and_its_version_serves(

@@ -81,8 +81,8 @@ class RemoteModels(Protocol):
         """How many calls of this model may be in flight at once (two per replica)."""
         ...
 
-    async def infer(self, model_id: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(handle, *args, **kwargs)`` run by a replica of ``model_id``."""
+    async def infer(self, spec: ModelSpec, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(handle, *args, **kwargs)`` run by a replica of the model ``spec`` describes."""
         ...
 
     def close(self) -> None:
@@ -241,7 +241,7 @@ class ModelManager:
             if self.remote.serves(spec):
                 started = time.perf_counter()
                 try:
-                    return await self.remote.infer(spec.id, fn, *args, **kwargs)
+                    return await self.remote.infer(spec, fn, *args, **kwargs)
                 finally:
                     seconds = time.perf_counter() - started
                     INFERENCE_SECONDS.labels(spec.task, spec.id).observe(seconds)

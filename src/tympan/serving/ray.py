@@ -30,6 +30,7 @@ path at 8 clients; with two, 11 % (``benchmarks/bench_scale.py``, one quiet run 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -45,6 +46,7 @@ from ray import serve
 from ray.exceptions import RayError, RayTaskError
 
 from tympan.config import Settings
+from tympan.errors import ModelNotFound
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec
 
@@ -77,8 +79,11 @@ class ModelReplica:
     """One replica of one model: loaded once with the registry's loader, then it runs whatever
     task function the app sends it over the loaded handle."""
 
-    def __init__(self, model_id: str, settings: Settings) -> None:
-        spec = ModelRegistry.from_settings(settings).get(model_id)
+    def __init__(self, spec: ModelSpec, settings: Settings) -> None:
+        # The replica's own loader, with the replica's threads; a model published at run
+        # time (fine-tuned) is not in it, and loads with the front's loader.
+        with contextlib.suppress(ModelNotFound):
+            spec = ModelRegistry.from_settings(settings).get(spec.id)
         self.model_id = spec.id
         self.handle = spec.load()
         log.info("replica of %s loaded", spec.id)
@@ -172,8 +177,8 @@ class RayModels:
     def parallel_calls(self, model_id: str) -> int:
         return 2 * max(self.settings.ray_asr_replicas, self.settings.ray_asr_max_replicas)
 
-    async def infer(self, model_id: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        handle = await self._handle(model_id)
+    async def infer(self, spec: ModelSpec, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        handle = await self._handle(spec)
         try:
             return await handle.infer.remote(fn, args, kwargs)
         except RayTaskError as exc:  # the task function's own error, as if it ran here
@@ -203,7 +208,8 @@ class RayModels:
 
     # -- deployments --------------------------------------------------------------------
 
-    async def _handle(self, model_id: str) -> Any:
+    async def _handle(self, spec: ModelSpec) -> Any:
+        model_id = spec.id
         handle = self._handles.get(model_id)
         if handle is not None:
             return handle
@@ -211,12 +217,13 @@ class RayModels:
         async with lock:
             if model_id not in self._handles:
                 # serve.run blocks until every replica has loaded the model.
-                self._handles[model_id] = await asyncio.to_thread(self._deploy, model_id)
+                self._handles[model_id] = await asyncio.to_thread(self._deploy, spec)
         return self._handles[model_id]
 
-    def _deploy(self, model_id: str) -> Any:
+    def _deploy(self, spec: ModelSpec) -> Any:
         """A handle to the model's application: the running one another front deployed, or a
         new one (the front counts itself in first, so no front deletes it under this one)."""
+        model_id = spec.id
         name = app_name(model_id)
         while not ray.get(self._registry.join.remote(name, self._front)):
             time.sleep(0.5)
@@ -240,7 +247,7 @@ class RayModels:
             }
         else:
             options["num_replicas"] = settings.ray_asr_replicas
-        application = ModelReplica.options(**options).bind(model_id, replica_settings)
+        application = ModelReplica.options(**options).bind(spec, replica_settings)
         with self._deploy_lock:
             log.info("deploying %s on Ray Serve", model_id)
             return serve.run(application, name=name, route_prefix=None)

@@ -54,9 +54,18 @@ class RemoteTasks(Protocol):
     while the job's thread here waits, relaying its progress to the job's callback."""
 
     def run(
-        self, fn: Callable[..., T], /, *args: Any, num_cpus: int, progress: Progress, **kwargs: Any
+        self,
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        num_cpus: int,
+        progress: Callable[..., None],
+        should_stop: Callable[[], bool] | None = None,
+        **kwargs: Any,
     ) -> T:
-        """``fn(*args, progress=..., **kwargs)`` elsewhere; its result or its exception here."""
+        """``fn(*args, progress=..., **kwargs)`` elsewhere; its result or its exception here.
+        Every report ``fn`` makes reaches ``progress``; with ``should_stop``, ``fn`` gets a
+        ``should_stop`` of its own that turns true when this one does."""
         ...
 
 

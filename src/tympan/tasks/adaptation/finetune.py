@@ -15,7 +15,9 @@ so a cancelled (``should_stop``) or failed run leaves nothing half-written.
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -502,6 +504,7 @@ def finetune(
             "base_valid_wer": base_wer,
             "valid_wer": best_wer,
             "training_seconds": round(time.monotonic() - started, 1),
+            "trained_by": f"{socket.gethostname()}:{os.getpid()}",  # this process or a Ray task's
             "curves": {"train_loss": curves.train_loss, "valid_wer": curves.valid_wer},
             "utterances": [
                 {"audio": str(u.audio), "reference": u.text, "before": b, "after": a}

@@ -40,7 +40,8 @@ from tympan.tasks.adaptation.uploads import DatasetFiles, unpack_dataset
 if TYPE_CHECKING:
     from tympan.api.services import Services
     from tympan.store.jobs import Progress
-    from tympan.tasks.adaptation.finetune import FinetuneOptions
+    from tympan.tasks.adaptation.dataset import Utterance
+    from tympan.tasks.adaptation.finetune import FinetuneOptions, FinetuneResult
     from tympan.tasks.adaptation.runner import FinetuneProgress
 
 __all__ = ["FineTuningRequest", "FineTuningService"]
@@ -290,7 +291,7 @@ class FineTuningService:
                 events.add_event(fine_tuning_id, step.message, metrics if has_metrics else None)
 
             events.add_event(fine_tuning_id, "Fine-tuning job started.")
-            result = runner.finetune(
+            result = self._train(
                 base_path, train, validation, options, work / "result", on_progress, should_stop
             )
             if services.jobs.ended(fine_tuning_id):
@@ -321,6 +322,35 @@ class FineTuningService:
         reviewed = review(fine_tuning_id, published) if review else {}
         events.add_event(fine_tuning_id, "The job has successfully completed.")
         return {"fine_tuned_model": published.ref, "steps": result.steps, **reviewed}
+
+    def _train(
+        self,
+        base: Path,
+        train: list[Utterance],
+        validation: list[Utterance],
+        options: FinetuneOptions,
+        out: Path,
+        progress: Callable[[FinetuneProgress], None],
+        should_stop: Callable[[], bool],
+    ) -> FinetuneResult:
+        """The training run: here, or as a Ray task reserving ``TYMPAN_RAY_TRAINING_CPUS``
+        when the service runs on Ray (its steps and a cancel still reach it)."""
+        from tympan.tasks.adaptation import runner
+
+        remote = self.services.remote_tasks
+        if remote is None:
+            return runner.finetune(base, train, validation, options, out, progress, should_stop)
+        return remote.run(
+            runner.finetune,
+            base.resolve(),  # a Ray worker's working directory is not ours
+            train,
+            validation,
+            options,
+            out.resolve(),
+            num_cpus=self.services.settings.ray_training_cpus,
+            progress=progress,
+            should_stop=should_stop,
+        )
 
     def _unpack(self, file_id: str | None, target: Path) -> Path | None:
         """The folder a dataset file unpacks to (its manifest's), or None without a file."""
