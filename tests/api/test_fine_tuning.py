@@ -15,6 +15,8 @@ import openai
 import pytest
 from websockets.sync.client import connect
 from wyoming.asr import Transcribe, Transcript
+from wyoming.error import Error
+from wyoming.info import Describe, Info
 
 from tests.adapt_data import ADAPT, adapt_rows, dataset_zip
 from tests.api.routers.test_asr import error_rate
@@ -239,8 +241,13 @@ def test_a_fine_tuned_model_is_private_to_its_namespace(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """A model of namespace ``alpha`` (real tiny.en weights under a fine-tuned name) is
-    unknown to ``beta``: not listed, no transcription, no live session, no fine-tuning from it."""
-    settings = make_settings(tmp_path_factory.mktemp("ns"), api_keys="sk-a@alpha,sk-b@beta")
+    unknown to ``beta``: not listed, no transcription, no live session, no fine-tuning from it;
+    and to Wyoming, which serves the default namespace."""
+    settings = make_settings(
+        tmp_path_factory.mktemp("ns"),
+        api_keys="sk-a@alpha,sk-b@beta",
+        wyoming_uri=f"tcp://127.0.0.1:{free_port()}",
+    )
     app = create_app(settings)
     with serve_in_thread(settings, app=app) as url:
         services = app.state.services
@@ -271,6 +278,16 @@ def test_a_fine_tuned_model_is_private_to_its_namespace(
         with connect(live, additional_headers=headers) as session:
             refusal = json.loads(session.recv(timeout=30))
         assert (refusal["type"], refusal["error"]["code"]) == ("error", "model_not_found")
+        port = int(settings.wyoming_uri.rsplit(":", 1)[1])
+        (info,) = asyncio.run(exchange(port, [Describe().event()], until="info"))
+        listed = [model.name for model in Info.from_event(info).asr[0].models]
+        assert "whisper-tiny.en" in listed and name not in listed
+        request = [Transcribe(name=name, language="en").event()]
+        request += audio_events(speech(ADAPT / row["audio"]), 16_000)
+        answers = asyncio.run(exchange(port, [*request, Describe().event()], until="info"))
+        errors = [Error.from_event(a) for a in answers if a.type == "error"]
+        assert errors and errors[0].code == "model_not_found"
+        assert not [a for a in answers if a.type == "transcript"]
 
 
 def test_a_server_shutting_down_stops_its_job_as_interrupted(

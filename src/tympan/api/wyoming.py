@@ -4,7 +4,9 @@ Started by the app's lifespan when ``TYMPAN_WYOMING_URI`` is set (``tympan serve
 tcp://0.0.0.0:10300``), in the same event loop, so its turns share the ASR batching queues
 with HTTP and WebSocket clients. A thin adapter, like the Realtime WebSocket:
 
-- ``describe`` -> ``info``: every ASR model and TTS voice;
+- ``describe`` -> ``info``: every ASR model and TTS voice (Wyoming has no API keys, so it
+  serves the default namespace: another namespace's fine-tuned models are neither listed
+  nor served);
 - ``transcribe`` + ``audio-start`` / ``audio-chunk`` / ``audio-stop`` -> a ``LiveSession``
   (server VAD): ``transcript-start``, a ``transcript-chunk`` per delta, ``transcript-stop``,
   then the whole ``transcript``;
@@ -35,8 +37,10 @@ from wyoming.tts import (
 )
 
 from tympan import __version__
+from tympan.api.deps import model_visible, require_visible_model
 from tympan.api.services import Services
 from tympan.audio.stream import PcmFormat
+from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import InvalidParameter, Overloaded, TympanError
 from tympan.tasks.asr import LANGUAGE_NAMES
 from tympan.tasks.streaming import (
@@ -61,6 +65,8 @@ def describe(services: Services) -> Info:
     """What this server offers: ASR models (with their languages) and TTS voices."""
     asr_models = []
     for spec in services.registry.list("asr"):
+        if not model_visible(spec, DEFAULT_NAMESPACE):  # Wyoming has no keys: the default's
+            continue
         multilingual = spec.options.get("multilingual")
         languages = ["en"] if multilingual is False else sorted(LANGUAGE_NAMES)
         asr_models.append(
@@ -162,6 +168,7 @@ class TympanHandler(AsyncEventHandler):
         if start.width != 2:
             raise InvalidParameter("Send 16-bit PCM (width 2).", param="width")
         await self._close_session()
+        require_visible_model(self.services, self._request.name, DEFAULT_NAMESPACE)
         fmt = PcmFormat("pcm16", start.rate, start.channels)
         options = LiveOptions(format=fmt, model=self._request.name, language=self._request.language)
         self._session = await LiveSession.open(self.engine, options)
