@@ -1,11 +1,12 @@
-"""The corrections table on both backends: per namespace and model, oldest first, and a
-correction counts as unused again when the job that took it failed or was cancelled."""
+"""The corrections table on both backends: per namespace and model, oldest first, a
+correction counts as unused again when the job that took it failed or was cancelled, and one
+a job still trains on cannot be deleted."""
 
 from __future__ import annotations
 
 import pytest
 
-from tympan.errors import ResourceNotFound
+from tympan.errors import Conflict, ResourceNotFound
 from tympan.store.corrections import Correction, CorrectionStore, new_correction_id
 from tympan.store.db import Database, utc_now
 from tympan.store.jobs import JobRow
@@ -45,3 +46,19 @@ def test_corrections_by_namespace_model_and_use(any_db: Database) -> None:
     assert [c.text for c in store.list("a", "m")] == ["two", "three"]
     with pytest.raises(ResourceNotFound):
         store.delete(first.id, "a")
+
+
+def test_a_correction_in_use_by_an_unfinished_job_is_not_deleted(any_db: Database) -> None:
+    store = CorrectionStore(any_db)
+    trained, claimed = (store.add(_correction("a", "m", t)) for t in ("one", "two"))
+    _job(any_db, "ftjob-training", "running")
+    store.mark_used([trained.id], "ftjob-training")
+    store.mark_used([claimed.id], "claim-0123")  # a job is being started on it
+    for correction, job in ((trained, "ftjob-training"), (claimed, "claim-0123")):
+        with pytest.raises(Conflict, match=job) as refused:
+            store.delete(correction.id, "a")
+        assert refused.value.param == "correction_id"
+    assert len(store.list("a", "m")) == 2  # nothing deleted
+    with any_db.session() as session:
+        session.get(JobRow, "ftjob-training").status = "succeeded"
+    assert store.delete(trained.id, "a").text == "one"

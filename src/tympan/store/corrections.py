@@ -15,9 +15,9 @@ from datetime import datetime
 from sqlalchemy import DateTime, Float, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tympan.errors import ResourceNotFound
+from tympan.errors import Conflict, ResourceNotFound
 from tympan.store.db import Base, Database, as_utc, utc_now
-from tympan.store.jobs import JobRow
+from tympan.store.jobs import UNFINISHED, JobRow
 
 __all__ = ["Correction", "CorrectionStore", "correction_key", "new_correction_id"]
 
@@ -151,13 +151,22 @@ class CorrectionStore:
 
     def delete(self, correction_id: str, namespace: str) -> Correction:
         """Forget a correction of ``namespace`` (its audio is the caller's to remove next);
-        ``ResourceNotFound`` (404) if it has none by that id."""
+        ``ResourceNotFound`` (404) if it has none by that id, ``Conflict`` (409) while a job
+        that trains on it (or one being started on it) has not ended."""
         with self.db.write_session() as session:
             row = session.get(CorrectionRow, correction_id, with_for_update=True)
             if row is None or row.namespace != namespace:
                 raise ResourceNotFound(
                     f"No correction with id {correction_id!r}.", param="correction_id"
                 )
+            if row.job_id is not None:
+                job = session.get(JobRow, row.job_id)  # None: a job is being started on it
+                if job is None or job.status in UNFINISHED:
+                    raise Conflict(
+                        f"Correction {correction_id!r} is in use by fine-tuning job "
+                        f"{row.job_id!r}; delete it once the job has ended, or cancel the job.",
+                        param="correction_id",
+                    )
             deleted = Correction.from_row(row)
             session.delete(row)
             return deleted
