@@ -305,7 +305,8 @@ class Settings(BaseSettings):
     )
     ray_address: str = Field(
         "",
-        description="Serve ASR models as Ray Serve deployments (`tympan serve --ray`): empty = "
+        description="Serve ASR and speaker-embedding models as Ray Serve deployments "
+        "(`tympan serve --ray`): empty = "
         "embedded, every model in this process; `local` = start Ray on this machine (or join "
         "the Ray this process already runs); `host:6379` or `ray://host:10001` = join a "
         "cluster started with `ray start --head`. See docs/scaling.md.",
@@ -330,6 +331,15 @@ class Settings(BaseSettings):
         ge=1,
         description="CPUs Ray reserves for each ASR replica, which are the CTranslate2 "
         "threads it decodes with.",
+    )
+    ray_speaker_replicas: int = Field(
+        1, ge=1, description="Replicas of each speaker-embedding model's Ray Serve deployment."
+    )
+    ray_speaker_replica_cpus: float = Field(
+        1.0,
+        gt=0,
+        description="CPUs Ray reserves for each speaker-embedding replica (a fraction shares a "
+        "core: the encoders are small); its onnxruntime threads, rounded, at least 1.",
     )
     ray_training_cpus: int = Field(
         1,

@@ -1,4 +1,5 @@
-"""ASR on Ray Serve replicas: a real local Ray cluster on loopback, real models, real HTTP.
+"""ASR and speaker embeddings on Ray Serve replicas: a real local Ray cluster on loopback, real
+models, real HTTP.
 
 The module's Ray (2 CPUs, no dashboard) is started once and stopped at the end; the apps under
 test join it (``TYMPAN_RAY_ADDRESS=local`` reuses the Ray this process runs) and deploy their
@@ -17,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
@@ -30,12 +32,18 @@ from tympan.cli import app as cli_app  # noqa: E402
 from tympan.client import Client  # noqa: E402
 from tympan.serving.ray import APP_PREFIX, RayUnavailable  # noqa: E402
 from tympan.tasks.asr.pipeline import transcriber_for  # noqa: E402
+from tympan.tasks.speakers import SPEAKER_TASK  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
 T = TypeVar("T")
 
 CLIPS = [EVAL_DIR / "asr_ljspeech" / f"LJ001-000{n}.flac" for n in (1, 2, 3, 4)]
 MODEL = "whisper-tiny.en"
+SPEAKERS = EVAL_DIR / "speakers"
+
+
+def _asr_app(model: str) -> str:
+    return f"{APP_PREFIX}asr-{model}"
 
 
 def _tympan_apps() -> list[str]:
@@ -68,7 +76,7 @@ def test_ray_transcripts_equal_the_embedded_ones(
         texts = {clip: client.transcribe(clip, model=MODEL).text for clip in CLIPS}
     assert texts == embedded_texts
     assert "Printing, in the only sense" in texts[CLIPS[0]]
-    assert _tympan_apps() == [APP_PREFIX + MODEL]
+    assert _tympan_apps() == [_asr_app(MODEL)]
     assert not services.manager.status(MODEL).loaded  # the replica holds it, not the app
 
 
@@ -96,11 +104,11 @@ def test_stopping_the_app_removes_its_serve_application(
     settings = make_settings(tmp_path, ray_address="local", asr_models={"tiny-copy": _tiny()})
     with Client.in_process(settings) as client:
         assert client.transcribe(CLIPS[1], model="tiny-copy").text
-        assert APP_PREFIX + "tiny-copy" in _tympan_apps()
+        assert _asr_app("tiny-copy") in _tympan_apps()
     deadline = time.monotonic() + 30
-    while APP_PREFIX + "tiny-copy" in _tympan_apps() and time.monotonic() < deadline:
+    while _asr_app("tiny-copy") in _tympan_apps() and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _tympan_apps() == [APP_PREFIX + MODEL]  # the other app's one stays
+    assert _tympan_apps() == [_asr_app(MODEL)]  # the other app's one stays
     assert ray.is_initialized()  # a Ray the app did not start is left running
 
 
@@ -119,10 +127,33 @@ def test_two_fronts_share_one_application_and_the_last_to_stop_deletes_it(
             assert first.transcribe(CLIPS[2], model="shared").text
             replica = replica_of(first)
             assert replica_of(second) == replica  # adopted, not deployed again (no reload)
-        assert APP_PREFIX + "shared" in _tympan_apps()  # the first front left; one still uses it
+        assert _asr_app("shared") in _tympan_apps()  # the first front left; one still uses it
         assert second.transcribe(CLIPS[3], model="shared").text
         assert replica_of(second) == replica
-    assert APP_PREFIX + "shared" not in _tympan_apps()  # the last front deleted it
+    assert _asr_app("shared") not in _tympan_apps()  # the last front deleted it
+
+
+def test_speaker_embeddings_run_on_their_own_replica(ray_cluster: None, tmp_path: Path) -> None:
+    """Verify and embed answer as embedded, from a ``tympan-speaker-*`` replica holding the
+    encoder (a fraction of a CPU, beside the ASR replica on the 2-CPU cluster)."""
+    same, other = SPEAKERS / "audio/1688-142285-0000.flac", SPEAKERS / "audio/367-130732-0000.flac"
+    second = SPEAKERS / "audio/1688-142285-0001.flac"
+    with Client.in_process(make_settings(tmp_path / "embedded")) as embedded:
+        expected = embedded.speaker_embedding(same).embedding
+        verdicts = [embedded.verify_speaker(same, file2=f).score for f in (second, other)]
+    settings = make_settings(tmp_path / "ray", ray_address="local", ray_speaker_replica_cpus=0.5)
+    with Client.in_process(settings) as client:
+        embedding = client.speaker_embedding(same)
+        assert np.allclose(embedding.embedding, expected, atol=1e-5)
+        scores = [client.verify_speaker(same, file2=f).score for f in (second, other)]
+        assert np.allclose(scores, verdicts, atol=1e-4) and scores[0] > scores[1]
+        model = embedding.model
+        assert f"{APP_PREFIX}speaker-{model}" in _tympan_apps()
+        pid = asyncio.run(
+            services_of(client).manager.infer(model, lambda _: os.getpid(), task=SPEAKER_TASK)
+        )
+        assert pid != os.getpid() and not services_of(client).manager.status(model).loaded
+    assert f"{APP_PREFIX}speaker-{model}" not in _tympan_apps()
 
 
 def _run(client: Client, model: str, fn: Callable[[Any], T]) -> T:

@@ -1,4 +1,5 @@
-"""``RayModels``: ASR models as Ray Serve deployments, called through the ``ModelManager``.
+"""``RayModels``: ASR and speaker-embedding models as Ray Serve deployments, called through
+the ``ModelManager``.
 
 Layer: serving (above tasks and models; built by ``api/services.py`` only when
 ``TYMPAN_RAY_ADDRESS`` is set, so the embedded path never imports Ray).
@@ -7,8 +8,11 @@ The FastAPI app stays the one HTTP front, and its per-model ``BatchQueue`` still
 from every request into batches. What changes is where a batch runs: ``ModelManager.infer``
 hands ``fn(handle, *args)`` (``decode_chunks``, ``detect_language``, ...) to a replica of the
 model's deployment, which loaded the model with the registry's own loader (``load_whisper``)
-and runs the very same function. One deployment per ASR model, ``tympan-asr-<model id>``,
-deployed on first use.
+and runs the very same function. One deployment per model, ``tympan-<task>-<model id>``
+(``tympan-asr-whisper-tiny.en``, ``tympan-speaker-ge2e``), deployed on first use. Speaker
+embeddings (verify, identify, enroll, live speaker labels) go to their replicas the same way;
+diarization still leases its encoder in the API process (it embeds windows between VAD and
+clustering in one call).
 
 Several API fronts (behind one load balancer) share a cluster's applications: a front that
 finds a model's application running takes a handle to it instead of deploying it again (a second
@@ -49,6 +53,7 @@ from tympan.config import Settings
 from tympan.errors import ModelNotFound
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec
+from tympan.tasks.speakers import SPEAKER_TASK
 
 __all__ = [
     "APP_PREFIX",
@@ -63,8 +68,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-APP_PREFIX = "tympan-asr-"
-_SERVED_TASKS = frozenset({"asr"})
+APP_PREFIX = "tympan-"
 _CONNECT_TIMEOUT = 5.0
 _REGISTRY = {"name": "tympan-fronts", "namespace": "tympan"}
 _DELETE_WAIT = 120.0  # a front that died while deleting blocks its application no longer
@@ -127,7 +131,7 @@ class FrontRegistry:
 
 
 class RayModels:
-    """The ASR models this process serves on Ray: one Serve application per model."""
+    """The models this process serves on Ray: one Serve application per model."""
 
     def __init__(self, settings: Settings, *, owns_ray: bool) -> None:
         self.settings = settings
@@ -172,7 +176,7 @@ class RayModels:
     # -- RemoteModels -------------------------------------------------------------------
 
     def serves(self, spec: ModelSpec) -> bool:
-        return spec.task in _SERVED_TASKS
+        return spec.task in _FAMILIES
 
     def parallel_calls(self, model_id: str) -> int:
         return 2 * max(self.settings.ray_asr_replicas, self.settings.ray_asr_max_replicas)
@@ -190,14 +194,13 @@ class RayModels:
         or joined it (a Ray this process already ran before is left to its owner)."""
         if not ray.is_initialized():
             return
-        for model_id in list(self._handles):
-            name = app_name(model_id)
+        for name in list(self._handles):
             if not ray.get(self._registry.leave.remote(name, self._front)):
                 continue  # another front still serves it
             try:
                 serve.delete(name)
             except Exception:
-                log.exception("could not delete the Ray Serve application of %s", model_id)
+                log.exception("could not delete the Ray Serve application %s", name)
             finally:
                 ray.get(self._registry.deleted.remote(name))
         self._handles.clear()
@@ -209,22 +212,22 @@ class RayModels:
     # -- deployments --------------------------------------------------------------------
 
     async def _handle(self, spec: ModelSpec) -> Any:
-        model_id = spec.id
-        handle = self._handles.get(model_id)
+        name = app_name(spec)
+        handle = self._handles.get(name)
         if handle is not None:
             return handle
-        lock = self._locks.setdefault(model_id, asyncio.Lock())
+        lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
-            if model_id not in self._handles:
+            if name not in self._handles:
                 # serve.run blocks until every replica has loaded the model.
-                self._handles[model_id] = await asyncio.to_thread(self._deploy, spec)
-        return self._handles[model_id]
+                self._handles[name] = await asyncio.to_thread(self._deploy, spec)
+        return self._handles[name]
 
     def _deploy(self, spec: ModelSpec) -> Any:
         """A handle to the model's application: the running one another front deployed, or a
         new one (the front counts itself in first, so no front deletes it under this one)."""
         model_id = spec.id
-        name = app_name(model_id)
+        name = app_name(spec)
         while not ray.get(self._registry.join.remote(name, self._front)):
             time.sleep(0.5)
         running = serve.status().applications.get(name)
@@ -232,30 +235,37 @@ class RayModels:
             log.info("serving %s with the Ray Serve application another front deployed", model_id)
             return serve.get_app_handle(name)
         settings = self.settings
+        replicas, max_replicas, cpus = _FAMILIES[spec.task](settings)
         replica_settings = settings.model_copy(
-            update={"cpu_threads": settings.ray_asr_replica_cpus, "ray_address": ""}
+            update={"cpu_threads": max(1, round(cpus)), "ray_address": ""}
         )
-        options: dict[str, Any] = {
-            "name": "model",
-            "ray_actor_options": {"num_cpus": settings.ray_asr_replica_cpus},
-        }
-        if settings.ray_asr_max_replicas > settings.ray_asr_replicas:
+        options: dict[str, Any] = {"name": "model", "ray_actor_options": {"num_cpus": cpus}}
+        if max_replicas > replicas:
             options["autoscaling_config"] = {
-                "min_replicas": settings.ray_asr_replicas,
-                "max_replicas": settings.ray_asr_max_replicas,
+                "min_replicas": replicas,
+                "max_replicas": max_replicas,
                 "target_ongoing_requests": 1,
             }
         else:
-            options["num_replicas"] = settings.ray_asr_replicas
+            options["num_replicas"] = replicas
         application = ModelReplica.options(**options).bind(spec, replica_settings)
         with self._deploy_lock:
             log.info("deploying %s on Ray Serve", model_id)
             return serve.run(application, name=name, route_prefix=None)
 
 
-def app_name(model_id: str) -> str:
-    """The Serve application of a model."""
-    return APP_PREFIX + model_id
+def app_name(spec: ModelSpec) -> str:
+    """The Serve application of a model: ``tympan-<task>-<model id>``."""
+    return f"{APP_PREFIX}{spec.task}-{spec.id}"
+
+
+_FAMILIES: dict[str, Callable[[Settings], tuple[int, int, float]]] = {
+    "asr": lambda s: (s.ray_asr_replicas, s.ray_asr_max_replicas, s.ray_asr_replica_cpus),
+    SPEAKER_TASK: lambda s: (s.ray_speaker_replicas, 0, s.ray_speaker_replica_cpus),
+}
+"""The model families served by replicas, each with its (replicas, autoscaling maximum or 0,
+CPUs per replica) settings; other families (VAD, TTS and enhancement, which stream through
+state kept between calls) run in the API process."""
 
 
 def check_address(address: str) -> None:
