@@ -9,7 +9,7 @@ from every request into batches. What changes is where a batch runs: ``ModelMana
 hands ``fn(handle, *args)`` (``decode_chunks``, ``detect_language``, ...) to a replica of the
 model's deployment, which loaded the model with the registry's own loader (``load_whisper``)
 and runs the very same function. One deployment per model, ``tympan-<task>-<model id>``
-(``tympan-asr-whisper-tiny.en``, ``tympan-speaker-ge2e``), deployed on first use. Speaker
+(``tympan-asr-whisper-tiny.en``, ``tympan-speaker-resemblyzer-ge2e``), deployed on first use. Speaker
 embeddings (verify, identify, enroll, live speaker labels) go to their replicas the same way;
 diarization still leases its encoder in the API process (it embeds windows between VAD and
 clustering in one call).
