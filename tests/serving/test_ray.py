@@ -40,6 +40,7 @@ T = TypeVar("T")
 CLIPS = [EVAL_DIR / "asr_ljspeech" / f"LJ001-000{n}.flac" for n in (1, 2, 3, 4)]
 MODEL = "whisper-tiny.en"
 SPEAKERS = EVAL_DIR / "speakers"
+MEETING = EVAL_DIR / "diarization" / "ami_ES2003a_0000_0030.flac"
 
 
 def _asr_app(model: str) -> str:
@@ -134,19 +135,21 @@ def test_two_fronts_share_one_application_and_the_last_to_stop_deletes_it(
 
 
 def test_speaker_embeddings_run_on_their_own_replica(ray_cluster: None, tmp_path: Path) -> None:
-    """Verify and embed answer as embedded, from a ``tympan-speaker-*`` replica holding the
-    encoder (a fraction of a CPU, beside the ASR replica on the 2-CPU cluster)."""
+    """Verify, embed and diarize answer as embedded, from a ``tympan-speaker-*`` replica
+    holding the encoder (a fraction of a CPU, beside the ASR replica on the 2-CPU cluster)."""
     same, other = SPEAKERS / "audio/1688-142285-0000.flac", SPEAKERS / "audio/367-130732-0000.flac"
     second = SPEAKERS / "audio/1688-142285-0001.flac"
     with Client.in_process(make_settings(tmp_path / "embedded")) as embedded:
         expected = embedded.speaker_embedding(same).embedding
         verdicts = [embedded.verify_speaker(same, file2=f).score for f in (second, other)]
+        turns = embedded.diarize(MEETING).segments
     settings = make_settings(tmp_path / "ray", ray_address="local", ray_speaker_replica_cpus=0.5)
     with Client.in_process(settings) as client:
         embedding = client.speaker_embedding(same)
         assert np.allclose(embedding.embedding, expected, atol=1e-5)
         scores = [client.verify_speaker(same, file2=f).score for f in (second, other)]
         assert np.allclose(scores, verdicts, atol=1e-4) and scores[0] > scores[1]
+        assert len(turns) > 1 and client.diarize(MEETING).segments == turns
         model = embedding.model
         assert f"{APP_PREFIX}speaker-{model}" in _tympan_apps()
         pid = asyncio.run(

@@ -225,6 +225,12 @@ class ModelManager:
         future.add_done_callback(lambda _: self._slots.release())
         return await asyncio.wrap_future(future)
 
+    def served_remotely(self, model_id: str, task: str | None = None) -> bool:
+        """Whether ``infer`` calls of this model go to replicas (Ray) rather than the pool."""
+        if self.remote is None:
+            return False
+        return self.remote.serves(self.registry.get(model_id, task=task))
+
     async def infer(
         self,
         model_id: str,

@@ -9,10 +9,9 @@ from every request into batches. What changes is where a batch runs: ``ModelMana
 hands ``fn(handle, *args)`` (``decode_chunks``, ``detect_language``, ...) to a replica of the
 model's deployment, which loaded the model with the registry's own loader (``load_whisper``)
 and runs the very same function. One deployment per model, ``tympan-<task>-<model id>``
-(``tympan-asr-whisper-tiny.en``, ``tympan-speaker-resemblyzer-ge2e``), deployed on first use. Speaker
-embeddings (verify, identify, enroll, live speaker labels) go to their replicas the same way;
-diarization still leases its encoder in the API process (it embeds windows between VAD and
-clustering in one call).
+(``tympan-asr-whisper-tiny.en``, ``tympan-speaker-resemblyzer-ge2e``), deployed on first use.
+Speaker embeddings (verify, identify, enroll, live speaker labels, and diarization's windows
+through ``ReplicaEncoder``) go to their replicas the same way.
 
 Several API fronts (behind one load balancer) share a cluster's applications: a front that
 finds a model's application running takes a handle to it instead of deploying it again (a second

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 
 import numpy as np
@@ -29,7 +30,7 @@ from tympan.tasks.speakers import (
 )
 from tympan.tasks.vad import SILERO_MODEL_ID
 
-__all__ = ["diarize_with_models", "with_known_speakers"]
+__all__ = ["ReplicaEncoder", "diarize_with_models", "with_known_speakers"]
 
 
 def with_known_speakers(
@@ -74,15 +75,46 @@ async def diarize_with_models(
     if known:
         options = replace(options, identify=True)
 
+    replica = None
+    if manager.served_remotely(model_id, SPEAKER_TASK):
+        replica = await ReplicaEncoder.connect(manager, model_id)
+
     def run() -> DiarizationResult:
-        with (
-            manager.use(SILERO_MODEL_ID) as vad,
-            manager.use(model_id, task=SPEAKER_TASK) as encoder,
-        ):
-            voiceprints = with_known_speakers(index, encoder.handle, model_id, known)
+        with ExitStack() as leases:
+            vad = leases.enter_context(manager.use(SILERO_MODEL_ID)).handle
+            if replica is None:
+                encoder = leases.enter_context(manager.use(model_id, task=SPEAKER_TASK)).handle
+            else:
+                encoder = replica
+            voiceprints = with_known_speakers(index, encoder, model_id, known)
             threshold = default_threshold(model_id)
-            return diarize(
-                audio, vad.handle, encoder.handle, model_id, options, voiceprints, threshold
-            )
+            return diarize(audio, vad, encoder, model_id, options, voiceprints, threshold)
 
     return await manager.run(run)
+
+
+class ReplicaEncoder(SpeakerEncoder):
+    """A speaker encoder whose batches run on the model's replicas (Ray Serve), called from
+    the pool thread that diarizes: each block of windows is one call to a replica, so the
+    API process never loads the model."""
+
+    def __init__(
+        self, manager: ModelManager, model_id: str, loop: asyncio.AbstractEventLoop, dim: int
+    ) -> None:
+        self.manager = manager
+        self.model_id = model_id
+        self.loop = loop
+        self.dim = dim
+
+    @classmethod
+    async def connect(cls, manager: ModelManager, model_id: str) -> ReplicaEncoder:
+        """The encoder of ``model_id``'s replicas (asks one for its embedding size)."""
+        dim = await manager.infer(model_id, lambda encoder: encoder.dim, task=SPEAKER_TASK)
+        return cls(manager, model_id, asyncio.get_running_loop(), dim)
+
+    def _embed(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        clips = list(clips)
+        call = self.manager.infer(
+            self.model_id, lambda encoder: encoder.embed_clips(clips), task=SPEAKER_TASK
+        )
+        return asyncio.run_coroutine_threadsafe(call, self.loop).result()
