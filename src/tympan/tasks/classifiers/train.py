@@ -22,6 +22,7 @@ from torch import nn
 from tympan.errors import InvalidParameter
 from tympan.tasks.classifiers.architectures import (
     ARCHITECTURES,
+    ENCODER_ARCHITECTURES,
     Architecture,
     Classifier,
     build_classifier,
@@ -209,7 +210,7 @@ def _fit(
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     model = build_classifier(config.arch, classes, inputs.shape[-1], config.dropout)
-    if config.arch == "transfer":
+    if config.arch in ENCODER_ARCHITECTURES:
         fit_standardisation(model, inputs)
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
