@@ -14,7 +14,7 @@ from tympan.audio import decode_audio
 from tympan.audio.encode import encode_audio
 from tympan.errors import UnsupportedOperation
 from tympan.models.registry import ModelRegistry
-from tympan.tasks.classifiers.dataset import decode_dataset, load_dataset
+from tympan.tasks.classifiers.dataset import load_dataset
 from tympan.tasks.classifiers.export import ModelMeta, OnnxClassifier
 from tympan.tasks.classifiers.features import ENCODER_DIM, FeatureCache, WhisperEncoder
 from tympan.tasks.classifiers.pipeline import run_training
@@ -23,6 +23,7 @@ from tympan.tasks.classifiers.text_features import TEXT_FEATURES_FILE, TextFeatu
 from tympan.tasks.classifiers.train import TrainConfig
 from tympan.tasks.classifiers.transcripts import (
     TRANSCRIPT_MODEL_ID,
+    TRANSCRIPT_RECIPE,
     transcribe_clips,
     transcript_jobs,
 )
@@ -62,13 +63,13 @@ def test_transcript_jobs_cut_long_clips_into_30_s_pieces() -> None:
     assert sum(job.samples.size for job in jobs) == audio.samples.size
 
 
-def test_clips_are_transcribed_by_the_bundled_asr(models, trained) -> None:
-    asr, _ = models
-    _, dataset, _ = trained
-    audios = decode_dataset(dataset, 60.0, lambda *_: None)[:4]
-    transcripts = transcribe_clips(asr, audios)
-    assert len(transcripts) == 4
-    for text, example in zip(transcripts, dataset.examples[:4], strict=True):
+def test_training_transcribes_each_clip_once_with_the_bundled_asr(trained) -> None:
+    _, dataset, cache = trained
+    (stored,) = cache.get_or_compute(
+        dataset.fingerprint, TRANSCRIPT_RECIPE, lambda: pytest.fail("transcripts not cached")
+    )
+    assert len(stored) == len(dataset.examples) == 16
+    for text, example in zip(stored, dataset.examples, strict=True):
         assert "door" in text.lower() and example.label in text.lower(), (text, example.label)
 
 
