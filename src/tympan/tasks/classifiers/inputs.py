@@ -176,10 +176,15 @@ def prepare_inputs(
         )
     transcripts = None
     if asr is not None:
+
+        def transcribe() -> list[np.ndarray]:
+            def done(fraction: float, _: str) -> None:
+                progress(0.3, f"transcribing the clips ({fraction:.0%})")
+
+            return [np.array(transcribe_clips(asr, audios(), done))]
+
         progress(0.3, "transcribing the clips")
-        (stored,) = cache_store.get_or_compute(
-            fingerprint, TRANSCRIPT_RECIPE, lambda: [np.array(transcribe_clips(asr, audios()))]
-        )
+        (stored,) = cache_store.get_or_compute(fingerprint, TRANSCRIPT_RECIPE, transcribe)
         transcripts = [str(text) for text in stored]
     levels = (durations, loudness, snr)
     return PreparedInputs(originals, augmented, levels, shape, voices, transcripts)
