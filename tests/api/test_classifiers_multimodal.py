@@ -8,6 +8,8 @@ from tests.classifier_data import ravdess_sentences
 from tests.conftest import EVAL_DIR, services_of
 from tests.hostile import db_fingerprint
 from tympan.errors import InvalidParameter
+from tympan.metrics import ASR_AUDIO_SECONDS
+from tympan.tasks.classifiers.transcripts import TRANSCRIPT_MODEL_ID
 
 NAME = "sentences"
 CLIPS = EVAL_DIR / "emotion" / "audio"
@@ -46,7 +48,10 @@ def test_training_records_a_multimodal_version_with_each_branch(api, trained) ->
     ("clip", "label"), [("03-01-05-01-01-01-09", "kids"), ("03-01-05-02-02-01-09", "dogs")]
 )
 def test_predict_returns_the_fused_label_and_the_transcript(api, trained, clip, label) -> None:
+    queued = ASR_AUDIO_SECONDS.labels(TRANSCRIPT_MODEL_ID)._value.get()
     prediction = api.predict(NAME, CLIPS / f"{clip}.flac", top_k=2)
+    # The clip went through the ASR model's batching queue (the one transcriptions use).
+    assert ASR_AUDIO_SECONDS.labels(TRANSCRIPT_MODEL_ID)._value.get() > queued
     assert prediction.transcript is not None and "door" in prediction.transcript.lower()
     assert prediction.label == label and len(prediction.top) == 2
 
