@@ -6,7 +6,7 @@ import pytest
 
 from tests.classifier_data import ravdess_sentences
 from tests.conftest import EVAL_DIR, services_of
-from tests.hostile import db_fingerprint
+from tests.hostile import BAD_AUDIO_CASES, check_bad_audio, db_fingerprint
 from tympan.errors import InvalidParameter
 from tympan.metrics import ASR_AUDIO_SECONDS
 from tympan.tasks.classifiers.transcripts import TRANSCRIPT_MODEL_ID
@@ -90,3 +90,12 @@ def test_a_misspelt_arch_is_a_400_that_changes_nothing(api, trained) -> None:
         api.train_classifier("typo", data, arch="multimodel")
     assert info.value.param == "arch"
     assert db_fingerprint(services_of(api).db) == before
+
+
+@pytest.mark.parametrize("case", BAD_AUDIO_CASES)
+def test_bad_audio_on_multimodal_predict(api, trained, case) -> None:
+    """Hostile files get the manifest's outcome; accepted ones (tiny, silent) still answer
+    with a transcript, empty where there are no words."""
+    response = check_bad_audio(api, f"/v1/classifiers/{NAME}/predict", case)
+    if response.status_code == 200:
+        assert isinstance(response.json()["transcript"], str)
