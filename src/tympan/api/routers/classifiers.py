@@ -237,7 +237,8 @@ def rollback(name: str, services: ServicesDep, namespace: NamespaceDep) -> Class
 
 
 def _with_encoder(services: Services, fn, handle, *args):  # type: ignore[no-untyped-def]
-    """Call ``fn(handle, encoder_or_None, *args)``, leasing the encoder only for ``transfer``."""
+    """Call ``fn(handle, encoder_or_None, *args)``, leasing the encoder for the networks over
+    encoder embeddings (``transfer``, ``multimodal``)."""
     if handle.meta.frames is not None:
         return fn(handle, None, *args)
     with services.manager.use(ENCODER_MODEL_ID) as encoder:
