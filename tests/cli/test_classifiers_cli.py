@@ -68,3 +68,30 @@ def test_predict_unknown_classifier_exits_1(eval_dir) -> None:
     clip = str(eval_dir / "fsdd" / "audio" / "5_george_0.flac")
     result = runner.invoke(app, ["predict", "ghost", clip])
     assert result.exit_code == 1 and "404" in result.output
+
+
+def test_train_multimodal_and_predict_shows_the_transcript(tmp_path, eval_dir) -> None:
+    clips = eval_dir / "emotion" / "audio"
+    for sentence, statement in (("kids", "01-01"), ("dogs", "02-02")):
+        (tmp_path / "said" / sentence).mkdir(parents=True)
+        for actor in ("01", "02", "03"):
+            name = f"03-01-05-{statement}-01-{actor}.flac"
+            (tmp_path / "said" / sentence / name).write_bytes((clips / name).read_bytes())
+    options = [
+        "--name",
+        "said",
+        "--arch",
+        "multimodal",
+        "--max-epochs",
+        "5",
+        "--augment-copies",
+        "0",
+    ]
+    trained = runner.invoke(app, ["train", str(tmp_path / "said"), *options])
+    assert trained.exit_code == 0, trained.output
+    metrics = json.loads(trained.stdout)["metrics"]
+    assert "audio_only_accuracy" in metrics and "text_only_accuracy" in metrics
+    predicted = runner.invoke(app, ["predict", "said", str(clips / "03-01-05-02-02-01-09.flac")])
+    assert predicted.exit_code == 0, predicted.output
+    line = json.loads(predicted.stdout)
+    assert "door" in line["transcript"].lower() and line["label"] in ("kids", "dogs")

@@ -31,7 +31,9 @@ def train(
         Path, typer.Argument(exists=True, help="Folder per class, manifest CSV or zip.")
     ],
     name: Annotated[str, typer.Option(help="Classifier name (versions are NAME:1, NAME:2...).")],
-    arch: Annotated[str, typer.Option(help="transfer | cnn | crnn | attention")] = "transfer",
+    arch: Annotated[
+        str, typer.Option(help="transfer | cnn | crnn | attention | multimodal (+ transcript)")
+    ] = "transfer",
     max_epochs: Annotated[int | None, typer.Option()] = None,
     augment_copies: Annotated[int | None, typer.Option()] = None,
     seed: Annotated[int | None, typer.Option()] = None,

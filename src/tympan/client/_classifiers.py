@@ -33,6 +33,7 @@ class ClassifierMethods(BaseClient):
         ``data`` is a folder per class, a manifest CSV, a zip (path or bytes). Folders and
         manifests are zipped and uploaded, unless ``server_path`` says the server can read
         ``data`` itself. ``options`` are ``TrainConfig`` fields (max_epochs, quantize, ...).
+        ``arch``: transfer, cnn, crnn, attention, or multimodal (audio and transcript).
         """
         from tympan.tasks.classifiers.dataset import zip_dataset
 
@@ -89,7 +90,7 @@ class ClassifierMethods(BaseClient):
     def predict(
         self, name: str, file: FileInput, *, version: int | None = None, top_k: int | None = None
     ) -> Prediction:
-        """The most probable labels of a clip."""
+        """The most probable labels of a clip (with the ``transcript`` a multimodal one read)."""
         fields = {"version": version, "top_k": top_k}
         body = self.post_audio(f"/v1/classifiers/{name}/predict", file, fields).json()
         top = [LabelScore(**item) for item in body.pop("top")]

@@ -17,6 +17,7 @@ from tympan.errors import InvalidParameter, ResourceNotFound
 from tympan.paths import confine_path
 from tympan.store.classifiers import ClassifierVersion, served_version
 from tympan.store.jobs import Job
+from tympan.tasks.asr import transcriber_for
 from tympan.tasks.classifiers import (
     CLASSIFIER_TASK,
     ENCODER_MODEL_ID,
@@ -34,6 +35,7 @@ from tympan.tasks.classifiers.dataset import load_dataset
 from tympan.tasks.classifiers.drift import DriftReport
 from tympan.tasks.classifiers.report_page import report_html
 from tympan.tasks.classifiers.service import check_name
+from tympan.tasks.classifiers.transcripts import transcribe_clip
 from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
 
 __all__ = ["router"]
@@ -235,7 +237,8 @@ def rollback(name: str, services: ServicesDep, namespace: NamespaceDep) -> Class
 
 
 def _with_encoder(services: Services, fn, handle, *args):  # type: ignore[no-untyped-def]
-    """Call ``fn(handle, encoder_or_None, *args)``, leasing the encoder only for ``transfer``."""
+    """Call ``fn(handle, encoder_or_None, *args)``, leasing the encoder for the networks over
+    encoder embeddings (``transfer``, ``multimodal``)."""
     if handle.meta.frames is not None:
         return fn(handle, None, *args)
     with services.manager.use(ENCODER_MODEL_ID) as encoder:
@@ -251,12 +254,19 @@ async def predict(
     version: Annotated[int | None, Form()] = None,
     top_k: Annotated[int, Form(ge=1, le=100)] = 3,
 ) -> Prediction:
-    """The most probable labels of the uploaded clip."""
-    ref = _service(services, namespace).get(name, version).ref
+    """The most probable labels of the uploaded clip; a ``multimodal`` classifier also reads
+    what the clip says (the bundled ASR, through its batching queue) and shows the transcript."""
+    chosen = _service(services, namespace).get(name, version)
+    ref, transcript = chosen.ref, None
+    if chosen.arch == "multimodal":
+        transcriber = transcriber_for(services.manager, services.settings)
+        transcript = await transcribe_clip(transcriber, audio)
     return await services.manager.infer(
         ref,
         lambda handle: _with_encoder(
-            services, lambda h, e: classify(ref, h, audio, e, top_k, services.drift), handle
+            services,
+            lambda h, e: classify(ref, h, audio, e, top_k, services.drift, transcript),
+            handle,
         ),
         task=CLASSIFIER_TASK,
     )

@@ -1,6 +1,7 @@
 """Custom audio classifiers: train, evaluate, version, serve and update them online.
 
-dataset (folder per class | manifest | zip)  ->  inputs (Whisper embeddings | log-mel)
+dataset (folder per class | manifest | zip)  ->  inputs (Whisper embeddings | log-mel;
+  multimodal: embeddings + TF-IDF of the bundled ASR's transcripts)
   -> train (split, AdamW, early stopping, augmentation)  ->  evaluate (report)
   -> export (ONNX, optional int8)  ->  registry (name:N, stages)  ->  predict / detect
   -> examples (head refit on cached embeddings: a new version in seconds)

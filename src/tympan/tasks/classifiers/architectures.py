@@ -5,6 +5,8 @@
 - ``cnn``: a VGG-like stack of 3x3 convolutions on log-mel, global mean+max pooling.
 - ``crnn``: convolutions, then a bidirectional GRU over time.
 - ``attention``: a convolutional front end, then self-attention layers and attention pooling.
+- ``multimodal``: ``transfer``'s MLP over the pooled encoder embedding concatenated with the
+  transcript's text features (``text_features``): both branches fused into one head.
 
 Splitting body and head is what makes incremental updates cheap: a new class only needs the
 head refitted on body embeddings, which are cached.
@@ -17,10 +19,18 @@ from typing import Literal
 import torch
 from torch import nn
 
-__all__ = ["ARCHITECTURES", "Architecture", "Classifier", "build_classifier"]
+__all__ = [
+    "ARCHITECTURES",
+    "ENCODER_ARCHITECTURES",
+    "Architecture",
+    "Classifier",
+    "build_classifier",
+]
 
-Architecture = Literal["transfer", "cnn", "crnn", "attention"]
-ARCHITECTURES: tuple[Architecture, ...] = ("transfer", "cnn", "crnn", "attention")
+Architecture = Literal["transfer", "cnn", "crnn", "attention", "multimodal"]
+ARCHITECTURES: tuple[Architecture, ...] = ("transfer", "cnn", "crnn", "attention", "multimodal")
+# Networks over pooled Whisper-encoder embeddings (the others see log-mel frames).
+ENCODER_ARCHITECTURES: tuple[Architecture, ...] = ("transfer", "multimodal")
 
 
 class Classifier(nn.Module):
@@ -145,7 +155,7 @@ def build_classifier(
     arch: Architecture, classes: int, input_dim: int, dropout: float = 0.3
 ) -> Classifier:
     """A fresh network of ``arch`` for ``classes`` labels (``input_dim``: embedding or bands)."""
-    if arch == "transfer":
+    if arch in ENCODER_ARCHITECTURES:
         return Classifier(_transfer_body(input_dim, 256, dropout), 256, classes, dropout)
     if arch == "cnn":
         return Classifier(_VggBody(), 64, classes, dropout)

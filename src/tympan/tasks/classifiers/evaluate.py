@@ -125,6 +125,24 @@ def curves_png(curves: dict[str, list[float]], title: str) -> bytes:
     return _png(figure)
 
 
+def branch_rows(branches: dict[str, Any]) -> list[tuple[str, str]]:
+    """A multimodal version's validation accuracy per branch: each alone, then fused."""
+    rows = [
+        ("audio only", branches["audio_only_accuracy"]),
+        ("text only", branches["text_only_accuracy"]),
+        ("fused (served)", branches["fused_accuracy"]),
+    ]
+    return [(name, "-" if value is None else f"{value:.4f}") for name, value in rows]
+
+
+def branch_summary(branches: dict[str, Any]) -> str:
+    """How a multimodal version fuses, and what its text branch had to read."""
+    return (
+        f"{branches['fusion']}; {branches['text_features']} text features, "
+        f"{branches['empty_transcripts']} of {branches['transcripts']} transcripts empty"
+    )
+
+
 def report_markdown(report: dict[str, Any]) -> str:
     """A readable page of a version's report (the JSON ``report`` written at training)."""
     evaluation = report["evaluation"]
@@ -150,6 +168,11 @@ def report_markdown(report: dict[str, Any]) -> str:
     ]
     for key, value in report.get("notes", {}).items():
         lines.append(f"- {key}: {value}")
+    if "multimodal" in report:
+        branches = report["multimodal"]
+        lines += ["", f"Multimodal: {branch_summary(branches)}.", ""]
+        lines += ["| branch | validation accuracy |", "| --- | --- |"]
+        lines += [f"| {name} | {value} |" for name, value in branch_rows(branches)]
     lines += [
         "",
         "| label | precision | recall | F1 | support |",

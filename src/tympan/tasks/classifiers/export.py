@@ -21,6 +21,7 @@ import onnxruntime as ort
 import torch
 
 from tympan.tasks.classifiers.architectures import Classifier
+from tympan.tasks.classifiers.text_features import TextFeatures
 
 __all__ = ["ModelMeta", "OnnxClassifier", "export_onnx", "quantize_onnx"]
 
@@ -81,9 +82,16 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class OnnxClassifier:
-    """A loaded version: an onnxruntime session plus its ``ModelMeta``."""
+    """A loaded version: an onnxruntime session plus its ``ModelMeta``, and for
+    ``multimodal`` the text features its transcripts are turned into."""
 
-    def __init__(self, model_path: Path, meta: ModelMeta, threads: int = 1) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        meta: ModelMeta,
+        threads: int = 1,
+        text: TextFeatures | None = None,
+    ) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -92,6 +100,7 @@ class OnnxClassifier:
             str(model_path), options, providers=["CPUExecutionProvider"]
         )
         self.meta = meta
+        self.text = text
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities ``(N, classes)`` for a batch of model inputs."""

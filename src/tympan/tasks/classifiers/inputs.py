@@ -14,6 +14,8 @@ from functools import cache
 import numpy as np
 
 from tympan.audio import Audio
+from tympan.tasks.asr import WhisperHandle
+from tympan.tasks.classifiers.architectures import ENCODER_ARCHITECTURES
 from tympan.tasks.classifiers.augment import Augmentation, perturb
 from tympan.tasks.classifiers.dataset import Dataset, decode_dataset
 from tympan.tasks.classifiers.drift import audio_levels
@@ -26,6 +28,7 @@ from tympan.tasks.classifiers.features import (
     fit_frames,
     mel_frames,
 )
+from tympan.tasks.classifiers.transcripts import TRANSCRIPT_RECIPE, transcribe_clips
 from tympan.tasks.classifiers.voices import SPEAKER_RECIPE, speaker_embeddings
 from tympan.tasks.speakers import SpeakerEncoder
 
@@ -70,13 +73,14 @@ class InputShape:
 class PreparedInputs:
     """Inputs of every example in dataset order, plus augmented copies of each, and each
     example's duration, loudness and SNR (``audio_levels``); speaker embeddings of each
-    example when a speaker encoder was given."""
+    example when a speaker encoder was given, its transcript when an ASR model was."""
 
     originals: np.ndarray
     copies: list[np.ndarray]
     levels: tuple[np.ndarray, np.ndarray, np.ndarray]
     shape: InputShape
     voices: np.ndarray | None = None
+    transcripts: list[str] | None = None
 
     def rows(self, rows: np.ndarray) -> PreparedInputs:
         """The same inputs for dataset ``rows`` only (a fold of an evaluation)."""
@@ -86,13 +90,14 @@ class PreparedInputs:
             (self.levels[0][rows], self.levels[1][rows], self.levels[2][rows]),
             self.shape,
             None if self.voices is None else self.voices[rows],
+            None if self.transcripts is None else [self.transcripts[row] for row in rows],
         )
 
 
 def input_shape(arch: str, durations: np.ndarray) -> InputShape:
     """Embedding size for ``transfer``; otherwise enough frames for 95% of the clips."""
     typical = float(np.clip(np.percentile(durations, 95), 0.3, 6.0))
-    if arch == "transfer":
+    if arch in ENCODER_ARCHITECTURES:
         encoder_seconds = max(_MIN_ENCODER_SECONDS, float(np.ceil(2 * typical)))
         return InputShape(ENCODER_DIM, None, round(typical, 3), encoder_seconds)
     frames = int(np.ceil(typical * _FRAMES_PER_SECOND / 8) * 8)
@@ -126,10 +131,12 @@ def prepare_inputs(
     progress: Progress,
     speaker_encoder: SpeakerEncoder | None = None,
     augmentation: Augmentation = Augmentation(),
+    asr: WhisperHandle | None = None,
 ) -> PreparedInputs:
     """Decode (only on a cache miss), compute inputs and ``copies`` versions perturbed by
-    ``augmentation``, and with ``speaker_encoder`` each clip's speaker embedding
-    (``voices.SPEAKER_RECIPE``)."""
+    ``augmentation``, with ``speaker_encoder`` each clip's speaker embedding
+    (``voices.SPEAKER_RECIPE``), and with ``asr`` each clip's transcript (``transcripts``;
+    augmented copies say the same words, so they are not transcribed)."""
 
     @cache
     def audios() -> list[Audio]:
@@ -167,4 +174,17 @@ def prepare_inputs(
         (voices,) = cache_store.get_or_compute(
             fingerprint, SPEAKER_RECIPE, lambda: [speaker_embeddings(audios(), speaker_encoder)]
         )
-    return PreparedInputs(originals, augmented, (durations, loudness, snr), shape, voices)
+    transcripts = None
+    if asr is not None:
+
+        def transcribe() -> list[np.ndarray]:
+            def done(fraction: float, _: str) -> None:
+                progress(0.3, f"transcribing the clips ({fraction:.0%})")
+
+            return [np.array(transcribe_clips(asr, audios(), done))]
+
+        progress(0.3, "transcribing the clips")
+        (stored,) = cache_store.get_or_compute(fingerprint, TRANSCRIPT_RECIPE, transcribe)
+        transcripts = [str(text) for text in stored]
+    levels = (durations, loudness, snr)
+    return PreparedInputs(originals, augmented, levels, shape, voices, transcripts)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from tympan.models.threads import torch_threads
+from tympan.tasks.asr import WhisperHandle
 from tympan.tasks.classifiers.architectures import Classifier
 from tympan.tasks.classifiers.augment import Augmentation
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
@@ -35,6 +36,8 @@ from tympan.tasks.classifiers.evaluate import (
 from tympan.tasks.classifiers.export import ModelMeta, OnnxClassifier, export_onnx, quantize_onnx
 from tympan.tasks.classifiers.features import FeatureCache, WhisperEncoder
 from tympan.tasks.classifiers.inputs import PreparedInputs, prepare_inputs
+from tympan.tasks.classifiers.multimodal import branch_report, fuse_prepared
+from tympan.tasks.classifiers.text_features import TEXT_FEATURES_FILE, TextFeatures
 from tympan.tasks.classifiers.train import (
     Split,
     TrainConfig,
@@ -197,12 +200,14 @@ def run_training(
     progress: Progress,
     speaker_encoder: SpeakerEncoder | None = None,
     noises: Sequence[np.ndarray] = (),
+    asr: WhisperHandle | None = None,
 ) -> TrainedVersion:
     """Train, evaluate and export one version into ``work`` (created).
 
     When not every example names a speaker and ``speaker_encoder`` (the bundled GE2E) is given,
     speakers are estimated from the clips' voices so validation holds out unseen voices.
     ``noises`` (background recordings, 16 kHz) replace white noise in the augmented copies.
+    ``multimodal`` needs ``asr`` (the bundled Whisper) to transcribe the clips.
     """
     started = time.perf_counter()
     report = check_dataset(dataset)
@@ -221,7 +226,12 @@ def run_training(
         progress,
         speaker_encoder if not dataset.has_speakers else None,
         Augmentation(config.augment, noises),
+        asr if config.arch == "multimodal" else None,
     )
+    text = None
+    if config.arch == "multimodal":
+        text = TextFeatures.fit(prepared.transcripts or [])
+        prepared = fuse_prepared(prepared, text)
     fitted = fit_networks(prepared, targets, speakers, len(labels), config, progress)
     split, estimate, result, served = fitted.split, fitted.estimate, fitted.result, fitted.served
     validation_x, validation_y = prepared.originals[split.validation], targets[split.validation]
@@ -293,6 +303,15 @@ def run_training(
         "best_epoch": result.best_epoch,
         **notes,
     }
+    if text is not None:
+        text.save(work / TEXT_FEATURES_FILE)
+        with torch_threads(1):
+            branches = branch_report(
+                prepared, text, targets, split, labels, config, evaluation.accuracy
+            )
+        context["multimodal"] = branches
+        for key in ("audio_only_accuracy", "text_only_accuracy"):
+            metrics[key] = branches[key]
     progress(1.0, "done")
     return TrainedVersion(
         labels, metrics, config.to_dict(), work, evaluation, context, result.curves

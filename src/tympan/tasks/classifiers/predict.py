@@ -16,11 +16,12 @@ from tympan.audio import Audio
 from tympan.budgets import over_budget
 from tympan.deadlines import check_deadline
 from tympan.drift import Windows
-from tympan.errors import InvalidParameter
+from tympan.errors import InvalidParameter, UnsupportedOperation
 from tympan.tasks.classifiers.drift import clip_observation
 from tympan.tasks.classifiers.export import OnnxClassifier
 from tympan.tasks.classifiers.features import WhisperEncoder
 from tympan.tasks.classifiers.inputs import InputShape, clip_inputs, meta_shape
+from tympan.tasks.classifiers.multimodal import fuse
 from tympan.tasks.vad import SpeechSegment
 
 __all__ = [
@@ -45,12 +46,14 @@ class LabelScore:
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    """The top labels of one clip, most probable first."""
+    """The top labels of one clip, most probable first; for a ``multimodal`` classifier, the
+    transcript it read as well as heard."""
 
     model: str
     label: str
     probability: float
     top: list[LabelScore] = field(default_factory=list)
+    transcript: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +86,25 @@ def _padded(audio: Audio) -> Audio:
     return Audio(samples, audio.sample_rate, audio.source)
 
 
+def _inputs(
+    classifier: OnnxClassifier,
+    clips: list[Audio],
+    encoder: WhisperEncoder | None,
+    transcripts: list[str] | None,
+) -> np.ndarray:
+    inputs = clip_inputs([_padded(clip) for clip in clips], _shape(classifier), encoder)
+    if classifier.text is None:
+        return inputs
+    if transcripts is None:
+        raise ValueError("a multimodal classifier needs the clips' transcripts")
+    return fuse(inputs, classifier.text, transcripts)
+
+
 def probabilities(
     classifier: OnnxClassifier, clips: list[Audio], encoder: WhisperEncoder | None
 ) -> np.ndarray:
-    """Class probabilities ``(len(clips), classes)``."""
-    inputs = clip_inputs([_padded(clip) for clip in clips], _shape(classifier), encoder)
-    return classifier.probabilities(inputs)
+    """Class probabilities ``(len(clips), classes)`` of an audio-only classifier."""
+    return classifier.probabilities(_inputs(classifier, clips, encoder, None))
 
 
 def classify(
@@ -98,19 +114,23 @@ def classify(
     encoder: WhisperEncoder | None,
     top_k: int = 3,
     drift: Windows | None = None,
+    transcript: str | None = None,
 ) -> Prediction:
-    """The ``top_k`` most probable labels of ``audio``; what drift watches of the clip is
-    recorded under ``model_id`` in ``drift``."""
+    """The ``top_k`` most probable labels of ``audio`` (for ``multimodal``, of it and its
+    ``transcript``); what drift watches of the clip is recorded under ``model_id`` in
+    ``drift``."""
     labels = classifier.meta.labels
     if not 1 <= top_k <= 100:
         raise InvalidParameter("top_k must be between 1 and 100.", param="top_k")
-    inputs = clip_inputs([_padded(audio)], _shape(classifier), encoder)
+    transcripts = None if transcript is None else [transcript]
+    inputs = _inputs(classifier, [audio], encoder, transcripts)
     scores = classifier.probabilities(inputs)[0]
     if drift is not None:
         drift.add(model_id, clip_observation(audio, inputs[0], scores))
     order = np.argsort(-scores)[:top_k]
     top = [LabelScore(labels[i], round(float(scores[i]), 5)) for i in order]
-    return Prediction(model_id, top[0].label, top[0].probability, top)
+    shown = transcript if classifier.text is not None else None
+    return Prediction(model_id, top[0].label, top[0].probability, top, shown)
 
 
 def _windows(segment: SpeechSegment, window: float) -> list[tuple[float, float]]:
@@ -163,6 +183,12 @@ def detect_events(
     """
     if not 0.0 <= threshold <= 1.0:
         raise InvalidParameter("threshold must be between 0 and 1.", param="threshold")
+    if classifier.text is not None:
+        raise UnsupportedOperation(
+            f"{model_id} is multimodal: it classifies whole clips with their transcripts "
+            "(predict); detect scans windows of audio alone.",
+            param="model",
+        )
     spans = [
         span for segment in speech for span in _windows(segment, classifier.meta.window_seconds)
     ]

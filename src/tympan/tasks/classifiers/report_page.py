@@ -10,6 +10,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from tympan.tasks.classifiers.evaluate import branch_rows, branch_summary
+
 __all__ = ["report_html"]
 
 _STYLE = (
@@ -44,6 +46,20 @@ def _class_table(evaluation: dict[str, Any]) -> list[str]:
     return ["<h2>Per class</h2>", "<table>", header, *rows, "</table>"]
 
 
+def _branches(branches: dict[str, Any]) -> list[str]:
+    """Audio only, text only and fused validation accuracy of a multimodal version."""
+    return [
+        "<h2>Multimodal: audio and transcript</h2>",
+        f"<p>{escape(branch_summary(branches))}.</p>",
+        "<table><tr><th>branch</th><th>validation accuracy</th></tr>",
+        *(
+            f"<tr><td>{name}</td><td class=n>{value}</td></tr>"
+            for name, value in branch_rows(branches)
+        ),
+        "</table>",
+    ]
+
+
 def _misclassified(report: dict[str, Any], base: str) -> list[str]:
     clips = report.get("misclassified", [])
     if not clips:
@@ -69,6 +85,8 @@ def report_html(report: dict[str, Any], base: str) -> str:
     if report.get("curves"):
         parts.append(f'<h2>Training curves</h2><img alt="training curves" src="{base}curves.png">')
     parts.append(f'<h2>Confusion matrix</h2><img alt="confusion matrix" src="{base}confusion.png">')
+    if "multimodal" in report:
+        parts += _branches(report["multimodal"])
     parts += _class_table(report["evaluation"])
     parts += _misclassified(report, base)
     parts.append("</body></html>")

@@ -26,6 +26,7 @@ from tympan.errors import Conflict, InvalidParameter, ModelNotFound, ResourceNot
 from tympan.models.registry import ModelRegistry
 from tympan.models.threads import torch_threads
 from tympan.store.classifiers import ClassifierStore, ClassifierVersion, Stage, served_version
+from tympan.tasks.classifiers.architectures import ENCODER_ARCHITECTURES
 from tympan.tasks.classifiers.augment import background_noises
 from tympan.tasks.classifiers.dataset import Dataset, check_dataset, raise_for_report
 from tympan.tasks.classifiers.drift import DriftReference, DriftReport, drift_report
@@ -34,13 +35,16 @@ from tympan.tasks.classifiers.export import export_onnx
 from tympan.tasks.classifiers.features import FeatureCache
 from tympan.tasks.classifiers.incremental import refit_head
 from tympan.tasks.classifiers.inputs import clip_inputs, meta_shape
+from tympan.tasks.classifiers.multimodal import fuse
 from tympan.tasks.classifiers.pipeline import (
     TrainedVersion,
     embed_all,
     run_training,
     write_report,
 )
+from tympan.tasks.classifiers.text_features import TEXT_FEATURES_FILE, TextFeatures
 from tympan.tasks.classifiers.train import TrainConfig
+from tympan.tasks.classifiers.transcripts import TRANSCRIPT_MODEL_ID, transcribe_clips
 from tympan.tasks.classifiers.versions import (
     StoredEmbeddings,
     load_network,
@@ -192,6 +196,10 @@ class ClassifierService:
     def _encoder(self) -> Any:
         return self.services.manager.use(ENCODER_MODEL_ID)
 
+    def _asr(self) -> Any:
+        """The bundled Whisper that transcribes clips for ``multimodal`` (leased)."""
+        return self.services.manager.use(TRANSCRIPT_MODEL_ID, task="asr")
+
     def train(
         self, name: str, dataset: Dataset, config: TrainConfig, folder: Path, progress: Progress
     ) -> dict[str, Any]:
@@ -219,12 +227,14 @@ class ClassifierService:
                 )
             else:
                 with ExitStack() as models:
-                    encoder = speaker_encoder = None
-                    if config.arch == "transfer":
+                    encoder = speaker_encoder = asr = None
+                    if config.arch in ENCODER_ARCHITECTURES:
                         encoder = models.enter_context(self._encoder()).handle
                     if not dataset.has_speakers:  # estimate them from the clips' voices
                         leased = models.enter_context(self.services.manager.use(GE2E_MODEL_ID))
                         speaker_encoder = leased.handle
+                    if config.arch == "multimodal":
+                        asr = models.enter_context(self._asr()).handle
                     trained = run_training(
                         dataset,
                         config,
@@ -235,6 +245,7 @@ class ClassifierService:
                         progress,
                         speaker_encoder,
                         _noises(settings),
+                        asr,
                     )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -307,12 +318,17 @@ class ClassifierService:
         model, meta = load_network(folder / "network.pt")
         stored = StoredEmbeddings.load(folder / "embeddings.npz")
         shape = meta_shape(meta)
+        text_path = folder / TEXT_FEATURES_FILE
         with torch_threads(1):
             if meta.frames is None:
                 with self._encoder() as encoder:
                     inputs = clip_inputs(audios, shape, encoder.handle)
             else:
                 inputs = clip_inputs(audios, shape, None)
+            if text_path.is_file():  # multimodal: what the new clips say, too
+                with self._asr() as asr:
+                    transcripts = transcribe_clips(asr.handle, audios)
+                inputs = fuse(inputs, TextFeatures.load(text_path), transcripts)
             new_embeddings = embed_all(model, inputs)
             refit = refit_head(
                 model,
@@ -336,8 +352,9 @@ class ClassifierService:
                 np.concatenate([stored.targets, np.full(len(audios), new_index)]),
                 np.concatenate([stored.validation, np.zeros(len(audios), bool)]),
             ).save(work / "embeddings.npz")
-            if (folder / "drift.npz").is_file():  # the body and inputs are the parent's
-                shutil.copyfile(folder / "drift.npz", work / "drift.npz")
+            for kept in ("drift.npz", TEXT_FEATURES_FILE):  # the parent's body and inputs
+                if (folder / kept).is_file():
+                    shutil.copyfile(folder / kept, work / kept)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -413,11 +430,13 @@ def train_elsewhere(
     Its paths (dataset, ``folder``, cache) must be readable where it runs: the same machine,
     or a shared mount at the same path on every node (docs/scaling.md)."""
     registry = ModelRegistry.from_settings(settings)
-    encoder = speaker_encoder = None
-    if config.arch == "transfer":
+    encoder = speaker_encoder = asr = None
+    if config.arch in ENCODER_ARCHITECTURES:
         encoder = registry.get(ENCODER_MODEL_ID).load()
     if not dataset.has_speakers:
         speaker_encoder = registry.get(GE2E_MODEL_ID).load()
+    if config.arch == "multimodal":
+        asr = registry.get(TRANSCRIPT_MODEL_ID, task="asr").load()
     return run_training(
         dataset,
         config,
@@ -428,6 +447,7 @@ def train_elsewhere(
         progress,
         speaker_encoder,
         _noises(settings),
+        asr,
     )
 
 

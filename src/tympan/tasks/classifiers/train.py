@@ -22,11 +22,13 @@ from torch import nn
 from tympan.errors import InvalidParameter
 from tympan.tasks.classifiers.architectures import (
     ARCHITECTURES,
+    ENCODER_ARCHITECTURES,
     Architecture,
     Classifier,
     build_classifier,
 )
 from tympan.tasks.classifiers.augment import AUGMENTATIONS, AugmentationKind, spec_augment
+from tympan.tasks.classifiers.features import ENCODER_DIM
 
 __all__ = [
     "Split",
@@ -188,12 +190,14 @@ def _evaluate(
     return loss, accuracy
 
 
-def fit_standardisation(model: Classifier, inputs: np.ndarray) -> None:
-    """Set a transfer body's input mean and scale from training rows."""
+def fit_standardisation(model: Classifier, inputs: np.ndarray, columns: int | None = None) -> None:
+    """Set a transfer body's input mean and scale from training rows, for the first
+    ``columns`` only when given (the rest pass through as they are)."""
     scaler = model.body[0]
+    count = inputs.shape[1] if columns is None else columns
     with torch.no_grad():
-        scaler.mean.copy_(torch.from_numpy(inputs.mean(axis=0)))
-        scaler.scale.copy_(torch.from_numpy(inputs.std(axis=0) + 1e-5))
+        scaler.mean[:count] = torch.from_numpy(inputs[:, :count].mean(axis=0))
+        scaler.scale[:count] = torch.from_numpy(inputs[:, :count].std(axis=0) + 1e-5)
 
 
 def _fit(
@@ -209,8 +213,12 @@ def _fit(
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     model = build_classifier(config.arch, classes, inputs.shape[-1], config.dropout)
-    if config.arch == "transfer":
-        fit_standardisation(model, inputs)
+    if config.arch in ENCODER_ARCHITECTURES:
+        # Multimodal: only the audio embedding is standardised. The TF-IDF columns are sparse
+        # and L2-normalised already; standardised, a rare n-gram weighed tens of standard
+        # deviations and FSDD unseen-speaker accuracy fell from 0.93 to 0.59.
+        audio_columns = ENCODER_DIM if config.arch == "multimodal" else None
+        fit_standardisation(model, inputs, audio_columns)
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )

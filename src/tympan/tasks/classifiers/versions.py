@@ -3,7 +3,8 @@
 Layout under ``classifiers/<name>/<version>/``: ``model.onnx`` (served; ``model.int8.onnx``
 too when quantised), ``network.pt`` (PyTorch weights, for incremental updates),
 ``embeddings.npz`` (body embeddings of the examples, for head refits), ``meta.json``,
-``report.json``, ``report.md``, ``confusion.png``, ``curves.png``.
+``report.json``, ``report.md``, ``confusion.png``, ``curves.png``; ``text_features.json`` for
+``multimodal`` (the transcripts' TF-IDF vocabularies).
 
 Publishing is all or nothing, whatever the instant of a crash: the database reserves the
 number, the files are gathered under the artifact store's staging area, and the folder is
@@ -27,6 +28,7 @@ from tympan.store.artifacts import ArtifactStore
 from tympan.store.classifiers import ABANDONED, PUBLISHING, ClassifierStore, ClassifierVersion
 from tympan.tasks.classifiers.architectures import Classifier, build_classifier
 from tympan.tasks.classifiers.export import ModelMeta, OnnxClassifier
+from tympan.tasks.classifiers.text_features import TEXT_FEATURES_FILE, TextFeatures
 
 __all__ = [
     "CLASSIFIER_TASK",
@@ -104,11 +106,14 @@ def remove_orphans(store: ClassifierStore, artifacts: ArtifactStore, lease_secon
 
 
 def served_model(artifacts: ArtifactStore, version: ClassifierVersion) -> OnnxClassifier:
-    """The onnxruntime runner of a version (the int8 graph when it was quantised)."""
+    """The onnxruntime runner of a version (the int8 graph when it was quantised), with its
+    text features when it is ``multimodal``."""
     folder = artifacts.path(version_key(version.name, version.version))
     meta = ModelMeta.from_json((folder / "meta.json").read_text())
     graph = "model.int8.onnx" if (folder / "model.int8.onnx").is_file() else "model.onnx"
-    return OnnxClassifier(folder / graph, meta)
+    text_path = folder / TEXT_FEATURES_FILE
+    text = TextFeatures.load(text_path) if text_path.is_file() else None
+    return OnnxClassifier(folder / graph, meta, text=text)
 
 
 def version_spec(

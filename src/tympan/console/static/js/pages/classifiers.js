@@ -6,7 +6,7 @@ import { field, fileDrop, h, onClick, onSubmit, section, table } from "../ui.js"
 
 export const title = "Classifiers";
 
-const ARCHITECTURES = ["transfer", "cnn", "crnn", "attention"];
+const ARCHITECTURES = ["transfer", "cnn", "crnn", "attention", "multimodal"];
 const percent = (value) => (typeof value === "number" ? `${(100 * value).toFixed(1)}%` : "");
 
 function trainForm(onTrained) {
