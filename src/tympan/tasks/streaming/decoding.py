@@ -69,7 +69,8 @@ class TurnDecoder:
             log_prob_threshold=None,
         )
         job = ChunkJob(samples, start, greedy, self.prompt, self.hotwords)
-        segments = await self.engine.transcriber.queue(self.model_id).submit(job)
+        queue = self.engine.transcriber.queue(self.model_id)
+        segments = await queue.submit(job, background=True)  # finals go first
         return "".join(segment.text for segment in segments)
 
     async def final(
