@@ -148,7 +148,8 @@ def test_a_turn_decoded_ahead_at_a_pause_is_decoded_again_when_speech_came_back(
     committed_mid_speech = [silence(0.5), speech(LJ_1), silence(0.45), second[:-8000], "commit"]
     for parts in (first_turn, committed_mid_speech):
         (final,) = completed(run(stream(engine, options, parts, speed=4.0)))
-        assert wer(LJ_1_TEXT, final.transcript.split(".")[0]) < 0.15
+        first = " ".join(final.transcript.split()[: len(LJ_1_TEXT.split())])
+        assert wer(LJ_1_TEXT, first) < 0.15, final.transcript
         assert "comparatively" in final.transcript.lower(), final.transcript
 
 

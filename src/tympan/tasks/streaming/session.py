@@ -2,14 +2,19 @@
 
     append(bytes) -> PcmDecoder (16 kHz) -> Silero on the new 32 ms frames only (state kept)
         -> TurnDetector (server VAD) -> speech_started / speech_stopped / timeout
-        -> open turn: a greedy partial decode every ``realtime_partial_interval_ms`` -> deltas
-        -> committed turn: chunks planned on its frame probabilities -> the model's ASR
-           BatchQueue (shared with file requests) -> completed, with the speaker's name
+        -> open turn: finished pieces (the speech before a pause, once it is long enough)
+           decoded while the turn goes on; a greedy preview of the rest every
+           ``realtime_partial_interval_ms`` -> deltas
+        -> committed turn: only its last piece left to decode (chunks planned on its frame
+           probabilities) -> the model's ASR BatchQueue (shared with file requests)
+           -> completed (the pieces' text joined), with the speaker's name
 
 Client commands (audio, commit, clear, update) are handled in order by one worker task;
-finished turns are reported in the order they were committed. Partial decodes are previews:
-one at a time per turn, and skipped while the model's queue has work waiting, so they never
-delay a final text. The session holds at most
+finished turns are reported in the order they were committed. Each decode is prompted with
+the text before it (earlier pieces and turns), so a turn cut into pieces reads as a file's
+windows do. Partial decodes are previews: one at a time per turn, of the audio not decoded
+yet, skipped while the model's queue has work waiting, and queued behind every final, so
+they never delay a final text. The session holds at most
 ``realtime_max_buffer_seconds`` of audio that is not transcribed yet and refuses appends
 beyond it, so a client sending faster than the model keeps up is told, not dropped silently.
 """
@@ -37,7 +42,7 @@ from tympan.tasks.asr import (
 from tympan.tasks.asr.formats import word_logprobs
 from tympan.tasks.asr.glossary import glossary_hotwords
 from tympan.tasks.speakers import default_threshold
-from tympan.tasks.streaming.decoding import TurnDecoder
+from tympan.tasks.streaming.decoding import TurnDecoder, with_context
 from tympan.tasks.streaming.engine import LiveEngine
 from tympan.tasks.streaming.events import (
     Cleared,
@@ -68,6 +73,8 @@ log = logging.getLogger(__name__)
 _MIN_COMMIT_SECONDS = 0.1  # OpenAI refuses to commit less
 _END_PAD_SECONDS = 0.3  # audio kept after a turn's last speech frame (Whisper's lead-out)
 _MIN_PARTIAL_SECONDS = 1.0  # a first decode of less holds a word or two
+_MIN_PIECE_SECONDS = 3.0  # speech before a gap kept as a finished piece of the open turn
+_GAP_SECONDS = 0.15  # a silence that ends a piece (shorter than a pause: between phrases)
 
 
 def new_item_id() -> str:
@@ -75,42 +82,81 @@ def new_item_id() -> str:
     return "item_" + uuid.uuid4().hex[:20]
 
 
-_Decoded = tuple[tuple[str, list[Segment], str], str | None]
-"""A turn's (text, segments, language) and its speaker label."""
+_Text = tuple[str, list[Segment], str, str]
+"""A piece's text, segments and language, and the context the decode after it is given."""
 
 
-def _retrieved(future: asyncio.Future[_Decoded]) -> None:
+def _retrieved(future: asyncio.Future[_Text]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _context_now(decoding: asyncio.Future[_Text] | None) -> str | None:
+    """The context after a decode if it is done (empty when it failed), else None."""
+    if decoding is None:
+        return ""
+    if not decoding.done():
+        return None
+    return "" if decoding.cancelled() or decoding.exception() else decoding.result()[3]
+
+
+async def _context_after(decoding: asyncio.Future[_Text] | None) -> str:
+    """The context after a decode, once it is done (its failure is its own turn's)."""
+    if decoding is not None:
+        await asyncio.wait([decoding])
+    return _context_now(decoding) or ""
+
+
+@dataclass(slots=True)
+class _Piece:
+    """A stretch ``[start, end)`` of a turn being decoded; the next piece starts at ``resume``
+    (the end of the speech before the pause, so the pause's silence lies in both)."""
+
+    start: int
+    end: int
+    resume: int
+    decoding: asyncio.Future[_Text]
 
 
 @dataclass(slots=True)
 class _OpenTurn:
     item_id: str
     start: int  # sample index in the session
+    before: asyncio.Future[_Text] | None = None  # the decode before the turn (its context)
     partial: PartialText = field(default_factory=PartialText)
     partial_at: int = 0
     partial_task: asyncio.Task[None] | None = None
-    ahead: tuple[int, asyncio.Future[_Decoded]] | None = None  # (end sample, its decode)
+    pieces: list[_Piece] = field(default_factory=list)  # finished, decoded or decoding
+    ahead: _Piece | None = None  # decoded ahead at a pause: the turn may end there
     closed: bool = False
+
+    @property
+    def cut(self) -> int:
+        """Where the audio not yet in a finished piece starts."""
+        return self.pieces[-1].resume if self.pieces else self.start
 
     def drop_ahead(self) -> None:
         """Cancel the decode made ahead of a pause (speech came back, or the turn is gone)."""
         if self.ahead is not None:
-            self.ahead[1].cancel()
+            self.ahead.decoding.cancel()
             self.ahead = None
+
+    def drop(self) -> None:
+        """Cancel every decode of the turn (it was cleared, or the session closed)."""
+        self.drop_ahead()
+        for piece in self.pieces:
+            piece.decoding.cancel()
 
 
 @dataclass(frozen=True, slots=True)
 class _Turn:
-    """A committed turn: its audio, its frame probabilities and what was sent of it."""
+    """A committed turn: its audio, what was sent of it, and its pieces' decodes in order."""
 
     item_id: str
     start: int
     samples: np.ndarray
-    probabilities: np.ndarray
-    from_vad: bool
     partial: PartialText
+    pieces: list[asyncio.Future[_Text]]
 
 
 class LiveSession:
@@ -141,6 +187,7 @@ class LiveSession:
         self._queued = 0  # samples appended but not yet scored
         self._in_flight = 0  # samples committed but not yet transcribed
         self._turn: _OpenTurn | None = None
+        self._context: asyncio.Future[_Text] | None = None  # the last decode kept
         self._previous_item: str | None = None
         self._last_report: asyncio.Task[None] | None = None
         self._turn_tasks: set[asyncio.Task[None]] = set()
@@ -242,7 +289,7 @@ class LiveSession:
         self._expiry.cancel()
         tasks = [self._worker, *self._turn_tasks]
         if self._turn is not None:
-            self._turn.drop_ahead()
+            self._turn.drop()
             if self._turn.partial_task is not None:
                 tasks.append(self._turn.partial_task)
         for task in tasks:
@@ -262,7 +309,8 @@ class LiveSession:
         if detection is None:
             return None
         pause = math.ceil(_END_PAD_SECONDS * SAMPLE_RATE / FRAME_SAMPLES)  # its audio is all in
-        return TurnDetector(detection, MAX_CHUNK_SECONDS, pause_frames=pause)
+        gap = math.ceil(_GAP_SECONDS * SAMPLE_RATE / FRAME_SAMPLES)
+        return TurnDetector(detection, MAX_CHUNK_SECONDS, pause_frames=pause, gap_frames=gap)
 
     def _emit(self, event: LiveEvent) -> None:
         if not self._closed:
@@ -330,19 +378,22 @@ class LiveSession:
         at = boundary.frame * FRAME_SAMPLES
         if boundary.kind == "start":
             padding = 0 if boundary.forced else round(self._padding_seconds * SAMPLE_RATE)
-            turn = _OpenTurn(new_item_id(), max(self._floor, self._buffer_start, at - padding))
-            turn.partial_at = turn.start
+            start = max(self._floor, self._buffer_start, at - padding)
+            turn = _OpenTurn(new_item_id(), start, self._context, partial_at=start)
             self._turn = turn
             self._emit(SpeechStarted(turn.item_id, turn.start / SAMPLE_RATE))
         elif boundary.kind == "pause" and self._turn is not None:
-            self._decode_ahead(self._turn, self._vad_end(at))
+            self._decode_ahead(self._turn, at)
+        elif boundary.kind == "resume" and self._turn is not None:
+            assert boundary.silence_from is not None
+            self._keep_piece(self._turn, boundary.silence_from * FRAME_SAMPLES, at)
         elif boundary.kind == "end" and self._turn is not None:
             turn, self._turn = self._turn, None
             self._emit(SpeechStopped(turn.item_id, at / SAMPLE_RATE))
             end = at if boundary.forced else self._vad_end(at)
             self._commit(turn, end, from_vad=True)
         elif boundary.kind == "timeout":
-            turn = _OpenTurn(new_item_id(), max(self._floor, self._buffer_start))
+            turn = _OpenTurn(new_item_id(), max(self._floor, self._buffer_start), self._context)
             self._emit(TimeoutTriggered(turn.item_id, turn.start / SAMPLE_RATE, at / SAMPLE_RATE))
             self._commit(turn, at, from_vad=False)
 
@@ -350,17 +401,62 @@ class LiveSession:
         """Where a turn that server VAD ends after ``speech_end`` stops: Whisper's lead-out."""
         return min(speech_end + round(_END_PAD_SECONDS * SAMPLE_RATE), self._received)
 
-    def _decode_ahead(self, open_turn: _OpenTurn, end: int) -> None:
-        """Start decoding the open turn as if it ended at ``end`` (a pause), when the model is
-        idle: if the silence lasts, the commit takes this decode instead of starting one, and
-        ``completed`` follows the end of speech by the silence alone, not silence + decode."""
+    def _decode_ahead(self, open_turn: _OpenTurn, speech_end: int) -> None:
+        """Start decoding the open turn's audio since its last piece as if the turn ended at a
+        pause (``speech_end``): if the silence lasts, the commit takes this decode and
+        ``completed`` follows the end of speech by the silence alone, not silence + decode;
+        if speech comes back, a long enough stretch is kept as a finished piece. A shorter
+        one is only a guess, made when no final decode waits (it must not delay them)."""
         open_turn.drop_ahead()
-        if self._decoder.queue_busy:
-            return  # under load a guess must not delay other sessions' final texts
-        turn = self._slice(open_turn, end, from_vad=True)
-        decoding = asyncio.ensure_future(self._decode(turn))
+        end = self._vad_end(speech_end)
+        if end - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE and self._decoder.finals_waiting:
+            return
+        open_turn.ahead = self._start_piece(open_turn, end, speech_end, from_vad=True)
+
+    def _keep_piece(self, open_turn: _OpenTurn, speech_end: int, resumed: int) -> None:
+        """Speech came back at ``resumed`` after a gap from ``speech_end``: the audio before
+        it is a finished piece of the turn when it is long enough, decoded now (or already,
+        ahead of a pause); the next decodes read its text as their context."""
+        if resumed - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE:
+            open_turn.drop_ahead()
+            return
+        piece, open_turn.ahead = open_turn.ahead, None
+        if piece is None:
+            piece = self._start_piece(open_turn, resumed, speech_end, from_vad=True)
+        open_turn.pieces.append(piece)
+        self._context = piece.decoding
+
+    def _start_piece(
+        self, open_turn: _OpenTurn, end: int, resume: int, *, from_vad: bool
+    ) -> _Piece:
+        """Decode the open turn's audio from its cut to ``end``, after the last decode kept."""
+        start = max(open_turn.cut, self._buffer_start)
+        samples, probabilities = self._audio(start, end)
+        decoding = asyncio.ensure_future(
+            self._decode_piece(samples, probabilities, start, from_vad, self._context)
+        )
         decoding.add_done_callback(_retrieved)  # a dropped guess's failure is nobody's error
-        open_turn.ahead = (end, decoding)
+        return _Piece(start, end, resume, decoding)
+
+    async def _decode_piece(
+        self,
+        samples: np.ndarray,
+        probabilities: np.ndarray,
+        start: int,
+        from_vad: bool,
+        before: asyncio.Future[_Text] | None,
+    ) -> _Text:
+        """A piece's text, prompted with the text before it (so it waits for that decode)."""
+        context = await _context_after(before)
+        text, segments, language = await self._decoder.final(
+            samples,
+            probabilities,
+            start / SAMPLE_RATE,
+            from_vad=from_vad,
+            with_words=self.options.logprobs,
+            context=context,
+        )
+        return text, segments, language, with_context(context, text)
 
     def _on_commit(self, *, quiet: bool) -> None:
         if quiet and self._detector is not None and self._turn is None:
@@ -376,7 +472,7 @@ class LiveSession:
                 "of audio.",
                 code="input_audio_buffer_commit_empty",
             )
-        turn, self._turn = (self._turn or _OpenTurn(new_item_id(), start)), None
+        turn, self._turn = (self._turn or _OpenTurn(new_item_id(), start, self._context)), None
         if self._detector is not None:
             self._detector.reset(end // FRAME_SAMPLES)
         self._commit(turn, end, from_vad=False)
@@ -384,7 +480,7 @@ class LiveSession:
     def _on_clear(self) -> None:
         if self._turn is not None:
             self._turn.closed = True
-            self._turn.drop_ahead()
+            self._turn.drop()
             self._turn = None
         if self._detector is not None:
             self._detector.reset(self._received // FRAME_SAMPLES)
@@ -401,35 +497,36 @@ class LiveSession:
         self._probabilities = self._probabilities[frames:]
         self._buffer_start += frames * FRAME_SAMPLES
 
-    def _slice(self, open_turn: _OpenTurn, end: int, *, from_vad: bool) -> _Turn:
-        """The open turn's audio and frame probabilities up to sample ``end``."""
-        start = max(open_turn.start, self._buffer_start)
+    def _audio(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """The session's samples ``[start, end)`` and their frame probabilities (held audio:
+        ``start`` is at or after ``_buffer_start``)."""
         first, last = start - self._buffer_start, end - self._buffer_start
         frame0 = first // FRAME_SAMPLES
-        return _Turn(
-            open_turn.item_id,
-            start,
-            self._buffer[first:last].copy(),
-            self._probabilities[frame0 : frame0 + math.ceil((last - first) / FRAME_SAMPLES)],
-            from_vad,
-            open_turn.partial,
-        )
+        frames = math.ceil(max(0, last - first) / FRAME_SAMPLES)
+        return self._buffer[first:last].copy(), self._probabilities[frame0 : frame0 + frames]
 
     def _commit(self, open_turn: _OpenTurn, end: int, *, from_vad: bool) -> None:
         open_turn.closed = True
         if open_turn.partial_task is not None:
             open_turn.partial_task.cancel()  # a preview still queued gives way to the final
-        ahead = None
-        if open_turn.ahead is not None and open_turn.ahead[0] == end and from_vad:
-            ahead, open_turn.ahead = open_turn.ahead[1], None  # the same audio: decoded already
-        open_turn.drop_ahead()
-        turn = self._slice(open_turn, end, from_vad=from_vad)
+        last = open_turn.ahead
+        if last is not None and last.end == end and from_vad:
+            open_turn.ahead = None  # the same audio: decoded already
+        else:
+            open_turn.drop_ahead()
+            last = self._start_piece(open_turn, end, end, from_vad=from_vad)
+        self._context = last.decoding
+        start = max(open_turn.start, self._buffer_start)
+        pieces = [piece.decoding for piece in (*open_turn.pieces, last)]
+        turn = _Turn(
+            open_turn.item_id, start, self._audio(start, end)[0], open_turn.partial, pieces
+        )
         self._emit(Committed(turn.item_id, self._previous_item))
         self._previous_item = turn.item_id
         self._floor = end
         self._trim(end)
         self._in_flight += turn.samples.shape[0]
-        task = asyncio.create_task(self._report(turn, self._last_report, ahead))
+        task = asyncio.create_task(self._report(turn, self._last_report))
         self._last_report = task
         self._turn_tasks.add(task)
         task.add_done_callback(self._turn_tasks.discard)
@@ -450,13 +547,35 @@ class LiveSession:
         if busy or not long_enough or self._received - turn.partial_at < interval:
             return
         turn.partial_at = self._received
-        first = max(turn.start, self._received - int(MAX_CHUNK_SECONDS * SAMPLE_RATE))
+        first, decoded, context = self._undecoded(turn)
+        first = max(
+            first, self._buffer_start, self._received - int(MAX_CHUNK_SECONDS * SAMPLE_RATE)
+        )
         samples = self._buffer[first - self._buffer_start :].copy()
-        turn.partial_task = asyncio.create_task(self._partial(turn, samples, first))
+        turn.partial_task = asyncio.create_task(
+            self._partial(turn, samples, first, decoded, context)
+        )
 
-    async def _partial(self, turn: _OpenTurn, samples: np.ndarray, start: int) -> None:
+    def _undecoded(self, turn: _OpenTurn) -> tuple[int, str, str]:
+        """Where the open turn's audio not decoded yet starts, the text of its pieces decoded
+        before that, and the context a preview from there is given."""
+        texts: list[str] = []
+        context = _context_now(turn.before) or ""
+        for piece in turn.pieces:
+            after = _context_now(piece.decoding)
+            if after is None:
+                return piece.start, " ".join(texts), context
+            if piece.decoding.cancelled() or piece.decoding.exception():
+                return piece.start, " ".join(texts), context  # the final decode reports it
+            texts.append(piece.decoding.result()[0])
+            context = after
+        return turn.cut, " ".join(texts), context
+
+    async def _partial(
+        self, turn: _OpenTurn, samples: np.ndarray, start: int, decoded: str, context: str
+    ) -> None:
         try:
-            text = await self._decoder.preview(samples, start / SAMPLE_RATE)
+            text = await self._decoder.preview(samples, start / SAMPLE_RATE, context)
         except TympanError as exc:  # a partial is only a preview; the final decode reports
             log.debug("live partial decode failed: %s", exc)
             return
@@ -464,35 +583,23 @@ class LiveSession:
             turn.partial_at = self._received  # the next interval counts from here
         if turn.closed:
             return
-        delta = turn.partial.update(text)
+        delta = turn.partial.update(f"{decoded} {text}", stable=len(decoded.split()))
         if delta:
             self._emit(TranscriptDelta(turn.item_id, delta))
 
     async def _label(self, turn: _Turn) -> str | None:
         return await self._decoder.speaker(turn.samples) if self.options.speakers else None
 
-    async def _decode(self, turn: _Turn) -> _Decoded:
-        """A turn's text and its speaker label (the embedding runs beside the decode)."""
-        decoding = self._decoder.final(
-            turn.samples,
-            turn.probabilities,
-            turn.start / SAMPLE_RATE,
-            from_vad=turn.from_vad,
-            with_words=self.options.logprobs,
-        )
-        return await asyncio.gather(decoding, self._label(turn))
-
-    async def _report(
-        self,
-        turn: _Turn,
-        previous: asyncio.Task[None] | None,
-        ahead: asyncio.Future[_Decoded] | None = None,
-    ) -> None:
-        """Transcribe (and label) a committed turn, or take the decode made ahead of its
-        end; report it after the turn before it."""
+    async def _report(self, turn: _Turn, previous: asyncio.Task[None] | None) -> None:
+        """Wait for a committed turn's pieces (and label it beside them); report it after
+        the turn before it."""
         outcome: list[LiveEvent]
         try:
-            (text, segments, language), speaker = await (ahead or self._decode(turn))
+            pieces, speaker = await asyncio.gather(asyncio.gather(*turn.pieces), self._label(turn))
+            duration = turn.samples.shape[0] / SAMPLE_RATE
+            text, segments, language = self._decoder.join(
+                [piece[:3] for piece in pieces], duration, with_words=self.options.logprobs
+            )
             outcome = self._completed(turn, text, segments, language, speaker)
         except TympanError as exc:
             outcome = [TranscriptFailed(turn.item_id, exc)]
