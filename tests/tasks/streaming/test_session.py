@@ -35,10 +35,11 @@ from tympan.tasks.streaming import (
     SpeechStopped,
     TranscriptCompleted,
     TranscriptDelta,
+    TurnDecoder,
     TurnDetection,
     live_engine,
 )
-from tympan.tasks.vad import SILERO_MODEL_ID
+from tympan.tasks.vad import SILERO_MODEL_ID, SileroState
 
 PCM16K = PcmFormat("pcm16", 16_000)
 
@@ -266,3 +267,55 @@ def test_a_session_decodes_with_its_namespace_glossary(run, engine):
     }
     assert "Schoeffer" not in texts["default"]
     assert "Schoeffer" in texts["printers"]
+
+
+def test_previews_thin_out_when_many_sessions_share_the_model(run, engine):
+    """Alone, a turn is previewed every second (or every two preview times on a loaded
+    machine); with 7 more sessions open the shared budget stretches the interval 8 times,
+    and the final text is as good."""
+    options = LiveOptions(format=PCM16K)
+    parts = [silence(0.3), speech(LJ_1), silence(1.0)]
+    alone = limited(engine)
+    (final,) = completed(run(stream(alone, options, parts, speed=1.0)))
+    crowded = limited(engine)
+    crowded.previews.seconds = alone.previews.seconds  # the preview time measured alone
+    others = [run(LiveSession.open(crowded, options)) for _ in range(7)]
+    try:
+        (crowded_final,) = completed(run(stream(crowded, options, parts, speed=1.0)))
+    finally:
+        for other in others:
+            run(other.close())
+    assert alone.previews.count >= 2
+    assert crowded.previews.count <= max(1, alone.previews.count // 2)
+    assert wer(LJ_1_TEXT, crowded_final.transcript) < 0.15
+    assert wer(LJ_1_TEXT, final.transcript) < 0.15
+
+
+def test_a_final_decode_goes_before_previews_queued_ahead_of_it(run, engine):
+    """Four sessions' previews are queued, then one turn's final: the final is decoded first
+    (previews are background work) and keeps its full quality."""
+    samples = speech(LJ_1)
+    decoder = TurnDecoder(engine)
+    decoder.model_id, decoder.language = "tiny.en", "en"
+    probabilities = run(
+        engine.score_frames(
+            samples[: samples.size // 512 * 512].reshape(-1, 512), SileroState.initial()
+        )
+    )[0]
+    finished: list[str] = []
+
+    async def timed(name: str, decoding: Coroutine[Any, Any, Any]) -> Any:
+        result = await decoding
+        finished.append(name)
+        return result
+
+    async def race() -> tuple[str, str, str, Any]:
+        previews = [timed("preview", decoder.preview(samples, 0.0)) for _ in range(4)]
+        final = timed(
+            "final", decoder.final(samples, probabilities, 0.0, from_vad=True, with_words=False)
+        )
+        return await asyncio.gather(*previews, final)
+
+    *_, (text, _, _) = run(race())
+    assert finished[0] == "final", finished
+    assert wer(LJ_1_TEXT, text) < 0.15

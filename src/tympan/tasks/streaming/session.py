@@ -4,7 +4,8 @@
         -> TurnDetector (server VAD) -> speech_started / speech_stopped / timeout
         -> open turn: finished pieces (the speech before a pause, once it is long enough)
            decoded while the turn goes on; a greedy preview of the rest every
-           ``realtime_partial_interval_ms`` -> deltas
+           ``realtime_partial_interval_ms`` (longer under load: a budget all sessions share)
+           -> deltas
         -> committed turn: only its last piece left to decode (chunks planned on its frame
            probabilities) -> the model's ASR BatchQueue (shared with file requests)
            -> completed (the pieces' text joined), with the speaker's name
@@ -25,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -535,9 +537,10 @@ class LiveSession:
 
     def _maybe_partial(self, turn: _OpenTurn) -> None:
         """Start a partial decode of the open turn when it is worth the model's time: the
-        interval has passed since the last one ended, the session has caught up with the
-        audio sent (else the preview is stale at once), and the model's queue is idle."""
-        interval = self.engine.settings.realtime_partial_interval_ms / 1000 * SAMPLE_RATE
+        interval (the engine's, stretched under load) has passed since the last one ended,
+        the session has caught up with the audio sent (else the preview is stale at once),
+        and the model's queue is idle."""
+        interval = self.engine.preview_interval() * SAMPLE_RATE
         busy = (
             (turn.partial_task is not None and not turn.partial_task.done())
             or self._queued > 0
@@ -574,8 +577,10 @@ class LiveSession:
     async def _partial(
         self, turn: _OpenTurn, samples: np.ndarray, start: int, decoded: str, context: str
     ) -> None:
+        began = time.perf_counter()
         try:
             text = await self._decoder.preview(samples, start / SAMPLE_RATE, context)
+            self.engine.previews.record(time.perf_counter() - began)
         except TympanError as exc:  # a partial is only a preview; the final decode reports
             log.debug("live partial decode failed: %s", exc)
             return
