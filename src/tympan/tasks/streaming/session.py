@@ -29,7 +29,6 @@ import math
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -63,7 +62,14 @@ from tympan.tasks.streaming.events import (
 from tympan.tasks.streaming.labels import SpeakerLabeller
 from tympan.tasks.streaming.noise import LiveNoiseReduction
 from tympan.tasks.streaming.options import LiveOptions
-from tympan.tasks.streaming.partials import PartialText
+from tympan.tasks.streaming.pieces import (
+    CommittedTurn,
+    OpenTurn,
+    Piece,
+    PieceText,
+    context_after,
+    retrieved,
+)
 from tympan.tasks.streaming.turns import TurnBoundary, TurnDetector
 from tympan.tasks.vad import SileroState
 from tympan.tasks.vad.segments import FRAME_SAMPLES
@@ -82,83 +88,6 @@ _GAP_SECONDS = 0.15  # a silence that ends a piece (shorter than a pause: betwee
 def new_item_id() -> str:
     """An id in OpenAI's style for a conversation item (one turn)."""
     return "item_" + uuid.uuid4().hex[:20]
-
-
-_Text = tuple[str, list[Segment], str, str]
-"""A piece's text, segments and language, and the context the decode after it is given."""
-
-
-def _retrieved(future: asyncio.Future[_Text]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
-def _context_now(decoding: asyncio.Future[_Text] | None) -> str | None:
-    """The context after a decode if it is done (empty when it failed), else None."""
-    if decoding is None:
-        return ""
-    if not decoding.done():
-        return None
-    return "" if decoding.cancelled() or decoding.exception() else decoding.result()[3]
-
-
-async def _context_after(decoding: asyncio.Future[_Text] | None) -> str:
-    """The context after a decode, once it is done (its failure is its own turn's)."""
-    if decoding is not None:
-        await asyncio.wait([decoding])
-    return _context_now(decoding) or ""
-
-
-@dataclass(slots=True)
-class _Piece:
-    """A stretch ``[start, end)`` of a turn being decoded; the next piece starts at ``resume``
-    (the end of the speech before the pause, so the pause's silence lies in both)."""
-
-    start: int
-    end: int
-    resume: int
-    decoding: asyncio.Future[_Text]
-
-
-@dataclass(slots=True)
-class _OpenTurn:
-    item_id: str
-    start: int  # sample index in the session
-    before: asyncio.Future[_Text] | None = None  # the decode before the turn (its context)
-    partial: PartialText = field(default_factory=PartialText)
-    partial_at: int = 0
-    partial_task: asyncio.Task[None] | None = None
-    pieces: list[_Piece] = field(default_factory=list)  # finished, decoded or decoding
-    ahead: _Piece | None = None  # decoded ahead at a pause: the turn may end there
-    closed: bool = False
-
-    @property
-    def cut(self) -> int:
-        """Where the audio not yet in a finished piece starts."""
-        return self.pieces[-1].resume if self.pieces else self.start
-
-    def drop_ahead(self) -> None:
-        """Cancel the decode made ahead of a pause (speech came back, or the turn is gone)."""
-        if self.ahead is not None:
-            self.ahead.decoding.cancel()
-            self.ahead = None
-
-    def drop(self) -> None:
-        """Cancel every decode of the turn (it was cleared, or the session closed)."""
-        self.drop_ahead()
-        for piece in self.pieces:
-            piece.decoding.cancel()
-
-
-@dataclass(frozen=True, slots=True)
-class _Turn:
-    """A committed turn: its audio, what was sent of it, and its pieces' decodes in order."""
-
-    item_id: str
-    start: int
-    samples: np.ndarray
-    partial: PartialText
-    pieces: list[asyncio.Future[_Text]]
 
 
 class LiveSession:
@@ -188,8 +117,8 @@ class LiveSession:
         self._floor = 0  # audio before this sample is committed or cleared
         self._queued = 0  # samples appended but not yet scored
         self._in_flight = 0  # samples committed but not yet transcribed
-        self._turn: _OpenTurn | None = None
-        self._context: asyncio.Future[_Text] | None = None  # the last decode kept
+        self._turn: OpenTurn | None = None
+        self._context: asyncio.Future[PieceText] | None = None  # the last decode kept
         self._previous_item: str | None = None
         self._last_report: asyncio.Task[None] | None = None
         self._turn_tasks: set[asyncio.Task[None]] = set()
@@ -381,7 +310,7 @@ class LiveSession:
         if boundary.kind == "start":
             padding = 0 if boundary.forced else round(self._padding_seconds * SAMPLE_RATE)
             start = max(self._floor, self._buffer_start, at - padding)
-            turn = _OpenTurn(new_item_id(), start, self._context, partial_at=start)
+            turn = OpenTurn(new_item_id(), start, self._context, partial_at=start)
             self._turn = turn
             self._emit(SpeechStarted(turn.item_id, turn.start / SAMPLE_RATE))
         elif boundary.kind == "pause" and self._turn is not None:
@@ -395,7 +324,7 @@ class LiveSession:
             end = at if boundary.forced else self._vad_end(at)
             self._commit(turn, end, from_vad=True)
         elif boundary.kind == "timeout":
-            turn = _OpenTurn(new_item_id(), max(self._floor, self._buffer_start), self._context)
+            turn = OpenTurn(new_item_id(), max(self._floor, self._buffer_start), self._context)
             self._emit(TimeoutTriggered(turn.item_id, turn.start / SAMPLE_RATE, at / SAMPLE_RATE))
             self._commit(turn, at, from_vad=False)
 
@@ -403,7 +332,7 @@ class LiveSession:
         """Where a turn that server VAD ends after ``speech_end`` stops: Whisper's lead-out."""
         return min(speech_end + round(_END_PAD_SECONDS * SAMPLE_RATE), self._received)
 
-    def _decode_ahead(self, open_turn: _OpenTurn, speech_end: int) -> None:
+    def _decode_ahead(self, open_turn: OpenTurn, speech_end: int) -> None:
         """Start decoding the open turn's audio since its last piece as if the turn ended at a
         pause (``speech_end``): if the silence lasts, the commit takes this decode and
         ``completed`` follows the end of speech by the silence alone, not silence + decode;
@@ -414,8 +343,18 @@ class LiveSession:
         if end - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE and self._decoder.finals_waiting:
             return
         open_turn.ahead = self._start_piece(open_turn, end, speech_end, from_vad=True)
+        open_turn.label_ahead = self._start_label(open_turn, end)
 
-    def _keep_piece(self, open_turn: _OpenTurn, speech_end: int, resumed: int) -> None:
+    def _start_label(self, open_turn: OpenTurn, end: int) -> asyncio.Future[str | None] | None:
+        """Label the turn's audio up to ``end`` (None when the session names no speakers)."""
+        if not self.options.speakers:
+            return None
+        samples, _ = self._audio(max(open_turn.start, self._buffer_start), end)
+        labelling = asyncio.ensure_future(self._decoder.speaker(samples))
+        labelling.add_done_callback(retrieved)
+        return labelling
+
+    def _keep_piece(self, open_turn: OpenTurn, speech_end: int, resumed: int) -> None:
         """Speech came back at ``resumed`` after a gap from ``speech_end``: the audio before
         it is a finished piece of the turn when it is long enough, decoded now (or already,
         ahead of a pause); the next decodes read its text as their context."""
@@ -428,17 +367,15 @@ class LiveSession:
         open_turn.pieces.append(piece)
         self._context = piece.decoding
 
-    def _start_piece(
-        self, open_turn: _OpenTurn, end: int, resume: int, *, from_vad: bool
-    ) -> _Piece:
+    def _start_piece(self, open_turn: OpenTurn, end: int, resume: int, *, from_vad: bool) -> Piece:
         """Decode the open turn's audio from its cut to ``end``, after the last decode kept."""
         start = max(open_turn.cut, self._buffer_start)
         samples, probabilities = self._audio(start, end)
         decoding = asyncio.ensure_future(
             self._decode_piece(samples, probabilities, start, from_vad, self._context)
         )
-        decoding.add_done_callback(_retrieved)  # a dropped guess's failure is nobody's error
-        return _Piece(start, end, resume, decoding)
+        decoding.add_done_callback(retrieved)  # a dropped guess's failure is nobody's error
+        return Piece(start, end, resume, decoding)
 
     async def _decode_piece(
         self,
@@ -446,10 +383,10 @@ class LiveSession:
         probabilities: np.ndarray,
         start: int,
         from_vad: bool,
-        before: asyncio.Future[_Text] | None,
-    ) -> _Text:
+        before: asyncio.Future[PieceText] | None,
+    ) -> PieceText:
         """A piece's text, prompted with the text before it (so it waits for that decode)."""
-        context = await _context_after(before)
+        context = await context_after(before)
         text, segments, language = await self._decoder.final(
             samples,
             probabilities,
@@ -474,7 +411,7 @@ class LiveSession:
                 "of audio.",
                 code="input_audio_buffer_commit_empty",
             )
-        turn, self._turn = (self._turn or _OpenTurn(new_item_id(), start, self._context)), None
+        turn, self._turn = (self._turn or OpenTurn(new_item_id(), start, self._context)), None
         if self._detector is not None:
             self._detector.reset(end // FRAME_SAMPLES)
         self._commit(turn, end, from_vad=False)
@@ -507,22 +444,22 @@ class LiveSession:
         frames = math.ceil(max(0, last - first) / FRAME_SAMPLES)
         return self._buffer[first:last].copy(), self._probabilities[frame0 : frame0 + frames]
 
-    def _commit(self, open_turn: _OpenTurn, end: int, *, from_vad: bool) -> None:
+    def _commit(self, open_turn: OpenTurn, end: int, *, from_vad: bool) -> None:
         open_turn.closed = True
         if open_turn.partial_task is not None:
             open_turn.partial_task.cancel()  # a preview still queued gives way to the final
-        last = open_turn.ahead
+        last, label = open_turn.ahead, open_turn.label_ahead
         if last is not None and last.end == end and from_vad:
-            open_turn.ahead = None  # the same audio: decoded already
+            open_turn.ahead = open_turn.label_ahead = None  # the same audio: decoded already
         else:
             open_turn.drop_ahead()
             last = self._start_piece(open_turn, end, end, from_vad=from_vad)
+            label = self._start_label(open_turn, end)
         self._context = last.decoding
         start = max(open_turn.start, self._buffer_start)
         pieces = [piece.decoding for piece in (*open_turn.pieces, last)]
-        turn = _Turn(
-            open_turn.item_id, start, self._audio(start, end)[0], open_turn.partial, pieces
-        )
+        samples = self._audio(start, end)[0]
+        turn = CommittedTurn(open_turn.item_id, start, samples, open_turn.partial, pieces, label)
         self._emit(Committed(turn.item_id, self._previous_item))
         self._previous_item = turn.item_id
         self._floor = end
@@ -535,7 +472,7 @@ class LiveSession:
 
     # -- decoding -------------------------------------------------------------------------
 
-    def _maybe_partial(self, turn: _OpenTurn) -> None:
+    def _maybe_partial(self, turn: OpenTurn) -> None:
         """Start a partial decode of the open turn when it is worth the model's time: the
         interval (the engine's, stretched under load) has passed since the last one ended,
         the session has caught up with the audio sent (else the preview is stale at once),
@@ -550,7 +487,7 @@ class LiveSession:
         if busy or not long_enough or self._received - turn.partial_at < interval:
             return
         turn.partial_at = self._received
-        first, decoded, context = self._undecoded(turn)
+        first, decoded, context = turn.undecoded()
         first = max(
             first, self._buffer_start, self._received - int(MAX_CHUNK_SECONDS * SAMPLE_RATE)
         )
@@ -559,23 +496,8 @@ class LiveSession:
             self._partial(turn, samples, first, decoded, context)
         )
 
-    def _undecoded(self, turn: _OpenTurn) -> tuple[int, str, str]:
-        """Where the open turn's audio not decoded yet starts, the text of its pieces decoded
-        before that, and the context a preview from there is given."""
-        texts: list[str] = []
-        context = _context_now(turn.before) or ""
-        for piece in turn.pieces:
-            after = _context_now(piece.decoding)
-            if after is None:
-                return piece.start, " ".join(texts), context
-            if piece.decoding.cancelled() or piece.decoding.exception():
-                return piece.start, " ".join(texts), context  # the final decode reports it
-            texts.append(piece.decoding.result()[0])
-            context = after
-        return turn.cut, " ".join(texts), context
-
     async def _partial(
-        self, turn: _OpenTurn, samples: np.ndarray, start: int, decoded: str, context: str
+        self, turn: OpenTurn, samples: np.ndarray, start: int, decoded: str, context: str
     ) -> None:
         began = time.perf_counter()
         try:
@@ -592,15 +514,13 @@ class LiveSession:
         if delta:
             self._emit(TranscriptDelta(turn.item_id, delta))
 
-    async def _label(self, turn: _Turn) -> str | None:
-        return await self._decoder.speaker(turn.samples) if self.options.speakers else None
-
-    async def _report(self, turn: _Turn, previous: asyncio.Task[None] | None) -> None:
-        """Wait for a committed turn's pieces (and label it beside them); report it after
-        the turn before it."""
+    async def _report(self, turn: CommittedTurn, previous: asyncio.Task[None] | None) -> None:
+        """Wait for a committed turn's pieces and its label; report it after the turn before
+        it."""
         outcome: list[LiveEvent]
         try:
-            pieces, speaker = await asyncio.gather(asyncio.gather(*turn.pieces), self._label(turn))
+            pieces = await asyncio.gather(*turn.pieces)
+            speaker = None if turn.label is None else await turn.label
             duration = turn.samples.shape[0] / SAMPLE_RATE
             text, segments, language = self._decoder.join(
                 [piece[:3] for piece in pieces], duration, with_words=self.options.logprobs
@@ -619,7 +539,12 @@ class LiveSession:
             self._emit(event)
 
     def _completed(
-        self, turn: _Turn, text: str, segments: list[Segment], language: str, speaker: str | None
+        self,
+        turn: CommittedTurn,
+        text: str,
+        segments: list[Segment],
+        language: str,
+        speaker: str | None,
     ) -> list[LiveEvent]:
         start = turn.start / SAMPLE_RATE
         end = start + turn.samples.shape[0] / SAMPLE_RATE
