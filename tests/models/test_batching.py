@@ -202,7 +202,7 @@ def test_background_items_run_after_every_waiting_foreground_item_never_beside_o
         waiting = [asyncio.create_task(queue.submit(p, background=True)) for p in ("p1", "p2")]
         waiting += [asyncio.create_task(queue.submit(f)) for f in ("f1", "f2")]
         await asyncio.sleep(0)
-        assert queue.pending == 4 and queue.pending_foreground == 2
+        assert queue.pending == 4 and queue.pending_foreground == 2 and queue.running == 1
         await asyncio.gather(first, *waiting)
 
     _run(main())

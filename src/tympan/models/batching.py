@@ -133,6 +133,11 @@ class BatchQueue(Generic[I, R]):
             self._admitted -= 1
 
     @property
+    def running(self) -> int:
+        """Batches running now."""
+        return len(self._running)
+
+    @property
     def pending_foreground(self) -> int:
         """Items waiting for a batch that are not ``background``."""
         return sum(not entry.background for entry in self._pending)

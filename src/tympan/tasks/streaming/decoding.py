@@ -54,8 +54,11 @@ class TurnDecoder:
 
     @property
     def queue_busy(self) -> bool:
-        """Whether the model's queue has work waiting (a preview would only go stale there)."""
-        return self.engine.transcriber.queue(self.model_id).pending > 0
+        """Whether the model is decoding or has work waiting: a preview started now would go
+        stale in the queue, or hold the model when a final decode comes (a running batch
+        cannot give way)."""
+        queue = self.engine.transcriber.queue(self.model_id)
+        return queue.pending > 0 or queue.running > 0
 
     @property
     def finals_waiting(self) -> bool:

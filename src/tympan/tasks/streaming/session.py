@@ -14,8 +14,8 @@ Client commands (audio, commit, clear, update) are handled in order by one worke
 finished turns are reported in the order they were committed. Each decode is prompted with
 the text before it (earlier pieces and turns), so a turn cut into pieces reads as a file's
 windows do. Partial decodes are previews: one at a time per turn, of the audio not decoded
-yet, skipped while the model's queue has work waiting, and queued behind every final, so
-they never delay a final text. The session holds at most
+yet, started only while the model is idle, and queued behind every final, so they rarely
+delay a final text (at most by one preview already running). The session holds at most
 ``realtime_max_buffer_seconds`` of audio that is not transcribed yet and refuses appends
 beyond it, so a client sending faster than the model keeps up is told, not dropped silently.
 """
@@ -476,7 +476,7 @@ class LiveSession:
         """Start a partial decode of the open turn when it is worth the model's time: the
         interval (the engine's, stretched under load) has passed since the last one ended,
         the session has caught up with the audio sent (else the preview is stale at once),
-        and the model's queue is idle."""
+        and the model is idle (neither decoding nor with work waiting)."""
         interval = self.engine.preview_interval() * SAMPLE_RATE
         busy = (
             (turn.partial_task is not None and not turn.partial_task.done())
