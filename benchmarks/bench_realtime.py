@@ -144,14 +144,20 @@ async def stream_live(url: str, samples: np.ndarray, speakers: bool = False) -> 
                 await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
 
         sender = asyncio.create_task(send())
-        committed = completed = 0
-        while not sender.done() or completed < committed:
+        started = committed = completed = 0
+        deadline = float("inf")  # a server behind real time still ends its turns: wait for them
+        while (not sender.done() or completed < max(started, committed)) and (
+            time.perf_counter() < deadline
+        ):
+            if sender.done() and deadline == float("inf"):
+                deadline = time.perf_counter() + 120
             try:
                 message = await asyncio.wait_for(ws.recv(), timeout=1.0)
             except TimeoutError:
                 continue
             event = json.loads(message)
             result.events.append((time.perf_counter(), event))
+            started += event["type"] == "input_audio_buffer.speech_started"
             committed += event["type"] == "input_audio_buffer.committed"
             completed += event["type"].endswith("transcription.completed")
             completed += event["type"].endswith("transcription.failed")
