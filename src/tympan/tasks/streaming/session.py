@@ -357,12 +357,18 @@ class LiveSession:
     def _keep_piece(self, open_turn: OpenTurn, speech_end: int, resumed: int) -> None:
         """Speech came back at ``resumed`` after a gap from ``speech_end``: the audio before
         it is a finished piece of the turn when it is long enough, decoded now (or already,
-        ahead of a pause); the next decodes read its text as their context."""
-        if resumed - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE:
-            open_turn.drop_ahead()
-            return
+        ahead of a pause); the next decodes read its text as their context. While final
+        decodes wait for the model, no new piece is cut: each piece costs a whole Whisper
+        window, so under load a turn goes in fewer, longer pieces."""
         piece, open_turn.ahead = open_turn.ahead, None
+        open_turn.drop_ahead()  # the label made ahead: the turn goes on
+        if resumed - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE:
+            if piece is not None:
+                piece.decoding.cancel()
+            return
         if piece is None:
+            if self._decoder.finals_waiting:
+                return
             piece = self._start_piece(open_turn, resumed, speech_end, from_vad=True)
         open_turn.pieces.append(piece)
         self._context = piece.decoding
