@@ -2,7 +2,7 @@
 
     append(bytes) -> PcmDecoder (16 kHz) -> Silero on the new 32 ms frames only (state kept)
         -> TurnDetector (server VAD) -> speech_started / speech_stopped / timeout
-        -> open turn: finished pieces (the speech before a pause, once it is long enough)
+        -> open turn: finished pieces (the speech before a gap, once it is long enough)
            decoded while the turn goes on; a greedy preview of the rest every
            ``realtime_partial_interval_ms`` (longer under load: a budget all sessions share)
            -> deltas
