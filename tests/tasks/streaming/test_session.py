@@ -319,3 +319,16 @@ def test_a_final_decode_goes_before_previews_queued_ahead_of_it(run, engine):
     *_, (text, _, _) = run(race())
     assert finished[0] == "final", finished
     assert wer(LJ_1_TEXT, text) < 0.15
+
+
+def test_a_turn_cut_into_pieces_at_a_short_gap_reads_as_one_turn_of_both_sentences(run, engine):
+    """Two sentences 0.2 s apart are one turn (no pause), decoded in two pieces: the speech
+    before the gap as soon as speech comes back, the rest at the end; both texts, in order."""
+    second = speech(EVAL_DIR / "asr_ljspeech" / "LJ001-0004.flac")
+    second_text = (
+        "produced the block books, which were the immediate predecessors of the true printed book,"
+    )
+    parts = [silence(0.5), speech(LJ_1), silence(0.2), second, silence(1.2)]
+    events = run(stream(engine, LiveOptions(format=PCM16K), parts, speed=2.0))
+    (final,) = completed(events)
+    assert wer(f"{LJ_1_TEXT} {second_text}", final.transcript) < 0.15, final.transcript
