@@ -6,8 +6,9 @@ three AMI openings, 30 s each) at real time in 100 ms chunks and time every even
 
 - WER of the joined ``completed`` turns against the STM (sample) and against Tympan's
   whole-file transcription of the same clip (all four); Whisper's normaliser.
-- End of speech (the RTTM's last speech end inside a turn) -> ``completed``: p50 / p95; speech
-  start -> first ``delta``.
+- End of speech (the RTTM's last speech end inside a turn) -> ``completed``: p50 / p95, split
+  into end of speech -> ``speech_stopped`` (server VAD waiting out ``silence_duration_ms``) and
+  ``speech_stopped`` -> ``completed`` (decoding); speech start -> first ``delta``.
 - Speaker labels of live turns against the RTTM: a turn's reference speaker is the one who
   speaks most inside it; labels are mapped one-to-one to reference speakers (Hungarian).
 - Concurrency: N sessions at once (a 20 s stretch of the sample), p95 of speech stop ->
@@ -58,7 +59,7 @@ DIARIZATION = EVAL_DIR / "diarization"
 CLIPS = ["sample", "ami_EN2002a_0000_0030", "ami_EN2005a_0000_0030", "ami_ES2003a_0000_0030"]
 CHUNK = 0.1
 SILENCE_MS = 500
-LEVELS = (1, 2, 4, 6)
+LEVELS = (1, 2, 4, 6, 8)
 GOAL_P95 = 1.5
 RATE = 16_000
 THREADS = os.cpu_count() or 1
@@ -143,14 +144,20 @@ async def stream_live(url: str, samples: np.ndarray, speakers: bool = False) -> 
                 await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
 
         sender = asyncio.create_task(send())
-        committed = completed = 0
-        while not sender.done() or completed < committed:
+        started = committed = completed = 0
+        deadline = float("inf")  # a server behind real time still ends its turns: wait for them
+        while (not sender.done() or completed < max(started, committed)) and (
+            time.perf_counter() < deadline
+        ):
+            if sender.done() and deadline == float("inf"):
+                deadline = time.perf_counter() + 120
             try:
                 message = await asyncio.wait_for(ws.recv(), timeout=1.0)
             except TimeoutError:
                 continue
             event = json.loads(message)
             result.events.append((time.perf_counter(), event))
+            started += event["type"] == "input_audio_buffer.speech_started"
             committed += event["type"] == "input_audio_buffer.committed"
             completed += event["type"].endswith("transcription.completed")
             completed += event["type"].endswith("transcription.failed")
@@ -247,7 +254,8 @@ def _whole_file(url: str, samples: np.ndarray) -> str:
 
 
 def quality(url: str) -> str:
-    rows, latencies, first_deltas = [], [], []
+    rows, first_deltas = [], []
+    latencies: dict[str, list[float]] = {"completed": [], "stopped": [], "decoding": []}
     for name in CLIPS:
         path = DIARIZATION / (f"{name}.wav" if name == "sample" else f"{name}.flac")
         samples = decode_audio(path).samples
@@ -259,7 +267,10 @@ def quality(url: str) -> str:
         for turn in turns:
             ends = [end for start, end, _ in reference if turn["start"] <= end <= turn["end"] + 0.5]
             if ends:
-                latencies.append(turn["completed_at"] - stream.wall(max(ends)))
+                speech_end = stream.wall(max(ends))
+                latencies["completed"].append(turn["completed_at"] - speech_end)
+                latencies["stopped"].append(turn["stopped_at"] - speech_end)
+            latencies["decoding"].append(turn["completed_at"] - turn["stopped_at"])
             if turn["first_delta_at"] is not None:
                 onset = turn["start"] + TurnDetection().prefix_padding_ms / 1000
                 first_deltas.append(turn["first_delta_at"] - stream.wall(onset))
@@ -289,12 +300,14 @@ def quality(url: str) -> str:
     timing = markdown_table(
         ["measure", "p50 s", "p95 s", "n"],
         [
-            [
-                "end of speech (RTTM) -> completed",
-                _percentile(latencies, 50),
-                _percentile(latencies, 95),
-                len(latencies),
-            ],
+            *(
+                [label, _percentile(values, 50), _percentile(values, 95), len(values)]
+                for label, values in (
+                    ("end of speech (RTTM) -> completed", latencies["completed"]),
+                    ("end of speech (RTTM) -> speech_stopped (VAD)", latencies["stopped"]),
+                    ("speech_stopped (VAD) -> completed", latencies["decoding"]),
+                )
+            ),
             [
                 "speech start -> first delta",
                 _percentile(first_deltas, 50),

@@ -416,7 +416,8 @@ class Settings(BaseSettings):
     realtime_partial_interval_ms: int = Field(
         1000,
         ge=100,
-        description="How often the open turn of a live session is re-decoded for delta events.",
+        description="How often the open turn of a live session is re-decoded for delta events "
+        "(at most; under load the sessions share a budget and preview less often).",
     )
     wyoming_uri: str | None = Field(
         None,

@@ -185,3 +185,25 @@ def test_a_batch_shows_in_the_trace_of_each_request_with_items_in_it() -> None:
         [inference] = [s for s in mine if s.name == "inference"]
         assert inference.attributes == {"tympan.queue": "asr:test", "tympan.batch_size": 3}
         assert all(s.context.trace_id == context.trace_id for s in mine)
+
+
+def test_background_items_run_after_every_waiting_foreground_item_never_beside_one() -> None:
+    seen: list[list[str]] = []
+
+    async def record(items: list[str]) -> list[str]:
+        seen.append(list(items))
+        await asyncio.sleep(0.02)
+        return items
+
+    async def main() -> None:
+        queue = BatchQueue(record, max_batch=8, max_wait=0.0)
+        first = asyncio.create_task(queue.submit("busy"))
+        await asyncio.sleep(0.005)  # "busy" runs; the rest wait for it, previews first
+        waiting = [asyncio.create_task(queue.submit(p, background=True)) for p in ("p1", "p2")]
+        waiting += [asyncio.create_task(queue.submit(f)) for f in ("f1", "f2")]
+        await asyncio.sleep(0)
+        assert queue.pending == 4 and queue.pending_foreground == 2 and queue.running == 1
+        await asyncio.gather(first, *waiting)
+
+    _run(main())
+    assert seen == [["busy"], ["f1", "f2"], ["p1", "p2"]]

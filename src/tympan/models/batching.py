@@ -15,6 +15,10 @@ request with items in it: the worker serves every caller, so the items carry the
 The queue is bounded by callers, not items: a request takes an ``admission`` before its work
 starts (all its items may then queue), and past ``max_callers`` admissions the next request is
 refused with ``Overloaded`` (503, Retry-After) instead of waiting in an ever longer line.
+
+Items submitted as ``background`` (a live session's preview of a turn still going) only ever
+run in batches of their own, when no other item waits: a final text is never held behind a
+preview that could be redone later.
 """
 
 from __future__ import annotations
@@ -53,6 +57,16 @@ class BatchStats:
         return self.items / self.batches if self.batches else 0.0
 
 
+@dataclass(slots=True)
+class _Entry(Generic[I, R]):
+    """A waiting item: its caller's future, its queue span, and whether it may wait."""
+
+    item: I
+    future: asyncio.Future[R]
+    waiting: StageSpan
+    background: bool
+
+
 class BatchQueue(Generic[I, R]):
     """Submit items one by one from any number of coroutines; they are run in batches.
 
@@ -85,7 +99,7 @@ class BatchQueue(Generic[I, R]):
         self.max_wait = max_wait
         self.name = name
         self.stats = BatchStats()
-        self._pending: list[tuple[I, asyncio.Future[R], StageSpan]] = []
+        self._pending: list[_Entry[I, R]] = []
         self._full = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._free = asyncio.Semaphore(parallel)  # batches that may start now
@@ -118,10 +132,24 @@ class BatchQueue(Generic[I, R]):
         finally:
             self._admitted -= 1
 
-    async def submit(self, item: I) -> R:
-        """Queue ``item`` and wait for its result (a cancelled wait drops the item)."""
+    @property
+    def running(self) -> int:
+        """Batches running now."""
+        return len(self._running)
+
+    @property
+    def pending_foreground(self) -> int:
+        """Items waiting for a batch that are not ``background``."""
+        return sum(not entry.background for entry in self._pending)
+
+    async def submit(self, item: I, *, background: bool = False) -> R:
+        """Queue ``item`` and wait for its result (a cancelled wait drops the item).
+
+        ``background`` items run only when no other item waits, in batches of their own.
+        """
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future, start_span("queue", queue=self.name)))
+        span = start_span("queue", queue=self.name)
+        self._pending.append(_Entry(item, future, span, background))
         QUEUE_DEPTH.labels(self.name).set(len(self._pending))
         if len(self._pending) >= self.max_batch:
             self._full.set()
@@ -140,11 +168,11 @@ class BatchQueue(Generic[I, R]):
                 # Give concurrent callers a moment to join; a full batch goes at once.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), self.max_wait)
-            taken, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            taken = self._take()
             QUEUE_DEPTH.labels(self.name).set(len(self._pending))
-            for _, _, waiting in taken:
-                waiting.end()
-            live = [entry for entry in taken if not entry[1].done()]
+            for entry in taken:
+                entry.waiting.end()
+            live = [entry for entry in taken if not entry.future.done()]
             if not live:
                 self._free.release()
                 continue
@@ -152,26 +180,36 @@ class BatchQueue(Generic[I, R]):
             self._running.add(batch)
             batch.add_done_callback(self._batch_done)
 
+    def _take(self) -> list[_Entry[I, R]]:
+        """The next batch, in submission order: foreground items first and alone; background
+        items only when no foreground item waits."""
+        foreground = [entry for entry in self._pending if not entry.background]
+        taken = (foreground or self._pending)[: self.max_batch]
+        chosen = {id(entry) for entry in taken}
+        self._pending = [entry for entry in self._pending if id(entry) not in chosen]
+        return taken
+
     def _batch_done(self, batch: asyncio.Task[None]) -> None:
         self._running.discard(batch)
         self._free.release()
 
-    async def _run(self, batch: list[tuple[I, asyncio.Future[R], StageSpan]]) -> None:
+    async def _run(self, batch: list[_Entry[I, R]]) -> None:
         self.stats.batches += 1
         self.stats.items += len(batch)
         self.stats.largest = max(self.stats.largest, len(batch))
         BATCH_SIZE.labels(self.name).observe(len(batch))
         log.debug("%s: batch of %d (%d waiting)", self.name, len(batch), len(self._pending))
-        traces = [waiting.parent for _, _, waiting in batch]
+        traces = [entry.waiting.parent for entry in batch]
         try:
             with shared_span("inference", traces, queue=self.name, batch_size=len(batch)):
-                results = await self._run_batch([item for item, _, _ in batch])
+                results = await self._run_batch([entry.item for entry in batch])
         except Exception as exc:  # the whole batch failed: every caller sees why
-            for _, future, _ in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            for entry in batch:
+                if not entry.future.done():
+                    entry.future.set_exception(exc)
             return
-        for (_, future, _), result in zip(batch, results, strict=True):
+        for entry, result in zip(batch, results, strict=True):
+            future = entry.future
             if future.done():
                 continue
             if isinstance(result, BaseException):

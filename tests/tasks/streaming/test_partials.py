@@ -44,3 +44,20 @@ def test_concatenated_deltas_spell_the_final_text_when_it_extends_them():
     deltas = [partial.update(h) for h in ("one two", "one two three", "one two three four")]
     deltas.append(partial.finish("one two three four five"))
     assert "".join(deltas).strip() == "one two three four five"
+
+
+def test_deltas_go_on_after_a_decode_changed_words_already_sent():
+    partial = PartialText()
+    partial.update("I need to design")
+    partial.update("I need to design it")
+    partial.update("I needed to sign in")
+    assert partial.update("I needed to sign in now") == " in"
+
+
+def test_stable_words_are_sent_without_a_second_decode_agreeing():
+    partial = PartialText()
+    assert partial.update("Hello there") == " Hello"
+    assert partial.update("Oh, hello there. I didn't know you", stable=3) == " there."
+    assert partial.update("Oh, hello there. I didn't know you were", stable=3) == (
+        " I didn't know you"
+    )

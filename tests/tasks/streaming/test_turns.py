@@ -77,3 +77,19 @@ def test_a_pause_is_announced_before_the_end_and_again_after_speech_comes_back()
     assert boundaries == [("start", 20), ("pause", 60), ("pause", 110), ("end", 110)]
     quiet = TurnDetector(TurnDetection(silence_duration_ms=640), max_turn_seconds=30)
     assert [b.kind for b in _push_all(quiet, p)] == ["start", "end"]  # no pause_frames
+
+
+def test_speech_coming_back_after_a_gap_resumes_the_turn_and_a_shorter_dip_does_not():
+    p = np.zeros(200, np.float32)
+    p[20:60] = p[72:100] = p[105:130] = p[133:150] = 0.9  # gaps of 12, 5 and 3 frames
+    detection = TurnDetection(silence_duration_ms=500)
+    detector = TurnDetector(detection, 30, pause_frames=10, gap_frames=5)
+    boundaries = _push_all(detector, p)
+    assert [(b.kind, b.frame, b.silence_from) for b in boundaries] == [
+        ("start", 20, None),
+        ("pause", 60, None),
+        ("resume", 72, 60),
+        ("resume", 105, 100),
+        ("pause", 150, None),
+        ("end", 150, None),
+    ]

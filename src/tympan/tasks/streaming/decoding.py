@@ -2,7 +2,10 @@
 
 Partial previews (greedy, one 30 s window) and final decodes (chunks planned on the turn's
 own frame probabilities, beam search with temperature fallback) both go through the model's
-ASR ``BatchQueue``, the one file requests use. The speaker of a turn comes from its embedding.
+ASR ``BatchQueue``, the one file requests use; previews as background items, so they never
+delay a final. Each decode is prompted with the text heard before it (the session's earlier
+pieces and turns), as Whisper conditions each window on the previous one. The speaker of a
+turn comes from its embedding.
 """
 
 from __future__ import annotations
@@ -25,7 +28,15 @@ from tympan.tasks.asr.results import join_chunks
 from tympan.tasks.streaming.engine import LiveEngine
 from tympan.tasks.streaming.labels import SpeakerLabeller
 
-__all__ = ["TurnDecoder"]
+__all__ = ["CONTEXT_WORDS", "TurnDecoder", "with_context"]
+
+CONTEXT_WORDS = 60
+"""Words of earlier text a decode is prompted with (Whisper keeps at most 223 tokens)."""
+
+
+def with_context(context: str, text: str) -> str:
+    """The context the next decode gets once ``text`` was heard after ``context``."""
+    return " ".join([*context.split(), *text.split()][-CONTEXT_WORDS:])
 
 
 class TurnDecoder:
@@ -43,8 +54,20 @@ class TurnDecoder:
 
     @property
     def queue_busy(self) -> bool:
-        """Whether the model's queue has work waiting (a preview would only delay it)."""
-        return self.engine.transcriber.queue(self.model_id).pending > 0
+        """Whether the model is decoding or has work waiting: a preview started now would go
+        stale in the queue, or hold the model when a final decode comes (a running batch
+        cannot give way)."""
+        queue = self.engine.transcriber.queue(self.model_id)
+        return queue.pending > 0 or queue.running > 0
+
+    @property
+    def finals_waiting(self) -> bool:
+        """Whether final decodes wait in the model's queue (a guess would only delay them)."""
+        return self.engine.transcriber.queue(self.model_id).pending_foreground > 0
+
+    def _prompt(self, context: str) -> str | None:
+        """The session's prompt followed by the text heard just before (either may be empty)."""
+        return " ".join(part for part in (self.prompt, context) if part) or None
 
     async def resolve_language(self, samples: np.ndarray) -> str:
         """The session's language: as set, else detected once on the first speech."""
@@ -58,8 +81,9 @@ class TurnDecoder:
                 )
         return self.language
 
-    async def preview(self, samples: np.ndarray, start: float) -> str:
-        """A quick greedy text of the open turn so far (``start``: its time in the session)."""
+    async def preview(self, samples: np.ndarray, start: float, context: str = "") -> str:
+        """A quick greedy text of the open turn so far (``start``: its time in the session;
+        ``context``: the text heard before it)."""
         language = await self.resolve_language(samples)
         options = TranscribeOptions(language=language, beam_size=1, best_of=1, timestamps=False)
         greedy = replace(
@@ -68,8 +92,9 @@ class TurnDecoder:
             compression_ratio_threshold=None,
             log_prob_threshold=None,
         )
-        job = ChunkJob(samples, start, greedy, self.prompt, self.hotwords)
-        segments = await self.engine.transcriber.queue(self.model_id).submit(job)
+        job = ChunkJob(samples, start, greedy, self._prompt(context), self.hotwords)
+        queue = self.engine.transcriber.queue(self.model_id)
+        segments = await queue.submit(job, background=True)  # finals go first
         return "".join(segment.text for segment in segments)
 
     async def final(
@@ -80,8 +105,10 @@ class TurnDecoder:
         *,
         from_vad: bool,
         with_words: bool,
+        context: str = "",
     ) -> tuple[str, list[Segment], str]:
-        """A committed turn's text, segments and language, decoded as a file's chunks are.
+        """A finished piece of a turn: its text, segments and language, decoded as a file's
+        chunks are (``context``: the text heard before it).
 
         Audio without speech is empty text, unless server VAD heard speech in it (then the
         whole turn is decoded, whatever its probabilities say).
@@ -103,7 +130,7 @@ class TurnDecoder:
                 samples[round(c.start * SAMPLE_RATE) : round(c.end * SAMPLE_RATE)],
                 start + c.start,
                 decode,
-                self.prompt,
+                self._prompt(context),
                 self.hotwords,
             )
             for c in chunks
@@ -111,6 +138,21 @@ class TurnDecoder:
         decoded = await asyncio.gather(*(queue.submit(job) for job in jobs))
         joined = join_chunks(
             list(decoded),
+            task="transcribe",
+            language=language_name(language),
+            duration=duration,
+            with_words=with_words,
+        )
+        return joined.text, joined.segments, language
+
+    @staticmethod
+    def join(
+        pieces: list[tuple[str, list[Segment], str]], duration: float, *, with_words: bool
+    ) -> tuple[str, list[Segment], str]:
+        """A turn's text, segments and language from its pieces' (in time order)."""
+        language = pieces[-1][2]
+        joined = join_chunks(
+            [segments for _, segments, _ in pieces],
             task="transcribe",
             language=language_name(language),
             duration=duration,

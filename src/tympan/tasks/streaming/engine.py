@@ -2,7 +2,8 @@
 
 The model manager (Silero and the speaker encoder run in its pool), the ASR ``Transcriber``
 (so live turns and file requests meet in the same per-model batching queue), the enrolled
-speakers, and the count of open sessions (``realtime_max_sessions``).
+speakers, the count of open sessions (``realtime_max_sessions``) and the preview budget they
+share.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tympan.store.db import Database
 from tympan.store.glossaries import GlossaryStore
 from tympan.tasks.asr import Transcriber, transcriber_for
 from tympan.tasks.speakers import SPEAKER_TASK, SpeakerEncoder, VoiceprintIndex, enrolled_index
+from tympan.tasks.streaming.budget import PreviewBudget
 from tympan.tasks.vad import SILERO_MODEL_ID, SileroState
 
 __all__ = ["LiveEngine", "live_engine"]
@@ -37,6 +39,7 @@ class LiveEngine:
         self.db = db
         self.transcriber: Transcriber = transcriber_for(manager, settings)
         self.open_sessions = 0
+        self.previews = PreviewBudget()
 
     def acquire(self) -> None:
         """Count a new session in; ``Overloaded`` (503) past ``realtime_max_sessions``."""
@@ -50,6 +53,12 @@ class LiveEngine:
             )
         self.open_sessions += 1
         LIVE_SESSIONS.inc()
+
+    def preview_interval(self) -> float:
+        """Seconds each session waits between previews of its open turn at the current load
+        (``realtime_partial_interval_ms`` at least)."""
+        base = self.settings.realtime_partial_interval_ms / 1000
+        return self.previews.interval(base, self.open_sessions)
 
     def release(self) -> None:
         """Count a session out."""

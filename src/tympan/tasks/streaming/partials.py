@@ -2,7 +2,10 @@
 
 Each partial decode re-reads the whole open turn, and its last words often change as more
 audio arrives. A word is sent once two decodes in a row agree on it and on every word before
-it (local agreement), so deltas rarely need taking back; the final decode sends the rest.
+it (local agreement), or once it is stable (the final text of a finished piece of the turn),
+so deltas rarely need taking back; the final decode sends the rest. When a later decode
+changed words already sent, the sent words are aligned to it and deltas go on from where they
+end there.
 """
 
 from __future__ import annotations
@@ -29,6 +32,19 @@ def _common_prefix(first: list[str], second: list[str]) -> int:
     return count
 
 
+def _sent_end(sent: list[str], words: list[str]) -> int:
+    """Where the ``sent`` words end in ``words``, aligned word by word (difflib), so a word
+    changed in between (``concerned`` -> ``concern``) does not lose the place."""
+    blocks = SequenceMatcher(
+        a=[_key(w) for w in sent], b=[_key(w) for w in words], autojunk=False
+    ).get_matching_blocks()
+    matched = [block for block in blocks if block.size]
+    if not matched:
+        return min(len(words), len(sent))
+    last = matched[-1]
+    return min(len(words), last.b + last.size + len(sent) - (last.a + last.size))
+
+
 class PartialText:
     """What has been sent of one turn's text, and the last hypothesis seen."""
 
@@ -36,8 +52,9 @@ class PartialText:
         self.sent: list[str] = []
         self._previous: list[str] = []
 
-    def update(self, hypothesis: str) -> str:
-        """The delta to send after a partial decode (empty when nothing new is agreed).
+    def update(self, hypothesis: str, stable: int = 0) -> str:
+        """The delta to send after a partial decode (empty when nothing new is agreed);
+        its first ``stable`` words are final already.
 
         The first decode has nothing to agree with: all its words but the last (the one
         most likely cut off mid-word) count as agreed, so the first delta comes early.
@@ -45,11 +62,13 @@ class PartialText:
         words = hypothesis.split()
         first = not self._previous and not self.sent
         agreed = len(words) - 1 if first else _common_prefix(self._previous, words)
+        agreed = max(agreed, min(stable, len(words)))
         self._previous = words
-        if agreed <= len(self.sent) or _common_prefix(self.sent, words) < len(self.sent):
+        sent_end = _sent_end(self.sent, words)
+        if agreed <= sent_end:
             return ""
-        new, self.sent = words[len(self.sent) : agreed], words[:agreed]
-        return " " + " ".join(new)
+        self.sent = words[:agreed]
+        return " " + " ".join(words[sent_end:agreed])
 
     def finish(self, final: str) -> str:
         """The last delta: the final text's words after those already sent.
@@ -60,15 +79,6 @@ class PartialText:
         event carries the corrected text whole.
         """
         words = final.split()
-        blocks = SequenceMatcher(
-            a=[_key(w) for w in self.sent], b=[_key(w) for w in words], autojunk=False
-        ).get_matching_blocks()
-        matched = [block for block in blocks if block.size]
-        a_end, b_end = (
-            (matched[-1].a + matched[-1].size, matched[-1].b + matched[-1].size)
-            if matched
-            else (0, 0)
-        )
-        cut = min(len(words), b_end + len(self.sent) - a_end)
+        cut = _sent_end(self.sent, words)
         self.sent = words
         return " " + " ".join(words[cut:]) if cut < len(words) else ""

@@ -2,14 +2,20 @@
 
     append(bytes) -> PcmDecoder (16 kHz) -> Silero on the new 32 ms frames only (state kept)
         -> TurnDetector (server VAD) -> speech_started / speech_stopped / timeout
-        -> open turn: a greedy partial decode every ``realtime_partial_interval_ms`` -> deltas
-        -> committed turn: chunks planned on its frame probabilities -> the model's ASR
-           BatchQueue (shared with file requests) -> completed, with the speaker's name
+        -> open turn: finished pieces (the speech before a gap, once it is long enough)
+           decoded while the turn goes on; a greedy preview of the rest every
+           ``realtime_partial_interval_ms`` (longer under load: a budget all sessions share)
+           -> deltas
+        -> committed turn: only its last piece left to decode (chunks planned on its frame
+           probabilities) -> the model's ASR BatchQueue (shared with file requests)
+           -> completed (the pieces' text joined), with the speaker's name
 
 Client commands (audio, commit, clear, update) are handled in order by one worker task;
-finished turns are reported in the order they were committed. Partial decodes are previews:
-one at a time per turn, and skipped while the model's queue has work waiting, so they never
-delay a final text. The session holds at most
+finished turns are reported in the order they were committed. Each decode is prompted with
+the text before it (earlier pieces and turns), so a turn cut into pieces reads as a file's
+windows do. Partial decodes are previews: one at a time per turn, of the audio not decoded
+yet, started only while the model is idle, and queued behind every final, so they rarely
+delay a final text (at most by one preview already running). The session holds at most
 ``realtime_max_buffer_seconds`` of audio that is not transcribed yet and refuses appends
 beyond it, so a client sending faster than the model keeps up is told, not dropped silently.
 """
@@ -20,9 +26,9 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,7 +43,7 @@ from tympan.tasks.asr import (
 from tympan.tasks.asr.formats import word_logprobs
 from tympan.tasks.asr.glossary import glossary_hotwords
 from tympan.tasks.speakers import default_threshold
-from tympan.tasks.streaming.decoding import TurnDecoder
+from tympan.tasks.streaming.decoding import TurnDecoder, with_context
 from tympan.tasks.streaming.engine import LiveEngine
 from tympan.tasks.streaming.events import (
     Cleared,
@@ -56,7 +62,14 @@ from tympan.tasks.streaming.events import (
 from tympan.tasks.streaming.labels import SpeakerLabeller
 from tympan.tasks.streaming.noise import LiveNoiseReduction
 from tympan.tasks.streaming.options import LiveOptions
-from tympan.tasks.streaming.partials import PartialText
+from tympan.tasks.streaming.pieces import (
+    CommittedTurn,
+    OpenTurn,
+    Piece,
+    PieceText,
+    context_after,
+    retrieved,
+)
 from tympan.tasks.streaming.turns import TurnBoundary, TurnDetector
 from tympan.tasks.vad import SileroState
 from tympan.tasks.vad.segments import FRAME_SAMPLES
@@ -68,49 +81,13 @@ log = logging.getLogger(__name__)
 _MIN_COMMIT_SECONDS = 0.1  # OpenAI refuses to commit less
 _END_PAD_SECONDS = 0.3  # audio kept after a turn's last speech frame (Whisper's lead-out)
 _MIN_PARTIAL_SECONDS = 1.0  # a first decode of less holds a word or two
+_MIN_PIECE_SECONDS = 3.0  # speech before a gap kept as a finished piece of the open turn
+_GAP_SECONDS = 0.15  # a silence that ends a piece (shorter than a pause: between phrases)
 
 
 def new_item_id() -> str:
     """An id in OpenAI's style for a conversation item (one turn)."""
     return "item_" + uuid.uuid4().hex[:20]
-
-
-_Decoded = tuple[tuple[str, list[Segment], str], str | None]
-"""A turn's (text, segments, language) and its speaker label."""
-
-
-def _retrieved(future: asyncio.Future[_Decoded]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
-@dataclass(slots=True)
-class _OpenTurn:
-    item_id: str
-    start: int  # sample index in the session
-    partial: PartialText = field(default_factory=PartialText)
-    partial_at: int = 0
-    partial_task: asyncio.Task[None] | None = None
-    ahead: tuple[int, asyncio.Future[_Decoded]] | None = None  # (end sample, its decode)
-    closed: bool = False
-
-    def drop_ahead(self) -> None:
-        """Cancel the decode made ahead of a pause (speech came back, or the turn is gone)."""
-        if self.ahead is not None:
-            self.ahead[1].cancel()
-            self.ahead = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Turn:
-    """A committed turn: its audio, its frame probabilities and what was sent of it."""
-
-    item_id: str
-    start: int
-    samples: np.ndarray
-    probabilities: np.ndarray
-    from_vad: bool
-    partial: PartialText
 
 
 class LiveSession:
@@ -140,7 +117,8 @@ class LiveSession:
         self._floor = 0  # audio before this sample is committed or cleared
         self._queued = 0  # samples appended but not yet scored
         self._in_flight = 0  # samples committed but not yet transcribed
-        self._turn: _OpenTurn | None = None
+        self._turn: OpenTurn | None = None
+        self._context: asyncio.Future[PieceText] | None = None  # the last decode kept
         self._previous_item: str | None = None
         self._last_report: asyncio.Task[None] | None = None
         self._turn_tasks: set[asyncio.Task[None]] = set()
@@ -242,7 +220,7 @@ class LiveSession:
         self._expiry.cancel()
         tasks = [self._worker, *self._turn_tasks]
         if self._turn is not None:
-            self._turn.drop_ahead()
+            self._turn.drop()
             if self._turn.partial_task is not None:
                 tasks.append(self._turn.partial_task)
         for task in tasks:
@@ -262,7 +240,8 @@ class LiveSession:
         if detection is None:
             return None
         pause = math.ceil(_END_PAD_SECONDS * SAMPLE_RATE / FRAME_SAMPLES)  # its audio is all in
-        return TurnDetector(detection, MAX_CHUNK_SECONDS, pause_frames=pause)
+        gap = math.ceil(_GAP_SECONDS * SAMPLE_RATE / FRAME_SAMPLES)
+        return TurnDetector(detection, MAX_CHUNK_SECONDS, pause_frames=pause, gap_frames=gap)
 
     def _emit(self, event: LiveEvent) -> None:
         if not self._closed:
@@ -330,19 +309,22 @@ class LiveSession:
         at = boundary.frame * FRAME_SAMPLES
         if boundary.kind == "start":
             padding = 0 if boundary.forced else round(self._padding_seconds * SAMPLE_RATE)
-            turn = _OpenTurn(new_item_id(), max(self._floor, self._buffer_start, at - padding))
-            turn.partial_at = turn.start
+            start = max(self._floor, self._buffer_start, at - padding)
+            turn = OpenTurn(new_item_id(), start, self._context, partial_at=start)
             self._turn = turn
             self._emit(SpeechStarted(turn.item_id, turn.start / SAMPLE_RATE))
         elif boundary.kind == "pause" and self._turn is not None:
-            self._decode_ahead(self._turn, self._vad_end(at))
+            self._decode_ahead(self._turn, at)
+        elif boundary.kind == "resume" and self._turn is not None:
+            assert boundary.silence_from is not None
+            self._keep_piece(self._turn, boundary.silence_from * FRAME_SAMPLES, at)
         elif boundary.kind == "end" and self._turn is not None:
             turn, self._turn = self._turn, None
             self._emit(SpeechStopped(turn.item_id, at / SAMPLE_RATE))
             end = at if boundary.forced else self._vad_end(at)
             self._commit(turn, end, from_vad=True)
         elif boundary.kind == "timeout":
-            turn = _OpenTurn(new_item_id(), max(self._floor, self._buffer_start))
+            turn = OpenTurn(new_item_id(), max(self._floor, self._buffer_start), self._context)
             self._emit(TimeoutTriggered(turn.item_id, turn.start / SAMPLE_RATE, at / SAMPLE_RATE))
             self._commit(turn, at, from_vad=False)
 
@@ -350,17 +332,76 @@ class LiveSession:
         """Where a turn that server VAD ends after ``speech_end`` stops: Whisper's lead-out."""
         return min(speech_end + round(_END_PAD_SECONDS * SAMPLE_RATE), self._received)
 
-    def _decode_ahead(self, open_turn: _OpenTurn, end: int) -> None:
-        """Start decoding the open turn as if it ended at ``end`` (a pause), when the model is
-        idle: if the silence lasts, the commit takes this decode instead of starting one, and
-        ``completed`` follows the end of speech by the silence alone, not silence + decode."""
+    def _decode_ahead(self, open_turn: OpenTurn, speech_end: int) -> None:
+        """Start decoding the open turn's audio since its last piece as if the turn ended at a
+        pause (``speech_end``): if the silence lasts, the commit takes this decode and
+        ``completed`` follows the end of speech by the silence alone, not silence + decode;
+        if speech comes back, a long enough stretch is kept as a finished piece. A shorter
+        one is only a guess, made when no final decode waits (it must not delay them)."""
         open_turn.drop_ahead()
-        if self._decoder.queue_busy:
-            return  # under load a guess must not delay other sessions' final texts
-        turn = self._slice(open_turn, end, from_vad=True)
-        decoding = asyncio.ensure_future(self._decode(turn))
-        decoding.add_done_callback(_retrieved)  # a dropped guess's failure is nobody's error
-        open_turn.ahead = (end, decoding)
+        end = self._vad_end(speech_end)
+        if end - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE and self._decoder.finals_waiting:
+            return
+        open_turn.ahead = self._start_piece(open_turn, end, speech_end, from_vad=True)
+        open_turn.label_ahead = self._start_label(open_turn, end)
+
+    def _start_label(self, open_turn: OpenTurn, end: int) -> asyncio.Future[str | None] | None:
+        """Label the turn's audio up to ``end`` (None when the session names no speakers)."""
+        if not self.options.speakers:
+            return None
+        samples, _ = self._audio(max(open_turn.start, self._buffer_start), end)
+        labelling = asyncio.ensure_future(self._decoder.speaker(samples))
+        labelling.add_done_callback(retrieved)
+        return labelling
+
+    def _keep_piece(self, open_turn: OpenTurn, speech_end: int, resumed: int) -> None:
+        """Speech came back at ``resumed`` after a gap from ``speech_end``: the audio before
+        it is a finished piece of the turn when it is long enough, decoded now (or already,
+        ahead of a pause); the next decodes read its text as their context. While final
+        decodes wait for the model, no new piece is cut: each piece costs a whole Whisper
+        window, so under load a turn goes in fewer, longer pieces."""
+        piece, open_turn.ahead = open_turn.ahead, None
+        open_turn.drop_ahead()  # the label made ahead: the turn goes on
+        if resumed - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE:
+            if piece is not None:
+                piece.decoding.cancel()
+            return
+        if piece is None:
+            if self._decoder.finals_waiting:
+                return
+            piece = self._start_piece(open_turn, resumed, speech_end, from_vad=True)
+        open_turn.pieces.append(piece)
+        self._context = piece.decoding
+
+    def _start_piece(self, open_turn: OpenTurn, end: int, resume: int, *, from_vad: bool) -> Piece:
+        """Decode the open turn's audio from its cut to ``end``, after the last decode kept."""
+        start = max(open_turn.cut, self._buffer_start)
+        samples, probabilities = self._audio(start, end)
+        decoding = asyncio.ensure_future(
+            self._decode_piece(samples, probabilities, start, from_vad, self._context)
+        )
+        decoding.add_done_callback(retrieved)  # a dropped guess's failure is nobody's error
+        return Piece(start, end, resume, decoding)
+
+    async def _decode_piece(
+        self,
+        samples: np.ndarray,
+        probabilities: np.ndarray,
+        start: int,
+        from_vad: bool,
+        before: asyncio.Future[PieceText] | None,
+    ) -> PieceText:
+        """A piece's text, prompted with the text before it (so it waits for that decode)."""
+        context = await context_after(before)
+        text, segments, language = await self._decoder.final(
+            samples,
+            probabilities,
+            start / SAMPLE_RATE,
+            from_vad=from_vad,
+            with_words=self.options.logprobs,
+            context=context,
+        )
+        return text, segments, language, with_context(context, text)
 
     def _on_commit(self, *, quiet: bool) -> None:
         if quiet and self._detector is not None and self._turn is None:
@@ -376,7 +417,7 @@ class LiveSession:
                 "of audio.",
                 code="input_audio_buffer_commit_empty",
             )
-        turn, self._turn = (self._turn or _OpenTurn(new_item_id(), start)), None
+        turn, self._turn = (self._turn or OpenTurn(new_item_id(), start, self._context)), None
         if self._detector is not None:
             self._detector.reset(end // FRAME_SAMPLES)
         self._commit(turn, end, from_vad=False)
@@ -384,7 +425,7 @@ class LiveSession:
     def _on_clear(self) -> None:
         if self._turn is not None:
             self._turn.closed = True
-            self._turn.drop_ahead()
+            self._turn.drop()
             self._turn = None
         if self._detector is not None:
             self._detector.reset(self._received // FRAME_SAMPLES)
@@ -401,46 +442,48 @@ class LiveSession:
         self._probabilities = self._probabilities[frames:]
         self._buffer_start += frames * FRAME_SAMPLES
 
-    def _slice(self, open_turn: _OpenTurn, end: int, *, from_vad: bool) -> _Turn:
-        """The open turn's audio and frame probabilities up to sample ``end``."""
-        start = max(open_turn.start, self._buffer_start)
+    def _audio(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """The session's samples ``[start, end)`` and their frame probabilities (held audio:
+        ``start`` is at or after ``_buffer_start``)."""
         first, last = start - self._buffer_start, end - self._buffer_start
         frame0 = first // FRAME_SAMPLES
-        return _Turn(
-            open_turn.item_id,
-            start,
-            self._buffer[first:last].copy(),
-            self._probabilities[frame0 : frame0 + math.ceil((last - first) / FRAME_SAMPLES)],
-            from_vad,
-            open_turn.partial,
-        )
+        frames = math.ceil(max(0, last - first) / FRAME_SAMPLES)
+        return self._buffer[first:last].copy(), self._probabilities[frame0 : frame0 + frames]
 
-    def _commit(self, open_turn: _OpenTurn, end: int, *, from_vad: bool) -> None:
+    def _commit(self, open_turn: OpenTurn, end: int, *, from_vad: bool) -> None:
         open_turn.closed = True
         if open_turn.partial_task is not None:
             open_turn.partial_task.cancel()  # a preview still queued gives way to the final
-        ahead = None
-        if open_turn.ahead is not None and open_turn.ahead[0] == end and from_vad:
-            ahead, open_turn.ahead = open_turn.ahead[1], None  # the same audio: decoded already
-        open_turn.drop_ahead()
-        turn = self._slice(open_turn, end, from_vad=from_vad)
+        last, label = open_turn.ahead, open_turn.label_ahead
+        if last is not None and last.end == end and from_vad:
+            open_turn.ahead = open_turn.label_ahead = None  # the same audio: decoded already
+        else:
+            open_turn.drop_ahead()
+            last = self._start_piece(open_turn, end, end, from_vad=from_vad)
+            label = self._start_label(open_turn, end)
+        self._context = last.decoding
+        start = max(open_turn.start, self._buffer_start)
+        pieces = [piece.decoding for piece in (*open_turn.pieces, last)]
+        samples = self._audio(start, end)[0]
+        turn = CommittedTurn(open_turn.item_id, start, samples, open_turn.partial, pieces, label)
         self._emit(Committed(turn.item_id, self._previous_item))
         self._previous_item = turn.item_id
         self._floor = end
         self._trim(end)
         self._in_flight += turn.samples.shape[0]
-        task = asyncio.create_task(self._report(turn, self._last_report, ahead))
+        task = asyncio.create_task(self._report(turn, self._last_report))
         self._last_report = task
         self._turn_tasks.add(task)
         task.add_done_callback(self._turn_tasks.discard)
 
     # -- decoding -------------------------------------------------------------------------
 
-    def _maybe_partial(self, turn: _OpenTurn) -> None:
+    def _maybe_partial(self, turn: OpenTurn) -> None:
         """Start a partial decode of the open turn when it is worth the model's time: the
-        interval has passed since the last one ended, the session has caught up with the
-        audio sent (else the preview is stale at once), and the model's queue is idle."""
-        interval = self.engine.settings.realtime_partial_interval_ms / 1000 * SAMPLE_RATE
+        interval (the engine's, stretched under load) has passed since the last one ended,
+        the session has caught up with the audio sent (else the preview is stale at once),
+        and the model is idle (neither decoding nor with work waiting)."""
+        interval = self.engine.preview_interval() * SAMPLE_RATE
         busy = (
             (turn.partial_task is not None and not turn.partial_task.done())
             or self._queued > 0
@@ -450,13 +493,22 @@ class LiveSession:
         if busy or not long_enough or self._received - turn.partial_at < interval:
             return
         turn.partial_at = self._received
-        first = max(turn.start, self._received - int(MAX_CHUNK_SECONDS * SAMPLE_RATE))
+        first, decoded, context = turn.undecoded()
+        first = max(
+            first, self._buffer_start, self._received - int(MAX_CHUNK_SECONDS * SAMPLE_RATE)
+        )
         samples = self._buffer[first - self._buffer_start :].copy()
-        turn.partial_task = asyncio.create_task(self._partial(turn, samples, first))
+        turn.partial_task = asyncio.create_task(
+            self._partial(turn, samples, first, decoded, context)
+        )
 
-    async def _partial(self, turn: _OpenTurn, samples: np.ndarray, start: int) -> None:
+    async def _partial(
+        self, turn: OpenTurn, samples: np.ndarray, start: int, decoded: str, context: str
+    ) -> None:
+        began = time.perf_counter()
         try:
-            text = await self._decoder.preview(samples, start / SAMPLE_RATE)
+            text = await self._decoder.preview(samples, start / SAMPLE_RATE, context)
+            self.engine.previews.record(time.perf_counter() - began)
         except TympanError as exc:  # a partial is only a preview; the final decode reports
             log.debug("live partial decode failed: %s", exc)
             return
@@ -464,35 +516,21 @@ class LiveSession:
             turn.partial_at = self._received  # the next interval counts from here
         if turn.closed:
             return
-        delta = turn.partial.update(text)
+        delta = turn.partial.update(f"{decoded} {text}", stable=len(decoded.split()))
         if delta:
             self._emit(TranscriptDelta(turn.item_id, delta))
 
-    async def _label(self, turn: _Turn) -> str | None:
-        return await self._decoder.speaker(turn.samples) if self.options.speakers else None
-
-    async def _decode(self, turn: _Turn) -> _Decoded:
-        """A turn's text and its speaker label (the embedding runs beside the decode)."""
-        decoding = self._decoder.final(
-            turn.samples,
-            turn.probabilities,
-            turn.start / SAMPLE_RATE,
-            from_vad=turn.from_vad,
-            with_words=self.options.logprobs,
-        )
-        return await asyncio.gather(decoding, self._label(turn))
-
-    async def _report(
-        self,
-        turn: _Turn,
-        previous: asyncio.Task[None] | None,
-        ahead: asyncio.Future[_Decoded] | None = None,
-    ) -> None:
-        """Transcribe (and label) a committed turn, or take the decode made ahead of its
-        end; report it after the turn before it."""
+    async def _report(self, turn: CommittedTurn, previous: asyncio.Task[None] | None) -> None:
+        """Wait for a committed turn's pieces and its label; report it after the turn before
+        it."""
         outcome: list[LiveEvent]
         try:
-            (text, segments, language), speaker = await (ahead or self._decode(turn))
+            pieces = await asyncio.gather(*turn.pieces)
+            speaker = None if turn.label is None else await turn.label
+            duration = turn.samples.shape[0] / SAMPLE_RATE
+            text, segments, language = self._decoder.join(
+                [piece[:3] for piece in pieces], duration, with_words=self.options.logprobs
+            )
             outcome = self._completed(turn, text, segments, language, speaker)
         except TympanError as exc:
             outcome = [TranscriptFailed(turn.item_id, exc)]
@@ -507,7 +545,12 @@ class LiveSession:
             self._emit(event)
 
     def _completed(
-        self, turn: _Turn, text: str, segments: list[Segment], language: str, speaker: str | None
+        self,
+        turn: CommittedTurn,
+        text: str,
+        segments: list[Segment],
+        language: str,
+        speaker: str | None,
     ) -> list[LiveEvent]:
         start = turn.start / SAMPLE_RATE
         end = start + turn.samples.shape[0] / SAMPLE_RATE

@@ -5,7 +5,9 @@ where turns start and end; the session keeps the audio. Hysteresis as Silero's o
 starts at ``threshold`` (held for ``MIN_START_FRAMES`` frames, so a click is not a turn) and
 continues while the probability stays above ``threshold - 0.15``. A ``pause`` comes first
 when the silence has lasted ``pause_frames`` but not yet ``silence_duration_ms``: the turn
-may end there, so its text can be decoded ahead.
+may end there, so its text can be decoded ahead. ``resume`` says speech came back after a
+gap of at least ``gap_frames`` (shorter than a pause, say a breath between phrases): the audio
+before the gap is a finished piece of the turn, which can be decoded while the turn goes on.
 """
 
 from __future__ import annotations
@@ -28,27 +30,35 @@ _HYSTERESIS = 0.15
 @dataclass(frozen=True, slots=True)
 class TurnBoundary:
     """``start`` (first speech frame), ``end`` (frame after the last speech), ``pause`` (the
-    frame after the last speech, where the turn ends unless speech comes back), or ``timeout``.
+    frame after the last speech, where the turn ends unless speech comes back), ``resume``
+    (the frame where speech came back after a gap that began at ``silence_from``), or
+    ``timeout``.
 
     ``forced`` marks an end (and the start right after it) cut because the turn reached its
     longest length while speech went on: that start takes no padding from the turn before.
     """
 
-    kind: Literal["start", "end", "pause", "timeout"]
+    kind: Literal["start", "end", "pause", "resume", "timeout"]
     frame: int
     forced: bool = False
+    silence_from: int | None = None
 
 
 class TurnDetector:
     """Feed probabilities in order with ``push``; get the turn boundaries they complete."""
 
     def __init__(
-        self, detection: TurnDetection, max_turn_seconds: float, pause_frames: int | None = None
+        self,
+        detection: TurnDetection,
+        max_turn_seconds: float,
+        pause_frames: int | None = None,
+        gap_frames: int | None = None,
     ) -> None:
         self.detection = detection
         self.max_turn_frames = max(1, int(max_turn_seconds / FRAME_SECONDS))
         self.silence_frames = round(detection.silence_duration_ms / 1000 / FRAME_SECONDS)
         self.pause_frames = pause_frames
+        self.gap_frames = gap_frames
         self.idle_frames = (
             None
             if detection.idle_timeout_ms is None
@@ -85,6 +95,8 @@ class TurnDetector:
 
     def _in_turn(self, frame: int, probability: float, out: list[TurnBoundary]) -> None:
         if probability >= self.detection.threshold - _HYSTERESIS:
+            if self.gap_frames is not None and self._silence_run >= self.gap_frames:
+                out.append(TurnBoundary("resume", frame, silence_from=self._last_speech_end))
             self._silence_run = 0
             self._last_speech_end = frame + 1
         else:
