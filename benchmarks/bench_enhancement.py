@@ -38,7 +38,7 @@ from tympan.client import Client
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.models import ModelRegistry
 from tympan.tasks.diarization import DiarizationOptions, diarize
-from tympan.tasks.enhancement import enhance_audio
+from tympan.tasks.enhancement import Enhancer, enhance_audio
 from tympan.tasks.enhancement.snr import estimate_snr_db, mix_at_snr, si_sdr
 from tympan.tasks.speakers import GE2E_MODEL_ID, embed_audio
 from tympan.tasks.speakers.calibration import error_rates
@@ -64,7 +64,7 @@ class Clip:
     text: str
 
 
-def _clips() -> list[Clip]:
+def load_clips() -> list[Clip]:
     rows = [
         ("asr_ljspeech", r)
         for r in read_rows(EVAL_DIR / "asr_ljspeech" / "manifest.csv")[:LJSPEECH_CLIPS]
@@ -78,7 +78,7 @@ def _clips() -> list[Clip]:
     ]
 
 
-def _noises(split: str) -> list[np.ndarray]:
+def load_noises(split: str) -> list[np.ndarray]:
     folder = EVAL_DIR / "noise"
     return [
         decode_audio(folder / row["audio"]).samples
@@ -113,31 +113,34 @@ class Condition:
     errors: dict[str, list[tuple[int, int]]]
 
 
-def _conditions(clips: list[Clip], enhancers: dict) -> list[Condition]:
-    conditions = []
+def mixtures(clips: list[Clip], snrs: dict[str, tuple[int, ...]]) -> list[Condition]:
+    """The clean clips, then each split's noises mixed in at each of its SNRs (fixed seed)."""
     clean = [clip.speech for clip in clips]
-    conditions.append(Condition("both", CLEAN, clips, clean, clean, {}, {}))
-    for split in ("dev", "test"):
-        noises = _noises(split)
+    conditions = [Condition("both", CLEAN, clips, clean, clean, {}, {})]
+    for split, split_snrs in snrs.items():
+        noises = load_noises(split)
         rng = np.random.default_rng(SEED)
-        for snr in SNRS:
+        for snr in SNRS:  # every SNR draws, so a split's mixtures do not depend on the others
             pairs = [
                 mix_at_snr(c.speech, noises[rng.integers(len(noises))], snr, rng) for c in clips
             ]
-            noisy = [p[0] for p in pairs]
-            conditions.append(
-                Condition(split, str(snr), clips, noisy, [p[1] for p in pairs], {}, {})
-            )
+            if snr in split_snrs:
+                noisy, reference = [p[0] for p in pairs], [p[1] for p in pairs]
+                conditions.append(Condition(split, str(snr), clips, noisy, reference, {}, {}))
+    return conditions
+
+
+def enhance_conditions(conditions: list[Condition], enhancers: dict[str, Enhancer]) -> None:
+    """Each condition's noisy audio as is (``none``) and through each enhancer."""
     for condition in conditions:
         condition.outputs["none"] = condition.noisy
         for name, enhancer in enhancers.items():
             condition.outputs[name] = [
                 enhance_audio(enhancer, Audio.from_array(x)).samples for x in condition.noisy
             ]
-    return conditions
 
 
-def _transcribe_all(client: Client, conditions: list[Condition]) -> None:
+def transcribe_conditions(client: Client, conditions: list[Condition]) -> None:
     jobs = [
         (condition, method, index, samples)
         for condition in conditions
@@ -169,7 +172,7 @@ def _auto_pairs(condition: Condition, model: str, threshold: float) -> list[tupl
     ]
 
 
-def _choose_auto(conditions: list[Condition], models: list[str]) -> tuple[str, float]:
+def choose_auto(conditions: list[Condition], models: list[str]) -> tuple[str, float]:
     """The enhancer and SNR threshold with the fewest word errors on the dev mixtures."""
     dev = [c for c in conditions if c.split in ("dev", "both")]
     best = None
@@ -183,7 +186,7 @@ def _choose_auto(conditions: list[Condition], models: list[str]) -> tuple[str, f
     return best[1], best[2]
 
 
-def _wer_table(conditions: list[Condition], methods: list[str], auto: tuple[str, float]):
+def wer_table(conditions: list[Condition], methods: list[str], auto: tuple[str, float]):
     rows = []
     for split in ("dev", "test"):
         for condition in conditions:
@@ -223,7 +226,7 @@ def _noisy_versions(
     clean: list[np.ndarray], snrs: tuple, enhancers: dict, auto: tuple[str, float]
 ) -> dict[str, dict[str, list[np.ndarray]]]:
     """For each SNR (or ``clean``): the test-noise mixtures and each enhancer's output of them."""
-    noises = _noises("test")
+    noises = load_noises("test")
     versions = {}
     for snr in snrs:
         rng = np.random.default_rng(SEED)
@@ -311,12 +314,13 @@ def run() -> str:
     settings = Settings(_env_file=None)
     registry = ModelRegistry.from_settings(settings)
     enhancers = {spec.id: spec.load() for spec in registry.list("enhancement")}
-    clips = _clips()
-    conditions = _conditions(clips, enhancers)
+    clips = load_clips()
+    conditions = mixtures(clips, {"dev": SNRS, "test": SNRS})
+    enhance_conditions(conditions, enhancers)
     with Client.in_process(settings) as client:
-        _transcribe_all(client, conditions)
+        transcribe_conditions(client, conditions)
     methods = ["none", *enhancers]
-    auto = _choose_auto(conditions, list(enhancers))
+    auto = choose_auto(conditions, list(enhancers))
     silero = registry.get(SILERO_MODEL_ID).load()
     encoder = registry.get(GE2E_MODEL_ID).load()
     speech_seconds = sum(c.speech.shape[0] for c in clips) / SAMPLE_RATE
@@ -326,7 +330,7 @@ def run() -> str:
             f"{LJSPEECH_CLIPS} asr_ljspeech, {SMALL_CLIPS} asr_small), tiny.en (beam 5) "
             f"through Tympan's in-process API. auto chosen on dev noises: enhancer "
             f"`{auto[0]}` under an estimated {auto[1]:g} dB SNR.",
-            "### WER (%)\n\n" + _wer_table(conditions, methods, auto),
+            "### WER (%)\n\n" + wer_table(conditions, methods, auto),
             "### Quality against the clean speech (test noises)\n\n"
             + _quality_table(conditions, methods),
             f"### Diarization recordings ({VAD_RECORDINGS}) + test noises: Silero VAD F1, "
@@ -334,6 +338,6 @@ def run() -> str:
             f"### Speaker verification ({TRIALS} trials, GE2E) + test noises\n\n"
             + _verification_table(enhancers, auto, encoder),
             "### Speed (2 shared cores; 60 s mixture at 5 dB)\n\n"
-            + _speed_table(enhancers, _noises("test")[0], clips[0].speech),
+            + _speed_table(enhancers, load_noises("test")[0], clips[0].speech),
         ]
     )
