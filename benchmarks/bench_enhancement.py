@@ -1,7 +1,7 @@
 """Speech enhancement: does it help Tympan's tasks on noisy speech, and at what cost?
 
 The noisy set is built here, at run time, never stored: real speech (asr_ljspeech,
-asr_small, the diarization recordings) mixed with the real noise recordings of
+asr_small) mixed with the real noise recordings of
 ``../shared/eval/noise`` at fixed SNRs with a fixed seed. The noise files are split: the
 ``dev`` ones choose ``noise_reduction=auto``'s enhancer and SNR threshold, the ``test`` ones
 are reported.
@@ -9,7 +9,8 @@ are reported.
 - WER of tiny.en through Tympan's ASR (in-process API) with no enhancement, each enhancer,
   and ``auto`` (the dev-chosen rule applied to the test mixtures), at 0/5/10/20 dB and clean.
 - SI-SDR improvement, PESQ (wide band) and STOI of each enhancer against the clean speech.
-- Silero VAD F1 on the noisy diarization recordings, with and without enhancement.
+- VAD, diarization and speaker verification: ``bench_enhancement_speakers``; the WER grid
+  of gentler (ASR-friendly) enhancers: ``bench_enhancement_asr``.
 - RTFx of each enhancer (min of 3, interleaved in one run) on a 60 s mixture.
 """
 
@@ -25,32 +26,23 @@ import jiwer
 import numpy as np
 import soundfile
 from pesq import pesq
-from pyannote.core import Annotation, Segment, Timeline
-from pyannote.metrics.detection import DetectionPrecisionRecallFMeasure
-from pyannote.metrics.diarization import DiarizationErrorRate
 from pystoi import stoi
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, time_call
-from benchmarks.bench_speakers import DIARIZATION, SPEAKERS, read_rows, read_rttm
+from benchmarks.bench_speakers import read_rows
 from tympan.audio import Audio, decode_audio
 from tympan.client import Client
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.models import ModelRegistry
-from tympan.tasks.diarization import DiarizationOptions, diarize
 from tympan.tasks.enhancement import Enhancer, enhance_audio
 from tympan.tasks.enhancement.snr import estimate_snr_db, mix_at_snr, si_sdr
-from tympan.tasks.speakers import GE2E_MODEL_ID, embed_audio
-from tympan.tasks.speakers.calibration import error_rates
-from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
 
 SNRS = (0, 5, 10, 20)
 CLEAN = "clean"
 SEED = 20
 LJSPEECH_CLIPS = int(os.environ.get("BENCH_ENHANCE_LJSPEECH", "12"))
 SMALL_CLIPS = int(os.environ.get("BENCH_ENHANCE_SMALL", "10"))
-VAD_RECORDINGS = int(os.environ.get("BENCH_ENHANCE_VAD", "4"))
-TRIALS = int(os.environ.get("BENCH_ENHANCE_TRIALS", "300"))
 THRESHOLDS = (-np.inf, *range(-5, 31), np.inf)
 _normalize = EnglishTextNormalizer()
 
@@ -167,7 +159,7 @@ def _wer(pairs: list[tuple[int, int]]) -> float:
 
 def _auto_pairs(condition: Condition, model: str, threshold: float) -> list[tuple[int, int]]:
     return [
-        condition.errors[_auto_method(noisy, model, threshold)][index]
+        condition.errors[auto_method(noisy, model, threshold)][index]
         for index, noisy in enumerate(condition.noisy)
     ]
 
@@ -222,74 +214,9 @@ def _quality_table(conditions: list[Condition], methods: list[str]) -> str:
     return markdown_table(["SNR dB", "method", "SI-SDR figure", "value", "PESQ-wb", "STOI"], rows)
 
 
-def _noisy_versions(
-    clean: list[np.ndarray], snrs: tuple, enhancers: dict, auto: tuple[str, float]
-) -> dict[str, dict[str, list[np.ndarray]]]:
-    """For each SNR (or ``clean``): the test-noise mixtures and each enhancer's output of them."""
-    noises = load_noises("test")
-    versions = {}
-    for snr in snrs:
-        rng = np.random.default_rng(SEED)
-        noisy = [
-            x if snr == CLEAN else mix_at_snr(x, noises[rng.integers(len(noises))], snr, rng)[0]
-            for x in clean
-        ]
-        outputs = {"none": noisy}
-        for name, enhancer in enhancers.items():
-            outputs[name] = [enhance_audio(enhancer, Audio.from_array(x)).samples for x in noisy]
-        outputs["auto"] = [outputs[_auto_method(x, *auto)][index] for index, x in enumerate(noisy)]
-        versions[str(snr)] = outputs
-    return versions
-
-
-def _auto_method(noisy: np.ndarray, model: str, threshold: float) -> str:
+def auto_method(noisy: np.ndarray, model: str, threshold: float) -> str:
     """What ``auto`` runs on ``noisy``: ``model`` under ``threshold`` dB estimated SNR."""
     return model if estimate_snr_db(Audio.from_array(noisy)) < threshold else "none"
-
-
-def _diarization_table(enhancers: dict, auto: tuple[str, float], silero, encoder) -> str:  # type: ignore[no-untyped-def]
-    """Silero VAD F1 and DER on the diarization recordings mixed with the test noises."""
-    rows_in = read_rows(DIARIZATION / "manifest.csv")[:VAD_RECORDINGS]
-    clean = [decode_audio(DIARIZATION / row["audio"]).samples for row in rows_in]
-    references = [read_rttm(DIARIZATION / row["rttm"]) for row in rows_in]
-    rows = []
-    for snr, outputs in _noisy_versions(clean, (*SNRS, CLEAN), enhancers, auto).items():
-        for method, versions in outputs.items():
-            detection = DetectionPrecisionRecallFMeasure()
-            der = DiarizationErrorRate(collar=0.25, skip_overlap=False)
-            for samples, reference in zip(versions, references, strict=True):
-                audio = Audio.from_array(samples)
-                uem = Timeline([Segment(0, audio.duration)])
-                speech = Annotation()
-                for s in detect_speech(audio, "silero", VadOptions(), silero).segments:
-                    speech[Segment(s.start, s.end)] = "speech"
-                detection(reference, speech, uem=uem)
-                options = DiarizationOptions(identify=False)
-                turns = Annotation()
-                for turn in diarize(audio, silero, encoder, GE2E_MODEL_ID, options).segments:
-                    turns[Segment(turn.start, turn.end)] = turn.speaker
-                der(reference, turns, uem=uem)
-            rows.append([snr, method, 100 * detection.compute_metrics()[2], 100 * abs(der)])
-    return markdown_table(["SNR dB", "method", "VAD F1 (%)", "DER (%) collar 0.25"], rows)
-
-
-def _verification_table(enhancers: dict, auto: tuple[str, float], encoder) -> str:  # type: ignore[no-untyped-def]
-    """Speaker-verification EER / minDCF of the trials with both sides mixed with test noises."""
-    trials = read_rows(SPEAKERS / "trials.csv")[:TRIALS]
-    files = sorted({t[side] for t in trials for side in ("enroll", "test")})
-    clean = [decode_audio(SPEAKERS / name).samples for name in files]
-    targets = np.array([t["target"] == "1" for t in trials])
-    rows = []
-    for snr, outputs in _noisy_versions(clean, (5, CLEAN), enhancers, auto).items():
-        for method, versions in outputs.items():
-            vectors = {
-                name: np.asarray(embed_audio(encoder, GE2E_MODEL_ID, Audio.from_array(x)).embedding)
-                for name, x in zip(files, versions, strict=True)
-            }
-            scores = np.array([vectors[t["enroll"]] @ vectors[t["test"]] for t in trials])
-            rates = error_rates(scores, targets)
-            rows.append([snr, method, 100 * rates.eer, rates.min_dcf])
-    return markdown_table(["SNR dB", "method", "EER (%)", "minDCF"], rows)
 
 
 def _speed_table(enhancers: dict, noise: np.ndarray, speech: np.ndarray) -> str:
@@ -321,8 +248,6 @@ def run() -> str:
         transcribe_conditions(client, conditions)
     methods = ["none", *enhancers]
     auto = choose_auto(conditions, list(enhancers))
-    silero = registry.get(SILERO_MODEL_ID).load()
-    encoder = registry.get(GE2E_MODEL_ID).load()
     speech_seconds = sum(c.speech.shape[0] for c in clips) / SAMPLE_RATE
     return "\n\n".join(
         [
@@ -333,10 +258,6 @@ def run() -> str:
             "### WER (%)\n\n" + wer_table(conditions, methods, auto),
             "### Quality against the clean speech (test noises)\n\n"
             + _quality_table(conditions, methods),
-            f"### Diarization recordings ({VAD_RECORDINGS}) + test noises: Silero VAD F1, "
-            "DER (GE2E)\n\n" + _diarization_table(enhancers, auto, silero, encoder),
-            f"### Speaker verification ({TRIALS} trials, GE2E) + test noises\n\n"
-            + _verification_table(enhancers, auto, encoder),
             "### Speed (2 shared cores; 60 s mixture at 5 dB)\n\n"
             + _speed_table(enhancers, load_noises("test")[0], clips[0].speech),
         ]
