@@ -1,7 +1,7 @@
 """Speech enhancement: does it help Tympan's tasks on noisy speech, and at what cost?
 
 The noisy set is built here, at run time, never stored: real speech (asr_ljspeech,
-asr_small, the diarization recordings) mixed with the real noise recordings of
+asr_small) mixed with the real noise recordings of
 ``../shared/eval/noise`` at fixed SNRs with a fixed seed. The noise files are split: the
 ``dev`` ones choose ``noise_reduction=auto``'s enhancer and SNR threshold, the ``test`` ones
 are reported.
@@ -9,7 +9,8 @@ are reported.
 - WER of tiny.en through Tympan's ASR (in-process API) with no enhancement, each enhancer,
   and ``auto`` (the dev-chosen rule applied to the test mixtures), at 0/5/10/20 dB and clean.
 - SI-SDR improvement, PESQ (wide band) and STOI of each enhancer against the clean speech.
-- Silero VAD F1 on the noisy diarization recordings, with and without enhancement.
+- VAD, diarization and speaker verification: ``bench_enhancement_speakers``; the WER grid
+  of gentler (ASR-friendly) enhancers: ``bench_enhancement_asr``.
 - RTFx of each enhancer (min of 3, interleaved in one run) on a 60 s mixture.
 """
 
@@ -25,32 +26,23 @@ import jiwer
 import numpy as np
 import soundfile
 from pesq import pesq
-from pyannote.core import Annotation, Segment, Timeline
-from pyannote.metrics.detection import DetectionPrecisionRecallFMeasure
-from pyannote.metrics.diarization import DiarizationErrorRate
 from pystoi import stoi
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, time_call
-from benchmarks.bench_speakers import DIARIZATION, SPEAKERS, read_rows, read_rttm
+from benchmarks.bench_speakers import read_rows
 from tympan.audio import Audio, decode_audio
 from tympan.client import Client
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.models import ModelRegistry
-from tympan.tasks.diarization import DiarizationOptions, diarize
-from tympan.tasks.enhancement import enhance_audio
+from tympan.tasks.enhancement import Enhancer, enhance_audio
 from tympan.tasks.enhancement.snr import estimate_snr_db, mix_at_snr, si_sdr
-from tympan.tasks.speakers import GE2E_MODEL_ID, embed_audio
-from tympan.tasks.speakers.calibration import error_rates
-from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
 
 SNRS = (0, 5, 10, 20)
 CLEAN = "clean"
 SEED = 20
 LJSPEECH_CLIPS = int(os.environ.get("BENCH_ENHANCE_LJSPEECH", "12"))
 SMALL_CLIPS = int(os.environ.get("BENCH_ENHANCE_SMALL", "10"))
-VAD_RECORDINGS = int(os.environ.get("BENCH_ENHANCE_VAD", "4"))
-TRIALS = int(os.environ.get("BENCH_ENHANCE_TRIALS", "300"))
 THRESHOLDS = (-np.inf, *range(-5, 31), np.inf)
 _normalize = EnglishTextNormalizer()
 
@@ -64,7 +56,7 @@ class Clip:
     text: str
 
 
-def _clips() -> list[Clip]:
+def load_clips() -> list[Clip]:
     rows = [
         ("asr_ljspeech", r)
         for r in read_rows(EVAL_DIR / "asr_ljspeech" / "manifest.csv")[:LJSPEECH_CLIPS]
@@ -78,7 +70,7 @@ def _clips() -> list[Clip]:
     ]
 
 
-def _noises(split: str) -> list[np.ndarray]:
+def load_noises(split: str) -> list[np.ndarray]:
     folder = EVAL_DIR / "noise"
     return [
         decode_audio(folder / row["audio"]).samples
@@ -113,31 +105,34 @@ class Condition:
     errors: dict[str, list[tuple[int, int]]]
 
 
-def _conditions(clips: list[Clip], enhancers: dict) -> list[Condition]:
-    conditions = []
+def mixtures(clips: list[Clip], snrs: dict[str, tuple[int, ...]]) -> list[Condition]:
+    """The clean clips, then each split's noises mixed in at each of its SNRs (fixed seed)."""
     clean = [clip.speech for clip in clips]
-    conditions.append(Condition("both", CLEAN, clips, clean, clean, {}, {}))
-    for split in ("dev", "test"):
-        noises = _noises(split)
+    conditions = [Condition("both", CLEAN, clips, clean, clean, {}, {})]
+    for split, split_snrs in snrs.items():
+        noises = load_noises(split)
         rng = np.random.default_rng(SEED)
-        for snr in SNRS:
+        for snr in SNRS:  # every SNR draws, so a split's mixtures do not depend on the others
             pairs = [
                 mix_at_snr(c.speech, noises[rng.integers(len(noises))], snr, rng) for c in clips
             ]
-            noisy = [p[0] for p in pairs]
-            conditions.append(
-                Condition(split, str(snr), clips, noisy, [p[1] for p in pairs], {}, {})
-            )
+            if snr in split_snrs:
+                noisy, reference = [p[0] for p in pairs], [p[1] for p in pairs]
+                conditions.append(Condition(split, str(snr), clips, noisy, reference, {}, {}))
+    return conditions
+
+
+def enhance_conditions(conditions: list[Condition], enhancers: dict[str, Enhancer]) -> None:
+    """Each condition's noisy audio as is (``none``) and through each enhancer."""
     for condition in conditions:
         condition.outputs["none"] = condition.noisy
         for name, enhancer in enhancers.items():
             condition.outputs[name] = [
                 enhance_audio(enhancer, Audio.from_array(x)).samples for x in condition.noisy
             ]
-    return conditions
 
 
-def _transcribe_all(client: Client, conditions: list[Condition]) -> None:
+def transcribe_conditions(client: Client, conditions: list[Condition]) -> None:
     jobs = [
         (condition, method, index, samples)
         for condition in conditions
@@ -164,12 +159,12 @@ def _wer(pairs: list[tuple[int, int]]) -> float:
 
 def _auto_pairs(condition: Condition, model: str, threshold: float) -> list[tuple[int, int]]:
     return [
-        condition.errors[_auto_method(noisy, model, threshold)][index]
+        condition.errors[auto_method(noisy, model, threshold)][index]
         for index, noisy in enumerate(condition.noisy)
     ]
 
 
-def _choose_auto(conditions: list[Condition], models: list[str]) -> tuple[str, float]:
+def choose_auto(conditions: list[Condition], models: list[str]) -> tuple[str, float]:
     """The enhancer and SNR threshold with the fewest word errors on the dev mixtures."""
     dev = [c for c in conditions if c.split in ("dev", "both")]
     best = None
@@ -183,7 +178,7 @@ def _choose_auto(conditions: list[Condition], models: list[str]) -> tuple[str, f
     return best[1], best[2]
 
 
-def _wer_table(conditions: list[Condition], methods: list[str], auto: tuple[str, float]):
+def wer_table(conditions: list[Condition], methods: list[str], auto: tuple[str, float]):
     rows = []
     for split in ("dev", "test"):
         for condition in conditions:
@@ -219,74 +214,9 @@ def _quality_table(conditions: list[Condition], methods: list[str]) -> str:
     return markdown_table(["SNR dB", "method", "SI-SDR figure", "value", "PESQ-wb", "STOI"], rows)
 
 
-def _noisy_versions(
-    clean: list[np.ndarray], snrs: tuple, enhancers: dict, auto: tuple[str, float]
-) -> dict[str, dict[str, list[np.ndarray]]]:
-    """For each SNR (or ``clean``): the test-noise mixtures and each enhancer's output of them."""
-    noises = _noises("test")
-    versions = {}
-    for snr in snrs:
-        rng = np.random.default_rng(SEED)
-        noisy = [
-            x if snr == CLEAN else mix_at_snr(x, noises[rng.integers(len(noises))], snr, rng)[0]
-            for x in clean
-        ]
-        outputs = {"none": noisy}
-        for name, enhancer in enhancers.items():
-            outputs[name] = [enhance_audio(enhancer, Audio.from_array(x)).samples for x in noisy]
-        outputs["auto"] = [outputs[_auto_method(x, *auto)][index] for index, x in enumerate(noisy)]
-        versions[str(snr)] = outputs
-    return versions
-
-
-def _auto_method(noisy: np.ndarray, model: str, threshold: float) -> str:
+def auto_method(noisy: np.ndarray, model: str, threshold: float) -> str:
     """What ``auto`` runs on ``noisy``: ``model`` under ``threshold`` dB estimated SNR."""
     return model if estimate_snr_db(Audio.from_array(noisy)) < threshold else "none"
-
-
-def _diarization_table(enhancers: dict, auto: tuple[str, float], silero, encoder) -> str:  # type: ignore[no-untyped-def]
-    """Silero VAD F1 and DER on the diarization recordings mixed with the test noises."""
-    rows_in = read_rows(DIARIZATION / "manifest.csv")[:VAD_RECORDINGS]
-    clean = [decode_audio(DIARIZATION / row["audio"]).samples for row in rows_in]
-    references = [read_rttm(DIARIZATION / row["rttm"]) for row in rows_in]
-    rows = []
-    for snr, outputs in _noisy_versions(clean, (*SNRS, CLEAN), enhancers, auto).items():
-        for method, versions in outputs.items():
-            detection = DetectionPrecisionRecallFMeasure()
-            der = DiarizationErrorRate(collar=0.25, skip_overlap=False)
-            for samples, reference in zip(versions, references, strict=True):
-                audio = Audio.from_array(samples)
-                uem = Timeline([Segment(0, audio.duration)])
-                speech = Annotation()
-                for s in detect_speech(audio, "silero", VadOptions(), silero).segments:
-                    speech[Segment(s.start, s.end)] = "speech"
-                detection(reference, speech, uem=uem)
-                options = DiarizationOptions(identify=False)
-                turns = Annotation()
-                for turn in diarize(audio, silero, encoder, GE2E_MODEL_ID, options).segments:
-                    turns[Segment(turn.start, turn.end)] = turn.speaker
-                der(reference, turns, uem=uem)
-            rows.append([snr, method, 100 * detection.compute_metrics()[2], 100 * abs(der)])
-    return markdown_table(["SNR dB", "method", "VAD F1 (%)", "DER (%) collar 0.25"], rows)
-
-
-def _verification_table(enhancers: dict, auto: tuple[str, float], encoder) -> str:  # type: ignore[no-untyped-def]
-    """Speaker-verification EER / minDCF of the trials with both sides mixed with test noises."""
-    trials = read_rows(SPEAKERS / "trials.csv")[:TRIALS]
-    files = sorted({t[side] for t in trials for side in ("enroll", "test")})
-    clean = [decode_audio(SPEAKERS / name).samples for name in files]
-    targets = np.array([t["target"] == "1" for t in trials])
-    rows = []
-    for snr, outputs in _noisy_versions(clean, (5, CLEAN), enhancers, auto).items():
-        for method, versions in outputs.items():
-            vectors = {
-                name: np.asarray(embed_audio(encoder, GE2E_MODEL_ID, Audio.from_array(x)).embedding)
-                for name, x in zip(files, versions, strict=True)
-            }
-            scores = np.array([vectors[t["enroll"]] @ vectors[t["test"]] for t in trials])
-            rates = error_rates(scores, targets)
-            rows.append([snr, method, 100 * rates.eer, rates.min_dcf])
-    return markdown_table(["SNR dB", "method", "EER (%)", "minDCF"], rows)
 
 
 def _speed_table(enhancers: dict, noise: np.ndarray, speech: np.ndarray) -> str:
@@ -311,14 +241,13 @@ def run() -> str:
     settings = Settings(_env_file=None)
     registry = ModelRegistry.from_settings(settings)
     enhancers = {spec.id: spec.load() for spec in registry.list("enhancement")}
-    clips = _clips()
-    conditions = _conditions(clips, enhancers)
+    clips = load_clips()
+    conditions = mixtures(clips, {"dev": SNRS, "test": SNRS})
+    enhance_conditions(conditions, enhancers)
     with Client.in_process(settings) as client:
-        _transcribe_all(client, conditions)
+        transcribe_conditions(client, conditions)
     methods = ["none", *enhancers]
-    auto = _choose_auto(conditions, list(enhancers))
-    silero = registry.get(SILERO_MODEL_ID).load()
-    encoder = registry.get(GE2E_MODEL_ID).load()
+    auto = choose_auto(conditions, list(enhancers))
     speech_seconds = sum(c.speech.shape[0] for c in clips) / SAMPLE_RATE
     return "\n\n".join(
         [
@@ -326,14 +255,10 @@ def run() -> str:
             f"{LJSPEECH_CLIPS} asr_ljspeech, {SMALL_CLIPS} asr_small), tiny.en (beam 5) "
             f"through Tympan's in-process API. auto chosen on dev noises: enhancer "
             f"`{auto[0]}` under an estimated {auto[1]:g} dB SNR.",
-            "### WER (%)\n\n" + _wer_table(conditions, methods, auto),
+            "### WER (%)\n\n" + wer_table(conditions, methods, auto),
             "### Quality against the clean speech (test noises)\n\n"
             + _quality_table(conditions, methods),
-            f"### Diarization recordings ({VAD_RECORDINGS}) + test noises: Silero VAD F1, "
-            "DER (GE2E)\n\n" + _diarization_table(enhancers, auto, silero, encoder),
-            f"### Speaker verification ({TRIALS} trials, GE2E) + test noises\n\n"
-            + _verification_table(enhancers, auto, encoder),
             "### Speed (2 shared cores; 60 s mixture at 5 dB)\n\n"
-            + _speed_table(enhancers, _noises("test")[0], clips[0].speech),
+            + _speed_table(enhancers, load_noises("test")[0], clips[0].speech),
         ]
     )
