@@ -11,6 +11,7 @@ enhancement_asr``, well under 15 min). The dev noises at 0/5/10 dB and clean cho
 
 from __future__ import annotations
 
+from benchmarks._blend import BlendedEnhancer
 from benchmarks._harness import machine_load
 from benchmarks.bench_enhancement import (
     LJSPEECH_CLIPS,
@@ -27,7 +28,6 @@ from tympan.client import Client
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.models import ModelRegistry
 from tympan.tasks.enhancement import DEEPFILTERNET_ID, NOISEREDUCE_ID, DeepFilterNet, Enhancer
-from tympan.tasks.enhancement.blend import BlendedEnhancer
 
 DEV_SNRS = (0, 5, 10)
 ATTENUATION_LIMITS_DB = (6, 12, 18)

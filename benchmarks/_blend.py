@@ -1,5 +1,8 @@
 """Dry/wet blending: an enhancer's output with some of the noisy input mixed back in.
 
+A variant ``bench_enhancement_asr`` measures, not a served enhancer: on the dev and test noises
+it did not lower WER reliably (docs/enhancement.md), so the product does not ship it.
+
 Whisper was trained on noisy audio; what hurts it after enhancement is the enhancer's
 artifacts (speech suppressed with the noise, musical noise), not the noise left over. Mixing
 a fraction of the untouched input back in hides those artifacts and caps how far the noise is
