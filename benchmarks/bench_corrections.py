@@ -12,7 +12,8 @@ the batch's held-back corrections (10) and does not regress on general English
 After each batch the bench decodes, with the production version's serving folder, the test
 speakers (whom no correction came from; the first ``BENCH_CORRECTIONS_TEST_PER_SPEAKER`` of each
 of the 22) and general English (asr_ljspeech + asr_small), as bench_adapt does (faster-whisper
-int8, beam 5). ``BENCH_CORRECTIONS_BATCHES`` batches are fed (default 4; the train split holds 8).
+int8, beam 5). ``BENCH_CORRECTIONS_BATCHES`` batches are fed (default 3, about 20 min; the
+train split holds 8).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from tympan.tasks.adaptation.models import model_key
 BASE = "whisper-tiny.en"
 BATCH = 50
 GENERAL_CLIPS = 10
-BATCHES = int(os.environ.get("BENCH_CORRECTIONS_BATCHES", "4"))
-TEST_PER_SPEAKER = int(os.environ.get("BENCH_CORRECTIONS_TEST_PER_SPEAKER", "10"))
+BATCHES = int(os.environ.get("BENCH_CORRECTIONS_BATCHES", "3"))
+TEST_PER_SPEAKER = int(os.environ.get("BENCH_CORRECTIONS_TEST_PER_SPEAKER", "5"))
 JOB_TIMEOUT = 1800.0
 
 
