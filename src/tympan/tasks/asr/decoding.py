@@ -38,7 +38,7 @@ _PROMPT_BUDGET = 223  # Whisper keeps at most max_length // 2 - 1 tokens of cont
 _DEFAULTS = inspect.signature(WhisperModel.transcribe).parameters
 _PREPEND = _DEFAULTS["prepend_punctuations"].default  # merged into the next word
 _APPEND = _DEFAULTS["append_punctuations"].default  # merged into the previous word
-_ENCODER_BATCH = 4  # windows per encoder call
+_ENCODER_BATCH = 2  # windows per encoder call
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +116,12 @@ def _encode(handle: WhisperHandle, features: np.ndarray) -> np.ndarray:
     """Encoder output of a batch of windows (windows x frames x dims), ``_ENCODER_BATCH`` at a
     time.
 
-    Measured on the 2-core machine while other work loaded it (load average 8-16): one call
-    per window took about twice the wall time of batched calls for about 10 % less CPU (each
-    call's threads meet at sync points, and a contended core makes every meeting wait), with
-    identical text. Sub-batches of four bound the attention activations (windows x heads x
+    Measured on the 2-core machine: under heavy load (load average 8-16) one call per window
+    took about twice the wall time of batched calls (each call's threads meet at sync points,
+    and a contended core makes every meeting wait); on a quiet machine (load 0.3-1.4; 16
+    windows of tiny.en, min of 3) calls of 2 windows took 4.50 s, of 1 4.94 s, of 4 5.16 s and
+    of 8 5.02 s, and the 10-minute long-form request went from 16.0 s (4) to 14.0 s (2) with
+    the same text. Small batches also bound the attention activations (windows x heads x
     1500 x 1500 floats). Kept as NumPy so rows can be regrouped (fallbacks, prompt lengths,
     alignment) for free.
     """
