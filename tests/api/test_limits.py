@@ -14,12 +14,13 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import EVAL_DIR, make_settings
+from tests.conftest import EVAL_DIR, make_settings, services_of
 from tests.live_server import serve_in_thread
 from tympan.audio import decode_audio
 from tympan.audio.encode import encode_audio
 from tympan.client import Client
 from tympan.config import SAMPLE_RATE
+from tympan.tasks.vad import SILERO_MODEL_ID
 
 # A slow but small request: zero-crossing rate of 2 min with 16384-sample frames every 16
 # samples computes for many seconds, in blocks, but answers only 120,000 values.
@@ -97,6 +98,9 @@ def test_request_past_its_time_limit_gets_503_and_its_work_stops(
     caplog.set_level(logging.INFO, logger="tympan.deadlines")
     settings = make_settings(tmp_path, request_timeout_seconds=1.0, inference_threads=1)
     with Client.in_process(settings) as client:
+        # Silero loaded beforehand: its load would count against the later VAD request's 1 s.
+        with services_of(client).manager.use(SILERO_MODEL_ID):
+            pass
         started = time.monotonic()
         response = client._http.post(
             "/v1/audio/features", files={"file": ("long.wav", two_minutes)}, data=SLOW_FIELDS
