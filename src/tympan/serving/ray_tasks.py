@@ -23,13 +23,14 @@ waiting thread itself ends early, the task is cancelled outright.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import ray
 from ray.exceptions import RayTaskError
 from ray.util.queue import Queue
+
+from tympan.store.jobs import sticky_check
 
 __all__ = ["POLL_SECONDS", "RayTasks"]
 
@@ -50,23 +51,9 @@ def _call(
         reports.put_nowait(report)
 
     if stop is not None:
-        kwargs = {**kwargs, "should_stop": _stop_flag(stop)}
+        flag = sticky_check(lambda: stop.qsize() > 0, STOP_CHECK_SECONDS)
+        kwargs = {**kwargs, "should_stop": flag}
     return fn(*args, progress=relay, **kwargs)
-
-
-def _stop_flag(stop: Queue) -> Callable[[], bool]:
-    """The task's ``should_stop``: true once the waiting thread put a token on ``stop``; asks
-    the queue's actor at most every ``STOP_CHECK_SECONDS`` and stays true."""
-    last, stopped = 0.0, False
-
-    def should_stop() -> bool:
-        nonlocal last, stopped
-        now = time.monotonic()
-        if not stopped and now - last >= STOP_CHECK_SECONDS:
-            last, stopped = now, stop.qsize() > 0
-        return stopped
-
-    return should_stop
 
 
 class RayTasks:

@@ -37,7 +37,15 @@ from tympan.errors import ResourceNotFound, TympanError
 from tympan.store.db import Base, Database, utc_now
 from tympan.tracing import current_request_id
 
-__all__ = ["UNFINISHED", "Job", "JobRunner", "JobStatus", "Progress", "RemoteTasks"]
+__all__ = [
+    "UNFINISHED",
+    "Job",
+    "JobRunner",
+    "JobStatus",
+    "Progress",
+    "RemoteTasks",
+    "sticky_check",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,21 @@ Progress = Callable[[float, str], None]
 """``progress(fraction, message)``: what a job's work calls to report how far it is."""
 _LEASE_FILE = ".lease"
 T = TypeVar("T")
+
+
+def sticky_check(check: Callable[[], bool], every: float) -> Callable[[], bool]:
+    """A ``should_stop`` for long work: asks ``check`` (a database read, an actor call) at
+    most once per ``every`` seconds, and stays true once it was."""
+    last, stopped = 0.0, False
+
+    def should_stop() -> bool:
+        nonlocal last, stopped
+        now = time.monotonic()
+        if not stopped and now - last >= every:
+            last, stopped = now, check()
+        return stopped
+
+    return should_stop
 
 
 class RemoteTasks(Protocol):

@@ -29,6 +29,7 @@ from tympan.store.finetuning import (
     Stage,
     new_fine_tuning_id,
 )
+from tympan.store.jobs import sticky_check
 from tympan.tasks.adaptation.models import (
     base_folder,
     model_key,
@@ -253,7 +254,9 @@ class FineTuningService:
         services = self.services
         events = self.store
         jobs = services.jobs
-        should_stop = _stop_check(lambda: jobs.closing or jobs.ended(fine_tuning_id))
+        should_stop = sticky_check(
+            lambda: jobs.closing or jobs.ended(fine_tuning_id), _STOP_POLL_SECONDS
+        )
         try:
             events.add_event(fine_tuning_id, "Validating training file.")
             train, validation = runner.read_datasets(
@@ -387,17 +390,3 @@ class FineTuningService:
             raise
         self._register(name)
         return published
-
-
-def _stop_check(ended: Callable[[], bool]) -> Callable[[], bool]:
-    """``should_stop`` for the task: asks the database at most once a second, and stays true."""
-    last, stopped = 0.0, False
-
-    def should_stop() -> bool:
-        nonlocal last, stopped
-        now = time.monotonic()
-        if not stopped and now - last >= _STOP_POLL_SECONDS:
-            last, stopped = now, ended()
-        return stopped
-
-    return should_stop
