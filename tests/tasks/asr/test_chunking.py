@@ -44,15 +44,18 @@ def test_long_reading_is_cut_into_full_windows_covering_every_clip(silero: Siler
     assert np.mean([chunk.duration for chunk in chunks]) > 20
 
 
-def test_speech_without_pauses_is_cut_at_its_quietest_frames(silero: SileroVad) -> None:
-    audio, _ = _joined("asr_accents", gap=0.0, limit=6)  # ~1.5 min of reading, no added gaps
+def test_speech_without_pauses_is_cut_at_its_last_pause(silero: SileroVad) -> None:
+    """Cuts fall in pauses, as late as they fit: windows come out nearly full (the quietest
+    frame anywhere past 10 s left them at 23.5 s on average on the long-form chapter)."""
+    audio, _ = _joined("asr_accents", gap=0.0, limit=12)  # ~2.5 min of reading, no added gaps
     probabilities = silero.probabilities(audio)
     chunks, _ = plan_chunks(probabilities, audio.duration, speech_only=False)
     assert chunks[0].start == 0.0 and chunks[-1].end == pytest.approx(audio.duration, abs=0.01)
     assert all(a.end == b.start for a, b in itertools.pairwise(chunks))
     assert all(chunk.duration <= MAX_CHUNK_SECONDS + 1e-6 for chunk in chunks)
     cuts = [int(chunk.end / FRAME_SECONDS) for chunk in chunks[:-1]]
-    assert np.mean(probabilities[cuts]) < np.median(probabilities)
+    assert all(probabilities[cuts] < 0.2), probabilities[cuts]
+    assert np.mean([chunk.duration for chunk in chunks[:-1]]) > 27
 
 
 def test_silence_has_no_chunks_unless_everything_is_kept(silero: SileroVad) -> None:

@@ -19,6 +19,8 @@ __all__ = ["CHUNK_VAD_OPTIONS", "MAX_CHUNK_SECONDS", "Chunk", "plan_chunks"]
 
 MAX_CHUNK_SECONDS = 30.0
 _MIN_CUT_SECONDS = 10.0  # a forced cut inside speech is searched for after this much
+_PAUSE_PROBABILITY = 0.2  # a frame this unlikely to be speech is part of a pause
+_PAUSE_FRAMES = 3  # ~0.1 s: faster-whisper's shortest silence for a cut in long speech
 _MAX_MERGED_GAP = 4.0  # longer silences are left out: Whisper tends to invent text in them
 CHUNK_VAD_OPTIONS = VadOptions(
     threshold=0.5, min_speech_ms=250, min_silence_ms=500, speech_pad_ms=500
@@ -39,18 +41,36 @@ class Chunk:
         return self.end - self.start
 
 
+def _cut_frame(window: np.ndarray) -> int:
+    """Where to cut a stretch of speech: the middle of its last pause, else its quietest frame.
+
+    A pause is a run of ``_PAUSE_FRAMES`` frames under ``_PAUSE_PROBABILITY``. Cutting at the
+    last one fills the window (faster-whisper's VAD also splits over-long speech at its last
+    silence); the quietest frame anywhere in the range left windows of 23.5 s on average on
+    the long-form chapter.
+    """
+    quiet = window < _PAUSE_PROBABILITY
+    runs = np.convolve(quiet, np.ones(_PAUSE_FRAMES, dtype=int), mode="valid") == _PAUSE_FRAMES
+    starts = np.flatnonzero(runs)
+    if starts.size == 0:
+        return int(np.argmin(window))
+    last = int(starts[-1])
+    first = last
+    while first > 0 and runs[first - 1]:
+        first -= 1
+    return (first + last + _PAUSE_FRAMES) // 2
+
+
 def _split_long(
     start: float, end: float, probabilities: np.ndarray, max_seconds: float
 ) -> list[tuple[float, float]]:
-    """Cut ``[start, end)`` into pieces of at most ``max_seconds`` at the least-speech frames."""
+    """Cut ``[start, end)`` into pieces of at most ``max_seconds`` in pauses (``_cut_frame``)."""
     pieces = []
     while end - start > max_seconds:
         first = int((start + min(_MIN_CUT_SECONDS, max_seconds / 2)) / FRAME_SECONDS)
         last = int((start + max_seconds) / FRAME_SECONDS)
         window = probabilities[first:last]
-        cut = (
-            (first + int(np.argmin(window))) * FRAME_SECONDS if window.size else start + max_seconds
-        )
+        cut = (first + _cut_frame(window)) * FRAME_SECONDS if window.size else start + max_seconds
         cut = min(max(cut, start + FRAME_SECONDS), start + max_seconds)
         pieces.append((start, cut))
         start = cut
