@@ -6,8 +6,9 @@ three AMI openings, 30 s each) at real time in 100 ms chunks and time every even
 
 - WER of the joined ``completed`` turns against the STM (sample) and against Tympan's
   whole-file transcription of the same clip (all four); Whisper's normaliser.
-- End of speech (the RTTM's last speech end inside a turn) -> ``completed``: p50 / p95, split
-  into end of speech -> ``speech_stopped`` (server VAD waiting out ``silence_duration_ms``) and
+- End of speech (inside a turn, the end of a stretch of RTTM speech, all speakers merged and
+  followed by ``silence_duration_ms`` of nobody) -> ``completed``: p50 / p95, split into end of
+  speech -> ``speech_stopped`` (server VAD waiting out ``silence_duration_ms``) and
   ``speech_stopped`` -> ``completed`` (decoding); speech start -> first ``delta``; how far
   server VAD runs behind real time (``speech_stopped`` against the audio that decides it).
 - Speaker labels of live turns against the RTTM: a turn's reference speaker is the one who
@@ -174,6 +175,19 @@ def _rttm(name: str) -> list[tuple[float, float, str]]:
     return turns
 
 
+def _speech_regions(reference: list[tuple[float, float, str]]) -> list[tuple[float, float]]:
+    """Where anyone speaks, by the RTTM: every speaker's segments merged, with gaps shorter
+    than ``SILENCE_MS`` (no turn can end there) closed. A region's end is an end of speech;
+    the end of one speaker's segment while another goes on talking is not."""
+    regions: list[list[float]] = []
+    for start, end, _ in sorted(reference):
+        if regions and start - regions[-1][1] < SILENCE_MS / 1000:
+            regions[-1][1] = max(regions[-1][1], end)
+        else:
+            regions.append([start, end])
+    return [(start, end) for start, end in regions]
+
+
 def _stm_text() -> str:
     lines = (DIARIZATION / "sample.stm").read_text().splitlines()
     return " ".join(line.split(maxsplit=6)[6] for line in lines)
@@ -258,6 +272,7 @@ def quality(url: str) -> str:
     rows, first_deltas = [], []
     latencies: dict[str, list[float]] = {"completed": [], "stopped": [], "decoding": []}
     lags: list[float] = []
+    cut_in_speech = 0
     for name in CLIPS:
         path = DIARIZATION / (f"{name}.wav" if name == "sample" else f"{name}.flac")
         samples = decode_audio(path).samples
@@ -267,12 +282,15 @@ def quality(url: str) -> str:
         live_text = " ".join(t["text"] for t in turns)
         whole = _whole_file(url, samples)
         reference = _rttm(name)
+        regions = _speech_regions(reference)
         for turn in turns:
-            ends = [end for start, end, _ in reference if turn["start"] <= end <= turn["end"] + 0.5]
+            ends = [end for start, end in regions if turn["start"] <= end <= turn["end"] + 0.5]
             if ends:
                 speech_end = stream.wall(max(ends))
                 latencies["completed"].append(turn["completed_at"] - speech_end)
                 latencies["stopped"].append(turn["stopped_at"] - speech_end)
+            else:
+                cut_in_speech += any(start < turn["end"] < end for start, end in regions)
             latencies["decoding"].append(turn["completed_at"] - turn["stopped_at"])
             if turn["first_delta_at"] is not None:
                 onset = turn["start"] + TurnDetection().prefix_padding_ms / 1000
@@ -320,7 +338,10 @@ def quality(url: str) -> str:
             ],
         ],
     )
-    return f"{table}\n\n{timing}"
+    return (
+        f"{table}\n\n{timing}\n\nTurns server VAD ended while the RTTM has speech going on "
+        f"(no end of speech to time them from): {cut_in_speech}."
+    )
 
 
 def _reference_turns(samples: np.ndarray) -> list[tuple[float, float]]:
