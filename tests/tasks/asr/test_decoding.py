@@ -67,6 +67,33 @@ def test_short_chunks_are_padded_with_silence_not_with_zero_features(tiny: Whisp
     assert features.min() < -0.5  # zero-valued features would sit far above it
     whole = _window_features(tiny, np.concatenate([clip] * 20))  # longer than 30 s: cut
     assert whole.shape == (80, 3000)
+    short = _window_features(tiny, clip, 3)  # the audio's own length, whole seconds
+    assert short.shape == (80, 300)
+    assert np.allclose(short, features[:, :300], atol=1e-5)
+
+
+def test_chunks_without_full_window_share_the_batch_longest_whole_seconds() -> None:
+    from tympan.tasks.asr.decoding import _window_seconds
+
+    short = DecodeOptions(full_window=False)
+    jobs = [ChunkJob(np.zeros(n, np.float32), 0.0, short) for n in (16_000, 41_000)]
+    assert _window_seconds(jobs) == 3  # 2.56 s rounded up; one shape for the batch
+    assert _window_seconds([ChunkJob(np.zeros(40 * 16_000, np.float32), 0.0, short)]) == 30
+    assert _window_seconds([ChunkJob(np.zeros(16_000, np.float32), 0.0, DecodeOptions())]) is None
+
+
+def test_chunks_decoded_on_their_own_length_keep_their_words(tiny: WhisperHandle) -> None:
+    """A batch of short chunks of different lengths, encoded on the longest one's whole
+    seconds instead of 30 s (what live previews do), reads the same words."""
+    rows = read_manifest("asr_ljspeech")[:3]
+    audio = [decode_audio(EVAL_DIR / "asr_ljspeech" / row["audio"]).samples for row in rows]
+    results = decode_chunks(
+        tiny, [ChunkJob(a, 0.0, DecodeOptions(full_window=False)) for a in audio]
+    )
+    for row, segments in zip(rows, results, strict=True):
+        assert isinstance(segments, list), segments
+        text = "".join(segment.text for segment in segments)
+        assert jiwer.wer(_normalize(row["text"]), _normalize(text)) < 0.2, text
 
 
 def test_workers_decode_parts_side_by_side_with_the_same_result() -> None:

@@ -22,6 +22,7 @@ from tympan.audio.stream import PcmFormat
 from tympan.errors import PayloadTooLarge
 from tympan.store.glossaries import GlossaryStore
 from tympan.store.speakers import speaker_store
+from tympan.tasks.asr import ChunkJob, DecodeOptions, decode_chunks
 from tympan.tasks.speakers import SampleEmbedding
 from tympan.tasks.streaming import (
     Committed,
@@ -332,3 +333,33 @@ def test_a_turn_cut_into_pieces_at_a_short_gap_reads_as_one_turn_of_both_sentenc
     events = run(stream(engine, LiveOptions(format=PCM16K), parts, speed=2.0))
     (final,) = completed(events)
     assert wer(f"{LJ_1_TEXT} {second_text}", final.transcript) < 0.15, final.transcript
+
+
+def test_a_preview_reads_only_the_audio_there_is_and_gets_its_words_right(run, engine):
+    """A preview's encoder reads the turn's own ~10 s (not a 30 s window): same words."""
+    decoder = TurnDecoder(engine)
+    decoder.model_id, decoder.language = "tiny.en", "en"
+    assert wer(LJ_1_TEXT, run(decoder.preview(speech(LJ_1), 0.0))) < 0.15
+
+
+def test_live_vad_keeps_pace_while_asr_decodes_fill_the_inference_pool(run, engine):
+    """ASR decodes hold every inference thread; a session's new frames are scored meanwhile
+    (on the live VAD thread), not after them, so server VAD stays real time."""
+    samples = speech(LJ_1)
+    frames = samples[: 4 * 512].reshape(-1, 512)
+    jobs = [ChunkJob(samples, 0.0, DecodeOptions())]
+
+    async def race() -> tuple[np.ndarray, int, int]:
+        busy = [
+            asyncio.ensure_future(engine.manager.infer("tiny.en", decode_chunks, jobs, task="asr"))
+            for _ in range(engine.settings.inference_threads)
+        ]
+        await asyncio.sleep(0.05)  # every pool thread has taken its decode
+        probabilities, _ = await engine.score_frames(frames, SileroState.initial())
+        running = sum(not decoding.done() for decoding in busy)
+        await asyncio.gather(*busy)
+        return probabilities, running, len(busy)
+
+    probabilities, running, decodes = run(race())
+    assert probabilities.shape == (4,)
+    assert running == decodes, "the frames waited for an ASR decode to finish"

@@ -1,11 +1,11 @@
 """``TurnDecoder``: the model side of a live session, turn audio in, text and speaker out.
 
-Partial previews (greedy, one 30 s window) and final decodes (chunks planned on the turn's
-own frame probabilities, beam search with temperature fallback) both go through the model's
-ASR ``BatchQueue``, the one file requests use; previews as background items, so they never
-delay a final. Each decode is prompted with the text heard before it (the session's earlier
-pieces and turns), as Whisper conditions each window on the previous one. The speaker of a
-turn comes from its embedding.
+Partial previews (greedy, the encoder on the audio's own length, not a 30 s window) and final
+decodes (chunks planned on the turn's own frame probabilities, beam search with temperature
+fallback) both go through the model's ASR ``BatchQueue``, the one file requests use; previews
+as background items, so they never delay a final. Each decode is prompted with the text heard
+before it (the session's earlier pieces and turns), as Whisper conditions each window on the
+previous one. The speaker of a turn comes from its embedding.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ class TurnDecoder:
             temperatures=(0.0,),
             compression_ratio_threshold=None,
             log_prob_threshold=None,
+            full_window=False,  # a throwaway text: the encoder reads the audio there is
         )
         job = ChunkJob(samples, start, greedy, self._prompt(context), self.hotwords)
         queue = self.engine.transcriber.queue(self.model_id)

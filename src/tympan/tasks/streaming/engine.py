@@ -1,15 +1,16 @@
 """``LiveEngine``: what every live session of one service shares.
 
-The model manager (Silero and the speaker encoder run in its pool), the ASR ``Transcriber``
-(so live turns and file requests meet in the same per-model batching queue), the enrolled
-speakers, the count of open sessions (``realtime_max_sessions``) and the preview budget they
-share.
+The model manager (the speaker encoder runs in its pool), the ASR ``Transcriber`` (so live
+turns and file requests meet in the same per-model batching queue), the enrolled speakers, the
+count of open sessions (``realtime_max_sessions``), the preview budget they share, and the one
+thread that scores their audio with Silero as it arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -27,8 +28,6 @@ from tympan.tasks.vad import SILERO_MODEL_ID, SileroState
 
 __all__ = ["LiveEngine", "live_engine"]
 
-_RETRY_SECONDS = 0.02
-
 
 class LiveEngine:
     """Shared parts of live sessions; sessions are opened with ``LiveSession(engine, ...)``."""
@@ -40,6 +39,7 @@ class LiveEngine:
         self.transcriber: Transcriber = transcriber_for(manager, settings)
         self.open_sessions = 0
         self.previews = PreviewBudget()
+        self._vad_lane = ThreadPoolExecutor(1, thread_name_prefix="tympan-live-vad")
 
     def acquire(self) -> None:
         """Count a new session in; ``Overloaded`` (503) past ``realtime_max_sessions``."""
@@ -68,17 +68,21 @@ class LiveEngine:
     async def score_frames(
         self, frames: np.ndarray, state: SileroState
     ) -> tuple[np.ndarray, SileroState]:
-        """Silero probabilities of new frames, in the pool; waits for a slot when it is full
-        (live audio cannot be refused after it was accepted)."""
-        while True:
-            try:
-                return await self.manager.infer(
-                    SILERO_MODEL_ID,
-                    lambda vad: vad.score_frames(frames, state),
-                    task="vad",
-                )
-            except Overloaded:
-                await asyncio.sleep(_RETRY_SECONDS)
+        """Silero probabilities of a session's new frames, on the engine's own VAD thread.
+
+        Not in the inference pool: there the frames waited behind ASR decodes and speaker
+        embeddings (a decode holds its thread for seconds under load), the session fell
+        behind real time and its turns ended late. A call is a few 32 ms frames (about a
+        millisecond); each session has at most one waiting, so one thread serves them all.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._vad_lane, self._score_frames, frames, state)
+
+    def _score_frames(
+        self, frames: np.ndarray, state: SileroState
+    ) -> tuple[np.ndarray, SileroState]:
+        with self.manager.use(SILERO_MODEL_ID, task="vad") as model:
+            return model.handle.score_frames(frames, state)
 
     def speaker_model(self) -> str:
         """The default speaker model's id (the one enrolled names are matched with)."""

@@ -14,7 +14,16 @@ from typing import Any
 
 import numpy as np
 
+from tympan.config import SAMPLE_RATE
 from tympan.tasks.asr import Segment
+from tympan.tasks.asr.formats import word_logprobs
+from tympan.tasks.streaming.events import (
+    LiveEvent,
+    SpeakerSegment,
+    TokenLogprob,
+    TranscriptCompleted,
+    TranscriptDelta,
+)
 from tympan.tasks.streaming.partials import PartialText
 
 __all__ = [
@@ -126,3 +135,31 @@ class CommittedTurn:
     partial: PartialText
     pieces: list[asyncio.Future[PieceText]]
     label: asyncio.Future[str | None] | None
+
+    def completed(
+        self,
+        text: str,
+        segments: list[Segment],
+        language: str,
+        speaker: str | None,
+        with_logprobs: bool,
+    ) -> list[LiveEvent]:
+        """The turn's last events once decoded: the rest of its deltas, its speaker segment
+        (when labelled) and ``completed`` (with word log probabilities when asked for)."""
+        start = self.start / SAMPLE_RATE
+        end = start + self.samples.shape[0] / SAMPLE_RATE
+        events: list[LiveEvent] = []
+        delta = self.partial.finish(text)
+        if delta:
+            events.append(TranscriptDelta(self.item_id, delta))
+        if speaker is not None:
+            events.append(SpeakerSegment(self.item_id, start, end, speaker, text))
+        logprobs = None
+        if with_logprobs:
+            logprobs = [TokenLogprob(token, lp) for token, lp in word_logprobs(segments)]
+        events.append(
+            TranscriptCompleted(
+                self.item_id, text, start, end, end - start, language, speaker, logprobs
+            )
+        )
+        return events

@@ -37,10 +37,8 @@ from tympan.config import DEFAULT_NAMESPACE, SAMPLE_RATE
 from tympan.errors import AudioTooLong, BadRequest, PayloadTooLarge, TympanError
 from tympan.tasks.asr import (
     MAX_CHUNK_SECONDS,
-    Segment,
     TranscribeOptions,
 )
-from tympan.tasks.asr.formats import word_logprobs
 from tympan.tasks.asr.glossary import glossary_hotwords
 from tympan.tasks.speakers import default_threshold
 from tympan.tasks.streaming.decoding import TurnDecoder, with_context
@@ -50,15 +48,13 @@ from tympan.tasks.streaming.events import (
     Committed,
     LiveEvent,
     SessionError,
-    SpeakerSegment,
     SpeechStarted,
     SpeechStopped,
     TimeoutTriggered,
-    TokenLogprob,
-    TranscriptCompleted,
     TranscriptDelta,
     TranscriptFailed,
 )
+from tympan.tasks.streaming.held import HeldAudio
 from tympan.tasks.streaming.labels import SpeakerLabeller
 from tympan.tasks.streaming.noise import LiveNoiseReduction
 from tympan.tasks.streaming.options import LiveOptions
@@ -110,10 +106,7 @@ class LiveSession:
         self._pcm = PcmDecoder(options.format)
         self._detector = self._new_detector()
         self._vad_state = SileroState.initial()
-        self._tail = np.zeros(0, np.float32)  # samples short of a whole frame
-        self._buffer = np.zeros(0, np.float32)  # the session's audio from _buffer_start on
-        self._buffer_start = 0
-        self._probabilities = np.zeros(0, np.float32)  # frames from _buffer_start on
+        self._held = HeldAudio()
         self._floor = 0  # audio before this sample is committed or cleared
         self._queued = 0  # samples appended but not yet scored
         self._in_flight = 0  # samples committed but not yet transcribed
@@ -177,7 +170,7 @@ class LiveSession:
         """Queue audio bytes in the session's format; 413 past ``realtime_max_buffer_seconds``."""
         samples = self._pcm.decode(data)
         limit = self.engine.settings.realtime_max_buffer_seconds
-        held = self._queued + self._in_flight + self._buffer.shape[0] + samples.shape[0]
+        held = self._queued + self._in_flight + self._held.samples.shape[0] + samples.shape[0]
         if held > limit * SAMPLE_RATE:
             raise PayloadTooLarge(
                 f"The session holds {held / SAMPLE_RATE:.1f} s of audio not transcribed yet, "
@@ -229,7 +222,7 @@ class LiveSession:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self._noise.close()
-        self._buffer = self._probabilities = np.zeros(0, np.float32)
+        self._held.release()
         self.engine.release()
         self._events.put_nowait(None)
 
@@ -277,26 +270,21 @@ class LiveSession:
 
     @property
     def _received(self) -> int:
-        return self._buffer_start + self._buffer.shape[0]
+        return self._held.received
 
     async def _on_audio(self, samples: np.ndarray) -> None:
         self._queued -= samples.shape[0]
         samples = await self._noise.apply(samples)
-        first_frame = self._received // FRAME_SAMPLES
-        self._buffer = np.concatenate([self._buffer, samples])
-        pending = np.concatenate([self._tail, samples])
-        whole = pending.shape[0] - pending.shape[0] % FRAME_SAMPLES
-        frames = pending[:whole].reshape(-1, FRAME_SAMPLES)
-        self._tail = pending[whole:]
+        first_frame, frames = self._held.add(samples)
         probabilities, self._vad_state = await self.engine.score_frames(frames, self._vad_state)
-        self._probabilities = np.concatenate([self._probabilities, probabilities])
+        self._held.scored(probabilities)
         if self._detector is None:
             return
         for boundary in self._detector.push(probabilities, first_frame):
             self._on_boundary(boundary)
         if self._turn is None:
             keep = self._received - round(self._padding_seconds * SAMPLE_RATE) - FRAME_SAMPLES
-            self._trim(max(self._floor, keep))
+            self._held.trim(max(self._floor, keep))
         else:
             self._maybe_partial(self._turn)
 
@@ -309,7 +297,7 @@ class LiveSession:
         at = boundary.frame * FRAME_SAMPLES
         if boundary.kind == "start":
             padding = 0 if boundary.forced else round(self._padding_seconds * SAMPLE_RATE)
-            start = max(self._floor, self._buffer_start, at - padding)
+            start = max(self._floor, self._held.start, at - padding)
             turn = OpenTurn(new_item_id(), start, self._context, partial_at=start)
             self._turn = turn
             self._emit(SpeechStarted(turn.item_id, turn.start / SAMPLE_RATE))
@@ -324,7 +312,7 @@ class LiveSession:
             end = at if boundary.forced else self._vad_end(at)
             self._commit(turn, end, from_vad=True)
         elif boundary.kind == "timeout":
-            turn = OpenTurn(new_item_id(), max(self._floor, self._buffer_start), self._context)
+            turn = OpenTurn(new_item_id(), max(self._floor, self._held.start), self._context)
             self._emit(TimeoutTriggered(turn.item_id, turn.start / SAMPLE_RATE, at / SAMPLE_RATE))
             self._commit(turn, at, from_vad=False)
 
@@ -349,7 +337,7 @@ class LiveSession:
         """Label the turn's audio up to ``end`` (None when the session names no speakers)."""
         if not self.options.speakers:
             return None
-        samples, _ = self._audio(max(open_turn.start, self._buffer_start), end)
+        samples, _ = self._held.between(max(open_turn.start, self._held.start), end)
         labelling = asyncio.ensure_future(self._decoder.speaker(samples))
         labelling.add_done_callback(retrieved)
         return labelling
@@ -375,8 +363,8 @@ class LiveSession:
 
     def _start_piece(self, open_turn: OpenTurn, end: int, resume: int, *, from_vad: bool) -> Piece:
         """Decode the open turn's audio from its cut to ``end``, after the last decode kept."""
-        start = max(open_turn.cut, self._buffer_start)
-        samples, probabilities = self._audio(start, end)
+        start = max(open_turn.cut, self._held.start)
+        samples, probabilities = self._held.between(start, end)
         decoding = asyncio.ensure_future(
             self._decode_piece(samples, probabilities, start, from_vad, self._context)
         )
@@ -430,25 +418,8 @@ class LiveSession:
         if self._detector is not None:
             self._detector.reset(self._received // FRAME_SAMPLES)
         self._floor = self._received
-        self._trim(self._floor)
+        self._held.trim(self._floor)
         self._emit(Cleared())
-
-    def _trim(self, sample: int) -> None:
-        """Forget the audio before ``sample`` (rounded down to a whole frame)."""
-        frames = sample // FRAME_SAMPLES - self._buffer_start // FRAME_SAMPLES
-        if frames <= 0:
-            return
-        self._buffer = self._buffer[frames * FRAME_SAMPLES :]
-        self._probabilities = self._probabilities[frames:]
-        self._buffer_start += frames * FRAME_SAMPLES
-
-    def _audio(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """The session's samples ``[start, end)`` and their frame probabilities (held audio:
-        ``start`` is at or after ``_buffer_start``)."""
-        first, last = start - self._buffer_start, end - self._buffer_start
-        frame0 = first // FRAME_SAMPLES
-        frames = math.ceil(max(0, last - first) / FRAME_SAMPLES)
-        return self._buffer[first:last].copy(), self._probabilities[frame0 : frame0 + frames]
 
     def _commit(self, open_turn: OpenTurn, end: int, *, from_vad: bool) -> None:
         open_turn.closed = True
@@ -462,14 +433,14 @@ class LiveSession:
             last = self._start_piece(open_turn, end, end, from_vad=from_vad)
             label = self._start_label(open_turn, end)
         self._context = last.decoding
-        start = max(open_turn.start, self._buffer_start)
+        start = max(open_turn.start, self._held.start)
         pieces = [piece.decoding for piece in (*open_turn.pieces, last)]
-        samples = self._audio(start, end)[0]
+        samples = self._held.between(start, end)[0]
         turn = CommittedTurn(open_turn.item_id, start, samples, open_turn.partial, pieces, label)
         self._emit(Committed(turn.item_id, self._previous_item))
         self._previous_item = turn.item_id
         self._floor = end
-        self._trim(end)
+        self._held.trim(end)
         self._in_flight += turn.samples.shape[0]
         task = asyncio.create_task(self._report(turn, self._last_report))
         self._last_report = task
@@ -494,10 +465,8 @@ class LiveSession:
             return
         turn.partial_at = self._received
         first, decoded, context = turn.undecoded()
-        first = max(
-            first, self._buffer_start, self._received - int(MAX_CHUNK_SECONDS * SAMPLE_RATE)
-        )
-        samples = self._buffer[first - self._buffer_start :].copy()
+        first = max(first, self._held.start, self._received - int(MAX_CHUNK_SECONDS * SAMPLE_RATE))
+        samples = self._held.between(first, self._received)[0]
         turn.partial_task = asyncio.create_task(
             self._partial(turn, samples, first, decoded, context)
         )
@@ -531,7 +500,7 @@ class LiveSession:
             text, segments, language = self._decoder.join(
                 [piece[:3] for piece in pieces], duration, with_words=self.options.logprobs
             )
-            outcome = self._completed(turn, text, segments, language, speaker)
+            outcome = turn.completed(text, segments, language, speaker, self.options.logprobs)
         except TympanError as exc:
             outcome = [TranscriptFailed(turn.item_id, exc)]
         except Exception as exc:  # our bug: the client hears of it, the session goes on
@@ -543,29 +512,3 @@ class LiveSession:
             await asyncio.wait([previous])  # its outcome is its own; only the order matters
         for event in outcome:
             self._emit(event)
-
-    def _completed(
-        self,
-        turn: CommittedTurn,
-        text: str,
-        segments: list[Segment],
-        language: str,
-        speaker: str | None,
-    ) -> list[LiveEvent]:
-        start = turn.start / SAMPLE_RATE
-        end = start + turn.samples.shape[0] / SAMPLE_RATE
-        events: list[LiveEvent] = []
-        delta = turn.partial.finish(text)
-        if delta:
-            events.append(TranscriptDelta(turn.item_id, delta))
-        if speaker is not None:
-            events.append(SpeakerSegment(turn.item_id, start, end, speaker, text))
-        logprobs = None
-        if self.options.logprobs:
-            logprobs = [TokenLogprob(token, lp) for token, lp in word_logprobs(segments)]
-        events.append(
-            TranscriptCompleted(
-                turn.item_id, text, start, end, end - start, language, speaker, logprobs
-            )
-        )
-        return events
