@@ -55,7 +55,7 @@ def test_speech_without_pauses_is_cut_at_its_last_pause(silero: SileroVad) -> No
     assert all(chunk.duration <= MAX_CHUNK_SECONDS + 1e-6 for chunk in chunks)
     cuts = [int(chunk.end / FRAME_SECONDS) for chunk in chunks[:-1]]
     assert all(probabilities[cuts] < 0.2), probabilities[cuts]
-    assert np.mean([chunk.duration for chunk in chunks[:-1]]) > 27
+    assert np.mean([chunk.duration for chunk in chunks[:-1]]) > 25  # 18 s at the quietest frame
 
 
 def test_silence_has_no_chunks_unless_everything_is_kept(silero: SileroVad) -> None:
