@@ -122,11 +122,19 @@ class Diarization:
         return 100 * detection.compute_metrics()[2], 100 * abs(der)
 
 
+def balanced_trials(trials: list[dict[str, str]], count: int) -> list[dict[str, str]]:
+    """The first ``count // 2`` same-speaker and the first ``count // 2`` different-speaker
+    trials (``trials.csv`` lists all same-speaker ones first, and an EER needs both)."""
+    same = [t for t in trials if t["target"] == "1"][: count // 2]
+    different = [t for t in trials if t["target"] != "1"][: count // 2]
+    return same + different
+
+
 class Verification:
     """GE2E embeddings of the trial files; EER and minDCF of any pick of them."""
 
     def __init__(self, encoder) -> None:  # type: ignore[no-untyped-def]
-        self.trials = read_rows(SPEAKERS / "trials.csv")[:TRIALS]
+        self.trials = balanced_trials(read_rows(SPEAKERS / "trials.csv"), TRIALS)
         self.files = sorted({t[side] for t in self.trials for side in ("enroll", "test")})
         self.clean = [decode_audio(SPEAKERS / name).samples for name in self.files]
         self._encoder = encoder
