@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from pyannote.core import Annotation, Segment, Timeline
@@ -23,7 +24,6 @@ from benchmarks._harness import machine_load, markdown_table
 from benchmarks.bench_enhancement import (
     CLEAN,
     SEED,
-    SNRS,
     THRESHOLDS,
     auto_method,
     load_noises,
@@ -40,8 +40,9 @@ from tympan.tasks.speakers.calibration import error_rates
 from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
 
 VAD_RECORDINGS = int(os.environ.get("BENCH_ENHANCE_VAD", "4"))
-TRIALS = int(os.environ.get("BENCH_ENHANCE_TRIALS", "300"))
-VERIFY_SNRS = (5, 10)
+FILES = int(os.environ.get("BENCH_ENHANCE_SPEAKER_FILES", "4"))
+DIARIZATION_SNRS = (0, 5, 10)
+VERIFY_SNRS = (5,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,24 +123,23 @@ class Diarization:
         return 100 * detection.compute_metrics()[2], 100 * abs(der)
 
 
-def balanced_trials(trials: list[dict[str, str]], count: int) -> list[dict[str, str]]:
-    """``count // 2`` same-speaker and ``count // 2`` different-speaker trials, each evenly
-    spaced through its kind (``trials.csv`` lists all same-speaker ones first, an EER needs
-    both, and spacing them out brings in more speakers than the first ones would)."""
-    half = count // 2
-    same = [t for t in trials if t["target"] == "1"]
-    different = [t for t in trials if t["target"] != "1"]
-    return [
-        *same[:: max(1, len(same) // half)][:half],
-        *different[:: max(1, len(different) // half)][:half],
-    ]
+def trials_among_first_files(trials: list[dict[str, str]], per_speaker: int) -> list[dict]:
+    """The trials whose two files are both among the first ``per_speaker`` files of their
+    speaker: same- and different-speaker trials alike (``trials.csv`` lists every
+    same-speaker one first, so its head alone has no different-speaker trial and no EER),
+    on a few files, since each file is enhanced once per method and condition."""
+    by_speaker: dict[str, list[str]] = {}
+    for name in sorted({t[side] for t in trials for side in ("enroll", "test")}):
+        by_speaker.setdefault(Path(name).name.split("-")[0], []).append(name)
+    kept = {name for names in by_speaker.values() for name in names[:per_speaker]}
+    return [t for t in trials if t["enroll"] in kept and t["test"] in kept]
 
 
 class Verification:
     """GE2E embeddings of the trial files; EER and minDCF of any pick of them."""
 
     def __init__(self, encoder) -> None:  # type: ignore[no-untyped-def]
-        self.trials = balanced_trials(read_rows(SPEAKERS / "trials.csv"), TRIALS)
+        self.trials = trials_among_first_files(read_rows(SPEAKERS / "trials.csv"), FILES)
         self.files = sorted({t[side] for t in self.trials for side in ("enroll", "test")})
         self.clean = [decode_audio(SPEAKERS / name).samples for name in self.files]
         self._encoder = encoder
@@ -239,7 +239,9 @@ def run() -> str:
     verifier = Verification(registry.get(GE2E_MODEL_ID).load())
     measured = {  # clean speech is the same for both splits: measured (and listed) once
         split: (
-            noisy_versions(diarizer.clean, split, (*SNRS, *extra), enhancers, diarizer.measure),
+            noisy_versions(
+                diarizer.clean, split, (*DIARIZATION_SNRS, *extra), enhancers, diarizer.measure
+            ),
             noisy_versions(
                 verifier.clean, split, (*VERIFY_SNRS, *extra), enhancers, verifier.measure
             ),
@@ -271,7 +273,8 @@ def run() -> str:
                 ["noises", "SNR dB", "method", "VAD F1 (%)", "DER (%) collar 0.25"],
                 diarization_rows,
             ),
-            f"### Speaker verification ({TRIALS} trials, GE2E), both sides noisy\n\n"
+            f"### Speaker verification ({len(verifier.trials)} trials among "
+            f"{len(verifier.files)} files, GE2E), both sides noisy\n\n"
             + markdown_table(
                 ["noises", "SNR dB", "method", "EER (%)", "minDCF"], verification_rows
             ),
