@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import EVAL_DIR, read_manifest
 from tests.noisy_audio import SPEECH, noisy_speech
 from tympan.audio import Audio, decode_audio
+from tympan.audio.encode import encode_audio
+from tympan.config import SAMPLE_RATE
 from tympan.errors import InvalidParameter
 from tympan.tasks.enhancement import (
     ENHANCEMENT_TASK,
@@ -94,3 +96,22 @@ def test_auto_runs_the_family_enhancer_on_noise_and_not_on_clean_speech(task, se
     with pytest.raises(InvalidParameter) as error:
         asyncio.run(reduce_noise(services.manager, NOISE_REDUCTION_POLICY, NOISY, "loudly", task))
     assert error.value.param == "noise_reduction"
+
+
+def test_endpoints_name_their_task(api) -> None:
+    """``auto`` on the embed endpoint runs the speaker family's choice (its voiceprint is the
+    one that enhancer gives) and on transcription the ASR family's."""
+    rule = NOISE_REDUCTION_POLICY.auto["speakers"]
+    data = encode_audio(noisy_under(rule.snr_db).samples, SAMPLE_RATE, "wav")
+
+    def embedding(choice: str) -> np.ndarray:
+        fields = {"noise_reduction": choice}
+        return np.array(api.post_audio("/v1/speakers/embed", data, fields).json()["embedding"])
+
+    auto = embedding("auto")
+    np.testing.assert_allclose(auto, embedding(rule.model or "none"), atol=1e-5)
+    if rule.model is not None:
+        assert not np.allclose(auto, embedding("none"), atol=1e-3)
+    asr = NOISE_REDUCTION_POLICY.auto["asr"]
+    text = api.transcribe(data, noise_reduction="auto").text
+    assert text == api.transcribe(data, noise_reduction=asr.model or "none").text
