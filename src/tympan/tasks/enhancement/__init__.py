@@ -61,9 +61,9 @@ NOISE_REDUCTION_POLICY = NoiseReductionPolicy(
     far_field_model=DEEPFILTERNET_ID,
     auto={  # each family's dev-noise choice (benchmarks/bench_enhancement_asr.py, _speakers.py)
         "asr": AutoRule(None),
-        "speakers": AutoRule(RNNOISE_ID, 5.0),
-        "diarization": AutoRule(RNNOISE_ID, 5.0),
-        "vad": AutoRule(RNNOISE_ID, 5.0),
+        "speakers": AutoRule(RNNOISE_ID, 20.0),
+        "diarization": AutoRule(RNNOISE_ID, 22.0),
+        "vad": AutoRule(RNNOISE_ID, 22.0),
         "classifier": AutoRule(None),  # not measured
     },
 )
