@@ -10,7 +10,8 @@ them are decoded in batches through Tympan's Whisper decoding (tiny.en, beam 5).
 noises (and clean) choose ``auto``'s ASR enhancer and SNR threshold (``-inf``: never
 enhance); the ``test`` noises are reported, with ``auto``'s relative WER cut at 5 dB and its
 cost on clean speech against the issue's goals (>= 15 %, <= +0.2 points).
-``python -m benchmarks enhancement_asr``.
+``python -m benchmarks enhancement_asr``; ``BENCH_ENHANCE_ASR_SNRS`` (``0,5,10``) and
+``BENCH_ENHANCE_ASR_ENHANCERS`` (comma-separated ids; all by default) narrow it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from tympan.config import SAMPLE_RATE, Settings
 from tympan.models import ModelRegistry
 from tympan.tasks.asr import DEFAULT_MODEL_ID
 
-SPLIT_SNRS = (0, 5, 10)
+SPLIT_SNRS = tuple(map(int, os.environ.get("BENCH_ENHANCE_ASR_SNRS", "0,5,10").split(",")))
+ENHANCERS = os.environ.get("BENCH_ENHANCE_ASR_ENHANCERS", "")  # comma-separated; empty: all
 ACCENT_CLIPS = int(os.environ.get("BENCH_ENHANCE_ACCENTS", "7"))
 CLIPS = {"asr_ljspeech": 1000, "asr_small": 1000, "asr_accents": ACCENT_CLIPS}
 GOAL_CUT_PERCENT = 15.0
@@ -90,7 +92,11 @@ def goals(conditions: list[Condition], auto: tuple[str, float]) -> str:
 def run() -> str:
     settings = Settings(_env_file=None)
     registry = ModelRegistry.from_settings(settings)
-    enhancers = {spec.id: spec.load() for spec in registry.list("enhancement")}
+    enhancers = {
+        spec.id: spec.load()
+        for spec in registry.list("enhancement")
+        if not ENHANCERS or spec.id in ENHANCERS.split(",")
+    }
     utterances = load_clips(CLIPS)
     clips = windows(utterances)
     conditions = mixtures(clips, {"dev": SPLIT_SNRS, "test": SPLIT_SNRS})
@@ -109,7 +115,8 @@ def run() -> str:
             f"reference words per condition: every asr_ljspeech and asr_small one, the first "
             f"{ACCENT_CLIPS} asr_accents) joined into {len(clips)} windows of up to "
             f"{WINDOW_SECONDS:g} s, tiny.en (beam 5) through Tympan's batched decoding. "
-            f"auto chosen on dev noises (0/5/10 dB and clean): `{auto[0]}` under "
+            f"auto chosen on dev noises ({'/'.join(map(str, SPLIT_SNRS))} dB and clean): "
+            f"`{auto[0]}` under "
             f"an estimated {auto[1]:g} dB SNR (-inf: never enhance).",
             goals(conditions, auto),
             "### WER (%)\n\n" + wer_table(conditions, ["none", *enhancers], auto),
