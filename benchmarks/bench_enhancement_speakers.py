@@ -2,9 +2,9 @@
 
 The 4 diarization recordings and the speaker-verification trials (both sides) are mixed with
 the real noises at fixed SNRs (``bench_enhancement``'s mixing and seed, nothing stored). The
-``dev`` noises choose ``noise_reduction=auto``'s enhancer and SNR threshold for the speaker
-family (speaker embed / verify / identify / enroll, diarization, VAD): the pair with the lowest
-sum of DER + (100 - VAD F1) + EER over the dev conditions; the ``test`` noises are reported.
+``dev`` noises choose ``noise_reduction=auto``'s enhancer and SNR threshold for each family
+on its own measure, summed over the dev conditions: VAD (100 - F1), diarization (DER) and the
+speaker tasks (embed / verify / identify / enroll: EER); the ``test`` noises are reported.
 ``python -m benchmarks enhancement_speakers``.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from pyannote.core import Annotation, Segment, Timeline
@@ -23,7 +24,6 @@ from benchmarks._harness import machine_load, markdown_table
 from benchmarks.bench_enhancement import (
     CLEAN,
     SEED,
-    SNRS,
     THRESHOLDS,
     auto_method,
     load_noises,
@@ -40,7 +40,8 @@ from tympan.tasks.speakers.calibration import error_rates
 from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
 
 VAD_RECORDINGS = int(os.environ.get("BENCH_ENHANCE_VAD", "4"))
-TRIALS = int(os.environ.get("BENCH_ENHANCE_TRIALS", "300"))
+FILES = int(os.environ.get("BENCH_ENHANCE_SPEAKER_FILES", "4"))
+DIARIZATION_SNRS = (0, 5, 10)
 VERIFY_SNRS = (5,)
 
 
@@ -122,11 +123,23 @@ class Diarization:
         return 100 * detection.compute_metrics()[2], 100 * abs(der)
 
 
+def trials_among_first_files(trials: list[dict[str, str]], per_speaker: int) -> list[dict]:
+    """The trials whose two files are both among the first ``per_speaker`` files of their
+    speaker: same- and different-speaker trials alike (``trials.csv`` lists every
+    same-speaker one first, so its head alone has no different-speaker trial and no EER),
+    on a few files, since each file is enhanced once per method and condition."""
+    by_speaker: dict[str, list[str]] = {}
+    for name in sorted({t[side] for t in trials for side in ("enroll", "test")}):
+        by_speaker.setdefault(Path(name).name.split("-")[0], []).append(name)
+    kept = {name for names in by_speaker.values() for name in names[:per_speaker]}
+    return [t for t in trials if t["enroll"] in kept and t["test"] in kept]
+
+
 class Verification:
     """GE2E embeddings of the trial files; EER and minDCF of any pick of them."""
 
     def __init__(self, encoder) -> None:  # type: ignore[no-untyped-def]
-        self.trials = read_rows(SPEAKERS / "trials.csv")[:TRIALS]
+        self.trials = trials_among_first_files(read_rows(SPEAKERS / "trials.csv"), FILES)
         self.files = sorted({t[side] for t in self.trials for side in ("enroll", "test")})
         self.clean = [decode_audio(SPEAKERS / name).samples for name in self.files]
         self._encoder = encoder
@@ -144,49 +157,77 @@ class Verification:
         return 100 * rates.eer, rates.min_dcf
 
 
-def choose_auto(
-    diarization: dict[str, Versions],
-    verification: dict[str, Versions],
-    diarizer: Diarization,
-    verifier: Verification,
-    models: list[str],
-) -> tuple[tuple[str, float], float]:
-    """The (enhancer, threshold) with the lowest dev cost, DER + (100 - F1) + EER summed
-    over the conditions; ties go to the lower threshold (enhance less). Returns it and its
-    cost."""
+Rule = tuple[str, float]
+"""``auto`` as (enhancer, SNR threshold): the enhancer under that estimated SNR."""
+
+
+def choose_auto(cost: Callable[[Rule], float], models: list[str]) -> tuple[Rule, float]:
+    """The (enhancer, threshold) with the lowest dev ``cost``; ties go to the lower threshold
+    (enhance less; ``-inf``: never). Returns it and its cost."""
     best = None
     for model in models:
         for threshold in THRESHOLDS:
-            auto = (model, threshold)
-            cost = 0.0
-            for versions in diarization.values():
-                f1, der = diarizer.score(picked(versions, auto))
-                cost += der + 100 - f1
-            for versions in verification.values():
-                cost += verifier.score(picked(versions, auto))[0]
-            if best is None or (cost, threshold) < (best[1], best[0][1]):
-                best = (auto, cost)
+            value = cost((model, threshold))
+            if best is None or (value, threshold) < (best[1], best[0][1]):
+                best = ((model, threshold), value)
     assert best is not None
     return best
 
 
-def _tables(
+class Scores:
+    """Each family's dev cost of a rule, and the rows of every method: diarization scores
+    cached by which method each recording ends up with (most thresholds pick alike)."""
+
+    def __init__(self, diarizer: Diarization, verifier: Verification) -> None:
+        self.diarizer, self.verifier = diarizer, verifier
+        self._cache: dict[tuple[int, tuple[str, ...]], tuple[float, float]] = {}
+
+    def diarization(self, versions: Versions, method: str | Rule) -> tuple[float, float]:
+        """(VAD F1 %, DER %) of the recordings as ``method`` leaves them."""
+        key = (id(versions), _methods(versions, method))
+        if key not in self._cache:
+            self._cache[key] = self.diarizer.score(picked(versions, method))
+        return self._cache[key]
+
+    def costs(self, dev: tuple[dict[str, Versions], dict[str, Versions]]) -> dict[str, Callable]:
+        """Each family's dev cost of a rule: VAD 100 - F1, diarization DER, speakers EER,
+        summed over the dev conditions."""
+        diarization, verification = dev
+        return {
+            "vad": lambda r: sum(100 - self.diarization(v, r)[0] for v in diarization.values()),
+            "diarization": lambda r: sum(self.diarization(v, r)[1] for v in diarization.values()),
+            "speakers": lambda r: sum(
+                self.verifier.score(picked(v, r))[0] for v in verification.values()
+            ),
+        }
+
+
+def _methods(versions: Versions, method: str | Rule) -> tuple[str, ...]:
+    if isinstance(method, str):
+        return (method,) * len(versions.noisy)
+    return tuple(auto_method(noisy, *method) for noisy in versions.noisy)
+
+
+def _rows(
     split: str,
-    diarization: dict[str, Versions],
-    verification: dict[str, Versions],
-    diarizer: Diarization,
-    verifier: Verification,
-    auto: tuple[str, float],
+    measured: tuple[dict[str, Versions], dict[str, Versions]],
+    scores: Scores,
+    rules: dict[str, Rule],
 ) -> tuple[list, list]:
+    diarization, verification = measured
     diarization_rows, verification_rows = [], []
     for snr, versions in diarization.items():
-        for method in [*versions.results, auto]:
-            label = method if isinstance(method, str) else "auto"
-            diarization_rows.append([split, snr, label, *diarizer.score(picked(versions, method))])
+        for method in versions.results:
+            diarization_rows.append([split, snr, method, *scores.diarization(versions, method)])
+        f1 = scores.diarization(versions, rules["vad"])[0]
+        der = scores.diarization(versions, rules["diarization"])[1]
+        diarization_rows.append([split, snr, "auto", f1, der])
     for snr, versions in verification.items():
-        for method in [*versions.results, auto]:
+        for method in [*versions.results, rules["speakers"]]:
             label = method if isinstance(method, str) else "auto"
-            verification_rows.append([split, snr, label, *verifier.score(picked(versions, method))])
+            verification_rows.append(
+                [split, snr, label, *scores.verifier.score(picked(versions, method))]
+            )
     return diarization_rows, verification_rows
 
 
@@ -198,29 +239,42 @@ def run() -> str:
     verifier = Verification(registry.get(GE2E_MODEL_ID).load())
     measured = {  # clean speech is the same for both splits: measured (and listed) once
         split: (
-            noisy_versions(diarizer.clean, split, (*SNRS, *extra), enhancers, diarizer.measure),
+            noisy_versions(
+                diarizer.clean, split, (*DIARIZATION_SNRS, *extra), enhancers, diarizer.measure
+            ),
             noisy_versions(
                 verifier.clean, split, (*VERIFY_SNRS, *extra), enhancers, verifier.measure
             ),
         )
         for split, extra in (("dev", (CLEAN,)), ("test", ()))
     }
-    auto, cost = choose_auto(*measured["dev"], diarizer, verifier, list(enhancers))
+    scores = Scores(diarizer, verifier)
+    chosen = {
+        family: choose_auto(cost, list(enhancers))
+        for family, cost in scores.costs(measured["dev"]).items()
+    }
+    rules = {family: rule for family, (rule, _) in chosen.items()}
     diarization_rows, verification_rows = [], []
-    for split, (diarization, verification) in measured.items():
-        rows = _tables(split, diarization, verification, diarizer, verifier, auto)
+    for split, split_measured in measured.items():
+        rows = _rows(split, split_measured, scores, rules)
         diarization_rows += rows[0]
         verification_rows += rows[1]
+    choices = "; ".join(
+        f"{family}: `{rule[0]}` under an estimated {rule[1]:g} dB SNR (dev cost {cost:.1f})"
+        for family, (rule, cost) in chosen.items()
+    )
     return "\n\n".join(
         [
-            f"{machine_load()}. auto chosen on dev noises: `{auto[0]}` under an estimated "
-            f"{auto[1]:g} dB SNR (dev cost {cost:.1f}).",
+            f"{machine_load()}. auto chosen per family on dev noises (-inf: never "
+            f"enhance): {choices}. The auto rows use the VAD rule for F1 and the "
+            f"diarization rule for DER.",
             f"### Diarization recordings ({VAD_RECORDINGS}): Silero VAD F1, DER (GE2E)\n\n"
             + markdown_table(
                 ["noises", "SNR dB", "method", "VAD F1 (%)", "DER (%) collar 0.25"],
                 diarization_rows,
             ),
-            f"### Speaker verification ({TRIALS} trials, GE2E), both sides noisy\n\n"
+            f"### Speaker verification ({len(verifier.trials)} trials among "
+            f"{len(verifier.files)} files, GE2E), both sides noisy\n\n"
             + markdown_table(
                 ["noises", "SNR dB", "method", "EER (%)", "minDCF"], verification_rows
             ),

@@ -391,13 +391,9 @@ class Settings(BaseSettings):
     )
     noise_reduction: str = Field(
         "none",
-        description="`noise_reduction` of a request that gives none: none, auto, near_field, "
-        "far_field or an enhancement model id (see docs/enhancement.md for the measurements).",
-    )
-    noise_reduction_auto_snr_db: float = Field(
-        7.0,
-        description="`noise_reduction=auto` enhances audio whose estimated SNR (dB) is under "
-        "this; chosen on the development noises by benchmarks/bench_enhancement.py.",
+        description="`noise_reduction` of a request that gives none: none, auto (each task "
+        "family's measured rule), near_field, far_field or an enhancement model id (see "
+        "docs/enhancement.md for the measurements).",
     )
 
     realtime_max_sessions: int = Field(

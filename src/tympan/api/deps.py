@@ -6,7 +6,7 @@ import base64
 import binascii
 import io
 from dataclasses import replace
-from typing import Annotated, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import Depends, File, Form, Request, UploadFile
 from starlette.requests import HTTPConnection
@@ -26,14 +26,14 @@ from tympan.errors import (
 )
 from tympan.metrics import observe_audio
 from tympan.models.spec import ModelSpec
-from tympan.tasks.enhancement import noise_reduction_policy, reduce_noise
+from tympan.tasks.enhancement import NOISE_REDUCTION_POLICY, reduce_noise
 
 __all__ = [
-    "AudioUpload",
     "KnownSpeakersDep",
     "NamespaceDep",
     "NoiseReductionField",
     "ServicesDep",
+    "audio_upload",
     "decode_upload",
     "decode_uploads",
     "get_services",
@@ -153,25 +153,29 @@ NoiseReductionField = Annotated[
 """A request's ``noise_reduction`` form field."""
 
 
-async def _audio_upload(
-    services: ServicesDep,
-    file: UploadFile = File(...),
-    noise_reduction: NoiseReductionField = None,
+async def reduce_upload_noise(
+    audio: Audio, services: Services, choice: str | None, task: str
 ) -> Audio:
-    return await reduce_upload_noise(await decode_upload(file, services), services, noise_reduction)
-
-
-async def reduce_upload_noise(audio: Audio, services: Services, choice: str | None) -> Audio:
-    """``audio`` enhanced as a request's ``noise_reduction`` field asks (``None``: the
-    TYMPAN_NOISE_REDUCTION default), for endpoints with a second file besides ``file``."""
-    policy = noise_reduction_policy(services.settings)
+    """``audio`` enhanced before ``task`` as a request's ``noise_reduction`` field asks
+    (``None``: the TYMPAN_NOISE_REDUCTION default), for endpoints with files besides ``file``."""
     chosen = choice or services.settings.noise_reduction
-    return await reduce_noise(services.manager, policy, audio, chosen)
+    return await reduce_noise(services.manager, NOISE_REDUCTION_POLICY, audio, chosen, task)
 
 
-AudioUpload = Annotated[Audio, Depends(_audio_upload)]
-"""The request's ``file`` field, decoded at the boundary into ``Audio`` and enhanced as its
-``noise_reduction`` field asks."""
+def audio_upload(task: str) -> Any:
+    """The type of a request's ``file`` field for ``task`` (a name of the noise policy's
+    ``TASK_FAMILIES``): decoded at the boundary into ``Audio`` and enhanced as its
+    ``noise_reduction`` field asks, ``auto`` following ``task``'s family."""
+
+    async def upload(
+        services: ServicesDep,
+        file: UploadFile = File(...),
+        noise_reduction: NoiseReductionField = None,
+    ) -> Audio:
+        audio = await decode_upload(file, services)
+        return await reduce_upload_noise(audio, services, noise_reduction, task)
+
+    return Annotated[Audio, Depends(upload)]
 
 
 REFERENCE_SECONDS = (2.0, 10.0)

@@ -26,10 +26,10 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from tympan.api.deps import (
-    AudioUpload,
     KnownSpeakersDep,
     NamespaceDep,
     ServicesDep,
+    audio_upload,
     require_visible_model,
 )
 from tympan.api.services import Services
@@ -59,6 +59,9 @@ __all__ = ["router"]
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["asr"])
+
+TranscriptionAudio = audio_upload("transcription")
+TranslationAudio = audio_upload("translation")
 
 Granularity = Literal["word", "segment"]
 
@@ -418,7 +421,7 @@ def _options(
     responses={200: {"content": {"application/json": {}, "text/plain": {}}}},
 )
 async def create_transcription(
-    audio: AudioUpload,
+    audio: TranscriptionAudio,
     services: ServicesDep,
     namespace: NamespaceDep,
     decoding: DecodingDep,
@@ -491,7 +494,7 @@ async def create_transcription(
     responses={200: {"content": {"application/json": {}, "text/plain": {}}}},
 )
 async def create_translation(
-    audio: AudioUpload,
+    audio: TranslationAudio,
     services: ServicesDep,
     namespace: NamespaceDep,
     decoding: DecodingDep,

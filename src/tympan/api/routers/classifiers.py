@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 from pydantic import BaseModel
 
-from tympan.api.deps import AudioUpload, NamespaceDep, ServicesDep, decode_uploads
+from tympan.api.deps import NamespaceDep, ServicesDep, audio_upload, decode_uploads
 from tympan.api.services import Services
 from tympan.errors import InvalidParameter, ResourceNotFound
 from tympan.paths import confine_path
@@ -41,6 +41,9 @@ from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions, detect_speech
 __all__ = ["router"]
 
 router = APIRouter(tags=["classifiers"])
+
+PredictAudio = audio_upload("classifier_predict")
+DetectAudio = audio_upload("classifier_detect")
 
 _DEFAULTS = TrainConfig()
 ReportFormat = Literal["json", "markdown", "html"]
@@ -248,7 +251,7 @@ def _with_encoder(services: Services, fn, handle, *args):  # type: ignore[no-unt
 @router.post("/v1/classifiers/{name}/predict", response_model=Prediction)
 async def predict(
     name: str,
-    audio: AudioUpload,
+    audio: PredictAudio,
     services: ServicesDep,
     namespace: NamespaceDep,
     version: Annotated[int | None, Form()] = None,
@@ -283,7 +286,7 @@ def drift(
 @router.post("/v1/classifiers/{name}/detect", response_model=DetectionResult)
 async def detect(
     name: str,
-    audio: AudioUpload,
+    audio: DetectAudio,
     services: ServicesDep,
     namespace: NamespaceDep,
     version: Annotated[int | None, Form()] = None,

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form
 from fastapi.responses import PlainTextResponse
 
-from tympan.api.deps import AudioUpload, KnownSpeakersDep, NamespaceDep, ServicesDep
+from tympan.api.deps import KnownSpeakersDep, NamespaceDep, ServicesDep, audio_upload
 from tympan.tasks.diarization import (
     MAX_SPEAKERS,
     ClusteringMethod,
@@ -23,12 +23,14 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["diarization"])
 
+DiarizationAudio = audio_upload("diarization")
+
 Count = Annotated[int | None, Form(ge=1, le=MAX_SPEAKERS)]
 
 
 @router.post("/v1/audio/diarization", response_model=DiarizationResult)
 async def audio_diarization(
-    audio: AudioUpload,
+    audio: DiarizationAudio,
     services: ServicesDep,
     namespace: NamespaceDep,
     known: KnownSpeakersDep,

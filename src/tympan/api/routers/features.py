@@ -12,13 +12,15 @@ from fastapi import APIRouter, Form
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
-from tympan.api.deps import AudioUpload, ServicesDep
+from tympan.api.deps import ServicesDep, audio_upload
 from tympan.audio.features import FeatureKind, FeatureOptions, Features, extract_features
 from tympan.budgets import check_budget
 
 __all__ = ["FeaturesResponse", "router"]
 
 router = APIRouter(tags=["features"])
+
+FeaturesAudio = audio_upload("features")
 
 _ROWS_PER_CHUNK = 2048
 
@@ -47,7 +49,7 @@ def npy_bytes(values: np.ndarray) -> bytes:
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 async def audio_features(
-    audio: AudioUpload,
+    audio: FeaturesAudio,
     services: ServicesDep,
     kind: Annotated[FeatureKind, Form()] = "log_mel",
     n_fft: Annotated[int, Form(ge=16, le=16384)] = 400,

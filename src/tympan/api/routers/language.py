@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from pydantic import BaseModel
 
-from tympan.api.deps import AudioUpload, ServicesDep
+from tympan.api.deps import ServicesDep, audio_upload
 from tympan.tasks.asr import language_name
 from tympan.tasks.asr.models import BASE_MODEL_ID
 from tympan.tasks.asr.routing import identify_language
@@ -15,6 +15,8 @@ from tympan.tasks.asr.routing import identify_language
 __all__ = ["router"]
 
 router = APIRouter(tags=["asr"])
+
+LanguageAudio = audio_upload("language")
 
 
 class LanguageScore(BaseModel):
@@ -35,7 +37,7 @@ class LanguageResult(BaseModel):
 
 @router.post("/v1/audio/language", response_model=LanguageResult)
 async def detect_language(
-    audio: AudioUpload,
+    audio: LanguageAudio,
     services: ServicesDep,
     top: Annotated[int, Form(ge=1, le=20, description="How many languages to list.")] = 5,
 ) -> LanguageResult:

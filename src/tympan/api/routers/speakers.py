@@ -12,10 +12,10 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from tympan.api.deps import (
-    AudioUpload,
     NamespaceDep,
     NoiseReductionField,
     ServicesDep,
+    audio_upload,
     decode_upload,
     decode_uploads,
     reduce_upload_noise,
@@ -42,6 +42,10 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["speakers"])
 
+EmbedAudio = audio_upload("speaker_embed")
+VerifyAudio = audio_upload("speaker_verify")
+IdentifyAudio = audio_upload("speaker_identify")
+
 MAX_METADATA_BYTES = 16 * 1024
 
 ModelField = Annotated[str | None, Form(description="Speaker model id; default model if omitted.")]
@@ -63,7 +67,7 @@ async def _samples(
     services: Services, model: str, files: list[UploadFile], noise_reduction: str | None
 ) -> list[SampleEmbedding]:
     audios = [
-        await reduce_upload_noise(audio, services, noise_reduction)
+        await reduce_upload_noise(audio, services, noise_reduction, "speaker_enroll")
         for audio in await decode_uploads(files, services, "file")
     ]
     vectors = await _embed(services, model, audios)
@@ -89,7 +93,7 @@ def _metadata(text: str | None) -> dict[str, Any]:
 
 @router.post("/v1/speakers/embed", response_model=Embedding)
 async def embed_speaker(
-    audio: AudioUpload, services: ServicesDep, model: ModelField = None
+    audio: EmbedAudio, services: ServicesDep, model: ModelField = None
 ) -> Embedding:
     """The L2-normalised speaker embedding of ``file`` and the model that computed it."""
     model_id = speaker_model_id(services.registry, model)
@@ -171,7 +175,7 @@ def delete_speaker(speaker_id: str, services: ServicesDep, namespace: NamespaceD
 
 @router.post("/v1/speakers/verify", response_model=Verification)
 async def verify_speaker(
-    audio: AudioUpload,
+    audio: VerifyAudio,
     services: ServicesDep,
     namespace: NamespaceDep,
     speaker_id: Annotated[str | None, Form(description="Compare against this speaker.")] = None,
@@ -200,7 +204,7 @@ async def verify_speaker(
     assert file2 is not None
     model_id = speaker_model_id(services.registry, model)
     second = await decode_upload(file2, services, param="file2")
-    second = await reduce_upload_noise(second, services, noise_reduction)  # as ``file`` was
+    second = await reduce_upload_noise(second, services, noise_reduction, "speaker_verify")
     (query,) = await _embed(services, model_id, [audio])
     try:
         (reference,) = await _embed(services, model_id, [second])
@@ -213,7 +217,7 @@ async def verify_speaker(
 
 @router.post("/v1/speakers/identify", response_model=Identification)
 async def identify_speaker(
-    audio: AudioUpload,
+    audio: IdentifyAudio,
     services: ServicesDep,
     namespace: NamespaceDep,
     speaker_ids: Annotated[

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form
 
-from tympan.api.deps import AudioUpload, ServicesDep
+from tympan.api.deps import ServicesDep, audio_upload
 from tympan.tasks.vad import (
     SILERO_MODEL_ID,
     VadMethod,
@@ -19,10 +19,12 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["vad"])
 
+VadAudio = audio_upload("vad")
+
 
 @router.post("/v1/audio/vad", response_model=VadResult)
 async def audio_vad(
-    audio: AudioUpload,
+    audio: VadAudio,
     services: ServicesDep,
     method: Annotated[VadMethod | None, Form()] = None,
     threshold: Annotated[float, Form(gt=0, lt=1)] = 0.5,

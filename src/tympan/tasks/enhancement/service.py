@@ -17,14 +17,14 @@ ENHANCEMENT_TASK = "enhancement"
 
 
 async def reduce_noise(
-    manager: ModelManager, policy: NoiseReductionPolicy, audio: Audio, choice: str
+    manager: ModelManager, policy: NoiseReductionPolicy, audio: Audio, choice: str, task: str
 ) -> Audio:
     """``audio`` enhanced as ``choice`` asks (``none``, ``auto``, ``near_field``,
-    ``far_field`` or an enhancement model id), in the pool with the enhancer leased; the
-    same ``audio`` when the choice is to leave it. ``InvalidParameter`` (400) for an unknown
-    choice."""
+    ``far_field`` or an enhancement model id) before ``task`` (whose family ``auto``
+    follows), in the pool with the enhancer leased; the same ``audio`` when the choice is to
+    leave it. ``InvalidParameter`` (400) for an unknown choice."""
     enhancers = [spec.id for spec in manager.registry.list(ENHANCEMENT_TASK)]
-    model_id = policy.model_for(choice, audio, enhancers)
+    model_id = policy.model_for(choice, audio, enhancers, task)
     if model_id is None:
         return audio
     return await manager.infer(model_id, enhance_audio, audio, task=ENHANCEMENT_TASK)

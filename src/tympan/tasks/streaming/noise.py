@@ -16,8 +16,8 @@ from tympan.audio import Audio
 from tympan.errors import InvalidParameter
 from tympan.tasks.enhancement import (
     ENHANCEMENT_TASK,
+    NOISE_REDUCTION_POLICY,
     EnhancerSession,
-    noise_reduction_policy,
 )
 from tympan.tasks.streaming.engine import LiveEngine
 
@@ -49,9 +49,8 @@ class LiveNoiseReduction:
         model_id = None
         if choice is not None:
             enhancers = [spec.id for spec in manager.registry.list(ENHANCEMENT_TASK)]
-            policy = noise_reduction_policy(self.engine.settings)
-            model_id = policy.model_for(
-                choice, Audio.from_array(np.zeros(0, np.float32)), enhancers
+            model_id = NOISE_REDUCTION_POLICY.model_for(
+                choice, Audio.from_array(np.zeros(0, np.float32)), enhancers, task="live"
             )
         stream = None
         if model_id is not None:
