@@ -44,7 +44,7 @@ import numpy as np
 from faster_whisper import WhisperModel
 
 from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, ratio, time_call
-from benchmarks.bench_enhancement import _noises as noise_recordings
+from benchmarks.bench_enhancement import load_noises
 from benchmarks.bench_speakers import read_rows
 from tympan.audio import decode_audio
 from tympan.tasks.adaptation.dataset import Utterance, split_dataset
@@ -120,7 +120,7 @@ def _transcribe(model: WhisperModel, clips: list[Clip]) -> list[str]:
 def with_test_noise(clips: list[Clip], snr_db: float) -> list[Clip]:
     """``clips`` mixed at ``snr_db`` with the noise set's held-out (``test``) recordings, one
     drawn per clip with a fixed seed, as bench_enhancement mixes them."""
-    noises = noise_recordings("test")
+    noises = load_noises("test")
     rng = np.random.default_rng(NOISY_SEED)
     return [
         Clip(mix_at_snr(c.samples, noises[rng.integers(len(noises))], snr_db, rng)[0], c.text)
