@@ -55,9 +55,8 @@ def _cut_frame(window: np.ndarray) -> int:
     if starts.size == 0:
         return int(np.argmin(window))
     last = int(starts[-1])
-    first = last
-    while first > 0 and runs[first - 1]:
-        first -= 1
+    louder = np.flatnonzero(~runs[:last])  # where the last pause's run of quiet frames begins
+    first = int(louder[-1]) + 1 if louder.size else 0
     return (first + last + _PAUSE_FRAMES) // 2
 
 
