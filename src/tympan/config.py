@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from fsspec.core import split_protocol
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.registry import get_filesystem_class
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -44,9 +45,16 @@ class Settings(BaseSettings):
     )
     artifact_url: str | None = Field(
         None,
-        description="Where trained classifiers and their reports are stored: a folder or a "
-        "`file://` URL, shared (e.g. an NFS mount) by every server of one database; default "
-        "DATA_DIR/artifacts. Object stores (`s3://`) are not supported yet.",
+        description="Where trained models, their reports and uploaded files are stored, shared "
+        "by every server of one database: a folder or a `file://` URL (e.g. an NFS mount), or "
+        "an object store (`s3://bucket/prefix`, any fsspec URL whose package is installed; "
+        "then DATA_DIR/artifacts is each server's local copy); default DATA_DIR/artifacts.",
+    )
+    artifact_options: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="fsspec options of an object-store `artifact_url`, as `name=value,...` "
+        "(e.g. `endpoint_url=http://minio:9000` for an S3-compatible server); credentials "
+        "come from the store's usual environment (AWS_ACCESS_KEY_ID, ...).",
     )
     host: str = Field("127.0.0.1", description="Address `tympan serve` binds to.")
     port: int = Field(8000, description="Port `tympan serve` listens on.")
@@ -436,7 +444,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "asr_models", "openai_asr_models", "tts_voices", "tts_voice_map", mode="before"
+        "asr_models",
+        "openai_asr_models",
+        "tts_voices",
+        "tts_voice_map",
+        "artifact_options",
+        mode="before",
     )
     @classmethod
     def _split_models(cls, value: object, info: ValidationInfo) -> object:
@@ -467,14 +480,24 @@ class Settings(BaseSettings):
 
     @field_validator("artifact_url")
     @classmethod
-    def _local_artifact_url(cls, value: str | None) -> str | None:
+    def _known_artifact_url(cls, value: str | None) -> str | None:
         protocol = None if value is None else split_protocol(value)[0]
         if protocol not in (None, "file", "local"):
-            raise ValueError(
-                f"TYMPAN_ARTIFACT_URL: {protocol}:// is not supported yet; "
-                "use a folder or a file:// URL on a shared mount"
-            )
+            try:
+                get_filesystem_class(protocol)
+            except (ImportError, ValueError) as exc:
+                raise ValueError(
+                    f"TYMPAN_ARTIFACT_URL: {protocol}:// cannot be used: {exc}"
+                ) from exc
         return value
+
+    @property
+    def shared_artifact_url(self) -> str | None:
+        """The object-store URL of ``artifact_url`` (None for a folder or a local URL)."""
+        url = self.artifact_url
+        if url is None or split_protocol(url)[0] in (None, "file", "local"):
+            return None
+        return url
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -483,8 +506,9 @@ class Settings(BaseSettings):
 
     @property
     def artifacts_dir(self) -> Path:
-        """Where trained models, reports and other artifacts are stored (``artifact_url``)."""
-        if self.artifact_url is None:
+        """Where trained models, reports and other artifacts are stored (``artifact_url``), or
+        this server's copy of them when they live in an object store."""
+        if self.artifact_url is None or self.shared_artifact_url is not None:
             return self.data_dir / "artifacts"
         return Path(LocalFileSystem._strip_protocol(self.artifact_url))
 

@@ -1,4 +1,5 @@
-"""The artifact store: atomic files, folders published or replaced in one step, recovery."""
+"""The artifact store: atomic files, folders published or replaced in one step, recovery,
+and its object-store mirror (an S3 server on loopback)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.object_store import s3_bucket
 from tympan.errors import Conflict, InvalidParameter
 from tympan.store import ArtifactStore
-from tympan.store.artifacts import recover_replaced_folders, replace_folder
+from tympan.store.artifacts import SharedFolder, recover_replaced_folders, replace_folder
 
 
 def test_artifacts_are_atomic_and_stay_inside(tmp_path: Path) -> None:
@@ -69,3 +71,45 @@ def test_recovery_after_a_crash_between_the_two_renames(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "other"]
     assert (tmp_path / "model" / "weights.pt").read_text() == "old"
     assert (tmp_path / "other" / "weights.pt").read_text() == "kept"
+
+
+def test_two_servers_share_an_object_store_and_never_read_a_stale_copy(tmp_path: Path) -> None:
+    with s3_bucket() as bucket:
+        shared = SharedFolder(bucket.url, bucket.options)
+        first = ArtifactStore(tmp_path / "first", shared)
+        second = ArtifactStore(tmp_path / "second", SharedFolder(bucket.url, bucket.options))
+        first.write_bytes("files/abc", b"upload")
+        assert second.read_bytes("files/abc") == b"upload"
+
+        def publish(store: ArtifactStore, key: str, data: bytes) -> None:
+            staged = store.staging_path(key)
+            staged.mkdir(parents=True)
+            (staged / "model.onnx").write_bytes(data)
+            (staged / "nested").mkdir()
+            (staged / "nested" / "meta.json").write_text("{}")
+            store.publish(key)
+
+        publish(first, "classifiers/digits/1", b"v1")
+        assert second.exists("classifiers/digits/1")
+        with pytest.raises(Conflict):
+            publish(second, "classifiers/digits/1", b"other")
+        copy = second.fetch("classifiers/digits/1")
+        assert (copy / "model.onnx").read_bytes() == b"v1"
+        assert (copy / "nested" / "meta.json").read_text() == "{}"
+        assert second.folders("classifiers") == {"classifiers/digits/1"}
+        assert second.size("classifiers/digits/1") > 0
+
+        # Deleted on the first server, its number reused: the second drops its old copy.
+        first.delete("classifiers/digits/1")
+        assert not second.exists("classifiers/digits/1")
+        assert not second.fetch("classifiers/digits/1").exists()
+        publish(first, "classifiers/digits/1", b"v2")
+        assert (second.fetch("classifiers/digits/1") / "model.onnx").read_bytes() == b"v2"
+
+        # A folder whose upload never finished (no stamp) is not fetched.
+        shared.fs.pipe(f"{shared.base}/classifiers/digits/2/model.onnx", b"half")
+        assert not second.fetch("classifiers/digits/2").exists()
+        assert second.folders("classifiers") == {"classifiers/digits/1", "classifiers/digits/2"}
+        for key in ("../evil", "/etc/passwd"):
+            with pytest.raises(InvalidParameter):
+                second.fetch(key)

@@ -53,7 +53,7 @@ class Services:
         db.upgrade()
         registry = ModelRegistry.from_settings(settings)
         lease = settings.job_lease_seconds
-        artifacts = ArtifactStore(settings.artifacts_dir)
+        artifacts = ArtifactStore.from_settings(settings)
         jobs = JobRunner(db, settings.data_dir / "work", lease)
         remove_orphans(ClassifierStore(db), artifacts, lease)
         fine_tuned = FineTuningStore(db)

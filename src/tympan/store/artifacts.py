@@ -6,22 +6,43 @@ leaves half an artifact behind a valid name. Folders are published the same way:
 are gathered under ``.staging/<key>`` (flushed to disk), then the folder is renamed to ``key``
 in one step, so ``key`` is either absent or complete. ``replace_folder`` does the same for a
 folder that already exists (a retrained model), keeping the old one until the new is in place.
+
+With an object store (``TYMPAN_ARTIFACT_URL=s3://...``) the root is this server's copy and
+every write is also uploaded under the same key; ``fetch`` downloads what another server wrote
+the first time it is read. Object stores cannot rename, so a published folder's files are
+uploaded one by one; that is safe because the database row that makes a version visible is
+written only after ``publish`` returns, and folders that no row owns are swept
+(``folders``, ``delete``). Keys name immutable things (a version, a file id), so a local copy
+never goes stale.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
+
+from tympan.config import Settings
 from tympan.errors import Conflict, InvalidParameter
 
-__all__ = ["ArtifactStore", "recover_replaced_folders", "replace_folder", "sha256_file"]
+__all__ = [
+    "ArtifactStore",
+    "SharedFolder",
+    "recover_replaced_folders",
+    "replace_folder",
+    "sha256_file",
+]
 
 STAGING = ".staging"
+_STAMP = ".published"  # in an object store's folders: the id of the upload that completed it
 
 
 def sha256_file(path: Path) -> str:
@@ -33,12 +54,85 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-class ArtifactStore:
-    """Atomic, traversal-safe file storage under ``root``."""
+class SharedFolder:
+    """The object-store side of the artifacts: keys under an fsspec URL (``s3://bucket/prefix``)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, url: str, options: dict[str, Any]) -> None:
+        self.fs, base = url_to_fs(url, **options)
+        self.base = base.rstrip("/")
+
+    def _url(self, key: str) -> str:
+        return f"{self.base}/{key}"
+
+    def exists(self, key: str) -> bool:
+        self.fs.invalidate_cache()  # another server may have written it since the last listing
+        return bool(self.fs.exists(self._url(key)))
+
+    def upload(self, local: Path, key: str) -> None:
+        """Copy a file, or every file of a folder, to ``key``."""
+        if local.is_file():
+            self.fs.put_file(str(local), self._url(key))
+            return
+        for item in sorted(local.rglob("*")):
+            if item.is_file():
+                self.fs.put_file(
+                    str(item), self._url(f"{key}/{item.relative_to(local).as_posix()}")
+                )
+
+    def download(self, key: str, local: Path) -> None:
+        """Copy the file or folder at ``key`` to ``local`` (which must not exist)."""
+        url = self._url(key)
+        if not self.fs.isdir(url):
+            local.parent.mkdir(parents=True, exist_ok=True)
+            self.fs.get_file(url, str(local))
+            return
+        for remote in self.fs.find(url):
+            target = local / remote[len(url) + 1 :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.fs.get_file(remote, str(target))
+
+    def read_text(self, key: str) -> str | None:
+        """The text at ``key`` (None when absent)."""
+        try:
+            return str(self.fs.cat_file(self._url(key)).decode())
+        except FileNotFoundError:
+            return None
+
+    def delete(self, key: str) -> None:
+        if self.exists(key):
+            self.fs.rm(self._url(key), recursive=True)
+
+    def size(self, key: str) -> int:
+        return int(self.fs.du(self._url(key))) if self.exists(key) else 0
+
+    def folders(self, prefix: str, depth: int) -> set[str]:
+        """Keys ``depth`` levels under ``prefix`` that hold files."""
+        self.fs.invalidate_cache()
+        root = self._url(prefix)
+        if not self.fs.exists(root):
+            return set()
+        found = set()
+        for remote in self.fs.find(root):
+            parts = remote[len(root) + 1 :].split("/")
+            if len(parts) > depth:
+                found.add("/".join([prefix, *parts[:depth]]))
+        return found
+
+
+class ArtifactStore:
+    """Atomic, traversal-safe file storage under ``root``, mirrored to ``shared`` if given."""
+
+    def __init__(self, root: Path, shared: SharedFolder | None = None) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.shared = shared
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ArtifactStore:
+        """The store ``artifact_url`` names (with its object store, if it is one)."""
+        url = settings.shared_artifact_url
+        shared = SharedFolder(url, dict(settings.artifact_options)) if url else None
+        return cls(settings.artifacts_dir, shared)
 
     def path(self, key: str) -> Path:
         """The absolute path for ``key``; ``InvalidParameter`` if it would leave the root."""
@@ -59,6 +153,8 @@ class ArtifactStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        if self.shared is not None:
+            self.shared.upload(target, key)
         return hashlib.sha256(data).hexdigest()
 
     def import_file(self, key: str, source: Path, staged: bool = False) -> str:
@@ -67,6 +163,8 @@ class ArtifactStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         checksum = sha256_file(source)
         shutil.move(str(source), target)
+        if self.shared is not None and not staged:
+            self.shared.upload(target, key)
         return checksum
 
     def staging_path(self, key: str) -> Path:
@@ -74,30 +172,95 @@ class ArtifactStore:
         return self.path(f"{STAGING}/{key}")
 
     def publish(self, key: str) -> None:
-        """Rename the staged folder of ``key`` into place, all at once; ``Conflict`` if taken."""
+        """Rename the staged folder of ``key`` into place, all at once; ``Conflict`` if taken.
+
+        With an object store, its files are uploaded first and a stamp last (``_STAMP``, a
+        fresh id): a folder there is complete when its stamp is, and a server's copy is
+        current while its stamp matches (a version number freed by a delete can come back).
+        """
         staged, target = self.staging_path(key), self.path(key)
         _fsync_tree(staged)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
+        if self.exists(key):
             raise Conflict(f"Artifact folder {key!r} already exists.", param="name")
+        if self.shared is not None:
+            self.shared.upload(staged, key)
+            stamp = staged / _STAMP
+            stamp.write_text(uuid.uuid4().hex)
+            self.shared.upload(stamp, f"{key}/{_STAMP}")
+            _remove(target)  # a copy of a deleted folder of the same key
         os.rename(staged, target)
         _fsync_dir(target.parent)
 
+    def fetch(self, key: str) -> Path:
+        """``path(key)`` of a published folder or a single file, first copied from the object
+        store when this server has no current copy (the path may not exist: a key nobody
+        wrote, or a folder still uploading). Files inside a folder are read through the
+        folder's own key (``fetch(folder) / name``), so its stamp is checked."""
+        target = self.path(key)
+        if self.shared is None:
+            return target
+        if target.is_dir():
+            local = target / _STAMP
+            if local.is_file() and self.shared.read_text(f"{key}/{_STAMP}") == local.read_text():
+                return target
+            _remove(target)  # deleted, or replaced by a new folder under the same key
+        elif target.exists():
+            return target  # single files are never rewritten (their keys are fresh ids)
+        if not self.shared.exists(key):
+            return target
+        landing = self.path(f"{STAGING}/.fetch-{uuid.uuid4().hex}")
+        try:
+            self.shared.download(key, landing)
+            if landing.is_file() or (landing / _STAMP).is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(OSError):
+                    os.rename(landing, target)  # a concurrent fetch may have landed it first
+        finally:
+            _remove(landing)
+        return target
+
     def read_bytes(self, key: str) -> bytes:
         """The bytes stored at ``key``."""
-        return self.path(key).read_bytes()
+        return self.fetch(key).read_bytes()
 
     def exists(self, key: str) -> bool:
-        """Whether ``key`` holds a file or folder."""
+        """Whether ``key`` holds a file or folder (in the object store, when there is one: this
+        server's copies are only a cache)."""
+        if self.shared is not None:
+            return self.shared.exists(key)
         return self.path(key).exists()
 
+    def size(self, key: str) -> int:
+        """Bytes under ``key`` (0 when absent), without fetching it."""
+        target = self.path(key)
+        if target.exists():
+            return int(LocalFileSystem().du(str(target)))
+        return self.shared.size(key) if self.shared is not None else 0
+
+    def folders(self, prefix: str, depth: int = 2) -> set[str]:
+        """Published folders ``depth`` levels under ``prefix`` (``classifiers/<name>/<n>``)."""
+        if self.shared is not None:
+            return self.shared.folders(prefix, depth)
+        return {
+            item.relative_to(self.root).as_posix()
+            for item in self.path(prefix).glob("/".join(["*"] * depth))
+        }
+
     def delete(self, key: str) -> None:
-        """Remove a file or a whole folder, published or staged (missing keys are ignored)."""
+        """Remove a file or a whole folder, published or staged, here and in the object store
+        (missing keys are ignored)."""
         for target in (self.path(key), self.staging_path(key)):
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink(missing_ok=True)
+            _remove(target)
+        if self.shared is not None:
+            self.shared.delete(key)
+
+
+def _remove(target: Path) -> None:
+    if target.is_dir():
+        shutil.rmtree(target)
+    else:
+        target.unlink(missing_ok=True)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -205,7 +205,7 @@ class CorrectionsService:
         return services.registry.get(model, task="asr").id
 
     def _utterance(self, correction: Correction) -> Utterance:
-        path = self.services.artifacts.path(correction_key(correction.id))
+        path = self.services.artifacts.fetch(correction_key(correction.id))
         return Utterance(path, correction.text, correction.speaker)
 
     def _lineage(self, model: str) -> tuple[str, str, str]:

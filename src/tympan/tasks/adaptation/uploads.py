@@ -95,7 +95,7 @@ class DatasetFiles:
 
     def path(self, file_id: str) -> Path:
         """Where a file's bytes are (404 for another namespace's)."""
-        return self._services.artifacts.path(file_key(self.get(file_id).id))
+        return self._services.artifacts.fetch(file_key(self.get(file_id).id))
 
     def list(
         self, purpose: str | None = None, limit: int | None = None, after: str | None = None

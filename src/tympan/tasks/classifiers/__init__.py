@@ -61,7 +61,7 @@ def _trained_specs(settings: Settings) -> list[ModelSpec]:
         versions, owners = store.all_versions(), store.owners()
     finally:
         db.close()
-    artifacts = ArtifactStore(settings.artifacts_dir)
+    artifacts = ArtifactStore.from_settings(settings)
     specs = []
     for name in sorted({version.name for version in versions}):
         mine = [version for version in versions if version.name == name]

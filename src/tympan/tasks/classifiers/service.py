@@ -314,7 +314,7 @@ class ClassifierService:
         if not label or len(label) > 100:
             raise InvalidParameter("label must be 1-100 characters.", param="label")
         base = self.get(name, version)
-        folder = self.artifacts.path(version_key(name, base.version))
+        folder = self.artifacts.fetch(version_key(name, base.version))
         model, meta = load_network(folder / "network.pt")
         stored = StoredEmbeddings.load(folder / "embeddings.npz")
         shape = meta_shape(meta)
@@ -405,7 +405,9 @@ class ClassifierService:
     def artifact(self, name: str, version: int | None, file: str) -> Path:
         """A file of a version's folder; ``ResourceNotFound`` if it has no such file."""
         item = self.get(name, version)
-        path = self.artifacts.path(f"{version_key(name, item.version)}/{file}")
+        folder = version_key(name, item.version)
+        self.artifacts.fetch(folder)
+        path = self.artifacts.path(f"{folder}/{file}")  # InvalidParameter if it leaves it
         if not path.is_file():
             raise ResourceNotFound(f"{item.ref} has no {file}.", param="file")
         return path
@@ -464,7 +466,7 @@ def _absolute(dataset: Dataset) -> Dataset:
 
 def version_drift(services: Services, name: str, version: int) -> DriftReport:
     """The drift report of ``name:version`` from this process's recent clips of it."""
-    path = services.artifacts.path(f"{version_key(name, version)}/drift.npz")
+    path = services.artifacts.fetch(version_key(name, version)) / "drift.npz"
     reference = _drift_reference(path) if path.is_file() else None
     settings = services.settings
     return drift_report(

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from tympan.config import DEFAULT_NAMESPACE
-from tympan.models.spec import ModelSpec, path_size
+from tympan.models.spec import ModelSpec
 from tympan.store.artifacts import ArtifactStore
 from tympan.store.classifiers import ABANDONED, PUBLISHING, ClassifierStore, ClassifierVersion
 from tympan.tasks.classifiers.architectures import Classifier, build_classifier
@@ -90,15 +90,14 @@ def remove_orphans(store: ClassifierStore, artifacts: ArtifactStore, lease_secon
         artifacts.delete(version_key(name, version))
 
     def remove_unowned(stages: dict[tuple[str, int], str]) -> None:
-        def stage(folder: Path) -> str:
-            number = int(folder.name) if folder.name.isdigit() else 0
-            return stages.get((folder.parent.name, number), ABANDONED)
+        def stage(name: str, number: str) -> str:
+            return stages.get((name, int(number) if number.isdigit() else 0), ABANDONED)
 
-        for folder in artifacts.path("classifiers").glob("*/*"):
-            if stage(folder) == ABANDONED:
-                shutil.rmtree(folder, ignore_errors=True)
+        for key in artifacts.folders("classifiers"):
+            if stage(*key.split("/")[-2:]) == ABANDONED:
+                artifacts.delete(key)
         for folder in artifacts.staging_path("classifiers").glob("*/*"):
-            if stage(folder) != PUBLISHING:
+            if stage(folder.parent.name, folder.name) != PUBLISHING:
                 shutil.rmtree(folder, ignore_errors=True)
 
     store.reap_reservations(lease_seconds, remove_files)
@@ -108,7 +107,7 @@ def remove_orphans(store: ClassifierStore, artifacts: ArtifactStore, lease_secon
 def served_model(artifacts: ArtifactStore, version: ClassifierVersion) -> OnnxClassifier:
     """The onnxruntime runner of a version (the int8 graph when it was quantised), with its
     text features when it is ``multimodal``."""
-    folder = artifacts.path(version_key(version.name, version.version))
+    folder = artifacts.fetch(version_key(version.name, version.version))
     meta = ModelMeta.from_json((folder / "meta.json").read_text())
     graph = "model.int8.onnx" if (folder / "model.int8.onnx").is_file() else "model.onnx"
     text_path = folder / TEXT_FEATURES_FILE
@@ -121,7 +120,6 @@ def version_spec(
 ) -> ModelSpec:
     """The ``ModelSpec`` of a version (``name:N``; the served one also answers to ``name``),
     listed by ``/v1/models`` to ``namespace`` only."""
-    folder = artifacts.path(version_key(version.name, version.version))
     metrics = version.metrics
     return ModelSpec(
         id=version.ref,
@@ -132,7 +130,7 @@ def version_spec(
         aliases=(version.name,) if served else (),
         description=f"{version.arch} classifier over {len(version.labels)} labels "
         f"({version.stage}; accuracy {metrics.get('accuracy', 0):.3f})",
-        size_bytes=path_size(folder),
+        size_bytes=artifacts.size(version_key(version.name, version.version)),
         options={"namespace": namespace},
     )
 
