@@ -1,5 +1,5 @@
-"""Training as Ray tasks: a real local Ray on loopback; classifiers on real spoken digits,
-music stages, and ASR fine-tuning on real accented speech.
+"""Training as Ray tasks: a real local Ray on loopback; classifiers on real spoken digits and
+(multimodal) RAVDESS sentences, music stages, and ASR fine-tuning on real accented speech.
 
 The module's Ray (2 CPUs, no dashboard) is started once and stopped at the end; the service
 under test joins it (``TYMPAN_RAY_ADDRESS=local`` reuses the Ray this process runs).
@@ -18,7 +18,8 @@ ray = pytest.importorskip("ray")
 
 from tests.adapt_data import ADAPT, adapt_rows, dataset_zip  # noqa: E402
 from tests.api.test_classifiers import DIGITS, FSDD, _subset, _train  # noqa: E402
-from tests.conftest import make_settings, services_of  # noqa: E402
+from tests.classifier_data import ravdess_sentences  # noqa: E402
+from tests.conftest import EVAL_DIR, make_settings, services_of  # noqa: E402
 from tests.tasks.music.conftest import TINY  # noqa: E402
 from tympan.client import Client  # noqa: E402
 from tympan.errors import InvalidParameter, JobCancelled  # noqa: E402
@@ -124,6 +125,24 @@ def test_training_runs_as_a_ray_task_and_its_version_serves(
         assert prediction.label in DIGITS
         assert "model.onnx" in api.classifier_versions("digits")[0]["artifacts"]
     assert ray.is_initialized()  # the service left the Ray it joined running
+
+
+def test_multimodal_training_transcribes_in_its_ray_task_and_serves(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    """The task loads the bundled Whisper itself to transcribe the clips; the front serves
+    the version, transcribing each clip it predicts."""
+    data = ravdess_sentences(tmp_path / "sentences", (1, 2, 3, 4), ("neutral", "angry"))
+    settings = make_settings(tmp_path / "tympan", ray_address="local")
+    with Client.in_process(settings) as api:
+        done = _train(api, "sentences", data, arch="multimodal", max_epochs=15, augment_copies=0)
+        assert done["status"] == "succeeded", done
+        result = done["result"]
+        assert result["arch"] == "multimodal" and result["labels"] == ["dogs", "kids"]
+        trained_by = result["metrics"]["trained_by"]
+        assert trained_by != HERE and trained_by.startswith(socket.gethostname())
+        clip = EVAL_DIR / "emotion" / "audio" / "03-01-01-01-01-01-05.flac"
+        assert api.predict("sentences", clip).label == "kids"  # actor 5: unseen
 
 
 def test_music_training_stages_run_as_ray_tasks_and_the_model_serves(
