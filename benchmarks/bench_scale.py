@@ -3,8 +3,9 @@
 Each configuration is a real server (uvicorn on loopback) started here and stopped after; the
 Ray ones start their own local Ray (127.0.0.1, ``TYMPAN_RAY_NUM_CPUS``) and stop it on exit.
 Every configuration answers the same LJSpeech clips from 8 concurrent clients (one warm-up
-pass, which also deploys the replicas, then timed passes): latency p50/p95 and throughput,
-and the overhead of each Ray configuration against embedded.
+pass, which also deploys the replicas, then timed passes), configurations alternating over
+``ROUNDS`` rounds: latency p50/p95 and throughput, the overhead of each Ray layout against
+embedded, and what a second 1-CPU replica adds to one.
 
 Last, on Ray with one 1-CPU replica, serving p95 with and without a classifier training job
 running as a Ray task on the other CPU (Ray reserves one CPU for each, so they share the
@@ -14,6 +15,7 @@ machine by reservation, not by oversubscription).
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import statistics
 import subprocess
@@ -23,6 +25,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, ratio, start_server
@@ -42,7 +45,12 @@ CONFIGS: list[tuple[str, dict[str, str]]] = [
         "Ray, 2 replicas x 1 CPU",
         {"TYMPAN_RAY_ASR_REPLICAS": "2", "TYMPAN_RAY_ASR_REPLICA_CPUS": "1"},
     ),
+    (
+        "Ray, 1 replica x 1 CPU",
+        {"TYMPAN_RAY_ASR_REPLICAS": "1", "TYMPAN_RAY_ASR_REPLICA_CPUS": "1"},
+    ),
 ]
+ROUNDS = int(os.environ.get("TYMPAN_BENCH_ROUNDS", "2"))  # configurations alternate per round
 RAY = {"TYMPAN_RAY_ADDRESS": "local", "TYMPAN_RAY_NUM_CPUS": "2"}
 
 
@@ -92,22 +100,34 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
 
-def _measure(url: str, clips: list[Path], passes: int = PASSES) -> dict[str, float]:
+@dataclass(slots=True)
+class _Passes:
+    """Latencies and pass times of one configuration, gathered over its rounds."""
+
+    latencies: list[float] = field(default_factory=list)
+    walls: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    def summary(self, clips: int) -> dict[str, float]:
+        return {
+            "p50": statistics.median(self.latencies),
+            "p95": _p95(self.latencies),
+            "throughput": clips / statistics.median(self.walls),
+            "errors": self.errors,
+        }
+
+
+def _measure(
+    url: str, clips: list[Path], passes: int = PASSES, into: _Passes | None = None
+) -> dict[str, float]:
     _pass(url, clips)  # warm-up: loads the model (deploys the replicas on Ray)
-    latencies: list[float] = []
-    walls: list[float] = []
-    errors = 0
+    measured = into if into is not None else _Passes()
     for _ in range(passes):
         seen, wall, failed = _pass(url, clips)
-        latencies += seen
-        walls.append(wall)
-        errors += failed
-    return {
-        "p50": statistics.median(latencies),
-        "p95": _p95(latencies),
-        "throughput": len(clips) / statistics.median(walls),
-        "errors": errors,
-    }
+        measured.latencies += seen
+        measured.walls.append(wall)
+        measured.errors += failed
+    return measured.summary(len(clips))
 
 
 def _digits(folder: Path) -> Path:
@@ -165,11 +185,13 @@ def _while_training(clips: list[Path]) -> str:
 
 def run() -> str:
     clips = _clips()
-    results: dict[str, dict[str, float]] = {}
-    for name, env in CONFIGS:
-        with _server({**RAY, **env} if name.startswith("Ray") else env) as url:
-            results[name] = _measure(url, clips)
-        print(f"bench_scale: {name}: {results[name]}", file=sys.stderr, flush=True)
+    gathered = {name: _Passes() for name, _ in CONFIGS}
+    for _ in range(ROUNDS):  # alternated, so load on the shared machine hits each alike
+        for name, env in CONFIGS:
+            with _server({**RAY, **env} if name.startswith("Ray") else env) as url:
+                seen = _measure(url, clips, into=gathered[name])
+            print(f"bench_scale: {name}: {seen}", file=sys.stderr, flush=True)
+    results = {name: passes.summary(len(clips)) for name, passes in gathered.items()}
     base = results[CONFIGS[0][0]]
     rows = [
         [
@@ -188,17 +210,22 @@ def run() -> str:
          "embedded / throughput", "errors"],
         rows,
     )  # fmt: skip
-    one, two = results[CONFIGS[1][0]], results[CONFIGS[2][0]]
+    wide, two, single = (results[name] for name, _ in CONFIGS[1:])
+    overheads = [
+        f"{layout}: p50 **{100 * (ratio(ray['p50'], base['p50']) - 1):+.0f} %**, throughput "
+        f"**{100 * (ratio(ray['throughput'], base['throughput']) - 1):+.0f} %**"
+        for layout, ray in (("1 replica x 2 CPUs", wide), ("2 replicas x 1 CPU", two))
+    ]
     return "\n\n".join(
         [
             f"{CLIENTS} concurrent clients, {len(clips)} LJSpeech clips per pass, {PASSES} timed "
-            f"passes after a warm-up, {MODEL}, beam 5.",
+            f"passes after a warm-up in each of {ROUNDS} alternated rounds, {MODEL}, beam 5.",
             table,
-            f"Ray overhead at {CLIENTS} clients (1 replica x 2 CPUs vs embedded): p50 "
-            f"**{100 * (ratio(one['p50'], base['p50']) - 1):+.0f} %**, throughput "
-            f"**{100 * (ratio(one['throughput'], base['throughput']) - 1):+.0f} %** (goal: "
-            f"within 10 %). 2 replicas x 1 CPU vs 1 x 2 CPUs: throughput "
-            f"**{ratio(two['throughput'], one['throughput']):.2f}x**.",
+            f"Ray overhead at {CLIENTS} clients against embedded (goal: within 10 %): "
+            f"{'; '.join(overheads)}. Throughput of 2 replicas x 1 CPU against 1 replica x 1 "
+            f"CPU (what each added 1-CPU replica brings): "
+            f"**{ratio(two['throughput'], single['throughput']):.2f}x**; against 1 replica x 2 "
+            f"CPUs: **{ratio(two['throughput'], wide['throughput']):.2f}x**.",
             "### Serving while training on Ray\n\n" + _while_training(clips),
             f"Machine: {machine_load()} after the run.",
         ]
