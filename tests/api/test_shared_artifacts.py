@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
 from tests.classifier_data import fsdd_subset
 from tests.conftest import EVAL_DIR, make_settings
 from tests.live_server import serve_in_thread
 from tests.object_store import s3_bucket
+from tympan.api.services import Services
+from tympan.cli import app as cli_app
 from tympan.client import Client
+from tympan.store.artifacts import ArtifactStoreUnavailable
 from tympan.tasks.classifiers.dataset import zip_dataset
 
 
@@ -55,3 +59,27 @@ def test_a_second_server_serves_a_new_version_without_restart(tmp_path: Path, st
 def test_an_artifact_url_nothing_can_open_is_refused_naming_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="TYMPAN_ARTIFACT_URL: nosuch:// cannot be used"):
         make_settings(tmp_path, artifact_url="nosuch://bucket/tympan")
+
+
+def test_an_object_store_without_its_bucket_stops_the_start_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with s3_bucket() as bucket:
+        missing = bucket.url.replace("s3://", "s3://no-such-", 1)
+        with pytest.raises(ArtifactStoreUnavailable, match=r"TYMPAN_ARTIFACT_URL\) has no bucket"):
+            Services.start(
+                make_settings(tmp_path, artifact_url=missing, artifact_options=bucket.options)
+            )
+        options = ",".join(f"{name}={value}" for name, value in bucket.options.items())
+        monkeypatch.setenv("TYMPAN_DATA_DIR", str(tmp_path / "cli"))
+        monkeypatch.setenv("TYMPAN_ARTIFACT_URL", missing)
+        monkeypatch.setenv("TYMPAN_ARTIFACT_OPTIONS", options)
+        result = CliRunner().invoke(cli_app, ["serve"])
+        assert result.exit_code == 2 and "TYMPAN_ARTIFACT_URL" in result.output
+
+
+def test_an_unreachable_object_store_stops_the_start_naming_the_setting(tmp_path: Path) -> None:
+    closed = {"endpoint_url": "http://127.0.0.1:9", "key": "test", "secret": "test"}
+    settings = make_settings(tmp_path, artifact_url="s3://bucket/p", artifact_options=closed)
+    with pytest.raises(ArtifactStoreUnavailable, match=r"Cannot reach .*TYMPAN_ARTIFACT_OPTIONS"):
+        Services.start(settings)

@@ -54,6 +54,8 @@ class Services:
         registry = ModelRegistry.from_settings(settings)
         lease = settings.job_lease_seconds
         artifacts = ArtifactStore.from_settings(settings)
+        if artifacts.shared is not None:
+            artifacts.shared.check()  # an unreachable store stops here, naming the setting
         jobs = JobRunner(db, settings.data_dir / "work", lease)
         remove_orphans(ClassifierStore(db), artifacts, lease)
         fine_tuned = FineTuningStore(db)

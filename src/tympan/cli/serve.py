@@ -62,6 +62,15 @@ def serve(
         except RayUnavailable as exc:
             err_console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
+    if settings.shared_artifact_url:
+        from tympan.store.artifacts import ArtifactStore, ArtifactStoreUnavailable
+
+        shared = ArtifactStore.from_settings(settings).shared
+        try:
+            shared.check()  # type: ignore[union-attr]
+        except ArtifactStoreUnavailable as exc:
+            err_console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
     wyoming_host = urlparse(settings.wyoming_uri or "").hostname
     if wyoming_host and not is_loopback_host(wyoming_host) and not settings.insecure:
         err_console.print(

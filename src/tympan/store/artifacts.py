@@ -35,6 +35,7 @@ from tympan.errors import Conflict, InvalidParameter
 
 __all__ = [
     "ArtifactStore",
+    "ArtifactStoreUnavailable",
     "SharedFolder",
     "recover_replaced_folders",
     "replace_folder",
@@ -54,12 +55,35 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class ArtifactStoreUnavailable(RuntimeError):
+    """The object store named by TYMPAN_ARTIFACT_URL cannot be reached or has no bucket (at
+    start)."""
+
+
 class SharedFolder:
     """The object-store side of the artifacts: keys under an fsspec URL (``s3://bucket/prefix``)."""
 
     def __init__(self, url: str, options: dict[str, Any]) -> None:
+        self.url = url
         self.fs, base = url_to_fs(url, **options)
         self.base = base.rstrip("/")
+
+    def check(self) -> None:
+        """``ArtifactStoreUnavailable`` naming the settings unless the store answers and its
+        bucket (the URL's first part) exists; an empty prefix is fine (a new deployment)."""
+        bucket = self.base.split("/")[0]
+        try:
+            self.fs.info(bucket)  # not ``exists``, which answers False when nothing answers
+        except FileNotFoundError as exc:
+            raise ArtifactStoreUnavailable(
+                f"The artifact store {self.url!r} (TYMPAN_ARTIFACT_URL) has no bucket "
+                f"{bucket!r}: create it first."
+            ) from exc
+        except Exception as exc:  # each filesystem raises its own (botocore, aiohttp, ...)
+            raise ArtifactStoreUnavailable(
+                f"Cannot reach the artifact store {self.url!r} (TYMPAN_ARTIFACT_URL, "
+                f"TYMPAN_ARTIFACT_OPTIONS): {exc}"
+            ) from exc
 
     def _url(self, key: str) -> str:
         return f"{self.base}/{key}"
