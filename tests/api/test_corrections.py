@@ -117,6 +117,7 @@ def test_corrections_train_a_version_promoted_only_if_it_wins(teams, settings: S
     started = team_a.train_on_corrections(BASE, layers="decoder", max_steps=2, seed=3)
     job = _wait(team_a, started["id"])
     assert job["status"] == "succeeded", job["error"]
+    assert team_a.files() == []  # the batch's training zip is deleted once unpacked
     result = job["result"]
     name = f"ft:{BASE}:teamA-corrections"
     assert result["fine_tuned_model"] == f"{name}:1"
@@ -147,6 +148,7 @@ def test_a_full_batch_starts_a_job(teams) -> None:
     assert team_a.corrections(BASE)["unused"] == 0
     team_a.cancel_fine_tuning_job(jobs[-1])  # its training is not what this test checks
     assert team_a.corrections(BASE)["unused"] == BATCH  # a cancelled job used none of them
+    assert team_a.files() == []  # nor left its training zip behind, queued or running
 
 
 def test_two_train_requests_at_once_start_one_job_on_each_correction(teams) -> None:

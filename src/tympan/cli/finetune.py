@@ -35,7 +35,9 @@ def finetune(
     epochs: Annotated[int | None, typer.Option(min=1)] = None,
     batch_size: Annotated[int | None, typer.Option(min=1)] = None,
     method: Annotated[Method, typer.Option(help="lora | top_layers | full")] = "lora",
-    layers: Annotated[Layers, typer.Option(help="decoder | top_encoder | all")] = "decoder",
+    layers: Annotated[
+        Layers | None, typer.Option(help="decoder | top_encoder (default) | all")
+    ] = None,
     augment: Annotated[
         list[str] | None, typer.Option(help="noise | speed | specaugment | adversarial")
     ] = None,

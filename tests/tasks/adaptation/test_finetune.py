@@ -26,7 +26,9 @@ def _utterances(count: int, offset: int = 0) -> list[Utterance]:
 
 
 TRAIN, VALIDATION = _utterances(4), _utterances(2, offset=40)
-QUICK = FinetuneOptions(layers="decoder", batch_size=4, max_steps=3, learning_rate=1e-3)
+QUICK = FinetuneOptions(
+    layers="decoder", batch_size=4, max_steps=3, learning_rate=1e-3, eval_every=1, patience=3
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +49,30 @@ def test_loss_goes_down_on_the_training_batch(run) -> None:
     steps = [r for r in reports if r.train_loss is not None]
     assert [r.step for r in steps] == [1, 2, 3] and all(r.total_steps == 3 for r in steps)
     validations = [r for r in reports if r.valid_wer is not None]
-    assert len(validations) == 1 + result.report["epochs_run"]  # the base, then each epoch
+    assert [r.step for r in validations] == [0, 1, 2, 3]  # the base, then every step
     assert result.report["valid_wer"] == min(result.report["curves"]["valid_wer"])
+
+
+def test_training_stops_when_validation_stops_improving(tmp_path: Path) -> None:
+    """A rate that wrecks the model: the first pass is the best, ``patience`` passes without
+    gain end the run long before ``max_steps``, and the best pass's weights are the ones kept."""
+    options = FinetuneOptions(
+        layers="decoder", batch_size=2, max_steps=12, learning_rate=0.5, eval_every=1, patience=2
+    )
+    result = finetune(tiny_en_path(), TRAIN, VALIDATION, options, tmp_path)
+    curve = result.report["curves"]["valid_wer"]
+    assert result.steps == 3 and len(curve) == 3, curve
+    assert result.report["best_step"] == 1 and result.report["valid_wer"] == curve[0]
+    assert min(curve[1:]) >= curve[0]
+
+
+def test_validation_runs_every_eval_every_steps_and_at_the_last(tmp_path: Path) -> None:
+    options = FinetuneOptions(
+        layers="decoder", batch_size=2, max_steps=5, learning_rate=1e-4, eval_every=2, patience=9
+    )
+    reports: list[FinetuneProgress] = []
+    finetune(tiny_en_path(), TRAIN, VALIDATION, options, tmp_path, reports.append)
+    assert [r.step for r in reports if r.valid_wer is not None] == [0, 2, 4, 5]
 
 
 def test_the_result_serves_with_faster_whisper(run) -> None:
@@ -101,6 +125,8 @@ def test_every_augmentation_trains(tmp_path: Path) -> None:
     [
         (FinetuneOptions(method="adapters"), "method"),  # type: ignore[arg-type]
         (FinetuneOptions(epochs=0), "epochs"),
+        (FinetuneOptions(eval_every=0), "eval_every"),
+        (FinetuneOptions(patience=0), "patience"),
         (FinetuneOptions(learning_rate=2.0), "learning_rate"),
         (FinetuneOptions(augment=frozenset({"reverb"})), "augment"),
         (FinetuneOptions(augment=frozenset({"noise"})), "augment"),  # no noise folder

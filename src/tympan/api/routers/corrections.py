@@ -73,7 +73,7 @@ class TrainRequest(BaseModel):
 
     model: str
     training_method: Literal["lora", "top_layers", "full"] = "lora"
-    layers: Literal["decoder", "top_encoder", "all"] = "decoder"
+    layers: Literal["decoder", "top_encoder", "all"] | None = None  # None: the task default
     max_steps: int | None = Field(None, ge=1)
     n_epochs: int | None = Field(None, ge=1, le=50)
     learning_rate: float | None = Field(None, gt=0, le=1)

@@ -84,7 +84,7 @@ class CreateJob(BaseModel):
     metadata: dict[str, str] | None = None
     integrations: list[dict[str, Any]] | None = None
     training_method: Literal["lora", "top_layers", "full"] = "lora"
-    layers: Literal["decoder", "top_encoder", "all"] = "decoder"
+    layers: Literal["decoder", "top_encoder", "all"] | None = None  # None: the task default
     augment: list[Augmentation] = []
     lora_rank: int | None = Field(None, ge=1, le=256)
     max_steps: int | None = Field(None, ge=1)

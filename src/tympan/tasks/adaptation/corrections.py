@@ -52,7 +52,7 @@ class CorrectionTraining:
     """The fine-tuning choices of a corrections job (the service's defaults when unset)."""
 
     training_method: Literal["lora", "top_layers", "full"] = "lora"
-    layers: Literal["decoder", "top_encoder", "all"] = "decoder"
+    layers: Literal["decoder", "top_encoder", "all"] | None = None  # None: the task default
     max_steps: int | None = None
     n_epochs: int | None = None
     learning_rate: float | None = None
@@ -183,6 +183,7 @@ class CorrectionsService:
             max_steps=training.max_steps,
             learning_rate=training.learning_rate,
             metadata={"corrections": str(len(corrections)), "corrects": model},
+            discard_training_file=True,
         )
         review = review_promotion(self.services, self.fine_tuning, name, current, held)
         return self.fine_tuning.create_job(request, review)

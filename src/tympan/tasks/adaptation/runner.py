@@ -23,7 +23,7 @@ __all__ = ["FinetuneProgress", "finetune", "finetune_options", "read_datasets"]
 
 def finetune_options(
     method: str,
-    layers: str,
+    layers: str | None,
     augment: tuple[str, ...],
     seed: int,
     *,
@@ -49,13 +49,13 @@ def finetune_options(
         learning_rate = learning_rate_multiplier * DEFAULT_LEARNING_RATES[method]
     options = FinetuneOptions(
         method=method,  # type: ignore[arg-type]
-        layers=layers,  # type: ignore[arg-type]
+        layers=layers or defaults.layers,  # type: ignore[arg-type]
         epochs=epochs or defaults.epochs,
         learning_rate=learning_rate,
         batch_size=batch_size or defaults.batch_size,
         lora_rank=lora_rank or defaults.lora_rank,
         augment=frozenset(augment),
-        max_steps=max_steps,
+        max_steps=max_steps or defaults.max_steps,
         seed=seed,
         language=language,
         noise_dir=noise_dir,

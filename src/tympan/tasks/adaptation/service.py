@@ -9,6 +9,7 @@ serves by name at once. Progress becomes events: a message per stage, metrics pe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -67,7 +68,7 @@ class FineTuningRequest:
     batch_size: int | None = None
     learning_rate_multiplier: float | None = None
     training_method: Literal["lora", "top_layers", "full"] = "lora"
-    layers: Literal["decoder", "top_encoder", "all"] = "decoder"
+    layers: Literal["decoder", "top_encoder", "all"] | None = None  # None: the task default
     augment: tuple[str, ...] = ()
     lora_rank: int | None = None
     max_steps: int | None = None
@@ -75,6 +76,7 @@ class FineTuningRequest:
     validation_share: float = 0.1
     language: str = "en"
     metadata: dict[str, str] | None = None
+    discard_training_file: bool = False  # made for this job alone: deleted once unpacked
 
     def options(self, seed: int, noise_dir: Path | None) -> FinetuneOptions:
         """The adaptation task's options (its defaults where the request left a choice);
@@ -165,6 +167,7 @@ class FineTuningService:
                     "validation_share": request.validation_share,
                     "language": options.language,
                     **({"metadata": request.metadata} if request.metadata else {}),
+                    **({"discard_training_file": True} if request.discard_training_file else {}),
                 },
                 phase="validating_files",
             )
@@ -191,6 +194,8 @@ class FineTuningService:
         """Cancel a queued or running job (409 once it ended); it publishes nothing."""
         cancelled = self.store.cancel(fine_tuning_id, self.namespace)
         self.store.add_event(fine_tuning_id, "Fine-tuning job cancelled.", level="warn")
+        if cancelled.options.get("discard_training_file"):
+            self._discard(cancelled.training_file)  # a queued job never unpacks it
         return cancelled
 
     def report(self, fine_tuning_id: str) -> dict[str, Any]:
@@ -259,8 +264,11 @@ class FineTuningService:
         )
         try:
             events.add_event(fine_tuning_id, "Validating training file.")
+            training_folder = self._unpack(request.training_file, work / "train")
+            if request.discard_training_file:
+                self._discard(request.training_file)
             train, validation = runner.read_datasets(
-                self._unpack(request.training_file, work / "train"),  # type: ignore[arg-type]
+                training_folder,  # type: ignore[arg-type]
                 self._unpack(request.validation_file, work / "validation"),
                 request.validation_share,
                 options.seed,
@@ -360,6 +368,12 @@ class FineTuningService:
         if file_id is None:
             return None
         return unpack_dataset(self.files.path(file_id), target, self.files.limits)
+
+    def _discard(self, file_id: str) -> None:
+        """Delete a file the service made for one job (a corrections batch's zip): the
+        corrections keep the audio, so the copy in ``/v1/files`` would only pile up."""
+        with contextlib.suppress(ResourceNotFound):  # gone: unpacked, or cancelled before
+            self.files.delete(file_id)
 
     def _publish(
         self,
