@@ -16,7 +16,14 @@ import pytest
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from tests.adapt_data import adapt_rows, dataset_zip
-from tests.api.routers.test_realtime import SHORT, SHORT_TEXT, at_24k, b64, until
+from tests.api.routers.test_realtime import (
+    SHORT,
+    SHORT_TEXT,
+    at_24k,
+    b64,
+    transcription_session,
+    until,
+)
 from tests.conftest import EVAL_DIR, make_settings, read_manifest
 from tests.live_audio import silence, speech, wer
 from tests.live_server import serve_in_thread
@@ -76,18 +83,7 @@ def test_a_live_session_transcribes_with_a_fine_tuned_model(server: str, fine_tu
     async def scenario() -> list[Any]:
         client = openai.AsyncOpenAI(base_url=f"{server}/v1", api_key=API_KEY, max_retries=0)
         async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
-            await conn.session.update(
-                session={
-                    "type": "transcription",
-                    "audio": {
-                        "input": {
-                            "format": {"type": "audio/pcm", "rate": 24000},
-                            "transcription": {"model": fine_tuned, "language": "en"},
-                            "turn_detection": {"type": "server_vad", "silence_duration_ms": 500},
-                        }
-                    },
-                }
-            )
+            await conn.session.update(session=transcription_session(fine_tuned))
             data = at_24k(np.concatenate([silence(0.3), speech(SHORT), silence(1.2)]))
             for start in range(0, len(data), 9600):  # 200 ms chunks, 4x real time
                 await conn.input_audio_buffer.append(audio=b64(data[start : start + 9600]))

@@ -67,6 +67,20 @@ def at_24k(samples: np.ndarray) -> bytes:
     return pcm16(soxr.resample(samples, 16_000, 24_000))
 
 
+def transcription_session(model: str) -> dict[str, Any]:
+    """A GA transcription session: 24 kHz PCM, English, server VAD with 500 ms of silence."""
+    return {
+        "type": "transcription",
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "transcription": {"model": model, "language": "en"},
+                "turn_detection": {"type": "server_vad", "silence_duration_ms": 500},
+            }
+        },
+    }
+
+
 async def until(connection: Any, kind: str, count: int = 1) -> list[Any]:
     """Every event up to the ``count``-th of type ``kind``."""
     seen: list[Any] = []
@@ -81,18 +95,7 @@ def test_openai_client_gets_turns_deltas_and_final_text_of_streamed_speech(live_
     async def scenario() -> list[Any]:
         client = AsyncOpenAI(base_url=live_server + "/v1", api_key="unused")
         async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
-            await conn.session.update(
-                session={
-                    "type": "transcription",
-                    "audio": {
-                        "input": {
-                            "format": {"type": "audio/pcm", "rate": 24000},
-                            "transcription": {"model": "gpt-4o-transcribe", "language": "en"},
-                            "turn_detection": {"type": "server_vad", "silence_duration_ms": 500},
-                        }
-                    },
-                }
-            )
+            await conn.session.update(session=transcription_session("gpt-4o-transcribe"))
             audio = np.concatenate(
                 [silence(0.3), speech(SMALL), silence(1.2), speech(SHORT), silence(1.2)]
             )
