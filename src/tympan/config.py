@@ -32,6 +32,9 @@ DEFAULT_NAMESPACE = "default"
 """The namespace of speakers and classifiers of plain API keys, and of a service without keys."""
 
 
+_LOCAL_PROTOCOLS = (None, "file", "local")  # an artifact_url that is a folder here
+
+
 class Settings(BaseSettings):
     """Tympan's configuration; override any field with ``TYMPAN_<FIELD>``."""
 
@@ -482,7 +485,7 @@ class Settings(BaseSettings):
     @classmethod
     def _known_artifact_url(cls, value: str | None) -> str | None:
         protocol = None if value is None else split_protocol(value)[0]
-        if protocol not in (None, "file", "local"):
+        if protocol not in _LOCAL_PROTOCOLS:
             try:
                 get_filesystem_class(protocol)
             except (ImportError, ValueError) as exc:
@@ -495,7 +498,7 @@ class Settings(BaseSettings):
     def shared_artifact_url(self) -> str | None:
         """The object-store URL of ``artifact_url`` (None for a folder or a local URL)."""
         url = self.artifact_url
-        if url is None or split_protocol(url)[0] in (None, "file", "local"):
+        if url is None or split_protocol(url)[0] in _LOCAL_PROTOCOLS:
             return None
         return url
 

@@ -12,8 +12,8 @@ every write is also uploaded under the same key; ``fetch`` downloads what anothe
 the first time it is read. Object stores cannot rename, so a published folder's files are
 uploaded one by one; that is safe because the database row that makes a version visible is
 written only after ``publish`` returns, and folders that no row owns are swept
-(``folders``, ``delete``). Keys name immutable things (a version, a file id), so a local copy
-never goes stale.
+(``folders``, ``delete``). A file's key is a fresh id, so its local copy never goes stale; a
+version number can come back after a delete, so a folder's copy is checked against its stamp.
 """
 
 from __future__ import annotations
