@@ -8,10 +8,12 @@ under test joins it (``TYMPAN_RAY_ADDRESS=local`` reuses the Ray this process ru
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
@@ -24,6 +26,10 @@ from tests.tasks.music.conftest import TINY  # noqa: E402
 from tympan.client import Client  # noqa: E402
 from tympan.errors import InvalidParameter, JobCancelled  # noqa: E402
 from tympan.serving.ray_tasks import RayTasks  # noqa: E402
+from tympan.tasks.classifiers.dataset import load_dataset  # noqa: E402
+from tympan.tasks.classifiers.export import ModelMeta, OnnxClassifier  # noqa: E402
+from tympan.tasks.classifiers.service import ship_dataset, train_elsewhere  # noqa: E402
+from tympan.tasks.classifiers.train import TrainConfig  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -125,6 +131,34 @@ def test_training_runs_as_a_ray_task_and_its_version_serves(
         assert prediction.label in DIGITS
         assert "model.onnx" in api.classifier_versions("digits")[0]["artifacts"]
     assert ray.is_initialized()  # the service left the Ray it joined running
+
+
+def test_a_training_task_needs_no_folder_of_the_api_machine(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    """What the task reads travels with it and what it writes comes back, so a node without
+    the API's folders trains: the dataset is deleted before the task starts, and the feature
+    cache folder the settings name cannot be made where it runs."""
+    data = _subset(tmp_path / "digits")
+    shipment, portable = ship_dataset(load_dataset(data))
+    shutil.rmtree(data)
+    trained, files = RayTasks().run(
+        train_elsewhere,
+        shipment,
+        portable,
+        TrainConfig(max_epochs=4, augment_copies=0),
+        Path("/proc/tympan-feature-cache"),
+        make_settings(tmp_path / "tympan"),
+        [],
+        num_cpus=1,
+        progress=lambda fraction, message: None,
+    )
+    folder = files.unpack(tmp_path / "version")
+    assert trained.labels == list(DIGITS) and trained.metrics["trained_by"] != HERE
+    meta = ModelMeta.from_json((folder / "meta.json").read_text())
+    served = OnnxClassifier(folder / "model.onnx", meta)  # the files the task wrote
+    assert meta.labels == list(DIGITS) and trained.metrics["accuracy"] > 1 / len(DIGITS)
+    assert served.probabilities(np.zeros((2, meta.input_dim), np.float32)).shape == (2, 3)
 
 
 def test_multimodal_training_transcribes_in_its_ray_task_and_serves(

@@ -15,7 +15,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -351,16 +351,18 @@ class FineTuningService:
         remote = self.services.remote_tasks
         if remote is None:
             return runner.finetune(base, train, validation, options, out, progress, should_stop)
-        return remote.run(
-            runner.finetune,
-            base.resolve(),  # a Ray worker's working directory is not ours
-            train,
-            validation,
-            options,
-            out.resolve(),
+        result, files = remote.run(
+            runner.finetune_elsewhere,
+            *runner.ship_inputs(base, train, validation, options),
             num_cpus=self.services.settings.ray_training_cpus,
             progress=progress,
             should_stop=should_stop,
+        )
+        files.unpack(out)
+        return replace(
+            result,
+            serving_dir=out / result.serving_dir,
+            training_dir=out / result.training_dir,
         )
 
     def _unpack(self, file_id: str | None, target: Path) -> Path | None:

@@ -11,6 +11,7 @@ import functools
 import json
 import re
 import shutil
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
@@ -25,6 +26,7 @@ from tympan.config import DEFAULT_NAMESPACE, Settings
 from tympan.errors import Conflict, InvalidParameter, ModelNotFound, ResourceNotFound
 from tympan.models.registry import ModelRegistry
 from tympan.models.threads import torch_threads
+from tympan.shipping import Shipment, writable_or
 from tympan.store.classifiers import ClassifierStore, ClassifierVersion, Stage, served_version
 from tympan.tasks.classifiers.architectures import ENCODER_ARCHITECTURES
 from tympan.tasks.classifiers.augment import background_noises
@@ -64,6 +66,7 @@ __all__ = [
     "ClassifierService",
     "ExamplesResult",
     "check_name",
+    "ship_dataset",
     "train_elsewhere",
     "version_drift",
 ]
@@ -209,11 +212,12 @@ class ClassifierService:
         remote = self.services.remote_tasks
         try:
             if remote is not None:
-                trained = remote.run(
+                shipment, portable = ship_dataset(dataset)
+                trained, output = remote.run(
                     train_elsewhere,
-                    _absolute(dataset),
+                    shipment,
+                    portable,
                     config,
-                    folder.resolve(),
                     self.cache.folder.resolve(),
                     settings.model_copy(
                         update={
@@ -222,9 +226,11 @@ class ClassifierService:
                             "ray_address": "",
                         }
                     ),
+                    _noises(settings),
                     num_cpus=settings.ray_training_cpus,
                     progress=progress,
                 )
+                trained = replace(trained, folder=output.unpack(folder))
             else:
                 with ExitStack() as models:
                     encoder = speaker_encoder = asr = None
@@ -418,19 +424,36 @@ class ClassifierService:
         return version_drift(self.services, name, self.get(name, version).version)
 
 
+def ship_dataset(dataset: Dataset) -> tuple[Shipment, Dataset]:
+    """The dataset's audio by value, and the dataset naming its clips inside that shipment
+    (what ``train_elsewhere`` unpacks on another machine). The fingerprint is kept, so
+    features cached for it are found."""
+    shipment, names = Shipment.of_files(
+        [example.path for example in dataset.examples], dataset.root
+    )
+    examples = [
+        replace(example, path=Path(name))
+        for example, name in zip(dataset.examples, names, strict=True)
+    ]
+    return shipment, replace(dataset, examples=examples, root=Path())
+
+
 def train_elsewhere(
+    shipment: Shipment,
     dataset: Dataset,
     config: TrainConfig,
-    folder: Path,
     cache_folder: Path,
     settings: Settings,
+    noises: list[np.ndarray],
     progress: Progress,
-) -> TrainedVersion:
-    """``run_training`` in a process of its own (a Ray task, ``TYMPAN_RAY_ADDRESS``): the
-    same run, with the encoders loaded here by the registry's loader.
+) -> tuple[TrainedVersion, Shipment]:
+    """``run_training`` in a process of its own, on any machine (a Ray task,
+    ``TYMPAN_RAY_ADDRESS``): the dataset (``ship_dataset``) is unpacked into a folder of this
+    machine, the encoders are loaded here by the registry's loader, and the version's files come
+    back as a shipment, its ``folder`` to be set where they are unpacked.
 
-    Its paths (dataset, ``folder``, cache) must be readable where it runs: the same machine,
-    or a shared mount at the same path on every node (docs/scaling.md)."""
+    Features are cached in ``cache_folder`` when this machine can write there (the API's own
+    cache when it runs on the same machine), else only for this run."""
     registry = ModelRegistry.from_settings(settings)
     encoder = speaker_encoder = asr = None
     if config.arch in ENCODER_ARCHITECTURES:
@@ -439,29 +462,32 @@ def train_elsewhere(
         speaker_encoder = registry.get(GE2E_MODEL_ID).load()
     if config.arch == "multimodal":
         asr = registry.get(TRANSCRIPT_MODEL_ID, task="asr").load()
-    return run_training(
-        dataset,
-        config,
-        folder,
-        FeatureCache(cache_folder),
-        encoder,
-        settings.max_audio_seconds,
-        progress,
-        speaker_encoder,
-        _noises(settings),
-        asr,
-    )
+    with tempfile.TemporaryDirectory(prefix="tympan-training-") as scratch:
+        work = Path(scratch)
+        root = shipment.unpack(work / "dataset")
+        local = replace(
+            dataset,
+            examples=[replace(example, path=root / example.path) for example in dataset.examples],
+            root=root,
+        )
+        trained = run_training(
+            local,
+            config,
+            work / "version",
+            FeatureCache(writable_or(cache_folder, work / "features")),
+            encoder,
+            settings.max_audio_seconds,
+            progress,
+            speaker_encoder,
+            noises,
+            asr,
+        )
+        return replace(trained, folder=Path()), Shipment.of_folder(trained.folder)
 
 
 def _noises(settings: Settings) -> list[np.ndarray]:
     """The background recordings augmented copies mix in (``TYMPAN_CLASSIFIER_NOISE_DIR``)."""
     return background_noises(settings.classifier_noise_dir, settings.max_audio_seconds)
-
-
-def _absolute(dataset: Dataset) -> Dataset:
-    """The dataset with absolute paths, so another process (another working folder) reads it."""
-    examples = [replace(example, path=example.path.resolve()) for example in dataset.examples]
-    return replace(dataset, examples=examples, root=dataset.root.resolve())
 
 
 def version_drift(services: Services, name: str, version: int) -> DriftReport:

@@ -16,9 +16,11 @@ import os
 import random
 import shutil
 import socket
+import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from torch import nn
 
 from tympan.errors import Conflict
 from tympan.models.threads import torch_threads
+from tympan.shipping import Shipment, writable_or
 from tympan.store.artifacts import replace_folder
 from tympan.store.jobs import RemoteTasks
 from tympan.tasks.music.corpus import Piece, load_corpus
@@ -50,6 +53,7 @@ __all__ = [
     "model_dir",
     "remote_stage_runner",
     "split_sequences",
+    "train_and_ship",
     "train_music_model",
     "train_stages",
 ]
@@ -216,19 +220,49 @@ def train_stages(
 
 def remote_stage_runner(remote: RemoteTasks, cpus: int) -> StageRunner:
     """A ``run_stage`` for ``train_stages`` that trains each stage through ``remote`` (a Ray
-    task reserving ``cpus`` CPUs, with as many torch threads), its progress relayed here."""
+    task reserving ``cpus`` CPUs, with as many torch threads), its progress relayed here, and
+    installs the model it sends back into this machine's ``models_dir``."""
 
     def run(models_dir: Path, model_id: str, options: TrainOptions, progress: Progress) -> Any:
-        return remote.run(
-            train_music_model,
+        report, files = remote.run(
+            train_and_ship,
             models_dir.resolve(),  # a Ray worker's working directory is not ours
             model_id,
             replace(options, threads=cpus),
             num_cpus=cpus,
             progress=progress,
         )
+        target = model_dir(models_dir, model_id)
+        with _staged(target) as staged:
+            files.unpack(staged)
+        return report
 
     return run
+
+
+def train_and_ship(
+    models_dir: Path, model_id: str, options: TrainOptions, progress: Progress
+) -> tuple[TrainReport, Shipment]:
+    """``train_music_model`` on any machine: in ``models_dir`` where this machine may write it
+    (so its corpus parse is cached for the next stage), else in a scratch folder; the model's
+    files come back by value."""
+    with tempfile.TemporaryDirectory(prefix="tympan-music-") as scratch:
+        local = writable_or(models_dir, Path(scratch))
+        report = train_music_model(local, model_id, options, progress)
+        return report, Shipment.of_folder(model_dir(local, model_id))
+
+
+@contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A sibling folder to write a model into; it replaces ``target`` in one step when the
+    block ends without error, and is removed in any case."""
+    staged = target.with_name(f".tmp-{target.name}-{uuid.uuid4().hex[:8]}")
+    staged.mkdir(parents=True)
+    try:
+        yield staged
+        replace_folder(staged, target)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def _train_and_save(
@@ -246,14 +280,8 @@ def _train_and_save(
     splits = split_sequences(pieces)
     if not splits["train"]:
         raise ValueError(f"the {options.style} corpus gave no training pieces")
-    target = model_dir(models_dir, model_id)
-    staged = target.with_name(f".tmp-{model_id}-{uuid.uuid4().hex[:8]}")
-    staged.mkdir(parents=True)
-    try:
+    with _staged(model_dir(models_dir, model_id)) as staged:
         report = _fit_and_write(staged, model_id, options, splits, report_progress, corpus_seconds)
-        replace_folder(staged, target)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
     report_progress(1.0, f"trained {model_id}: test perplexity {report.test_perplexity}")
     return report
 
