@@ -21,7 +21,8 @@
     │   └── BudgetExceeded           413  more work than a per-request budget allows
     ├── RateLimited                  429  (with Retry-After)
     └── Overloaded                   503  inference queue full (with Retry-After)
-        └── DeadlineExceeded         503  the request ran past its time limit (with Retry-After)
+        ├── DeadlineExceeded         503  the request ran past its time limit (with Retry-After)
+        └── ArtifactStoreUnavailable 503  TYMPAN_ARTIFACT_URL's store did not answer (Retry-After)
 
 Every error serialises to OpenAI's body: ``{"error": {"message", "type", "param", "code"}}``.
 
@@ -38,6 +39,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "ArtifactStoreUnavailable",
     "AudioTooLong",
     "AuthenticationFailed",
     "BadRequest",
@@ -264,6 +266,13 @@ class DeadlineExceeded(Overloaded):
     """The request ran past ``request_timeout_seconds`` (or its client left); work stopped."""
 
     code = "deadline_exceeded"
+
+
+class ArtifactStoreUnavailable(Overloaded):
+    """The object store of TYMPAN_ARTIFACT_URL cannot be reached or has no bucket: at start
+    (the server does not start) or while serving (this request fails; retry later)."""
+
+    code = "artifact_store_unavailable"
 
 
 def _leaves(cls: type[TympanError]) -> list[type[TympanError]]:

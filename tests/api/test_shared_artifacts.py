@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from tests.adapt_data import adapt_rows, dataset_zip
 from tests.classifier_data import fsdd_subset
 from tests.conftest import EVAL_DIR, make_settings
 from tests.live_server import serve_in_thread
@@ -17,7 +19,7 @@ from tests.object_store import s3_bucket
 from tympan.api.services import Services
 from tympan.cli import app as cli_app
 from tympan.client import Client
-from tympan.store.artifacts import ArtifactStoreUnavailable
+from tympan.errors import ArtifactStoreUnavailable
 from tympan.tasks.classifiers.dataset import zip_dataset
 
 
@@ -83,3 +85,44 @@ def test_an_unreachable_object_store_stops_the_start_naming_the_setting(tmp_path
     settings = make_settings(tmp_path, artifact_url="s3://bucket/p", artifact_options=closed)
     with pytest.raises(ArtifactStoreUnavailable, match=r"Cannot reach .*TYMPAN_ARTIFACT_OPTIONS"):
         Services.start(settings)
+
+
+def test_an_object_store_that_goes_down_fails_its_requests_with_503_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """While the bucket's server is down, a request that needs it is a 503 naming the
+    setting (with Retry-After), others are answered; once it is back, the same upload works
+    and what was stored before is still there."""
+    with s3_bucket() as bucket:
+        settings = make_settings(tmp_path, artifact_url=bucket.url, artifact_options=bucket.options)
+        with serve_in_thread(settings) as url, httpx.Client(base_url=url, timeout=120) as http:
+            kept = http.post(
+                "/v1/files", files=_upload("before.zip"), data={"purpose": "fine-tune"}
+            )
+            assert kept.status_code == 200, kept.text
+            with bucket.outage():
+                failed = http.post(
+                    "/v1/files", files=_upload("during.zip"), data={"purpose": "fine-tune"}
+                )
+                assert failed.status_code == 503, failed.text
+                error = failed.json()["error"]
+                assert error["code"] == "artifact_store_unavailable"
+                assert "TYMPAN_ARTIFACT_URL" in error["message"]
+                assert failed.headers["Retry-After"] == "5"
+                assert http.get("/healthz").status_code == 200
+                assert http.get("/v1/models").status_code == 200
+            again = http.post(
+                "/v1/files", files=_upload("after.zip"), data={"purpose": "fine-tune"}
+            )
+            assert again.status_code == 200, again.text
+            names = [f["filename"] for f in http.get("/v1/files").json()["data"]]
+            assert sorted(names) == ["after.zip", "before.zip"]
+            content = http.get(f"/v1/files/{kept.json()['id']}/content")
+            assert content.status_code == 200 and content.content == _ZIP
+
+
+_ZIP = dataset_zip(adapt_rows("train", 2))
+
+
+def _upload(name: str) -> dict[str, tuple[str, bytes, str]]:
+    return {"file": (name, _ZIP, "application/zip")}

@@ -63,7 +63,8 @@ def serve(
             err_console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
     if settings.shared_artifact_url:
-        from tympan.store.artifacts import ArtifactStore, ArtifactStoreUnavailable
+        from tympan.errors import ArtifactStoreUnavailable
+        from tympan.store.artifacts import ArtifactStore
 
         shared = ArtifactStore.from_settings(settings).shared
         try:

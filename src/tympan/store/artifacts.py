@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,10 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from tympan.config import Settings
-from tympan.errors import Conflict, InvalidParameter
+from tympan.errors import ArtifactStoreUnavailable, Conflict, InvalidParameter
 
 __all__ = [
     "ArtifactStore",
-    "ArtifactStoreUnavailable",
     "SharedFolder",
     "recover_replaced_folders",
     "replace_folder",
@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 STAGING = ".staging"
+_RETRY_SECONDS = 5.0  # a 503 for a store that did not answer: try again after
 _STAMP = ".published"  # in an object store's folders: the id of the upload that completed it
 
 
@@ -55,88 +56,108 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-class ArtifactStoreUnavailable(RuntimeError):
-    """The object store named by TYMPAN_ARTIFACT_URL cannot be reached or has no bucket (at
-    start)."""
-
-
 class SharedFolder:
-    """The object-store side of the artifacts: keys under an fsspec URL (``s3://bucket/prefix``)."""
+    """The object-store side of the artifacts: keys under an fsspec URL (``s3://bucket/prefix``).
+
+    A store that does not answer (down, unreachable, refusing the credentials) raises
+    ``ArtifactStoreUnavailable`` (503, naming the settings) from every method, so the request
+    that needed it fails cleanly and can be retried, and the server goes on answering; a key
+    that is absent stays ``FileNotFoundError``.
+    """
 
     def __init__(self, url: str, options: dict[str, Any]) -> None:
         self.url = url
         self.fs, base = url_to_fs(url, **options)
         self.base = base.rstrip("/")
 
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        try:
+            yield
+        except (FileNotFoundError, ArtifactStoreUnavailable):
+            raise
+        except Exception as exc:  # each filesystem raises its own (botocore, aiohttp, ...)
+            raise ArtifactStoreUnavailable(
+                f"Cannot reach the artifact store {self.url!r} (TYMPAN_ARTIFACT_URL, "
+                f"TYMPAN_ARTIFACT_OPTIONS): {exc}",
+                retry_after=_RETRY_SECONDS,
+            ) from exc
+
     def check(self) -> None:
         """``ArtifactStoreUnavailable`` naming the settings unless the store answers and its
         bucket (the URL's first part) exists; an empty prefix is fine (a new deployment)."""
         bucket = self.base.split("/")[0]
-        try:
-            self.fs.info(bucket)  # not ``exists``, which answers False when nothing answers
-        except FileNotFoundError as exc:
-            raise ArtifactStoreUnavailable(
-                f"The artifact store {self.url!r} (TYMPAN_ARTIFACT_URL) has no bucket "
-                f"{bucket!r}: create it first."
-            ) from exc
-        except Exception as exc:  # each filesystem raises its own (botocore, aiohttp, ...)
-            raise ArtifactStoreUnavailable(
-                f"Cannot reach the artifact store {self.url!r} (TYMPAN_ARTIFACT_URL, "
-                f"TYMPAN_ARTIFACT_OPTIONS): {exc}"
-            ) from exc
+        with self._answering():
+            try:
+                self.fs.info(bucket)  # not ``exists``, which answers False when nothing answers
+            except FileNotFoundError as exc:
+                raise ArtifactStoreUnavailable(
+                    f"The artifact store {self.url!r} (TYMPAN_ARTIFACT_URL) has no bucket "
+                    f"{bucket!r}: create it first."
+                ) from exc
 
     def _url(self, key: str) -> str:
         return f"{self.base}/{key}"
 
     def exists(self, key: str) -> bool:
-        self.fs.invalidate_cache()  # another server may have written it since the last listing
-        return bool(self.fs.exists(self._url(key)))
+        with self._answering():
+            self.fs.invalidate_cache()  # another server may have written it since
+            return bool(self.fs.exists(self._url(key)))
 
     def upload(self, local: Path, key: str) -> None:
         """Copy a file, or every file of a folder, to ``key``."""
-        if local.is_file():
-            self.fs.put_file(str(local), self._url(key))
-            return
-        for item in sorted(local.rglob("*")):
-            if item.is_file():
-                self.fs.put_file(
-                    str(item), self._url(f"{key}/{item.relative_to(local).as_posix()}")
-                )
+        with self._answering():
+            if local.is_file():
+                self.fs.put_file(str(local), self._url(key))
+                return
+            for item in sorted(local.rglob("*")):
+                if item.is_file():
+                    self.fs.put_file(
+                        str(item), self._url(f"{key}/{item.relative_to(local).as_posix()}")
+                    )
 
     def download(self, key: str, local: Path) -> None:
         """Copy the file or folder at ``key`` to ``local`` (which must not exist)."""
         url = self._url(key)
-        if not self.fs.isdir(url):
-            local.parent.mkdir(parents=True, exist_ok=True)
-            self.fs.get_file(url, str(local))
-            return
-        for remote in self.fs.find(url):
-            target = local / remote[len(url) + 1 :]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.fs.get_file(remote, str(target))
+        with self._answering():
+            if not self.fs.isdir(url):
+                local.parent.mkdir(parents=True, exist_ok=True)
+                self.fs.get_file(url, str(local))
+                return
+            for remote in self.fs.find(url):
+                target = local / remote[len(url) + 1 :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.fs.get_file(remote, str(target))
 
     def read_text(self, key: str) -> str | None:
         """The text at ``key`` (None when absent)."""
-        try:
-            return str(self.fs.cat_file(self._url(key)).decode())
-        except FileNotFoundError:
-            return None
+        with self._answering():
+            try:
+                return str(self.fs.cat_file(self._url(key)).decode())
+            except FileNotFoundError:
+                return None
 
     def delete(self, key: str) -> None:
         if self.exists(key):
-            self.fs.rm(self._url(key), recursive=True)
+            with self._answering():
+                self.fs.rm(self._url(key), recursive=True)
 
     def size(self, key: str) -> int:
-        return int(self.fs.du(self._url(key))) if self.exists(key) else 0
+        if not self.exists(key):
+            return 0
+        with self._answering():
+            return int(self.fs.du(self._url(key)))
 
     def folders(self, prefix: str, depth: int) -> set[str]:
         """Keys ``depth`` levels under ``prefix`` that hold files."""
-        self.fs.invalidate_cache()
         root = self._url(prefix)
-        if not self.fs.exists(root):
-            return set()
+        with self._answering():
+            self.fs.invalidate_cache()
+            if not self.fs.exists(root):
+                return set()
+            remotes = self.fs.find(root)
         found = set()
-        for remote in self.fs.find(root):
+        for remote in remotes:
             parts = remote[len(root) + 1 :].split("/")
             if len(parts) > depth:
                 found.add("/".join([prefix, *parts[:depth]]))
