@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.adapt_data import ADAPT, adapt_rows
+from tests.adapt_data import ADAPT, adapt_rows, dataset_zip
 from tests.conftest import EVAL_DIR, make_settings
 from tests.live_server import serve_in_thread
 from tympan.client import Client
 from tympan.config import Settings
 from tympan.errors import TympanError
+from tympan.tasks.adaptation.corrections import MIN_CORRECTIONS
 from tympan.tasks.adaptation.review import decide
 
 KEYS = "a-key:admin@teamA,b-key:admin@teamB"
@@ -193,3 +194,27 @@ def test_promotion_rule(held, general, promoted, words) -> None:
     }
     decided, reason = decide(scores)
     assert decided is promoted and words in reason
+
+
+def test_a_batch_queued_when_the_server_stops_leaves_no_training_zip(tmp_path: Path) -> None:
+    """A long fine-tuning job holds the job runner when a batch fills, so the batch's job
+    waits in the queue; the server stops: that job fails at once (``interrupted``), and the
+    next start deletes the zip it never unpacked. The user's own uploads stay."""
+    settings = make_settings(tmp_path, corrections_batch=MIN_CORRECTIONS)
+    rows = adapt_rows("train", 4 + MIN_CORRECTIONS, speakers=3)
+    with Client.in_process(settings) as api:
+        train = api.upload_dataset(dataset_zip(rows[:2]))
+        validation = api.upload_dataset(dataset_zip(rows[2:4]))
+        busy = api.create_fine_tuning_job(
+            BASE, train["id"], validation_file=validation["id"], n_epochs=50
+        )
+        while api.fine_tuning_job(busy["id"])["status"] == "queued":
+            time.sleep(0.2)
+        batch = [api.add_correction(ADAPT / r["audio"], r["text"], BASE) for r in rows[4:]]
+        queued = batch[-1]["fine_tuning_job"]
+        assert queued is not None and api.fine_tuning_job(queued)["status"] == "queued"
+        assert len(api.files()) == 3
+    with Client.in_process(settings) as api:
+        job = api.fine_tuning_job(queued)
+        assert job["status"] == "failed" and job["error"]["code"] == "interrupted", job
+        assert sorted(f["id"] for f in api.files()) == sorted([train["id"], validation["id"]])

@@ -2,12 +2,13 @@
 
 Starting also recovers from a crash of any earlier process on the same data: jobs whose lease
 lapsed are failed and dead work folders removed (``JobRunner``), half-published classifier
-versions and fine-tuned models are reaped and unowned version folders deleted, and interrupted
-music model replacements are finished or undone. Fine-tuned ASR models register from the
+versions and fine-tuned models are reaped and unowned version folders deleted, training zips
+made for one job that ended before unpacking them are deleted, and interrupted music model
+replacements are finished or undone. Fine-tuned ASR models register from the
 database. Each step is safe while other processes run.
 
 With ``TYMPAN_RAY_ADDRESS`` set, ASR models run as Ray Serve replicas (``serving/ray.py``) and
-classifier training as Ray tasks (``serving/ray_tasks.py``); Ray is imported only then.
+training as Ray tasks (``serving/ray_tasks.py``); Ray is imported only then.
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ from tympan.models.registry import ModelRegistry
 from tympan.store.artifacts import ArtifactStore, recover_replaced_folders
 from tympan.store.classifiers import ClassifierStore
 from tympan.store.db import Database
+from tympan.store.files import FileStore
 from tympan.store.finetuning import FineTuningStore
 from tympan.store.jobs import JobRunner, RemoteTasks
-from tympan.tasks.adaptation import register_fine_tuned_models, remove_unpublished
+from tympan.tasks.adaptation import (
+    register_fine_tuned_models,
+    remove_leftover_training_files,
+    remove_unpublished,
+)
 from tympan.tasks.classifiers.versions import remove_orphans
 
 __all__ = ["Services"]
@@ -60,6 +66,7 @@ class Services:
         remove_orphans(ClassifierStore(db), artifacts, lease)
         fine_tuned = FineTuningStore(db)
         remove_unpublished(fine_tuned, artifacts)  # after the runner failed the dead jobs
+        remove_leftover_training_files(fine_tuned, FileStore(db), artifacts)
         register_fine_tuned_models(registry, fine_tuned, artifacts, settings)
         recover_replaced_folders(settings.models_dir / "music")
         return cls(

@@ -31,9 +31,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tympan.errors import Conflict, ResourceNotFound
 from tympan.store.db import Base, Database, as_utc, utc_now
+from tympan.store.files import FileRow
 from tympan.store.jobs import UNFINISHED, JobRow
 
 __all__ = [
+    "DISCARD_OPTION",
     "FineTunedModel",
     "FineTuningEvent",
     "FineTuningJob",
@@ -47,6 +49,8 @@ Stage = Literal["staging", "production", "archived"]
 PUBLISHING = "publishing"
 READY = "ready"
 ABANDONED = "abandoned"
+DISCARD_OPTION = "discard_training_file"
+"""A job option: its training file was made for it alone, and is deleted once unpacked."""
 _RESERVE_ATTEMPTS = 8
 
 
@@ -409,6 +413,22 @@ class FineTuningStore:
                 remove_files(model.name, model.version)
                 model.state = ABANDONED
             return [f"{model.name}:{model.version}" for model in lapsed]
+
+    def leftover_training_files(self) -> list[tuple[str, str]]:
+        """(namespace, file id) of the training files made for one job alone (a corrections
+        batch's zip) whose job ended while the file is still stored: a job failed or cancelled
+        before it unpacked (and deleted) it."""
+        query = (
+            select(
+                FineTuningJobRow.namespace, FineTuningJobRow.training_file, FineTuningJobRow.options
+            )
+            .join(JobRow, JobRow.id == FineTuningJobRow.id)
+            .join(FileRow, FileRow.id == FineTuningJobRow.training_file)
+            .where(JobRow.status.not_in(UNFINISHED))
+        )
+        with self.db.session() as session:
+            rows = session.execute(query).all()
+        return [(ns, file_id) for ns, file_id, options in rows if options.get(DISCARD_OPTION)]
 
     def models(self, namespace: str | None = None, name: str | None = None) -> list[FineTunedModel]:
         """Every ready model (of ``namespace``, of ``name``, when given), oldest first."""

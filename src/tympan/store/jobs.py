@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import JSON, DateTime, Float, String, Text, func, or_, select, update
+from sqlalchemy import JSON, DateTime, Float, String, Text, Update, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tympan.errors import ResourceNotFound, TympanError
@@ -188,19 +188,10 @@ class JobRunner:
             )
             if lapsed:
                 session.execute(
-                    update(JobRow)
-                    .where(JobRow.id.in_(lapsed))
-                    .values(
-                        status="failed",
-                        error={
-                            "message": "The process running this job stopped (its lease "
-                            "lapsed: killed or restarted); training is not resumed, submit "
-                            "it again.",
-                            "code": "interrupted",
-                            "status": 503,
-                        },
-                        lease_expires_at=None,
-                        updated_at=now,
+                    _interrupt(
+                        lapsed,
+                        "The process running this job stopped (its lease lapsed: killed or "
+                        "restarted); training is not resumed, submit it again.",
                     )
                 )
         for job_id in lapsed:
@@ -382,10 +373,35 @@ class JobRunner:
         return self._closing.is_set()
 
     def close(self) -> None:
-        """Wait for running jobs (``closing`` tells them to stop early if they can), stop the
-        pool and the heartbeat, remove the work folder."""
+        """Wait for running jobs (``closing`` tells them to stop early if they can), fail the
+        queued ones at once (``interrupted``, rather than when their lease lapses), stop the pool
+        and the heartbeat, remove the work folder."""
         self._closing.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            never_started = list(self._futures)  # cancelled in the queue: they never ran
+        if never_started:
+            with self.db.session() as session:
+                session.execute(
+                    _interrupt(
+                        never_started,
+                        "The server shut down before this job started; submit it again.",
+                    ).where(JobRow.status.in_(UNFINISHED))
+                )
         self._stopped.set()
         self._heartbeat.join()
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _interrupt(job_ids: list[str], message: str) -> Update:
+    """The update that fails ``job_ids`` as ``interrupted`` (503: submit again)."""
+    return (
+        update(JobRow)
+        .where(JobRow.id.in_(job_ids))
+        .values(
+            status="failed",
+            error={"message": message, "code": "interrupted", "status": 503},
+            lease_expires_at=None,
+            updated_at=utc_now(),
+        )
+    )

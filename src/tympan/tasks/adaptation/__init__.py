@@ -22,7 +22,11 @@ from tympan.tasks.adaptation.models import (
     remove_unpublished,
 )
 from tympan.tasks.adaptation.service import FineTuningRequest, FineTuningService
-from tympan.tasks.adaptation.uploads import FILE_PURPOSE, DatasetFiles
+from tympan.tasks.adaptation.uploads import (
+    FILE_PURPOSE,
+    DatasetFiles,
+    remove_leftover_training_files,
+)
 
 __all__ = [
     "FILE_PURPOSE",
@@ -31,5 +35,6 @@ __all__ = [
     "FineTuningRequest",
     "FineTuningService",
     "register_fine_tuned_models",
+    "remove_leftover_training_files",
     "remove_unpublished",
 ]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tympan.config import DEFAULT_NAMESPACE
 from tympan.errors import InvalidParameter, Overloaded, ResourceNotFound
 from tympan.store.finetuning import (
+    DISCARD_OPTION,
     FineTunedModel,
     FineTuningEvent,
     FineTuningJob,
@@ -167,7 +168,7 @@ class FineTuningService:
                     "validation_share": request.validation_share,
                     "language": options.language,
                     **({"metadata": request.metadata} if request.metadata else {}),
-                    **({"discard_training_file": True} if request.discard_training_file else {}),
+                    **({DISCARD_OPTION: True} if request.discard_training_file else {}),
                 },
                 phase="validating_files",
             )
@@ -194,7 +195,7 @@ class FineTuningService:
         """Cancel a queued or running job (409 once it ended); it publishes nothing."""
         cancelled = self.store.cancel(fine_tuning_id, self.namespace)
         self.store.add_event(fine_tuning_id, "Fine-tuning job cancelled.", level="warn")
-        if cancelled.options.get("discard_training_file"):
+        if cancelled.options.get(DISCARD_OPTION):
             self._discard(cancelled.training_file)  # a queued job never unpacks it
         return cancelled
 

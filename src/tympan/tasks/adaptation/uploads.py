@@ -9,21 +9,31 @@ read when a job starts (``tympan.tasks.adaptation.dataset.read_manifest``).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
 from tympan.config import DEFAULT_NAMESPACE
-from tympan.errors import InvalidDataset, InvalidParameter
-from tympan.store.artifacts import sha256_file
+from tympan.errors import InvalidDataset, InvalidParameter, ResourceNotFound
+from tympan.store.artifacts import ArtifactStore, sha256_file
 from tympan.store.db import utc_now
 from tympan.store.files import FileStore, StoredFile, file_key, new_file_id
+from tympan.store.finetuning import FineTuningStore
 from tympan.tasks.classifiers.archive import ArchiveLimits, check_archive, extract_archive
 
 if TYPE_CHECKING:
     from tympan.api.services import Services
 
-__all__ = ["FILE_PURPOSE", "MANIFESTS", "DatasetFiles", "check_dataset_zip", "unpack_dataset"]
+__all__ = [
+    "FILE_PURPOSE",
+    "MANIFESTS",
+    "DatasetFiles",
+    "check_dataset_zip",
+    "delete_file",
+    "remove_leftover_training_files",
+    "unpack_dataset",
+]
 
 FILE_PURPOSE = "fine-tune"
 
@@ -105,6 +115,23 @@ class DatasetFiles:
 
     def delete(self, file_id: str) -> StoredFile:
         """Forget a file, then remove its bytes."""
-        deleted = self.store.delete(file_id, self.namespace)
-        self._services.artifacts.delete(file_key(deleted.id))
-        return deleted
+        return delete_file(self.store, self._services.artifacts, file_id, self.namespace)
+
+
+def delete_file(
+    store: FileStore, artifacts: ArtifactStore, file_id: str, namespace: str
+) -> StoredFile:
+    """Forget a file of ``namespace`` (404 if it has none), then remove its bytes."""
+    deleted = store.delete(file_id, namespace)
+    artifacts.delete(file_key(deleted.id))
+    return deleted
+
+
+def remove_leftover_training_files(
+    jobs: FineTuningStore, store: FileStore, artifacts: ArtifactStore
+) -> None:
+    """Delete the training files made for one job alone whose job ended before unpacking
+    them (a corrections batch queued when its server stopped); run at start."""
+    for namespace, file_id in jobs.leftover_training_files():
+        with contextlib.suppress(ResourceNotFound):  # another server deleted it first
+            delete_file(store, artifacts, file_id, namespace)
