@@ -352,6 +352,15 @@ class Settings(BaseSettings):
         description="CPUs Ray reserves for each speaker-embedding replica (a fraction shares a "
         "core: the encoders are small); its onnxruntime threads, rounded, at least 1.",
     )
+    ray_tts_replicas: int = Field(
+        1, ge=1, description="Replicas of each text-to-speech voice's Ray Serve deployment."
+    )
+    ray_tts_replica_cpus: float = Field(
+        1.0,
+        gt=0,
+        description="CPUs Ray reserves for each text-to-speech replica; its onnxruntime "
+        "threads, rounded, at least 1.",
+    )
     ray_training_cpus: int = Field(
         1,
         ge=1,

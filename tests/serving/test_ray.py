@@ -33,6 +33,7 @@ from tympan.client import Client  # noqa: E402
 from tympan.serving.ray import APP_PREFIX, RayUnavailable  # noqa: E402
 from tympan.tasks.asr.pipeline import transcriber_for  # noqa: E402
 from tympan.tasks.speakers import SPEAKER_TASK  # noqa: E402
+from tympan.tasks.tts import TTS_TASK  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
 T = TypeVar("T")
@@ -157,6 +158,30 @@ def test_speaker_embeddings_run_on_their_own_replica(ray_cluster: None, tmp_path
         )
         assert pid != os.getpid() and not services_of(client).manager.status(model).loaded
     assert f"{APP_PREFIX}speaker-{model}" not in _tympan_apps()
+
+
+def test_speech_renders_on_its_own_replica(ray_cluster: None, tmp_path: Path) -> None:
+    """``/v1/audio/speech`` answers as embedded, each sentence rendered by a ``tympan-tts-*``
+    replica (the stream and its encoder stay in the app); the app never loads the voice.
+    Piper samples its durations, so two renderings differ slightly: they are compared by
+    length and by what Whisper hears in them."""
+    text = "The first sentence is short. The second one, a little longer, follows it."
+    with Client.in_process(make_settings(tmp_path / "embedded")) as embedded:
+        expected = len(embedded.speech(text, response_format="pcm"))
+    settings = make_settings(tmp_path / "ray", ray_address="local", ray_tts_replica_cpus=0.5)
+    with Client.in_process(settings) as client:
+        assert abs(len(client.speech(text, response_format="pcm")) - expected) < 0.1 * expected
+        spoken = tmp_path / "spoken.wav"
+        spoken.write_bytes(client.speech(text, response_format="wav", speed=1.25))
+        heard = client.transcribe(spoken, model=MODEL).text.lower()
+        assert "first sentence is short" in heard and "follows it" in heard, heard
+        model = services_of(client).registry.default(TTS_TASK).id
+        assert f"{APP_PREFIX}{TTS_TASK}-{model}" in _tympan_apps()
+        pid = asyncio.run(
+            services_of(client).manager.infer(model, lambda _: os.getpid(), task=TTS_TASK)
+        )
+        assert pid != os.getpid() and not services_of(client).manager.status(model).loaded
+    assert f"{APP_PREFIX}{TTS_TASK}-{model}" not in _tympan_apps()
 
 
 def _run(client: Client, model: str, fn: Callable[[Any], T]) -> T:

@@ -39,9 +39,10 @@ from wyoming.tts import (
 from tympan import __version__
 from tympan.api.deps import model_visible, require_visible_model
 from tympan.api.services import Services
+from tympan.api.streaming import speech_chunks
 from tympan.audio.stream import PcmFormat
 from tympan.config import DEFAULT_NAMESPACE
-from tympan.errors import InvalidParameter, Overloaded, TympanError
+from tympan.errors import InvalidParameter, TympanError
 from tympan.tasks.asr import LANGUAGE_NAMES
 from tympan.tasks.streaming import (
     LiveOptions,
@@ -51,14 +52,21 @@ from tympan.tasks.streaming import (
     TranscriptFailed,
     live_engine,
 )
-from tympan.tasks.tts import SpeechOptions, SpeechStream, Voice, check_voice_map, resolve_voice
+from tympan.tasks.tts import (
+    TTS_TASK,
+    SpeechOptions,
+    SpeechStream,
+    Voice,
+    check_voice_map,
+    plan_speech,
+    resolve_voice,
+)
 
 __all__ = ["WyomingServer"]
 
 log = logging.getLogger(__name__)
 
 _ATTRIBUTION = Attribution(name="Tympan", url="https://github.com/")
-_RETRY_SECONDS = 0.05
 
 
 def describe(services: Services) -> Info:
@@ -114,7 +122,7 @@ def describe(services: Services) -> Info:
 
 
 def _voices(services: Services) -> list[Voice]:
-    return [spec.options["voice"] for spec in services.registry.list("tts")]
+    return [spec.options["voice"] for spec in services.registry.list(TTS_TASK)]
 
 
 class TympanHandler(AsyncEventHandler):
@@ -201,26 +209,19 @@ class TympanHandler(AsyncEventHandler):
     async def _speak(self, text: str, voice_name: str | None) -> None:
         """Synthesise ``text`` and send it as PCM audio events, one sentence at a time."""
         services = self.services
-        default = services.registry.default("tts").options["voice"]
+        default = services.registry.default(TTS_TASK).options["voice"]
         voice = default
         if voice_name:
             voices = _voices(services)
             voice_map = check_voice_map(voices, services.settings.tts_voice_map)
             voice = resolve_voice(voice_name, voices, voice_map, default)
         manager = services.manager
-        stream = await manager.infer(
-            voice.model_id, SpeechStream, text, SpeechOptions(response_format="pcm"), task="tts"
-        )
+        options = SpeechOptions(response_format="pcm")
+        plan = await manager.infer(voice.model_id, plan_speech, text, options, task=TTS_TASK)
+        stream = SpeechStream(plan, options)
         audio = {"rate": stream.sample_rate, "width": 2, "channels": 1}
         await self.write_event(AudioStart(**audio).event())
-        while True:
-            try:
-                chunk = await manager.infer(voice.model_id, stream.next_chunk, task="tts")
-            except Overloaded:  # begun audio waits for a slot rather than stop halfway
-                await asyncio.sleep(_RETRY_SECONDS)
-                continue
-            if chunk is None:
-                break
+        async for chunk in speech_chunks(manager, voice.model_id, stream):
             await self.write_event(AudioChunk(audio=chunk, **audio).event())
         await self.write_event(AudioStop().event())
 

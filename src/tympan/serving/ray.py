@@ -53,6 +53,7 @@ from tympan.errors import ModelNotFound
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec
 from tympan.tasks.speakers import SPEAKER_TASK
+from tympan.tasks.tts import TTS_TASK
 
 __all__ = [
     "APP_PREFIX",
@@ -261,10 +262,13 @@ def app_name(spec: ModelSpec) -> str:
 _FAMILIES: dict[str, Callable[[Settings], tuple[int, int, float]]] = {
     "asr": lambda s: (s.ray_asr_replicas, s.ray_asr_max_replicas, s.ray_asr_replica_cpus),
     SPEAKER_TASK: lambda s: (s.ray_speaker_replicas, 0, s.ray_speaker_replica_cpus),
+    TTS_TASK: lambda s: (s.ray_tts_replicas, 0, s.ray_tts_replica_cpus),
 }
 """The model families served by replicas, each with its (replicas, autoscaling maximum or 0,
-CPUs per replica) settings; other families (VAD, TTS and enhancement, which stream through
-state kept between calls) run in the API process."""
+CPUs per replica) settings. Speech renders one chunk per call (its stream's state stays in the
+app, ``api/streaming.speech_chunks``). VAD (a few milliseconds a call, and the live engine's
+state between calls) and enhancement (each stream's recurrent DeepFilterNet state lives in the
+model's own objects) run in the API process."""
 
 
 def check_address(address: str) -> None:

@@ -14,11 +14,12 @@ from pydantic import BaseModel, Field, field_validator
 
 from tympan.api.deps import ServicesDep
 from tympan.api.services import Services
-from tympan.api.streaming import leased_chunks
+from tympan.api.streaming import speech_chunks
 from tympan.tasks.tts import (
     FORMATS,
     MAX_SPEED,
     MIN_SPEED,
+    TTS_TASK,
     EncodedFormat,
     SpeechOptions,
     SpeechStream,
@@ -26,6 +27,7 @@ from tympan.tasks.tts import (
     VoiceCard,
     check_input,
     check_voice_map,
+    plan_speech,
     resolve_voice,
     voice_cards,
 )
@@ -74,13 +76,15 @@ class VoiceList:
 
 
 def _voices(services: Services) -> tuple[list[Voice], dict[str, str]]:
-    voices = [spec.options["voice"] for spec in services.registry.list("tts")]
+    voices = [spec.options["voice"] for spec in services.registry.list(TTS_TASK)]
     return voices, check_voice_map(voices, services.settings.tts_voice_map)
 
 
 def _pick_voice(services: Services, request: SpeechRequest) -> Voice:
     registry = services.registry
-    spec = registry.get(request.model, task="tts") if request.model else registry.default("tts")
+    spec = (
+        registry.get(request.model, task=TTS_TASK) if request.model else registry.default(TTS_TASK)
+    )
     if request.voice is None:
         return spec.options["voice"]
     voices, voice_map = _voices(services)
@@ -108,13 +112,14 @@ async def create_speech(request: SpeechRequest, services: ServicesDep) -> Stream
     text = check_input(request.input, services.settings.tts_max_input_chars)
     voice = _pick_voice(services, request)
     options = SpeechOptions(request.speed, request.response_format)
-    stream = await services.manager.infer(voice.model_id, SpeechStream, text, options, task="tts")
+    plan = await services.manager.infer(voice.model_id, plan_speech, text, options, task=TTS_TASK)
+    stream = SpeechStream(plan, options)
     headers = {
         "X-Tympan-Model": voice.model_id,
         "X-Tympan-Voice": voice.name,
         "X-Tympan-Sample-Rate": str(stream.sample_rate),
     }
-    chunks = leased_chunks(services.manager, voice.model_id, stream.next_chunk, task="tts")
+    chunks = speech_chunks(services.manager, voice.model_id, stream)
     if request.stream_format == "sse":
         return StreamingResponse(_sse(chunks), media_type="text/event-stream", headers=headers)
     return StreamingResponse(chunks, media_type=stream.media_type, headers=headers)

@@ -4,7 +4,8 @@ The bundled voice (en_US joe, medium) is the default model, also reachable as Op
 names; voices from local paths are registered by configuration (``tts_voices``). Every OpenAI
 voice name speaks with an available voice (``tts_voice_map``, else the requested model's).
 Text is phonemised into sentences and rendered and encoded one sentence at a time
-(``SpeechStream``), so long input streams.
+(``plan_speech``, ``speak_chunk``, ``SpeechStream``), so long input streams; the rendering runs
+wherever the voice's model is served (the pool, or a Ray Serve replica).
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from collections.abc import Sequence
 from tympan.audio.encode import FORMATS, PCM_RATE, AudioEncoder, EncodedFormat
 from tympan.config import Settings
 from tympan.models.spec import ModelSpec, path_size
-from tympan.tasks.tts.speech import MAX_SPEED, MIN_SPEED, SpeechOptions, SpeechStream
+from tympan.tasks.tts.speech import (
+    MAX_SPEED,
+    MIN_SPEED,
+    SpeechOptions,
+    SpeechPlan,
+    SpeechStream,
+    plan_speech,
+    speak_chunk,
+)
 from tympan.tasks.tts.synthesis import PiperSynthesizer
 from tympan.tasks.tts.text import check_input, clean_text
 from tympan.tasks.tts.voices import (
@@ -38,10 +47,12 @@ __all__ = [
     "OPENAI_MODEL_ALIASES",
     "OPENAI_VOICES",
     "PCM_RATE",
+    "TTS_TASK",
     "AudioEncoder",
     "EncodedFormat",
     "PiperSynthesizer",
     "SpeechOptions",
+    "SpeechPlan",
     "SpeechStream",
     "Voice",
     "VoiceCard",
@@ -50,10 +61,13 @@ __all__ = [
     "clean_text",
     "configured_voices",
     "model_specs",
+    "plan_speech",
     "resolve_voice",
+    "speak_chunk",
     "voice_cards",
 ]
 
+TTS_TASK = "tts"
 DEFAULT_MODEL_ID = "piper-joe-medium"
 OPENAI_MODEL_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 """OpenAI's speech model names, all served by the default voice's model."""
@@ -74,7 +88,7 @@ def configured_voices(settings: Settings) -> list[Voice]:
 def _spec(voice: Voice, settings: Settings, aliases: Sequence[str] = ()) -> ModelSpec:
     return ModelSpec(
         id=voice.model_id,
-        task="tts",
+        task=TTS_TASK,
         backend="piper+onnxruntime",
         source=voice.source,
         load=lambda: PiperSynthesizer(voice, settings.cpu_threads),
