@@ -337,6 +337,18 @@ class Settings(BaseSettings):
         description="Above `ray_asr_replicas`, Ray Serve autoscales each ASR deployment up to "
         "this many replicas on queued batches; 0 = a fixed count.",
     )
+    ray_asr_upscale_delay_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="With ASR autoscaling on (`ray_asr_max_replicas`), how long batches must "
+        "queue before Ray Serve adds a replica (its `upscale_delay_s`).",
+    )
+    ray_asr_downscale_delay_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="With ASR autoscaling on, how long replicas must stand idle before Ray "
+        "Serve removes one, down to `ray_asr_replicas` (its `downscale_delay_s`).",
+    )
     ray_asr_replica_cpus: int = Field(
         1,
         ge=1,

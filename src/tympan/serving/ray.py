@@ -245,6 +245,8 @@ class RayModels:
                 "min_replicas": replicas,
                 "max_replicas": max_replicas,
                 "target_ongoing_requests": 1,
+                "upscale_delay_s": settings.ray_asr_upscale_delay_seconds,
+                "downscale_delay_s": settings.ray_asr_downscale_delay_seconds,
             }
         else:
             options["num_replicas"] = replicas
