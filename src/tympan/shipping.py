@@ -6,7 +6,9 @@ its own disk, and the job's outputs must come back to it to be published. Rather
 node to mount the same folders at the same paths, the job packs what the task reads into a
 ``Shipment`` argument and the task returns what it wrote as one: Ray carries both through its
 object store, which spills to disk for large ones. On one machine the copies cost a few
-hundred milliseconds against minutes of training.
+hundred milliseconds against minutes of training. A shipment is whole in memory while it is
+built or unpacked: a dataset at the ``max_dataset_bytes`` limit (2 GiB) takes that much in the
+API process for a moment.
 
 Names inside a shipment are relative POSIX paths; ``unpack`` refuses any that would leave the
 folder it unpacks into, since a shipment crosses a process boundary.
