@@ -22,7 +22,7 @@ POSTGRES_TESTS := tests/store tests/cli/test_db.py tests/api/test_speakers.py te
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 	$(BIN)/python -m pytest -q --database postgresql $(POSTGRES_TESTS)
 
 lint: $(STAMP)
