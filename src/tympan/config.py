@@ -316,8 +316,8 @@ class Settings(BaseSettings):
     )
     ray_address: str = Field(
         "",
-        description="Serve ASR and speaker-embedding models as Ray Serve deployments "
-        "(`tympan serve --ray`): empty = "
+        description="Serve ASR, speaker-embedding and text-to-speech models as Ray Serve "
+        "deployments, and run training as Ray tasks (`tympan serve --ray`): empty = "
         "embedded, every model in this process; `local` = start Ray on this machine (or join "
         "the Ray this process already runs); `host:6379` or `ray://host:10001` = join a "
         "cluster started with `ray start --head`. See docs/scaling.md.",
@@ -376,8 +376,8 @@ class Settings(BaseSettings):
     ray_training_cpus: int = Field(
         1,
         ge=1,
-        description="With Ray on, classifier training runs as a Ray task: the CPUs Ray "
-        "reserves for it (and the encoder threads it uses for transfer features).",
+        description="With Ray on, classifier, music and fine-tuning training run as Ray "
+        "tasks: the CPUs Ray reserves for each (and the threads it trains with).",
     )
     music_soundfont: Path = Field(
         Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
