@@ -67,6 +67,8 @@ VARIANTS: dict[str, Variant] = {
     "voices": Variant(TrainConfig(augment="voices")),
     "voices+noise": Variant(TrainConfig(augment="voices"), real_noise=True),
     "voices+noise x2": Variant(TrainConfig(augment="voices", augment_copies=2), real_noise=True),
+    # No augmented copy: one encoder pass over the clips instead of two (the time lever).
+    "no copies": Variant(TrainConfig(augment_copies=0)),
 }
 _ALL_PARTS = "folder,loso,emotion"
 NOISY_TEST_SNR_DB = 10.0
