@@ -17,8 +17,18 @@ three AMI openings, 30 s each) at real time in 100 ms chunks and time every even
   ``completed``, against the naive way (Speaches-style): each finished turn transcribed whole
   by faster-whisper in its own thread, no batching, same turns, same model, same machine, the
   two interleaved level by level.
+- Turn detection: the same clips streamed (no speaker labels) with ``server_vad`` 500 ms and
+  ``semantic_vad`` at each eagerness in ``BENCH_REALTIME_DETECTIONS`` (default
+  ``server_vad,high,medium,auto``), alternated clip by clip: turns, WER of the joined turns
+  (sample against the STM; all clips, pooled, against the whole-file text), end of speech ->
+  ``completed`` p50 / p95. An end of speech is an end of a stretch of RTTM speech whose gap
+  after it is at least the shortest silence that configuration ends a turn in (500 ms; for
+  ``semantic_vad`` its eagerness' short silence).
 - Wyoming: round trip of a 5 s utterance (transcribe + audio events -> transcript) against
   ``POST /v1/audio/transcriptions`` of the same audio, interleaved, min / median of 5.
+
+``BENCH_REALTIME_PARTS`` (comma-separated, default all: ``quality,turn_detection,concurrency,
+wyoming``) runs only the parts named.
 """
 
 from __future__ import annotations
@@ -53,6 +63,7 @@ from benchmarks._harness import EVAL_DIR, markdown_table
 from tympan.audio import Audio, decode_audio
 from tympan.tasks.asr.models import _tiny_en_path
 from tympan.tasks.streaming import TurnDetection, TurnDetector
+from tympan.tasks.streaming.options import EAGERNESS_WAITS_MS
 from tympan.tasks.vad import SileroVad
 from tympan.tasks.vad.segments import FRAME_SAMPLES
 
@@ -65,6 +76,9 @@ LEVELS = (1, 2, 4, 6, 8)
 GOAL_P95 = 1.5
 RATE = 16_000
 THREADS = os.cpu_count() or 1
+PARTS = os.environ.get("BENCH_REALTIME_PARTS", "quality,turn_detection,concurrency,wyoming")
+DETECTIONS = os.environ.get("BENCH_REALTIME_DETECTIONS", "server_vad,high,medium,auto")
+SERVER_VAD = {"type": "server_vad", "silence_duration_ms": SILENCE_MS}
 
 
 @dataclass
@@ -119,7 +133,12 @@ class Server:
         self.data.cleanup()
 
 
-async def stream_live(url: str, samples: np.ndarray, speakers: bool = False) -> Stream:
+async def stream_live(
+    url: str,
+    samples: np.ndarray,
+    speakers: bool = False,
+    turn_detection: dict[str, Any] = SERVER_VAD,
+) -> Stream:
     """Stream ``samples`` at real time over ``/v1/realtime``; every event, timed."""
     ws_url = url.replace("http://", "ws://") + "/v1/realtime?intent=transcription"
     result = Stream()
@@ -128,7 +147,7 @@ async def stream_live(url: str, samples: np.ndarray, speakers: bool = False) -> 
         input_ = {
             "format": {"type": "audio/pcm", "rate": RATE},
             "transcription": {"language": "en"},
-            "turn_detection": {"type": "server_vad", "silence_duration_ms": SILENCE_MS},
+            "turn_detection": turn_detection,
         }
         update = {"type": "session.update", "session": {"audio": {"input": input_}}}
         update["session"]["speakers"] = speakers
@@ -175,17 +194,30 @@ def _rttm(name: str) -> list[tuple[float, float, str]]:
     return turns
 
 
-def _speech_regions(reference: list[tuple[float, float, str]]) -> list[tuple[float, float]]:
+def _speech_regions(
+    reference: list[tuple[float, float, str]], gap_ms: int = SILENCE_MS
+) -> list[tuple[float, float]]:
     """Where anyone speaks, by the RTTM: every speaker's segments merged, with gaps shorter
-    than ``SILENCE_MS`` (no turn can end there) closed. A region's end is an end of speech;
+    than ``gap_ms`` (no turn can end there) closed. A region's end is an end of speech;
     the end of one speaker's segment while another goes on talking is not."""
     regions: list[list[float]] = []
     for start, end, _ in sorted(reference):
-        if regions and start - regions[-1][1] < SILENCE_MS / 1000:
+        if regions and start - regions[-1][1] < gap_ms / 1000:
             regions[-1][1] = max(regions[-1][1], end)
         else:
             regions.append([start, end])
     return [(start, end) for start, end in regions]
+
+
+def _speech_end(turn: dict[str, Any], regions: list[tuple[float, float]]) -> float | None:
+    """The end of speech (RTTM) a turn ended after, in audio seconds; None when it ended with
+    none (while someone went on speaking)."""
+    ends = [end for _, end in regions if turn["start"] <= end <= turn["end"] + 0.5]
+    return max(ends) if ends else None
+
+
+def _cut_in_speech(turn: dict[str, Any], regions: list[tuple[float, float]]) -> bool:
+    return any(start < turn["end"] < end for start, end in regions)
 
 
 def _stm_text() -> str:
@@ -274,8 +306,7 @@ def quality(url: str) -> str:
     lags: list[float] = []
     cut_in_speech = 0
     for name in CLIPS:
-        path = DIARIZATION / (f"{name}.wav" if name == "sample" else f"{name}.flac")
-        samples = decode_audio(path).samples
+        samples = _clip(name)
         stream = asyncio.run(stream_live(url, samples, speakers=True))
         turns = _turns(stream)
         lags += _vad_lags(stream)
@@ -284,13 +315,12 @@ def quality(url: str) -> str:
         reference = _rttm(name)
         regions = _speech_regions(reference)
         for turn in turns:
-            ends = [end for start, end in regions if turn["start"] <= end <= turn["end"] + 0.5]
-            if ends:
-                speech_end = stream.wall(max(ends))
-                latencies["completed"].append(turn["completed_at"] - speech_end)
-                latencies["stopped"].append(turn["stopped_at"] - speech_end)
+            speech_end = _speech_end(turn, regions)
+            if speech_end is not None:
+                latencies["completed"].append(turn["completed_at"] - stream.wall(speech_end))
+                latencies["stopped"].append(turn["stopped_at"] - stream.wall(speech_end))
             else:
-                cut_in_speech += any(start < turn["end"] < end for start, end in regions)
+                cut_in_speech += _cut_in_speech(turn, regions)
             latencies["decoding"].append(turn["completed_at"] - turn["stopped_at"])
             if turn["first_delta_at"] is not None:
                 onset = turn["start"] + TurnDetection().prefix_padding_ms / 1000
@@ -341,6 +371,79 @@ def quality(url: str) -> str:
     return (
         f"{table}\n\n{timing}\n\nTurns server VAD ended while the RTTM has speech going on "
         f"(no end of speech to time them from): {cut_in_speech}."
+    )
+
+
+def _clip(name: str) -> np.ndarray:
+    path = DIARIZATION / (f"{name}.wav" if name == "sample" else f"{name}.flac")
+    return decode_audio(path).samples
+
+
+def _detection(name: str) -> tuple[dict[str, Any], int]:
+    """A ``BENCH_REALTIME_DETECTIONS`` entry's turn detection, and the shortest silence it
+    ends a turn after (ms)."""
+    if name == "server_vad":
+        return SERVER_VAD, SILENCE_MS
+    shortest = EAGERNESS_WAITS_MS["medium" if name == "auto" else name][0]
+    return {"type": "semantic_vad", "eagerness": name}, shortest
+
+
+def turn_detection(url: str) -> str:
+    """server_vad against semantic_vad's eagerness levels on the same clips, alternated."""
+    names = DETECTIONS.split(",")
+    texts: dict[str, list[str]] = {name: [] for name in names}
+    latencies: dict[str, list[float]] = {name: [] for name in names}
+    turn_counts = dict.fromkeys(names, 0)
+    cut = dict.fromkeys(names, 0)
+    wholes, sample_text = [], {}
+    for clip in CLIPS:
+        samples = _clip(clip)
+        wholes.append(_whole_file(url, samples))
+        for name in names:
+            detection, shortest_ms = _detection(name)
+            stream = asyncio.run(stream_live(url, samples, turn_detection=detection))
+            turns = _turns(stream)
+            regions = _speech_regions(_rttm(clip), shortest_ms)
+            for turn in turns:
+                speech_end = _speech_end(turn, regions)
+                if speech_end is not None:
+                    latencies[name].append(turn["completed_at"] - stream.wall(speech_end))
+                else:
+                    cut[name] += _cut_in_speech(turn, regions)
+            turn_counts[name] += len(turns)
+            texts[name].append(" ".join(t["text"] for t in turns))
+            if clip == "sample":
+                sample_text[name] = texts[name][-1]
+    rows = []
+    for name in names:
+        label = "server_vad 500 ms" if name == "server_vad" else f"semantic_vad {name}"
+        pooled = 100 * jiwer.wer(
+            [_normalise(w) for w in wholes], [_normalise(t) or "<empty>" for t in texts[name]]
+        )
+        rows.append(
+            [
+                label,
+                turn_counts[name],
+                f"{_wer(_stm_text(), sample_text[name]):.1f}" if name in sample_text else "-",
+                f"{pooled:.1f}",
+                _percentile(latencies[name], 50),
+                _percentile(latencies[name], 95),
+                len(latencies[name]),
+                cut[name],
+            ]
+        )
+    return markdown_table(
+        [
+            "turn detection",
+            "turns",
+            "sample live WER vs STM %",
+            "all clips live vs whole-file %",
+            "end of speech -> completed p50 s",
+            "p95 s",
+            "n",
+            "turns ended in speech",
+        ],
+        rows,
     )
 
 
@@ -512,11 +615,15 @@ def run() -> str:
     try:
         _whole_file(server.url, np.zeros(RATE, np.float32))  # load the model before timing
         parts = []
-        for title, measure in (
-            ("Quality and latency, one session at a time, real time", quality),
-            ("Concurrent real-time sessions", concurrency),
-            ("Wyoming against HTTP (interleaved, 5 repeats)", lambda _: wyoming(server)),
+        chosen = PARTS.split(",")
+        for part, title, measure in (
+            ("quality", "Quality and latency, one session at a time, real time", quality),
+            ("turn_detection", "server_vad against semantic_vad, real time", turn_detection),
+            ("concurrency", "Concurrent real-time sessions", concurrency),
+            ("wyoming", "Wyoming against HTTP (interleaved, 5 repeats)", lambda _: wyoming(server)),
         ):
+            if part not in chosen:
+                continue
             print(f"realtime: {title} ...", file=sys.stderr, flush=True)
             parts.append(f"{title}:\n\n{measure(server.url)}")
     finally:
