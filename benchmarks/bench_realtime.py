@@ -28,7 +28,8 @@ three AMI openings, 30 s each) at real time in 100 ms chunks and time every even
   ``POST /v1/audio/transcriptions`` of the same audio, interleaved, min / median of 5.
 
 ``BENCH_REALTIME_PARTS`` (comma-separated, default all: ``quality,turn_detection,concurrency,
-wyoming``) runs only the parts named.
+wyoming``) runs only the parts named; ``BENCH_REALTIME_LEVELS`` (default ``1,2,4,6,8``) sets
+the concurrency part's numbers of sessions.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ DIARIZATION = EVAL_DIR / "diarization"
 CLIPS = ["sample", "ami_EN2002a_0000_0030", "ami_EN2005a_0000_0030", "ami_ES2003a_0000_0030"]
 CHUNK = 0.1
 SILENCE_MS = 500
-LEVELS = (1, 2, 4, 6, 8)
+LEVELS = tuple(int(n) for n in os.environ.get("BENCH_REALTIME_LEVELS", "1,2,4,6,8").split(","))
 GOAL_P95 = 1.5
 RATE = 16_000
 THREADS = os.cpu_count() or 1
@@ -138,8 +139,10 @@ async def stream_live(
     samples: np.ndarray,
     speakers: bool = False,
     turn_detection: dict[str, Any] = SERVER_VAD,
+    tail_seconds: float = 1.0,
 ) -> Stream:
-    """Stream ``samples`` at real time over ``/v1/realtime``; every event, timed."""
+    """Stream ``samples`` and ``tail_seconds`` of silence at real time over ``/v1/realtime``;
+    every event, timed."""
     ws_url = url.replace("http://", "ws://") + "/v1/realtime?intent=transcription"
     result = Stream()
     async with connect(ws_url, max_size=None) as ws:
@@ -153,7 +156,8 @@ async def stream_live(
         update["session"]["speakers"] = speakers
         await ws.send(json.dumps(update))
         await ws.recv()
-        data = _pcm16(np.concatenate([samples, np.zeros(RATE, np.float32)]))
+        tail = np.zeros(round(tail_seconds * RATE), np.float32)
+        data = _pcm16(np.concatenate([samples, tail]))
         step = round(RATE * CHUNK) * 2
 
         async def send() -> None:
@@ -379,13 +383,13 @@ def _clip(name: str) -> np.ndarray:
     return decode_audio(path).samples
 
 
-def _detection(name: str) -> tuple[dict[str, Any], int]:
-    """A ``BENCH_REALTIME_DETECTIONS`` entry's turn detection, and the shortest silence it
-    ends a turn after (ms)."""
+def _detection(name: str) -> tuple[dict[str, Any], int, int]:
+    """A ``BENCH_REALTIME_DETECTIONS`` entry's turn detection, and the shortest and longest
+    silences it ends a turn after (ms)."""
     if name == "server_vad":
-        return SERVER_VAD, SILENCE_MS
-    shortest = EAGERNESS_WAITS_MS["medium" if name == "auto" else name][0]
-    return {"type": "semantic_vad", "eagerness": name}, shortest
+        return SERVER_VAD, SILENCE_MS, SILENCE_MS
+    shortest, longest = EAGERNESS_WAITS_MS["medium" if name == "auto" else name]
+    return {"type": "semantic_vad", "eagerness": name}, shortest, longest
 
 
 def turn_detection(url: str) -> str:
@@ -400,8 +404,11 @@ def turn_detection(url: str) -> str:
         samples = _clip(clip)
         wholes.append(_whole_file(url, samples))
         for name in names:
-            detection, shortest_ms = _detection(name)
-            stream = asyncio.run(stream_live(url, samples, turn_detection=detection))
+            detection, shortest_ms, longest_ms = _detection(name)
+            tail = longest_ms / 1000 + 0.5  # a last turn that sounds unfinished ends too
+            stream = asyncio.run(
+                stream_live(url, samples, turn_detection=detection, tail_seconds=tail)
+            )
             turns = _turns(stream)
             regions = _speech_regions(_rttm(clip), shortest_ms)
             for turn in turns:
@@ -510,17 +517,19 @@ def _vad_lags(stream: Stream) -> list[float]:
 
 async def live_sessions(
     url: str, samples: np.ndarray, sessions: int, speakers: bool = False
-) -> tuple[list[float], int, list[float]]:
-    """Speech stop -> ``completed`` of every turn, failures, and VAD lags of ``sessions``
-    streams at once."""
+) -> tuple[list[float], int, list[float], list[str]]:
+    """Speech stop -> ``completed`` of every turn, failures, VAD lags and joined texts of
+    ``sessions`` streams at once."""
     streams = await asyncio.gather(*(stream_live(url, samples, speakers) for _ in range(sessions)))
-    latencies, failures, lags = [], 0, []
+    latencies, failures, lags, texts = [], 0, [], []
     for stream in streams:
         failures += len(stream.of("conversation.item.input_audio_transcription.failed"))
         failures += len(stream.of("error"))
-        latencies += [t["completed_at"] - t["stopped_at"] for t in _turns(stream)]
+        turns = _turns(stream)
+        latencies += [t["completed_at"] - t["stopped_at"] for t in turns]
         lags += _vad_lags(stream)
-    return latencies, failures, lags
+        texts.append(" ".join(t["text"] for t in turns))
+    return latencies, failures, lags, texts
 
 
 def concurrency(url: str) -> str:
@@ -529,8 +538,12 @@ def concurrency(url: str) -> str:
         str(_tiny_en_path()), device="cpu", compute_type="int8", cpu_threads=THREADS
     )
     rows, sustained = [], {"tympan": 0, "naive": 0}
+    whole = _normalise(_whole_file(url, samples))
     for sessions in LEVELS:
-        ours, failures, lags = asyncio.run(live_sessions(url, samples, sessions))
+        ours, failures, lags, texts = asyncio.run(live_sessions(url, samples, sessions))
+        live_wer = 100 * jiwer.wer(
+            [whole] * len(texts), [_normalise(t) or "<empty>" for t in texts]
+        )
         naive = asyncio.run(naive_sessions(model, samples, sessions))
         p95_ours, p95_naive = _percentile(ours, 95), _percentile(naive, 95)
         if p95_ours < GOAL_P95 and not failures:
@@ -544,6 +557,7 @@ def concurrency(url: str) -> str:
                 p95_ours,
                 failures,
                 _percentile(lags, 95),
+                f"{live_wer:.1f}",
                 _percentile(naive, 50),
                 p95_naive,
             ]
@@ -555,6 +569,7 @@ def concurrency(url: str) -> str:
             "Tympan p95 s",
             "Tympan failed",
             "VAD lag p95 s",
+            "Tympan live vs whole-file WER %",
             "naive p50 s",
             "naive p95 s",
         ],
