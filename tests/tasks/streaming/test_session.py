@@ -322,6 +322,29 @@ def test_a_final_decode_goes_before_previews_queued_ahead_of_it(run, engine):
     assert wer(LJ_1_TEXT, text) < 0.15
 
 
+def test_finals_that_wait_behind_other_finals_still_read_right(run, engine):
+    """Four turns end together: those queued behind the first are encoded on their own length
+    (not a 30 s window), and their text keeps its words."""
+    samples = speech(LJ_1)
+    decoder = TurnDecoder(engine)
+    decoder.model_id, decoder.language = "tiny.en", "en"
+    probabilities = run(
+        engine.score_frames(
+            samples[: samples.size // 512 * 512].reshape(-1, 512), SileroState.initial()
+        )
+    )[0]
+
+    async def together() -> list[tuple[str, Any, str]]:
+        finals = [
+            decoder.final(samples, probabilities, 0.0, from_vad=True, with_words=False)
+            for _ in range(4)
+        ]
+        return await asyncio.gather(*finals)
+
+    for text, _, _ in run(together()):
+        assert wer(LJ_1_TEXT, text) < 0.15, text
+
+
 def test_a_turn_cut_into_pieces_at_a_short_gap_reads_as_one_turn_of_both_sentences(run, engine):
     """Two sentences 0.2 s apart are one turn (no pause), decoded in two pieces: the speech
     before the gap as soon as speech comes back, the rest at the end; both texts, in order."""
