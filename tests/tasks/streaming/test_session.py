@@ -155,6 +155,23 @@ def test_a_turn_decoded_ahead_at_a_pause_is_decoded_again_when_speech_came_back(
         assert "comparatively" in final.transcript.lower(), final.transcript
 
 
+def test_semantic_vad_waits_at_a_sentence_cut_short_and_sends_its_words_meanwhile(run, engine):
+    """LJ001-0001 stops mid-sentence ("...if not from all") for 3 s: semantic VAD (low: 0.5 s
+    after a finished sentence, 8 s at most) keeps the turn open, and the words decoded at the
+    pause go out as deltas before the turn is committed (here by hand)."""
+    cut = speech(LJ_1)[: round(6.48 * 16_000)]
+    options = LiveOptions(
+        format=PCM16K, turn_detection=TurnDetection(type="semantic_vad", eagerness="low")
+    )
+    events = run(stream(engine, options, [silence(0.5), cut, silence(3.0), "commit"], speed=1.0))
+    kinds = [type(e) for e in events]
+    assert SpeechStopped not in kinds, "the turn ended at a sentence cut short"
+    sent = "".join(
+        e.delta for e in events[: kinds.index(Committed)] if isinstance(e, TranscriptDelta)
+    )
+    assert sent.split()[-2:] == ["from", "all"], sent
+
+
 def test_manual_commits_make_one_turn_each_in_order(run, engine):
     small = EVAL_DIR / "asr_small" / "ps_librivox_sense_and_sensibility_01_0880.flac"
     options = LiveOptions(format=PCM16K, turn_detection=None)

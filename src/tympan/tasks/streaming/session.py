@@ -363,7 +363,8 @@ class LiveSession:
     def _end_if_finished(self) -> None:
         """``semantic_vad``: end the open turn at its pause when the text decoded there
         sounds finished and the silence has lasted the eagerness' short wait; otherwise
-        server VAD ends it after the longest (or speech comes back and it goes on)."""
+        server VAD ends it after the longest (or speech comes back and it goes on), and the
+        words decoded ahead go out as a delta meanwhile (no preview runs at a pause)."""
         turn = self._turn
         detection = self.options.turn_detection
         if turn is None or turn.ahead is None or detection is None or not detection.semantic:
@@ -376,6 +377,11 @@ class LiveSession:
         if heard is None or ahead.decoding.cancelled() or ahead.decoding.exception():
             return  # not decoded yet, or failed: the longest silence ends the turn
         if not sounds_finished(heard):
+            _, decoded, _ = turn.undecoded()  # the finished pieces' text, before the pause's
+            words = f"{decoded} {ahead.decoding.result()[0]}"
+            delta = turn.partial.update(words, stable=len(words.split()))
+            if delta:
+                self._emit(TranscriptDelta(turn.item_id, delta))
             return
         self._turn = None
         self._emit(SpeechStopped(turn.item_id, ahead.resume / SAMPLE_RATE))
