@@ -17,8 +17,19 @@ three AMI openings, 30 s each) at real time in 100 ms chunks and time every even
   ``completed``, against the naive way (Speaches-style): each finished turn transcribed whole
   by faster-whisper in its own thread, no batching, same turns, same model, same machine, the
   two interleaved level by level.
+- Turn detection: the same clips streamed (no speaker labels) with ``server_vad`` 500 ms and
+  ``semantic_vad`` at each eagerness in ``BENCH_REALTIME_DETECTIONS`` (default
+  ``server_vad,high,medium,auto``), alternated clip by clip: turns, WER of the joined turns
+  (sample against the STM; all clips, pooled, against the whole-file text), end of speech ->
+  ``completed`` p50 / p95. An end of speech is an end of a stretch of RTTM speech whose gap
+  after it is at least the shortest silence that configuration ends a turn in (500 ms; for
+  ``semantic_vad`` its eagerness' short silence).
 - Wyoming: round trip of a 5 s utterance (transcribe + audio events -> transcript) against
   ``POST /v1/audio/transcriptions`` of the same audio, interleaved, min / median of 5.
+
+``BENCH_REALTIME_PARTS`` (comma-separated, default all: ``quality,turn_detection,concurrency,
+wyoming``) runs only the parts named; ``BENCH_REALTIME_LEVELS`` (default ``1,2,4,6,8``) sets
+the concurrency part's numbers of sessions.
 """
 
 from __future__ import annotations
@@ -53,6 +64,7 @@ from benchmarks._harness import EVAL_DIR, markdown_table
 from tympan.audio import Audio, decode_audio
 from tympan.tasks.asr.models import _tiny_en_path
 from tympan.tasks.streaming import TurnDetection, TurnDetector
+from tympan.tasks.streaming.options import EAGERNESS_WAITS_MS
 from tympan.tasks.vad import SileroVad
 from tympan.tasks.vad.segments import FRAME_SAMPLES
 
@@ -61,10 +73,13 @@ DIARIZATION = EVAL_DIR / "diarization"
 CLIPS = ["sample", "ami_EN2002a_0000_0030", "ami_EN2005a_0000_0030", "ami_ES2003a_0000_0030"]
 CHUNK = 0.1
 SILENCE_MS = 500
-LEVELS = (1, 2, 4, 6, 8)
+LEVELS = tuple(int(n) for n in os.environ.get("BENCH_REALTIME_LEVELS", "1,2,4,6,8").split(","))
 GOAL_P95 = 1.5
 RATE = 16_000
 THREADS = os.cpu_count() or 1
+PARTS = os.environ.get("BENCH_REALTIME_PARTS", "quality,turn_detection,concurrency,wyoming")
+DETECTIONS = os.environ.get("BENCH_REALTIME_DETECTIONS", "server_vad,high,medium,auto")
+SERVER_VAD = {"type": "server_vad", "silence_duration_ms": SILENCE_MS}
 
 
 @dataclass
@@ -119,8 +134,15 @@ class Server:
         self.data.cleanup()
 
 
-async def stream_live(url: str, samples: np.ndarray, speakers: bool = False) -> Stream:
-    """Stream ``samples`` at real time over ``/v1/realtime``; every event, timed."""
+async def stream_live(
+    url: str,
+    samples: np.ndarray,
+    speakers: bool = False,
+    turn_detection: dict[str, Any] = SERVER_VAD,
+    tail_seconds: float = 1.0,
+) -> Stream:
+    """Stream ``samples`` and ``tail_seconds`` of silence at real time over ``/v1/realtime``;
+    every event, timed."""
     ws_url = url.replace("http://", "ws://") + "/v1/realtime?intent=transcription"
     result = Stream()
     async with connect(ws_url, max_size=None) as ws:
@@ -128,13 +150,14 @@ async def stream_live(url: str, samples: np.ndarray, speakers: bool = False) -> 
         input_ = {
             "format": {"type": "audio/pcm", "rate": RATE},
             "transcription": {"language": "en"},
-            "turn_detection": {"type": "server_vad", "silence_duration_ms": SILENCE_MS},
+            "turn_detection": turn_detection,
         }
         update = {"type": "session.update", "session": {"audio": {"input": input_}}}
         update["session"]["speakers"] = speakers
         await ws.send(json.dumps(update))
         await ws.recv()
-        data = _pcm16(np.concatenate([samples, np.zeros(RATE, np.float32)]))
+        tail = np.zeros(round(tail_seconds * RATE), np.float32)
+        data = _pcm16(np.concatenate([samples, tail]))
         step = round(RATE * CHUNK) * 2
 
         async def send() -> None:
@@ -175,17 +198,30 @@ def _rttm(name: str) -> list[tuple[float, float, str]]:
     return turns
 
 
-def _speech_regions(reference: list[tuple[float, float, str]]) -> list[tuple[float, float]]:
+def _speech_regions(
+    reference: list[tuple[float, float, str]], gap_ms: int = SILENCE_MS
+) -> list[tuple[float, float]]:
     """Where anyone speaks, by the RTTM: every speaker's segments merged, with gaps shorter
-    than ``SILENCE_MS`` (no turn can end there) closed. A region's end is an end of speech;
+    than ``gap_ms`` (no turn can end there) closed. A region's end is an end of speech;
     the end of one speaker's segment while another goes on talking is not."""
     regions: list[list[float]] = []
     for start, end, _ in sorted(reference):
-        if regions and start - regions[-1][1] < SILENCE_MS / 1000:
+        if regions and start - regions[-1][1] < gap_ms / 1000:
             regions[-1][1] = max(regions[-1][1], end)
         else:
             regions.append([start, end])
     return [(start, end) for start, end in regions]
+
+
+def _speech_end(turn: dict[str, Any], regions: list[tuple[float, float]]) -> float | None:
+    """The end of speech (RTTM) a turn ended after, in audio seconds; None when it ended with
+    none (while someone went on speaking)."""
+    ends = [end for _, end in regions if turn["start"] <= end <= turn["end"] + 0.5]
+    return max(ends) if ends else None
+
+
+def _cut_in_speech(turn: dict[str, Any], regions: list[tuple[float, float]]) -> bool:
+    return any(start < turn["end"] < end for start, end in regions)
 
 
 def _stm_text() -> str:
@@ -274,8 +310,7 @@ def quality(url: str) -> str:
     lags: list[float] = []
     cut_in_speech = 0
     for name in CLIPS:
-        path = DIARIZATION / (f"{name}.wav" if name == "sample" else f"{name}.flac")
-        samples = decode_audio(path).samples
+        samples = _clip(name)
         stream = asyncio.run(stream_live(url, samples, speakers=True))
         turns = _turns(stream)
         lags += _vad_lags(stream)
@@ -284,13 +319,12 @@ def quality(url: str) -> str:
         reference = _rttm(name)
         regions = _speech_regions(reference)
         for turn in turns:
-            ends = [end for start, end in regions if turn["start"] <= end <= turn["end"] + 0.5]
-            if ends:
-                speech_end = stream.wall(max(ends))
-                latencies["completed"].append(turn["completed_at"] - speech_end)
-                latencies["stopped"].append(turn["stopped_at"] - speech_end)
+            speech_end = _speech_end(turn, regions)
+            if speech_end is not None:
+                latencies["completed"].append(turn["completed_at"] - stream.wall(speech_end))
+                latencies["stopped"].append(turn["stopped_at"] - stream.wall(speech_end))
             else:
-                cut_in_speech += any(start < turn["end"] < end for start, end in regions)
+                cut_in_speech += _cut_in_speech(turn, regions)
             latencies["decoding"].append(turn["completed_at"] - turn["stopped_at"])
             if turn["first_delta_at"] is not None:
                 onset = turn["start"] + TurnDetection().prefix_padding_ms / 1000
@@ -341,6 +375,82 @@ def quality(url: str) -> str:
     return (
         f"{table}\n\n{timing}\n\nTurns server VAD ended while the RTTM has speech going on "
         f"(no end of speech to time them from): {cut_in_speech}."
+    )
+
+
+def _clip(name: str) -> np.ndarray:
+    path = DIARIZATION / (f"{name}.wav" if name == "sample" else f"{name}.flac")
+    return decode_audio(path).samples
+
+
+def _detection(name: str) -> tuple[dict[str, Any], int, int]:
+    """A ``BENCH_REALTIME_DETECTIONS`` entry's turn detection, and the shortest and longest
+    silences it ends a turn after (ms)."""
+    if name == "server_vad":
+        return SERVER_VAD, SILENCE_MS, SILENCE_MS
+    shortest, longest = EAGERNESS_WAITS_MS["medium" if name == "auto" else name]
+    return {"type": "semantic_vad", "eagerness": name}, shortest, longest
+
+
+def turn_detection(url: str) -> str:
+    """server_vad against semantic_vad's eagerness levels on the same clips, alternated."""
+    names = DETECTIONS.split(",")
+    texts: dict[str, list[str]] = {name: [] for name in names}
+    latencies: dict[str, list[float]] = {name: [] for name in names}
+    turn_counts = dict.fromkeys(names, 0)
+    cut = dict.fromkeys(names, 0)
+    wholes, sample_text = [], {}
+    for clip in CLIPS:
+        samples = _clip(clip)
+        wholes.append(_whole_file(url, samples))
+        for name in names:
+            detection, shortest_ms, longest_ms = _detection(name)
+            tail = longest_ms / 1000 + 0.5  # a last turn that sounds unfinished ends too
+            stream = asyncio.run(
+                stream_live(url, samples, turn_detection=detection, tail_seconds=tail)
+            )
+            turns = _turns(stream)
+            regions = _speech_regions(_rttm(clip), shortest_ms)
+            for turn in turns:
+                speech_end = _speech_end(turn, regions)
+                if speech_end is not None:
+                    latencies[name].append(turn["completed_at"] - stream.wall(speech_end))
+                else:
+                    cut[name] += _cut_in_speech(turn, regions)
+            turn_counts[name] += len(turns)
+            texts[name].append(" ".join(t["text"] for t in turns))
+            if clip == "sample":
+                sample_text[name] = texts[name][-1]
+    rows = []
+    for name in names:
+        label = "server_vad 500 ms" if name == "server_vad" else f"semantic_vad {name}"
+        pooled = 100 * jiwer.wer(
+            [_normalise(w) for w in wholes], [_normalise(t) or "<empty>" for t in texts[name]]
+        )
+        rows.append(
+            [
+                label,
+                turn_counts[name],
+                f"{_wer(_stm_text(), sample_text[name]):.1f}" if name in sample_text else "-",
+                f"{pooled:.1f}",
+                _percentile(latencies[name], 50),
+                _percentile(latencies[name], 95),
+                len(latencies[name]),
+                cut[name],
+            ]
+        )
+    return markdown_table(
+        [
+            "turn detection",
+            "turns",
+            "sample live WER vs STM %",
+            "all clips live vs whole-file %",
+            "end of speech -> completed p50 s",
+            "p95 s",
+            "n",
+            "turns ended in speech",
+        ],
+        rows,
     )
 
 
@@ -407,17 +517,19 @@ def _vad_lags(stream: Stream) -> list[float]:
 
 async def live_sessions(
     url: str, samples: np.ndarray, sessions: int, speakers: bool = False
-) -> tuple[list[float], int, list[float]]:
-    """Speech stop -> ``completed`` of every turn, failures, and VAD lags of ``sessions``
-    streams at once."""
+) -> tuple[list[float], int, list[float], list[str]]:
+    """Speech stop -> ``completed`` of every turn, failures, VAD lags and joined texts of
+    ``sessions`` streams at once."""
     streams = await asyncio.gather(*(stream_live(url, samples, speakers) for _ in range(sessions)))
-    latencies, failures, lags = [], 0, []
+    latencies, failures, lags, texts = [], 0, [], []
     for stream in streams:
         failures += len(stream.of("conversation.item.input_audio_transcription.failed"))
         failures += len(stream.of("error"))
-        latencies += [t["completed_at"] - t["stopped_at"] for t in _turns(stream)]
+        turns = _turns(stream)
+        latencies += [t["completed_at"] - t["stopped_at"] for t in turns]
         lags += _vad_lags(stream)
-    return latencies, failures, lags
+        texts.append(" ".join(t["text"] for t in turns))
+    return latencies, failures, lags, texts
 
 
 def concurrency(url: str) -> str:
@@ -426,8 +538,12 @@ def concurrency(url: str) -> str:
         str(_tiny_en_path()), device="cpu", compute_type="int8", cpu_threads=THREADS
     )
     rows, sustained = [], {"tympan": 0, "naive": 0}
+    whole = _normalise(_whole_file(url, samples))
     for sessions in LEVELS:
-        ours, failures, lags = asyncio.run(live_sessions(url, samples, sessions))
+        ours, failures, lags, texts = asyncio.run(live_sessions(url, samples, sessions))
+        live_wer = 100 * jiwer.wer(
+            [whole] * len(texts), [_normalise(t) or "<empty>" for t in texts]
+        )
         naive = asyncio.run(naive_sessions(model, samples, sessions))
         p95_ours, p95_naive = _percentile(ours, 95), _percentile(naive, 95)
         if p95_ours < GOAL_P95 and not failures:
@@ -441,6 +557,7 @@ def concurrency(url: str) -> str:
                 p95_ours,
                 failures,
                 _percentile(lags, 95),
+                f"{live_wer:.1f}",
                 _percentile(naive, 50),
                 p95_naive,
             ]
@@ -452,6 +569,7 @@ def concurrency(url: str) -> str:
             "Tympan p95 s",
             "Tympan failed",
             "VAD lag p95 s",
+            "Tympan live vs whole-file WER %",
             "naive p50 s",
             "naive p95 s",
         ],
@@ -512,11 +630,15 @@ def run() -> str:
     try:
         _whole_file(server.url, np.zeros(RATE, np.float32))  # load the model before timing
         parts = []
-        for title, measure in (
-            ("Quality and latency, one session at a time, real time", quality),
-            ("Concurrent real-time sessions", concurrency),
-            ("Wyoming against HTTP (interleaved, 5 repeats)", lambda _: wyoming(server)),
+        chosen = PARTS.split(",")
+        for part, title, measure in (
+            ("quality", "Quality and latency, one session at a time, real time", quality),
+            ("turn_detection", "server_vad against semantic_vad, real time", turn_detection),
+            ("concurrency", "Concurrent real-time sessions", concurrency),
+            ("wyoming", "Wyoming against HTTP (interleaved, 5 repeats)", lambda _: wyoming(server)),
         ):
+            if part not in chosen:
+                continue
             print(f"realtime: {title} ...", file=sys.stderr, flush=True)
             parts.append(f"{title}:\n\n{measure(server.url)}")
     finally:

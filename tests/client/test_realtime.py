@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import EVAL_DIR
 from tests.live_audio import pcm16, silence, speech, wer
 from tympan.client import Client
-from tympan.errors import ModelNotFound
+from tympan.errors import BadRequest, ModelNotFound
 
 SHORT = EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac"
 SHORT_TEXT = "in being comparatively modern."
@@ -51,3 +51,12 @@ def test_remote_client_sends_live_pcm_as_it_comes(live_server: str):
 def test_a_refused_session_raises_the_tympan_error(api: Client):
     with pytest.raises(ModelNotFound):
         asyncio.run(_all(api.listen(SHORT, model="no-such-model", speed=None)))
+
+
+def test_eagerness_asks_for_semantic_vad_and_a_bad_one_is_refused_by_name(api: Client):
+    events = asyncio.run(_all(api.listen(SHORT, speed=None, eagerness="high")))
+    (final,) = _completed(events)
+    assert wer(SHORT_TEXT, final["transcript"]) < 0.15
+    with pytest.raises(BadRequest) as refused:
+        asyncio.run(_all(api.listen(SHORT, speed=None, eagerness="eager")))
+    assert refused.value.param == "session.audio.input.turn_detection.eagerness"

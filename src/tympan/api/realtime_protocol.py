@@ -97,6 +97,10 @@ class _TurnDetection(_Strict):
     prefix_padding_ms: int | None = None
     silence_duration_ms: int | None = None
     idle_timeout_ms: int | None = None
+    eagerness: Literal["low", "medium", "high", "auto"] | None = None
+
+
+_SERVER_VAD_ONLY = ("threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms")
 
 
 class _NoiseReduction(_Strict):
@@ -161,14 +165,30 @@ def _format(fmt: _Format) -> PcmFormat:
 def _turn_detection(given: _TurnDetection | None, root: str) -> TurnDetection | None:
     if given is None:
         return None
-    if given.type != "server_vad":
-        raise InvalidParameter(
-            f"{given.type} is not supported; use server_vad (or null for manual commits).",
-            param=f"{root}.type",
-            code="invalid_value",
-        )
-    values = given.model_dump(exclude={"type"}, exclude_none=True)
+    values = given.model_dump(exclude_none=True)
+    other_mode = ("eagerness",) if given.type == "server_vad" else _SERVER_VAD_ONLY
+    for name in other_mode:
+        if name in values:
+            raise InvalidParameter(
+                f"{name} is not a {given.type} setting.",
+                param=f"{root}.{name}",
+                code="invalid_value",
+            )
     return TurnDetection(**values)
+
+
+def _turn_detection_body(detection: TurnDetection | None) -> dict[str, Any] | None:
+    if detection is None:
+        return None
+    if detection.semantic:
+        return {"type": "semantic_vad", "eagerness": detection.eagerness}
+    return {
+        "type": "server_vad",
+        "threshold": detection.threshold,
+        "prefix_padding_ms": detection.prefix_padding_ms,
+        "silence_duration_ms": detection.silence_duration_ms,
+        "idle_timeout_ms": detection.idle_timeout_ms,
+    }
 
 
 def _apply(
@@ -258,7 +278,6 @@ def _format_body(fmt: PcmFormat) -> dict[str, Any]:
 
 def session_body(options: LiveOptions, session_id: str, model_id: str) -> dict[str, Any]:
     """The session as ``session.created`` / ``session.updated`` show it (GA shape)."""
-    detection = options.turn_detection
     return {
         "type": "transcription",
         "object": "realtime.transcription_session",
@@ -271,15 +290,7 @@ def session_body(options: LiveOptions, session_id: str, model_id: str) -> dict[s
                     "language": options.language,
                     "prompt": options.prompt,
                 },
-                "turn_detection": None
-                if detection is None
-                else {
-                    "type": "server_vad",
-                    "threshold": detection.threshold,
-                    "prefix_padding_ms": detection.prefix_padding_ms,
-                    "silence_duration_ms": detection.silence_duration_ms,
-                    "idle_timeout_ms": detection.idle_timeout_ms,
-                },
+                "turn_detection": _turn_detection_body(options.turn_detection),
                 "noise_reduction": {"type": options.noise_reduction}
                 if options.noise_reduction
                 else None,

@@ -95,6 +95,13 @@ def listen(
     silence_ms: Annotated[
         int, typer.Option(min=0, max=10_000, help="Silence that ends a turn, in ms.")
     ] = 500,
+    eagerness: Annotated[
+        str | None,
+        typer.Option(
+            help="Semantic VAD instead of --silence-ms: low, medium, high or auto (a turn "
+            "ends when its text sounds finished)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every event as JSON.")] = False,
     server: ServerOption = None,
     api_key: ApiKeyOption = None,
@@ -114,6 +121,7 @@ def listen(
                     speakers=speakers,
                     speed=speed,
                     silence_ms=silence_ms,
+                    eagerness=eagerness,
                 )
             )
         except KeyboardInterrupt:

@@ -114,12 +114,18 @@ class RealtimeMethods(BaseClient):
         speakers: bool = False,
         speed: float | None = 1.0,
         silence_ms: int = 500,
+        eagerness: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every server event of a live transcription of ``audio``, until its last turn.
 
         ``speed`` paces a file (1.0 = real time, None = as fast as the server accepts it);
-        ``silence_ms`` of silence ends a turn. A refused session raises its ``TympanError``.
+        ``silence_ms`` of silence ends a turn, or with ``eagerness`` (``low``, ``medium``,
+        ``high``, ``auto``) semantic VAD does: a turn ends when its text sounds finished. A
+        refused session raises its ``TympanError``.
         """
+        detection: dict[str, Any] = {"type": "server_vad", "silence_duration_ms": silence_ms}
+        if eagerness is not None:
+            detection = {"type": "semantic_vad", "eagerness": eagerness}
         async with self._realtime_socket() as socket:
             created = json.loads(await socket.recv())
             _raise_if_error(created)
@@ -129,7 +135,7 @@ class RealtimeMethods(BaseClient):
                     "input": {
                         "format": {"type": "audio/pcm", "rate": SAMPLE_RATE},
                         "transcription": {"model": model, "language": language, "prompt": prompt},
-                        "turn_detection": {"type": "server_vad", "silence_duration_ms": silence_ms},
+                        "turn_detection": detection,
                     }
                 },
                 "speakers": speakers,

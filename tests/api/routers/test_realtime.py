@@ -123,6 +123,54 @@ def test_openai_client_gets_turns_deltas_and_final_text_of_streamed_speech(live_
     assert any(e.type.endswith("transcription.delta") for e in events)
 
 
+LJ_1 = EVAL_DIR / "asr_ljspeech" / "LJ001-0001.flac"
+LJ_1_TEXT = (
+    "Printing, in the only sense with which we are at present concerned, differs from most "
+    "if not from all the arts and crafts represented in the Exhibition"
+)
+LJ_1_CUT = 6.48  # after "...differs from most if not from all": mid-sentence
+
+
+def test_semantic_vad_ends_a_finished_sentence_early_and_waits_out_an_unfinished_one(
+    live_server,
+):
+    """semantic_vad (auto = medium: 0.3 s after a finished sentence, at most 4 s). LJ001-0001
+    stops 2.5 s mid-sentence ("...from all", no full stop in Whisper's text), goes on, ends;
+    2.5 s later LJ001-0002. The first pause is waited out (one turn of the whole sentence);
+    the 2.5 s after the finished sentence, shorter than the 4 s server VAD would wait, ends
+    its turn: the judge ended it. Streamed at real time, as a speaker talks; the last turn
+    may end by the closing commit (its judge can be late on a loaded machine)."""
+    first = speech(LJ_1)
+    cut = round(LJ_1_CUT * 16_000)
+    audio = np.concatenate(
+        [silence(0.5), first[:cut], silence(2.5), first[cut:], silence(2.5), speech(SHORT)]
+    )
+    audio = np.concatenate([audio, silence(1.0)])
+
+    async def scenario() -> list[Any]:
+        client = AsyncOpenAI(base_url=live_server + "/v1", api_key="unused")
+        async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
+            session = transcription_session("gpt-4o-transcribe")
+            session["audio"]["input"]["turn_detection"] = {"type": "semantic_vad"}
+            await conn.session.update(session=session)
+            data = at_24k(audio)
+            for start in range(0, len(data), 4800):  # 100 ms chunks at real time
+                await conn.input_audio_buffer.append(audio=b64(data[start : start + 4800]))
+                await asyncio.sleep(0.1)
+            await conn.input_audio_buffer.commit()  # a turn still open ends here
+            completed = until(conn, "conversation.item.input_audio_transcription.completed", 2)
+            return await asyncio.wait_for(completed, 60)
+
+    events = asyncio.run(scenario())
+    detection = events[1].session.audio.input.turn_detection
+    assert (detection.type, detection.eagerness) == ("semantic_vad", "auto")
+    done = [e for e in events if e.type.endswith("transcription.completed")]
+    assert wer(LJ_1_TEXT, done[0].transcript) < 0.15, done[0].transcript
+    assert wer(SHORT_TEXT, done[1].transcript) < 0.15, done[1].transcript
+    stops = [e.audio_end_ms for e in events if e.type == "input_audio_buffer.speech_stopped"]
+    assert stops[0] > 1000 * (0.5 + LJ_1_CUT + 2.5), "the unfinished sentence ended the turn"
+
+
 def test_beta_session_with_g711_manual_commits_and_logprobs(live_server):
     mulaw = audioop.lin2ulaw(pcm16(soxr.resample(speech(SHORT), 16_000, 8_000)), 2)
 
@@ -238,11 +286,56 @@ def test_bad_events_each_get_an_error_event_and_the_session_keeps_working(live_s
             json.dumps(
                 {
                     "type": "session.update",
-                    "session": {"audio": {"input": {"turn_detection": {"type": "semantic_vad"}}}},
+                    "session": {"audio": {"input": {"turn_detection": {"type": "vad"}}}},
                 }
             ),
             "invalid_value",
             "session.audio.input.turn_detection.type",
+        ),
+        (
+            json.dumps(
+                {
+                    "type": "session.update",
+                    "session": {
+                        "audio": {
+                            "input": {
+                                "turn_detection": {"type": "semantic_vad", "eagerness": "eager"}
+                            }
+                        }
+                    },
+                }
+            ),
+            "invalid_value",
+            "session.audio.input.turn_detection.eagerness",
+        ),
+        (
+            json.dumps(
+                {
+                    "type": "session.update",
+                    "session": {
+                        "audio": {
+                            "input": {
+                                "turn_detection": {
+                                    "type": "semantic_vad",
+                                    "silence_duration_ms": 200,
+                                }
+                            }
+                        }
+                    },
+                }
+            ),
+            "invalid_value",
+            "session.audio.input.turn_detection.silence_duration_ms",
+        ),
+        (
+            json.dumps(
+                {
+                    "type": "transcription_session.update",
+                    "session": {"turn_detection": {"type": "semantic_vad", "eagerness": 2}},
+                }
+            ),
+            "invalid_value",
+            "session.turn_detection.eagerness",
         ),
         (
             json.dumps(

@@ -155,6 +155,23 @@ def test_a_turn_decoded_ahead_at_a_pause_is_decoded_again_when_speech_came_back(
         assert "comparatively" in final.transcript.lower(), final.transcript
 
 
+def test_semantic_vad_waits_at_a_sentence_cut_short_and_sends_its_words_meanwhile(run, engine):
+    """LJ001-0001 stops mid-sentence ("...if not from all") for 3 s: semantic VAD (low: 0.5 s
+    after a finished sentence, 8 s at most) keeps the turn open, and the words decoded at the
+    pause go out as deltas before the turn is committed (here by hand)."""
+    cut = speech(LJ_1)[: round(6.48 * 16_000)]
+    options = LiveOptions(
+        format=PCM16K, turn_detection=TurnDetection(type="semantic_vad", eagerness="low")
+    )
+    events = run(stream(engine, options, [silence(0.5), cut, silence(3.0), "commit"], speed=1.0))
+    kinds = [type(e) for e in events]
+    assert SpeechStopped not in kinds, "the turn ended at a sentence cut short"
+    sent = "".join(
+        e.delta for e in events[: kinds.index(Committed)] if isinstance(e, TranscriptDelta)
+    )
+    assert sent.split()[-2:] == ["from", "all"], sent
+
+
 def test_manual_commits_make_one_turn_each_in_order(run, engine):
     small = EVAL_DIR / "asr_small" / "ps_librivox_sense_and_sensibility_01_0880.flac"
     options = LiveOptions(format=PCM16K, turn_detection=None)
@@ -320,6 +337,29 @@ def test_a_final_decode_goes_before_previews_queued_ahead_of_it(run, engine):
     *_, (text, _, _) = run(race())
     assert finished[0] == "final", finished
     assert wer(LJ_1_TEXT, text) < 0.15
+
+
+def test_finals_that_wait_behind_other_finals_still_read_right(run, engine):
+    """Four turns end together: those queued behind the first are encoded on their own length
+    (not a 30 s window), and their text keeps its words."""
+    samples = speech(LJ_1)
+    decoder = TurnDecoder(engine)
+    decoder.model_id, decoder.language = "tiny.en", "en"
+    probabilities = run(
+        engine.score_frames(
+            samples[: samples.size // 512 * 512].reshape(-1, 512), SileroState.initial()
+        )
+    )[0]
+
+    async def together() -> list[tuple[str, Any, str]]:
+        finals = [
+            decoder.final(samples, probabilities, 0.0, from_vad=True, with_words=False)
+            for _ in range(4)
+        ]
+        return await asyncio.gather(*finals)
+
+    for text, _, _ in run(together()):
+        assert wer(LJ_1_TEXT, text) < 0.15, text
 
 
 def test_a_turn_cut_into_pieces_at_a_short_gap_reads_as_one_turn_of_both_sentences(run, engine):

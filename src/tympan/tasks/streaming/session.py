@@ -2,6 +2,8 @@
 
     append(bytes) -> PcmDecoder (16 kHz) -> Silero on the new 32 ms frames only (state kept)
         -> TurnDetector (server VAD) -> speech_started / speech_stopped / timeout
+        -> semantic_vad: at a pause the text decoded ahead is judged (endings.py); a turn
+           that sounds finished ends after the eagerness' short silence, others at its longest
         -> open turn: finished pieces (the speech before a gap, once it is long enough)
            decoded while the turn goes on; a greedy preview of the rest every
            ``realtime_partial_interval_ms`` (longer under load: a budget all sessions share)
@@ -42,6 +44,7 @@ from tympan.tasks.asr import (
 from tympan.tasks.asr.glossary import glossary_hotwords
 from tympan.tasks.speakers import default_threshold
 from tympan.tasks.streaming.decoding import TurnDecoder, with_context
+from tympan.tasks.streaming.endings import sounds_finished
 from tympan.tasks.streaming.engine import LiveEngine
 from tympan.tasks.streaming.events import (
     Cleared,
@@ -64,6 +67,7 @@ from tympan.tasks.streaming.pieces import (
     Piece,
     PieceText,
     context_after,
+    context_now,
     retrieved,
 )
 from tympan.tasks.streaming.turns import TurnBoundary, TurnDetector
@@ -79,6 +83,11 @@ _END_PAD_SECONDS = 0.3  # audio kept after a turn's last speech frame (Whisper's
 _MIN_PARTIAL_SECONDS = 1.0  # a first decode of less holds a word or two
 _MIN_PIECE_SECONDS = 3.0  # speech before a gap kept as a finished piece of the open turn
 _GAP_SECONDS = 0.15  # a silence that ends a piece (shorter than a pause: between phrases)
+
+
+def _frames(seconds: float) -> int:
+    """Whole 32 ms frames that hold ``seconds``."""
+    return math.ceil(seconds * SAMPLE_RATE / FRAME_SAMPLES)
 
 
 def new_item_id() -> str:
@@ -232,8 +241,10 @@ class LiveSession:
         detection = (options or self.options).turn_detection
         if detection is None:
             return None
-        pause = math.ceil(_END_PAD_SECONDS * SAMPLE_RATE / FRAME_SAMPLES)  # its audio is all in
-        gap = math.ceil(_GAP_SECONDS * SAMPLE_RATE / FRAME_SAMPLES)
+        pause = _frames(_END_PAD_SECONDS)  # its audio is all in
+        if detection.semantic:  # judged by then: the decode must be under way
+            pause = min(pause, _frames(detection.finished_silence_ms / 1000))
+        gap = _frames(_GAP_SECONDS)
         return TurnDetector(detection, MAX_CHUNK_SECONDS, pause_frames=pause, gap_frames=gap)
 
     def _emit(self, event: LiveEvent) -> None:
@@ -263,6 +274,8 @@ class LiveSession:
                     self._on_commit(quiet=bool(payload))
                 elif kind == "clear":
                     self._on_clear()
+                elif kind == "judge":
+                    self._end_if_finished()
             except TympanError as exc:
                 self._emit(SessionError(exc, event_id))
             finally:
@@ -282,6 +295,7 @@ class LiveSession:
             return
         for boundary in self._detector.push(probabilities, first_frame):
             self._on_boundary(boundary)
+        self._end_if_finished()
         if self._turn is None:
             keep = self._received - round(self._padding_seconds * SAMPLE_RATE) - FRAME_SAMPLES
             self._held.trim(max(self._floor, keep))
@@ -310,6 +324,8 @@ class LiveSession:
             turn, self._turn = self._turn, None
             self._emit(SpeechStopped(turn.item_id, at / SAMPLE_RATE))
             end = at if boundary.forced else self._vad_end(at)
+            if not boundary.forced and turn.ahead is not None and turn.ahead.resume == at:
+                end = turn.ahead.end  # decoded ahead at this turn's last pause
             self._commit(turn, end, from_vad=True)
         elif boundary.kind == "timeout":
             turn = OpenTurn(new_item_id(), max(self._floor, self._held.start), self._context)
@@ -325,13 +341,53 @@ class LiveSession:
         pause (``speech_end``): if the silence lasts, the commit takes this decode and
         ``completed`` follows the end of speech by the silence alone, not silence + decode;
         if speech comes back, a long enough stretch is kept as a finished piece. A shorter
-        one is only a guess, made when no final decode waits (it must not delay them)."""
+        one is only a guess, made when no final decode waits (it must not delay them), but
+        always with ``semantic_vad``, whose judge reads it."""
         open_turn.drop_ahead()
         end = self._vad_end(speech_end)
-        if end - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE and self._decoder.finals_waiting:
+        short = end - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE
+        if short and self._decoder.finals_waiting and not self._semantic:
             return
         open_turn.ahead = self._start_piece(open_turn, end, speech_end, from_vad=True)
         open_turn.label_ahead = self._start_label(open_turn, end)
+        if self._semantic:  # the judge reads the text as soon as it is there
+            open_turn.ahead.decoding.add_done_callback(
+                lambda _: self._commands.put_nowait(("judge", None, None))
+            )
+
+    @property
+    def _semantic(self) -> bool:
+        detection = self.options.turn_detection
+        return detection is not None and detection.semantic
+
+    def _end_if_finished(self) -> None:
+        """``semantic_vad``: end the open turn at its pause when the text decoded there
+        sounds finished and the silence has lasted the eagerness' short wait; otherwise
+        server VAD ends it after the longest (or speech comes back and it goes on), and the
+        words decoded ahead go out as a delta meanwhile (no preview runs at a pause)."""
+        turn = self._turn
+        detection = self.options.turn_detection
+        if turn is None or turn.ahead is None or detection is None or not detection.semantic:
+            return
+        ahead = turn.ahead
+        silence = self._received - ahead.resume
+        if silence < detection.finished_silence_ms * SAMPLE_RATE / 1000:
+            return
+        heard = context_now(ahead.decoding)  # the session's text up to the pause
+        if heard is None or ahead.decoding.cancelled() or ahead.decoding.exception():
+            return  # not decoded yet, or failed: the longest silence ends the turn
+        if not sounds_finished(heard):
+            _, decoded, _ = turn.undecoded()  # the finished pieces' text, before the pause's
+            words = f"{decoded} {ahead.decoding.result()[0]}"
+            delta = turn.partial.update(words, stable=len(words.split()))
+            if delta:
+                self._emit(TranscriptDelta(turn.item_id, delta))
+            return
+        self._turn = None
+        self._emit(SpeechStopped(turn.item_id, ahead.resume / SAMPLE_RATE))
+        if self._detector is not None:
+            self._detector.reset(self._received // FRAME_SAMPLES)
+        self._commit(turn, ahead.end, from_vad=True)
 
     def _start_label(self, open_turn: OpenTurn, end: int) -> asyncio.Future[str | None] | None:
         """Label the turn's audio up to ``end`` (None when the session names no speakers)."""
@@ -453,10 +509,12 @@ class LiveSession:
         """Start a partial decode of the open turn when it is worth the model's time: the
         interval (the engine's, stretched under load) has passed since the last one ended,
         the session has caught up with the audio sent (else the preview is stale at once),
-        and the model is idle (neither decoding nor with work waiting)."""
+        the turn is not at a pause (its decode ahead has every word there is), and the model
+        is idle (neither decoding nor with work waiting)."""
         interval = self.engine.preview_interval() * SAMPLE_RATE
         busy = (
-            (turn.partial_task is not None and not turn.partial_task.done())
+            turn.ahead is not None  # paused: the decode ahead has every word there is
+            or (turn.partial_task is not None and not turn.partial_task.done())
             or self._queued > 0
             or self._decoder.queue_busy
         )

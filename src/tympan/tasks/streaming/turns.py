@@ -3,11 +3,14 @@
 It only sees probabilities (32 ms frames, numbered from the start of the session) and says
 where turns start and end; the session keeps the audio. Hysteresis as Silero's own: a turn
 starts at ``threshold`` (held for ``MIN_START_FRAMES`` frames, so a click is not a turn) and
-continues while the probability stays above ``threshold - 0.15``. A ``pause`` comes first
-when the silence has lasted ``pause_frames`` but not yet ``silence_duration_ms``: the turn
-may end there, so its text can be decoded ahead. ``resume`` says speech came back after a
-gap of at least ``gap_frames`` (shorter than a pause, say a breath between phrases): the audio
-before the gap is a finished piece of the turn, which can be decoded while the turn goes on.
+continues while the probability stays above ``threshold - 0.15`` and ends after the longest
+silence (``silence_duration_ms``; with ``semantic_vad``, the eagerness' longest wait). A
+``pause`` comes first when the silence has lasted ``pause_frames``: the turn may end there, so
+its text can be decoded ahead (and, with ``semantic_vad``, the session judges from that text
+whether the speaker has finished, and may end the turn there itself). ``resume`` says speech
+came back after a gap of at least ``gap_frames`` (shorter than a pause, say a breath between
+phrases): the audio before the gap is a finished piece of the turn, which can be decoded while
+the turn goes on.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class TurnDetector:
     ) -> None:
         self.detection = detection
         self.max_turn_frames = max(1, int(max_turn_seconds / FRAME_SECONDS))
-        self.silence_frames = round(detection.silence_duration_ms / 1000 / FRAME_SECONDS)
+        self.silence_frames = round(detection.longest_silence_ms / 1000 / FRAME_SECONDS)
         self.pause_frames = pause_frames
         self.gap_frames = gap_frames
         self.idle_frames = (
