@@ -40,7 +40,10 @@ CLEAN = "clean"
 SEED = 20
 LJSPEECH_CLIPS = int(os.environ.get("BENCH_ENHANCE_LJSPEECH", "12"))
 SMALL_CLIPS = int(os.environ.get("BENCH_ENHANCE_SMALL", "10"))
-THRESHOLDS = (-np.inf, *range(-5, 31), np.inf)
+_GRID = os.environ.get("BENCH_ENHANCE_THRESHOLDS", ",".join(map(str, range(-5, 31))))
+THRESHOLDS = (-np.inf, *map(float, _GRID.split(",")), np.inf)
+"""The SNR thresholds ``auto`` is chosen among (estimated dB; -inf never enhances, inf always);
+``BENCH_ENHANCE_THRESHOLDS`` (comma-separated) evaluates given rules instead of the grid."""
 DECODE_BATCH = 16
 CLEAN_LIMIT_POINTS = 0.2
 _normalize = EnglishTextNormalizer()
