@@ -60,7 +60,7 @@ NOISE_REDUCTION_POLICY = NoiseReductionPolicy(
     near_field_model=RNNOISE_ID,
     far_field_model=DEEPFILTERNET_ID,
     auto={  # each family's dev-noise choice (benchmarks/bench_enhancement_asr.py, _speakers.py)
-        "asr": AutoRule(DEEPFILTERNET_ID, -1.0),
+        "asr": AutoRule(DEEPFILTERNET_ID, -2.0),
         "speakers": AutoRule(RNNOISE_ID, 14.0),
         "diarization": AutoRule(RNNOISE_ID, 16.0),
         "vad": AutoRule(RNNOISE_ID, 16.0),
