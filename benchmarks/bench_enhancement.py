@@ -11,13 +11,13 @@ are reported.
 - SI-SDR improvement, PESQ (wide band) and STOI of each enhancer against the clean speech.
 - VAD, diarization and speaker verification: ``bench_enhancement_speakers``; the WER grid
   of gentler (ASR-friendly) enhancers: ``bench_enhancement_asr``.
-- RTFx of each enhancer (min of 3, interleaved in one run) on a 60 s mixture.
+- RTFx of each enhancer (min of 3, interleaved in one run) on a 60 s mixture, and of
+  ``libdeepfilter`` called directly (``bench_enhancement_speed``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import jiwer
@@ -26,7 +26,8 @@ from pesq import pesq
 from pystoi import stoi
 from whisper_normalizer.english import EnglishTextNormalizer
 
-from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, time_call
+from benchmarks._harness import EVAL_DIR, machine_load, markdown_table
+from benchmarks.bench_enhancement_speed import minute_of_noisy_speech, speed_table
 from benchmarks.bench_speakers import read_rows
 from tympan.audio import Audio, decode_audio
 from tympan.config import SAMPLE_RATE, Settings
@@ -40,7 +41,10 @@ CLEAN = "clean"
 SEED = 20
 LJSPEECH_CLIPS = int(os.environ.get("BENCH_ENHANCE_LJSPEECH", "12"))
 SMALL_CLIPS = int(os.environ.get("BENCH_ENHANCE_SMALL", "10"))
-THRESHOLDS = (-np.inf, *range(-5, 31), np.inf)
+_GRID = os.environ.get("BENCH_ENHANCE_THRESHOLDS", ",".join(map(str, range(-5, 31))))
+THRESHOLDS = (-np.inf, *map(float, _GRID.split(",")), np.inf)
+"""The SNR thresholds ``auto`` is chosen among (estimated dB; -inf never enhances, inf always);
+``BENCH_ENHANCE_THRESHOLDS`` (comma-separated) evaluates given rules instead of the grid."""
 DECODE_BATCH = 16
 CLEAN_LIMIT_POINTS = 0.2
 _normalize = EnglishTextNormalizer()
@@ -216,24 +220,6 @@ def auto_method(noisy: np.ndarray, model: str, threshold: float) -> str:
     return model if estimate_snr_db(Audio.from_array(noisy)) < threshold else "none"
 
 
-def _speed_table(enhancers: dict, noise: np.ndarray, speech: np.ndarray) -> str:
-    rng = np.random.default_rng(SEED)
-    minute = np.tile(speech, int(60 * SAMPLE_RATE / speech.shape[0]) + 1)[: 60 * SAMPLE_RATE]
-    audio = Audio.from_array(mix_at_snr(minute, noise, 5, rng)[0])
-    calls: dict[str, Callable[[], object]] = {
-        name: (lambda e=e: enhance_audio(e, audio)) for name, e in enhancers.items()
-    }
-    seconds: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(3):  # interleaved: each round runs every enhancer once
-        for name, call in calls.items():
-            seconds[name] += time_call(call, repeats=1, warmup=0).seconds
-    rows = [
-        [name, audio.duration / min(s), audio.duration / sorted(s)[1]]
-        for name, s in seconds.items()
-    ]
-    return markdown_table(["enhancer", "RTFx (best of 3)", "RTFx (median)"], rows)
-
-
 def run() -> str:
     settings = Settings(_env_file=None)
     registry = ModelRegistry.from_settings(settings)
@@ -255,6 +241,8 @@ def run() -> str:
             "### Quality against the clean speech (test noises)\n\n"
             + _quality_table(conditions, methods),
             "### Speed (2 shared cores; 60 s mixture at 5 dB)\n\n"
-            + _speed_table(enhancers, load_noises("test")[0], clips[0].speech),
+            + speed_table(
+                enhancers, minute_of_noisy_speech(clips[0].speech, load_noises("test")[0], SEED)
+            ),
         ]
     )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+
 import numpy as np
 import pytest
 
@@ -49,3 +53,23 @@ def test_states_are_kept_ready_and_freed() -> None:
         session.close()
     model.close()
     assert model._spares == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_spares_are_made_at_the_lowest_cpu_priority() -> None:
+    """Taking a state starts the refill; it runs niced, the caller's priority is untouched."""
+    model = DeepFilterNet(threads=1)
+    try:
+        model.session().close()
+        refill = model._refill
+        assert refill is not None and refill.native_id is not None
+        deadline = time.monotonic() + 1.0
+        while refill.is_alive() and time.monotonic() < deadline:
+            if os.getpriority(os.PRIO_PROCESS, refill.native_id) == 19:
+                break
+            time.sleep(0.01)
+        assert refill.is_alive(), "the refill ended before its priority could be read"
+        assert os.getpriority(os.PRIO_PROCESS, refill.native_id) == 19
+        assert os.getpriority(os.PRIO_PROCESS, 0) < 19
+    finally:
+        model.close()

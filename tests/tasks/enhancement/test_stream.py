@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from tympan.audio.encode import FORMATS
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.tasks.enhancement import EnhancementStream, enhance_audio, model_specs
 from tympan.tasks.enhancement.snr import si_sdr
+from tympan.tasks.enhancement.stream import WARM_UP_SECONDS, _even_work_spans
 
 SPECS = {spec.id: spec for spec in model_specs(Settings())}
 
@@ -60,3 +63,13 @@ def test_silence_and_a_few_samples_come_back_as_long_as_they_went_in(enhancer) -
 def test_audio_at_another_rate_is_refused() -> None:
     with pytest.raises(ValueError, match="16000"):
         enhance_audio(SPECS["rnnoise"].load(), Audio(np.zeros(8000, np.float32), sample_rate=8000))
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_parts_cover_the_recording_and_cost_the_same_with_their_warm_up(parts: int) -> None:
+    total, lead = 60 * SAMPLE_RATE + 7, int(WARM_UP_SECONDS * SAMPLE_RATE)
+    spans = _even_work_spans(total, parts, lead)
+    assert spans[0][0] == 0 and spans[-1][1] == total and len(spans) == parts
+    assert all(end == start for (_, end), (start, _) in itertools.pairwise(spans))
+    work = [end - start + (lead if start else 0) for start, end in spans]
+    assert max(work) - min(work) <= parts

@@ -60,10 +60,10 @@ NOISE_REDUCTION_POLICY = NoiseReductionPolicy(
     near_field_model=RNNOISE_ID,
     far_field_model=DEEPFILTERNET_ID,
     auto={  # each family's dev-noise choice (benchmarks/bench_enhancement_asr.py, _speakers.py)
-        "asr": AutoRule(DEEPFILTERNET_ID, 5.0),
-        "speakers": AutoRule(RNNOISE_ID, 20.0),
-        "diarization": AutoRule(RNNOISE_ID, 22.0),
-        "vad": AutoRule(RNNOISE_ID, 22.0),
+        "asr": AutoRule(DEEPFILTERNET_ID, -2.0),
+        "speakers": AutoRule(RNNOISE_ID, 14.0),
+        "diarization": AutoRule(RNNOISE_ID, 16.0),
+        "vad": AutoRule(RNNOISE_ID, 16.0),
         "classifier": AutoRule(None),  # not measured
     },
 )

@@ -44,8 +44,7 @@ def enhance_audio(enhancer: Enhancer, audio: Audio) -> Audio:
         raise ValueError(f"enhancers take {SAMPLE_RATE} Hz audio, not {audio.sample_rate} Hz")
     total = audio.samples.shape[0]
     parts = max(1, min(enhancer.threads, int(total / (PART_SECONDS * SAMPLE_RATE))))
-    bounds = np.linspace(0, total, parts + 1).astype(int)
-    spans = list(itertools.pairwise(bounds.tolist()))
+    spans = _even_work_spans(total, parts, int(WARM_UP_SECONDS * SAMPLE_RATE))
     if parts == 1:
         pieces = [_enhance_span(enhancer, audio.samples, 0, total)]
     else:
@@ -53,6 +52,17 @@ def enhance_audio(enhancer: Enhancer, audio: Audio) -> Audio:
             pieces = pool.map(lambda span: _enhance_span(enhancer, audio.samples, *span), spans)
     samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     return replace(audio, samples=np.ascontiguousarray(samples, dtype=np.float32))
+
+
+def _even_work_spans(total: int, parts: int, lead: int) -> list[tuple[int, int]]:
+    """``parts`` consecutive spans of ``total`` samples that cost the same to enhance: every
+    part but the first also hears ``lead`` samples of warm-up, so the first is that much
+    longer (with equal spans the last part to finish ran a warm-up longer than the others)."""
+    if parts == 1:
+        return [(0, total)]
+    rest = (total - lead) // parts
+    bounds = [0, *(total - rest * (parts - index) for index in range(1, parts)), total]
+    return list(itertools.pairwise(bounds))
 
 
 def _enhance_span(enhancer: Enhancer, samples: np.ndarray, start: int, end: int) -> np.ndarray:
