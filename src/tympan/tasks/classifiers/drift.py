@@ -19,7 +19,7 @@ which statistics moved and what to do.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +48,10 @@ _DIRECTIONS: dict[str, Literal["both", "up", "down"]] = {
     "novelty": "up",
 }
 _SILENCE_DBFS = -120.0
+_SNR_SCALE = "wada"
+"""What a reference's ``snr`` values are on: ``estimate_snr_db``'s method when it was saved.
+A reference saved before WADA-SNR (or on another scale) is not compared on ``snr``: the two
+estimators read the same audio several dB apart, which would look like drift."""
 
 
 def input_summaries(inputs: np.ndarray) -> np.ndarray:
@@ -124,15 +128,18 @@ class DriftReference:
         )
 
     def save(self, path: Path) -> None:
-        """Write ``drift.npz``."""
+        """Write ``drift.npz`` (with the scale its ``snr`` is on)."""
+        arrays = {item.name: getattr(self, item.name) for item in fields(self)}
         with path.open("wb") as handle:
-            np.savez(handle, **{item.name: getattr(self, item.name) for item in fields(self)})
+            np.savez(handle, snr_scale=np.array(_SNR_SCALE), **arrays)
 
     @classmethod
     def load(cls, path: Path) -> DriftReference:
-        """Read ``drift.npz``."""
+        """Read ``drift.npz``; ``snr`` is empty when it was saved on another scale."""
         with np.load(path) as data:
-            return cls(**{item.name: data[item.name] for item in fields(cls)})
+            reference = cls(**{item.name: data[item.name] for item in fields(cls)})
+            scale = str(data["snr_scale"]) if "snr_scale" in data.files else None
+        return reference if scale == _SNR_SCALE else replace(reference, snr=np.zeros(0))
 
 
 def _novelty(summaries: np.ndarray, centre: np.ndarray, spread: np.ndarray) -> np.ndarray:
@@ -177,6 +184,7 @@ def drift_report(
     statistics = [
         numeric_shift(key, getattr(reference, key), column[key], threshold, direction)
         for key, direction in _DIRECTIONS.items()
+        if getattr(reference, key).size  # an old reference's ``snr`` (another scale)
     ]
     classes = int(max(reference.label.max(), column["label"].max())) + 1
     statistics.append(
