@@ -1,7 +1,7 @@
 """Decode any input FFmpeg understands into one ``Audio``, enforcing limits while decoding.
 
-PyAV demuxes and decodes; each decoded frame is converted to float32, down-mixed to mono and
-fed to one streaming soxr resampler. The duration limit is checked frame by frame, so a tiny
+PyAV demuxes and decodes; runs of decoded frames are converted to float32, down-mixed to mono
+and fed to one streaming soxr resampler. The duration limit is checked frame by frame, so a tiny
 file that expands to hours of audio is refused before the excess is ever held in memory, and
 nothing is allocated from what a header claims.
 """
@@ -70,20 +70,47 @@ def _ffmpeg_reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
-def _to_mono(frame: av.AudioFrame) -> np.ndarray:
-    """One decoded frame as mono float32, whatever its sample format and layout."""
-    data = frame.to_ndarray()
-    channels = len(frame.layout.channels)
-    if not frame.format.is_planar:
-        data = data.reshape(-1, channels).T
-    if data.dtype.kind in "iu":
-        scale = float(np.iinfo(data.dtype).max) + 1.0
-        offset = scale if data.dtype.kind == "u" else 0.0
-        data = (data.astype(np.float32) - offset) / scale
-    mono = data.mean(axis=0, dtype=np.float64) if channels > 1 else data[0]
-    mono = np.asarray(mono, dtype=np.float32)
-    # NaN/Inf samples (seen in hostile float WAVs) would poison every later computation.
-    return np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
+_RUN_SAMPLES = 1 << 16
+"""Decoded frames are converted and resampled in runs of about this many samples per channel:
+20 min of Opus is 62,000 frames of 13.5 ms, and NumPy and soxr called once per frame took as
+long as decoding them (3.9 s against 1.9 s)."""
+
+
+class _MonoRun:
+    """Consecutive decoded frames of one sample format, made mono float32 together."""
+
+    def __init__(self) -> None:
+        self.arrays: list[np.ndarray] = []
+        self.samples = 0
+        self.layout: tuple[str, bool, int] | None = None  # format, planar, channels
+
+    def add(self, frame: av.AudioFrame) -> None:
+        self.arrays.append(frame.to_ndarray())
+        self.samples += frame.samples
+
+    def fits(self, frame: av.AudioFrame) -> bool:
+        """Whether ``frame`` has the run's sample format (starting the run if it is empty)."""
+        layout = (frame.format.name, frame.format.is_planar, len(frame.layout.channels))
+        if self.layout is None:
+            self.layout = layout
+        return layout == self.layout
+
+    def take(self) -> np.ndarray:
+        """The run as mono float32 (NaN/Inf made finite), emptying it."""
+        assert self.layout is not None
+        _, planar, channels = self.layout
+        data = np.concatenate(self.arrays, axis=1)
+        self.arrays, self.samples, self.layout = [], 0, None
+        if not planar:
+            data = data.reshape(-1, channels).T
+        if data.dtype.kind in "iu":
+            scale = float(np.iinfo(data.dtype).max) + 1.0
+            offset = scale if data.dtype.kind == "u" else 0.0
+            data = (data.astype(np.float32) - offset) / scale
+        mono = data.mean(axis=0, dtype=np.float64) if channels > 1 else data[0]
+        mono = np.asarray(mono, dtype=np.float32)
+        # NaN/Inf samples (seen in hostile float WAVs) would poison every later computation.
+        return np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
 
 
 def decode_audio(
@@ -118,12 +145,18 @@ def _decode(source: AudioInput, max_seconds: float | None, max_bytes: int | None
         input_rate = stream.codec_context.sample_rate or stream.rate or 0
         resampler: soxr.ResampleStream | None = None
         chunks: list[np.ndarray] = []
+        run = _MonoRun()
         decoded_seconds = 0.0
         channels = stream.codec_context.channels or 1
+
+        def convert(last: bool = False) -> None:
+            mono = run.take() if run.arrays else np.zeros(0, np.float32)
+            chunks.append(resampler.resample_chunk(mono, last=last) if resampler else mono)
+
         try:
             for frame in container.decode(stream):
                 rate = frame.sample_rate or input_rate
-                if resampler is None:
+                if decoded_seconds == 0.0:
                     input_rate, channels = rate, len(frame.layout.channels)
                     if input_rate != SAMPLE_RATE:
                         resampler = soxr.ResampleStream(
@@ -134,16 +167,20 @@ def _decode(source: AudioInput, max_seconds: float | None, max_bytes: int | None
                     raise AudioTooLong(
                         f"The audio is longer than the {max_seconds:g} s limit.", param="file"
                     )
-                mono = _to_mono(frame)
-                chunks.append(resampler.resample_chunk(mono) if resampler else mono)
+                if not run.fits(frame):
+                    convert()
+                    run.fits(frame)
+                run.add(frame)
+                if run.samples >= _RUN_SAMPLES:
+                    convert()
         except av.error.FFmpegError as exc:
-            if not chunks:
+            if not chunks and not run.arrays:
                 raise InvalidAudio(
                     f"Could not decode the audio: {_ffmpeg_reason(exc)}", param="file"
                 ) from exc
             # A truncated tail after real audio: keep what decoded, as FFmpeg's CLI does.
-        if resampler is not None:
-            chunks.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        if run.arrays or resampler is not None:
+            convert(last=True)
         samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
         if samples.size == 0:
             raise InvalidAudio("The file holds no audio samples.", param="file")
