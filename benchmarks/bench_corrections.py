@@ -5,8 +5,9 @@ utterances with their reference text in manifest order through ``POST /v1/audio/
 (the SDK's ``add_correction``). Every 50th correction completes a batch
 (``TYMPAN_CORRECTIONS_BATCH``), which starts a fine-tuning job on its own with the service's
 defaults (``FinetuneOptions``: today LoRA on the decoder and upper encoder, validated every 8
-steps and stopped on the held-back WER), starting from the model's production version; the job promotes the new version only if it beats production on
-the batch's held-back corrections (10) and does not regress on general English
+steps and stopped on the held-back WER), starting from the model's production version; the
+job promotes the new version only if it beats production on the batch's held-back corrections
+(10) and does not regress on general English
 (``TYMPAN_CORRECTIONS_GENERAL_DIR``: asr_ljspeech, its first ``GENERAL_CLIPS`` clips).
 
 After each batch the bench decodes, with the production version's serving folder, the test
