@@ -28,7 +28,8 @@ from tympan.tasks.streaming.events import (
 from tympan.tasks.streaming.labels import SpeakerLabeller
 from tympan.tasks.streaming.options import LiveOptions, TurnDetection
 from tympan.tasks.streaming.partials import PartialText
-from tympan.tasks.streaming.session import LiveSession, new_item_id
+from tympan.tasks.streaming.session import LiveSession
+from tympan.tasks.streaming.tracker import new_item_id
 from tympan.tasks.streaming.turns import TurnBoundary, TurnDetector
 
 __all__ = [
