@@ -107,3 +107,29 @@ def test_enrollment_reduces_the_noise_of_its_samples(api: Client, noisy_wav) -> 
         assert api.speaker(speaker.id).num_samples == 2
     finally:
         api.delete_speaker(speaker.id)
+
+
+@pytest.mark.parametrize("model", [None, "rnnoise"])
+def test_pure_noise_comes_back_quieter_and_clipped_speech_intact(
+    api: Client, noisy_wav, model
+) -> None:
+    """Two inputs users send by mistake or from bad microphones: a recording with no speech
+    at all is turned down, not amplified into artefacts; speech clipped hard (x8, cut at full
+    scale) comes back as long as it went in, finite and within full scale."""
+    _, noisy, clean = noisy_wav
+    noise_only = noisy - clean
+    clipped = np.clip(clean * 8.0, -1.0, 1.0)
+    outputs = []
+    for samples in (noise_only, clipped):
+        body = api.enhance(encode_audio(samples, 16_000, "wav"), model=model, response_format="wav")
+        out, rate = soundfile.read(io.BytesIO(body), dtype="float32")
+        assert rate == 16_000 and out.shape == samples.shape
+        assert np.all(np.isfinite(out)) and np.max(np.abs(out)) <= 1.0
+        outputs.append(out)
+    assert _rms(outputs[0]) < 0.5 * _rms(noise_only)
+    assert _rms(outputs[1]) > 0.5 * _rms(clipped)  # the speech is still there
+    assert api.health()["status"] == "ok"
+
+
+def _rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(samples))))
