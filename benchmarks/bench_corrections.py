@@ -37,6 +37,7 @@ from benchmarks.bench_adapt import (
 from tympan.client import Client
 from tympan.config import Settings
 from tympan.tasks.adaptation.dataset import Utterance
+from tympan.tasks.adaptation.finetune import FinetuneOptions
 from tympan.tasks.adaptation.models import model_key
 
 BASE = "whisper-tiny.en"
@@ -45,6 +46,16 @@ GENERAL_CLIPS = 10
 BATCHES = int(os.environ.get("BENCH_CORRECTIONS_BATCHES", "3"))
 TEST_PER_SPEAKER = int(os.environ.get("BENCH_CORRECTIONS_TEST_PER_SPEAKER", "5"))
 JOB_TIMEOUT = 1800.0
+
+
+def _defaults() -> str:
+    """The fine-tuning defaults a corrections job runs with, as the report names them."""
+    options = FinetuneOptions()
+    return (
+        f"{options.method} on {options.layers}, lr {options.rate:g}, validated every "
+        f"{options.eval_every} steps, patience {options.patience}, "
+        f"at most {options.max_steps} steps"
+    )
 
 
 def _feed(client: Client, batch: list[Utterance]) -> str:
@@ -130,8 +141,8 @@ def run() -> str:
             server.wait(timeout=60)
     return (
         f"Corrections fed in order from the {len(train)} asr_adapt train-speaker utterances, "
-        f"{BATCH} a batch; each full batch starts a job (service defaults: LoRA on the decoder, "
-        f"3 epochs) from the production version, promoted only if it wins on the batch's "
+        f"{BATCH} a batch; each full batch starts a job (service defaults: {_defaults()}) from "
+        f"the production version, promoted only if it wins on the batch's "
         f"held-back corrections without regressing on {GENERAL_CLIPS} asr_ljspeech clips "
         f"(greedy, as served). Production WER measured on {len(test)} utterances of the 22 test "
         f"speakers and {len(general)} general-English clips (asr_ljspeech + asr_small), "
