@@ -16,7 +16,10 @@ three AMI openings, 30 s each) at real time in 100 ms chunks and time every even
 - Concurrency: N sessions at once (a 20 s stretch of the sample), p95 of speech stop ->
   ``completed``, against the naive way (Speaches-style): each finished turn transcribed whole
   by faster-whisper in its own thread, no batching, same turns, same model, same machine, the
-  two interleaved level by level.
+  two interleaved level by level. Two arrivals: ``together`` (every session starts at the
+  same instant with the same audio, so all N end each turn at once: the worst case) and
+  ``staggered`` (session i starts i/N of the clip later, as N independent speakers would:
+  their turn ends spread over the clip).
 - Turn detection: the same clips streamed (no speaker labels) with ``server_vad`` 500 ms and
   ``semantic_vad`` at each eagerness in ``BENCH_REALTIME_DETECTIONS`` (default
   ``server_vad,high,medium,auto``), alternated clip by clip: turns, WER of the joined turns
@@ -29,7 +32,8 @@ three AMI openings, 30 s each) at real time in 100 ms chunks and time every even
 
 ``BENCH_REALTIME_PARTS`` (comma-separated, default all: ``quality,turn_detection,concurrency,
 wyoming``) runs only the parts named; ``BENCH_REALTIME_LEVELS`` (default ``1,2,4,6,8``) sets
-the concurrency part's numbers of sessions.
+the concurrency part's numbers of sessions, ``BENCH_REALTIME_ARRIVALS`` (default
+``together,staggered``) its arrivals.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ CHUNK = 0.1
 SILENCE_MS = 500
 LEVELS = tuple(int(n) for n in os.environ.get("BENCH_REALTIME_LEVELS", "1,2,4,6,8").split(","))
 GOAL_P95 = 1.5
+ARRIVALS = tuple(os.environ.get("BENCH_REALTIME_ARRIVALS", "together,staggered").split(","))
 RATE = 16_000
 THREADS = os.cpu_count() or 1
 PARTS = os.environ.get("BENCH_REALTIME_PARTS", "quality,turn_detection,concurrency,wyoming")
@@ -475,7 +480,15 @@ def _wav_bytes(samples: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-async def naive_sessions(model: WhisperModel, samples: np.ndarray, sessions: int) -> list[float]:
+def _offsets(sessions: int, samples: np.ndarray, staggered: bool) -> list[float]:
+    """When each session starts: all at once, or spread evenly over the clip."""
+    clip = samples.shape[0] / RATE
+    return [index * clip / sessions if staggered else 0.0 for index in range(sessions)]
+
+
+async def naive_sessions(
+    model: WhisperModel, samples: np.ndarray, sessions: int, staggered: bool = False
+) -> list[float]:
     """Speaches' way: each turn, once its silence has passed, decoded whole in its own thread."""
     turns = _reference_turns(samples) or [(0.0, samples.shape[0] / RATE)]
     silence = SILENCE_MS / 1000
@@ -491,8 +504,8 @@ async def naive_sessions(model: WhisperModel, samples: np.ndarray, sessions: int
         )
         list(segments)
 
-    async def one_session(executor: ThreadPoolExecutor) -> None:
-        began = time.perf_counter()
+    async def one_session(executor: ThreadPoolExecutor, offset: float) -> None:
+        began = time.perf_counter() + offset
         for start, end in turns:
             stopped = began + end + silence
             await asyncio.sleep(max(0.0, stopped - time.perf_counter()))
@@ -500,7 +513,8 @@ async def naive_sessions(model: WhisperModel, samples: np.ndarray, sessions: int
             latencies.append(time.perf_counter() - stopped)
 
     with ThreadPoolExecutor(max_workers=sessions) as executor:
-        await asyncio.gather(*(one_session(executor) for _ in range(sessions)))
+        offsets = _offsets(sessions, samples, staggered)
+        await asyncio.gather(*(one_session(executor, offset) for offset in offsets))
     return latencies
 
 
@@ -516,11 +530,17 @@ def _vad_lags(stream: Stream) -> list[float]:
 
 
 async def live_sessions(
-    url: str, samples: np.ndarray, sessions: int, speakers: bool = False
+    url: str, samples: np.ndarray, sessions: int, speakers: bool = False, staggered: bool = False
 ) -> tuple[list[float], int, list[float], list[str]]:
     """Speech stop -> ``completed`` of every turn, failures, VAD lags and joined texts of
-    ``sessions`` streams at once."""
-    streams = await asyncio.gather(*(stream_live(url, samples, speakers) for _ in range(sessions)))
+    ``sessions`` streams at once (all starting together, or ``staggered`` over the clip)."""
+
+    async def delayed(offset: float) -> Stream:
+        await asyncio.sleep(offset)
+        return await stream_live(url, samples, speakers)
+
+    offsets = _offsets(sessions, samples, staggered)
+    streams = await asyncio.gather(*(delayed(offset) for offset in offsets))
     latencies, failures, lags, texts = [], 0, [], []
     for stream in streams:
         failures += len(stream.of("conversation.item.input_audio_transcription.failed"))
@@ -537,34 +557,41 @@ def concurrency(url: str) -> str:
     model = WhisperModel(
         str(_tiny_en_path()), device="cpu", compute_type="int8", cpu_threads=THREADS
     )
-    rows, sustained = [], {"tympan": 0, "naive": 0}
+    rows: list[list[Any]] = []
+    sustained = {(arrival, way): 0 for arrival in ARRIVALS for way in ("Tympan", "naive")}
     whole = _normalise(_whole_file(url, samples))
     for sessions in LEVELS:
-        ours, failures, lags, texts = asyncio.run(live_sessions(url, samples, sessions))
-        live_wer = 100 * jiwer.wer(
-            [whole] * len(texts), [_normalise(t) or "<empty>" for t in texts]
-        )
-        naive = asyncio.run(naive_sessions(model, samples, sessions))
-        p95_ours, p95_naive = _percentile(ours, 95), _percentile(naive, 95)
-        if p95_ours < GOAL_P95 and not failures:
-            sustained["tympan"] = sessions
-        if p95_naive < GOAL_P95:
-            sustained["naive"] = sessions
-        rows.append(
-            [
-                sessions,
-                _percentile(ours, 50),
-                p95_ours,
-                failures,
-                _percentile(lags, 95),
-                f"{live_wer:.1f}",
-                _percentile(naive, 50),
-                p95_naive,
-            ]
-        )
+        for arrival in ARRIVALS:
+            staggered = arrival == "staggered"
+            ours, failures, lags, texts = asyncio.run(
+                live_sessions(url, samples, sessions, staggered=staggered)
+            )
+            live_wer = 100 * jiwer.wer(
+                [whole] * len(texts), [_normalise(t) or "<empty>" for t in texts]
+            )
+            naive = asyncio.run(naive_sessions(model, samples, sessions, staggered))
+            p95_ours, p95_naive = _percentile(ours, 95), _percentile(naive, 95)
+            if p95_ours < GOAL_P95 and not failures:
+                sustained[arrival, "Tympan"] = sessions
+            if p95_naive < GOAL_P95:
+                sustained[arrival, "naive"] = sessions
+            rows.append(
+                [
+                    sessions,
+                    arrival,
+                    _percentile(ours, 50),
+                    p95_ours,
+                    failures,
+                    _percentile(lags, 95),
+                    f"{live_wer:.1f}",
+                    _percentile(naive, 50),
+                    p95_naive,
+                ]
+            )
     table = markdown_table(
         [
             "sessions",
+            "arrival",
             "Tympan p50 s",
             "Tympan p95 s",
             "Tympan failed",
@@ -575,9 +602,14 @@ def concurrency(url: str) -> str:
         ],
         rows,
     )
+    counts = "; ".join(
+        f"{arrival}: Tympan {sustained[arrival, 'Tympan']}, naive per-turn decoding "
+        f"{sustained[arrival, 'naive']}"
+        for arrival in ARRIVALS
+    )
     return (
-        f"{table}\n\nSessions sustained with p95 < {GOAL_P95} s (speech stop -> completed): "
-        f"Tympan {sustained['tympan']}, naive per-turn decoding {sustained['naive']}."
+        f"{table}\n\nSessions sustained with p95 < {GOAL_P95} s (speech stop -> completed), "
+        f"{counts}."
     )
 
 
