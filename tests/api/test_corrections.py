@@ -134,6 +134,7 @@ def test_corrections_train_a_version_promoted_only_if_it_wins(teams, settings: S
     after = team_a.corrections(BASE)
     assert after["unused"] == 0
     assert {c["fine_tuning_job"] for c in after["data"]} == {started["id"]}
+    assert sum(c["held_back"] for c in after["data"]) == result["held_back"]
     _refused(lambda: team_a.train_on_corrections(BASE), 400, "model", "0 unused")
     _refused(lambda: team_b.train_on_corrections(f"{name}:1"), 404, "model")
 
@@ -175,6 +176,11 @@ def test_two_train_requests_at_once_start_one_job_on_each_correction(teams) -> N
     listed = team_a.corrections(BASE)["data"]
     assert {c["fine_tuning_job"] for c in listed if c["fine_tuning_job"]} >= {jobs[0]["id"]}
     assert team_a.corrections(BASE)["unused"] == 0
+    # judged on its own held-back corrections and on those the earlier job kept out
+    earlier = {c["fine_tuning_job"] for c in listed} - {jobs[0]["id"]}  # the first test's job
+    held = [c for c in listed if c["held_back"]]
+    assert {c["fine_tuning_job"] for c in held} == {jobs[0]["id"], *earlier}
+    assert team_a.fine_tuning_job(jobs[0]["id"])["metadata"]["judged_on"] == str(len(held))
     team_a.cancel_fine_tuning_job(jobs[0]["id"])  # its training is not what this test checks
 
 

@@ -62,3 +62,25 @@ def test_a_correction_in_use_by_an_unfinished_job_is_not_deleted(any_db: Databas
     with any_db.session() as session:
         session.get(JobRow, "ftjob-training").status = "succeeded"
     assert store.delete(trained.id, "a").text == "one"
+
+
+def test_held_back_corrections_judge_every_later_job(any_db: Database) -> None:
+    """Those a job held back stay the judge while it lives or succeeded; a failed job's come
+    back unused, and claiming them again clears the mark."""
+    store = CorrectionStore(any_db)
+    kept, trained, other_model = (
+        store.add(_correction("a", model, text))
+        for model, text in (("m", "one"), ("m", "two"), ("x", "three"))
+    )
+    _job(any_db, "ftjob-done", "succeeded")
+    store.mark_used([kept.id, trained.id], "ftjob-done", held_back=[kept.id])
+    store.mark_used([other_model.id], "ftjob-done", held_back=[other_model.id])
+    assert [c.id for c in store.held_back("a", "m")] == [kept.id]
+    assert store.held_back("b", "m") == []
+    assert {c.id: c.held_back for c in store.list("a", "m")} == {kept.id: True, trained.id: False}
+
+    _job(any_db, "ftjob-failed", "failed")
+    store.mark_used([kept.id], "ftjob-failed", held_back=[kept.id])
+    assert store.held_back("a", "m") == []  # its job failed: unused, to be split afresh
+    claimed = store.claim_unused("a", "m", "claim-0001")
+    assert [(c.id, c.held_back) for c in claimed] == [(kept.id, False)]

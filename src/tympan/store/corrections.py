@@ -4,15 +4,18 @@ A correction belongs to the namespace of the key that sent it and to the ASR mod
 its audio lives in the artifact store (``corrections/<id>.wav``, written before the row and
 removed after it). ``job_id`` records the fine-tuning job that trained on it; a correction
 is unused while it has none, or its job failed or was cancelled (so it is trained on again).
+``held_back`` marks one its job kept out of training to judge the new version by: no version
+of the model ever trains on it, so every later job of the model is judged on it too.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, String, Text, func, select, update
+from sqlalchemy import Boolean, DateTime, Float, String, Text, false, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tympan.errors import Conflict, ResourceNotFound
@@ -33,6 +36,7 @@ class CorrectionRow(Base):
     seconds: Mapped[float] = mapped_column(Float)
     job_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    held_back: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,7 @@ class Correction:
     seconds: float
     job_id: str | None
     created_at: datetime
+    held_back: bool = False
 
     @classmethod
     def from_row(cls, row: CorrectionRow) -> Correction:
@@ -59,6 +64,7 @@ class Correction:
             row.seconds,
             row.job_id,
             as_utc(row.created_at),
+            row.held_back,
         )
 
 
@@ -96,6 +102,7 @@ class CorrectionStore:
                 seconds=correction.seconds,
                 job_id=correction.job_id,
                 created_at=correction.created_at,
+                held_back=correction.held_back,
             )
             session.add(row)
             session.flush()
@@ -126,10 +133,27 @@ class CorrectionStore:
         with self.db.session() as session:
             return int(session.scalar(query) or 0)
 
+    def held_back(self, namespace: str, model: str) -> list[Correction]:
+        """The corrections of ``model`` that jobs which did not fail kept out of training,
+        oldest first: the judge of every new version."""
+        query = (
+            select(CorrectionRow)
+            .where(
+                CorrectionRow.namespace == namespace,
+                CorrectionRow.model == model,
+                CorrectionRow.held_back,
+                ~_unused(),
+            )
+            .order_by(CorrectionRow.created_at, CorrectionRow.id)
+        )
+        with self.db.session() as session:
+            return [Correction.from_row(row) for row in session.scalars(query)]
+
     def claim_unused(self, namespace: str, model: str, claim: str) -> list[Correction]:
         """Mark the unused corrections of ``model`` as taken by ``claim`` (a job id to be) and
         return them, oldest first, in one locked transaction: two callers at once never take
-        the same correction (the later one finds none left)."""
+        the same correction (the later one finds none left). A failed job's corrections come
+        back to be split afresh, so their ``held_back`` mark is cleared."""
         query = (
             select(CorrectionRow)
             .where(CorrectionRow.namespace == namespace, CorrectionRow.model == model, _unused())
@@ -140,13 +164,25 @@ class CorrectionStore:
             rows = list(session.scalars(query))
             for row in rows:
                 row.job_id = claim
+                row.held_back = False
             return [Correction.from_row(row) for row in rows]
 
-    def mark_used(self, ids: list[str], job_id: str | None) -> None:
-        """Record that the job ``job_id`` trains on the corrections ``ids`` (None: unused)."""
+    def mark_used(
+        self, ids: list[str], job_id: str | None, held_back: Collection[str] = ()
+    ) -> None:
+        """Record that the job ``job_id`` took the corrections ``ids`` (None: unused), keeping
+        those in ``held_back`` out of its training."""
+        kept = set(held_back)
         with self.db.write_session() as session:
             session.execute(
-                update(CorrectionRow).where(CorrectionRow.id.in_(ids)).values(job_id=job_id)
+                update(CorrectionRow)
+                .where(CorrectionRow.id.in_([i for i in ids if i not in kept]))
+                .values(job_id=job_id, held_back=False)
+            )
+            session.execute(
+                update(CorrectionRow)
+                .where(CorrectionRow.id.in_([i for i in ids if i in kept]))
+                .values(job_id=job_id, held_back=True)
             )
 
     def delete(self, correction_id: str, namespace: str) -> Correction:

@@ -37,6 +37,11 @@ class CorrectionObject(BaseModel):
     fine_tuning_job: str | None = Field(
         None, description="The job that trains (or trained) on this correction."
     )
+    held_back: bool = Field(
+        False,
+        description="Kept out of training by its job: every new version of the model is "
+        "judged on it.",
+    )
 
     @classmethod
     def of(cls, correction: Correction) -> CorrectionObject:
@@ -48,6 +53,7 @@ class CorrectionObject(BaseModel):
             seconds=correction.seconds,
             created_at=int(correction.created_at.timestamp()),
             fine_tuning_job=correction.job_id,
+            held_back=correction.held_back,
         )
 
 

@@ -6,7 +6,9 @@ one ASR model. When a model's corrections not yet trained on reach ``TYMPAN_CORR
 training path): the corrections minus a held-back share are zipped into a training file, the
 model's current version (its production version, else the bundled base) is fine-tuned into
 the next version of the name, and ``tympan.tasks.adaptation.review`` promotes that version
-only if it wins on the held-back corrections without regressing on general English.
+only if it wins on the held-back corrections without regressing on general English. The
+held-back corrections of every earlier batch of the model join the judge: no version trained
+on them, and a few clips a batch are too few to tell a better version from luck.
 """
 
 from __future__ import annotations
@@ -155,19 +157,22 @@ class CorrectionsService:
             if len(corrections) < MIN_CORRECTIONS:
                 self.store.mark_used(ids, None)
                 return None
-            job = self._create_job(model, corrections, training)
+            job, held_back = self._create_job(model, corrections, training)
         except BaseException:
             self.store.mark_used(ids, None)
             raise
-        self.store.mark_used(ids, job.id)
+        self.store.mark_used(ids, job.id, held_back)
         return job
 
     def _create_job(
         self, model: str, corrections: list[Correction], training: CorrectionTraining
-    ) -> FineTuningJob:
+    ) -> tuple[FineTuningJob, list[str]]:
+        """The job on ``corrections`` and the ids of those it holds back."""
         seed = training.seed if training.seed is not None else len(corrections)
-        utterances = [self._utterance(c) for c in corrections]
-        train, held = split_dataset(utterances, HELD_BACK_SHARE, seed)
+        earlier = self.store.held_back(self.namespace, model)
+        utterances = {c.id: self._utterance(c) for c in corrections}
+        train, held = split_dataset(list(utterances.values()), HELD_BACK_SHARE, seed)
+        held_ids = [i for i, utterance in utterances.items() if utterance in held]
         name, suffix, current = self._lineage(model)
         dataset = DatasetFiles(self.services, self.namespace).add(
             io.BytesIO(_dataset_zip(train)), f"corrections-{len(train)}.zip", FILE_PURPOSE
@@ -182,11 +187,16 @@ class CorrectionsService:
             layers=training.layers,
             max_steps=training.max_steps,
             learning_rate=training.learning_rate,
-            metadata={"corrections": str(len(corrections)), "corrects": model},
+            metadata={
+                "corrections": str(len(corrections)),
+                "corrects": model,
+                "judged_on": str(len(earlier) + len(held)),
+            },
             discard_training_file=True,
         )
-        review = review_promotion(self.services, self.fine_tuning, name, current, held)
-        return self.fine_tuning.create_job(request, review)
+        judge = [self._utterance(c) for c in earlier] + held
+        review = review_promotion(self.services, self.fine_tuning, name, current, judge)
+        return self.fine_tuning.create_job(request, review), held_ids
 
     def _check_model(self, model: str) -> str:
         """The id corrections of ``model`` are kept under: an alias (``tiny.en``) gives the
