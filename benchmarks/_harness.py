@@ -69,6 +69,40 @@ def time_call(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> Timin
     return Timing(seconds, result)
 
 
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """Wall and CPU seconds (this process, all threads) of each repeat, and the last text."""
+
+    wall: list[float]
+    cpu: list[float]
+    text: str
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def alternated(runs: dict[str, Callable[[], str]], repeats: int) -> dict[str, Measured]:
+    """Each run ``repeats`` times, interleaved; each timing is logged to stderr as it comes.
+
+    CPU seconds are reported beside wall seconds: on a machine shared with other work the
+    wall time of a run depends on what else runs, its CPU time much less.
+    """
+    wall: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
+    texts: dict[str, str] = {}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            gc.collect()
+            cpu_started, started = _cpu_seconds(), time.perf_counter()
+            texts[name] = fn()
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(_cpu_seconds() - cpu_started)
+            print(f"{name}: {wall[name][-1]:.1f} s, {cpu[name][-1]:.1f} s CPU", file=sys.stderr)
+    return {name: Measured(wall[name], cpu[name], texts[name]) for name in runs}
+
+
 def ratio(numerator: float, denominator: float) -> float:
     """``numerator / denominator`` (inf when the denominator is 0)."""
     return numerator / denominator if denominator else float("inf")

@@ -11,7 +11,7 @@ development part; the ``test`` speakers are only ever decoded, before and after.
   the machine is shared, so wall time alone misleads; CPU minutes are this process's, all
   threads.
 - Serving speed of the fine-tuned CTranslate2 int8 model against the base, same run,
-  one after the other (min of 3 over the same 20 test clips).
+  alternated (min of 3 over the same 20 test clips), wall and CPU time.
 
 With ``BENCH_ADAPT_NOISY=1`` every row also gets the WER of the test sentences mixed at
 5 dB SNR with the held-out (``test``) recordings of ``../shared/eval/noise`` (noise augmentation
@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 from faster_whisper import WhisperModel
 
-from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, ratio, time_call
+from benchmarks._harness import EVAL_DIR, alternated, machine_load, markdown_table, ratio
 from benchmarks.bench_enhancement import load_noises
 from benchmarks.bench_speakers import read_rows
 from tympan.audio import decode_audio
@@ -306,10 +306,17 @@ def _dev_search(
 
 
 def _serving_change(base: WhisperModel, tuned: WhisperModel, clips: list[Clip]) -> str:
-    """How much longer ``tuned`` takes than ``base`` on ``clips`` (min of 3, same run)."""
-    base_time = time_call(lambda: _transcribe(base, clips), repeats=3, warmup=1)
-    tuned_time = time_call(lambda: _transcribe(tuned, clips), repeats=3, warmup=1)
-    return f"{ratio(tuned_time.min, base_time.min) - 1:+.1%}"
+    """How much longer ``tuned`` takes than ``base`` on ``clips``: min of 3 alternated runs
+    after a warm-up each, wall and CPU time (the CPU time moves less with other load)."""
+    runs = {
+        "base": lambda: " ".join(_transcribe(base, clips)),
+        "tuned": lambda: " ".join(_transcribe(tuned, clips)),
+    }
+    alternated(runs, repeats=1)  # warm-up
+    measured = alternated(runs, repeats=3)
+    wall = ratio(min(measured["tuned"].wall), min(measured["base"].wall)) - 1
+    cpu = ratio(min(measured["tuned"].cpu), min(measured["base"].cpu)) - 1
+    return f"{wall:+.1%} ({cpu:+.1%} CPU)"
 
 
 def _noisy_cells(noisy_wer: float | None, base_noisy: float | None) -> list[str]:

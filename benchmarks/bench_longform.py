@@ -17,15 +17,10 @@ the last clip that ends before that many minutes (for quick iterations).
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import os
 import statistics
-import sys
 import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import jiwer
@@ -34,7 +29,7 @@ import soundfile
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from whisper_normalizer.english import EnglishTextNormalizer
 
-from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, ratio
+from benchmarks._harness import EVAL_DIR, alternated, machine_load, markdown_table, ratio
 from tympan.audio.decode import decode_audio
 from tympan.client import Client
 from tympan.config import Settings
@@ -74,40 +69,6 @@ def _wav(samples: np.ndarray) -> bytes:
 
 def _joined(segments: object) -> str:
     return "".join(segment.text for segment in segments).strip()  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True, slots=True)
-class Measured:
-    """Wall and CPU seconds (this process, all threads) of each repeat, and the last text."""
-
-    wall: list[float]
-    cpu: list[float]
-    text: str
-
-
-def _cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
-def alternated(runs: dict[str, Callable[[], str]], repeats: int) -> dict[str, Measured]:
-    """Each run ``repeats`` times, interleaved; each timing is logged to stderr as it comes.
-
-    CPU seconds are reported beside wall seconds: on a machine shared with other work the
-    wall time of a run depends on what else runs, its CPU time much less.
-    """
-    wall: dict[str, list[float]] = {name: [] for name in runs}
-    cpu: dict[str, list[float]] = {name: [] for name in runs}
-    texts: dict[str, str] = {}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            gc.collect()
-            cpu_started, started = _cpu_seconds(), time.perf_counter()
-            texts[name] = fn()
-            wall[name].append(time.perf_counter() - started)
-            cpu[name].append(_cpu_seconds() - cpu_started)
-            print(f"{name}: {wall[name][-1]:.1f} s, {cpu[name][-1]:.1f} s CPU", file=sys.stderr)
-    return {name: Measured(wall[name], cpu[name], texts[name]) for name in runs}
 
 
 def run() -> str:
