@@ -262,6 +262,8 @@ def test_bad_requests(api, trained, call, error) -> None:
         ({"name": "x", "validation_fraction": 0.9}, "validation_fraction"),
         ({"name": "x", "augment": "rooms"}, "augment"),
         ({"name": "x", "refit": "perhaps"}, "refit"),
+        ({"name": "x", "encoder_layers": "5"}, "encoder_layers"),
+        ({"name": "x", "encoder_layers": "middle"}, "encoder_layers"),
     ],
 )
 def test_bad_training_parameters_get_400(api, tmp_path, eval_dir, fields, param) -> None:
@@ -347,6 +349,30 @@ def test_bad_audio_on_examples(api, trained, case) -> None:
         api, f"/v1/classifiers/{NAME}/examples", case, {"label": "9", "version": 1},
         file_field="files",
     )  # fmt: skip
+
+
+def test_middle_encoder_layers_serve_what_they_were_validated_on(api, tmp_path) -> None:
+    """A version pooling encoder layers 1 and 4 (no refit, so the served network is the one
+    validated) answers each validation clip through the API as its report scored it."""
+    data = _subset(tmp_path, digits=("2", "5"), per=4)
+    name = "layers-digits"
+    done = _train(
+        api, name, data, encoder_layers="1,last", refit=False, augment_copies=0, max_epochs=8
+    )
+    assert done["status"] == "succeeded", done.get("error")
+    (version,) = api.classifier_versions(name)
+    assert version["config"]["encoder_layers"] == "1,last"
+    report = api.classifier_report(name, 1)
+    labels = done["result"]["labels"]
+    held = set(report["split"]["validation_speakers"])
+    confusion = np.zeros((len(labels), len(labels)), int)
+    for line in (data / "manifest.csv").read_text().splitlines()[1:]:
+        clip, label, speaker = line.split(",")
+        if speaker in held:
+            predicted = api.predict(name, data / clip).label
+            confusion[labels.index(label), labels.index(predicted)] += 1
+    assert confusion.sum() == report["split"]["validation"]
+    assert confusion.tolist() == report["evaluation"]["confusion"]
 
 
 def test_cnn_architecture_trains_and_serves(api, tmp_path) -> None:

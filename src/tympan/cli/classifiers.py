@@ -44,6 +44,12 @@ def train(
         bool | None,
         typer.Option(help="Retrain on every example for the epochs early stopping chose."),
     ] = None,
+    encoder_layers: Annotated[
+        str | None,
+        typer.Option(
+            help="Whisper-encoder layers pooled: last | all | e.g. 1,2,3,4 (all: tone of voice)"
+        ),
+    ] = None,
     quantize: Annotated[bool, typer.Option(help="Also export and serve an int8 graph.")] = False,
     wait: Annotated[bool, typer.Option(help="Wait for the job, with a progress bar.")] = True,
     server: ServerOption = None,
@@ -56,6 +62,7 @@ def train(
         "seed": seed,
         "augment": augment,
         "refit": refit,
+        "encoder_layers": encoder_layers,
     }
     in_place = server is None and data.suffix.lower() != ".zip"
     settings = None

@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 
 from tympan.audio import Audio, decode_audio
+from tympan.errors import InvalidParameter
 from tympan.tasks.classifiers.export import ModelMeta
 from tympan.tasks.classifiers.features import (
     ENCODER_DIM,
+    LAST_LAYER,
     FeatureCache,
     WhisperEncoder,
+    encoder_layer_numbers,
     fit_frames,
     mel_frames,
 )
@@ -54,6 +57,7 @@ def test_versions_saved_before_the_window_still_load() -> None:
     older = '{"arch": "transfer", "labels": ["a", "b"], "input_dim": 768, "frames": null, '
     meta = ModelMeta.from_json(older + '"window_seconds": 0.5}')
     assert meta_shape(meta).encoder_seconds == 0.0
+    assert meta_shape(meta).encoder_layers == LAST_LAYER  # nor the layers: the last one
     assert meta_shape(input_shape("transfer", np.full(4, 0.5)).meta("transfer", ["a"])) == (
         input_shape("transfer", np.full(4, 0.5))
     )
@@ -102,3 +106,42 @@ def test_feature_cache_computes_once(tmp_path) -> None:
     second = cache.get_or_compute("abc", "recipe", compute)
     other = cache.get_or_compute("abc", "other", compute)
     assert len(calls) == 2 and np.array_equal(first[0], second[0]) and len(other) == 1
+
+
+def test_middle_layers_in_pytorch_agree_with_the_last_in_ctranslate2(encoder, eval_dir) -> None:
+    """Layers 1-4 pooled side by side; the PyTorch float32 copy's last layer matches the
+    CTranslate2 int8 encoder's output, and a clip batched equals the clip alone."""
+    clips = [decode_audio(eval_dir / "fsdd" / "audio" / f"{d}_theo_0.flac") for d in (1, 7)]
+    every = encoder.embed(clips, 3.0, layers=(1, 2, 3, 4))
+    assert every.shape == (2, 4 * ENCODER_DIM) and np.isfinite(every).all()
+    last = encoder.embed(clips, 3.0)
+
+    def last_of(pooled: np.ndarray) -> np.ndarray:
+        return pooled[:, -ENCODER_DIM:]
+
+    cosine = (last_of(every) * last).sum(1) / (
+        np.linalg.norm(last_of(every), axis=1) * np.linalg.norm(last, axis=1)
+    )
+    assert (cosine > 0.995).all(), cosine
+    layers = encoder.embed(clips[:1], 3.0, layers=(2, 4))
+    second_and_last = np.concatenate([every[0, ENCODER_DIM : 2 * ENCODER_DIM], last_of(every)[0]])
+    np.testing.assert_allclose(layers[0], second_and_last, atol=1e-4)
+    assert not np.allclose(every[0, :ENCODER_DIM], last_of(every)[0], atol=0.1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "layers"),
+    [("last", (4,)), ("all", (1, 2, 3, 4)), ("3", (3,)), (" 3, 1,last ", (1, 3, 4)), ("2,2", (2,))],
+)
+def test_encoder_layers_spelling(spec, layers) -> None:
+    assert encoder_layer_numbers(spec) == layers
+    shape = input_shape("transfer", np.full(4, 0.5), layers)
+    assert shape.input_dim == ENCODER_DIM * len(layers)
+    assert meta_shape(shape.meta("transfer", ["a"])) == shape
+
+
+@pytest.mark.parametrize("spec", ["", "0", "5", "first", "1;2", "-1", "1,,2"])
+def test_encoder_layers_refused(spec) -> None:
+    with pytest.raises(InvalidParameter, match="encoder_layers") as refused:
+        encoder_layer_numbers(spec)
+    assert refused.value.param == "encoder_layers"

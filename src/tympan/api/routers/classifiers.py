@@ -104,11 +104,19 @@ async def train_classifier(
     augment: Annotated[
         str, Form(description="Recipe of the augmented copies: basic | voices")
     ] = _DEFAULTS.augment,
+    encoder_layers: Annotated[
+        str,
+        Form(
+            description="transfer / multimodal: the Whisper-encoder layers pooled: last | all "
+            "| comma-separated layer numbers 1-4 (all suits tone of voice, such as emotion)"
+        ),
+    ] = _DEFAULTS.encoder_layers,
 ) -> Job:
     """Start training a new version of ``name``; poll ``GET /v1/jobs/{id}`` for progress."""
     config = TrainConfig(
         arch, max_epochs, patience, batch_size, learning_rate, weight_decay, dropout,
         validation_fraction, augment_copies, seed, quantize, refit, augment,  # type: ignore[arg-type]
+        encoder_layers,
     )  # fmt: skip
     service = _service(services, namespace)
     if (dataset is None) == (path is None):

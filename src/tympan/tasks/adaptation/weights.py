@@ -11,6 +11,9 @@ reader, hence ``read_model_bin``: the layout it inverts is the few lines of ``_s
 ``python/ctranslate2/specs/model_spec.py`` (binary version 6). The tensor names follow
 ``WhisperLoader`` in ``python/ctranslate2/converters/transformers.py``: attention projections
 are fused there (self-attention q|k|v, cross-attention k|v) and split again here.
+
+``transformers_encoder`` builds just the encoder in memory, for reading its middle layers
+(classifier features), which CTranslate2's ``encode`` does not return.
 """
 
 from __future__ import annotations
@@ -20,13 +23,24 @@ import os
 import shutil
 import struct
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tympan.errors import TympanError
 
-__all__ = ["read_model_bin", "replace_dir", "to_ctranslate2", "to_transformers"]
+if TYPE_CHECKING:
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+__all__ = [
+    "read_model_bin",
+    "replace_dir",
+    "to_ctranslate2",
+    "to_transformers",
+    "transformers_encoder",
+]
 
 _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 _BINARY_VERSION = 6
@@ -205,6 +219,35 @@ def _write_json(path: Path, value: dict) -> None:
     path.write_text(json.dumps(value, indent=2) + "\n")
 
 
+def _read_folder(source: Path) -> tuple[dict[str, np.ndarray], dict, list[str], dict, Callable]:
+    """(tensors, CTranslate2's side config, vocabulary, ``transformers`` config, token -> id)
+    of the CTranslate2 Whisper folder ``source``."""
+    ct2 = read_model_bin(source / "model.bin")
+    side = json.loads((source / "config.json").read_text())
+    vocabulary = (source / "vocabulary.txt").read_text(encoding="utf-8").splitlines()
+    token_id = {token: position for position, token in enumerate(vocabulary)}.__getitem__
+    return ct2, side, vocabulary, _whisper_config(ct2, side, token_id), token_id
+
+
+def transformers_encoder(source: Path) -> WhisperEncoder:
+    """The encoder of the CTranslate2 Whisper folder ``source`` as a float32, eval-mode
+    ``transformers`` ``WhisperEncoder`` (nothing written to disk)."""
+    import torch
+    from transformers import WhisperConfig
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    ct2, _, _, config, _ = _read_folder(source)
+    encoder = WhisperEncoder(WhisperConfig(**config)).eval()
+    prefix = "model.encoder."
+    state = {
+        name.removeprefix(prefix): torch.from_numpy(value)
+        for name, value in _state_dict(ct2).items()
+        if name.startswith(prefix)
+    }
+    encoder.load_state_dict(state, strict=True)
+    return encoder
+
+
 def to_transformers(source: Path, target: Path) -> Path:
     """Write the CTranslate2 Whisper folder ``source`` as a ``transformers`` folder ``target``.
 
@@ -214,18 +257,14 @@ def to_transformers(source: Path, target: Path) -> Path:
     from safetensors.numpy import save_file
     from transformers import WhisperFeatureExtractor
 
-    ct2 = read_model_bin(source / "model.bin")
-    side = json.loads((source / "config.json").read_text())
-    vocabulary = (source / "vocabulary.txt").read_text(encoding="utf-8").splitlines()
-    index = {token: position for position, token in enumerate(vocabulary)}
-    config = _whisper_config(ct2, side, index.__getitem__)
+    ct2, side, vocabulary, config, token_id = _read_folder(source)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         save_file(_state_dict(ct2), str(staging / "model.safetensors"), metadata={"format": "pt"})
         _write_json(staging / "config.json", config)
         _write_json(
             staging / "generation_config.json",
-            _generation_config(config, side, vocabulary, index.__getitem__),
+            _generation_config(config, side, vocabulary, token_id),
         )
         shutil.copyfile(source / "tokenizer.json", staging / "tokenizer.json")
         special = "<|endoftext|>"

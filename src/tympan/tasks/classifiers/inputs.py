@@ -22,6 +22,7 @@ from tympan.tasks.classifiers.drift import audio_levels
 from tympan.tasks.classifiers.export import ModelMeta
 from tympan.tasks.classifiers.features import (
     ENCODER_DIM,
+    LAST_LAYER,
     MEL_OPTIONS,
     FeatureCache,
     WhisperEncoder,
@@ -57,6 +58,7 @@ class InputShape:
     frames: int | None
     window_seconds: float
     encoder_seconds: float = 0.0  # ``transfer``: clips are padded with silence to this
+    encoder_layers: tuple[int, ...] = LAST_LAYER  # ``transfer``: the layers pooled
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -64,8 +66,15 @@ class InputShape:
 
     def meta(self, arch: str, labels: list[str]) -> ModelMeta:
         """What serving a network of ``arch`` trained on these inputs needs to know."""
+        layers = list(self.encoder_layers) if self.frames is None else None
         return ModelMeta(
-            arch, labels, self.input_dim, self.frames, self.window_seconds, self.encoder_seconds
+            arch,
+            labels,
+            self.input_dim,
+            self.frames,
+            self.window_seconds,
+            self.encoder_seconds,
+            layers,
         )
 
 
@@ -94,19 +103,27 @@ class PreparedInputs:
         )
 
 
-def input_shape(arch: str, durations: np.ndarray) -> InputShape:
-    """Embedding size for ``transfer``; otherwise enough frames for 95% of the clips."""
+def input_shape(
+    arch: str, durations: np.ndarray, encoder_layers: tuple[int, ...] = LAST_LAYER
+) -> InputShape:
+    """Embedding size for ``transfer`` (pooling ``encoder_layers``); otherwise enough frames
+    for 95% of the clips."""
     typical = float(np.clip(np.percentile(durations, 95), 0.3, 6.0))
     if arch in ENCODER_ARCHITECTURES:
         encoder_seconds = max(_MIN_ENCODER_SECONDS, float(np.ceil(2 * typical)))
-        return InputShape(ENCODER_DIM, None, round(typical, 3), encoder_seconds)
+        width = ENCODER_DIM * len(encoder_layers)
+        return InputShape(width, None, round(typical, 3), encoder_seconds, encoder_layers)
     frames = int(np.ceil(typical * _FRAMES_PER_SECOND / 8) * 8)
     return InputShape(MEL_OPTIONS.n_mels, frames, round(frames / _FRAMES_PER_SECOND, 3))
 
 
 def meta_shape(meta: ModelMeta) -> InputShape:
-    """The input a saved version expects."""
-    return InputShape(meta.input_dim, meta.frames, meta.window_seconds, meta.encoder_seconds)
+    """The input a saved version expects (versions from before ``encoder_layers`` pooled the
+    last layer)."""
+    layers = tuple(meta.encoder_layers) if meta.encoder_layers else LAST_LAYER
+    return InputShape(
+        meta.input_dim, meta.frames, meta.window_seconds, meta.encoder_seconds, layers
+    )
 
 
 def clip_inputs(
@@ -116,7 +133,7 @@ def clip_inputs(
     if shape.frames is None:
         if encoder is None:
             raise ValueError("transfer inputs need the Whisper encoder")
-        return encoder.embed(audios, shape.encoder_seconds)
+        return encoder.embed(audios, shape.encoder_seconds, layers=shape.encoder_layers)
     return np.stack([fit_frames(mel_frames(audio), shape.frames) for audio in audios])
 
 
@@ -132,11 +149,13 @@ def prepare_inputs(
     speaker_encoder: SpeakerEncoder | None = None,
     augmentation: Augmentation = Augmentation(),
     asr: WhisperHandle | None = None,
+    encoder_layers: tuple[int, ...] = LAST_LAYER,
 ) -> PreparedInputs:
-    """Decode (only on a cache miss), compute inputs and ``copies`` versions perturbed by
-    ``augmentation``, with ``speaker_encoder`` each clip's speaker embedding
-    (``voices.SPEAKER_RECIPE``), and with ``asr`` each clip's transcript (``transcripts``;
-    augmented copies say the same words, so they are not transcribed)."""
+    """Decode (only on a cache miss), compute inputs (``transfer``: pooling
+    ``encoder_layers``) and ``copies`` versions perturbed by ``augmentation``, with
+    ``speaker_encoder`` each clip's speaker embedding (``voices.SPEAKER_RECIPE``), and with
+    ``asr`` each clip's transcript (``transcripts``; augmented copies say the same words, so
+    they are not transcribed)."""
 
     @cache
     def audios() -> list[Audio]:
@@ -146,9 +165,11 @@ def prepare_inputs(
     durations, loudness, snr = cache_store.get_or_compute(
         fingerprint, "levels", lambda: list(audio_levels(audios()))
     )
-    shape = input_shape(arch, durations)
+    shape = input_shape(arch, durations, encoder_layers)
     if shape.frames is None:
         recipe = f"whisper-tiny.en:window{shape.encoder_seconds:g}"
+        if encoder_layers != LAST_LAYER:
+            recipe += ":layers" + "+".join(map(str, encoder_layers))
     else:
         recipe = f"mel{shape.frames}"
     progress(0.1, f"features ({recipe})")

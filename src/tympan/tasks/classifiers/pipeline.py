@@ -227,6 +227,7 @@ def run_training(
         speaker_encoder if not dataset.has_speakers else None,
         Augmentation(config.augment, noises),
         asr if config.arch == "multimodal" else None,
+        config.layers(),
     )
     text = None
     if config.arch == "multimodal":

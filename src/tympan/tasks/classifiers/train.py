@@ -28,7 +28,7 @@ from tympan.tasks.classifiers.architectures import (
     build_classifier,
 )
 from tympan.tasks.classifiers.augment import AUGMENTATIONS, AugmentationKind, spec_augment
-from tympan.tasks.classifiers.features import ENCODER_DIM
+from tympan.tasks.classifiers.features import ENCODER_DIM, encoder_layer_numbers
 
 __all__ = [
     "Split",
@@ -59,6 +59,8 @@ class TrainConfig:
     quantize: bool = False
     refit: bool = True  # after early stopping, retrain on every example for the chosen epochs
     augment: AugmentationKind = "voices"  # the recipe of the augmented copies (``augment``)
+    # ``transfer``/``multimodal``: which Whisper-encoder layers are pooled (``features``)
+    encoder_layers: str = "last"
 
     def validate(self) -> None:
         """``InvalidParameter`` (400) for values training cannot use."""
@@ -85,6 +87,11 @@ class TrainConfig:
         for ok, name, rule in checks:
             if not ok:
                 raise InvalidParameter(f"{name} {rule}.", param=name)
+        self.layers()
+
+    def layers(self) -> tuple[int, ...]:
+        """The encoder layers ``encoder_layers`` names (400 when it names none)."""
+        return encoder_layer_numbers(self.encoder_layers)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -217,7 +224,7 @@ def _fit(
         # Multimodal: only the audio embedding is standardised. The TF-IDF columns are sparse
         # and L2-normalised already; standardised, a rare n-gram weighed tens of standard
         # deviations and FSDD unseen-speaker accuracy fell from 0.93 to 0.59.
-        audio_columns = ENCODER_DIM if config.arch == "multimodal" else None
+        audio_columns = ENCODER_DIM * len(config.layers()) if config.arch == "multimodal" else None
         fit_standardisation(model, inputs, audio_columns)
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
