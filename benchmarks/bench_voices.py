@@ -69,6 +69,9 @@ VARIANTS: dict[str, Variant] = {
     "voices+noise x2": Variant(TrainConfig(augment="voices", augment_copies=2), real_noise=True),
     # No augmented copy: one encoder pass over the clips instead of two (the time lever).
     "no copies": Variant(TrainConfig(augment_copies=0)),
+    # Middle encoder layers pooled beside the last (PyTorch float32 encoder).
+    "voices, layer 3": Variant(TrainConfig(augment="voices", encoder_layers="3")),
+    "voices, all layers": Variant(TrainConfig(augment="voices", encoder_layers="all")),
 }
 _ALL_PARTS = "folder,loso,emotion"
 NOISY_TEST_SNR_DB = 10.0
@@ -132,13 +135,13 @@ def unseen_speaker_folder(
         clean = [decode_audio(e.path) for e in unseen]
         test_sets = {"clean": clean, "noisy": _in_noise(clean, noise_recordings("test"))}
         truth = np.array([int(e.label) for e in unseen])
-        test_inputs: dict[tuple[str, float], np.ndarray] = {}  # alike for every variant
+        test_inputs: dict[tuple[str, float, str], np.ndarray] = {}  # shared by like variants
         for name in variants:
             config, augmentation = VARIANTS[name].config, _augmentation(VARIANTS[name], noises)
             started = time.perf_counter()  # encoding (first time only) of clips and copies
             prepare_inputs(
                 dataset, config.arch, config.augment_copies, config.seed, cache, encoder, 60.0,
-                lambda *_: None, ge2e, augmentation,
+                lambda *_: None, ge2e, augmentation, None, config.layers(),
             )  # fmt: skip
             encoding = time.perf_counter() - started
             work = workdir / f"{tag}-{name}"
@@ -153,7 +156,7 @@ def unseen_speaker_folder(
             labels = np.array([int(label) for label in trained.labels])
             accuracy = {}
             for kind, clips in test_sets.items():
-                key = (kind, meta.encoder_seconds)
+                key = (kind, meta.encoder_seconds, str(meta.encoder_layers))
                 if key not in test_inputs:
                     test_inputs[key] = clip_inputs(clips, meta_shape(meta), encoder)
                 predicted = served.probabilities(test_inputs[key]).argmax(1)
@@ -201,7 +204,7 @@ def _speaker_folds(
         started = time.perf_counter()
         prepared = prepare_inputs(
             dataset, config.arch, config.augment_copies, config.seed, cache, encoder, 60.0,
-            lambda *_: None, None, _augmentation(VARIANTS[name], noises),
+            lambda *_: None, None, _augmentation(VARIANTS[name], noises), None, config.layers(),
         )  # fmt: skip
         encoding = time.perf_counter() - started
         accuracies, seconds = [], []
