@@ -70,8 +70,8 @@ VARIANTS: dict[str, Variant] = {
     # No augmented copy: one encoder pass over the clips instead of two (the time lever).
     "no copies": Variant(TrainConfig(augment_copies=0)),
     # Middle encoder layers pooled beside the last (PyTorch float32 encoder).
-    "voices, layer 3": Variant(TrainConfig(augment="voices", encoder_layers="3")),
-    "voices, all layers": Variant(TrainConfig(augment="voices", encoder_layers="all")),
+    "voices L3": Variant(TrainConfig(augment="voices", encoder_layers="3")),
+    "voices all layers": Variant(TrainConfig(augment="voices", encoder_layers="all")),
 }
 _ALL_PARTS = "folder,loso,emotion"
 NOISY_TEST_SNR_DB = 10.0
