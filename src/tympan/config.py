@@ -373,6 +373,15 @@ class Settings(BaseSettings):
         description="CPUs Ray reserves for each text-to-speech replica; its onnxruntime "
         "threads, rounded, at least 1.",
     )
+    ray_vad_replicas: int = Field(
+        1, ge=1, description="Replicas of the voice-activity model's Ray Serve deployment."
+    )
+    ray_vad_replica_cpus: float = Field(
+        0.5,
+        gt=0,
+        description="CPUs Ray reserves for each voice-activity replica (Silero is small: a "
+        "fraction shares a core); its onnxruntime threads, rounded, at least 1.",
+    )
     ray_training_cpus: int = Field(
         1,
         ge=1,

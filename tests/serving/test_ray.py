@@ -30,10 +30,12 @@ from tympan.api.app import create_app  # noqa: E402
 from tympan.api.services import Services  # noqa: E402
 from tympan.cli import app as cli_app  # noqa: E402
 from tympan.client import Client  # noqa: E402
+from tympan.errors import TympanError  # noqa: E402
 from tympan.serving.ray import APP_PREFIX, RayUnavailable  # noqa: E402
 from tympan.tasks.asr.pipeline import transcriber_for  # noqa: E402
 from tympan.tasks.speakers import SPEAKER_TASK  # noqa: E402
 from tympan.tasks.tts import TTS_TASK  # noqa: E402
+from tympan.tasks.vad import SILERO_MODEL_ID, VAD_TASK  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
 T = TypeVar("T")
@@ -182,6 +184,25 @@ def test_speech_renders_on_its_own_replica(ray_cluster: None, tmp_path: Path) ->
         )
         assert pid != os.getpid() and not services_of(client).manager.status(model).loaded
     assert f"{APP_PREFIX}{TTS_TASK}-{model}" not in _tympan_apps()
+
+
+def test_voice_activity_runs_on_its_own_replica(ray_cluster: None, tmp_path: Path) -> None:
+    """``/v1/audio/vad`` answers as embedded from a ``tympan-vad-*`` replica; the live engine's
+    frame-by-frame VAD is not sent there; bad input gets the embedded answer's status."""
+    with Client.in_process(make_settings(tmp_path / "embedded")) as embedded:
+        expected = embedded.vad(MEETING).segments
+    with Client.in_process(make_settings(tmp_path / "ray", ray_address="local")) as client:
+        assert client.vad(MEETING).segments == expected and len(expected) > 1
+        model = SILERO_MODEL_ID
+        assert f"{APP_PREFIX}{VAD_TASK}-{model}" in _tympan_apps()
+        manager = services_of(client).manager
+        pid = asyncio.run(manager.infer(model, lambda _: os.getpid(), task=VAD_TASK))
+        assert pid != os.getpid() and not manager.status(model).loaded
+        with pytest.raises(TympanError) as refused:
+            client.vad(b"not audio at all")
+        assert (refused.value.status, refused.value.param) == (400, "file")
+        assert client.vad(MEETING).segments == expected  # still serving
+    assert f"{APP_PREFIX}{VAD_TASK}-{model}" not in _tympan_apps()
 
 
 def _run(client: Client, model: str, fn: Callable[[Any], T]) -> T:

@@ -34,7 +34,7 @@ from tympan.tasks.asr.decoding import ChunkJob, DecodeOptions, decode_chunks, de
 from tympan.tasks.asr.drift import observe_window
 from tympan.tasks.asr.languages import LANGUAGE_NAMES, language_name
 from tympan.tasks.asr.results import Segment, Transcription, join_chunks
-from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions
+from tympan.tasks.vad import SILERO_MODEL_ID, VAD_TASK, VadOptions
 from tympan.tracing import span
 
 __all__ = [
@@ -221,7 +221,7 @@ class Transcriber:
         multilingual = await self.check(model_id, options)
         with span("vad") as stage:
             probabilities = await self.manager.infer(
-                SILERO_MODEL_ID, lambda vad: vad.probabilities(audio), task="vad"
+                SILERO_MODEL_ID, lambda vad: vad.probabilities(audio), task=VAD_TASK
             )
             chunks, _ = plan_chunks(
                 probabilities,

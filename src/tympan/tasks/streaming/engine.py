@@ -24,7 +24,7 @@ from tympan.store.glossaries import GlossaryStore
 from tympan.tasks.asr import Transcriber, transcriber_for
 from tympan.tasks.speakers import SPEAKER_TASK, SpeakerEncoder, VoiceprintIndex, enrolled_index
 from tympan.tasks.streaming.budget import PreviewBudget
-from tympan.tasks.vad import SILERO_MODEL_ID, SileroState
+from tympan.tasks.vad import SILERO_MODEL_ID, VAD_TASK, SileroState
 
 __all__ = ["LiveEngine", "live_engine"]
 
@@ -81,7 +81,7 @@ class LiveEngine:
     def _score_frames(
         self, frames: np.ndarray, state: SileroState
     ) -> tuple[np.ndarray, SileroState]:
-        with self.manager.use(SILERO_MODEL_ID, task="vad") as model:
+        with self.manager.use(SILERO_MODEL_ID, task=VAD_TASK) as model:
             return model.handle.score_frames(frames, state)
 
     def speaker_model(self) -> str:

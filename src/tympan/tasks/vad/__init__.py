@@ -30,6 +30,7 @@ __all__ = [
     "FRAME_SECONDS",
     "FUSION_WEIGHTS",
     "SILERO_MODEL_ID",
+    "VAD_TASK",
     "SileroState",
     "SileroVad",
     "SpeechSegment",
@@ -43,6 +44,7 @@ __all__ = [
 
 VadMethod = Literal["silero", "energy", "spectral", "fusion"]
 SILERO_MODEL_ID = "silero-vad"
+VAD_TASK = "vad"
 FUSION_WEIGHTS = {"silero": 0.6, "energy": 0.2, "spectral": 0.2}
 
 
@@ -52,7 +54,7 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
     return [
         ModelSpec(
             id=SILERO_MODEL_ID,
-            task="vad",
+            task=VAD_TASK,
             backend="onnxruntime",
             source=f"package:silero-vad ({path.name})",
             load=lambda: SileroVad(path, parts=settings.thread_budget),
