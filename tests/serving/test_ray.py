@@ -1,9 +1,9 @@
-"""ASR and speaker embeddings on Ray Serve replicas: a real local Ray cluster on loopback, real
-models, real HTTP.
+"""ASR, speaker embeddings, speech and VAD on Ray Serve replicas: a real local Ray cluster on
+loopback, real models, real HTTP.
 
-The module's Ray (2 CPUs, no dashboard) is started once and stopped at the end; the apps under
-test join it (``TYMPAN_RAY_ADDRESS=local`` reuses the Ray this process runs) and deploy their
-own Serve applications, which the last front using one removes when it stops.
+The module's Ray (3 logical CPUs, no dashboard) is started once and stopped at the end; the
+apps under test join it (``TYMPAN_RAY_ADDRESS=local`` reuses the Ray this process runs) and
+deploy their own Serve applications, which the last front using one removes when it stops.
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ def _asr_app(model: str) -> str:
     return f"{APP_PREFIX}asr-{model}"
 
 
+def _vad_app() -> str:
+    return f"{APP_PREFIX}{VAD_TASK}-{SILERO_MODEL_ID}"
+
+
 def _tympan_apps() -> list[str]:
     return [name for name in serve.status().applications if name.startswith(APP_PREFIX)]
 
@@ -80,7 +84,7 @@ def test_ray_transcripts_equal_the_embedded_ones(
         texts = {clip: client.transcribe(clip, model=MODEL).text for clip in CLIPS}
     assert texts == embedded_texts
     assert "Printing, in the only sense" in texts[CLIPS[0]]
-    assert _tympan_apps() == [_asr_app(MODEL)]
+    assert sorted(_tympan_apps()) == [_asr_app(MODEL), _vad_app()]  # transcription's VAD too
     assert not services.manager.status(MODEL).loaded  # the replica holds it, not the app
 
 
@@ -112,7 +116,7 @@ def test_stopping_the_app_removes_its_serve_application(
     deadline = time.monotonic() + 30
     while _asr_app("tiny-copy") in _tympan_apps() and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _tympan_apps() == [_asr_app(MODEL)]  # the other app's one stays
+    assert sorted(_tympan_apps()) == [_asr_app(MODEL), _vad_app()]  # the other app's stay
     assert ray.is_initialized()  # a Ray the app did not start is left running
 
 
@@ -139,7 +143,7 @@ def test_two_fronts_share_one_application_and_the_last_to_stop_deletes_it(
 
 def test_speaker_embeddings_run_on_their_own_replica(ray_cluster: None, tmp_path: Path) -> None:
     """Verify, embed and diarize answer as embedded, from a ``tympan-speaker-*`` replica
-    holding the encoder (a fraction of a CPU, beside the ASR replica on the 2-CPU cluster)."""
+    holding the encoder (a fraction of a CPU, beside the ASR replica)."""
     same, other = SPEAKERS / "audio/1688-142285-0000.flac", SPEAKERS / "audio/367-130732-0000.flac"
     second = SPEAKERS / "audio/1688-142285-0001.flac"
     with Client.in_process(make_settings(tmp_path / "embedded")) as embedded:
@@ -194,7 +198,7 @@ def test_voice_activity_runs_on_its_own_replica(ray_cluster: None, tmp_path: Pat
     with Client.in_process(make_settings(tmp_path / "ray", ray_address="local")) as client:
         assert client.vad(MEETING).segments == expected and len(expected) > 1
         model = SILERO_MODEL_ID
-        assert f"{APP_PREFIX}{VAD_TASK}-{model}" in _tympan_apps()
+        assert _vad_app() in _tympan_apps()
         manager = services_of(client).manager
         pid = asyncio.run(manager.infer(model, lambda _: os.getpid(), task=VAD_TASK))
         assert pid != os.getpid() and not manager.status(model).loaded
@@ -202,7 +206,6 @@ def test_voice_activity_runs_on_its_own_replica(ray_cluster: None, tmp_path: Pat
             client.vad(b"not audio at all")
         assert (refused.value.status, refused.value.param) == (400, "file")
         assert client.vad(MEETING).segments == expected  # still serving
-    assert f"{APP_PREFIX}{VAD_TASK}-{model}" not in _tympan_apps()
 
 
 def _run(client: Client, model: str, fn: Callable[[Any], T]) -> T:

@@ -68,7 +68,6 @@ def test_asr_replicas_scale_up_under_load_and_back_down_when_idle(
         ray_asr_max_replicas=2,
         ray_asr_upscale_delay_seconds=1,
         ray_asr_downscale_delay_seconds=2,
-        ray_vad_replica_cpus=0.01,  # transcription's VAD replica: leave both CPUs to ASR's two
     )
     with Client.in_process(settings) as client:
         assert client.transcribe(CLIPS[0], model=MODEL).text

@@ -1,7 +1,7 @@
 """Training as Ray tasks: a real local Ray on loopback; classifiers on real spoken digits and
 (multimodal) RAVDESS sentences, music stages, and ASR fine-tuning on real accented speech.
 
-The module's Ray (2 CPUs, no dashboard) is started once and stopped at the end; the service
+The module's Ray (3 logical CPUs, no dashboard) is started once and stopped at the end; the service
 under test joins it (``TYMPAN_RAY_ADDRESS=local`` reuses the Ray this process runs).
 """
 
