@@ -1,4 +1,5 @@
-"""``tympan diarize FILE [--format json|rttm]``: who spoke when."""
+"""``tympan diarize FILE [--format json|rttm]``: who spoke when;
+``tympan train-overlap FOLDER``: train the model that finds overlapped speech."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tympan.cli._common import ApiKeyOption, ServerOption, connect, print_json
+from tympan.cli._common import ApiKeyOption, ServerOption, connect, print_json, wait_with_bar
 
 __all__ = ["register"]
 
@@ -46,5 +47,26 @@ def diarize(
         out.write_text(text)
 
 
+def train_overlap(
+    folder: Annotated[
+        str, typer.Argument(help="Dataset folder on the server (manifest: audio,speaker).")
+    ],
+    noise: Annotated[
+        str | None, typer.Option(help="Folder of noise recordings on the server.")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Training steps (default 600).")] = None,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Train the speaker-count model that gives overlapped speech a second speaker."""
+    with connect(server, api_key) as client:
+        job = client.train_overlap(folder, noise_path=noise, steps=steps, wait=False)
+        done = wait_with_bar(
+            "training overlap model", lambda show: client.wait_job(job["id"], on_progress=show)
+        )
+    print_json(done["result"])
+
+
 def register(app: typer.Typer) -> None:
     app.command()(diarize)
+    app.command("train-overlap")(train_overlap)

@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 MAX_CLIP_SECONDS = 30.0  # Whisper's window: a longer clip cannot be one training example
-_REQUIRED = ("audio", "text")
 _SHOWN_PROBLEMS = 10
 MAX_SPEAKER_OVERSHOOT = 1.5  # whole speakers may hold out up to 1.5x the share asked for
 
@@ -43,18 +42,19 @@ class Utterance:
     speaker: str | None = None
 
 
-def _rows(folder: Path) -> tuple[str, Iterator[tuple[int, dict]]]:
+def _rows(folder: Path, required: tuple[str, ...]) -> tuple[str, Iterator[tuple[int, dict]]]:
     """The manifest's name and its rows (numbered from 1, as a reader counts data lines)."""
     csv_path, jsonl_path = folder / "manifest.csv", folder / "manifest.jsonl"
     if csv_path.is_file():
         with csv_path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             columns = reader.fieldnames or []
-            missing = [name for name in _REQUIRED if name not in columns]
+            missing = [name for name in required if name not in columns]
             if missing:
                 raise InvalidDataset(
                     f"manifest.csv has no {' or '.join(missing)} column (it has: "
-                    f"{', '.join(columns) or 'nothing'}); it needs audio,text[,speaker]."
+                    f"{', '.join(columns) or 'nothing'}); it needs {','.join(required)}"
+                    f"{'[,speaker]' if 'speaker' not in required else ''}."
                 )
             return "manifest.csv", iter(list(enumerate(reader, start=1)))
     if jsonl_path.is_file():
@@ -73,13 +73,18 @@ def _rows(folder: Path) -> tuple[str, Iterator[tuple[int, dict]]]:
     raise InvalidDataset("The dataset has no manifest.csv or manifest.jsonl at its top level.")
 
 
-def _check_row(folder: Path, row: dict) -> tuple[Utterance | None, str | None]:
+def _check_row(
+    folder: Path, row: dict, required: tuple[str, ...]
+) -> tuple[Utterance | None, str | None]:
     """The row's utterance, or why it cannot be trained on."""
     audio, text = str(row.get("audio") or "").strip(), str(row.get("text") or "").strip()
+    speaker = str(row.get("speaker") or "").strip() or None
     if not audio:
         return None, "no audio path"
-    if not text:
+    if not text and "text" in required:
         return None, f"{audio}: empty text"
+    if speaker is None and "speaker" in required:
+        return None, f"{audio}: no speaker"
     path = folder / audio
     if Path(audio).is_absolute() or ".." in Path(audio).parts or not is_under(path, [folder]):
         return None, f"{audio}: the path leads outside the dataset folder"
@@ -91,21 +96,22 @@ def _check_row(folder: Path, row: dict) -> tuple[Utterance | None, str | None]:
         return None, f"{audio}: {exc.message}"
     if duration > MAX_CLIP_SECONDS:
         return None, f"{audio}: {duration:.1f} s, over Whisper's {MAX_CLIP_SECONDS:.0f} s window"
-    speaker = str(row.get("speaker") or "").strip() or None
     return Utterance(path.resolve(), text, speaker), None
 
 
-def read_manifest(folder: Path) -> list[Utterance]:
+def read_manifest(folder: Path, required: tuple[str, ...] = ("audio", "text")) -> list[Utterance]:
     """Every utterance of the dataset in ``folder``; ``InvalidDataset`` (400) naming each bad row.
 
-    Columns (or JSON keys) ``audio`` and ``text`` are required, ``speaker`` optional, others
-    ignored. Every file is decoded once here, so a bad clip stops the job before it trains.
+    Columns (or JSON keys) ``required`` must be there and filled (fine-tuning needs ``audio``
+    and ``text``, overlap training ``audio`` and ``speaker``); ``speaker`` is otherwise
+    optional and other columns are ignored. Every file is decoded once here, so a bad clip
+    stops the job before it trains.
     """
     folder = folder.resolve()
-    name, rows = _rows(folder)
+    name, rows = _rows(folder, required)
     utterances, problems = [], []
     for number, row in rows:
-        utterance, problem = _check_row(folder, row)
+        utterance, problem = _check_row(folder, row, required)
         if problem:
             problems.append(f"row {number}: {problem}")
         elif utterance:

@@ -7,8 +7,11 @@
                        ``max_clustered_windows`` windows; the others join the nearest centroid)
     name_clusters      cluster centroids matched against enrolled voiceprints
     label_timeline     every 10 ms of speech takes the label of the nearest window centre
+    overlap_turns      frames a trained speaker-count model calls overlapped also get the
+                       nearest other speaker in time (when such a model has been trained)
 
-Each frame gets one speaker, so overlapped speech is attributed to one of the talkers.
+Without a speaker-count model each frame gets one speaker, so overlapped speech is
+attributed to one of the talkers.
 
 The defaults were chosen on a development split of ``../shared/eval/diarization``: the two
 AMI clips from AMI's training meetings (ES2003a, EN2005a); the pyannote sample and EN2002a
@@ -32,6 +35,7 @@ from tympan.tasks.diarization.clustering import (
     centroids,
     cluster_embeddings,
 )
+from tympan.tasks.diarization.overlap import OverlapModel, second_speakers
 from tympan.tasks.speakers import SpeakerEncoder, VoiceprintIndex
 from tympan.tasks.vad import SileroVad, VadOptions, detect_speech
 
@@ -44,6 +48,7 @@ __all__ = [
     "embedding_windows",
     "label_timeline",
     "name_clusters",
+    "overlap_turns",
     "speech_regions",
 ]
 
@@ -82,6 +87,10 @@ class DiarizationOptions:
     """Match speakers against the enrolled voiceprints (needs an index)."""
     identify_threshold: float | None = None
     """Cosine score a cluster needs to take an enrolled name; the model's EER point if None."""
+    overlap: bool = True
+    """Give overlapped frames a second speaker, when a speaker-count model has been trained."""
+    overlap_threshold: float = 0.5
+    """P(two or more speakers) over which a frame is overlapped. See docs/speakers.md."""
 
     def validate(self) -> None:
         """``InvalidParameter`` (400) for values the pipeline cannot run with."""
@@ -94,6 +103,10 @@ class DiarizationOptions:
         if self.max_clustered_windows < 2:
             raise InvalidParameter(
                 "max_clustered_windows must be at least 2.", param="max_clustered_windows"
+            )
+        if not 0.0 < self.overlap_threshold < 1.0:
+            raise InvalidParameter(
+                "overlap_threshold must be in (0, 1).", param="overlap_threshold"
             )
         if not 0.0 < self.step_seconds <= self.window_seconds <= 10.0:
             raise InvalidParameter(
@@ -231,14 +244,33 @@ def label_timeline(
             continue
         times = np.arange(start, end, RESOLUTION) + RESOLUTION / 2
         frame_labels = labels[first + nearest_window(times, centres[first:last])]
-        changes = np.flatnonzero(np.diff(frame_labels)) + 1
-        bounds = [0, *changes.tolist(), len(frame_labels)]
-        for a, b in itertools.pairwise(bounds):
-            turn_end = min(end, start + b * RESOLUTION)
-            turns.append(
-                (round(start + a * RESOLUTION, 3), round(turn_end, 3), int(frame_labels[a]))
-            )
+        turns.extend(
+            (round(start + a * RESOLUTION, 3), round(min(end, start + b * RESOLUTION), 3), label)
+            for a, b, label in label_runs(frame_labels)
+        )
     return turns
+
+
+def label_runs(frame_labels: np.ndarray) -> list[tuple[int, int, int]]:
+    """``(first frame, end frame, label)`` of each run of equal labels; -1 frames are none."""
+    changes = np.flatnonzero(np.diff(frame_labels)) + 1
+    bounds = [0, *changes.tolist(), len(frame_labels)]
+    return [
+        (a, b, int(frame_labels[a])) for a, b in itertools.pairwise(bounds) if frame_labels[a] >= 0
+    ]
+
+
+def overlap_turns(
+    turns: list[tuple[float, float, int]], overlapped: np.ndarray, threshold: float
+) -> list[tuple[float, float, int]]:
+    """Second-speaker turns: where ``overlapped`` (P(2+) per frame) is over ``threshold``
+    inside a turn, the nearest other speaker in time speaks too."""
+    second = second_speakers(turns, RESOLUTION, overlapped.shape[0])
+    labels = np.where(overlapped > threshold, second, -1)
+    return [
+        (round(a * RESOLUTION, 3), round(b * RESOLUTION, 3), label)
+        for a, b, label in label_runs(labels)
+    ]
 
 
 def diarize(
@@ -249,12 +281,14 @@ def diarize(
     options: DiarizationOptions = DiarizationOptions(),
     enrolled: VoiceprintIndex | None = None,
     identify_threshold: float = 1.0,
+    overlap_model: OverlapModel | None = None,
 ) -> DiarizationResult:
     """Speaker turns of ``audio``, named where they match ``enrolled`` speakers.
 
     A cluster takes an enrolled name when its centroid scores at least
     ``options.identify_threshold``, or ``identify_threshold`` (the model's calibrated one)
-    when the options leave it unset.
+    when the options leave it unset. With ``overlap_model`` (and ``options.overlap``),
+    overlapped speech has two speakers' turns.
     """
     options.validate()
     regions = speech_regions(audio, vad, options)
@@ -276,6 +310,9 @@ def diarize(
     )
     labels, speakers = name_clusters(embeddings, labels, index, threshold)
     turns = label_timeline(regions, windows, labels)
+    if overlap_model is not None and options.overlap and len(speakers) > 1:
+        overlapped = overlap_model.overlap_probabilities(audio.samples)
+        turns = sorted(turns + overlap_turns(turns, overlapped, options.overlap_threshold))
     segments = [
         SpeakerTurn(
             start, end, speakers[label].speaker, speakers[label].speaker_id, speakers[label].name
