@@ -70,3 +70,12 @@ def test_diarize_rttm_and_json(run, tmp_path: Path) -> None:
     out = tmp_path / "turns.json"
     run("diarize", str(DIARIZATION_DIR / "sample.wav"), "--num-speakers", "2", "--out", str(out))
     assert json.loads(out.read_text())["num_speakers"] == 2
+
+
+def test_train_overlap_prints_its_report(
+    run, monkeypatch: pytest.MonkeyPatch, eval_dir: Path
+) -> None:
+    monkeypatch.setenv("TYMPAN_DATASET_ROOTS", str(eval_dir))
+    report = json.loads(run("train-overlap", str(eval_dir / "speakers"), "--steps", "2"))
+    assert report["steps"] == 2 and report["train_speakers"] == 8
+    assert 0.0 <= report["validation_auc"] <= 1.0
