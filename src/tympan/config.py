@@ -323,7 +323,17 @@ class Settings(BaseSettings):
         "cluster started with `ray start --head`. See docs/scaling.md.",
     )
     ray_num_cpus: int = Field(
-        0, ge=0, description="CPUs a `local` Ray instance offers its replicas; 0 = all cores."
+        0,
+        ge=0,
+        description="CPUs a `local` Ray instance offers its replicas; 0 = every core, or one "
+        "replica of each model family plus a training task if that is more (Ray's CPUs are "
+        "reservations: on one machine the replicas share its cores either way).",
+    )
+    ray_deploy_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How long a model's first use waits for Ray to place its replicas; past "
+        "it the request gets a 503 naming the CPUs that were missing.",
     )
     ray_asr_replicas: int = Field(
         1,

@@ -275,6 +275,13 @@ class ArtifactStoreUnavailable(Overloaded):
     code = "artifact_store_unavailable"
 
 
+class ReplicasUnavailable(Overloaded):
+    """Ray could not place a model's replicas within TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS (the
+    cluster lacks the CPUs they reserve); the message names what was missing."""
+
+    code = "replicas_unavailable"
+
+
 def _leaves(cls: type[TympanError]) -> list[type[TympanError]]:
     return [cls, *(leaf for sub in cls.__subclasses__() for leaf in _leaves(sub))]
 

@@ -208,6 +208,47 @@ def test_voice_activity_runs_on_its_own_replica(ray_cluster: None, tmp_path: Pat
         assert client.vad(MEETING).segments == expected  # still serving
 
 
+def test_a_replica_that_cannot_be_placed_gets_a_503_naming_its_settings(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    """A speaker replica reserving more CPUs than the cluster has: after the deploy timeout
+    the request gets a 503 that names the settings, the application is removed (nothing
+    keeps waiting for CPUs), and the service answers everything else."""
+    voice = SPEAKERS / "audio/1688-142285-0000.flac"
+    settings = make_settings(
+        tmp_path,
+        ray_address="local",
+        ray_speaker_replica_cpus=64,
+        ray_deploy_timeout_seconds=6,
+    )
+    with Client.in_process(settings) as client:
+        for _ in range(2):  # and again: a later request is refused the same way
+            started = time.monotonic()
+            with pytest.raises(TympanError) as refused:
+                client.speaker_embedding(voice)
+            assert time.monotonic() - started < 30
+            error = refused.value
+            assert (error.status, error.code) == (503, "replicas_unavailable")
+            assert "TYMPAN_RAY_SPEAKER_REPLICA_CPUS" in error.message
+            assert "TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS" in error.message
+            assert "64 CPU" in error.message
+            assert not [app for app in _tympan_apps() if app.startswith(f"{APP_PREFIX}speaker-")]
+        assert client.vad(MEETING).segments  # the VAD replica fits, and answers
+
+
+def test_a_local_ray_offers_each_family_its_reservation() -> None:
+    """0 = every core, or a replica of each family plus a training task when that is more."""
+    from tympan.config import Settings
+    from tympan.serving.ray import local_cpus
+
+    cores = os.cpu_count() or 1
+    assert local_cpus(Settings(_env_file=None, ray_num_cpus=7)) == 7  # type: ignore[call-arg]
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert local_cpus(defaults) == max(cores, 5)  # asr 1 + speaker 1 + tts 1 + vad 0.5 + 1
+    scaled = Settings(_env_file=None, ray_asr_max_replicas=4, ray_asr_replica_cpus=2)  # type: ignore[call-arg]
+    assert local_cpus(scaled) == max(cores, 12)
+
+
 def _run(client: Client, model: str, fn: Callable[[Any], T]) -> T:
     """``fn`` over the model's loaded handle, where the service runs it (here: a replica)."""
     manager = services_of(client).manager

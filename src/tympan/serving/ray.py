@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import threading
@@ -50,7 +51,7 @@ from ray import serve
 from ray.exceptions import RayError, RayTaskError
 
 from tympan.config import Settings
-from tympan.errors import ModelNotFound
+from tympan.errors import ModelNotFound, ReplicasUnavailable
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec
 from tympan.tasks.speakers import SPEAKER_TASK
@@ -65,6 +66,7 @@ __all__ = [
     "RayUnavailable",
     "app_name",
     "check_address",
+    "local_cpus",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ APP_PREFIX = "tympan-"
 _CONNECT_TIMEOUT = 5.0
 _REGISTRY = {"name": "tympan-fronts", "namespace": "tympan"}
 _DELETE_WAIT = 120.0  # a front that died while deleting blocks its application no longer
+_DEPLOY_POLL = 0.5  # seconds between looks at a deploying application's status
 
 
 class RayUnavailable(RuntimeError):
@@ -158,7 +161,7 @@ class RayModels:
         if not ray.is_initialized():  # else join the Ray this process already runs (tests)
             if address == "local":
                 ray.init(
-                    num_cpus=settings.ray_num_cpus or None,
+                    num_cpus=local_cpus(settings),
                     include_dashboard=False,
                     _node_ip_address="127.0.0.1",
                     log_to_driver=False,
@@ -221,9 +224,31 @@ class RayModels:
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
             if name not in self._handles:
-                # serve.run blocks until every replica has loaded the model.
                 self._handles[name] = await asyncio.to_thread(self._deploy, spec)
         return self._handles[name]
+
+    def _abandon(self, spec: ModelSpec) -> ReplicasUnavailable:
+        """Delete an application whose replicas Ray could not place (unless another front
+        still waits for it) and say what they lacked."""
+        name = app_name(spec)
+        replicas, _, cpus = _FAMILIES[spec.task](self.settings)
+        status = serve.status().applications.get(name)
+        detail = " ".join(d.message for d in status.deployments.values()) if status else ""
+        free = ray.available_resources().get("CPU", 0.0)
+        total = ray.cluster_resources().get("CPU", 0.0)
+        if ray.get(self._registry.leave.remote(name, self._front)):  # else others still wait
+            try:
+                serve.delete(name)
+            finally:
+                ray.get(self._registry.deleted.remote(name))
+        return ReplicasUnavailable(
+            f"Ray could not place {replicas} replica(s) of {spec.id} reserving {cpus:g} CPU "
+            f"each within {self.settings.ray_deploy_timeout_seconds:g} s "
+            f"(TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS): the cluster has {total:g} CPUs, {free:g} "
+            f"free. Lower TYMPAN_RAY_{spec.task.upper()}_REPLICA_CPUS or _REPLICAS, give a local "
+            f"Ray more (TYMPAN_RAY_NUM_CPUS) or add a machine. {detail}".strip(),
+            retry_after=30,
+        )
 
     def _deploy(self, spec: ModelSpec) -> Any:
         """A handle to the model's application: the running one another front deployed, or a
@@ -255,7 +280,20 @@ class RayModels:
         application = ModelReplica.options(**options).bind(spec, replica_settings)
         with self._deploy_lock:
             log.info("deploying %s on Ray Serve", model_id)
-            return serve.run(application, name=name, route_prefix=None)
+            # ``serve.run`` waits for the replicas with no time limit (forever, when the
+            # cluster lacks the CPUs they reserve); Serve's own non-blocking deploy, pinned
+            # with Ray 2.60, lets this wait end at TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS.
+            handle = serve._run(application, _blocking=False, name=name, route_prefix=None)
+        deadline = time.monotonic() + settings.ray_deploy_timeout_seconds
+        while (status := serve.status().applications.get(name)) is None or (
+            status.status != "RUNNING"
+        ):
+            if status is not None and status.status == "DEPLOY_FAILED":
+                raise RuntimeError(f"Deploying {model_id} on Ray Serve failed: {status.message}")
+            if time.monotonic() > deadline:
+                raise self._abandon(spec)
+            time.sleep(_DEPLOY_POLL)
+        return handle
 
 
 def app_name(spec: ModelSpec) -> str:
@@ -275,6 +313,20 @@ app, ``api/streaming.speech_chunks``). Voice activity of whole files goes to rep
 a file); the live engine's frame-by-frame VAD (32 ms a call, its recurrent state between calls)
 and diarization's lease keep a local copy. Enhancement (each stream's recurrent DeepFilterNet
 state lives in the model's own objects) runs in the API process."""
+
+
+def local_cpus(settings: Settings) -> int:
+    """The CPUs a ``local`` Ray offers: ``ray_num_cpus``, else every core, or one replica of
+    each family plus a training task where that is more. Ray's CPUs are reservations; on one
+    machine every replica shares the same cores either way, and a family that did not fit
+    would wait forever for its first replica."""
+    if settings.ray_num_cpus:
+        return settings.ray_num_cpus
+    reserved = settings.ray_training_cpus
+    for family in _FAMILIES.values():
+        replicas, most, cpus = family(settings)
+        reserved += max(replicas, most) * cpus
+    return max(os.cpu_count() or 1, math.ceil(reserved))
 
 
 def check_address(address: str) -> None:
