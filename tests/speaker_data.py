@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ __all__ = [
     "DIARIZATION_DIR",
     "SAMPLE_TURNS",
     "SPEAKERS_DIR",
+    "overlapped_seconds",
     "read_rttm",
     "read_stm",
     "stm_speaker_at",
@@ -84,3 +86,13 @@ def stm_speaker_at(rows: list[tuple[float, float, str]], time: float) -> str:
     if inside:
         return inside[0]
     return min(rows, key=lambda row: min(abs(time - row[0]), abs(time - row[1])))[2]
+
+
+def overlapped_seconds(segments: Sequence) -> float:
+    """Seconds where turns of two different speakers overlap, summed over pairs of turns."""
+    total = 0.0
+    for i, a in enumerate(segments):
+        for b in segments[i + 1 :]:
+            if a.speaker != b.speaker:
+                total += max(0.0, min(a.end, b.end) - max(a.start, b.start))
+    return total

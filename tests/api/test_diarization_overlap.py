@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EVAL_DIR, make_settings
-from tests.speaker_data import DIARIZATION_DIR, write_spans
+from tests.speaker_data import DIARIZATION_DIR, overlapped_seconds, write_spans
 from tympan.client import Client
 from tympan.errors import InvalidDataset, InvalidParameter, PermissionDenied
 
@@ -25,15 +25,6 @@ def own_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, 
     )
     with Client.in_process(settings) as client:
         yield client, scratch
-
-
-def _overlapped_seconds(segments: list) -> float:
-    total = 0.0
-    for i, a in enumerate(segments):
-        for b in segments[i + 1 :]:
-            if a.speaker != b.speaker:
-                total += max(0.0, min(a.end, b.end) - max(a.start, b.start))
-    return total
 
 
 def test_bad_training_requests_are_refused(own_api: tuple[Client, Path]) -> None:
@@ -65,7 +56,7 @@ def test_bad_training_requests_are_refused(own_api: tuple[Client, Path]) -> None
 def test_train_then_diarize_with_two_speakers_at_once(own_api: tuple[Client, Path]) -> None:
     client, _ = own_api
     before = client.diarize(SAMPLE, identify=False)
-    assert _overlapped_seconds(before.segments) == 0.0
+    assert overlapped_seconds(before.segments) == 0.0
     progress: list[float] = []
     job = client.train_overlap(
         str(EVAL_DIR / "speakers"),

@@ -3,7 +3,6 @@ loading, the second speaker it gives overlapped frames, and the pipeline using i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tests.conftest import EVAL_DIR, read_manifest
-from tests.speaker_data import DIARIZATION_DIR, read_rttm
-from tympan.api.services import Services
+from tests.speaker_data import DIARIZATION_DIR, overlapped_seconds, read_rttm
 from tympan.audio import decode_audio
 from tympan.errors import Conflict, InvalidDataset, InvalidParameter
 from tympan.tasks.diarization import DiarizationOptions, diarize
@@ -32,19 +30,9 @@ from tympan.tasks.diarization.overlap_training import (
 )
 from tympan.tasks.diarization.pipeline import RESOLUTION, overlap_turns
 from tympan.tasks.speakers import GE2E_MODEL_ID
-from tympan.tasks.vad import SILERO_MODEL_ID
 
 SAMPLE = DIARIZATION_DIR / "sample.wav"
 QUICK = OverlapTrainOptions(steps=60, batch_size=8, seed=3)
-
-
-@pytest.fixture(scope="module")
-def models(services: Services) -> Iterator[tuple]:
-    with (
-        services.manager.use(SILERO_MODEL_ID) as vad,
-        services.manager.use(GE2E_MODEL_ID) as encoder,
-    ):
-        yield vad.handle, encoder.handle
 
 
 @pytest.fixture(scope="module")
@@ -163,14 +151,6 @@ def test_pipeline_gives_overlapped_speech_two_speakers(
     both = diarize(audio, vad, encoder, GE2E_MODEL_ID, options, overlap_model=trained)
     off = DiarizationOptions(identify=False, overlap=False)
     assert diarize(audio, vad, encoder, GE2E_MODEL_ID, off, overlap_model=trained) == plain
-
-    def overlapped_seconds(segments: list) -> float:
-        total = 0.0
-        for i, a in enumerate(segments):
-            for b in segments[i + 1 :]:
-                if a.speaker != b.speaker:
-                    total += max(0.0, min(a.end, b.end) - max(a.start, b.start))
-        return total
 
     assert overlapped_seconds(plain.segments) == 0.0
     assert overlapped_seconds(both.segments) > 0.05

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate
 
 from tests.speaker_data import DIARIZATION_DIR, read_rttm
-from tympan.api.services import Services
 from tympan.audio import Audio, decode_audio
 from tympan.errors import InvalidParameter
 from tympan.tasks.diarization import (
@@ -27,16 +25,7 @@ from tympan.tasks.diarization.pipeline import (
     nearest_window,
 )
 from tympan.tasks.speakers import GE2E_MODEL_ID, VoiceprintIndex
-from tympan.tasks.vad import SILERO_MODEL_ID, VadOptions
-
-
-@pytest.fixture(scope="module")
-def models(services: Services) -> Iterator[tuple]:
-    with (
-        services.manager.use(SILERO_MODEL_ID) as vad,
-        services.manager.use(GE2E_MODEL_ID) as encoder,
-    ):
-        yield vad.handle, encoder.handle
+from tympan.tasks.vad import VadOptions
 
 
 @pytest.fixture(scope="module")
