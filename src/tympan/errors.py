@@ -276,8 +276,9 @@ class ArtifactStoreUnavailable(Overloaded):
 
 
 class ReplicasUnavailable(Overloaded):
-    """Ray could not place a model's replicas within TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS (the
-    cluster lacks the CPUs they reserve); the message names what was missing."""
+    """A model's replicas were not running within TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS (the
+    cluster lacks the CPUs they reserve, or the model loads slowly); the message says which
+    settings to change and what the cluster has."""
 
     code = "replicas_unavailable"
 

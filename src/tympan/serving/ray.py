@@ -228,8 +228,8 @@ class RayModels:
         return self._handles[name]
 
     def _abandon(self, spec: ModelSpec) -> ReplicasUnavailable:
-        """Delete an application whose replicas Ray could not place (unless another front
-        still waits for it) and say what they lacked."""
+        """Delete an application whose replicas did not come up in time (unless another
+        front still waits for it) and say what the cluster had."""
         name = app_name(spec)
         replicas, _, cpus = _FAMILIES[spec.task](self.settings)
         status = serve.status().applications.get(name)
@@ -242,11 +242,12 @@ class RayModels:
             finally:
                 ray.get(self._registry.deleted.remote(name))
         return ReplicasUnavailable(
-            f"Ray could not place {replicas} replica(s) of {spec.id} reserving {cpus:g} CPU "
-            f"each within {self.settings.ray_deploy_timeout_seconds:g} s "
-            f"(TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS): the cluster has {total:g} CPUs, {free:g} "
-            f"free. Lower TYMPAN_RAY_{spec.task.upper()}_REPLICA_CPUS or _REPLICAS, give a local "
-            f"Ray more (TYMPAN_RAY_NUM_CPUS) or add a machine. {detail}".strip(),
+            f"Ray did not have {replicas} replica(s) of {spec.id} (reserving {cpus:g} CPU "
+            f"each) running within {self.settings.ray_deploy_timeout_seconds:g} s "
+            f"(TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS); the cluster has {total:g} CPUs, {free:g} "
+            f"free. If CPUs are missing, lower TYMPAN_RAY_{spec.task.upper()}_REPLICA_CPUS or "
+            f"_REPLICAS, give a local Ray more (TYMPAN_RAY_NUM_CPUS) or add a machine; if the "
+            f"model loads slowly, raise the timeout. {detail}".strip(),
             retry_after=30,
         )
 
