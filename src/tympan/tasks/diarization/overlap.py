@@ -129,12 +129,12 @@ class OverlapModel:
 
     @classmethod
     def load(cls, models_dir: Path) -> OverlapModel:
-        """The model trained into ``models_dir``; ``ModelNotReady`` (409) before training."""
+        """The model trained into ``models_dir``; ``Conflict`` (409) before training."""
         folder = overlap_model_dir(models_dir)
         if not is_trained(models_dir):
             raise Conflict(
                 f"{OVERLAP_MODEL_ID} is not trained yet: train it with POST "
-                "/v1/audio/diarization/overlap/train (or `tympan diarization train-overlap`).",
+                "/v1/audio/diarization/overlap/train (or `tympan train-overlap FOLDER`).",
                 code="model_not_trained",
             )
         meta = training_report(models_dir) or {}
