@@ -54,14 +54,16 @@ def training_clips() -> list[tuple[str, Path]]:
     return clips
 
 
-def dev_noises() -> Path:
-    """A folder of links to the dev half of the noise recordings (the test half stays out)."""
-    folder = Path(tempfile.mkdtemp(prefix="tympan-bench-noise-"))
-    for row in read_rows(EVAL_DIR / "noise" / "manifest.csv"):
-        if row["split"] == "dev":
-            source = EVAL_DIR / "noise" / row["audio"]
-            (folder / source.name).symlink_to(source.resolve())
-    return folder
+def dev_noises() -> list[np.ndarray]:
+    """The dev half of the noise recordings (the test half stays out), read through a
+    temporary folder of links, as a server folder would be."""
+    with tempfile.TemporaryDirectory(prefix="tympan-bench-noise-") as name:
+        folder = Path(name)
+        for row in read_rows(EVAL_DIR / "noise" / "manifest.csv"):
+            if row["split"] == "dev":
+                source = EVAL_DIR / "noise" / row["audio"]
+                (folder / source.name).symlink_to(source.resolve())
+        return noise_recordings(folder)
 
 
 def _turns(result_segments: list) -> Annotation:
@@ -82,7 +84,7 @@ def run() -> str:
     vad, encoder = SileroVad(), Ge2eEncoder()
     started = time.perf_counter()
     clips = speech_clips(training_clips(), vad)
-    noises = noise_recordings(dev_noises())
+    noises = dev_noises()
     model = train_overlap_model(clips, noises, OverlapTrainOptions(steps=STEPS))
     train_minutes = (time.perf_counter() - started) / 60
     meta = model.meta
