@@ -276,9 +276,10 @@ class ArtifactStoreUnavailable(Overloaded):
 
 
 class ReplicasUnavailable(Overloaded):
-    """A model's replicas were not running within TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS (the
-    cluster lacks the CPUs they reserve, or the model loads slowly); the message says which
-    settings to change and what the cluster has."""
+    """A model's replicas cannot answer: they were not running within
+    TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS (the cluster lacks the CPUs they reserve, or the model
+    loads slowly; the message says which settings to change and what the cluster has), or
+    every try of a call lost its replica (processes or nodes dying)."""
 
     code = "replicas_unavailable"
 

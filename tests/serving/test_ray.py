@@ -141,6 +141,25 @@ def test_two_fronts_share_one_application_and_the_last_to_stop_deletes_it(
     assert _asr_app("shared") not in _tympan_apps()  # the last front deleted it
 
 
+def test_a_call_whose_replica_dies_runs_again_on_the_replacement(
+    ray_server: tuple, tmp_path: Path
+) -> None:
+    """A replica's process dies under a call (as on a node that goes away): the call runs
+    again, on the replica Serve starts in its place, and the caller gets its answer."""
+    died = tmp_path / "died"
+
+    def die_once(_model: Any) -> int:
+        if not died.exists():
+            died.touch()
+            os._exit(1)
+        return os.getpid()
+
+    manager = ray_server[1].state.services.manager
+    first = asyncio.run(manager.infer(MODEL, lambda _model: os.getpid(), task="asr"))
+    assert asyncio.run(manager.infer(MODEL, die_once, task="asr")) != first
+    assert died.exists()
+
+
 def test_speaker_embeddings_run_on_their_own_replica(ray_cluster: None, tmp_path: Path) -> None:
     """Verify, embed and diarize answer as embedded, from a ``tympan-speaker-*`` replica
     holding the encoder (a fraction of a CPU, beside the ASR replica)."""

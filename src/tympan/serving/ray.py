@@ -48,7 +48,7 @@ from urllib.parse import urlparse
 
 import ray
 from ray import serve
-from ray.exceptions import RayError, RayTaskError
+from ray.exceptions import RayActorError, RayError, RayTaskError
 
 from tympan.config import Settings
 from tympan.errors import ModelNotFound, ReplicasUnavailable
@@ -77,6 +77,7 @@ _CONNECT_TIMEOUT = 5.0
 _REGISTRY = {"name": "tympan-fronts", "namespace": "tympan"}
 _DELETE_WAIT = 120.0  # a front that died while deleting blocks its application no longer
 _DEPLOY_POLL = 0.5  # seconds between looks at a deploying application's status
+_LOST_REPLICA_TRIES = 3  # calls of one request's batch on replicas that die under it
 
 
 class RayUnavailable(RuntimeError):
@@ -171,7 +172,10 @@ class RayModels:
                     ray.init(address=address, log_to_driver=False)
                 except (ConnectionError, RayError, ValueError) as exc:
                     raise RayUnavailable(
-                        f"Cannot join the Ray cluster at {address!r} (TYMPAN_RAY_ADDRESS): {exc}"
+                        f"Cannot join the Ray cluster at {address!r} (TYMPAN_RAY_ADDRESS): "
+                        f"{exc}. A cluster started with `ray start` uses token authentication "
+                        "when its head has a token: give this process RAY_AUTH_MODE=token and "
+                        "the head's token (RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token)."
                     ) from exc
             owns_ray = True
         serve.start(proxy_location="Disabled")
@@ -187,12 +191,24 @@ class RayModels:
         return 2 * max(self.settings.ray_asr_replicas, self.settings.ray_asr_max_replicas)
 
     async def infer(self, spec: ModelSpec, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(model, *args, **kwargs)`` on a replica. A replica lost mid-call (its process
+        or its node died) costs the call one more try on another replica, or on the one Serve
+        starts in its place: the task functions only compute, so running one twice is safe."""
         handle = await self._handle(spec)
-        try:
-            return await handle.infer.remote(fn, args, kwargs)
-        except RayTaskError as exc:  # the task function's own error, as if it ran here
-            cause = exc.cause
-            raise (cause if isinstance(cause, BaseException) else exc) from None
+        for attempt in range(1, _LOST_REPLICA_TRIES + 1):
+            try:
+                return await handle.infer.remote(fn, args, kwargs)
+            except RayTaskError as exc:  # the task function's own error, as if it ran here
+                cause = exc.cause
+                raise (cause if isinstance(cause, BaseException) else exc) from None
+            except RayActorError as exc:
+                log.warning("a replica of %s was lost mid-call (try %d): %s", spec.id, attempt, exc)
+                lost = exc
+        raise ReplicasUnavailable(
+            f"{_LOST_REPLICA_TRIES} replicas of {spec.id} were lost in turn while answering "
+            f"(their processes or nodes died: {lost}); Ray Serve replaces them, try again.",
+            retry_after=30,
+        ) from lost
 
     def close(self) -> None:
         """Delete the applications this process deployed; stop Ray if this process started

@@ -1,0 +1,234 @@
+"""Two Ray nodes, started as docs/scaling.md's two-machine recipe starts them: ``ray start
+--head`` and ``ray start --address`` (both on this machine, on loopback, with token
+authentication on), and one Tympan front joining them with ``TYMPAN_RAY_ADDRESS=host:port``.
+
+What a second machine adds is a second node: a replica on it must answer like the one beside
+the front, and the front must keep answering when that node goes away. (Ray's CLI turns
+127.0.0.1 into this machine's own address; the traffic still stays on the machine.)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+from tests.conftest import EVAL_DIR  # noqa: E402
+from tympan.client import Client  # noqa: E402
+
+pytestmark = pytest.mark.timeout(240)
+
+CLIPS = [EVAL_DIR / "asr_ljspeech" / f"LJ001-000{n}.flac" for n in (1, 2, 3, 4)]
+MODEL = "whisper-tiny.en"
+_RAY = Path(sys.executable).with_name("ray")
+_TYMPAN = Path(sys.executable).with_name("tympan")
+_START_TIMEOUT = 60.0
+
+
+class Node:
+    """One ``ray start --block`` node in its own process group."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._log = log.open("wb")
+        self.process = subprocess.Popen(
+            [str(_RAY), "start", "--block", "--disable-usage-stats", *args],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def started(self) -> bool:
+        """Whether the node has registered with the head (``ray start`` says so)."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"ray start ended: {self.log.read_text(errors='replace')}")
+        return "Ray runtime started" in self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """Every process of the node at once, as when its machine loses power (a clean
+        ``ray stop`` of a node that hosted Serve replicas takes 30 s)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self._log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = _START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A head and a worker node, 2 CPUs each, on 127.0.0.1, sharing a token; this process
+    and every process joining them get the token's path. Yields the address, that environment
+    and the worker node."""
+    folder = tmp_path_factory.mktemp("cluster")
+    token = folder / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    env = {
+        **os.environ,
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(token),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    # Its own temp dir (short: Ray's socket paths have a length limit), so no later
+    # ``ray.init()`` of this machine finds this cluster's address file in /tmp/ray.
+    scratch = tempfile.mkdtemp(prefix="tympan-ray-")
+    each_node = ["--node-ip-address", "127.0.0.1", "--temp-dir", scratch]
+    head = Node(
+        [
+            "--head",
+            "--port",
+            str(port),
+            "--num-cpus",
+            "2",
+            "--include-dashboard",
+            "false",
+            *each_node,
+        ],
+        env,
+        folder / "head.log",
+    )
+    worker = None
+    try:
+        _wait_for(lambda: _listening(port), "the head's GCS")
+        worker = Node(
+            ["--address", address, "--num-cpus", "2", *each_node], env, folder / "worker.log"
+        )
+        _wait_for(worker.started, "the worker node to join")
+        yield {"address": address, "env": env, "worker": worker}
+    finally:
+        for node in (worker, head):
+            if node is not None:
+                node.kill()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+_REPLICA_NODES = """
+from ray import serve
+
+def node_of(_model):
+    time.sleep(1.0)  # long enough that the calls overlap, so each replica takes some
+    return ray.get_runtime_context().get_node_id()
+
+model = serve.get_app_handle(sys.argv[2])
+calls = [model.infer.remote(node_of, (), {}) for _ in range(4)]
+print(len({call.result() for call in calls}))
+"""
+
+
+def _ask(cluster: dict, script: str, *args: str) -> int:
+    """What ``script`` prints, run as a driver of the cluster in its own process (the
+    token's environment is read when Ray starts in a process)."""
+    joined = "import sys, time\nimport ray\nray.init(address=sys.argv[1], log_to_driver=False)\n"
+    found = subprocess.run(
+        [sys.executable, "-c", joined + script, cluster["address"], *args],
+        env=cluster["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return int(found.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def front(cluster: dict, tmp_path: Path) -> Iterator[str]:
+    """``tympan serve --ray ADDRESS`` in its own process, with two ASR replicas; its URL."""
+    port = _free_port()
+    env = {
+        **cluster["env"],
+        "TYMPAN_DATA_DIR": str(tmp_path / "data"),
+        "TYMPAN_RAY_ASR_REPLICAS": "2",
+    }
+    log = (tmp_path / "front.log").open("wb")
+    process = subprocess.Popen(
+        [str(_TYMPAN), "serve", "--ray", cluster["address"], "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(lambda: _listening(port) or process.poll() is not None, "the front")
+        assert process.poll() is None, (tmp_path / "front.log").read_text()
+        yield url
+    finally:
+        # Killed, not stopped: its applications go with the cluster, and a clean stop
+        # (tested in test_ray.py) waits out Serve's replica shutdown on the lost node.
+        process.kill()
+        process.wait(timeout=60)
+        log.close()
+
+
+def test_replicas_on_two_nodes_answer_alike_and_survive_losing_one(
+    cluster: dict, front: str
+) -> None:
+    with Client(front, timeout=120) as client:
+
+        def transcribe(clip: Path) -> str:
+            return client.transcribe(clip, model=MODEL).text
+
+        expected = {clip: transcribe(clip) for clip in CLIPS}
+        assert "Printing, in the only sense" in expected[CLIPS[0]]
+        assert _ask(cluster, _REPLICA_NODES, f"tympan-asr-{MODEL}") == 2  # a replica on each
+        requests = CLIPS * 2
+        with ThreadPoolExecutor(len(requests)) as pool:
+            texts = list(pool.map(transcribe, requests))
+        assert texts == [expected[clip] for clip in requests]  # both replicas answer alike
+
+        # The worker machine goes away while 4 clients keep transcribing: every request is
+        # answered, and correctly, before, during and after.
+        stopped = threading.Event()
+
+        def keep_transcribing(clip: Path) -> int:
+            answered = 0
+            deadline = None
+            while deadline is None or time.monotonic() < deadline:
+                assert transcribe(clip) == expected[clip]
+                answered += 1
+                if deadline is None and stopped.is_set():
+                    deadline = time.monotonic() + 3.0
+            return answered
+
+        with ThreadPoolExecutor(len(CLIPS)) as pool:
+            clients = [pool.submit(keep_transcribing, clip) for clip in CLIPS]
+            time.sleep(1.0)
+            cluster["worker"].kill()
+            stopped.set()
+            answered = [client.result() for client in clients]
+        assert min(answered) >= 2, answered
