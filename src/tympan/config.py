@@ -392,6 +392,15 @@ class Settings(BaseSettings):
         description="CPUs Ray reserves for each voice-activity replica (Silero is small: a "
         "fraction shares a core); its onnxruntime threads, rounded, at least 1.",
     )
+    ray_enhancement_replicas: int = Field(
+        1, ge=1, description="Replicas of each speech enhancer's Ray Serve deployment."
+    )
+    ray_enhancement_replica_cpus: float = Field(
+        1.0,
+        gt=0,
+        description="CPUs Ray reserves for each enhancement replica; the threads it enhances "
+        "a recording's parts on, rounded, at least 1.",
+    )
     ray_training_cpus: int = Field(
         1,
         ge=1,

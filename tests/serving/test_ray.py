@@ -227,6 +227,44 @@ def test_voice_activity_runs_on_its_own_replica(ray_cluster: None, tmp_path: Pat
         assert client.vad(MEETING).segments == expected  # still serving
 
 
+def test_enhancement_runs_on_its_own_replica(ray_cluster: None, tmp_path: Path) -> None:
+    """``/v1/audio/enhancements`` and a transcription's ``noise_reduction`` run on a
+    ``tympan-enhancement-*`` replica (the API process never loads the enhancer). A recording
+    shorter than a part comes back as embedded; a longer one, part by part, comes back as long
+    as it went in and as much cleaner."""
+    from tests.noisy_audio import noisy_speech
+    from tympan.audio import Audio, decode_audio
+    from tympan.audio.encode import encode_audio
+    from tympan.config import SAMPLE_RATE, Settings
+    from tympan.tasks.enhancement import DEEPFILTERNET_ID, enhance_audio, model_specs
+    from tympan.tasks.enhancement.snr import si_sdr
+
+    local = next(s for s in model_specs(Settings()) if s.id == DEEPFILTERNET_ID).load()
+    noisy, clean = noisy_speech(0.0)
+    short, long = np.tile(noisy, 6), np.tile(noisy, 16)  # ~11 s: one part; ~30 s: two
+    settings = make_settings(tmp_path, ray_address="local")
+    with Client.in_process(settings) as client:
+        for samples in (short, long):
+            wav = client.enhance(encode_audio(samples, SAMPLE_RATE, "wav"), model=DEEPFILTERNET_ID)
+            remote = decode_audio(wav).samples
+            embedded = enhance_audio(local, Audio.from_array(samples)).samples
+            assert remote.shape == samples.shape
+            if samples is short:
+                assert np.max(np.abs(remote - embedded)) < 2e-3  # int16 rounding only
+            else:
+                reference = np.tile(clean, 16)
+                gains = [
+                    si_sdr(reference, out) - si_sdr(reference, samples)
+                    for out in (remote, embedded)
+                ]
+                assert gains[0] > 1.0 and abs(gains[0] - gains[1]) < 0.5, gains
+        noisy_clip = encode_audio(short, SAMPLE_RATE, "wav")
+        text = client.transcribe(noisy_clip, model=MODEL, noise_reduction=DEEPFILTERNET_ID).text
+        assert text.strip()
+        assert f"{APP_PREFIX}enhancement-{DEEPFILTERNET_ID}" in _tympan_apps()
+        assert not services_of(client).manager.status(DEEPFILTERNET_ID).loaded
+
+
 def test_a_replica_that_cannot_be_placed_gets_a_503_naming_its_settings(
     ray_cluster: None, tmp_path: Path
 ) -> None:
@@ -262,9 +300,10 @@ def test_a_local_ray_offers_each_family_its_reservation() -> None:
     cores = os.cpu_count() or 1
     assert local_cpus(Settings(_env_file=None, ray_num_cpus=7)) == 7  # type: ignore[call-arg]
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert local_cpus(defaults) == max(cores, 5)  # asr 1 + speaker 1 + tts 1 + vad 0.5 + 1
+    assert local_cpus(defaults) == max(cores, 6)  # asr, speaker, tts, enhancement, training 1
+    # each, and vad 0.5
     scaled = Settings(_env_file=None, ray_asr_max_replicas=4, ray_asr_replica_cpus=2)  # type: ignore[call-arg]
-    assert local_cpus(scaled) == max(cores, 12)
+    assert local_cpus(scaled) == max(cores, 13)
 
 
 def _run(client: Client, model: str, fn: Callable[[Any], T]) -> T:

@@ -1,10 +1,11 @@
 """Streamed bodies produced chunk by chunk, each chunk one bounded call of a model.
 
 TTS and enhancement both encode audio as it is made and send each chunk at once. Enhancement
-(``leased_chunks``) keeps its stream's state in the model's own objects (a DeepFilterNet state),
-so each chunk runs in the pool with the model leased for just that chunk. Speech
-(``speech_chunks``) keeps its state here (what is left to say, the encoder), so each chunk's
-rendering is a plain call of the model, which runs wherever the model is served: the pool, or
+in the API process (``leased_chunks``) keeps its stream's state in the model's own objects (a
+DeepFilterNet state), so each chunk runs in the pool with the model leased for just that chunk.
+Speech (``speech_chunks``) and enhancement on Ray replicas (``enhanced_chunks``, part by part)
+keep their state here (what is left to say or enhance, the encoder), so each chunk is a plain
+call of the model (``rendered_chunks``), which runs wherever the model is served: the pool, or
 a Ray Serve replica.
 """
 
@@ -12,13 +13,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
 
 from tympan.errors import Overloaded
 from tympan.models.manager import ModelManager
+from tympan.tasks.enhancement import ENHANCEMENT_TASK, PartedEnhancement, enhance_part
 from tympan.tasks.tts import TTS_TASK, SpeechStream, speak_chunk
 
-__all__ = ["admitted", "leased_chunks", "speech_chunks"]
+__all__ = ["admitted", "enhanced_chunks", "leased_chunks", "rendered_chunks", "speech_chunks"]
 
 T = TypeVar("T")
 _RETRY_SECONDS = 0.05
@@ -57,15 +61,53 @@ async def leased_chunks(
             close()
 
 
-async def speech_chunks(
-    manager: ModelManager, model_id: str, stream: SpeechStream
+class Encoding(Protocol):
+    """A stream's encoder side: model output in, bytes to send out."""
+
+    def encode(self, samples: np.ndarray) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
+async def rendered_chunks(
+    manager: ModelManager,
+    model_id: str,
+    render: Callable[..., np.ndarray],
+    next_args: Callable[[], tuple[Any, ...] | None],
+    stream: Encoding,
+    *,
+    task: str,
 ) -> AsyncIterator[bytes]:
-    """The encoded audio of ``stream``: each chunk rendered by the voice's model
-    (``speak_chunk``), encoded in a worker thread, sent unless the encoder is still buffering."""
-    speed = stream.options.speed
-    while (phonemes := stream.next_phonemes()) is not None:
-        audio = await admitted(manager, model_id, speak_chunk, phonemes, speed, task=TTS_TASK)
-        if data := await asyncio.to_thread(stream.encode, audio):
+    """The encoded output of ``render(model, *args)`` for each ``next_args()`` until it is
+    ``None``: each a plain call of the model, which runs wherever the model is served (the
+    pool, or a Ray Serve replica), encoded in a worker thread and sent unless the encoder is
+    still buffering."""
+    while (args := next_args()) is not None:
+        samples = await admitted(manager, model_id, render, *args, task=task)
+        if data := await asyncio.to_thread(stream.encode, samples):
             yield data
     if tail := await asyncio.to_thread(stream.finish):
         yield tail
+
+
+def speech_chunks(
+    manager: ModelManager, model_id: str, stream: SpeechStream
+) -> AsyncIterator[bytes]:
+    """The encoded audio of ``stream``: each chunk rendered by the voice's model
+    (``speak_chunk``)."""
+    speed = stream.options.speed
+
+    def next_args() -> tuple[list[str], float] | None:
+        phonemes = stream.next_phonemes()
+        return None if phonemes is None else (phonemes, speed)
+
+    return rendered_chunks(manager, model_id, speak_chunk, next_args, stream, task=TTS_TASK)
+
+
+def enhanced_chunks(
+    manager: ModelManager, model_id: str, stream: PartedEnhancement
+) -> AsyncIterator[bytes]:
+    """The encoded audio of ``stream``: each part enhanced by the model (``enhance_part``)."""
+    return rendered_chunks(
+        manager, model_id, enhance_part, stream.next_part, stream, task=ENHANCEMENT_TASK
+    )

@@ -1,5 +1,5 @@
-"""``RayModels``: ASR, speaker-embedding, speech and voice-activity models as Ray Serve
-deployments, called through the ``ModelManager``.
+"""``RayModels``: ASR, speaker-embedding, speech, enhancement and voice-activity models as Ray
+Serve deployments, called through the ``ModelManager``.
 
 Layer: serving (above tasks and models; built by ``api/services.py`` only when
 ``TYMPAN_RAY_ADDRESS`` is set, so the embedded path never imports Ray).
@@ -11,8 +11,8 @@ model's deployment, which loaded the model with the registry's own loader (``loa
 and runs the very same function. One deployment per model, ``tympan-<task>-<model id>``
 (``tympan-asr-whisper-tiny.en``, ``tympan-speaker-resemblyzer-ge2e``), deployed on first use.
 Speaker embeddings (verify, identify, enroll, live speaker labels, and diarization's windows
-through ``ReplicaEncoder``), speech and whole-file voice activity (``/v1/audio/vad``,
-transcription's chunking, detection) go to their replicas the same way.
+through ``ReplicaEncoder``), speech, enhancement and whole-file voice activity
+(``/v1/audio/vad``, transcription's chunking, detection) go to their replicas the same way.
 
 Several API fronts (behind one load balancer) share a cluster's applications: a front that
 finds a model's application running takes a handle to it instead of deploying it again (a second
@@ -54,6 +54,7 @@ from tympan.config import Settings
 from tympan.errors import ModelNotFound, ReplicasUnavailable
 from tympan.models.registry import ModelRegistry
 from tympan.models.spec import ModelSpec
+from tympan.tasks.enhancement import ENHANCEMENT_TASK
 from tympan.tasks.speakers import SPEAKER_TASK
 from tympan.tasks.tts import TTS_TASK
 from tympan.tasks.vad import VAD_TASK
@@ -323,13 +324,19 @@ _FAMILIES: dict[str, Callable[[Settings], tuple[int, int, float]]] = {
     SPEAKER_TASK: lambda s: (s.ray_speaker_replicas, 0, s.ray_speaker_replica_cpus),
     TTS_TASK: lambda s: (s.ray_tts_replicas, 0, s.ray_tts_replica_cpus),
     VAD_TASK: lambda s: (s.ray_vad_replicas, 0, s.ray_vad_replica_cpus),
+    ENHANCEMENT_TASK: lambda s: (
+        s.ray_enhancement_replicas,
+        0,
+        s.ray_enhancement_replica_cpus,
+    ),
 }
 """The model families served by replicas, each with its (replicas, autoscaling maximum or 0,
 CPUs per replica) settings. Speech renders one chunk per call (its stream's state stays in the
 app, ``api/streaming.speech_chunks``). Voice activity of whole files goes to replicas (one call
 a file); the live engine's frame-by-frame VAD (32 ms a call, its recurrent state between calls)
-and diarization's lease keep a local copy. Enhancement (each stream's recurrent DeepFilterNet
-state lives in the model's own objects) runs in the API process."""
+and diarization's lease keep a local copy. Enhancement goes to replicas as whole recordings
+(``noise_reduction`` before a task: ``enhance_audio``) or as parts of one
+(``/v1/audio/enhancements``: ``enhance_part``, the stream's position and encoder in the app)."""
 
 
 def local_cpus(settings: Settings) -> int:

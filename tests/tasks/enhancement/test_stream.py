@@ -11,7 +11,12 @@ from tests.noisy_audio import noisy_speech
 from tympan.audio import Audio
 from tympan.audio.encode import FORMATS
 from tympan.config import SAMPLE_RATE, Settings
-from tympan.tasks.enhancement import EnhancementStream, enhance_audio, model_specs
+from tympan.tasks.enhancement import (
+    EnhancementStream,
+    PartedEnhancement,
+    enhance_audio,
+    model_specs,
+)
 from tympan.tasks.enhancement.snr import si_sdr
 from tympan.tasks.enhancement.stream import WARM_UP_SECONDS, _even_work_spans
 
@@ -73,3 +78,13 @@ def test_parts_cover_the_recording_and_cost_the_same_with_their_warm_up(parts: i
     assert all(end == start for (_, end), (start, _) in itertools.pairwise(spans))
     work = [end - start + (lead if start else 0) for start, end in spans]
     assert max(work) - min(work) <= parts
+
+
+def test_parts_for_replicas_cover_the_recording_each_after_its_lead_in() -> None:
+    total, lead = int(45.5 * SAMPLE_RATE), int(WARM_UP_SECONDS * SAMPLE_RATE)
+    recording = np.arange(total, dtype=np.float32)
+    parts = list(iter(PartedEnhancement(Audio.from_array(recording), "pcm").next_part, None))
+    assert [part_lead for _, part_lead in parts] == [0, lead, lead]
+    assert np.array_equal(np.concatenate([part[cut:] for part, cut in parts]), recording)
+    empty = PartedEnhancement(Audio.from_array(np.zeros(0, np.float32)), "pcm")
+    assert [part.size for part, _ in iter(empty.next_part, None)] == [0]

@@ -25,7 +25,13 @@ from tympan.tasks.enhancement.service import ENHANCEMENT_TASK, reduce_noise
 from tympan.tasks.enhancement.session import Enhancer, EnhancerSession, enhance_samples
 from tympan.tasks.enhancement.snr import estimate_snr_db
 from tympan.tasks.enhancement.spectral_gating import SpectralGating
-from tympan.tasks.enhancement.stream import BLOCK_SECONDS, EnhancementStream, enhance_audio
+from tympan.tasks.enhancement.stream import (
+    BLOCK_SECONDS,
+    EnhancementStream,
+    PartedEnhancement,
+    enhance_audio,
+    enhance_part,
+)
 
 __all__ = [
     "BLOCK_SECONDS",
@@ -42,9 +48,11 @@ __all__ = [
     "Enhancer",
     "EnhancerSession",
     "NoiseReductionPolicy",
+    "PartedEnhancement",
     "RNNoise",
     "SpectralGating",
     "enhance_audio",
+    "enhance_part",
     "enhance_samples",
     "estimate_snr_db",
     "model_specs",
