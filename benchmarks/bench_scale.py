@@ -7,9 +7,12 @@ pass, which also deploys the replicas, then timed passes), configurations altern
 ``ROUNDS`` rounds: latency p50/p95 and throughput, the overhead of each Ray layout against
 embedded, and what a second 1-CPU replica adds to one.
 
-Last, on Ray with one 1-CPU replica, serving p95 with and without a classifier training job
-running as a Ray task on the other CPU (Ray reserves one CPU for each, so ASR and training
-share the machine by reservation; the VAD replica's half CPU is the one oversubscribed).
+Then where the overhead goes: each part's CPU seconds per request in those runs, and one batch
+decoded in this process and by a replica (the hop, the decode's own time on each side) and
+what Ray's processes use idle. Last, on Ray with one 1-CPU replica, serving p95 with and
+without a classifier training job running as a Ray task on the other CPU (Ray reserves one CPU
+for each, so ASR and training share the machine by reservation; the VAD replica's half CPU is
+the one oversubscribed).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, ratio, start_server
 from tympan.client import Client
@@ -64,11 +69,12 @@ def _clips() -> list[Path]:
 
 
 @contextmanager
-def _server(env: dict[str, str]) -> Iterator[str]:
+def _server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """A server for one configuration: its URL and process id."""
     data = Path(tempfile.mkdtemp(prefix="tympan-bench-scale-"))
     server, url = start_server({"TYMPAN_DATA_DIR": str(data), **env})
     try:
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()  # graceful: the app deletes its Serve apps and stops its Ray
         try:
@@ -110,6 +116,8 @@ class _Passes:
     latencies: list[float] = field(default_factory=list)
     walls: list[float] = field(default_factory=list)
     errors: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per request, summed
+    rounds: int = 0
 
     def summary(self, clips: int) -> dict[str, float]:
         return {
@@ -120,17 +128,74 @@ class _Passes:
         }
 
 
+PARTS = ("API process", "ASR replicas", "VAD replica", "Ray's own processes")
+
+
+def _part_of(process: psutil.Process, server: int) -> str:
+    """Which part of a configuration a process of its tree is (Ray names each worker's
+    process after the actor it runs)."""
+    if process.pid == server:
+        return PARTS[0]
+    command = " ".join(process.cmdline())
+    if "ServeReplica:tympan-asr" in command:
+        return PARTS[1]
+    if "ServeReplica:tympan-vad" in command:
+        return PARTS[2]
+    return PARTS[3]
+
+
+def _cpu_seconds(server: int) -> dict[int, tuple[str, float]]:
+    """Each process of the server's tree (a local Ray's processes are its descendants): its
+    part and the CPU seconds it used so far."""
+    root = psutil.Process(server)
+    used = {}
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            used[process.pid] = (_part_of(process, server), times.user + times.system)
+        except psutil.Error:  # ended meanwhile
+            continue
+    return used
+
+
+def _cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds each part used between two ``_cpu_seconds``; a process is the part either
+    look named (a worker's title is its actor's, but not at every instant)."""
+    used = dict.fromkeys(PARTS, 0.0)
+    for pid, (part, seconds) in after.items():
+        earlier_part, earlier = before.get(pid, (part, 0.0))
+        used[part if part != PARTS[3] else earlier_part] += seconds - earlier
+    return used
+
+
 def _measure(
     url: str, clips: list[Path], passes: int = PASSES, into: _Passes | None = None
 ) -> dict[str, float]:
     _pass(url, clips)  # warm-up: loads the model (deploys the replicas on Ray)
-    measured = into if into is not None else _Passes()
+    return _timed(url, clips, passes, into if into is not None else _Passes())
+
+
+def _timed(url: str, clips: list[Path], passes: int, into: _Passes) -> dict[str, float]:
     for _ in range(passes):
         seen, wall, failed = _pass(url, clips)
-        measured.latencies += seen
-        measured.walls.append(wall)
-        measured.errors += failed
-    return measured.summary(len(clips))
+        into.latencies += seen
+        into.walls.append(wall)
+        into.errors += failed
+    return into.summary(len(clips))
+
+
+def _measure_with_cpu(server: tuple[str, int], clips: list[Path], into: _Passes) -> dict:
+    """``_measure``, and the CPU seconds per request each part used in the timed passes."""
+    url, pid = server
+    _pass(url, clips)  # warm-up: loads the model (deploys the replicas on Ray)
+    before = _cpu_seconds(pid)
+    seen = _timed(url, clips, PASSES, into)
+    used = _cpu_used(before, _cpu_seconds(pid))
+    requests = PASSES * len(clips)
+    for part in PARTS:
+        into.cpu[part] = into.cpu.get(part, 0.0) + used[part] / requests
+    into.rounds += 1
+    return seen
 
 
 def _digits(folder: Path) -> Path:
@@ -154,7 +219,7 @@ def _digits(folder: Path) -> Path:
 
 def _while_training(clips: list[Path]) -> str:
     env = {**RAY, "TYMPAN_RAY_ASR_REPLICAS": "1", "TYMPAN_RAY_ASR_REPLICA_CPUS": "1"}
-    with _server(env) as url, tempfile.TemporaryDirectory() as data:
+    with _server(env) as (url, _), tempfile.TemporaryDirectory() as data:
         quiet = _measure(url, clips)
         with Client(url) as client:
             job = client.train_classifier(
@@ -186,13 +251,105 @@ def _while_training(clips: list[Path]) -> str:
     )
 
 
+def _cpu_table(gathered: dict[str, _Passes]) -> str:
+    """CPU seconds per request of each part, per configuration (mean over rounds): on a
+    CPU-bound machine, what Ray adds per request is what it takes from throughput."""
+    rows = []
+    for name, passes in gathered.items():
+        used = [passes.cpu.get(part, 0.0) / max(1, passes.rounds) for part in PARTS]
+        rows.append([name, *used, sum(used)])
+    return (
+        "CPU seconds per request in the timed passes (user + system, every process of the "
+        "server's tree; a local Ray's processes are its descendants):\n\n"
+        + markdown_table(["configuration", *PARTS, "total"], rows)
+    )
+
+
+SAME_BATCH_REPEATS = 4
+IDLE_SECONDS = 20.0
+
+
+def _same_batch(clips: list[Path]) -> str:
+    """One batch (8 clips) decoded by this process's model (2 threads) and by a 2-CPU
+    replica of a local Ray, alternated, min of ``SAME_BATCH_REPEATS``: the decode's own wall
+    and CPU time on each side, and the round trip around the replica's; then the CPU Ray's
+    processes use with the application deployed and no request at all."""
+    import asyncio
+
+    from tympan.audio import decode_audio
+    from tympan.config import Settings
+    from tympan.models.registry import ModelRegistry
+    from tympan.serving.ray import RayModels
+    from tympan.tasks.asr.decoding import ChunkJob, DecodeOptions, decode_chunks
+
+    def timed(handle: object, jobs: list[ChunkJob]) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        decode_chunks(handle, jobs)  # type: ignore[arg-type]
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    jobs = [ChunkJob(decode_audio(clip).samples, 0.0, DecodeOptions()) for clip in clips[:8]]
+    with tempfile.TemporaryDirectory() as data:
+        settings = Settings(_env_file=None, data_dir=data, cpu_threads=2)  # type: ignore[call-arg]
+        spec = ModelRegistry.from_settings(settings).get(MODEL)
+        local = spec.load()
+        remote = RayModels.connect(
+            settings.model_copy(
+                update={"ray_address": "local", "ray_num_cpus": 3, "ray_asr_replica_cpus": 2}
+            )
+        )
+        try:
+            here: list[tuple[float, float]] = []
+            there: list[tuple[float, float, float]] = []
+
+            async def over_ray() -> tuple[float, float, float]:
+                started = time.perf_counter()
+                wall, cpu = await remote.infer(spec, timed, jobs)
+                return time.perf_counter() - started, wall, cpu
+
+            timed(local, jobs), asyncio.run(over_ray())  # warm-up both (deploys the replica)
+            for _ in range(SAME_BATCH_REPEATS):
+                here.append(timed(local, jobs))
+                there.append(asyncio.run(over_ray()))
+            ray_processes = psutil.Process().children(recursive=True)
+            before = sum(_cpu_of(process) for process in ray_processes)
+            time.sleep(IDLE_SECONDS)
+            idle = (sum(_cpu_of(process) for process in ray_processes) - before) / IDLE_SECONDS
+        finally:
+            remote.close()
+    local_wall, local_cpu = min(here)
+    trip, replica_wall, replica_cpu = min(there)
+    rows = [
+        ["this process (2 threads)", "", local_wall, local_cpu],
+        ["replica (2 CPUs)", trip, replica_wall, replica_cpu],
+    ]
+    table = markdown_table(
+        ["8 clips, one batch", "round trip s", "decode wall s", "decode CPU s"], rows
+    )
+    return (
+        f"{table}\n\nThe hop (round trip minus the replica's decode): "
+        f"**{1000 * (trip - replica_wall):.0f} ms** a batch. The replica's decode against this "
+        f"process's: **{ratio(replica_wall, local_wall):.2f}x** the wall time for "
+        f"**{ratio(replica_cpu, local_cpu):.2f}x** the CPU time. Idle, with the application "
+        f"deployed, Ray's processes used **{100 * idle:.0f} %** of one core over "
+        f"{IDLE_SECONDS:.0f} s."
+    )
+
+
+def _cpu_of(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return times.user + times.system
+
+
 def run() -> str:
     clips = _clips()
     gathered = {name: _Passes() for name, _ in CONFIGS}
     for _ in range(ROUNDS):  # alternated, so load on the shared machine hits each alike
         for name, env in CONFIGS:
-            with _server({**RAY, **env} if name.startswith("Ray") else env) as url:
-                seen = _measure(url, clips, into=gathered[name])
+            with _server({**RAY, **env} if name.startswith("Ray") else env) as server:
+                seen = _measure_with_cpu(server, clips, gathered[name])
             print(f"bench_scale: {name}: {seen}", file=sys.stderr, flush=True)
     results = {name: passes.summary(len(clips)) for name, passes in gathered.items()}
     base = results[CONFIGS[0][0]]
@@ -229,6 +386,8 @@ def run() -> str:
             f"CPU (what each added 1-CPU replica brings): "
             f"**{ratio(two['throughput'], single['throughput']):.2f}x**; against 1 replica x 2 "
             f"CPUs: **{ratio(two['throughput'], wide['throughput']):.2f}x**.",
+            "### Where the CPU goes\n\n" + _cpu_table(gathered),
+            "### The same batch in this process and on a replica\n\n" + _same_batch(clips),
             "### Serving while training on Ray\n\n" + _while_training(clips),
             f"Machine: {machine_load()} after the run.",
         ]
