@@ -31,7 +31,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks._harness import EVAL_DIR, machine_load, markdown_table, ratio, start_server
 from tympan.client import Client
@@ -118,6 +120,7 @@ class _Passes:
     errors: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per request, summed
     rounds: int = 0
+    batch_sizes: list[float] = field(default_factory=list)  # mean chunks a batch, per round
 
     def summary(self, clips: int) -> dict[str, float]:
         return {
@@ -184,16 +187,33 @@ def _timed(url: str, clips: list[Path], passes: int, into: _Passes) -> dict[str,
     return into.summary(len(clips))
 
 
+def _batches(url: str) -> tuple[float, float]:
+    """The ASR queue's batches so far and the chunks in them (``tympan_batch_size``)."""
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    found = {"count": 0.0, "sum": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name != "tympan_batch_size":
+            continue
+        for sample in family.samples:
+            kind = sample.name.rsplit("_", 1)[-1]
+            if sample.labels.get("queue") == f"asr:{MODEL}" and kind in found:
+                found[kind] += sample.value
+    return found["count"], found["sum"]
+
+
 def _measure_with_cpu(server: tuple[str, int], clips: list[Path], into: _Passes) -> dict:
     """``_measure``, and the CPU seconds per request each part used in the timed passes."""
     url, pid = server
     _pass(url, clips)  # warm-up: loads the model (deploys the replicas on Ray)
-    before = _cpu_seconds(pid)
+    before, batches_before = _cpu_seconds(pid), _batches(url)
     seen = _timed(url, clips, PASSES, into)
     used = _cpu_used(before, _cpu_seconds(pid))
+    (batches, chunks), (batches_then, chunks_then) = _batches(url), batches_before
+    batches, chunks = batches - batches_then, chunks - chunks_then
     requests = PASSES * len(clips)
     for part in PARTS:
         into.cpu[part] = into.cpu.get(part, 0.0) + used[part] / requests
+    into.batch_sizes.append(chunks / max(1.0, batches))
     into.rounds += 1
     return seen
 
@@ -257,11 +277,13 @@ def _cpu_table(gathered: dict[str, _Passes]) -> str:
     rows = []
     for name, passes in gathered.items():
         used = [passes.cpu.get(part, 0.0) / max(1, passes.rounds) for part in PARTS]
-        rows.append([name, *used, sum(used)])
+        batch = statistics.mean(passes.batch_sizes) if passes.batch_sizes else 0.0
+        rows.append([name, *used, sum(used), batch])
     return (
         "CPU seconds per request in the timed passes (user + system, every process of the "
-        "server's tree; a local Ray's processes are its descendants):\n\n"
-        + markdown_table(["configuration", *PARTS, "total"], rows)
+        "server's tree; a local Ray's processes are its descendants), and the chunks an ASR "
+        "batch held on average (``tympan_batch_size``):\n\n"
+        + markdown_table(["configuration", *PARTS, "total", "chunks a batch"], rows)
     )
 
 

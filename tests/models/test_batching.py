@@ -207,3 +207,29 @@ def test_background_items_run_after_every_waiting_foreground_item_never_beside_o
 
     _run(main())
     assert seen == [["busy"], ["f1", "f2"], ["p1", "p2"]]
+
+
+@pytest.mark.parametrize(("eager", "expected"), [(2, [1, 1, 4]), (1, [1, 5])])
+def test_a_batch_behind_every_busy_replica_gathers_until_one_is_free(
+    eager: int, expected: list[int]
+) -> None:
+    """Two places (a replica's running batch and the one waiting behind it): with ``eager``
+    1, the waiting batch keeps gathering past ``max_wait`` until the running one ends, so
+    items arriving meanwhile join it instead of leaving in a batch of one."""
+    sizes: list[int] = []
+
+    async def slow(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        await asyncio.sleep(0.4)
+        return items
+
+    async def main() -> list[int]:
+        queue = BatchQueue(slow, max_batch=8, max_wait=0.01, parallel=2, eager=eager)
+        calls = [asyncio.create_task(queue.submit(0))]
+        for n in range(1, 6):  # one every 30 ms while the first batch runs
+            await asyncio.sleep(0.03)
+            calls.append(asyncio.create_task(queue.submit(n)))
+        return await asyncio.gather(*calls)
+
+    assert _run(main()) == list(range(6))
+    assert sizes == expected

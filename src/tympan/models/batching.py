@@ -74,8 +74,9 @@ class BatchQueue(Generic[I, R]):
     fails only its own caller. An exception raised by ``run_batch`` fails the whole batch.
     One batch runs at a time per queue by default: the batched call already uses every core it
     is given. ``parallel`` lets that many batches run at once (two per Ray Serve replica of the
-    model: one decoding, one waiting); the next batch still gathers while they run. Must be
-    used from one event loop.
+    model: one decoding, one waiting); the next batch still gathers while they run. Once
+    ``eager`` batches run (one per replica), another gathers until it is full or one of them
+    ends. Must be used from one event loop.
     """
 
     def __init__(
@@ -88,9 +89,11 @@ class BatchQueue(Generic[I, R]):
         max_callers: int | None = None,
         limit_setting: str | None = None,
         parallel: int = 1,
+        eager: int | None = None,
     ) -> None:
         if max_batch < 1 or parallel < 1:
             raise ValueError("max_batch and parallel must be at least 1")
+        self._eager = parallel if eager is None else eager
         self.max_callers = max_callers
         self.limit_setting = limit_setting
         self._admitted = 0
@@ -165,9 +168,11 @@ class BatchQueue(Generic[I, R]):
             await self._free.acquire()  # items keep gathering while every batch place is taken
             if len(self._pending) < self.max_batch and self.max_wait > 0:
                 self._full.clear()
-                # Give concurrent callers a moment to join; a full batch goes at once.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), self.max_wait)
+                if len(self._running) >= self._eager:
+                    await self._gather_until_full_or_done()
+                else:  # give concurrent callers a moment to join; a full batch goes at once
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._full.wait(), self.max_wait)
             taken = self._take()
             QUEUE_DEPTH.labels(self.name).set(len(self._pending))
             for entry in taken:
@@ -179,6 +184,16 @@ class BatchQueue(Generic[I, R]):
             batch = asyncio.create_task(self._run(live))
             self._running.add(batch)
             batch.add_done_callback(self._batch_done)
+
+    async def _gather_until_full_or_done(self) -> None:
+        """Every replica has a batch: the next one would only wait behind them, so it keeps
+        gathering until it is full or a running batch ends (smaller batches decode less
+        efficiently; sending it then costs one round trip, about 10 ms)."""
+        full = asyncio.create_task(self._full.wait())
+        try:
+            await asyncio.wait({full, *self._running}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            full.cancel()
 
     def _take(self) -> list[_Entry[I, R]]:
         """The next batch, in submission order: foreground items first and alone; background

@@ -23,12 +23,14 @@ the others.
 Batching happens once, in the app: the replicas do not use ``@serve.batch``. A second batcher
 in the replica would wait again for company the app's queue already gathered, and could only
 merge batches that the app chose to send apart (to keep every replica busy). Instead the queue
-keeps two batches per replica in flight (``parallel_calls``): one decoding and one waiting at
-Serve's router, so a replica starts its next batch the moment it finishes instead of idling
-through the round trip. Each replica takes one call at a time (``max_ongoing_requests=1``: a
-batch uses every thread it has), and the router spreads the calls and scales on those waiting.
-With one in flight per replica, a 2-CPU replica served 26 % fewer requests than the embedded
-path at 8 clients; with two, 11 % (``benchmarks/bench_scale.py``, one quiet run each).
+allows two batches per replica (``parallel_calls``): one decoding, and the next. Each replica
+takes one call at a time (``max_ongoing_requests=1``: a batch uses every thread it has), and
+the router spreads the calls and scales on those waiting. The next batch leaves at once while
+a replica is free; once every replica has one, it keeps gathering until it is full or a
+running batch ends (``BatchQueue``'s ``eager``). Sent at once, it held 2.7 chunks on average
+against embedded's 4.0 at 8 clients, and the replica spent 8 % more CPU a request decoding
+them; gathering, 3.7 chunks, while the round trip it then waits out is about 10 ms
+(``benchmarks/bench_scale.py``).
 """
 
 from __future__ import annotations

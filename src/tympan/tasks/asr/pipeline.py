@@ -151,6 +151,7 @@ class Transcriber:
                         observe_window(self.quality, model_id, job.options.language, result)
                 return results
 
+            parallel = self.manager.parallel_calls(model_id)
             queue = BatchQueue(
                 run_batch,
                 max_batch=self.settings.asr_batch_size,
@@ -158,7 +159,8 @@ class Transcriber:
                 name=f"asr:{model_id}",
                 max_callers=self.settings.asr_queue_size,
                 limit_setting="asr_queue_size",
-                parallel=self.manager.parallel_calls(model_id),
+                parallel=parallel,
+                eager=max(1, parallel // 2),  # one per replica; the batch behind it gathers
             )
             self._queues[model_id] = queue
         return queue
