@@ -28,8 +28,8 @@ takes one call at a time (``max_ongoing_requests=1``: a batch uses every thread 
 the router spreads the calls and scales on those waiting. The next batch leaves at once while
 a replica is free; once every replica has one, it keeps gathering until it is full or a
 running batch ends (``BatchQueue``'s ``eager``). Sent at once, it held 2.7 chunks on average
-against embedded's 4.0 at 8 clients, and the replica spent 8 % more CPU a request decoding
-them; gathering, 3.7 chunks, while the round trip it then waits out is about 10 ms
+against embedded's 4.0 at 8 clients, and the replica spent 7 % more CPU a request decoding
+them; gathering, 3.8 chunks, while the round trip it then waits out is about 10 ms
 (``benchmarks/bench_scale.py``).
 """
 
