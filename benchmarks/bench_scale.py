@@ -154,8 +154,7 @@ def _cpu_seconds(server: int) -> dict[int, tuple[str, float]]:
     used = {}
     for process in [root, *root.children(recursive=True)]:
         try:
-            times = process.cpu_times()
-            used[process.pid] = (_part_of(process, server), times.user + times.system)
+            used[process.pid] = (_part_of(process, server), _cpu_of(process))
         except psutil.Error:  # ended meanwhile
             continue
     return used

@@ -84,8 +84,8 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = _START_
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A head and a worker node, 2 CPUs each, on 127.0.0.1, sharing a token; this process
-    and every process joining them get the token's path. Yields the address, that environment
-    and the worker node."""
+    and every process joining them get the token's path. Yields the address and that
+    environment."""
     folder = tmp_path_factory.mktemp("cluster")
     token = folder / "auth_token"
     token.write_text(secrets.token_hex(32))
@@ -122,7 +122,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             ["--address", address, "--num-cpus", "2", *each_node], env, folder / "worker.log"
         )
         _wait_for(worker.started, "the worker node to join")
-        yield {"address": address, "env": env, "worker": worker}
+        yield {"address": address, "env": env}
     finally:
         for node in (worker, head):
             if node is not None:
@@ -188,8 +188,8 @@ def front(cluster: dict, tmp_path: Path) -> Iterator[str]:
         assert process.poll() is None, (tmp_path / "front.log").read_text()
         yield url
     finally:
-        # Killed, not stopped: its applications go with the cluster, and a clean stop
-        # (tested in test_ray.py) waits out Serve's replica shutdown on the lost node.
+        # Killed, not stopped: its applications go with the cluster (a clean stop is
+        # tested in test_ray.py).
         process.kill()
         process.wait(timeout=60)
         log.close()
