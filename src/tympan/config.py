@@ -332,8 +332,9 @@ class Settings(BaseSettings):
     ray_deploy_timeout_seconds: float = Field(
         300.0,
         gt=0,
-        description="How long a model's first use waits for Ray to place its replicas; past "
-        "it the request gets a 503 naming the CPUs that were missing.",
+        description="How long a request waits for Ray to place a model's replicas: at the "
+        "model's first use, or after every replica was lost (a node or process died); past it "
+        "the request gets a 503 naming the CPUs that were missing.",
     )
     ray_asr_replicas: int = Field(
         1,

@@ -276,10 +276,11 @@ class ArtifactStoreUnavailable(Overloaded):
 
 
 class ReplicasUnavailable(Overloaded):
-    """A model's replicas cannot answer: they were not running within
-    TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS (the cluster lacks the CPUs they reserve, or the model
-    loads slowly; the message says which settings to change and what the cluster has), or
-    every try of a call lost its replica (processes or nodes dying)."""
+    """A model's replicas cannot answer: none was running for
+    TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS, at first use or after all were lost (the cluster lacks
+    the CPUs they reserve, or the model loads slowly; the message says which settings to change
+    and what the cluster has), or every try of a call lost its replica (processes or nodes
+    dying)."""
 
     code = "replicas_unavailable"
 

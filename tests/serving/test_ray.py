@@ -160,6 +160,54 @@ def test_a_call_whose_replica_dies_runs_again_on_the_replacement(
     assert died.exists()
 
 
+def test_a_model_whose_replicas_cannot_be_replaced_gets_a_503_then_recovers(
+    ray_server: tuple, embedded_texts: dict[Path, str], tmp_path: Path
+) -> None:
+    """A replica dies and another job takes its CPU before Serve can start the replacement
+    (as when a node dies and the survivors' nodes are full). The call it held, and the
+    requests after it, get a 503 naming the setting once no replica has run for
+    TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS, instead of waiting forever; the service answers
+    everything else; once the CPU is free again, the model answers again."""
+    died = tmp_path / "died"
+
+    def die_once(_model: Any) -> int:
+        if not died.exists():
+            died.touch()
+            os._exit(1)
+        return os.getpid()
+
+    settings = make_settings(
+        tmp_path, ray_address="local", asr_models={"lost": _tiny()}, ray_deploy_timeout_seconds=6
+    )
+    with Client.in_process(settings) as client:
+        assert _run(client, "lost", lambda _model: os.getpid()) != os.getpid()
+        # Pending until the replica's CPU frees, then placed before the replacement asks.
+        taker = ray.remote(_CpuTaker).options(num_cpus=ray.available_resources()["CPU"] + 1)
+        holder = taker.remote()
+        started = time.monotonic()
+        with pytest.raises(TympanError) as refused:
+            _run(client, "lost", die_once)
+        assert time.monotonic() - started < 30
+        assert ray.get(holder.ready.remote(), timeout=5)  # it took the CPU
+        error = refused.value
+        assert (error.status, error.code) == (503, "replicas_unavailable")
+        assert "TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS" in error.message
+        assert "TYMPAN_RAY_ASR_REPLICA_CPUS" in error.message
+        with pytest.raises(TympanError) as refused:
+            client.transcribe(CLIPS[0], model="lost")  # a request after it, through the API
+        assert (refused.value.status, refused.value.code) == (503, "replicas_unavailable")
+        assert client.transcribe(CLIPS[0], model=MODEL).text == embedded_texts[CLIPS[0]]
+        ray.kill(holder)
+        assert client.transcribe(CLIPS[0], model="lost").text == embedded_texts[CLIPS[0]]
+
+
+class _CpuTaker:
+    """A Ray actor that only holds the CPUs it reserves."""
+
+    def ready(self) -> bool:
+        return True
+
+
 def test_speaker_embeddings_run_on_their_own_replica(ray_cluster: None, tmp_path: Path) -> None:
     """Verify, embed and diarize answer as embedded, from a ``tympan-speaker-*`` replica
     holding the encoder (a fraction of a CPU, beside the ASR replica)."""

@@ -81,6 +81,7 @@ _REGISTRY = {"name": "tympan-fronts", "namespace": "tympan"}
 _DELETE_WAIT = 120.0  # a front that died while deleting blocks its application no longer
 _DEPLOY_POLL = 0.5  # seconds between looks at a deploying application's status
 _LOST_REPLICA_TRIES = 3  # calls of one request's batch on replicas that die under it
+_WATCH_PERIOD = 2.0  # seconds between looks at a waiting call's deployment
 
 
 class RayUnavailable(RuntimeError):
@@ -200,7 +201,7 @@ class RayModels:
         handle = await self._handle(spec)
         for attempt in range(1, _LOST_REPLICA_TRIES + 1):
             try:
-                return await handle.infer.remote(fn, args, kwargs)
+                return await self._answer(spec, handle.infer.remote(fn, args, kwargs))
             except RayTaskError as exc:  # the task function's own error, as if it ran here
                 cause = exc.cause
                 raise (cause if isinstance(cause, BaseException) else exc) from None
@@ -212,6 +213,43 @@ class RayModels:
             f"(their processes or nodes died: {lost}); Ray Serve replaces them, try again.",
             retry_after=30,
         ) from lost
+
+    async def _answer(self, spec: ModelSpec, response: Any) -> Any:
+        """What a Serve call answers, unless the model has no running replica for
+        TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS: then a 503. Serve holds a call until a replica
+        takes it, and the replacement of a replica lost with its node waits for CPUs that may
+        never come back (the survivors' nodes are full), so without this bound the request
+        would hang. A call a running replica holds is never cut short, however long."""
+        name = app_name(spec)
+        answer = asyncio.ensure_future(_awaited(response))
+        vacant_since: float | None = None
+        try:
+            while True:
+                done, _ = await asyncio.wait({answer}, timeout=_WATCH_PERIOD)
+                if done:
+                    return answer.result()
+                if await asyncio.to_thread(_running_replicas, name):
+                    vacant_since = None
+                    continue
+                now = time.monotonic()
+                if vacant_since is None:
+                    vacant_since = now
+                elif now - vacant_since > self.settings.ray_deploy_timeout_seconds:
+                    raise await asyncio.to_thread(
+                        self._shortage,
+                        spec,
+                        f"No replica of {spec.id} has been running for "
+                        f"{self.settings.ray_deploy_timeout_seconds:g} s "
+                        "(TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS): its replicas were lost (a node "
+                        "or their processes died) and Ray has not placed their replacements, "
+                        "which Serve keeps trying to do",
+                    )
+        finally:
+            if not answer.done():
+                response.cancel()
+                answer.cancel()
+                # Serve's cancelled call ends with an error nobody awaits any more.
+                answer.add_done_callback(lambda task: task.cancelled() or task.exception())
 
     def close(self) -> None:
         """Delete the applications this process deployed; stop Ray if this process started
@@ -250,23 +288,32 @@ class RayModels:
         """Delete an application whose replicas did not come up in time (unless another
         front still waits for it) and say what the cluster had."""
         name = app_name(spec)
-        replicas, _, cpus = _FAMILIES[spec.task](self.settings)
-        status = serve.status().applications.get(name)
-        detail = " ".join(d.message for d in status.deployments.values()) if status else ""
-        free = ray.available_resources().get("CPU", 0.0)
-        total = ray.cluster_resources().get("CPU", 0.0)
+        replicas, _, _ = _FAMILIES[spec.task](self.settings)
+        shortage = self._shortage(
+            spec,
+            f"Ray did not have {replicas} replica(s) of {spec.id} running within "
+            f"{self.settings.ray_deploy_timeout_seconds:g} s (TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS)",
+        )
         if ray.get(self._registry.leave.remote(name, self._front)):  # else others still wait
             try:
                 serve.delete(name)
             finally:
                 ray.get(self._registry.deleted.remote(name))
+        return shortage
+
+    def _shortage(self, spec: ModelSpec, what: str) -> ReplicasUnavailable:
+        """A 503 saying ``what`` was missing, with the CPUs the replicas reserve, the
+        cluster's CPUs, the settings that change either, and Serve's own account."""
+        _, _, cpus = _FAMILIES[spec.task](self.settings)
+        status = serve.status().applications.get(app_name(spec))
+        detail = " ".join(d.message for d in status.deployments.values()) if status else ""
+        free = ray.available_resources().get("CPU", 0.0)
+        total = ray.cluster_resources().get("CPU", 0.0)
         return ReplicasUnavailable(
-            f"Ray did not have {replicas} replica(s) of {spec.id} (reserving {cpus:g} CPU "
-            f"each) running within {self.settings.ray_deploy_timeout_seconds:g} s "
-            f"(TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS); the cluster has {total:g} CPUs, {free:g} "
-            f"free. If CPUs are missing, lower TYMPAN_RAY_{spec.task.upper()}_REPLICA_CPUS or "
-            f"_REPLICAS, give a local Ray more (TYMPAN_RAY_NUM_CPUS) or add a machine; if the "
-            f"model loads slowly, raise the timeout. {detail}".strip(),
+            f"{what}. Each replica reserves {cpus:g} CPU; the cluster has {total:g} CPUs, "
+            f"{free:g} free. If CPUs are missing, lower TYMPAN_RAY_{spec.task.upper()}_REPLICA_"
+            "CPUS or _REPLICAS, give a local Ray more (TYMPAN_RAY_NUM_CPUS) or add a machine; "
+            f"if the model loads slowly, raise the timeout. {detail}".strip(),
             retry_after=30,
         )
 
@@ -314,6 +361,18 @@ class RayModels:
                 raise self._abandon(spec)
             time.sleep(_DEPLOY_POLL)
         return handle
+
+
+async def _awaited(response: Any) -> Any:
+    return await response
+
+
+def _running_replicas(name: str) -> int:
+    """How many replicas of the Serve application ``name`` are running (0 when it is gone)."""
+    status = serve.status().applications.get(name)
+    if status is None:
+        return 0
+    return sum(d.replica_states.get("RUNNING", 0) for d in status.deployments.values())
 
 
 def app_name(spec: ModelSpec) -> str:
