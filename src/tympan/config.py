@@ -348,17 +348,17 @@ class Settings(BaseSettings):
         description="Above `ray_asr_replicas`, Ray Serve autoscales each ASR deployment up to "
         "this many replicas on queued batches; 0 = a fixed count.",
     )
-    ray_asr_upscale_delay_seconds: float = Field(
+    ray_upscale_delay_seconds: float = Field(
         30.0,
         ge=0,
-        description="With ASR autoscaling on (`ray_asr_max_replicas`), how long batches must "
-        "queue before Ray Serve adds a replica (its `upscale_delay_s`).",
+        description="With autoscaling on for a model family (its `ray_*_max_replicas`), how "
+        "long calls must queue before Ray Serve adds a replica (its `upscale_delay_s`).",
     )
-    ray_asr_downscale_delay_seconds: float = Field(
+    ray_downscale_delay_seconds: float = Field(
         600.0,
         ge=0,
-        description="With ASR autoscaling on, how long replicas must stand idle before Ray "
-        "Serve removes one, down to `ray_asr_replicas` (its `downscale_delay_s`).",
+        description="With autoscaling on, how long replicas must stand idle before Ray Serve "
+        "removes one, down to the family's `ray_*_replicas` (its `downscale_delay_s`).",
     )
     ray_asr_replica_cpus: int = Field(
         1,
@@ -369,6 +369,12 @@ class Settings(BaseSettings):
     ray_speaker_replicas: int = Field(
         1, ge=1, description="Replicas of each speaker-embedding model's Ray Serve deployment."
     )
+    ray_speaker_max_replicas: int = Field(
+        0,
+        ge=0,
+        description="Above `ray_speaker_replicas`, Ray Serve autoscales each speaker-embedding "
+        "deployment up to this many replicas on waiting calls; 0 = a fixed count.",
+    )
     ray_speaker_replica_cpus: float = Field(
         1.0,
         gt=0,
@@ -377,6 +383,12 @@ class Settings(BaseSettings):
     )
     ray_tts_replicas: int = Field(
         1, ge=1, description="Replicas of each text-to-speech voice's Ray Serve deployment."
+    )
+    ray_tts_max_replicas: int = Field(
+        0,
+        ge=0,
+        description="Above `ray_tts_replicas`, Ray Serve autoscales each text-to-speech "
+        "deployment up to this many replicas on waiting calls; 0 = a fixed count.",
     )
     ray_tts_replica_cpus: float = Field(
         1.0,
@@ -387,6 +399,12 @@ class Settings(BaseSettings):
     ray_vad_replicas: int = Field(
         1, ge=1, description="Replicas of the voice-activity model's Ray Serve deployment."
     )
+    ray_vad_max_replicas: int = Field(
+        0,
+        ge=0,
+        description="Above `ray_vad_replicas`, Ray Serve autoscales each voice-activity "
+        "deployment up to this many replicas on waiting calls; 0 = a fixed count.",
+    )
     ray_vad_replica_cpus: float = Field(
         0.5,
         gt=0,
@@ -395,6 +413,12 @@ class Settings(BaseSettings):
     )
     ray_enhancement_replicas: int = Field(
         1, ge=1, description="Replicas of each speech enhancer's Ray Serve deployment."
+    )
+    ray_enhancement_max_replicas: int = Field(
+        0,
+        ge=0,
+        description="Above `ray_enhancement_replicas`, Ray Serve autoscales each enhancement "
+        "deployment up to this many replicas on waiting calls; 0 = a fixed count.",
     )
     ray_enhancement_replica_cpus: float = Field(
         1.0,

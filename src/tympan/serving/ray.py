@@ -339,8 +339,8 @@ class RayModels:
                 "min_replicas": replicas,
                 "max_replicas": max_replicas,
                 "target_ongoing_requests": 1,
-                "upscale_delay_s": settings.ray_asr_upscale_delay_seconds,
-                "downscale_delay_s": settings.ray_asr_downscale_delay_seconds,
+                "upscale_delay_s": settings.ray_upscale_delay_seconds,
+                "downscale_delay_s": settings.ray_downscale_delay_seconds,
             }
         else:
             options["num_replicas"] = replicas
@@ -382,12 +382,16 @@ def app_name(spec: ModelSpec) -> str:
 
 _FAMILIES: dict[str, Callable[[Settings], tuple[int, int, float]]] = {
     "asr": lambda s: (s.ray_asr_replicas, s.ray_asr_max_replicas, s.ray_asr_replica_cpus),
-    SPEAKER_TASK: lambda s: (s.ray_speaker_replicas, 0, s.ray_speaker_replica_cpus),
-    TTS_TASK: lambda s: (s.ray_tts_replicas, 0, s.ray_tts_replica_cpus),
-    VAD_TASK: lambda s: (s.ray_vad_replicas, 0, s.ray_vad_replica_cpus),
+    SPEAKER_TASK: lambda s: (
+        s.ray_speaker_replicas,
+        s.ray_speaker_max_replicas,
+        s.ray_speaker_replica_cpus,
+    ),
+    TTS_TASK: lambda s: (s.ray_tts_replicas, s.ray_tts_max_replicas, s.ray_tts_replica_cpus),
+    VAD_TASK: lambda s: (s.ray_vad_replicas, s.ray_vad_max_replicas, s.ray_vad_replica_cpus),
     ENHANCEMENT_TASK: lambda s: (
         s.ray_enhancement_replicas,
-        0,
+        s.ray_enhancement_max_replicas,
         s.ray_enhancement_replica_cpus,
     ),
 }
