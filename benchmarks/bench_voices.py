@@ -126,7 +126,7 @@ def unseen_speaker_folder(
     noises: Sequence[np.ndarray],
 ) -> str:
     """Issue 17's case: train ``run_training`` on a 3-speaker folder, score the 4th speaker."""
-    ge2e = Ge2eEncoder(threads=1)
+    ge2e = Ge2eEncoder()
     rows = []
     for train_speakers, test_speaker in FOLDER_FOLDS:
         tag = "-".join(train_speakers)
@@ -256,7 +256,7 @@ def run() -> str:
     cache = FeatureCache(Path(kept) if kept else workdir / "cache")
     sections = [f"Machine: {machine_load()} at the start."]
     try:
-        encoder = WhisperEncoder(threads=1)
+        encoder = WhisperEncoder()  # every core, as `tympan train` encodes
         noises = noise_recordings("dev")
         if "folder" in parts:
             sections += [
