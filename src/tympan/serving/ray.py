@@ -149,6 +149,7 @@ class RayModels:
         self._handles: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._deploy_lock = threading.Lock()
+        self._replicas_seen: dict[str, tuple[float, int]] = {}  # app -> (when, running)
         self._front = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._registry = FrontRegistry.options(
             **_REGISTRY, lifetime="detached", get_if_exists=True
@@ -228,7 +229,7 @@ class RayModels:
                 done, _ = await asyncio.wait({answer}, timeout=_WATCH_PERIOD)
                 if done:
                     return answer.result()
-                if await asyncio.to_thread(_running_replicas, name):
+                if await self._running_replicas(name):
                     vacant_since = None
                     continue
                 now = time.monotonic()
@@ -250,6 +251,16 @@ class RayModels:
                 answer.cancel()
                 # Serve's cancelled call ends with an error nobody awaits any more.
                 answer.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+    async def _running_replicas(self, name: str) -> int:
+        """How many replicas of application ``name`` run, asked of Serve at most once a
+        half watch period however many calls wait on it (each look is a controller call)."""
+        seen = self._replicas_seen.get(name)
+        if seen is not None and time.monotonic() - seen[0] < _WATCH_PERIOD / 2:
+            return seen[1]
+        running = await asyncio.to_thread(_count_running, name)
+        self._replicas_seen[name] = (time.monotonic(), running)
+        return running
 
     def close(self) -> None:
         """Delete the applications this process deployed; stop Ray if this process started
@@ -367,7 +378,7 @@ async def _awaited(response: Any) -> Any:
     return await response
 
 
-def _running_replicas(name: str) -> int:
+def _count_running(name: str) -> int:
     """How many replicas of the Serve application ``name`` are running (0 when it is gone)."""
     status = serve.status().applications.get(name)
     if status is None:
