@@ -6,7 +6,9 @@ README table is generated from them.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -23,6 +25,7 @@ __all__ = [
     "Settings",
     "settings_reference",
     "settings_reference_markdown",
+    "unknown_variables",
 ]
 
 SAMPLE_RATE = 16_000
@@ -618,3 +621,19 @@ def settings_reference_markdown() -> str:
     lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
     lines += [f"| `{var}` | `{default}` | {text} |" for var, default, text in settings_reference()]
     return "\n".join(lines)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """Warnings for ``TYMPAN_*`` variables in ``environ`` that name no setting (a typo, or a
+    setting renamed since), each with the closest setting's name: ``Settings`` ignores them,
+    so they would silently change nothing."""
+    known = [variable for variable, _, _ in settings_reference()]
+    warnings = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("TYMPAN_") or upper in known:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"{name} is not a Tympan setting and changes nothing{hint}.")
+    return warnings

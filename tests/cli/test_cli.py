@@ -73,3 +73,22 @@ def test_commands_run_against_a_server(live_server, eval_dir) -> None:
     assert result.stdout.splitlines()[1].startswith("speech,")
     models = runner.invoke(app, ["models", "--server", live_server])
     assert "silero-vad" in models.stdout
+
+
+def test_serve_warns_of_tympan_variables_that_name_no_setting() -> None:
+    """A misspelt or renamed setting would change nothing, so ``serve`` says so, with the
+    closest setting, before it starts (here it then refuses the open Wyoming bind)."""
+    env = {
+        "TYMPAN_RAY_ASR_UPSCALE_DELAY_SECONDS": "1",
+        "TYMPAN_API_KEY": "secret",
+        "TYMPAN_PORT": "8123",  # a setting: no warning
+    }
+    result = runner.invoke(app, ["serve", "--wyoming", "tcp://0.0.0.0:10300"], env=env)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Refusing to serve Wyoming" in said
+    assert (
+        "TYMPAN_API_KEY is not a Tympan setting and changes nothing (did you mean TYMPAN_API_KEYS?)"
+    ) in said
+    assert "TYMPAN_RAY_ASR_UPSCALE_DELAY_SECONDS is not a Tympan setting" in said
+    assert "did you mean TYMPAN_RAY_UPSCALE_DELAY_SECONDS?" in said
+    assert "TYMPAN_PORT is not" not in said

@@ -59,43 +59,36 @@ def _busy(request: Callable[[int], object], clients: int = 8) -> Iterator[None]:
                 future.result()  # a failed request fails the test
 
 
-def test_asr_replicas_scale_up_under_load_and_back_down_when_idle(
+def test_replicas_scale_up_under_load_and_back_down_when_idle(
     ray_cluster: None, tmp_path: Path
 ) -> None:
+    """ASR, and speaker embeddings standing for the other families (each has its
+    ``_MAX_REPLICAS``), scaled at once: clients transcribing and clients asking for
+    embeddings bring a second replica of each up, and both go once the clients stop."""
+    voice = EVAL_DIR / "speakers" / "audio" / "1688-142285-0000.flac"
     settings = make_settings(
         tmp_path,
         ray_address="local",
-        ray_asr_replicas=1,
         ray_asr_max_replicas=2,
+        ray_speaker_max_replicas=2,
+        ray_speaker_replica_cpus=0.25,  # 2 ASR + 2 speaker + the VAD replica fit in 3 CPUs
         ray_upscale_delay_seconds=1,
         ray_downscale_delay_seconds=2,
     )
     with Client.in_process(settings) as client:
         assert client.transcribe(CLIPS[0], model=MODEL).text
-        app = f"{APP_PREFIX}asr-{MODEL}"
-        assert _running_replicas(app) == 1
-        with _busy(lambda turn: client.transcribe(CLIPS[turn % len(CLIPS)], model=MODEL)):
-            _wait_for(lambda: _running_replicas(app) == 2, 90)
-        _wait_for(lambda: _running_replicas(app) == 1, 90)
+        apps = [
+            f"{APP_PREFIX}asr-{MODEL}",
+            f"{APP_PREFIX}speaker-{client.speaker_embedding(voice).model}",
+        ]
+        assert [_running_replicas(app) for app in apps] == [1, 1]
 
+        def transcribe_or_embed(turn: int) -> None:
+            if turn % 2:
+                client.speaker_embedding(voice)
+            else:
+                client.transcribe(CLIPS[turn // 2 % len(CLIPS)], model=MODEL)
 
-def test_the_other_families_autoscale_with_the_same_settings(
-    ray_cluster: None, tmp_path: Path
-) -> None:
-    """Speaker embeddings stand for the other families (each has its ``_MAX_REPLICAS``): many
-    short calls at once bring a second replica up, and it goes once they stop."""
-    voice = EVAL_DIR / "speakers" / "audio" / "1688-142285-0000.flac"
-    settings = make_settings(
-        tmp_path,
-        ray_address="local",
-        ray_speaker_replica_cpus=0.5,
-        ray_speaker_max_replicas=2,
-        ray_upscale_delay_seconds=1,
-        ray_downscale_delay_seconds=2,
-    )
-    with Client.in_process(settings) as client:
-        app = f"{APP_PREFIX}speaker-{client.speaker_embedding(voice).model}"
-        assert _running_replicas(app) == 1
-        with _busy(lambda _turn: client.speaker_embedding(voice)):
-            _wait_for(lambda: _running_replicas(app) == 2, 90)
-        _wait_for(lambda: _running_replicas(app) == 1, 90)
+        with _busy(transcribe_or_embed):
+            _wait_for(lambda: [_running_replicas(app) for app in apps] == [2, 2], 120)
+        _wait_for(lambda: [_running_replicas(app) for app in apps] == [1, 1], 90)

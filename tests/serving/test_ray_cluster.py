@@ -216,7 +216,7 @@ def test_replicas_on_two_nodes_answer_alike_and_survive_losing_one(
 
         # The worker machine goes away while 4 clients transcribe back to back: every request
         # is answered, and correctly (calls its replicas held run again on the head).
-        until = time.monotonic() + 20.0
+        until = time.monotonic() + 12.0
 
         def keep_transcribing(clip: Path) -> int:
             answered = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 from urllib.parse import urlparse
 
@@ -9,7 +10,7 @@ import typer
 from rich.table import Table
 
 from tympan.cli._common import ApiKeyOption, ServerOption, connect, console, err_console
-from tympan.config import Settings
+from tympan.config import Settings, unknown_variables
 
 __all__ = ["register"]
 
@@ -44,6 +45,8 @@ def serve(
     from tympan.api.app import create_app
     from tympan.api.security import is_loopback_host
 
+    for warning in unknown_variables(os.environ):
+        err_console.print(f"[yellow]warning:[/yellow] {warning}")
     defaults = Settings()
     settings = defaults.model_copy(
         update={
