@@ -147,13 +147,7 @@ def test_a_call_whose_replica_dies_runs_again_on_the_replacement(
     """A replica's process dies under a call (as on a node that goes away): the call runs
     again, on the replica Serve starts in its place, and the caller gets its answer."""
     died = tmp_path / "died"
-
-    def die_once(_model: Any) -> int:
-        if not died.exists():
-            died.touch()
-            os._exit(1)
-        return os.getpid()
-
+    die_once = _dies_once(died)
     manager = ray_server[1].state.services.manager
     first = asyncio.run(manager.infer(MODEL, lambda _model: os.getpid(), task="asr"))
     assert asyncio.run(manager.infer(MODEL, die_once, task="asr")) != first
@@ -168,14 +162,7 @@ def test_a_model_whose_replicas_cannot_be_replaced_gets_a_503_then_recovers(
     requests after it, get a 503 naming the setting once no replica has run for
     TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS, instead of waiting forever; the service answers
     everything else; once the CPU is free again, the model answers again."""
-    died = tmp_path / "died"
-
-    def die_once(_model: Any) -> int:
-        if not died.exists():
-            died.touch()
-            os._exit(1)
-        return os.getpid()
-
+    die_once = _dies_once(tmp_path / "died")
     settings = make_settings(
         tmp_path, ray_address="local", asr_models={"lost": _tiny()}, ray_deploy_timeout_seconds=6
     )
@@ -199,6 +186,19 @@ def test_a_model_whose_replicas_cannot_be_replaced_gets_a_503_then_recovers(
         assert client.transcribe(CLIPS[0], model=MODEL).text == embedded_texts[CLIPS[0]]
         ray.kill(holder)
         assert client.transcribe(CLIPS[0], model="lost").text == embedded_texts[CLIPS[0]]
+
+
+def _dies_once(marker: Path) -> Callable[[Any], int]:
+    """A task function whose first run ends its replica's process (leaving ``marker``), and
+    whose later runs answer the replica's process id."""
+
+    def die_once(_model: Any) -> int:
+        if not marker.exists():
+            marker.touch()
+            os._exit(1)
+        return os.getpid()
+
+    return die_once
 
 
 class _CpuTaker:
