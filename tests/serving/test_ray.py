@@ -167,6 +167,8 @@ def test_a_model_whose_replicas_cannot_be_replaced_gets_a_503_then_recovers(
         tmp_path, ray_address="local", asr_models={"lost": _tiny()}, ray_deploy_timeout_seconds=6
     )
     with Client.in_process(settings) as client:
+        expected = embedded_texts[CLIPS[0]]
+        assert client.transcribe(CLIPS[0], model=MODEL).text == expected  # VAD's placed too
         assert _run(client, "lost", lambda _model: os.getpid()) != os.getpid()
         # Pending until the replica's CPU frees, then placed before the replacement asks.
         taker = ray.remote(_CpuTaker).options(num_cpus=ray.available_resources()["CPU"] + 1)
@@ -183,9 +185,9 @@ def test_a_model_whose_replicas_cannot_be_replaced_gets_a_503_then_recovers(
         with pytest.raises(TympanError) as refused:
             client.transcribe(CLIPS[0], model="lost")  # a request after it, through the API
         assert (refused.value.status, refused.value.code) == (503, "replicas_unavailable")
-        assert client.transcribe(CLIPS[0], model=MODEL).text == embedded_texts[CLIPS[0]]
+        assert client.transcribe(CLIPS[0], model=MODEL).text == expected
         ray.kill(holder)
-        assert client.transcribe(CLIPS[0], model="lost").text == embedded_texts[CLIPS[0]]
+        assert client.transcribe(CLIPS[0], model="lost").text == expected
 
 
 def _dies_once(marker: Path) -> Callable[[Any], int]:
