@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import ctranslate2
@@ -16,7 +17,13 @@ from tests.tasks.adaptation.conftest import general_clips, tiny_en_path
 from tympan.audio import decode_audio
 from tympan.errors import TympanError
 from tympan.tasks.adaptation.features import log_mel
-from tympan.tasks.adaptation.weights import read_model_bin, to_ctranslate2, to_transformers
+from tympan.tasks.adaptation.weights import (
+    BUILDING_MODELS,
+    read_model_bin,
+    to_ctranslate2,
+    to_transformers,
+    transformers_encoder,
+)
 
 
 def _transcripts(model_dir: Path, clips: list[Path], compute_type: str = "int8") -> list[str]:
@@ -59,7 +66,8 @@ def test_transformers_agrees_with_ctranslate2_token_by_token(tiny_transformers) 
     CTranslate2's greedy decode the transformers model picks the same token with the same
     probability (so a greedy loop over it yields the same text): the weights map, tensor by
     tensor, not only the round trip."""
-    model = WhisperForConditionalGeneration.from_pretrained(tiny_transformers).eval()
+    with BUILDING_MODELS:
+        model = WhisperForConditionalGeneration.from_pretrained(tiny_transformers).eval()
     reference = ctranslate2.models.Whisper(str(tiny_en_path()), compute_type="float32")
     config = model.generation_config
     prompt = [config.decoder_start_token_id, config.no_timestamps_token_id]
@@ -79,6 +87,25 @@ def test_transformers_agrees_with_ctranslate2_token_by_token(tiny_transformers) 
         assert torch.equal(log_probs.argmax(dim=-1), chosen)
         mean_log_prob = log_probs.gather(1, chosen[:, None]).mean().item()
         assert mean_log_prob == pytest.approx(result.scores[0], abs=0.01)
+
+
+def test_models_are_built_one_at_a_time() -> None:
+    """``transformers`` builds under process-wide patches it undoes afterwards, so two builds at
+    once (a fine-tune job beside a classifier's encoder) can leave one in place for good:
+    every build Tympan makes waits for ``BUILDING_MODELS``, and the patches are undone."""
+    from transformers import PreTrainedModel
+
+    tie_weights = PreTrainedModel.tie_weights
+    built = threading.Event()
+    with BUILDING_MODELS:
+        builder = threading.Thread(
+            target=lambda: (transformers_encoder(tiny_en_path()), built.set())
+        )
+        builder.start()
+        assert not built.wait(1.0)  # it waits for the lock
+    assert built.wait(60)
+    builder.join()
+    assert PreTrainedModel.tie_weights is tie_weights
 
 
 def test_a_model_bin_of_another_version_is_refused(tmp_path) -> None:

@@ -36,7 +36,12 @@ from tympan.tasks.adaptation import augment as aug
 from tympan.tasks.adaptation.dataset import Utterance
 from tympan.tasks.adaptation.features import log_mel
 from tympan.tasks.adaptation.scoring import word_error_rate
-from tympan.tasks.adaptation.weights import replace_dir, to_ctranslate2, to_transformers
+from tympan.tasks.adaptation.weights import (
+    BUILDING_MODELS,
+    replace_dir,
+    to_ctranslate2,
+    to_transformers,
+)
 
 __all__ = [
     "DEFAULT_LEARNING_RATES",
@@ -464,7 +469,10 @@ def finetune(
     try:
         source = _source_folder(base, staging)
         tokenizer = AutoTokenizer.from_pretrained(source)
-        whisper = WhisperForConditionalGeneration.from_pretrained(source, torch_dtype=torch.float32)
+        with BUILDING_MODELS:
+            whisper = WhisperForConditionalGeneration.from_pretrained(
+                source, torch_dtype=torch.float32
+            )
         config = whisper.generation_config
         prefix = _prefix(tokenizer, config, options.language)
         train_examples = _examples(train, tokenizer, prefix, config.eos_token_id)

@@ -23,6 +23,7 @@ import os
 import shutil
 import struct
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +46,13 @@ __all__ = [
 _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 _BINARY_VERSION = 6
 _SIDE_FILES = ("tokenizer.json", "preprocessor_config.json")
+
+BUILDING_MODELS = threading.Lock()
+"""Held while ``transformers`` builds or loads a model in this process (``from_pretrained``,
+a model class, CTranslate2's converter). It builds under process-wide patches that it undoes
+afterwards (``PreTrainedModel.tie_weights`` replaced by a no-op, the default dtype and device
+switched), so two builds at once can leave a patch in place for good. Seen in a full test run:
+``proj_out`` was never tied again, and every later fine-tune failed on meta tensors."""
 
 
 def read_model_bin(path: Path) -> dict[str, np.ndarray]:
@@ -237,14 +245,15 @@ def transformers_encoder(source: Path) -> WhisperEncoder:
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
     ct2, _, _, config, _ = _read_folder(source)
-    encoder = WhisperEncoder(WhisperConfig(**config)).eval()
     prefix = "model.encoder."
     state = {
         name.removeprefix(prefix): torch.from_numpy(value)
         for name, value in _state_dict(ct2).items()
         if name.startswith(prefix)
     }
-    encoder.load_state_dict(state, strict=True)
+    with BUILDING_MODELS:
+        encoder = WhisperEncoder(WhisperConfig(**config)).eval()
+        encoder.load_state_dict(state, strict=True)
     return encoder
 
 
@@ -298,9 +307,10 @@ def to_ctranslate2(source: Path, target: Path, quantization: str = "int8") -> Pa
     try:
         output = staging / "model"
         files = [name for name in _SIDE_FILES if (source / name).is_file()]
-        TransformersConverter(str(source), copy_files=files).convert(
-            str(output), quantization=quantization
-        )
+        with BUILDING_MODELS:  # the converter loads the model with ``from_pretrained``
+            TransformersConverter(str(source), copy_files=files).convert(
+                str(output), quantization=quantization
+            )
         replace_dir(output, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
