@@ -222,7 +222,7 @@ class RayModels:
         never come back (the survivors' nodes are full), so without this bound the request
         would hang. A call a running replica holds is never cut short, however long."""
         name = app_name(spec)
-        answer = asyncio.ensure_future(_awaited(response))
+        answer = asyncio.ensure_future(response)
         vacant_since: float | None = None
         try:
             while True:
@@ -372,10 +372,6 @@ class RayModels:
                 raise self._abandon(spec)
             time.sleep(_DEPLOY_POLL)
         return handle
-
-
-async def _awaited(response: Any) -> Any:
-    return await response
 
 
 def _count_running(name: str) -> int:
