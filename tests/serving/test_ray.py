@@ -169,6 +169,8 @@ def test_a_model_whose_replicas_cannot_be_replaced_gets_a_503_then_recovers(
     with Client.in_process(settings) as client:
         expected = embedded_texts[CLIPS[0]]
         assert client.transcribe(CLIPS[0], model=MODEL).text == expected  # VAD's placed too
+        # Replicas of the applications earlier tests deleted may still be shutting down.
+        _wait_until(lambda: ray.available_resources().get("CPU", 0.0) >= 1.0, 60)
         assert _run(client, "lost", lambda _model: os.getpid()) != os.getpid()
         # Pending until the replica's CPU frees, then placed before the replacement asks.
         taker = ray.remote(_CpuTaker).options(num_cpus=ray.available_resources()["CPU"] + 1)
@@ -188,6 +190,13 @@ def test_a_model_whose_replicas_cannot_be_replaced_gets_a_503_then_recovers(
         assert client.transcribe(CLIPS[0], model=MODEL).text == expected
         ray.kill(holder)
         assert client.transcribe(CLIPS[0], model="lost").text == expected
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s"
+        time.sleep(0.5)
 
 
 def _dies_once(marker: Path) -> Callable[[Any], int]:
