@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,15 @@ def read_manifest(folder: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="session")
 def eval_dir() -> Path:
     return EVAL_DIR
+
+
+def wait_until(condition: Callable[[], bool], what: str, seconds: float) -> None:
+    """Poll ``condition`` twice a second; fail naming ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds:g} s waiting for {what}")
+        time.sleep(0.5)
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

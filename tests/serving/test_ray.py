@@ -24,7 +24,7 @@ import pytest
 ray = pytest.importorskip("ray")
 from ray import serve  # noqa: E402
 
-from tests.conftest import EVAL_DIR, make_settings, services_of  # noqa: E402
+from tests.conftest import EVAL_DIR, make_settings, services_of, wait_until  # noqa: E402
 from tests.live_server import serve_in_thread  # noqa: E402
 from tympan.api.app import create_app  # noqa: E402
 from tympan.api.services import Services  # noqa: E402
@@ -170,7 +170,7 @@ def test_a_model_whose_replicas_cannot_be_replaced_gets_a_503_then_recovers(
         expected = embedded_texts[CLIPS[0]]
         assert client.transcribe(CLIPS[0], model=MODEL).text == expected  # VAD's placed too
         # Replicas of the applications earlier tests deleted may still be shutting down.
-        _wait_until(lambda: ray.available_resources().get("CPU", 0.0) >= 1.0, 60)
+        wait_until(lambda: ray.available_resources().get("CPU", 0.0) >= 1.0, "a free CPU", 60)
         assert _run(client, "lost", lambda _model: os.getpid()) != os.getpid()
         # Pending until the replica's CPU frees, then placed before the replacement asks.
         taker = ray.remote(_CpuTaker).options(num_cpus=ray.available_resources()["CPU"] + 1)
@@ -190,13 +190,6 @@ def test_a_model_whose_replicas_cannot_be_replaced_gets_a_503_then_recovers(
         assert client.transcribe(CLIPS[0], model=MODEL).text == expected
         ray.kill(holder)
         assert client.transcribe(CLIPS[0], model="lost").text == expected
-
-
-def _wait_until(condition: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {seconds} s"
-        time.sleep(0.5)
 
 
 def _dies_once(marker: Path) -> Callable[[Any], int]:

@@ -4,7 +4,6 @@ application of another module would be adopted with its own settings), real requ
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ import pytest
 ray = pytest.importorskip("ray")
 from ray import serve  # noqa: E402
 
-from tests.conftest import EVAL_DIR, make_settings  # noqa: E402
+from tests.conftest import EVAL_DIR, make_settings, wait_until  # noqa: E402
 from tympan.client import Client  # noqa: E402
 from tympan.serving.ray import APP_PREFIX  # noqa: E402
 
@@ -28,13 +27,6 @@ CLIPS = [EVAL_DIR / "asr_ljspeech" / f"LJ001-000{n}.flac" for n in (1, 2, 3, 4)]
 def _running_replicas(app: str) -> int:
     deployment = serve.status().applications[app].deployments["model"]
     return deployment.replica_states.get("RUNNING", 0)
-
-
-def _wait_for(check: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"not within {seconds} s: {serve.status()}"
-        time.sleep(1.0)
 
 
 @contextmanager
@@ -90,5 +82,5 @@ def test_replicas_scale_up_under_load_and_back_down_when_idle(
                 client.transcribe(CLIPS[turn // 2 % len(CLIPS)], model=MODEL)
 
         with _busy(transcribe_or_embed):
-            _wait_for(lambda: [_running_replicas(app) for app in apps] == [2, 2], 120)
-        _wait_for(lambda: [_running_replicas(app) for app in apps] == [1, 1], 90)
+            wait_until(lambda: [_running_replicas(app) for app in apps] == [2, 2], "2 + 2", 120)
+        wait_until(lambda: [_running_replicas(app) for app in apps] == [1, 1], "1 + 1", 90)

@@ -21,14 +21,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 ray = pytest.importorskip("ray")
-from tests.conftest import EVAL_DIR  # noqa: E402
+from tests.conftest import EVAL_DIR, wait_until  # noqa: E402
 from tympan.client import Client  # noqa: E402
 
 pytestmark = pytest.mark.timeout(360)
@@ -75,14 +75,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = _START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.5)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A head (3 CPUs) and a worker node (2 CPUs) on 127.0.0.1, sharing a token; this process
@@ -119,11 +111,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     )
     worker = None
     try:
-        _wait_for(lambda: _listening(port), "the head's GCS")
+        wait_until(lambda: _listening(port), "the head's GCS", _START_TIMEOUT)
         worker = Node(
             ["--address", address, "--num-cpus", "2", *each_node], env, folder / "worker.log"
         )
-        _wait_for(worker.started, "the worker node to join")
+        wait_until(worker.started, "the worker node to join", _START_TIMEOUT)
         yield {"address": address, "env": env, "worker": worker}
     finally:
         for node in (worker, head):
@@ -187,7 +179,9 @@ def front(cluster: dict, tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(lambda: _listening(port) or process.poll() is not None, "the front")
+        wait_until(
+            lambda: _listening(port) or process.poll() is not None, "the front", _START_TIMEOUT
+        )
         assert process.poll() is None, (tmp_path / "front.log").read_text()
         yield url
     finally:
