@@ -98,7 +98,8 @@ class Stream:
         return [(t, e) for t, e in self.events if e["type"] == kind]
 
     def wall(self, audio_seconds: float) -> float:
-        """When the audio at ``audio_seconds`` had been sent (real-time pacing)."""
+        """When the audio at ``audio_seconds`` was spoken (real-time pacing: a chunk goes out
+        once all of it has been spoken, as from a microphone)."""
         return self.started + audio_seconds
 
 
@@ -168,7 +169,7 @@ async def stream_live(
         async def send() -> None:
             result.started = time.perf_counter()
             for index, start in enumerate(range(0, len(data), step)):
-                delay = result.started + index * CHUNK - time.perf_counter()
+                delay = result.started + (index + 1) * CHUNK - time.perf_counter()
                 await asyncio.sleep(max(0.0, delay))
                 audio = base64.b64encode(data[start : start + step]).decode()
                 await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))

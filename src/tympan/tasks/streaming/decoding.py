@@ -107,14 +107,16 @@ class TurnDecoder:
         from_vad: bool,
         with_words: bool,
         context: str = "",
+        short_window: bool = False,
     ) -> tuple[str, list[Segment], str]:
         """A finished piece of a turn: its text, segments and language, decoded as a file's
         chunks are (``context``: the text heard before it).
 
-        While other final decodes wait in the model's queue, the encoder reads the piece's own
-        length instead of a 30 s window, as previews do: with 6 sessions ending turns
-        together, p95 stop -> ``completed`` fell from 19-22 s to 6.7 s (load 8-12), for about
-        a word in 60 more against the whole-file text; an idle model keeps whole windows.
+        With ``short_window`` (a turn's end waits for this decode), or while other final
+        decodes wait in the model's queue, the encoder reads the piece's own length instead of
+        a 30 s window, as previews do: with 6 sessions ending turns together, p95 stop ->
+        ``completed`` fell from 19-22 s to 6.7 s (load 8-12), for about a word in 60 more
+        against the whole-file text; otherwise whole windows.
 
         Audio without speech is empty text, unless server VAD heard speech in it (then the
         whole turn is decoded, whatever its probabilities say).
@@ -131,8 +133,8 @@ class TurnDecoder:
         )
         decode = options.decode_options(language)
         queue = self.engine.transcriber.queue(self.model_id)
-        if queue.pending_foreground > 0:
-            decode = replace(decode, full_window=False)  # under load: see the docstring
+        if short_window or queue.pending_foreground > 0:
+            decode = replace(decode, full_window=False)  # see the docstring
         jobs = [
             ChunkJob(
                 samples[round(c.start * SAMPLE_RATE) : round(c.end * SAMPLE_RATE)],

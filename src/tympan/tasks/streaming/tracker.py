@@ -216,13 +216,22 @@ class TurnTracker:
         ``completed`` follows the end of speech by the silence alone, not silence + decode;
         if speech comes back, a long enough stretch is kept as a finished piece. A shorter
         one is only a guess, made when no final decode waits (it must not delay them), but
-        always with ``semantic_vad``, whose judge reads it."""
+        always with ``semantic_vad``, whose judge reads it.
+
+        With server VAD the encoder reads the piece's own length, not a 30 s window: the
+        decode takes about a third of the time (0.13 against 0.4 s for a short turn of
+        tiny.en on 2 cores), so it is done when the silence ends the turn, for about a word
+        in 300 more (docs/realtime.md). The judge of ``semantic_vad`` reads whole windows:
+        on the piece's own length Whisper ends more sentences cut short with a full stop,
+        and the judge would end those turns."""
         open_turn.drop_ahead()
         end = self._vad_end(speech_end)
         short = end - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE
         if short and self._decoder.finals_waiting and not self._semantic:
             return
-        open_turn.ahead = self._start_piece(open_turn, end, speech_end, from_vad=True)
+        open_turn.ahead = self._start_piece(
+            open_turn, end, speech_end, from_vad=True, short_window=not self._semantic
+        )
         open_turn.label_ahead = self._start_label(open_turn, end)
         if self._semantic:  # the judge reads the text as soon as it is there
             open_turn.ahead.decoding.add_done_callback(lambda _: self._judge())
@@ -289,12 +298,21 @@ class TurnTracker:
         open_turn.pieces.append(piece)
         self._context = piece.decoding
 
-    def _start_piece(self, open_turn: OpenTurn, end: int, resume: int, *, from_vad: bool) -> Piece:
-        """Decode the open turn's audio from its cut to ``end``, after the last decode kept."""
+    def _start_piece(
+        self,
+        open_turn: OpenTurn,
+        end: int,
+        resume: int,
+        *,
+        from_vad: bool,
+        short_window: bool = False,
+    ) -> Piece:
+        """Decode the open turn's audio from its cut to ``end``, after the last decode kept
+        (``short_window``: see ``TurnDecoder.final``)."""
         start = max(open_turn.cut, self.held.start)
         samples, probabilities = self.held.between(start, end)
         decoding = asyncio.ensure_future(
-            self._decode_piece(samples, probabilities, start, from_vad, self._context)
+            self._decode_piece(samples, probabilities, start, from_vad, self._context, short_window)
         )
         decoding.add_done_callback(retrieved)  # a dropped guess's failure is nobody's error
         return Piece(start, end, resume, decoding)
@@ -306,6 +324,7 @@ class TurnTracker:
         start: int,
         from_vad: bool,
         before: asyncio.Future[PieceText] | None,
+        short_window: bool,
     ) -> PieceText:
         """A piece's text, prompted with the text before it (so it waits for that decode)."""
         context = await context_after(before)
@@ -316,6 +335,7 @@ class TurnTracker:
             from_vad=from_vad,
             with_words=self.options.logprobs,
             context=context,
+            short_window=short_window,
         )
         return text, segments, language, with_context(context, text)
 
