@@ -337,7 +337,8 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a request waits for Ray to place a model's replicas: at the "
         "model's first use, or after every replica was lost (a node or process died); past it "
-        "the request gets a 503 naming the CPUs that were missing.",
+        "the request gets a 503 naming the CPUs that were missing (and, until a replica runs "
+        "again, so do later requests, without waiting again).",
     )
     ray_asr_replicas: int = Field(
         1,

@@ -31,7 +31,7 @@ from tympan.api.services import Services  # noqa: E402
 from tympan.cli import app as cli_app  # noqa: E402
 from tympan.client import Client  # noqa: E402
 from tympan.errors import TympanError  # noqa: E402
-from tympan.serving.ray import APP_PREFIX, RayUnavailable  # noqa: E402
+from tympan.serving.ray import APP_PREFIX, RayUnavailable, count_running  # noqa: E402
 from tympan.tasks.asr.pipeline import transcriber_for  # noqa: E402
 from tympan.tasks.speakers import SPEAKER_TASK  # noqa: E402
 from tympan.tasks.tts import TTS_TASK  # noqa: E402
@@ -186,11 +186,15 @@ def test_a_model_whose_replicas_cannot_be_replaced_gets_a_503_then_recovers(
         assert (error.status, error.code) == (503, "replicas_unavailable")
         assert "TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS" in error.message
         assert "TYMPAN_RAY_ASR_REPLICA_CPUS" in error.message
+        started = time.monotonic()
         with pytest.raises(TympanError) as refused:
             client.transcribe(CLIPS[0], model="lost")  # a request after it, through the API
         assert (refused.value.status, refused.value.code) == (503, "replicas_unavailable")
+        assert time.monotonic() - started < 15  # at its first look: the vacancy is known
         assert client.transcribe(CLIPS[0], model=MODEL).text == expected
         ray.kill(holder)
+        lost_app = f"{APP_PREFIX}asr-lost"
+        wait_until(lambda: count_running(lost_app) > 0, "the replacement running", 120)
         assert client.transcribe(CLIPS[0], model="lost").text == expected
 
 

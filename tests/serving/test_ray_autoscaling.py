@@ -12,21 +12,15 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray")
-from ray import serve  # noqa: E402
 
 from tests.conftest import EVAL_DIR, make_settings, wait_until  # noqa: E402
 from tympan.client import Client  # noqa: E402
-from tympan.serving.ray import APP_PREFIX  # noqa: E402
+from tympan.serving.ray import APP_PREFIX, count_running  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
 
 MODEL = "whisper-tiny.en"
 CLIPS = [EVAL_DIR / "asr_ljspeech" / f"LJ001-000{n}.flac" for n in (1, 2, 3, 4)]
-
-
-def _running_replicas(app: str) -> int:
-    deployment = serve.status().applications[app].deployments["model"]
-    return deployment.replica_states.get("RUNNING", 0)
 
 
 @contextmanager
@@ -73,7 +67,7 @@ def test_replicas_scale_up_under_load_and_back_down_when_idle(
             f"{APP_PREFIX}asr-{MODEL}",
             f"{APP_PREFIX}speaker-{client.speaker_embedding(voice).model}",
         ]
-        assert [_running_replicas(app) for app in apps] == [1, 1]
+        assert [count_running(app) for app in apps] == [1, 1]
 
         def transcribe_or_embed(turn: int) -> None:
             if turn % 2:
@@ -82,5 +76,5 @@ def test_replicas_scale_up_under_load_and_back_down_when_idle(
                 client.transcribe(CLIPS[turn // 2 % len(CLIPS)], model=MODEL)
 
         with _busy(transcribe_or_embed):
-            wait_until(lambda: [_running_replicas(app) for app in apps] == [2, 2], "2 + 2", 120)
-        wait_until(lambda: [_running_replicas(app) for app in apps] == [1, 1], "1 + 1", 90)
+            wait_until(lambda: [count_running(app) for app in apps] == [2, 2], "2 + 2", 120)
+        wait_until(lambda: [count_running(app) for app in apps] == [1, 1], "1 + 1", 90)

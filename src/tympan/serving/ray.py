@@ -69,6 +69,7 @@ __all__ = [
     "RayUnavailable",
     "app_name",
     "check_address",
+    "count_running",
     "local_cpus",
 ]
 
@@ -150,6 +151,7 @@ class RayModels:
         self._locks: dict[str, asyncio.Lock] = {}
         self._deploy_lock = threading.Lock()
         self._replicas_seen: dict[str, tuple[float, int]] = {}  # app -> (when, running)
+        self._vacant_since: dict[str, float] = {}  # app -> since when no replica runs
         self._front = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._registry = FrontRegistry.options(
             **_REGISTRY, lifetime="detached", get_if_exists=True
@@ -220,22 +222,23 @@ class RayModels:
         TYMPAN_RAY_DEPLOY_TIMEOUT_SECONDS: then a 503. Serve holds a call until a replica
         takes it, and the replacement of a replica lost with its node waits for CPUs that may
         never come back (the survivors' nodes are full), so without this bound the request
-        would hang. A call a running replica holds is never cut short, however long."""
+        would hang. A call a running replica holds is never cut short, however long. The
+        vacancy is the model's, not the call's: once it has lasted the timeout, a new call
+        gets its 503 at its first look instead of waiting the timeout again."""
         name = app_name(spec)
         answer = asyncio.ensure_future(response)
-        vacant_since: float | None = None
         try:
             while True:
                 done, _ = await asyncio.wait({answer}, timeout=_WATCH_PERIOD)
                 if done:
+                    if answer.exception() is None:  # a replica answered
+                        self._vacant_since.pop(name, None)
                     return answer.result()
                 if await self._running_replicas(name):
-                    vacant_since = None
+                    self._vacant_since.pop(name, None)
                     continue
-                now = time.monotonic()
-                if vacant_since is None:
-                    vacant_since = now
-                elif now - vacant_since > self.settings.ray_deploy_timeout_seconds:
+                vacant_since = self._vacant_since.setdefault(name, time.monotonic())
+                if time.monotonic() - vacant_since > self.settings.ray_deploy_timeout_seconds:
                     raise await asyncio.to_thread(
                         self._shortage,
                         spec,
@@ -258,7 +261,7 @@ class RayModels:
         seen = self._replicas_seen.get(name)
         if seen is not None and time.monotonic() - seen[0] < _WATCH_PERIOD / 2:
             return seen[1]
-        running = await asyncio.to_thread(_count_running, name)
+        running = await asyncio.to_thread(count_running, name)
         self._replicas_seen[name] = (time.monotonic(), running)
         return running
 
@@ -374,7 +377,7 @@ class RayModels:
         return handle
 
 
-def _count_running(name: str) -> int:
+def count_running(name: str) -> int:
     """How many replicas of the Serve application ``name`` are running (0 when it is gone)."""
     status = serve.status().applications.get(name)
     if status is None:
