@@ -128,6 +128,13 @@ class ModelManager:
                 model.last_used = time.monotonic()
             self.evict()
 
+    def load(self, model_id: str, *, task: str | None = None) -> None:
+        """Load a model now, so the first call that needs it does not wait for the load (a
+        model that replicas serve loads there, not here)."""
+        if not self.served_remotely(model_id, task):
+            with self.use(model_id, task=task):
+                pass
+
     def _acquire(self, spec: ModelSpec) -> LoadedModel:
         with self._state_lock:
             lock = self._model_locks.setdefault(spec.id, threading.Lock())

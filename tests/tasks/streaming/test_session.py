@@ -270,6 +270,19 @@ def test_turns_are_named_by_enrolled_voice_or_by_a_stable_session_label(run, eng
     assert "Alice" not in {e.speaker for e in elsewhere if isinstance(e, SpeakerSegment)}
 
 
+def test_a_session_loads_its_models_when_it_opens_not_at_its_first_turn(run, engine):
+    asr, speakers = "whisper-tiny.en", engine.speaker_model()
+    for model_id in (asr, speakers):
+        engine.manager.unload(model_id)
+        assert not engine.manager.status(model_id).loaded
+    session = run(LiveSession.open(engine, LiveOptions(format=PCM16K)))
+    run(session.close())
+    assert engine.manager.status(asr).loaded and not engine.manager.status(speakers).loaded
+    session = run(LiveSession.open(engine, LiveOptions(format=PCM16K, speakers=True)))
+    run(session.close())
+    assert engine.manager.status(speakers).loaded
+
+
 def test_a_session_decodes_with_its_namespace_glossary(run, engine):
     clip = EVAL_DIR / "asr_ljspeech" / "LJ001-0027.flac"  # "... not only by Schoeffer,"
     GlossaryStore(engine.db).put("printers", "whisper-tiny.en", ["Schoeffer"])

@@ -126,12 +126,7 @@ def get_model(model_id: str, services: ServicesDep, namespace: NamespaceDep) -> 
 async def load_model(model_id: str, services: ServicesDep, namespace: NamespaceDep) -> ModelCard:
     """Load a model now, so the first request that needs it does not wait for the load."""
     spec = _spec(services, model_id, namespace)
-
-    def load() -> None:
-        with services.manager.use(spec.id):
-            pass
-
-    await run_in_threadpool(load)
+    await run_in_threadpool(services.manager.load, spec.id)
     return _card(spec, services)
 
 

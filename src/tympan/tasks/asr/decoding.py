@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import threading
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import partial
@@ -132,22 +130,6 @@ def _window_seconds(jobs: list[ChunkJob]) -> int | None:
     return min(_WINDOW_SECONDS, max(1, math.ceil(longest)))
 
 
-_silent_windows: weakref.WeakKeyDictionary[WhisperModel, np.ndarray] = weakref.WeakKeyDictionary()
-_silent_lock = threading.Lock()
-
-
-def _silent_window(handle: WhisperHandle) -> np.ndarray:
-    """The encoder output of a 30 s window of digital silence (1 x frames x dims), computed
-    once per loaded model."""
-    with _silent_lock:
-        silent = _silent_windows.get(handle.model)
-        if silent is None:
-            features = _window_features(handle, np.zeros(0, np.float32))[None]
-            silent = np.asarray(handle.model.encode(features))
-            _silent_windows[handle.model] = silent
-        return silent
-
-
 def _with_silent_tail(handle: WhisperHandle, encoded: np.ndarray) -> np.ndarray:
     """Short windows' encoder output followed by the rest of a silent window's.
 
@@ -157,7 +139,7 @@ def _with_silent_tail(handle: WhisperHandle, encoded: np.ndarray) -> np.ndarray:
     windows). With the rest of the positions taken from a silent window's output, where the
     decoder hears the speech end, greedy WER was 13.4 %, none repeating."""
     frames = encoded.shape[1]
-    silent = _silent_window(handle)
+    silent = handle.silent
     if frames >= silent.shape[1]:
         return encoded
     tail = np.broadcast_to(silent[:, frames:], (encoded.shape[0], *silent[:, frames:].shape[1:]))

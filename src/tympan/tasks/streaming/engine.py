@@ -84,6 +84,13 @@ class LiveEngine:
         with self.manager.use(SILERO_MODEL_ID, task=VAD_TASK) as model:
             return model.handle.score_frames(frames, state)
 
+    async def prepare(self, asr_model: str, *, speakers: bool) -> None:
+        """Load a session's models before its audio comes, so its first turn does not wait
+        for a load."""
+        await asyncio.to_thread(self.manager.load, asr_model, task="asr")
+        if speakers:
+            await asyncio.to_thread(self.manager.load, self.speaker_model(), task=SPEAKER_TASK)
+
     def speaker_model(self) -> str:
         """The default speaker model's id (the one enrolled names are matched with)."""
         return self.manager.registry.default(SPEAKER_TASK).id

@@ -94,6 +94,7 @@ class LiveSession:
         registry = transcriber.manager.registry
         spec = registry.get(options.model, task="asr") if options.model else registry.default("asr")
         await transcriber.check(spec.id, TranscribeOptions(language=options.language))
+        await self.engine.prepare(spec.id, speakers=options.speakers)
         if options.format != self.options.format:
             self._pcm = PcmDecoder(options.format)
         decoder = self._decoder
