@@ -10,7 +10,9 @@ three AMI openings, 30 s each) at real time in 100 ms chunks and time every even
   followed by ``silence_duration_ms`` of nobody) -> ``completed``: p50 / p95, split into end of
   speech -> ``speech_stopped`` (server VAD waiting out ``silence_duration_ms``) and
   ``speech_stopped`` -> ``completed`` (decoding); speech start -> first ``delta``; how far
-  server VAD runs behind real time (``speech_stopped`` against the audio that decides it).
+  server VAD runs behind real time (``speech_stopped`` against the audio that decides it);
+  how much of what the deltas sent the completed texts changed (WER of the joined deltas
+  against the joined ``completed`` texts, all clips).
 - Speaker labels of live turns against the RTTM: a turn's reference speaker is the one who
   speaks most inside it; labels are mapped one-to-one to reference speakers (Hungarian).
 - Concurrency: N sessions at once (a 20 s stretch of the sample), p95 of speech stop ->
@@ -250,8 +252,10 @@ def _turns(stream: Stream) -> list[dict[str, Any]]:
         for t, e in stream.of("input_audio_buffer.speech_stopped")
     }
     first_delta: dict[str, float] = {}
+    deltas: dict[str, str] = {}
     for t, e in stream.of("conversation.item.input_audio_transcription.delta"):
         first_delta.setdefault(e["item_id"], t)
+        deltas[e["item_id"]] = deltas.get(e["item_id"], "") + e["delta"]
     turns = []
     for t, e in stream.of("conversation.item.input_audio_transcription.completed"):
         item = e["item_id"]
@@ -264,6 +268,7 @@ def _turns(stream: Stream) -> list[dict[str, Any]]:
                 "stopped_at": stops[item][0],
                 "completed_at": t,
                 "first_delta_at": first_delta.get(item),
+                "deltas": deltas.get(item, ""),
                 "text": e["transcript"],
                 "speaker": e.get("speaker"),
             }
@@ -311,7 +316,7 @@ def _whole_file(url: str, samples: np.ndarray) -> str:
 
 
 def quality(url: str) -> str:
-    rows, first_deltas = [], []
+    rows, first_deltas, joined_deltas, finals = [], [], [], []
     latencies: dict[str, list[float]] = {"completed": [], "stopped": [], "decoding": []}
     lags: list[float] = []
     cut_in_speech = 0
@@ -321,6 +326,8 @@ def quality(url: str) -> str:
         turns = _turns(stream)
         lags += _vad_lags(stream)
         live_text = " ".join(t["text"] for t in turns)
+        joined_deltas.append(" ".join(t["deltas"] for t in turns))
+        finals.append(live_text)
         whole = _whole_file(url, samples)
         reference = _rttm(name)
         regions = _speech_regions(reference)
@@ -378,9 +385,11 @@ def quality(url: str) -> str:
             ],
         ],
     )
+    changed = _wer(" ".join(finals), " ".join(joined_deltas))
     return (
         f"{table}\n\n{timing}\n\nTurns server VAD ended while the RTTM has speech going on "
-        f"(no end of speech to time them from): {cut_in_speech}."
+        f"(no end of speech to time them from): {cut_in_speech}. The deltas joined against "
+        f"the completed texts (words sent that the final text changed): WER {changed:.1f} %."
     )
 
 

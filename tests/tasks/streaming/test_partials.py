@@ -14,6 +14,13 @@ def test_words_are_sent_once_two_decodes_agree_on_them():
     assert " ".join(partial.sent) == "So what kind of thing."
 
 
+def test_a_first_decode_that_ends_in_a_pause_sends_its_last_word_too():
+    partial = PartialText()
+    assert partial.update("Hello?", at_pause=True) == " Hello?"  # no word was cut off
+    assert partial.update("Hello? Hello, I", at_pause=True) == ""  # later ones must agree
+    assert partial.update("Hello? Hello, I didn't") == " Hello, I"
+
+
 def test_agreement_ignores_case_and_punctuation():
     partial = PartialText()
     partial.update("hello there friend")

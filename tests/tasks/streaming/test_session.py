@@ -155,6 +155,23 @@ def test_a_turn_decoded_ahead_at_a_pause_is_decoded_again_when_speech_came_back(
         assert "comparatively" in final.transcript.lower(), final.transcript
 
 
+def test_words_decoded_ahead_of_a_short_pause_go_out_when_speech_comes_back(run, engine):
+    """"has never been surpassed." (1.8 s, too short to keep as a piece), a 0.45 s pause,
+    then LJ001-0001: the decode made at the pause is the turn's first delta. Previews are
+    held off (a 60 s interval), so no other decode could have sent those words."""
+    quiet = limited(engine, realtime_partial_interval_ms=60_000)
+    options = LiveOptions(format=PCM16K, turn_detection=TurnDetection(silence_duration_ms=900))
+    short = speech(EVAL_DIR / "asr_ljspeech" / "LJ001-0008.flac")
+    parts = [silence(0.5), short, silence(0.45), speech(LJ_1), silence(1.2)]
+    events = run(stream(quiet, options, parts, speed=1.0))
+    kinds = [type(e) for e in events]
+    before_end = events[: kinds.index(SpeechStopped)]
+    sent = "".join(e.delta for e in before_end if isinstance(e, TranscriptDelta))
+    assert wer("has never been surpassed.", sent) < 0.3, sent
+    (final,) = completed(events)
+    assert final.transcript.lower().startswith("has never been surpassed"), final.transcript
+
+
 def test_semantic_vad_waits_at_a_sentence_cut_short_and_sends_its_words_meanwhile(run, engine):
     """LJ001-0001 stops mid-sentence ("...if not from all") for 3 s: semantic VAD (low: 0.5 s
     after a finished sentence, 8 s at most) keeps the turn open, and the words decoded at the

@@ -93,3 +93,14 @@ def test_speech_coming_back_after_a_gap_resumes_the_turn_and_a_shorter_dip_does_
         ("pause", 150, None),
         ("end", 150, None),
     ]
+
+
+def test_the_silence_at_the_end_of_an_open_turn_is_counted_and_forgotten_once_it_ends():
+    detector = TurnDetector(TurnDetection(silence_duration_ms=320), max_turn_seconds=30)
+    speech, dip, pause = np.full(20, 0.9), np.full(3, 0.4), np.full(4, 0.1)
+    detector.push(np.concatenate([speech, dip]), 0)
+    assert detector.silent_frames == 0  # above threshold - 0.15: still speech
+    detector.push(pause, 23)
+    assert detector.silent_frames == 4
+    detector.push(np.full(10, 0.1), 27)  # the turn ends after 320 ms
+    assert not detector.in_turn and detector.silent_frames == 0

@@ -54,11 +54,12 @@ class LiveEngine:
         self.open_sessions += 1
         LIVE_SESSIONS.inc()
 
-    def preview_interval(self) -> float:
+    def preview_interval(self, *, first_words: bool = False) -> float:
         """Seconds each session waits between previews of its open turn at the current load
-        (``realtime_partial_interval_ms`` at least)."""
+        (``realtime_partial_interval_ms`` at least; half of it for a turn with no words out
+        yet, whose first delta waits for two previews that agree, each of a second or two)."""
         base = self.settings.realtime_partial_interval_ms / 1000
-        return self.previews.interval(base, self.open_sessions)
+        return self.previews.interval(base / 2 if first_words else base, self.open_sessions)
 
     def release(self) -> None:
         """Count a session out."""

@@ -52,16 +52,21 @@ class PartialText:
         self.sent: list[str] = []
         self._previous: list[str] = []
 
-    def update(self, hypothesis: str, stable: int = 0) -> str:
+    def update(self, hypothesis: str, stable: int = 0, *, at_pause: bool = False) -> str:
         """The delta to send after a partial decode (empty when nothing new is agreed);
-        its first ``stable`` words are final already.
+        its first ``stable`` words are final already, and ``at_pause`` says the audio
+        decoded ends in a pause (no word was cut off).
 
         The first decode has nothing to agree with: all its words but the last (the one
-        most likely cut off mid-word) count as agreed, so the first delta comes early.
+        most likely cut off mid-word) count as agreed, so the first delta comes early; all of
+        them when the audio ends in a pause.
         """
         words = hypothesis.split()
         first = not self._previous and not self.sent
-        agreed = len(words) - 1 if first else _common_prefix(self._previous, words)
+        if first:
+            agreed = len(words) if at_pause else len(words) - 1
+        else:
+            agreed = _common_prefix(self._previous, words)
         agreed = max(agreed, min(stable, len(words)))
         self._previous = words
         sent_end = _sent_end(self.sent, words)

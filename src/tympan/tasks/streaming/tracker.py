@@ -28,7 +28,8 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 import numpy as np
 
@@ -73,11 +74,16 @@ _END_PAD_SECONDS = 0.3  # audio kept after a turn's last speech frame (Whisper's
 _MIN_PARTIAL_SECONDS = 1.0  # a first decode of less holds a word or two
 _MIN_PIECE_SECONDS = 3.0  # speech before a gap kept as a finished piece of the open turn
 _GAP_SECONDS = 0.15  # a silence that ends a piece (shorter than a pause: between phrases)
+_WORD_END_SECONDS = 0.09  # a silence after the last word that says it was not cut off
 
 
 def _frames(seconds: float) -> int:
     """Whole 32 ms frames that hold ``seconds``."""
     return math.ceil(seconds * SAMPLE_RATE / FRAME_SAMPLES)
+
+
+async def _text_of(decoding: asyncio.Future[PieceText]) -> str:
+    return (await decoding)[0]
 
 
 def new_item_id() -> str:
@@ -174,7 +180,8 @@ class TurnTracker:
             keep = self._received - round(self._padding_seconds * SAMPLE_RATE) - FRAME_SAMPLES
             self.held.trim(max(self._floor, keep))
         else:
-            self._maybe_partial(self._turn)
+            at_pause = self._detector.silent_frames >= _frames(_WORD_END_SECONDS)
+            self._maybe_partial(self._turn, at_pause)
 
     @property
     def _padding_seconds(self) -> float:
@@ -289,7 +296,7 @@ class TurnTracker:
         open_turn.drop_ahead()  # the label made ahead: the turn goes on
         if resumed - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE:
             if piece is not None:
-                piece.decoding.cancel()
+                self._read_as_preview(open_turn, piece)
             return
         if piece is None:
             if self._decoder.finals_waiting:
@@ -297,6 +304,19 @@ class TurnTracker:
             piece = self._start_piece(open_turn, resumed, speech_end, from_vad=True)
         open_turn.pieces.append(piece)
         self._context = piece.decoding
+
+    def _read_as_preview(self, turn: OpenTurn, piece: Piece) -> None:
+        """A decode ahead too short to keep as a piece: its words (whole, before a pause) go
+        out as a preview's would. Dropped, to leave the model to the rest, when a preview
+        runs or final decodes wait, or when a piece before it is still decoding (its text
+        would not follow the words sent)."""
+        first, decoded, _ = turn.undecoded()
+        previewing = turn.partial_task is not None and not turn.partial_task.done()
+        if previewing or self._decoder.finals_waiting or first != piece.start:
+            piece.decoding.cancel()
+            return
+        text = partial(_text_of, piece.decoding)
+        turn.partial_task = asyncio.create_task(self._partial(turn, text, decoded, at_pause=True))
 
     def _start_piece(
         self,
@@ -400,13 +420,14 @@ class TurnTracker:
 
     # -- previews and reports -------------------------------------------------------------
 
-    def _maybe_partial(self, turn: OpenTurn) -> None:
+    def _maybe_partial(self, turn: OpenTurn, at_pause: bool) -> None:
         """Start a partial decode of the open turn when it is worth the model's time: the
         interval (the engine's, stretched under load) has passed since the last one ended,
         the session has caught up with the audio sent (else the preview is stale at once),
         the turn is not at a pause (its decode ahead has every word there is), and the model
-        is idle (neither decoding nor with work waiting)."""
-        interval = self.engine.preview_interval() * SAMPLE_RATE
+        is idle (neither decoding nor with work waiting). ``at_pause``: the audio so far ends
+        in a short silence, so its last word is whole."""
+        interval = self.engine.preview_interval(first_words=not turn.partial.sent) * SAMPLE_RATE
         busy = (
             turn.ahead is not None  # paused: the decode ahead has every word there is
             or (turn.partial_task is not None and not turn.partial_task.done())
@@ -420,17 +441,22 @@ class TurnTracker:
         first, decoded, context = turn.undecoded()
         first = max(first, self.held.start, self._received - int(MAX_CHUNK_SECONDS * SAMPLE_RATE))
         samples = self.held.between(first, self._received)[0]
-        turn.partial_task = asyncio.create_task(
-            self._partial(turn, samples, first, decoded, context)
-        )
+        text = partial(self._preview, samples, first, context)
+        turn.partial_task = asyncio.create_task(self._partial(turn, text, decoded, at_pause))
+
+    async def _preview(self, samples: np.ndarray, start: int, context: str) -> str:
+        """A preview's text, its time counted in the budget all sessions share."""
+        began = time.perf_counter()
+        text = await self._decoder.preview(samples, start / SAMPLE_RATE, context)
+        self.engine.previews.record(time.perf_counter() - began)
+        return text
 
     async def _partial(
-        self, turn: OpenTurn, samples: np.ndarray, start: int, decoded: str, context: str
+        self, turn: OpenTurn, text: Callable[[], Awaitable[str]], decoded: str, at_pause: bool
     ) -> None:
-        began = time.perf_counter()
+        """Send what a preview's ``text()`` (after the turn's ``decoded`` pieces) adds."""
         try:
-            text = await self._decoder.preview(samples, start / SAMPLE_RATE, context)
-            self.engine.previews.record(time.perf_counter() - began)
+            words = await text()
         except TympanError as exc:  # a partial is only a preview; the final decode reports
             log.debug("live partial decode failed: %s", exc)
             return
@@ -438,7 +464,9 @@ class TurnTracker:
             turn.partial_at = self._received  # the next interval counts from here
         if turn.closed:
             return
-        delta = turn.partial.update(f"{decoded} {text}", stable=len(decoded.split()))
+        delta = turn.partial.update(
+            f"{decoded} {words}", stable=len(decoded.split()), at_pause=at_pause
+        )
         if delta:
             self._emit(TranscriptDelta(turn.item_id, delta))
 

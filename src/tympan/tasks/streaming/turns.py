@@ -127,6 +127,11 @@ class TurnDetector:
         self._idle_since = now
         out.append(TurnBoundary("end", end))
 
+    @property
+    def silent_frames(self) -> int:
+        """Frames of silence at the end of the open turn so far (0 while speech goes on)."""
+        return self._silence_run if self.in_turn else 0
+
     def reset(self, frame: int) -> None:
         """Forget any open turn (the buffer was cleared or committed by hand at ``frame``)."""
         self.in_turn = False
