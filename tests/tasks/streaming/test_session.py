@@ -156,7 +156,7 @@ def test_a_turn_decoded_ahead_at_a_pause_is_decoded_again_when_speech_came_back(
 
 
 def test_words_decoded_ahead_of_a_short_pause_go_out_when_speech_comes_back(run, engine):
-    """"has never been surpassed." (1.8 s, too short to keep as a piece), a 0.45 s pause,
+    """ "has never been surpassed." (1.8 s, too short to keep as a piece), a 0.45 s pause,
     then LJ001-0001: the decode made at the pause is the turn's first delta. Previews are
     held off (a 60 s interval), so no other decode could have sent those words."""
     quiet = limited(engine, realtime_partial_interval_ms=60_000)
