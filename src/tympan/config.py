@@ -502,7 +502,8 @@ class Settings(BaseSettings):
         1000,
         ge=100,
         description="How often the open turn of a live session is re-decoded for delta events "
-        "(at most; under load the sessions share a budget and preview less often).",
+        "(at most; twice as often until the turn's first words are out; under load the "
+        "sessions share a budget and preview less often).",
     )
     wyoming_uri: str | None = Field(
         None,
