@@ -21,6 +21,13 @@ def test_a_first_decode_that_ends_in_a_pause_sends_its_last_word_too():
     assert partial.update("Hello? Hello, I didn't") == " Hello, I"
 
 
+def test_until_the_first_words_are_out_a_decode_need_not_agree_with_the_last():
+    partial = PartialText()
+    assert partial.update("Yes.") == ""  # one word, maybe cut off
+    assert partial.update("Yeah, go") == " Yeah,"  # no agreement with "Yes." needed
+    assert partial.update("Yeah, go for") == " go"  # words out: agreement from here on
+
+
 def test_agreement_ignores_case_and_punctuation():
     partial = PartialText()
     partial.update("hello there friend")

@@ -57,13 +57,12 @@ class PartialText:
         its first ``stable`` words are final already, and ``at_pause`` says the audio
         decoded ends in a pause (no word was cut off).
 
-        The first decode has nothing to agree with: all its words but the last (the one
-        most likely cut off mid-word) count as agreed, so the first delta comes early; all of
-        them when the audio ends in a pause.
+        Until the turn's first words are out, a decode need not agree with the one before:
+        all its words but the last (the one most likely cut off mid-word) count as agreed,
+        so the first delta comes early; all of them when the audio ends in a pause.
         """
         words = hypothesis.split()
-        first = not self._previous and not self.sent
-        if first:
+        if not self.sent:
             agreed = len(words) if at_pause else len(words) - 1
         else:
             agreed = _common_prefix(self._previous, words)
