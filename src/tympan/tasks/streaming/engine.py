@@ -57,7 +57,7 @@ class LiveEngine:
     def preview_interval(self, *, first_words: bool = False) -> float:
         """Seconds each session waits between previews of its open turn at the current load
         (``realtime_partial_interval_ms`` at least; half of it for a turn with no words out
-        yet, whose first delta waits for two previews that agree, each of a second or two)."""
+        yet, so its first delta comes soon after its first word)."""
         base = self.settings.realtime_partial_interval_ms / 1000
         return self.previews.interval(base / 2 if first_words else base, self.open_sessions)
 
