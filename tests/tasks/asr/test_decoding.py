@@ -56,18 +56,18 @@ def test_a_failing_group_does_not_fail_the_others(tiny: WhisperHandle) -> None:
 
 
 def test_short_chunks_are_padded_with_silence_not_with_zero_features(tiny: WhisperHandle) -> None:
-    from tympan.tasks.asr.decoding import _window_features
+    from tympan.tasks.asr.models import window_features
 
     clip = decode_audio(EVAL_DIR / "asr_ljspeech" / "LJ001-0002.flac").samples  # about 2 s
-    features = _window_features(tiny, clip)
+    features = window_features(tiny.model, clip)
     assert features.shape == (80, 3000)
     speech_frames = clip.shape[0] // 160
     pad = features[:, speech_frames + 2 :]
     assert np.allclose(pad, features.min())  # the log-mel floor: what Whisper knows as silence
     assert features.min() < -0.5  # zero-valued features would sit far above it
-    whole = _window_features(tiny, np.concatenate([clip] * 20))  # longer than 30 s: cut
+    whole = window_features(tiny.model, np.concatenate([clip] * 20))  # longer than 30 s: cut
     assert whole.shape == (80, 3000)
-    short = _window_features(tiny, clip, 3)  # the audio's own length, whole seconds
+    short = window_features(tiny.model, clip, 3)  # the audio's own length, whole seconds
     assert short.shape == (80, 300)
     assert np.allclose(short, features[:, :300], atol=1e-5)
 

@@ -30,7 +30,7 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
 from tympan.config import SAMPLE_RATE
-from tympan.tasks.asr.models import WhisperHandle
+from tympan.tasks.asr.models import WhisperHandle, window_features
 from tympan.tasks.asr.results import Segment, Word
 
 __all__ = ["ChunkJob", "DecodeOptions", "decode_chunks", "detect_language"]
@@ -101,23 +101,6 @@ def _prompt(handle: WhisperHandle, tokenizer: Tokenizer, job: ChunkJob) -> list[
     prompt.extend(tokenizer.sot_sequence)
     prompt.append(tokenizer.no_timestamps)
     return prompt
-
-
-def _window_features(
-    handle: WhisperHandle, samples: np.ndarray, seconds: int | None = None
-) -> np.ndarray:
-    """Log-mel features of one window (30 s, or ``seconds``), a short chunk padded with
-    digital silence.
-
-    Padding the samples (as OpenAI's Whisper does) rather than the features puts the pad at
-    the log-mel floor, where Whisper hears silence; zero-padded features sit well above it.
-    Measured when Tympan still decoded timestamp tokens, on the first 5 min of the long-form
-    chapter: half of Whisper's early stops (its sign of a window it misreads) went away.
-    """
-    extractor = handle.model.feature_extractor
-    window = extractor.n_samples if seconds is None else seconds * SAMPLE_RATE
-    padded = np.pad(samples[:window], (0, max(0, window - samples.shape[0])))
-    return extractor(padded)[..., : window // extractor.hop_length]
 
 
 def _window_seconds(jobs: list[ChunkJob]) -> int | None:
@@ -432,7 +415,7 @@ def _decode_group(handle: WhisperHandle, jobs: list[ChunkJob]) -> list[list[Segm
         handle.model.hf_tokenizer, handle.multilingual, task=options.task, language=options.language
     )
     seconds = _window_seconds(jobs)
-    features = np.stack([_window_features(handle, job.samples, seconds) for job in jobs])
+    features = np.stack([window_features(handle.model, job.samples, seconds) for job in jobs])
     prompts = [_prompt(handle, tokenizer, job) for job in jobs]
     attempts, encoded = _decode_with_fallback(handle, tokenizer, features, prompts, options)
     drafts = [

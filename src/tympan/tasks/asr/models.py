@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from faster_whisper import WhisperModel
 
-from tympan.config import Settings
+from tympan.config import SAMPLE_RATE, Settings
 from tympan.errors import TympanError
 from tympan.models.spec import ModelSpec, path_size
 from tympan.models.threads import PartPool
@@ -32,6 +32,7 @@ __all__ = [
     "assemble_base_model",
     "load_whisper",
     "model_specs",
+    "window_features",
 ]
 
 DEFAULT_MODEL_ID = "whisper-tiny.en"
@@ -108,12 +109,26 @@ def load_whisper(path: Path, model_id: str, settings: Settings) -> WhisperHandle
     return WhisperHandle(shared, model_id, silent, workers, solo)
 
 
+def window_features(
+    model: WhisperModel, samples: np.ndarray, seconds: int | None = None
+) -> np.ndarray:
+    """Log-mel features of one window (30 s, or ``seconds``), a short chunk padded with
+    digital silence.
+
+    Padding the samples (as OpenAI's Whisper does) rather than the features puts the pad at
+    the log-mel floor, where Whisper hears silence; zero-padded features sit well above it.
+    Measured when Tympan still decoded timestamp tokens, on the first 5 min of the long-form
+    chapter: half of Whisper's early stops (its sign of a window it misreads) went away.
+    """
+    extractor = model.feature_extractor
+    window = extractor.n_samples if seconds is None else seconds * SAMPLE_RATE
+    padded = np.pad(samples[:window], (0, max(0, window - samples.shape[0])))
+    return extractor(padded)[..., : window // extractor.hop_length]
+
+
 def _silent_window(model: WhisperModel) -> np.ndarray:
     """The encoder output of a 30 s window of digital silence (1 x frames x dims)."""
-    extractor = model.feature_extractor
-    features = extractor(np.zeros(extractor.n_samples, np.float32))
-    frames = extractor.n_samples // extractor.hop_length
-    return np.asarray(model.encode(features[None, :, :frames]))
+    return np.asarray(model.encode(window_features(model, np.zeros(0, np.float32))[None]))
 
 
 def _tiny_en_path() -> Path:
