@@ -24,19 +24,19 @@ CLIPS = [EVAL_DIR / "asr_ljspeech" / f"LJ001-000{n}.flac" for n in (1, 2, 3, 4)]
 
 
 @contextmanager
-def _busy(request: Callable[[int], object], clients: int = 8) -> Iterator[None]:
-    """``clients`` threads making requests back to back until the block ends (``request``
-    gets how many the thread made before, offset by the thread's number)."""
+def _busy(clients: list[Callable[[int], object]]) -> Iterator[None]:
+    """One thread per client, each making its requests back to back until the block ends
+    (a client gets how many requests it made before)."""
     stop = threading.Event()
 
-    def keep_asking(first: int) -> None:
-        turn = first
+    def keep_asking(request: Callable[[int], object]) -> None:
+        turn = 0
         while not stop.is_set():
             request(turn)
             turn += 1
 
-    with ThreadPoolExecutor(clients) as pool:
-        running = [pool.submit(keep_asking, i) for i in range(clients)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        running = [pool.submit(keep_asking, client) for client in clients]
         try:
             yield
         finally:
@@ -69,12 +69,14 @@ def test_replicas_scale_up_under_load_and_back_down_when_idle(
         ]
         assert [count_running(app) for app in apps] == [1, 1]
 
-        def transcribe_or_embed(turn: int) -> None:
-            if turn % 2:
-                client.speaker_embedding(voice)
-            else:
-                client.transcribe(CLIPS[turn // 2 % len(CLIPS)], model=MODEL)
+        def transcribe(turn: int) -> None:
+            client.transcribe(CLIPS[turn % len(CLIPS)], model=MODEL)
 
-        with _busy(transcribe_or_embed):
+        def embed(turn: int) -> None:
+            client.speaker_embedding(voice)
+
+        # Four clients on each family from the start: mixed in one client, the embeddings
+        # waited behind the transcriptions and their replica scaled 40 s later.
+        with _busy([transcribe] * 4 + [embed] * 4):
             wait_until(lambda: [count_running(app) for app in apps] == [2, 2], "2 + 2", 120)
         wait_until(lambda: [count_running(app) for app in apps] == [1, 1], "1 + 1", 90)
