@@ -22,10 +22,11 @@ three AMI openings, 30 s each) at real time in 100 ms chunks and time every even
   same instant with the same audio, so all N end each turn at once: the worst case) and
   ``staggered`` (session i starts i/N of the clip later, as N independent speakers would:
   their turn ends spread over the clip).
-- Turn detection: the same clips streamed (no speaker labels) with ``server_vad`` 500 ms and
-  ``semantic_vad`` at each eagerness in ``BENCH_REALTIME_DETECTIONS`` (default
-  ``server_vad,high,medium,auto``), alternated clip by clip: turns, WER of the joined turns
-  (sample against the STM; all clips, pooled, against the whole-file text), end of speech ->
+- Turn detection: the same clips streamed (no speaker labels) with ``server_vad`` 500 ms
+  (``server_vad_<ms>``: another silence) and ``semantic_vad`` at each eagerness in
+  ``BENCH_REALTIME_DETECTIONS`` (default ``server_vad,high,medium,auto``), alternated clip
+  by clip: turns, WER of the joined turns (sample against the STM; all clips, pooled,
+  against the whole-file text), end of speech ->
   ``completed`` p50 / p95. An end of speech is an end of a stretch of RTTM speech whose gap
   after it is at least the shortest silence that configuration ends a turn in (500 ms; for
   ``semantic_vad`` its eagerness' short silence).
@@ -401,8 +402,9 @@ def _clip(name: str) -> np.ndarray:
 def _detection(name: str) -> tuple[dict[str, Any], int, int]:
     """A ``BENCH_REALTIME_DETECTIONS`` entry's turn detection, and the shortest and longest
     silences it ends a turn after (ms)."""
-    if name == "server_vad":
-        return SERVER_VAD, SILENCE_MS, SILENCE_MS
+    if name.startswith("server_vad"):  # server_vad, or server_vad_<silence ms>
+        silence = int(name.removeprefix("server_vad").lstrip("_") or SILENCE_MS)
+        return {"type": "server_vad", "silence_duration_ms": silence}, silence, silence
     shortest, longest = EAGERNESS_WAITS_MS["medium" if name == "auto" else name]
     return {"type": "semantic_vad", "eagerness": name}, shortest, longest
 
@@ -438,7 +440,12 @@ def turn_detection(url: str) -> str:
                 sample_text[name] = texts[name][-1]
     rows = []
     for name in names:
-        label = "server_vad 500 ms" if name == "server_vad" else f"semantic_vad {name}"
+        detection, shortest_ms, _ = _detection(name)
+        label = (
+            f"semantic_vad {name}"
+            if detection["type"] == "semantic_vad"
+            else f"server_vad {shortest_ms} ms"
+        )
         pooled = 100 * jiwer.wer(
             [_normalise(w) for w in wholes], [_normalise(t) or "<empty>" for t in texts[name]]
         )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tympan.tasks.streaming import TurnDetection, TurnDetector
+from tympan.tasks.streaming import LiveOptions, TurnDetection, TurnDetector
+from tympan.tasks.streaming.tracker import turn_detector
 from tympan.tasks.streaming.turns import MIN_START_FRAMES
 from tympan.tasks.vad import FRAME_SECONDS
 
@@ -104,3 +105,19 @@ def test_the_silence_at_the_end_of_an_open_turn_is_counted_and_forgotten_once_it
     assert detector.silent_frames == 4
     detector.push(np.full(10, 0.1), 27)  # the turn ends after 320 ms
     assert not detector.in_turn and detector.silent_frames == 0
+
+
+def test_a_session_decodes_ahead_before_even_a_short_silence_ends_the_turn():
+    """The pause, where a session decodes the open turn ahead, comes after the 0.3 s lead-out
+    with OpenAI's 500 ms silence, and at the 0.15 s gap between phrases with 200 ms: early
+    enough that the decode can be done when the turn ends, which it could not be if the
+    turn ended first."""
+    p = np.zeros(80, np.float32)
+    p[10:40] = 0.9  # silent from frame 40
+    for silence_ms, paused, ended in ((500, 49, 55), (200, 44, 45)):
+        options = LiveOptions(turn_detection=TurnDetection(silence_duration_ms=silence_ms))
+        detector = turn_detector(options)
+        assert detector is not None
+        seen = [(b.kind, frame) for frame in range(80) for b in detector.push(p[frame:][:1], frame)]
+        assert seen == [("start", 12), ("pause", paused), ("end", ended)], silence_ms
+    assert turn_detector(LiveOptions(turn_detection=None)) is None  # manual commits

@@ -65,7 +65,7 @@ from tympan.tasks.streaming.turns import TurnBoundary, TurnDetector
 from tympan.tasks.vad import SileroState
 from tympan.tasks.vad.segments import FRAME_SAMPLES
 
-__all__ = ["TurnTracker", "new_item_id"]
+__all__ = ["TurnTracker", "new_item_id", "turn_detector"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ _MIN_PARTIAL_SECONDS = 1.0  # a first decode of less holds a word or two
 _MIN_PIECE_SECONDS = 3.0  # speech before a gap kept as a finished piece of the open turn
 _GAP_SECONDS = 0.15  # a silence that ends a piece (shorter than a pause: between phrases)
 _WORD_END_SECONDS = 0.09  # a silence after the last word that says it was not cut off
+_DECODE_AHEAD_SECONDS = 0.15  # what a short window's decode ahead of a turn's end takes
 
 
 def _frames(seconds: float) -> int:
@@ -89,6 +90,26 @@ async def _text_of(decoding: asyncio.Future[PieceText]) -> str:
 def new_item_id() -> str:
     """An id in OpenAI's style for a conversation item (one turn)."""
     return "item_" + uuid.uuid4().hex[:20]
+
+
+def turn_detector(options: LiveOptions) -> TurnDetector | None:
+    """The session's turn detector (None: manual commits), with the pause where the open turn
+    is decoded ahead. With server VAD that is once the lead-out is in (0.3 s), or sooner for a
+    shorter silence, so that the decode is done when the turn ends: with 200 ms, end of speech
+    -> ``completed`` went from 0.75 to 0.39 s p50 on the benchmark's clips, as the decode no
+    longer started at the end. Never before a gap between phrases (0.15 s). With
+    ``semantic_vad``, by its short silence, since the judge reads that decode."""
+    detection = options.turn_detection
+    if detection is None:
+        return None
+    pause = _frames(_END_PAD_SECONDS)
+    gap = _frames(_GAP_SECONDS)
+    if detection.semantic:
+        pause = min(pause, _frames(detection.finished_silence_ms / 1000))
+    else:
+        silence = _frames(detection.silence_duration_ms / 1000)
+        pause = min(pause, max(gap, silence - _frames(_DECODE_AHEAD_SECONDS)))
+    return TurnDetector(detection, MAX_CHUNK_SECONDS, pause_frames=pause, gap_frames=gap)
 
 
 class TurnTracker:
@@ -114,7 +135,7 @@ class TurnTracker:
         self._noise = noise
         self._emit = emit
         self._judge = judge
-        self._detector = self._new_detector(options)
+        self._detector = turn_detector(options)
         self._vad_state = SileroState.initial()
         self._floor = 0  # audio before this sample is committed or cleared
         self._turn: OpenTurn | None = None
@@ -131,7 +152,7 @@ class TurnTracker:
     def use(self, options: LiveOptions) -> None:
         """Go on with new options (a new turn detector when its settings changed)."""
         if options.turn_detection != self.options.turn_detection:
-            self._detector = self._new_detector(options)
+            self._detector = turn_detector(options)
         self.options = options
 
     async def drain(self) -> None:
@@ -147,17 +168,6 @@ class TurnTracker:
             if self._turn.partial_task is not None:
                 tasks.append(self._turn.partial_task)
         return tasks
-
-    @staticmethod
-    def _new_detector(options: LiveOptions) -> TurnDetector | None:
-        detection = options.turn_detection
-        if detection is None:
-            return None
-        pause = _frames(_END_PAD_SECONDS)  # its audio is all in
-        if detection.semantic:  # judged by then: the decode must be under way
-            pause = min(pause, _frames(detection.finished_silence_ms / 1000))
-        gap = _frames(_GAP_SECONDS)
-        return TurnDetector(detection, MAX_CHUNK_SECONDS, pause_frames=pause, gap_frames=gap)
 
     @property
     def _received(self) -> int:
