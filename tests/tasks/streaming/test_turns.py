@@ -121,3 +121,19 @@ def test_a_session_decodes_ahead_before_even_a_short_silence_ends_the_turn():
         seen = [(b.kind, frame) for frame in range(80) for b in detector.push(p[frame:][:1], frame)]
         assert seen == [("start", 12), ("pause", paused), ("end", ended)], silence_ms
     assert turn_detector(LiveOptions(turn_detection=None)) is None  # manual commits
+
+
+def test_a_long_piece_ends_at_a_gap_between_words_a_short_one_only_between_phrases():
+    """Gaps of 3 frames (a breath between words) after 2 s and after 6 s of speech: only the
+    second resumes, since by then the piece has gone on past ``long_piece_frames``; the
+    piece counts again from that resume, so a 3-frame gap 2 s later does not."""
+    p = np.zeros(400, np.float32)
+    p[10:72] = p[75:197] = p[200:262] = p[265:300] = 0.9  # gaps at 72, 197 and 262
+    detection = TurnDetection(silence_duration_ms=500)
+    detector = TurnDetector(
+        detection, 30, pause_frames=10, gap_frames=5, word_gap_frames=3, long_piece_frames=156
+    )
+    resumes = [(b.frame, b.silence_from) for b in _push_all(detector, p) if b.kind == "resume"]
+    assert resumes == [(200, 197)]
+    phrases_only = TurnDetector(detection, 30, pause_frames=10, gap_frames=5)
+    assert not [b for b in _push_all(phrases_only, p) if b.kind == "resume"]

@@ -9,8 +9,9 @@ silence (``silence_duration_ms``; with ``semantic_vad``, the eagerness' longest 
 its text can be decoded ahead (and, with ``semantic_vad``, the session judges from that text
 whether the speaker has finished, and may end the turn there itself). ``resume`` says speech
 came back after a gap of at least ``gap_frames`` (shorter than a pause, say a breath between
-phrases): the audio before the gap is a finished piece of the turn, which can be decoded while
-the turn goes on.
+phrases), or of ``word_gap_frames`` (between words) once ``long_piece_frames`` of the turn have
+passed since its start or its last ``resume``: the audio before the gap is a finished piece of
+the turn, which can be decoded while the turn goes on.
 """
 
 from __future__ import annotations
@@ -56,12 +57,16 @@ class TurnDetector:
         max_turn_seconds: float,
         pause_frames: int | None = None,
         gap_frames: int | None = None,
+        word_gap_frames: int | None = None,
+        long_piece_frames: int | None = None,
     ) -> None:
         self.detection = detection
         self.max_turn_frames = max(1, int(max_turn_seconds / FRAME_SECONDS))
         self.silence_frames = round(detection.longest_silence_ms / 1000 / FRAME_SECONDS)
         self.pause_frames = pause_frames
         self.gap_frames = gap_frames
+        self.word_gap_frames = word_gap_frames
+        self.long_piece_frames = long_piece_frames
         self.idle_frames = (
             None
             if detection.idle_timeout_ms is None
@@ -72,6 +77,7 @@ class TurnDetector:
         self._speech_run = 0
         self._silence_run = 0
         self._last_speech_end = 0
+        self._piece_start = 0  # the turn's start or its last resume
         self._idle_since = 0
 
     def push(self, probabilities: np.ndarray, first_frame: int) -> list[TurnBoundary]:
@@ -98,8 +104,10 @@ class TurnDetector:
 
     def _in_turn(self, frame: int, probability: float, out: list[TurnBoundary]) -> None:
         if probability >= self.detection.threshold - _HYSTERESIS:
-            if self.gap_frames is not None and self._silence_run >= self.gap_frames:
+            gap = self._gap_frames()
+            if gap is not None and self._silence_run >= gap:
                 out.append(TurnBoundary("resume", frame, silence_from=self._last_speech_end))
+                self._piece_start = frame
             self._silence_run = 0
             self._last_speech_end = frame + 1
         else:
@@ -111,12 +119,20 @@ class TurnDetector:
                 out.append(TurnBoundary("pause", self._last_speech_end))
         if frame + 1 - self.turn_start >= self.max_turn_frames:
             out.append(TurnBoundary("end", frame + 1, forced=True))
-            self.turn_start = frame + 1
+            self.turn_start = self._piece_start = frame + 1
             out.append(TurnBoundary("start", frame + 1, forced=True))
+
+    def _gap_frames(self) -> int | None:
+        """The silence after which returning speech is a ``resume``: between phrases, or
+        between words once the piece has gone on ``long_piece_frames``."""
+        long = self.long_piece_frames
+        if long is not None and self._last_speech_end - self._piece_start >= long:
+            return self.word_gap_frames or self.gap_frames
+        return self.gap_frames
 
     def _open(self, start: int, out: list[TurnBoundary]) -> None:
         self.in_turn = True
-        self.turn_start = start
+        self.turn_start = self._piece_start = start
         self._silence_run = 0
         self._last_speech_end = start + self._speech_run
         out.append(TurnBoundary("start", start))
