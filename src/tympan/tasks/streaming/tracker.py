@@ -75,8 +75,7 @@ _MIN_PARTIAL_SECONDS = 1.0  # a first decode of less holds a word or two
 _MIN_PIECE_SECONDS = 3.0  # speech before a gap kept as a finished piece of the open turn
 _GAP_SECONDS = 0.15  # a silence that ends a piece (shorter than a pause: between phrases)
 _LONG_PIECE_SECONDS = 5.0  # speech after which a gap between words ends a piece
-_WORD_GAP_SECONDS = 0.09  # that gap
-_WORD_END_SECONDS = 0.09  # a silence after the last word that says it was not cut off
+_WORD_GAP_SECONDS = 0.09  # a silence between words (after the last one: it was not cut off)
 _DECODE_AHEAD_SECONDS = 0.15  # what a short window's decode ahead of a turn's end takes
 
 
@@ -205,7 +204,7 @@ class TurnTracker:
             keep = self._received - round(self._padding_seconds * SAMPLE_RATE) - FRAME_SAMPLES
             self.held.trim(max(self._floor, keep))
         else:
-            at_pause = self._detector.silent_frames >= _frames(_WORD_END_SECONDS)
+            at_pause = self._detector.silent_frames >= _frames(_WORD_GAP_SECONDS)
             self._maybe_partial(self._turn, at_pause)
 
     @property
