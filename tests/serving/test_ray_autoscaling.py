@@ -76,7 +76,7 @@ def test_replicas_scale_up_under_load_and_back_down_when_idle(
             client.speaker_embedding(voice)
 
         # Four clients on each family from the start: mixed in one client, the embeddings
-        # waited behind the transcriptions, and their replica came up 27 s after the ASR one.
+        # waited behind the transcriptions, and Serve scaled them up 27 s after ASR.
         with _busy([transcribe] * 4 + [embed] * 4):
             wait_until(lambda: [count_running(app) for app in apps] == [2, 2], "2 + 2", 120)
         wait_until(lambda: [count_running(app) for app in apps] == [1, 1], "1 + 1", 90)
