@@ -109,21 +109,22 @@ def turn_detector(options: LiveOptions) -> TurnDetector | None:
     detection = options.turn_detection
     if detection is None:
         return None
-    pause = _frames(_END_PAD_SECONDS)
     gap = _frames(_GAP_SECONDS)
-    if detection.semantic:
-        pause = min(pause, _frames(detection.finished_silence_ms / 1000))
-    else:
-        silence = _frames(detection.silence_duration_ms / 1000)
-        pause = min(pause, max(gap, silence - _frames(_DECODE_AHEAD_SECONDS)))
-    return TurnDetector(
+    detector = TurnDetector(
         detection,
         MAX_CHUNK_SECONDS,
-        pause_frames=pause,
         gap_frames=gap,
         word_gap_frames=_frames(_WORD_GAP_SECONDS),
         long_piece_frames=_frames(_LONG_PIECE_SECONDS),
     )
+    pause = _frames(_END_PAD_SECONDS)
+    if detection.semantic:
+        pause = min(pause, _frames(detection.finished_silence_ms / 1000))
+    else:  # the silence as the detector counts it, less the decode's time
+        ahead = detector.silence_frames - _frames(_DECODE_AHEAD_SECONDS)
+        pause = min(pause, max(gap, ahead))
+    detector.pause_frames = pause
+    return detector
 
 
 class TurnTracker:
