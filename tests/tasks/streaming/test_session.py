@@ -7,6 +7,8 @@ in that loop, as it does in the server's.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any
@@ -405,11 +407,48 @@ def test_a_turn_cut_into_pieces_at_a_short_gap_reads_as_one_turn_of_both_sentenc
     assert wer(f"{LJ_1_TEXT} {second_text}", final.transcript) < 0.15, final.transcript
 
 
+SAMPLE = EVAL_DIR / "diarization" / "sample.wav"
+
+
+def _stm_text(start: float, end: float) -> str:
+    """The sample's reference words spoken between ``start`` and ``end`` (seconds)."""
+    lines = (EVAL_DIR / "diarization" / "sample.stm").read_text().splitlines()
+    fields = [line.split(maxsplit=6) for line in lines]
+    return " ".join(f[6] for f in fields if start <= float(f[3]) and float(f[4]) <= end)
+
+
+def test_a_long_turn_with_no_pause_is_cut_between_words_and_reads_whole(run, engine, caplog):
+    """Two people talking over a phone line for 10 s with no silence between them (the
+    sample's 7.4-17.75 s): the turn's first part is cut off where a preview heard one word
+    end and the next begin, and decoded while the turn goes on; the turn still reads as
+    the reference does."""
+    caplog.set_level(logging.DEBUG, logger="tympan.tasks.streaming.tracker")
+    stretch = speech(SAMPLE)[round(7.4 * 16_000) : round(17.75 * 16_000)]
+    options = LiveOptions(format=PCM16K, turn_detection=TurnDetection(silence_duration_ms=200))
+    events = run(stream(engine, options, [stretch, silence(1.0)], speed=1.0))
+    (final,) = completed(events)
+    assert "cut between words" in caplog.text
+    assert wer(_stm_text(7.4, 17.8), final.transcript) < 0.25, final.transcript
+
+
 def test_a_preview_reads_only_the_audio_there_is_and_gets_its_words_right(run, engine):
     """A preview's encoder reads the turn's own ~10 s (not a 30 s window): same words."""
     decoder = TurnDecoder(engine)
     decoder.model_id, decoder.language = "tiny.en", "en"
-    assert wer(LJ_1_TEXT, run(decoder.preview(speech(LJ_1), 0.0))) < 0.15
+    text, words = run(decoder.preview(speech(LJ_1), 0.0))
+    assert wer(LJ_1_TEXT, text) < 0.15 and words == []
+
+
+def test_a_preview_asked_for_words_times_them_in_the_session(run, engine):
+    """Where a long piece can be cut: each word of the preview's text, in order, timed from
+    the preview's start in the session."""
+    decoder = TurnDecoder(engine)
+    decoder.model_id, decoder.language = "tiny.en", "en"
+    samples = speech(LJ_1)
+    text, words = run(decoder.preview(samples, 12.0, with_words=True))
+    assert "".join(word.word for word in words).split() == text.split()
+    assert 12.0 <= words[0].start < words[-1].end <= 12.0 + samples.shape[0] / 16_000 + 0.05
+    assert all(one.end <= two.start for one, two in itertools.pairwise(words))
 
 
 def test_live_vad_keeps_pace_while_asr_decodes_fill_the_inference_pool(run, engine):

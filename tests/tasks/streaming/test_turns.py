@@ -137,3 +137,24 @@ def test_a_long_piece_ends_at_a_gap_between_words_a_short_one_only_between_phras
     assert resumes == [(200, 197)]
     phrases_only = TurnDetector(detection, 30, pause_frames=10, gap_frames=5)
     assert not [b for b in _push_all(phrases_only, p) if b.kind == "resume"]
+
+
+def test_a_piece_cut_between_words_counts_the_next_one_from_the_cut():
+    """After 6 s of speech the piece is long, and a 3-frame gap would resume; cut between
+    words at 5 s, the piece after it is 1 s long, so the same gap does not."""
+    p = np.zeros(400, np.float32)
+    p[10:197] = p[200:300] = 0.9  # a gap at 197
+    detection = TurnDetection(silence_duration_ms=500)
+
+    def resumes(cut_at: int | None) -> list[int]:
+        detector = TurnDetector(
+            detection, 30, pause_frames=10, gap_frames=5, word_gap_frames=3, long_piece_frames=156
+        )
+        found = _push_all(detector, p[:170])
+        if cut_at is not None:
+            detector.cut_piece(cut_at)
+        found += detector.push(p[170:], 170)
+        return [b.frame for b in found if b.kind == "resume"]
+
+    assert resumes(None) == [200]
+    assert resumes(165) == []

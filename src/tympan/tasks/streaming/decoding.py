@@ -20,6 +20,7 @@ from tympan.tasks.asr import (
     ChunkJob,
     Segment,
     TranscribeOptions,
+    Word,
     detect_language,
     language_name,
     plan_chunks,
@@ -81,11 +82,20 @@ class TurnDecoder:
                 )
         return self.language
 
-    async def preview(self, samples: np.ndarray, start: float, context: str = "") -> str:
+    async def preview(
+        self, samples: np.ndarray, start: float, context: str = "", *, with_words: bool = False
+    ) -> tuple[str, list[Word]]:
         """A quick greedy text of the open turn so far (``start``: its time in the session;
-        ``context``: the text heard before it)."""
+        ``context``: the text heard before it), and its words timed in the session when
+        asked for (``with_words``: where a long piece can be cut between words)."""
         language = await self.resolve_language(samples)
-        options = TranscribeOptions(language=language, beam_size=1, best_of=1, timestamps=False)
+        options = TranscribeOptions(
+            language=language,
+            beam_size=1,
+            best_of=1,
+            timestamps=False,
+            word_timestamps=with_words,
+        )
         greedy = replace(
             options.decode_options(language),
             temperatures=(0.0,),
@@ -96,7 +106,8 @@ class TurnDecoder:
         job = ChunkJob(samples, start, greedy, self._prompt(context), self.hotwords)
         queue = self.engine.transcriber.queue(self.model_id)
         segments = await queue.submit(job, background=True)  # finals go first
-        return "".join(segment.text for segment in segments)
+        words = [word for segment in segments for word in segment.words or ()]
+        return "".join(segment.text for segment in segments), words
 
     async def final(
         self,

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
 from tympan.config import SAMPLE_RATE
-from tympan.tasks.asr import Segment
+from tympan.tasks.asr import Segment, Word
 from tympan.tasks.asr.formats import word_logprobs
 from tympan.tasks.streaming.events import (
     LiveEvent,
@@ -31,6 +32,7 @@ __all__ = [
     "OpenTurn",
     "Piece",
     "PieceText",
+    "between_words",
     "context_after",
     "context_now",
     "retrieved",
@@ -38,6 +40,33 @@ __all__ = [
 
 PieceText = tuple[str, list[Segment], str, str]
 """A piece's text, segments and language, and the context the decode after it is given."""
+
+
+_PHRASE_ENDS = tuple(".?!,;:")
+_WORD_GAP_SECONDS = 0.1
+
+
+def between_words(words: list[Word], earliest: float, latest: float) -> tuple[float, float] | None:
+    """Where to cut a long stretch of speech with no pause in it: the span between two of a
+    preview's aligned ``words`` (session seconds) that lies in ``[earliest, latest]``, after
+    a phrase's end or a silence of ``_WORD_GAP_SECONDS``, the widest there is; None when
+    there is none.
+
+    Not between any two words: the alignment often gives words that run together no gap,
+    and a cut there went through a word ("Sheila and Texas" came out "Sheila. This is the
+    Texas"). A preview's last words may still change as audio comes, and its times are
+    the alignment's (a frame or two off), so the caller keeps ``latest`` well before the
+    preview's end and cuts at the quietest frame of the span."""
+    spans = [  # (after a phrase's end, gap, end of one word, start of the next)
+        (one.word.strip().endswith(_PHRASE_ENDS), two.start - one.end, one.end, two.start)
+        for one, two in pairwise(words)
+        if earliest <= one.end and two.start <= latest
+    ]
+    spans = [span for span in spans if span[0] or span[1] >= _WORD_GAP_SECONDS]
+    if not spans:
+        return None
+    _, _, end, start = max(spans)  # equal otherwise: the latest
+    return end, start
 
 
 def retrieved(future: asyncio.Future[Any]) -> None:
@@ -86,6 +115,7 @@ class OpenTurn:
     pieces: list[Piece] = field(default_factory=list)  # finished, decoded or decoding
     ahead: Piece | None = None  # decoded ahead at a pause: the turn may end there
     label_ahead: asyncio.Future[str | None] | None = None  # the turn to that pause, labelled
+    between_words: tuple[float, float] | None = None  # a preview's place to cut a long piece
     closed: bool = False
 
     @property

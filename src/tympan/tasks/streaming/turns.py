@@ -143,6 +143,12 @@ class TurnDetector:
         self._idle_since = now
         out.append(TurnBoundary("end", end))
 
+    def cut_piece(self, frame: int) -> None:
+        """The open turn's piece was cut at ``frame`` without a gap (between words its text
+        found): the next piece's length counts from there."""
+        if self.in_turn:
+            self._piece_start = frame
+
     @property
     def silent_frames(self) -> int:
         """Frames of silence at the end of the open turn so far (0 while speech goes on)."""

@@ -1,0 +1,43 @@
+"""Where a long piece of a turn with no pause in it is cut: between two of a preview's words."""
+
+from __future__ import annotations
+
+from tympan.tasks.asr import Word
+from tympan.tasks.streaming.pieces import between_words
+
+
+def _words(*timed: tuple[str, float, float]) -> list[Word]:
+    return [Word(f" {text}", start, end, 0.9) for text, start, end in timed]
+
+
+WORDS = _words(
+    ("I", 0.0, 0.2),
+    ("thought,", 0.2, 0.5),  # a phrase's end with no gap
+    ("you", 0.5, 0.6),
+    ("know", 0.6, 0.8),  # a silence of 0.15 s after it
+    ("I", 0.95, 1.0),
+    ("heard", 1.0, 1.2),
+    ("a", 1.2, 1.3),  # a gap of 0.05 s: too short to cut at
+    ("beep.", 1.35, 1.7),  # a sentence's end, 0.2 s before the next word
+    ("This", 1.9, 2.1),
+    ("is", 2.1, 2.3),
+)
+
+
+def test_a_cut_goes_after_a_phrase_end_the_widest_there_is():
+    assert between_words(WORDS, 0.0, 2.5) == (1.7, 1.9)
+    assert between_words(WORDS, 0.0, 1.5) == (0.5, 0.5)  # the comma: the only phrase end
+
+
+def test_without_a_phrase_end_only_a_silence_between_words_is_a_cut():
+    plain = [Word(word.word.rstrip(",."), word.start, word.end, 0.9) for word in WORDS]
+    assert between_words(plain, 0.0, 2.5) == (1.7, 1.9)  # the widest silence
+    assert between_words(plain, 0.55, 1.5) == (0.8, 0.95)
+    assert between_words(plain, 1.0, 1.5) is None  # "heard a beep": no silence of 0.1 s
+
+
+def test_no_cut_outside_the_span_allowed_or_without_two_words():
+    assert between_words(WORDS, 2.0, 2.5) is None
+    assert between_words(WORDS, 0.0, 1.85) == (0.5, 0.5)  # "beep." ends in, "This" starts out
+    assert between_words(WORDS[:1], 0.0, 2.5) is None
+    assert between_words([], 0.0, 2.5) is None
