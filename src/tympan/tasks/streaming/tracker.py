@@ -4,7 +4,8 @@
         -> TurnDetector (server VAD) -> speech_started / speech_stopped / timeout
         -> semantic_vad: at a pause the text decoded ahead is judged (endings.py); a turn
            that sounds finished ends after the eagerness' short silence, others at its longest
-        -> open turn: finished pieces (the speech before a gap, once it is long enough)
+        -> open turn: finished pieces (the speech before a gap, once it is long enough, or
+           before a place between words a preview found, in a long stretch with no gap)
            decoded while the turn goes on; a greedy preview of the rest every
            ``realtime_partial_interval_ms`` (longer under load: a budget all sessions share)
            -> deltas
@@ -119,7 +120,8 @@ def turn_detector(options: LiveOptions) -> TurnDetector | None:
     its last gap, between words (0.09 s), so that a long turn does not leave many seconds to
     decode at its end: with OpenAI's 500 ms silence, end of speech -> ``completed`` p95 went
     from 0.93 to 0.79-0.83 s in three runs on the benchmark's clips, the same text. (Speech
-    with no gap at all, as the sample's 8-10 s telephone turns, still decodes whole.)"""
+    with no gap at all, as the sample's 8-10 s telephone turns, is cut where a preview heard
+    one word end: ``TurnTracker._cut_between_words``.)"""
     detection = options.turn_detection
     if detection is None:
         return None
