@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from tympan.tasks.asr import Word
-from tympan.tasks.streaming.pieces import between_words
+from tympan.tasks.streaming import pieces
+
+between_words = partial(pieces.between_words, gap=0.1)
 
 
 def _words(*timed: tuple[str, float, float]) -> list[Word]:
@@ -17,7 +21,7 @@ WORDS = _words(
     ("know", 0.6, 0.8),  # a silence of 0.15 s after it
     ("I", 0.95, 1.0),
     ("heard", 1.0, 1.2),
-    ("a", 1.2, 1.3),  # a gap of 0.05 s: too short to cut at
+    ("a", 1.2, 1.3),  # a gap of 0.05 s: shorter than ``gap``
     ("beep.", 1.35, 1.7),  # a sentence's end, 0.2 s before the next word
     ("This", 1.9, 2.1),
     ("is", 2.1, 2.3),

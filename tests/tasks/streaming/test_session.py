@@ -428,7 +428,9 @@ def test_a_long_turn_with_no_pause_is_cut_between_words_and_reads_whole(run, eng
     events = run(stream(engine, options, [stretch, silence(1.0)], speed=1.0))
     (final,) = completed(events)
     assert "cut between words" in caplog.text
-    assert wer(_stm_text(7.4, 17.8), final.transcript) < 0.25, final.transcript
+    # Uncut, tiny.en reads it at 13 % WER; cut, 18-24 % in four runs ("Neither did I" heard
+    # as "I need the design" without the audio after it); a piece lost would be 30 % or more.
+    assert wer(_stm_text(7.4, 17.8), final.transcript) < 0.3, final.transcript
 
 
 def test_a_preview_reads_only_the_audio_there_is_and_gets_its_words_right(run, engine):

@@ -43,14 +43,15 @@ PieceText = tuple[str, list[Segment], str, str]
 
 
 _PHRASE_ENDS = tuple(".?!,;:")
-_WORD_GAP_SECONDS = 0.1
 
 
-def between_words(words: list[Word], earliest: float, latest: float) -> tuple[float, float] | None:
+def between_words(
+    words: list[Word], earliest: float, latest: float, *, gap: float
+) -> tuple[float, float] | None:
     """Where to cut a long stretch of speech with no pause in it: the span between two of a
     preview's aligned ``words`` (session seconds) that lies in ``[earliest, latest]``, after
-    a phrase's end or a silence of ``_WORD_GAP_SECONDS``, the widest there is; None when
-    there is none.
+    a phrase's end or a silence of ``gap`` seconds, the widest there is; None when there is
+    none.
 
     Not between any two words: the alignment often gives words that run together no gap,
     and a cut there went through a word ("Sheila and Texas" came out "Sheila. This is the
@@ -62,7 +63,7 @@ def between_words(words: list[Word], earliest: float, latest: float) -> tuple[fl
         for one, two in pairwise(words)
         if earliest <= one.end and two.start <= latest
     ]
-    spans = [span for span in spans if span[0] or span[1] >= _WORD_GAP_SECONDS]
+    spans = [span for span in spans if span[0] or span[1] >= gap]
     if not spans:
         return None
     _, _, end, start = max(spans)  # equal otherwise: the latest

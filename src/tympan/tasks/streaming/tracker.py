@@ -79,7 +79,7 @@ _GAP_SECONDS = 0.15  # a silence that ends a piece (shorter than a pause: betwee
 _LONG_PIECE_SECONDS = 5.0  # speech after which a gap between words ends a piece
 _WORD_GAP_SECONDS = 0.09  # a silence between words (after the last one: it was not cut off)
 _DECODE_AHEAD_SECONDS = 0.15  # what a short window's decode ahead of a turn's end takes
-_CUT_MARGIN_SECONDS = 0.03  # how far a word's aligned end or start may be off (a frame)
+_CUT_MARGIN_SECONDS = 0.03  # how far a word's aligned end or start may be off
 _QUIET_WINDOW = SAMPLE_RATE // 50  # 20 ms
 _UNSETTLED_SECONDS = 1.0  # a preview's last words, which more audio may still change
 
@@ -350,7 +350,7 @@ class TurnTracker:
     def _cut_between_words(self, open_turn: OpenTurn) -> None:
         """Cut a long piece with no gap in it (speech that never falls silent, such as the
         sample's 8-10 s telephone turns) where its last preview heard one word end and the
-        next begin, at the quietest frame there: the piece before decodes while the turn
+        next begin, at the quietest 20 ms there: the piece before decodes while the turn
         goes on, and the turn's end leaves less to decode."""
         span, open_turn.between_words = open_turn.between_words, None
         if span is None or open_turn.ahead is not None or self._detector is None:
@@ -522,9 +522,8 @@ class TurnTracker:
         self.engine.previews.record(time.perf_counter() - began)
         if long:
             earliest = turn.cut / SAMPLE_RATE + _MIN_PIECE_SECONDS
-            turn.between_words = between_words(
-                words, earliest, end / SAMPLE_RATE - _UNSETTLED_SECONDS
-            )
+            latest = end / SAMPLE_RATE - _UNSETTLED_SECONDS
+            turn.between_words = between_words(words, earliest, latest, gap=_WORD_GAP_SECONDS)
         return text
 
     async def _partial(
