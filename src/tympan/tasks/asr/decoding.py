@@ -33,7 +33,14 @@ from tympan.config import SAMPLE_RATE
 from tympan.tasks.asr.models import WhisperHandle, window_features
 from tympan.tasks.asr.results import Segment, Word
 
-__all__ = ["ChunkJob", "DecodeOptions", "decode_chunks", "detect_language"]
+__all__ = [
+    "CLAUSE_ENDS",
+    "SENTENCE_ENDS",
+    "ChunkJob",
+    "DecodeOptions",
+    "decode_chunks",
+    "detect_language",
+]
 
 _PROMPT_BUDGET = 223  # Whisper keeps at most max_length // 2 - 1 tokens of context
 _DEFAULTS = inspect.signature(WhisperModel.transcribe).parameters
@@ -342,8 +349,8 @@ def _lengthen_instant_words(words: list[dict[str, Any]]) -> None:
         word["end"] = round(max(word["end"], word["start"] + _MIN_WORD_SECONDS), 2)
 
 
-_SENTENCE_ENDS = tuple(".?!\u3002\uff1f\uff01")  # with the CJK full stop and full-width marks
-_CLAUSE_ENDS = tuple(",;\uff0c\u3001")
+SENTENCE_ENDS = tuple(".?!\u3002\uff1f\uff01")  # with the CJK full stop and full-width marks
+CLAUSE_ENDS = tuple(",;\uff0c\u3001")
 _PHRASE_PAUSE = 1.0  # seconds between two words that end a phrase even mid-sentence
 _LONG_PHRASE = 10.0  # seconds after which a comma ends a phrase too
 
@@ -366,9 +373,9 @@ def _phrases(tokenizer: Tokenizer, chunk: list[dict[str, Any]]) -> list[dict[str
             long = group[-1]["end"] - group[0]["start"] >= _LONG_PHRASE
             if (
                 after is None
-                or text.endswith(_SENTENCE_ENDS)
+                or text.endswith(SENTENCE_ENDS)
                 or after["start"] - word["end"] >= _PHRASE_PAUSE
-                or (long and text.endswith(_CLAUSE_ENDS))
+                or (long and text.endswith(CLAUSE_ENDS))
             ):
                 phrase = "".join(w["word"] for w in group)
                 phrases.append(

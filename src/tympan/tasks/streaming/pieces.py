@@ -17,6 +17,7 @@ import numpy as np
 
 from tympan.config import SAMPLE_RATE
 from tympan.tasks.asr import Segment, Word
+from tympan.tasks.asr.decoding import CLAUSE_ENDS, SENTENCE_ENDS
 from tympan.tasks.asr.formats import word_logprobs
 from tympan.tasks.streaming.events import (
     LiveEvent,
@@ -42,7 +43,7 @@ PieceText = tuple[str, list[Segment], str, str]
 """A piece's text, segments and language, and the context the decode after it is given."""
 
 
-_PHRASE_ENDS = tuple(".?!,;:")
+_PHRASE_ENDS = SENTENCE_ENDS + CLAUSE_ENDS
 
 
 def between_words(
@@ -57,7 +58,7 @@ def between_words(
     and a cut there went through a word ("Sheila and Texas" came out "Sheila. This is the
     Texas"). A preview's last words may still change as audio comes, and its times are
     the alignment's (a frame or two off), so the caller keeps ``latest`` well before the
-    preview's end and cuts at the quietest frame of the span."""
+    preview's end and cuts at the quietest 20 ms around the span."""
     spans = [  # (after a phrase's end, gap, end of one word, start of the next)
         (one.word.strip().endswith(_PHRASE_ENDS), two.start - one.end, one.end, two.start)
         for one, two in pairwise(words)

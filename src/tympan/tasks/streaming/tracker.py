@@ -360,7 +360,7 @@ class TurnTracker:
         if samples.shape[0] < _QUIET_WINDOW:
             return
         cut = first + _quietest(samples)
-        if cut - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE or cut >= self._received:
+        if cut - open_turn.cut < _MIN_PIECE_SECONDS * SAMPLE_RATE:
             return
         log.debug(
             "live turn %s: a long piece cut between words at %.2f s",
