@@ -144,3 +144,26 @@ def test_aligned_words_cut_a_text_only_chunk_into_timed_phrases(tiny: WhisperHan
         assert segment.words and segment.start == segment.words[0].start < segment.end
         assert segment.text == "".join(word.word for word in segment.words)
         assert all(word.start < word.end for word in segment.words)  # no instant words
+
+
+def test_a_chunk_whose_text_skips_seconds_of_speech_is_decoded_again_timed(
+    tiny: WhisperHandle,
+) -> None:
+    """AMI EN2005a's first 30 s (overlapping voices): text-only beam search gives only the
+    last 16 s, one word aligned over 8 s. With words aligned, the chunk is decoded again
+    with timestamp tokens: its first 13 s ("floods", "suing") come back, and the end that
+    decode stopped short of is taken from the text-only one, all timed in order."""
+    clip = decode_audio(EVAL_DIR / "diarization" / "ami_EN2005a_0000_0030.flac").samples
+    [text_only] = decode_chunks(tiny, [ChunkJob(clip, 0.0, DecodeOptions())])
+    assert isinstance(text_only, list)
+    assert "floods" not in text_only[0].text  # the failure this guards against still happens
+    [segments] = decode_chunks(tiny, [ChunkJob(clip, 0.0, DecodeOptions(word_timestamps=True))])
+    assert isinstance(segments, list)
+    text = "".join(segment.text for segment in segments)
+    assert "floods" in text and "suing" in text and "legal issue" in text
+    assert "intricacies of the committee" in text  # the end, after the timed decode stopped
+    words = [word for segment in segments for word in segment.words or []]
+    assert words[0].start < 1.0
+    assert all(word.end - word.start <= 2.0 for word in words)
+    for before, after in itertools.pairwise(words):
+        assert before.end <= after.start

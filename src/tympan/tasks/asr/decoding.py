@@ -17,6 +17,7 @@ extractor, tokenizer, word alignment) are faster-whisper's own.
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ __all__ = [
     "decode_chunks",
     "detect_language",
 ]
+
+log = logging.getLogger(__name__)
 
 _PROMPT_BUDGET = 223  # Whisper keeps at most max_length // 2 - 1 tokens of context
 _DEFAULTS = inspect.signature(WhisperModel.transcribe).parameters
@@ -349,6 +352,84 @@ def _lengthen_instant_words(words: list[dict[str, Any]]) -> None:
         word["end"] = round(max(word["end"], word["start"] + _MIN_WORD_SECONDS), 2)
 
 
+_LONGEST_WORD = 2.0  # seconds; an aligned word longer than this spans speech left undecoded
+_EDGE_SECONDS = 1.0  # speech padding a chunk may hold before its first and after its last word
+_SKIPPED_SECONDS = 2.0  # this much speech without words: decode the chunk again, timed
+
+
+def _skipped_seconds(chunk: list[dict[str, Any]], job: ChunkJob) -> float:
+    """Seconds of a chunk its words leave out: before the first word and after the last
+    (beyond the VAD's padding), and inside words the alignment stretched over audio the text
+    does not hold."""
+    words = [word for draft in chunk for word in draft.get("words", [])]
+    if not words:
+        return 0.0
+    lead = words[0]["start"] - job.offset - _EDGE_SECONDS
+    tail = job.offset + job.duration - words[-1]["end"] - _EDGE_SECONDS
+    stretched = sum(max(0.0, w["end"] - w["start"] - _LONGEST_WORD) for w in words)
+    return max(0.0, lead) + max(0.0, tail) + stretched
+
+
+def _redecode_skipped_speech(
+    handle: WhisperHandle,
+    tokenizer: Tokenizer,
+    encoded: np.ndarray,
+    jobs: list[ChunkJob],
+    prompts: list[list[int]],
+    attempts: list[_Attempt],
+    drafts: list[list[dict[str, Any]]],
+) -> None:
+    """Decode again, with Whisper's timestamp tokens, the chunks whose text left seconds of
+    speech out, and keep the text that leaves out less.
+
+    Text-only beam search can jump over a stretch it finds hard: on an AMI meeting clip
+    (overlapping voices) tiny.en at beam 5 gave only the last 16 s of a 30 s chunk, its
+    alignment stretching one word over 8 s. Timestamp tokens make the decoder account for
+    the time it covers, and that decode read the whole chunk (as faster-whisper's default
+    ``transcribe`` does). Chunks whose words cover their speech pay nothing.
+    """
+    skipped = {i: _skipped_seconds(drafts[i], jobs[i]) for i in range(len(jobs))}
+    again = [i for i, seconds in skipped.items() if seconds >= _SKIPPED_SECONDS]
+    if not again:
+        return
+    timed = [prompts[i][:-1] for i in again]  # the prompt without its no-timestamps token
+    options = jobs[0].options
+    retry = _generate(handle, tokenizer, encoded[again], timed, options, options.temperatures[0])
+    retried = [_draft(handle, tokenizer, jobs[i], a) for i, a in zip(again, retry, strict=True)]
+    _add_words(handle, tokenizer, encoded[again], [jobs[i] for i in again], retried)
+    for index, attempt, chunk in zip(again, retry, retried, strict=True):
+        _continue_with_later_words(chunk, drafts[index])
+        left_out = _skipped_seconds(chunk, jobs[index]) if chunk else math.inf
+        kept = left_out < skipped[index] and not _needs_fallback(attempt, options)
+        log.info(
+            "the chunk at %.1f s left %.1f s of speech out; decoded with timestamps it leaves "
+            "%.1f s out (%s)", jobs[index].offset, skipped[index], left_out,
+            "kept" if kept else "not kept",
+        )  # fmt: skip
+        if kept:
+            attempts[index], drafts[index] = attempt, chunk
+
+
+def _continue_with_later_words(
+    chunk: list[dict[str, Any]], text_only: list[dict[str, Any]]
+) -> None:
+    """Append to a timed decode the text-only decode's words after its last one (by their
+    middle: the two alignments may differ by a frame).
+
+    A timed decode may stop at a timestamp before the chunk's end (faster-whisper decodes
+    again from there); the text-only decode, which skipped speech earlier in the chunk, read
+    that end (the AMI clip's last 1.5 s: "of the committee, I guess.")."""
+    words = chunk[-1].get("words") if chunk else None
+    if not words:
+        return
+    end = words[-1]["end"]
+    later = [w for d in text_only for w in d.get("words", []) if w["start"] + w["end"] > 2 * end]
+    if later:
+        chunk[-1]["words"] = words + [dict(word) for word in later]
+        chunk[-1]["text"] += "".join(word["word"] for word in later)
+        _lengthen_instant_words(chunk[-1]["words"])  # each word starts where the last ends
+
+
 SENTENCE_ENDS = tuple(".?!\u3002\uff1f\uff01")  # with the CJK full stop and full-width marks
 CLAUSE_ENDS = tuple(",;\uff0c\u3001")
 _PHRASE_PAUSE = 1.0  # seconds between two words that end a phrase even mid-sentence
@@ -430,6 +511,8 @@ def _decode_group(handle: WhisperHandle, jobs: list[ChunkJob]) -> list[list[Segm
     ]
     if options.word_timestamps:
         _add_words(handle, tokenizer, encoded, jobs, drafts)
+        if options.full_window:
+            _redecode_skipped_speech(handle, tokenizer, encoded, jobs, prompts, attempts, drafts)
         drafts = [_phrases(tokenizer, chunk) for chunk in drafts]
     return [
         [_to_segment(draft, attempt, options.word_timestamps) for draft in chunk]
