@@ -95,8 +95,8 @@ class AsrMethods(BaseClient):
         fields: dict[str, Any],
         on_progress: Callable[[float, str], None] | None,
     ) -> Transcription:
+        fields = {**fields, "response_format": "verbose_json"}  # timed segments, streamed or not
         if on_progress is None:
-            fields = {**fields, "response_format": "verbose_json"}
             return self._transcription_from(self.post_audio(path, file, fields).json())
         request = self._http.build_request(
             "POST", path, files={"file": _file_part(file)}, data=_form({**fields, "stream": True})
@@ -106,7 +106,10 @@ class AsrMethods(BaseClient):
             if response.status_code >= 400:
                 response.read()
                 raise error_for_status(response.status_code, response.json())
-            text = ""
+            text, result = "", None
+            # Read to the stream's end, not only to the result: closing it before the server's
+            # last (empty) chunk made the server's send fail ("Task exception was never
+            # retrieved" on every in-process `tympan transcribe`).
             for line in response.iter_lines():
                 if not line.startswith("data: "):
                     continue
@@ -115,12 +118,14 @@ class AsrMethods(BaseClient):
                     text += event["delta"]
                     on_progress(event["progress"], text.strip())
                 elif event["type"] == "transcript.text.done":
-                    return self._transcription_from(event["transcription"])
+                    result = self._transcription_from(event["transcription"])
                 elif event["type"] == "error":
                     raise error_for_status(event.get("status", 400), event)
         finally:
             response.close()
-        raise TympanError("The transcription stream ended without a result.")
+        if result is None:
+            raise TympanError("The transcription stream ended without a result.")
+        return result
 
     @staticmethod
     def _transcription_from(body: dict[str, Any]) -> Transcription:

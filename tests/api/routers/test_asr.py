@@ -174,12 +174,17 @@ def test_concurrent_requests_are_batched_and_all_correct(api: Client, services: 
 
 
 def test_long_audio_is_decoded_in_chunks_with_progress(api: Client) -> None:
+    """Streamed progress, then the result timed as an unstreamed one is (phrases, not one
+    segment per chunk)."""
     rows = LJ_ROWS[:20]
     gap = np.zeros(16_000, np.float32)
     pieces = [soundfile.read(LJ / row["audio"], dtype="float32")[0] for row in rows]
     audio = np.concatenate([part for piece in pieces for part in (piece, gap)])
     updates: list[float] = []
     result = api.transcribe(wav_bytes(audio), on_progress=lambda done, _: updates.append(done))
+    # Phrases at sentence ends and the 1 s pauses (19 here), not one segment per chunk of up
+    # to 30 s (6 here).
+    assert len(result.segments) > 2 * result.duration / 30
     assert audio.size / 16_000 > 120
     assert result.duration == pytest.approx(audio.size / 16_000, abs=0.01)
     assert len(updates) >= 4 and updates == sorted(updates) and updates[-1] == 1.0
