@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 
 import jiwer
 import numpy as np
@@ -146,22 +147,31 @@ def test_aligned_words_cut_a_text_only_chunk_into_timed_phrases(tiny: WhisperHan
         assert all(word.start < word.end for word in segment.words)  # no instant words
 
 
+@pytest.mark.parametrize("timed", [True, False], ids=["words", "text-only"])
 def test_a_chunk_whose_text_skips_seconds_of_speech_is_decoded_again_timed(
-    tiny: WhisperHandle,
+    tiny: WhisperHandle, timed: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     """AMI EN2005a's first 30 s (overlapping voices): text-only beam search gives only the
-    last 16 s, one word aligned over 8 s. With words aligned, the chunk is decoded again
-    with timestamp tokens: its first 13 s ("floods", "suing") come back, and the end that
-    decode stopped short of is taken from the text-only one, all timed in order."""
+    last 16 s, one word aligned over 8 s. The chunk is decoded again with timestamp tokens:
+    its first 13 s ("floods", "suing") come back, and the end that decode stopped short of is
+    taken from the text-only one. With words, all are timed in order; text only (its 49
+    words are few for 30 s, so it is aligned to be checked), it stays one segment of text
+    tokens."""
     clip = decode_audio(EVAL_DIR / "diarization" / "ami_EN2005a_0000_0030.flac").samples
-    [text_only] = decode_chunks(tiny, [ChunkJob(clip, 0.0, DecodeOptions())])
-    assert isinstance(text_only, list)
-    assert "floods" not in text_only[0].text  # the failure this guards against still happens
-    [segments] = decode_chunks(tiny, [ChunkJob(clip, 0.0, DecodeOptions(word_timestamps=True))])
+    with caplog.at_level(logging.INFO, logger="tympan.tasks.asr.decoding"):
+        [segments] = decode_chunks(
+            tiny, [ChunkJob(clip, 0.0, DecodeOptions(word_timestamps=timed))]
+        )
+    assert "left 10.6 s of speech out" in caplog.text  # the failure this guards against
     assert isinstance(segments, list)
     text = "".join(segment.text for segment in segments)
     assert "floods" in text and "suing" in text and "legal issue" in text
-    assert "intricacies of the committee" in text  # the end, after the timed decode stopped
+    assert "intricacies of the committee" in text
+    if not timed:
+        [segment] = segments
+        assert (segment.start, segment.end) == (0.0, 30.0) and segment.words is None
+        assert max(segment.tokens) < 50_000  # text tokens only, no timestamps
+        return
     words = [word for segment in segments for word in segment.words or []]
     assert words[0].start < 1.0
     assert all(word.end - word.start <= 2.0 for word in words)
