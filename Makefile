@@ -15,17 +15,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/tympan serve
 
-# The store-facing API tests run a second time on a throwaway local PostgreSQL server (not the
-# kill -9 test: its service subprocesses keep their own SQLite whatever --database says).
-POSTGRES_TESTS := tests/store tests/cli/test_db.py tests/api/test_speakers.py tests/api/test_files.py \
-	tests/api/test_fine_tuning.py tests/api/routers/test_glossaries.py tests/api/test_namespaces.py \
-	tests/api/test_services.py tests/api/test_shared_artifacts.py tests/api/test_corrections.py
-
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q --durations=20
-	$(BIN)/python -m pytest -q --database postgresql $(POSTGRES_TESTS) \
-		--deselect tests/api/test_services.py::test_kill_9_at_random_points_leaves_a_consistent_service
+	bash scripts/test.sh $(BIN)/python
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

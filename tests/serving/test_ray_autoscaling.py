@@ -17,7 +17,9 @@ from tests.conftest import EVAL_DIR, make_settings, wait_until  # noqa: E402
 from tympan.client import Client  # noqa: E402
 from tympan.serving.ray import APP_PREFIX, count_running  # noqa: E402
 
-pytestmark = pytest.mark.timeout(240)
+# Bounds, not goals: in `make test` this module runs beside the rest of the suite (the Ray
+# lane), where the whole test once took 223 s against 93 s alone.
+pytestmark = pytest.mark.timeout(480)
 
 MODEL = "whisper-tiny.en"
 CLIPS = [EVAL_DIR / "asr_ljspeech" / f"LJ001-000{n}.flac" for n in (1, 2, 3, 4)]
@@ -78,5 +80,5 @@ def test_replicas_scale_up_under_load_and_back_down_when_idle(
         # Four clients on each family from the start: mixed in one client, the embeddings
         # waited behind the transcriptions, and Serve scaled them up 27 s after ASR.
         with _busy([transcribe] * 4 + [embed] * 4):
-            wait_until(lambda: [count_running(app) for app in apps] == [2, 2], "2 + 2", 120)
-        wait_until(lambda: [count_running(app) for app in apps] == [1, 1], "1 + 1", 90)
+            wait_until(lambda: [count_running(app) for app in apps] == [2, 2], "2 + 2", 240)
+        wait_until(lambda: [count_running(app) for app in apps] == [1, 1], "1 + 1", 180)
