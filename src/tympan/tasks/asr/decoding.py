@@ -101,15 +101,19 @@ class _Attempt:
     text: str = field(repr=False, default="")
 
 
-def _prompt(handle: WhisperHandle, tokenizer: Tokenizer, job: ChunkJob) -> list[int]:
-    """Whisper's prompt: [hotwords and previous text], start of transcript, [no timestamps]."""
+def _prompt(
+    handle: WhisperHandle, tokenizer: Tokenizer, job: ChunkJob, timed: bool = False
+) -> list[int]:
+    """Whisper's prompt: [hotwords and previous text], start of transcript, and no
+    timestamps unless ``timed``."""
     hot = tokenizer.encode(" " + job.hotwords.strip()) if job.hotwords else []
     hot = hot[: _PROMPT_BUDGET // 2 if job.prompt else _PROMPT_BUDGET]
     previous = tokenizer.encode(" " + job.prompt.strip()) if job.prompt else []
     previous = previous[len(previous) - (_PROMPT_BUDGET - len(hot)) :] if previous else []
     prompt = [tokenizer.sot_prev, *hot, *previous] if hot or previous else []
     prompt.extend(tokenizer.sot_sequence)
-    prompt.append(tokenizer.no_timestamps)
+    if not timed:
+        prompt.append(tokenizer.no_timestamps)
     return prompt
 
 
@@ -355,9 +359,7 @@ def _lengthen_instant_words(words: list[dict[str, Any]]) -> None:
 _LONGEST_WORD = 2.0  # seconds; an aligned word longer than this spans speech left undecoded
 _EDGE_SECONDS = 1.0  # speech padding a chunk may hold before its first and after its last word
 _SKIPPED_SECONDS = 2.0  # this much speech without words: decode the chunk again, timed
-
-
-_SPARSE_WORDS_PER_SECOND = 2.0
+_SPARSE_WORDS_PER_SECOND = 2.0  # text-only chunks with fewer words are aligned to be checked
 
 
 def _is_sparse(chunk: list[dict[str, Any]], job: ChunkJob) -> bool:
@@ -391,7 +393,6 @@ def _redecode_skipped_speech(
     tokenizer: Tokenizer,
     encoded: np.ndarray,
     jobs: list[ChunkJob],
-    prompts: list[list[int]],
     attempts: list[_Attempt],
     drafts: list[list[dict[str, Any]]],
 ) -> None:
@@ -408,7 +409,7 @@ def _redecode_skipped_speech(
     again = [i for i, seconds in skipped.items() if seconds >= _SKIPPED_SECONDS]
     if not again:
         return
-    timed = [prompts[i][:-1] for i in again]  # the prompt without its no-timestamps token
+    timed = [_prompt(handle, tokenizer, jobs[i], timed=True) for i in again]
     options = jobs[0].options
     retry = _generate(handle, tokenizer, encoded[again], timed, options, options.temperatures[0])
     retried = [_draft(handle, tokenizer, jobs[i], a) for i, a in zip(again, retry, strict=True)]
@@ -535,7 +536,7 @@ def _decode_group(handle: WhisperHandle, jobs: list[ChunkJob]) -> list[list[Segm
         ]
         _add_words(handle, tokenizer, encoded, jobs, sparse)
     if options.full_window:
-        _redecode_skipped_speech(handle, tokenizer, encoded, jobs, prompts, attempts, drafts)
+        _redecode_skipped_speech(handle, tokenizer, encoded, jobs, attempts, drafts)
     if options.word_timestamps:
         drafts = [_phrases(tokenizer, chunk) for chunk in drafts]
     else:  # one segment over the chunk, as if never aligned (alignment moves its bounds)
