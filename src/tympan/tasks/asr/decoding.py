@@ -10,8 +10,10 @@ decoded again at the next temperature, as the sequential ``transcribe`` does, bu
 Whisper decodes text only, without its timestamp tokens (fewer tokens to generate, and no
 window ends early to be decoded again from there). Where times are wanted, one teacher-forced
 pass aligns the words to the audio (cross-attention, faster-whisper's alignment) and each
-chunk's text is cut into phrases at sentence ends and pauses. The building blocks (feature
-extractor, tokenizer, word alignment) are faster-whisper's own.
+chunk's text is cut into phrases at sentence ends and pauses. Aligned words also show where
+text-only beam search jumped over speech it found hard; those chunks are decoded again with
+timestamp tokens (``_redecode_skipped_speech``). The building blocks (feature extractor,
+tokenizer, word alignment) are faster-whisper's own.
 """
 
 from __future__ import annotations
@@ -366,11 +368,12 @@ def _is_sparse(chunk: list[dict[str, Any]], job: ChunkJob) -> bool:
     """Fewer words than ``_SPARSE_WORDS_PER_SECOND`` over the chunk: worth aligning, when no
     times were asked for, to see whether speech was skipped.
 
-    Read speech runs at 2.5-3.5 words a second of chunk (the longform book, LibriSpeech);
-    meetings at 1.8-2.0 (the AMI clips); AMI chunks that skipped speech gave 27 and 49 words
-    in 30 s. The alignment is cheap beside the decode (a 30 s AMI chunk: 1.36-1.55 s with it,
-    1.42 s without, within the spread); the decode again is not, and runs only where speech
-    was skipped."""
+    Read speech measured 2.1 words a second of chunk or more (the slowest: JFK's speech in
+    asr_small; the longform book about 2.6, none of its 45 chunks under 2), the AMI meeting
+    chunks 1.8-2.0; AMI chunks that skipped speech gave 27 and 49 words in 30 s. The
+    alignment is cheap beside the decode (a 30 s AMI chunk: 1.36-1.55 s with it, 1.42 s
+    without, within the spread); the decode again is not, and runs only where speech was
+    skipped."""
     words = sum(len(draft["text"].split()) for draft in chunk)
     return bool(chunk) and words < _SPARSE_WORDS_PER_SECOND * job.duration
 
