@@ -14,8 +14,16 @@ from whisper_normalizer.english import EnglishTextNormalizer
 from tests.conftest import EVAL_DIR, read_manifest
 from tympan.audio import decode_audio
 from tympan.config import Settings
-from tympan.tasks.asr import ChunkJob, DecodeOptions, WhisperHandle, decode_chunks, load_whisper
+from tympan.tasks.asr import (
+    ChunkJob,
+    DecodeOptions,
+    WhisperHandle,
+    decode_chunks,
+    load_whisper,
+    plan_chunks,
+)
 from tympan.tasks.asr.models import _tiny_en_path
+from tympan.tasks.vad.silero import SileroVad
 
 _normalize = EnglishTextNormalizer()
 
@@ -179,3 +187,29 @@ def test_a_chunk_whose_text_skips_seconds_of_speech_is_decoded_again_timed(
     assert all(word.end - word.start <= 2.0 for word in words)
     for before, after in itertools.pairwise(words):
         assert before.end <= after.start
+
+
+def test_speech_left_out_between_words_counts_where_the_vad_frames_are_known(
+    tiny: WhisperHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    """AMI EN2002a's first 30 s: text-only beam search leaves out short replies over another
+    voice, a 3.9 s gap between two words with speech in it, which the first and last words
+    do not show. Given the chunk's VAD frames (as the pipeline and live pieces give them),
+    that speech counts, the chunk is decoded again timed, and more of it is read."""
+    audio = decode_audio(EVAL_DIR / "diarization" / "ami_EN2002a_0000_0030.flac")
+    frames = SileroVad().probabilities(audio)
+    [chunk], _ = plan_chunks(frames, audio.duration)  # 0.1-30 s, as the pipeline plans it
+    samples, options = audio.slice(chunk.start, chunk.end).samples, DecodeOptions()  # text only
+
+    def words(speech: np.ndarray | None) -> int:
+        job = ChunkJob(samples, chunk.start, options, speech=speech)
+        [segments] = decode_chunks(tiny, [job])
+        assert isinstance(segments, list)
+        return sum(len(segment.text.split()) for segment in segments)
+
+    with caplog.at_level(logging.INFO, logger="tympan.tasks.asr.decoding"):
+        unchecked = words(None)
+        assert "of speech out" not in caplog.text  # the edges alone: nothing left out
+        checked = words(chunk.frames(frames))
+    assert re.search(r"left \d+\.\d s of speech out;.*\(kept\)", caplog.text), caplog.text
+    assert checked >= unchecked + 5, (unchecked, checked)  # 53 -> 63 words on tiny.en

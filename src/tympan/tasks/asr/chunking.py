@@ -40,6 +40,10 @@ class Chunk:
     def duration(self) -> float:
         return self.end - self.start
 
+    def frames(self, probabilities: np.ndarray) -> np.ndarray:
+        """The chunk's share of a recording's per-frame speech ``probabilities``."""
+        return probabilities[round(self.start / FRAME_SECONDS) : round(self.end / FRAME_SECONDS)]
+
 
 def _cut_frame(window: np.ndarray) -> int:
     """Where to cut a stretch of speech: the middle of its last pause, else its quietest frame.

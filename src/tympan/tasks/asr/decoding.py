@@ -35,6 +35,7 @@ from faster_whisper.transcribe import get_compression_ratio, get_suppressed_toke
 from tympan.config import SAMPLE_RATE
 from tympan.tasks.asr.models import WhisperHandle, window_features
 from tympan.tasks.asr.results import Segment, Word
+from tympan.tasks.vad import FRAME_SECONDS
 
 __all__ = [
     "CLAUSE_ENDS",
@@ -87,6 +88,9 @@ class ChunkJob:
     options: DecodeOptions
     prompt: str | None = None
     hotwords: str | None = None
+    speech: np.ndarray | None = field(default=None, repr=False)
+    """Silero's speech probability of each 32 ms frame of the chunk, when known: speech the
+    text leaves out between its words counts too (``_skipped_seconds``)."""
 
     @property
     def duration(self) -> float:
@@ -362,6 +366,8 @@ _LONGEST_WORD = 2.0  # seconds; an aligned word longer than this spans speech le
 _EDGE_SECONDS = 1.0  # speech padding a chunk may hold before its first and after its last word
 _SKIPPED_SECONDS = 2.0  # this much speech without words: decode the chunk again, timed
 _SPARSE_WORDS_PER_SECOND = 2.0  # text-only chunks with fewer words are aligned to be checked
+_SPEECH_PROBABILITY = 0.5  # a frame this likely is speech (Silero's and the chunker's threshold)
+_WORD_REACH = 0.5  # seconds around an aligned word that its speech may take (lead-in, lead-out)
 
 
 def _is_sparse(chunk: list[dict[str, Any]], job: ChunkJob) -> bool:
@@ -379,16 +385,27 @@ def _is_sparse(chunk: list[dict[str, Any]], job: ChunkJob) -> bool:
 
 
 def _skipped_seconds(chunk: list[dict[str, Any]], job: ChunkJob) -> float:
-    """Seconds of a chunk its words leave out: before the first word and after the last
-    (beyond the VAD's padding), and inside words the alignment stretched over audio the text
-    does not hold."""
+    """Seconds of a chunk its words leave out: inside words the alignment stretched over
+    audio the text does not hold, and speech no word is near. Where the chunk's VAD frames
+    are known, that is every frame of speech more than ``_WORD_REACH`` from a word (AMI
+    EN2002a's short replies over another voice: 5.5 s of speech between two words 3.9 s
+    apart); otherwise the audio before the first word and after the last, beyond the VAD's
+    padding."""
     words = [word for draft in chunk for word in draft.get("words", [])]
     if not words:
         return 0.0
-    lead = words[0]["start"] - job.offset - _EDGE_SECONDS
-    tail = job.offset + job.duration - words[-1]["end"] - _EDGE_SECONDS
     stretched = sum(max(0.0, w["end"] - w["start"] - _LONGEST_WORD) for w in words)
-    return max(0.0, lead) + max(0.0, tail) + stretched
+    if job.speech is None:
+        lead = words[0]["start"] - job.offset - _EDGE_SECONDS
+        tail = job.offset + job.duration - words[-1]["end"] - _EDGE_SECONDS
+        return max(0.0, lead) + max(0.0, tail) + stretched
+    near_words = np.zeros(job.speech.shape[0], dtype=bool)
+    for word in words:
+        first = math.floor((word["start"] - _WORD_REACH - job.offset) / FRAME_SECONDS)
+        last = math.ceil((word["end"] + _WORD_REACH - job.offset) / FRAME_SECONDS)
+        near_words[max(0, first) : max(0, last)] = True
+    unheard = (job.speech > _SPEECH_PROBABILITY) & ~near_words
+    return float(unheard.sum()) * FRAME_SECONDS + stretched
 
 
 def _redecode_skipped_speech(

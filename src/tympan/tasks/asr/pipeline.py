@@ -244,6 +244,7 @@ class Transcriber:
                 decode,
                 options.prompt,
                 options.hotwords,
+                c.frames(probabilities),
             )
             for c in chunks
         ]

@@ -153,6 +153,7 @@ class TurnDecoder:
                 decode,
                 self._prompt(context),
                 self.hotwords,
+                c.frames(probabilities),
             )
             for c in chunks
         ]
