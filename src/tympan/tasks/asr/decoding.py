@@ -33,6 +33,7 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
 from tympan.config import SAMPLE_RATE
+from tympan.tasks.asr.chunking import CHUNK_VAD_OPTIONS
 from tympan.tasks.asr.models import WhisperHandle, window_features
 from tympan.tasks.asr.results import Segment, Word
 from tympan.tasks.vad import FRAME_SECONDS
@@ -366,7 +367,6 @@ _LONGEST_WORD = 2.0  # seconds; an aligned word longer than this spans speech le
 _EDGE_SECONDS = 1.0  # speech padding a chunk may hold before its first and after its last word
 _SKIPPED_SECONDS = 2.0  # this much speech without words: decode the chunk again, timed
 _SPARSE_WORDS_PER_SECOND = 2.0  # text-only chunks with fewer words are aligned to be checked
-_SPEECH_PROBABILITY = 0.5  # a frame this likely is speech (Silero's and the chunker's threshold)
 _WORD_REACH = 0.5  # seconds around an aligned word that its speech may take (lead-in, lead-out)
 
 
@@ -404,7 +404,7 @@ def _skipped_seconds(chunk: list[dict[str, Any]], job: ChunkJob) -> float:
         first = math.floor((word["start"] - _WORD_REACH - job.offset) / FRAME_SECONDS)
         last = math.ceil((word["end"] + _WORD_REACH - job.offset) / FRAME_SECONDS)
         near_words[max(0, first) : max(0, last)] = True
-    unheard = (job.speech > _SPEECH_PROBABILITY) & ~near_words
+    unheard = (job.speech > CHUNK_VAD_OPTIONS.threshold) & ~near_words  # speech, as chunked
     return float(unheard.sum()) * FRAME_SECONDS + stretched
 
 
