@@ -87,6 +87,9 @@ RATE = 16_000
 THREADS = os.cpu_count() or 1
 PARTS = os.environ.get("BENCH_REALTIME_PARTS", "quality,turn_detection,concurrency,wyoming")
 DETECTIONS = os.environ.get("BENCH_REALTIME_DETECTIONS", "server_vad,high,medium,auto")
+_VAD_EARLY_SECONDS = 0.3
+"""How far a turn's end (Silero's) may fall inside the RTTM's next stretch of speech and
+still be timed from the end before it."""
 SERVER_VAD = {"type": "server_vad", "silence_duration_ms": SILENCE_MS}
 
 
@@ -224,9 +227,16 @@ def _speech_regions(
 
 def _speech_end(turn: dict[str, Any], regions: list[tuple[float, float]]) -> float | None:
     """The end of speech (RTTM) a turn ended after, in audio seconds; None when it ended with
-    none (while someone went on speaking)."""
-    ends = [end for _, end in regions if turn["start"] <= end <= turn["end"] + 0.5]
-    return max(ends) if ends else None
+    none: while someone went on speaking, or after speech had come back (a turn that ran on
+    through the next stretch of speech, as semantic VAD's turns do past a pause it judged
+    unfinished, ends in that stretch, not after the end of speech before it)."""
+    for (_, end), following in zip(regions, [*regions[1:], None], strict=True):
+        if not turn["start"] <= end <= turn["end"] + 0.5:
+            continue
+        if following is not None and following[0] < turn["end"] - _VAD_EARLY_SECONDS:
+            continue  # speech came back before the turn ended
+        return end
+    return None
 
 
 def _cut_in_speech(turn: dict[str, Any], regions: list[tuple[float, float]]) -> bool:
