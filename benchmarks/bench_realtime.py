@@ -7,8 +7,8 @@ three AMI openings, 30 s each) at real time in 100 ms chunks and time every even
 - WER of the joined ``completed`` turns against the STM (sample) and against Tympan's
   whole-file transcription of the same clip (all four); Whisper's normaliser.
 - End of speech (inside a turn, the end of a stretch of RTTM speech, all speakers merged and
-  followed by ``silence_duration_ms`` of nobody; not where the clip was cut, nor one a turn
-  ran on past into the next stretch: ``_speech_end``) -> ``completed``: p50 / p95, split into end of
+  followed by ``silence_duration_ms`` of nobody, not one a turn ran on past into the next
+  stretch: ``_speech_end``) -> ``completed``: p50 / p95, split into end of
   speech -> ``speech_stopped`` (server VAD waiting out ``silence_duration_ms``) and
   ``speech_stopped`` -> ``completed`` (decoding); speech start -> first ``delta``; how far
   server VAD runs behind real time (``speech_stopped`` against the audio that decides it);
@@ -91,6 +91,7 @@ DETECTIONS = os.environ.get("BENCH_REALTIME_DETECTIONS", "server_vad,high,medium
 _VAD_EARLY_SECONDS = 0.3
 """How far a turn's end (Silero's) may fall inside the RTTM's next stretch of speech and
 still be timed from the end before it."""
+_CLIP_END_SECONDS = 0.05  # an RTTM turn ending this close to the clip's end was cut there
 SERVER_VAD = {"type": "server_vad", "silence_duration_ms": SILENCE_MS}
 
 
@@ -227,16 +228,19 @@ def _speech_regions(
 
 
 def _speech_end(
-    turn: dict[str, Any], regions: list[tuple[float, float]], clip_seconds: float
+    turn: dict[str, Any], regions: list[tuple[float, float]], cut_at: float | None = None
 ) -> float | None:
     """The end of speech (RTTM) a turn ended after, in audio seconds; None when it ended with
     none: while someone went on speaking, or after speech had come back (a turn that ran on
     through the next stretch of speech, as semantic VAD's turns do past a pause it judged
-    unfinished, ends in that stretch, not after the end of speech before it), or where the
-    excerpt was cut (the clips are the first 30 s of conversations: speech that stops at the
-    clip's end stops mid-sentence, where semantic VAD rightly waits)."""
+    unfinished, ends in that stretch, not after the end of speech before it), or at
+    ``cut_at``, where the excerpt was cut (given for semantic VAD: the clips are the first
+    30 s of conversations, so speech that stops at the clip's end stops mid-sentence, where
+    a judge of the turn rightly waits; server VAD's silence ends a turn there as anywhere)."""
     for (_, end), following in zip(regions, [*regions[1:], None], strict=True):
-        if not turn["start"] <= end <= turn["end"] + 0.5 or end >= clip_seconds - 0.05:
+        if not turn["start"] <= end <= turn["end"] + 0.5:
+            continue
+        if cut_at is not None and end >= cut_at - _CLIP_END_SECONDS:
             continue
         if following is not None and following[0] < turn["end"] - _VAD_EARLY_SECONDS:
             continue  # speech came back before the turn ended
@@ -348,7 +352,7 @@ def quality(url: str) -> str:
         reference = _rttm(name)
         regions = _speech_regions(reference)
         for turn in turns:
-            speech_end = _speech_end(turn, regions, samples.shape[0] / RATE)
+            speech_end = _speech_end(turn, regions)
             if speech_end is not None:
                 latencies["completed"].append(turn["completed_at"] - stream.wall(speech_end))
                 latencies["stopped"].append(turn["stopped_at"] - stream.wall(speech_end))
@@ -443,8 +447,10 @@ def turn_detection(url: str) -> str:
             )
             turns = _turns(stream)
             regions = _speech_regions(_rttm(clip), shortest_ms)
+            semantic = detection["type"] == "semantic_vad"
+            cut_at = samples.shape[0] / RATE if semantic else None
             for turn in turns:
-                speech_end = _speech_end(turn, regions, samples.shape[0] / RATE)
+                speech_end = _speech_end(turn, regions, cut_at)
                 if speech_end is not None:
                     latencies[name].append(turn["completed_at"] - stream.wall(speech_end))
                 else:
