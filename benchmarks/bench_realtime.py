@@ -30,7 +30,8 @@ three AMI openings, 30 s each) at real time in 100 ms chunks and time every even
   against the whole-file text), end of speech ->
   ``completed`` p50 / p95. An end of speech is an end of a stretch of RTTM speech whose gap
   after it is at least the shortest silence that configuration ends a turn in (500 ms; for
-  ``semantic_vad`` its eagerness' short silence).
+  ``semantic_vad`` its eagerness' short silence, and not the clip's end, where the excerpt
+  cut a speaker off mid-sentence).
 - Wyoming: round trip of a 5 s utterance (transcribe + audio events -> transcript) against
   ``POST /v1/audio/transcriptions`` of the same audio, interleaved, min / median of 5.
 
