@@ -28,15 +28,18 @@ WORDS = _words(
 )
 
 
-def test_a_cut_goes_after_a_phrase_end_the_widest_there_is():
-    assert between_words(WORDS, 0.0, 2.5) == (1.7, 1.9)
+def test_a_cut_goes_after_a_sentence_end_else_a_clause_end_the_earliest_there_is():
+    assert between_words(WORDS, 0.0, 2.5) == (1.7, 1.9)  # "beep.", though "thought," is earlier
     assert between_words(WORDS, 0.0, 1.5) == (0.5, 0.5)  # the comma: the only phrase end
+    two_sentences = _words(("there.", 0.0, 0.3), ("Neither", 0.5, 0.7), ("design.", 0.7, 1.0))
+    wide_gap = _words(("I", 1.6, 1.7))  # a word the preview missed may lie in a wide gap
+    assert between_words(two_sentences + wide_gap, 0.0, 2.0) == (0.3, 0.5)  # not (1.0, 1.6)
 
 
 def test_without_a_phrase_end_only_a_silence_between_words_is_a_cut():
     plain = [Word(word.word.rstrip(",."), word.start, word.end, 0.9) for word in WORDS]
-    assert between_words(plain, 0.0, 2.5) == (1.7, 1.9)  # the widest silence
-    assert between_words(plain, 0.55, 1.5) == (0.8, 0.95)
+    assert between_words(plain, 0.0, 2.5) == (0.8, 0.95)  # the earliest silence
+    assert between_words(plain, 0.9, 2.5) == (1.7, 1.9)
     assert between_words(plain, 1.0, 1.5) is None  # "heard a beep": no silence of 0.1 s
 
 

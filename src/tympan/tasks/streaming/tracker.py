@@ -79,7 +79,7 @@ _GAP_SECONDS = 0.15  # a silence that ends a piece (shorter than a pause: betwee
 _LONG_PIECE_SECONDS = 5.0  # speech after which a gap between words ends a piece
 _WORD_GAP_SECONDS = 0.09  # a silence between words (after the last one: it was not cut off)
 _DECODE_AHEAD_SECONDS = 0.15  # what a short window's decode ahead of a turn's end takes
-_CUT_MARGIN_SECONDS = 0.03  # how far a word's aligned end or start may be off
+_CUT_MARGIN_SECONDS = 0.08  # how far a word's aligned end or start may be off (0.05 s seen)
 _QUIET_WINDOW = SAMPLE_RATE // 50  # 20 ms
 _UNSETTLED_SECONDS = 1.0  # a preview's last words, which more audio may still change
 
