@@ -264,6 +264,7 @@ def test_bad_requests(api, trained, call, error) -> None:
         ({"name": "x", "refit": "perhaps"}, "refit"),
         ({"name": "x", "encoder_layers": "5"}, "encoder_layers"),
         ({"name": "x", "encoder_layers": "middle"}, "encoder_layers"),
+        ({"name": "x", "mixup": 2}, "mixup"),
     ],
 )
 def test_bad_training_parameters_get_400(api, tmp_path, eval_dir, fields, param) -> None:

@@ -98,9 +98,29 @@ def test_refit_adds_a_class_without_forgetting() -> None:
     assert refit.new_examples_accuracy == 1.0
 
 
+def test_mixup_blends_training_embeddings_and_still_learns() -> None:
+    """Mixup (the default) trains on blends of pairs, so its curves differ from plain
+    training's, and it still separates the classes; a fixed seed repeats it."""
+    x, y = _blobs(0)
+    vx, vy = _blobs(0, per=10)
+    blended = train_network(x, y, vx, vy, 3, TrainConfig(max_epochs=10, patience=10))
+    plain = train_network(x, y, vx, vy, 3, TrainConfig(max_epochs=10, patience=10, mixup=0))
+    assert blended.curves["train_loss"] != plain.curves["train_loss"]
+    assert blended.curves["validation_accuracy"][-1] > 0.9
+    again = train_network(x, y, vx, vy, 3, TrainConfig(max_epochs=10, patience=10))
+    assert again.curves == blended.curves
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("arch", "rnn"), ("max_epochs", 0), ("dropout", 1.0), ("augment_copies", 11)],
+    [
+        ("arch", "rnn"),
+        ("max_epochs", 0),
+        ("dropout", 1.0),
+        ("augment_copies", 11),
+        ("mixup", -0.1),
+        ("mixup", 1.5),
+    ],
 )
 def test_config_validation(field, value) -> None:
     with pytest.raises(InvalidParameter) as info:

@@ -111,12 +111,19 @@ async def train_classifier(
             "| comma-separated layer numbers 1-4 (all suits tone of voice, such as emotion)"
         ),
     ] = _DEFAULTS.encoder_layers,
+    mixup: Annotated[
+        float,
+        Form(
+            description="transfer / multimodal: mixup's Beta alpha over pairs of training "
+            "embeddings, 0 to 1 (0: off)"
+        ),
+    ] = _DEFAULTS.mixup,
 ) -> Job:
     """Start training a new version of ``name``; poll ``GET /v1/jobs/{id}`` for progress."""
     config = TrainConfig(
         arch, max_epochs, patience, batch_size, learning_rate, weight_decay, dropout,
         validation_fraction, augment_copies, seed, quantize, refit, augment,  # type: ignore[arg-type]
-        encoder_layers,
+        encoder_layers, mixup,
     )  # fmt: skip
     service = _service(services, namespace)
     if (dataset is None) == (path is None):
