@@ -64,6 +64,12 @@ def test_bad_dataset_exits_with_the_report(tmp_path, eval_dir) -> None:
     assert "only one class" in result.output
 
 
+def test_a_bad_training_option_exits_1_naming_it(tmp_path, eval_dir) -> None:
+    _folders(tmp_path / "kws", eval_dir)
+    result = runner.invoke(app, ["train", str(tmp_path / "kws"), "--name", "x", "--mixup", "3"])
+    assert result.exit_code == 1 and "mixup" in result.output, result.output
+
+
 def test_predict_unknown_classifier_exits_1(eval_dir) -> None:
     clip = str(eval_dir / "fsdd" / "audio" / "5_george_0.flac")
     result = runner.invoke(app, ["predict", "ghost", clip])

@@ -50,6 +50,10 @@ def train(
             help="Whisper-encoder layers pooled: last | all | e.g. 1,2,3,4 (all: tone of voice)"
         ),
     ] = None,
+    mixup: Annotated[
+        float | None,
+        typer.Option(help="Mixup's Beta alpha over pairs of training embeddings (0: off)"),
+    ] = None,
     quantize: Annotated[bool, typer.Option(help="Also export and serve an int8 graph.")] = False,
     wait: Annotated[bool, typer.Option(help="Wait for the job, with a progress bar.")] = True,
     server: ServerOption = None,
@@ -63,6 +67,7 @@ def train(
         "augment": augment,
         "refit": refit,
         "encoder_layers": encoder_layers,
+        "mixup": mixup,
     }
     in_place = server is None and data.suffix.lower() != ".zip"
     settings = None
