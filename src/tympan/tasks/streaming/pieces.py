@@ -61,11 +61,12 @@ def between_words(
     so the caller keeps ``latest`` well before the preview's end and cuts at the quietest
     20 ms around the span."""
     spans = [  # (0 a sentence's end, 1 a clause's, 2 a silence; end of one word, start of next)
-        (_cut_rank(one.word.strip(), two.start - one.end >= gap), one.end, two.start)
+        (rank, one.end, two.start)
         for one, two in pairwise(words)
-        if earliest <= one.end and two.start <= latest
+        if earliest <= one.end
+        and two.start <= latest
+        and (rank := _cut_rank(one.word.strip(), two.start - one.end >= gap)) is not None
     ]
-    spans = [span for span in spans if span[0] is not None]
     if not spans:
         return None
     _, end, start = min(spans)
