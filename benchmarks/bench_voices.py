@@ -65,7 +65,7 @@ VARIANTS: dict[str, Variant] = {
     "no-refit": Variant(TrainConfig(refit=False, augment="basic")),  # main before this work
     "refit": Variant(TrainConfig(augment="basic")),
     "voices": Variant(TrainConfig(augment="voices")),
-    "voices mixup": Variant(TrainConfig(augment="voices", mixup=0.2)),  # blends of two voices
+    "voices no-mixup": Variant(TrainConfig(augment="voices", mixup=0)),  # default before mixup
     "voices+noise": Variant(TrainConfig(augment="voices"), real_noise=True),
     "voices+noise x2": Variant(TrainConfig(augment="voices", augment_copies=2), real_noise=True),
     # No augmented copy: one encoder pass over the clips instead of two (the time lever).

@@ -52,7 +52,7 @@ def train(
     ] = None,
     mixup: Annotated[
         float | None,
-        typer.Option(help="Mixup's Beta alpha over pairs of training embeddings (0: off)"),
+        typer.Option(help="Mixup's Beta alpha over pairs of training embeddings (0.2; 0: off)"),
     ] = None,
     quantize: Annotated[bool, typer.Option(help="Also export and serve an int8 graph.")] = False,
     wait: Annotated[bool, typer.Option(help="Wait for the job, with a progress bar.")] = True,

@@ -3,7 +3,7 @@ the SNR estimate changed scale (their ``snr`` is not compared)."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +56,24 @@ def test_a_reference_saved_on_the_old_snr_scale_is_not_compared_on_snr(tmp_path:
     loaded = DriftReference.load(tmp_path / "drift.npz")
     assert loaded.snr.size == 0 and np.array_equal(loaded.loudness, reference.loudness)
     assert _compared(loaded, windows) == {"confidence", "label", "duration", "loudness", "novelty"}
+
+
+def _confidence_report(recent_confidence: float) -> dict[str, bool]:
+    """Drift of a version sure of its validation clips (0.99) whose recent clips all get
+    ``recent_confidence``: which statistics drift."""
+    reference, windows = _reference_and_windows()
+    sure = np.full((len(CLIPS), 3), 0.005, np.float32)
+    sure[:, 0] = 0.99
+    reference = replace(reference, confidence=sure.max(axis=1), label=sure.argmax(axis=1))
+    recent = Windows(64)
+    for observation in windows.recent("digits:1"):
+        recent.add("digits:1", {**observation, "confidence": recent_confidence, "label": 0})
+    report = drift_report("digits", "digits:1", reference, recent, 0.3, min_samples=4)
+    return {shift.statistic: shift.drifting for shift in report.statistics}
+
+
+def test_confidence_drifts_only_when_it_falls_by_enough_to_matter() -> None:
+    """Every recent clip is below every reference one in both cases (distance 1): a fall of
+    0.005 changes nothing a user would act on, one of 0.3 does."""
+    assert not _confidence_report(0.985)["confidence"]
+    assert _confidence_report(0.99 - 0.3)["confidence"]

@@ -99,13 +99,13 @@ def test_refit_adds_a_class_without_forgetting() -> None:
 
 
 def test_mixup_blends_training_embeddings_and_still_learns() -> None:
-    """Mixup trains on blends of pairs, so its curves differ from plain training's (the
-    default), and it still separates the classes; a fixed seed repeats it."""
+    """Mixup (the default) trains on blends of pairs, so its curves differ from plain
+    training's (``mixup=0``), and it still separates the classes; a fixed seed repeats it."""
     x, y = _blobs(0)
     vx, vy = _blobs(0, per=10)
-    mixup = TrainConfig(max_epochs=10, patience=10, mixup=0.2)
+    mixup = TrainConfig(max_epochs=10, patience=10)
     blended = train_network(x, y, vx, vy, 3, mixup)
-    plain = train_network(x, y, vx, vy, 3, TrainConfig(max_epochs=10, patience=10))
+    plain = train_network(x, y, vx, vy, 3, TrainConfig(max_epochs=10, patience=10, mixup=0))
     assert blended.curves["train_loss"] != plain.curves["train_loss"]
     assert blended.curves["validation_accuracy"][-1] > 0.9
     assert train_network(x, y, vx, vy, 3, mixup).curves == blended.curves

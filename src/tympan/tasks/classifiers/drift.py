@@ -3,8 +3,9 @@
 Each version keeps ``drift.npz``, written at training, with the statistics serving measures
 on every clip it classifies, so the two are comparable:
 
-- ``confidence`` (the top probability; only a fall drifts) and ``label`` (the predicted
-  class): what the model says, on its validation clips (clips it did not learn from);
+- ``confidence`` (the top probability; only a fall drifts, and only one of at least
+  ``CONFIDENCE_FALL`` in the mean) and ``label`` (the predicted class): what the model says,
+  on its validation clips (clips it did not learn from);
 - ``duration``, ``loudness`` (RMS level in dBFS) and ``snr`` (the blind estimate that
   ``noise_reduction=auto`` uses): what the audio is like, on every clip of its dataset;
 - ``novelty`` (only a rise drifts): how far the clip's model input lies from the training
@@ -30,6 +31,7 @@ from tympan.drift import Shift, Windows, categorical_shift, numeric_shift
 from tympan.tasks.enhancement.snr import estimate_snr_db
 
 __all__ = [
+    "CONFIDENCE_FALL",
     "INPUT_STATISTICS",
     "DriftReference",
     "DriftReport",
@@ -47,6 +49,11 @@ _DIRECTIONS: dict[str, Literal["both", "up", "down"]] = {
     "snr": "both",
     "novelty": "up",
 }
+CONFIDENCE_FALL = 0.02
+"""How far the mean confidence (the accuracy the model expects of itself) must fall, beyond
+the test's distance, for ``confidence`` to drift. Confidences crowd near 1, where the test
+notices shifts that change nothing: a test classifier trained with mixup, on 24 clean clips of
+its own speakers, went from a median of 0.9935 to 0.9882 (distance 0.58, p = 0.0002)."""
 _SILENCE_DBFS = -120.0
 _SNR_SCALE = "wada"
 """What a reference's ``snr`` values are on: ``estimate_snr_db``'s method when it was saved.
@@ -181,8 +188,18 @@ def drift_report(
         return report([], f"{min_samples - len(recent)} more predictions are needed to judge.")
     column = {key: np.array([item[key] for item in recent]) for key in recent[0]}
     column["novelty"] = _novelty(np.stack(column["summary"]), reference.centre, reference.spread)
+
+    def shift(key: str, direction: Literal["both", "up", "down"]) -> Shift:
+        moved = numeric_shift(key, getattr(reference, key), column[key], threshold, direction)
+        fall = float(reference.confidence.mean() - column["confidence"].mean())
+        return (
+            replace(moved, drifting=False)
+            if key == "confidence" and fall < CONFIDENCE_FALL
+            else moved
+        )
+
     statistics = [
-        numeric_shift(key, getattr(reference, key), column[key], threshold, direction)
+        shift(key, direction)
         for key, direction in _DIRECTIONS.items()
         if getattr(reference, key).size  # an old reference's ``snr`` (another scale)
     ]

@@ -61,10 +61,8 @@ class TrainConfig:
     augment: AugmentationKind = "voices"  # the recipe of the augmented copies (``augment``)
     # ``transfer``/``multimodal``: which Whisper-encoder layers are pooled (``features``)
     encoder_layers: str = "last"
-    # ``transfer``/``multimodal``: mixup's Beta(alpha, alpha) over pairs of embeddings (0: off).
-    # Off by default: with it the drift monitor's confidence reference (the early-stopped
-    # network on validation clips) sat above the served network's on clean clips.
-    mixup: float = 0.0
+    # ``transfer``/``multimodal``: mixup's Beta(alpha, alpha) over pairs of embeddings (0: off)
+    mixup: float = 0.2
 
     def validate(self) -> None:
         """``InvalidParameter`` (400) for values training cannot use."""
