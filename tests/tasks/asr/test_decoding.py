@@ -140,9 +140,11 @@ def test_text_only_decoding_gives_one_segment_per_chunk(tiny: WhisperHandle) -> 
 
 def test_aligned_words_cut_a_text_only_chunk_into_timed_phrases(tiny: WhisperHandle) -> None:
     rows = read_manifest("asr_ljspeech")[1:4]
-    pause = np.zeros(16_000, np.float32)  # 1 s between sentences
+    # 1.5 s between clips: the last two are one sentence, so only the pause cuts them (a 1 s
+    # one left 0.9-1.0 s between the aligned words, on the rule's edge).
+    pause = np.zeros(24_000, np.float32)
     clips = [decode_audio(EVAL_DIR / "asr_ljspeech" / row["audio"]).samples for row in rows]
-    speech = np.concatenate([part for clip in clips for part in (clip, pause)])[:-16_000]
+    speech = np.concatenate([part for clip in clips for part in (clip, pause)])[: -pause.size]
     options = DecodeOptions(word_timestamps=True)
     [segments] = decode_chunks(tiny, [ChunkJob(speech[: 30 * 16_000], 2.0, options)])
     assert isinstance(segments, list) and len(segments) >= len(rows)
@@ -160,13 +162,13 @@ def test_aligned_words_cut_a_text_only_chunk_into_timed_phrases(tiny: WhisperHan
 def test_a_chunk_whose_text_skips_seconds_of_speech_is_decoded_again_timed(
     tiny: WhisperHandle, timed: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """AMI EN2005a's first 30 s (overlapping voices): text-only beam search gives only the
-    last 16 s, one word aligned over 8 s. The chunk is decoded again with timestamp tokens:
-    its first 13 s ("floods", "suing") come back, and the end that decode stopped short of is
-    taken from the text-only one. With words, all are timed in order; text only (its 49
-    words are few for 30 s, so it is aligned to be checked), it stays one segment of text
+    """AMI EN2002a's first 30 s (a meeting's start, voices over each other): text-only beam
+    search leaves 10-21 s of its speech out (how much depends on the CPU's int8 kernels). The
+    chunk is decoded again with timestamp tokens, which leaves under a second out, and that
+    decode is kept: the words of its first seconds and of its end are there. With words, all
+    are timed in order; text only (aligned to be checked), it stays one segment of text
     tokens."""
-    clip = decode_audio(EVAL_DIR / "diarization" / "ami_EN2005a_0000_0030.flac").samples
+    clip = decode_audio(EVAL_DIR / "diarization" / "ami_EN2002a_0000_0030.flac").samples
     with caplog.at_level(logging.INFO, logger="tympan.tasks.asr.decoding"):
         [segments] = decode_chunks(
             tiny, [ChunkJob(clip, 0.0, DecodeOptions(word_timestamps=timed))]
@@ -175,8 +177,8 @@ def test_a_chunk_whose_text_skips_seconds_of_speech_is_decoded_again_timed(
     assert re.search(r"left \d+\.\d s of speech out;.*\(kept\)", caplog.text), caplog.text
     assert isinstance(segments, list)
     text = "".join(segment.text for segment in segments)
-    assert "floods" in text and "suing" in text and "legal issue" in text
-    assert "intricacies of the committee" in text
+    assert "how much our meetings" in text and "what do we need to talk about" in text
+    assert "done something" in text
     if not timed:
         [segment] = segments
         assert (segment.start, segment.end) == (0.0, 30.0) and segment.words is None
@@ -193,23 +195,35 @@ def test_speech_left_out_between_words_counts_where_the_vad_frames_are_known(
     tiny: WhisperHandle, caplog: pytest.LogCaptureFixture
 ) -> None:
     """AMI EN2002a's first 30 s: text-only beam search leaves out short replies over another
-    voice, a 3.9 s gap between two words with speech in it, which the first and last words
-    do not show. Given the chunk's VAD frames (as the pipeline and live pieces give them),
-    that speech counts, the chunk is decoded again timed, and more of it is read."""
+    voice, seconds between two words with speech in them, which the first and last words do
+    not show. Given the chunk's VAD frames (as the pipeline and live pieces give them), that
+    speech counts and the chunk is decoded again timed; the decode that leaves less speech
+    out is kept (with Intel's MKL kernels the timed one, 53 -> 63 words; with those used on
+    AMD CPUs the timed one left more out and the first stood)."""
     audio = decode_audio(EVAL_DIR / "diarization" / "ami_EN2002a_0000_0030.flac")
     frames = SileroVad().probabilities(audio)
     [chunk], _ = plan_chunks(frames, audio.duration)  # 0.1-30 s, as the pipeline plans it
     samples, options = audio.slice(chunk.start, chunk.end).samples, DecodeOptions()  # text only
 
-    def words(speech: np.ndarray | None) -> int:
+    def text(speech: np.ndarray | None) -> str:
         job = ChunkJob(samples, chunk.start, options, speech=speech)
         [segments] = decode_chunks(tiny, [job])
         assert isinstance(segments, list)
-        return sum(len(segment.text.split()) for segment in segments)
+        return "".join(segment.text for segment in segments)
 
     with caplog.at_level(logging.INFO, logger="tympan.tasks.asr.decoding"):
-        unchecked = words(None)
+        unchecked = text(None)
         assert "of speech out" not in caplog.text  # the edges alone: nothing left out
-        checked = words(chunk.frames(frames))
-    assert re.search(r"left \d+\.\d s of speech out;.*\(kept\)", caplog.text), caplog.text
-    assert checked >= unchecked + 5, (unchecked, checked)  # 53 -> 63 words on tiny.en
+        checked = text(chunk.frames(frames))
+    judged = re.search(
+        r"left (\d+\.\d) s of speech out; decoded with timestamps it leaves (\d+\.\d) s out "
+        r"\((kept|not kept)\)",
+        caplog.text,
+    )
+    assert judged, caplog.text
+    before, after, verdict = float(judged[1]), float(judged[2]), judged[3]
+    assert before >= 2.0  # the gap between words, with speech in it
+    if verdict == "kept":
+        assert after < before and len(checked.split()) >= len(unchecked.split()) + 5
+    else:
+        assert after >= before and checked == unchecked

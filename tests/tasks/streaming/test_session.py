@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any
@@ -175,10 +176,12 @@ def test_words_decoded_ahead_of_a_short_pause_go_out_when_speech_comes_back(run,
 
 
 def test_semantic_vad_waits_at_a_sentence_cut_short_and_sends_its_words_meanwhile(run, engine):
-    """LJ001-0001 stops mid-sentence ("...if not from all") for 3 s: semantic VAD (low: 0.5 s
-    after a finished sentence, 8 s at most) keeps the turn open, and the words decoded at the
-    pause go out as deltas before the turn is committed (here by hand)."""
-    cut = speech(LJ_1)[: round(6.48 * 16_000)]
+    """LJ001-0001 stops mid-sentence ("...if not from all the") for 3 s: semantic VAD (low:
+    0.5 s after a finished sentence, 8 s at most) keeps the turn open, and the words decoded
+    at the pause go out as deltas before the turn is committed (here by hand). The cut is
+    after a word that leads on: cut after "...if not from all", tiny.en gave it a period with
+    the int8 kernels CTranslate2 uses on AMD CPUs (none with Intel's MKL), which ends a turn."""
+    cut = speech(LJ_1)[: round(6.84 * 16_000)]
     options = LiveOptions(
         format=PCM16K, turn_detection=TurnDetection(type="semantic_vad", eagerness="low")
     )
@@ -188,7 +191,7 @@ def test_semantic_vad_waits_at_a_sentence_cut_short_and_sends_its_words_meanwhil
     sent = "".join(
         e.delta for e in events[: kinds.index(Committed)] if isinstance(e, TranscriptDelta)
     )
-    assert sent.split()[-2:] == ["from", "all"], sent
+    assert re.findall(r"[\w']+", sent.lower())[-2:] == ["all", "the"], sent
 
 
 def test_manual_commits_make_one_turn_each_in_order(run, engine):
