@@ -39,6 +39,17 @@ def test_one_sided_shifts_count_only_their_direction(direction: str, drifts: boo
     assert shift.drifting is drifts
 
 
+@pytest.mark.parametrize(("least_change", "drifts"), [(0.0, True), (0.02, False), (0.004, True)])
+def test_a_shift_drifts_only_when_its_mean_moves_by_the_least_change(
+    least_change: float, drifts: bool
+) -> None:
+    """Crowded confidences: every recent value under every reference one (distance 1), the
+    mean 0.005 lower."""
+    reference, recent = 0.99 + RNG.uniform(0, 0.004, 40), 0.985 + RNG.uniform(0, 0.004, 40)
+    shift = numeric_shift("x", reference, recent, 0.3, "down", least_change)
+    assert shift.distance == 1 and shift.p_value < 0.01 and shift.drifting is drifts
+
+
 def test_class_mix_drifts_by_total_variation() -> None:
     balanced = np.repeat([0, 1, 2], 20)
     same = categorical_shift("label", balanced, np.repeat([0, 1, 2], 50), 3, threshold=0.3)

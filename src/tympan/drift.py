@@ -60,11 +60,16 @@ def numeric_shift(
     recent: np.ndarray,
     threshold: float,
     direction: Literal["both", "up", "down"] = "both",
+    least_change: float = 0.0,
 ) -> Shift:
     """The Kolmogorov-Smirnov distance between ``reference`` and ``recent`` values; with
-    ``direction`` ``up`` (or ``down``) only recent values larger (or smaller) count."""
+    ``direction`` ``up`` (or ``down``) only recent values larger (or smaller) count. With
+    ``least_change``, the mean must also have moved that far that way for the values to
+    drift: a rank test notices shifts too small to act on where values crowd together."""
     test = stats.ks_2samp(reference, recent, alternative=_ALTERNATIVES[direction])
     distance, p_value = float(test.statistic), float(test.pvalue)
+    change = float(np.mean(recent) - np.mean(reference))
+    moved = {"both": abs(change), "up": change, "down": -change}[direction] >= least_change
     return Shift(
         statistic,
         "ks",
@@ -72,7 +77,7 @@ def numeric_shift(
         _rounded(p_value),
         _rounded(np.median(reference)),
         _rounded(np.median(recent)),
-        distance >= threshold and p_value < SIGNIFICANCE,
+        distance >= threshold and p_value < SIGNIFICANCE and moved,
     )
 
 
