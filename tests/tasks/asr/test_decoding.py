@@ -198,8 +198,8 @@ def test_speech_left_out_between_words_counts_where_the_vad_frames_are_known(
     voice, seconds between two words with speech in them, which the first and last words do
     not show. Given the chunk's VAD frames (as the pipeline and live pieces give them), that
     speech counts and the chunk is decoded again timed; the decode that leaves less speech
-    out is kept (with Intel's MKL kernels the timed one, 53 -> 63 words; with those used on
-    AMD CPUs the timed one left more out and the first stood)."""
+    out is kept (with Intel's MKL kernels the timed one; with those used on AMD CPUs the
+    timed one left more out and the first stood)."""
     audio = decode_audio(EVAL_DIR / "diarization" / "ami_EN2002a_0000_0030.flac")
     frames = SileroVad().probabilities(audio)
     [chunk], _ = plan_chunks(frames, audio.duration)  # 0.1-30 s, as the pipeline plans it

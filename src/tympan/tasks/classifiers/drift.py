@@ -42,19 +42,20 @@ __all__ = [
 ]
 
 INPUT_STATISTICS = ("duration", "loudness", "snr", "novelty")
-_DIRECTIONS: dict[str, Literal["both", "up", "down"]] = {
-    "confidence": "down",
-    "duration": "both",
-    "loudness": "both",
-    "snr": "both",
-    "novelty": "up",
-}
 CONFIDENCE_FALL = 0.02
 """How far the mean confidence (the accuracy the model expects of itself) must fall, beyond
 the test's distance, for ``confidence`` to drift (``numeric_shift``'s ``least_change``).
 Confidences crowd near 1, where the test notices shifts that change nothing: a test
 classifier trained with mixup, on 24 clean clips of its own speakers, went from a median of
 0.9935 to 0.9882 (distance 0.58, p = 0.0002)."""
+_RULES: dict[str, tuple[Literal["both", "up", "down"], float]] = {
+    "confidence": ("down", CONFIDENCE_FALL),
+    "duration": ("both", 0.0),
+    "loudness": ("both", 0.0),
+    "snr": ("both", 0.0),
+    "novelty": ("up", 0.0),
+}
+"""Each numeric statistic's drifting direction and least change of its mean."""
 _SILENCE_DBFS = -120.0
 _SNR_SCALE = "wada"
 """What a reference's ``snr`` values are on: ``estimate_snr_db``'s method when it was saved.
@@ -190,15 +191,8 @@ def drift_report(
     column = {key: np.array([item[key] for item in recent]) for key in recent[0]}
     column["novelty"] = _novelty(np.stack(column["summary"]), reference.centre, reference.spread)
     statistics = [
-        numeric_shift(
-            key,
-            getattr(reference, key),
-            column[key],
-            threshold,
-            direction,
-            CONFIDENCE_FALL if key == "confidence" else 0.0,
-        )
-        for key, direction in _DIRECTIONS.items()
+        numeric_shift(key, getattr(reference, key), column[key], threshold, *rule)
+        for key, rule in _RULES.items()
         if getattr(reference, key).size  # an old reference's ``snr`` (another scale)
     ]
     classes = int(max(reference.label.max(), column["label"].max())) + 1
