@@ -5,13 +5,16 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import pytest
+import soxr
 from pydantic import ValidationError
+from scipy.signal import welch
 
 from tests.conftest import EVAL_DIR, make_settings
 from tympan.audio import Audio, decode_audio
 from tympan.config import SAMPLE_RATE
 from tympan.tasks.classifiers.augment import (
     Augmentation,
+    _coloured_noise,
     _reverberate,
     _shift_voice,
     background_noises,
@@ -47,6 +50,25 @@ def test_a_room_adds_a_decaying_tail_at_the_same_level() -> None:
     assert np.sqrt(np.mean(tail**2)) > 0.05 * np.sqrt(np.mean(wet[:1600] ** 2))
 
 
+def test_synthetic_noise_falls_off_by_the_drawn_slope() -> None:
+    slope = np.random.default_rng(4).uniform(0.0, 1.0)
+    noise = _coloured_noise(SAMPLE_RATE * 8, np.random.default_rng(4))
+    assert noise.shape == (SAMPLE_RATE * 8,) and np.isclose(noise.std(), 1.0)
+    frequencies, power = welch(noise, SAMPLE_RATE, nperseg=4096)
+    band = (frequencies >= 100) & (frequencies <= 6000)
+    fitted = np.polyfit(np.log(frequencies[band]), np.log(power[band]), 1)[0]
+    assert slope > 0.3 and abs(fitted + slope) < 0.1, (fitted, slope)
+
+
+def test_the_time_shift_adds_silence_and_cuts_nothing_of_the_clip() -> None:
+    audio = decode_audio(CLIP)
+    draws = np.random.default_rng(5)
+    speed, shift = draws.uniform(0.9, 1.1), abs(int(draws.uniform(-0.1, 0.1) * SAMPLE_RATE))
+    copy = perturb(audio, np.random.default_rng(5), Augmentation())
+    resampled = soxr.resample(audio.samples, SAMPLE_RATE, int(SAMPLE_RATE / speed), quality="LQ")
+    assert shift > 400 and copy.samples.size == resampled.size + shift
+
+
 def test_recipes_repeat_with_a_seed_and_differ_from_each_other() -> None:
     audio = decode_audio(CLIP)
     basic = perturb(audio, np.random.default_rng(5), Augmentation())
@@ -65,18 +87,19 @@ def test_real_noise_replaces_white_noise_and_keys_the_cache() -> None:
     audio = decode_audio(CLIP)
     noise = decode_audio(NOISES / "speechcommands__running_tap.opus").samples
     noisy = perturb(audio, np.random.default_rng(7), Augmentation("basic", [noise]))
-    white = perturb(audio, np.random.default_rng(7), Augmentation("basic"))
-    assert noisy.samples.size == white.samples.size
-    assert not np.allclose(noisy.samples, white.samples)
-    # Old caches of white-noise copies stay valid; any other recipe or noise set has its key.
-    assert Augmentation().key == ""
+    synthetic = perturb(audio, np.random.default_rng(7), Augmentation("basic"))
+    assert noisy.samples.size == synthetic.samples.size
+    assert not np.allclose(noisy.samples, synthetic.samples)
+    # Every recipe and noise set has its own key, and none is an earlier recipe's ("" was
+    # ``basic`` with white noise, ":voices:noisewhite" ``voices``).
     keys = {
+        Augmentation().key,
         Augmentation("voices").key,
         Augmentation("basic", [noise]).key,
         Augmentation("voices", [noise]).key,
         Augmentation("voices", [noise[:1000]]).key,
     }
-    assert len(keys) == 4 and "" not in keys
+    assert len(keys) == 5 and not keys & {"", ":voices:noisewhite"}
 
 
 def test_background_noises_reads_the_folder_and_the_setting_must_be_one(tmp_path) -> None:

@@ -17,8 +17,9 @@ Two recipes (``TrainConfig.augment``):
   (``scipy.signal.fftconvolve`` with an exponentially decaying noise impulse response, RT60
   0.15-0.7 s).
 
-Both mix real background recordings instead of white noise when the service has some
-(``TYMPAN_CLASSIFIER_NOISE_DIR``). Measured in ``benchmarks/bench_voices.py`` (docs/classifiers.md).
+Both mix real background recordings instead of synthetic noise (white to pink) when the
+service has some (``TYMPAN_CLASSIFIER_NOISE_DIR``). Measured in
+``benchmarks/bench_voices.py`` (docs/classifiers.md).
 """
 
 from __future__ import annotations
@@ -55,24 +56,31 @@ _MAX_SEMITONES = 3.0
 _FORMANT_RANGE = (0.85, 1.15)
 _RT60_RANGE = (0.15, 0.7)
 _ROOM_SHARE = 0.5
+# Synthetic noise's spectral slope: white to pink. Up to brown (2) did better on new voices
+# saying digits and 1.7 points worse on emotion (docs/classifiers.md).
+_MAX_NOISE_SLOPE = 1.0
+# Part of every copy's cache key: a change to ``perturb`` bumps it, so that no copy made the
+# old way is reused (2: silence before the clip instead of a cut, coloured noise).
+_PERTURB_VERSION = "perturb2"
+_LOWEST_NOISE_HZ = 20.0
 
 
 @dataclass(frozen=True, slots=True)
 class Augmentation:
-    """A recipe and the background recordings it mixes in (none: white noise)."""
+    """A recipe and the background recordings it mixes in (none: synthetic noise)."""
 
     kind: AugmentationKind = "basic"
     noises: Sequence[np.ndarray] = field(default=(), repr=False)
 
     @property
     def key(self) -> str:
-        """What the copies depend on, for the feature cache (``basic`` keeps its old key)."""
-        if self.kind == "basic" and not self.noises:
-            return ""
+        """What the copies depend on, for the feature cache: ``perturb``'s version, the
+        recipe and the noise recordings."""
         digest = hashlib.sha256()
         for noise in self.noises:
             digest.update(np.ascontiguousarray(noise, np.float32).tobytes())
-        return f":{self.kind}:noise{digest.hexdigest()[:12] if self.noises else 'white'}"
+        noises = digest.hexdigest()[:12] if self.noises else "coloured"
+        return f":{_PERTURB_VERSION}:{self.kind}:noise{noises}"
 
 
 def background_noises(folder: str, max_seconds: float) -> list[np.ndarray]:
@@ -108,8 +116,9 @@ def _reverberate(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def perturb(audio: Audio, rng: np.random.Generator, augmentation: Augmentation) -> Audio:
-    """A copy perturbed by ``augmentation``'s recipe: speed (0.9-1.1), gain (+-6 dB), time
-    shift, noise (10-40 dB SNR); for ``voices`` also pitch, formants and room first."""
+    """A copy perturbed by ``augmentation``'s recipe: speed (0.9-1.1), gain (+-6 dB), up to
+    0.1 s of silence before it, noise (10-40 dB SNR); for ``voices`` also pitch, formants and
+    room first."""
     samples = audio.samples
     if augmentation.kind == "voices":
         samples = _shift_voice(samples, rng)
@@ -118,12 +127,10 @@ def perturb(audio: Audio, rng: np.random.Generator, augmentation: Augmentation) 
     speed = rng.uniform(0.9, 1.1)
     # Speed perturbation as in Kaldi: resample and play back at the original rate.
     samples = soxr.resample(samples, SAMPLE_RATE, int(SAMPLE_RATE / speed), quality="LQ")
-    shift = int(rng.uniform(-0.1, 0.1) * SAMPLE_RATE)
-    samples = np.roll(samples, shift)
-    if shift > 0:
-        samples[:shift] = 0.0
-    elif shift < 0:
-        samples[shift:] = 0.0
+    # The shift adds silence before the clip: cutting 0.1 s off a 0.4 s word would delete
+    # a sound of it.
+    shift = abs(int(rng.uniform(-0.1, 0.1) * SAMPLE_RATE))
+    samples = np.concatenate([np.zeros(shift, np.float32), samples])
     samples = samples * 10 ** (rng.uniform(-6, 6) / 20)
     snr_db = rng.uniform(10, 40)
     if augmentation.noises:
@@ -131,9 +138,19 @@ def perturb(audio: Audio, rng: np.random.Generator, augmentation: Augmentation) 
         mixed = mix_at_snr(samples, noise, snr_db, rng)[0]
     else:
         power = float(np.mean(samples**2)) + 1e-10
-        noise = rng.standard_normal(samples.size) * np.sqrt(power / 10 ** (snr_db / 10))
+        noise = _coloured_noise(samples.size, rng) * np.sqrt(power / 10 ** (snr_db / 10))
         mixed = np.clip(samples + noise, -1.0, 1.0)
     return Audio(mixed.astype(np.float32), SAMPLE_RATE, audio.source)
+
+
+def _coloured_noise(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Unit-variance Gaussian noise whose power falls as 1/f^beta, beta drawn from 0 (white)
+    to ``_MAX_NOISE_SLOPE`` (1: pink), since background noise is rarely white."""
+    slope = rng.uniform(0.0, _MAX_NOISE_SLOPE)
+    spectrum = np.fft.rfft(rng.standard_normal(size))
+    frequencies = np.maximum(np.fft.rfftfreq(size, 1 / SAMPLE_RATE), _LOWEST_NOISE_HZ)
+    noise = np.fft.irfft(spectrum * frequencies ** (-slope / 2), size)
+    return noise / (noise.std() + 1e-12)
 
 
 def spec_augment(

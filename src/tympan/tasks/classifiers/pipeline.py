@@ -206,7 +206,7 @@ def run_training(
 
     When not every example names a speaker and ``speaker_encoder`` (the bundled GE2E) is given,
     speakers are estimated from the clips' voices so validation holds out unseen voices.
-    ``noises`` (background recordings, 16 kHz) replace white noise in the augmented copies.
+    ``noises`` (background recordings, 16 kHz) replace synthetic noise in the augmented copies.
     ``multimodal`` needs ``asr`` (the bundled Whisper) to transcribe the clips.
     """
     started = time.perf_counter()
