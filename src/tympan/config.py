@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     classifier_noise_dir: str = Field(
         "",
         description="A folder of background recordings (any audio format) that classifier "
-        "training mixes into its augmented copies instead of white noise; empty = white noise.",
+        "training mixes into its augmented copies instead of synthetic noise; empty = synthetic "
+        "noise (white to pink).",
     )
     max_upload_bytes: int = Field(
         200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes (413 above)."

@@ -59,10 +59,11 @@ _ROOM_SHARE = 0.5
 # Synthetic noise's spectral slope: white to pink. Up to brown (2) did better on new voices
 # saying digits and 1.7 points worse on emotion (docs/classifiers.md).
 _MAX_NOISE_SLOPE = 1.0
+_LOWEST_NOISE_HZ = 20.0  # the slope's gain stops rising below this (and 0 Hz has none)
+_MAX_SHIFT_SECONDS = 0.1
 # Part of every copy's cache key: a change to ``perturb`` bumps it, so that no copy made the
 # old way is reused (2: silence before the clip instead of a cut, coloured noise).
 _PERTURB_VERSION = "perturb2"
-_LOWEST_NOISE_HZ = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,7 @@ def perturb(audio: Audio, rng: np.random.Generator, augmentation: Augmentation) 
     samples = soxr.resample(samples, SAMPLE_RATE, int(SAMPLE_RATE / speed), quality="LQ")
     # The shift adds silence before the clip: cutting 0.1 s off a 0.4 s word would delete
     # a sound of it.
-    shift = abs(int(rng.uniform(-0.1, 0.1) * SAMPLE_RATE))
+    shift = int(rng.uniform(0.0, _MAX_SHIFT_SECONDS) * SAMPLE_RATE)
     samples = np.concatenate([np.zeros(shift, np.float32), samples])
     samples = samples * 10 ** (rng.uniform(-6, 6) / 20)
     snr_db = rng.uniform(10, 40)
