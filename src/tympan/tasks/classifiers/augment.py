@@ -146,7 +146,9 @@ def perturb(audio: Audio, rng: np.random.Generator, augmentation: Augmentation) 
 
 def _coloured_noise(size: int, rng: np.random.Generator) -> np.ndarray:
     """Unit-variance Gaussian noise whose power falls as 1/f^beta, beta drawn from 0 (white)
-    to ``_MAX_NOISE_SLOPE`` (1: pink), since background noise is rarely white."""
+    to ``_MAX_NOISE_SLOPE`` (1: pink), since background noise is rarely white. Shaped in the
+    frequency domain with numpy's FFT; the ``colorednoise`` package does the same and would be
+    a dependency for these few lines."""
     slope = rng.uniform(0.0, _MAX_NOISE_SLOPE)
     spectrum = np.fft.rfft(rng.standard_normal(size))
     frequencies = np.maximum(np.fft.rfftfreq(size, 1 / SAMPLE_RATE), _LOWEST_NOISE_HZ)
