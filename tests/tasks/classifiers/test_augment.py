@@ -83,7 +83,7 @@ def test_recipes_repeat_with_a_seed_and_differ_from_each_other() -> None:
         assert np.isfinite(copy.samples).all() and np.abs(copy.samples).max() <= 1.0
 
 
-def test_real_noise_replaces_white_noise_and_keys_the_cache() -> None:
+def test_real_noise_replaces_synthetic_noise_and_keys_the_cache() -> None:
     audio = decode_audio(CLIP)
     noise = decode_audio(NOISES / "speechcommands__running_tap.opus").samples
     noisy = perturb(audio, np.random.default_rng(7), Augmentation("basic", [noise]))
