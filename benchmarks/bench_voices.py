@@ -18,7 +18,13 @@ earlier row or run computed them: the originals are shared by every row, each re
 by its rows). A fold from scratch costs its fit plus its share of encoding originals and
 copies. Environment:
 ``BENCH_VOICES_PARTS`` (``folder,loso,emotion``), ``BENCH_VOICES_VARIANTS`` (names of
-``VARIANTS``, comma separated), ``BENCH_VOICES_CACHE`` (a feature cache folder kept between runs).
+``VARIANTS``, comma separated), ``BENCH_VOICES_SEEDS`` (``0``; several, comma separated, train
+every variant once per seed and add a table of means), ``BENCH_VOICES_CACHE`` (a feature cache
+folder kept between runs).
+
+Why several seeds: the seed draws the augmented copies as well as the network's start, and two
+draws of the same copy recipe moved the folder case by 1.7 points (docs/classifiers.md), so a
+difference of a point between two variants at one seed says nothing about the variants.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +82,22 @@ VARIANTS: dict[str, Variant] = {
     "voices all layers": Variant(TrainConfig(augment="voices", encoder_layers="all")),
 }
 _ALL_PARTS = "folder,loso,emotion"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One variant trained at one seed; ``scores`` collects its accuracies for the means."""
+
+    name: str
+    seed: int
+    variant: Variant
+
+    @property
+    def label(self) -> str:
+        return self.name if self.seed == 0 else f"{self.name} (seed {self.seed})"
+
+
+Scores = defaultdict[tuple[str, str], list[float]]  # (variant, measure) -> one value per seed
 NOISY_TEST_SNR_DB = 10.0
 NOISY_TEST_SEED = 20
 
@@ -105,6 +128,32 @@ def _augmentation(variant: Variant, noises: Sequence[np.ndarray]) -> Augmentatio
     return Augmentation(variant.config.augment, noises if variant.real_noise else ())
 
 
+def _runs(names: list[str], seeds: list[int]) -> list[Run]:
+    """Every variant at every seed, seed by seed."""
+    return [
+        Run(name, seed, replace(VARIANTS[name], config=replace(VARIANTS[name].config, seed=seed)))
+        for seed in seeds
+        for name in names
+    ]
+
+
+def _means(runs: list[Run], scores: Scores) -> str:
+    """Each variant's mean over its seeds of every measure, with the seeds' range."""
+    measures = list(dict.fromkeys(measure for _, measure in scores))
+    names = list(dict.fromkeys(run.name for run in runs))
+    cells = [
+        [name]
+        + [
+            f"{np.mean(values):.4f} ({min(values):.3f}-{max(values):.3f})"
+            if (values := scores[(name, measure)])
+            else "-"
+            for measure in measures
+        ]
+        for name in names
+    ]
+    return markdown_table(["variant", *measures], cells)
+
+
 def _fsdd_manifest() -> Dataset:
     return load_dataset(EVAL_DIR / "fsdd" / "manifest.csv")
 
@@ -123,8 +172,9 @@ def unseen_speaker_folder(
     cache: FeatureCache,
     encoder: WhisperEncoder,
     workdir: Path,
-    variants: list[str],
+    runs: list[Run],
     noises: Sequence[np.ndarray],
+    scores: Scores,
 ) -> str:
     """Issue 17's case: train ``run_training`` on a 3-speaker folder, score the 4th speaker."""
     ge2e = Ge2eEncoder()
@@ -137,15 +187,15 @@ def unseen_speaker_folder(
         test_sets = {"clean": clean, "noisy": _in_noise(clean, noise_recordings("test"))}
         truth = np.array([int(e.label) for e in unseen])
         test_inputs: dict[tuple[str, float, str], np.ndarray] = {}  # shared by like variants
-        for name in variants:
-            config, augmentation = VARIANTS[name].config, _augmentation(VARIANTS[name], noises)
+        for run in runs:
+            config, augmentation = run.variant.config, _augmentation(run.variant, noises)
             started = time.perf_counter()  # encoding (first time only) of clips and copies
             prepare_inputs(
                 dataset, config.arch, config.augment_copies, config.seed, cache, encoder, 60.0,
                 lambda *_: None, ge2e, augmentation, None, config.layers(),
             )  # fmt: skip
             encoding = time.perf_counter() - started
-            work = workdir / f"{tag}-{name}"
+            work = workdir / f"{tag}-{run.name}-{run.seed}"
             started = time.perf_counter()
             trained = run_training(
                 dataset, config, work, cache, encoder, 60.0, lambda *_: None, ge2e,
@@ -162,10 +212,11 @@ def unseen_speaker_folder(
                     test_inputs[key] = clip_inputs(clips, meta_shape(meta), encoder)
                 predicted = served.probabilities(test_inputs[key]).argmax(1)
                 accuracy[kind] = float(np.mean(labels[predicted] == truth))
+                scores[(run.name, f"folder {kind} -> {test_speaker}")].append(accuracy[kind])
             rows.append(
                 [
                     f"{', '.join(train_speakers)} -> {test_speaker}",
-                    name,
+                    run.label,
                     trained.metrics["split"],
                     trained.metrics.get("estimated_speakers", "-"),
                     trained.metrics["best_epoch"],
@@ -190,8 +241,10 @@ def _speaker_folds(
     fold_of: Callable[[str], int],
     cache: FeatureCache,
     encoder: WhisperEncoder,
-    variants: list[str],
+    runs: list[Run],
     noises: Sequence[np.ndarray],
+    scores: Scores,
+    measure: str,
 ) -> str:
     """Each variant over the folds ``fold_of(speaker)`` gives: test accuracy per fold, mean,
     and the median seconds of one fold from scratch."""
@@ -200,12 +253,12 @@ def _speaker_folds(
     speakers = [str(e.speaker) for e in dataset.examples]
     fold = np.array([fold_of(s) for s in speakers])
     rows = []
-    for name in variants:
-        config = VARIANTS[name].config
+    for run in runs:
+        config = run.variant.config
         started = time.perf_counter()
         prepared = prepare_inputs(
             dataset, config.arch, config.augment_copies, config.seed, cache, encoder, 60.0,
-            lambda *_: None, None, _augmentation(VARIANTS[name], noises), None, config.layers(),
+            lambda *_: None, None, _augmentation(run.variant, noises), None, config.layers(),
         )  # fmt: skip
         encoding = time.perf_counter() - started
         accuracies, seconds = [], []
@@ -225,9 +278,10 @@ def _speaker_folds(
             with torch.no_grad():
                 logits = fitted.served(torch.from_numpy(prepared.originals[test]))
             accuracies.append(float((logits.argmax(1).numpy() == targets[test]).mean()))
+        scores[(run.name, measure)].append(float(np.mean(accuracies)))
         rows.append(
             [
-                name,
+                run.label,
                 f"{np.mean(accuracies):.4f}",
                 " / ".join(f"{a:.3f}" for a in accuracies),
                 f"{np.median(seconds):.1f}",
@@ -251,6 +305,8 @@ def run() -> str:
     unknown = sorted(set(variants) - set(VARIANTS)) + sorted(set(parts) - {*_ALL_PARTS.split(",")})
     if unknown:
         raise SystemExit(f"unknown parts or variants: {unknown}")
+    seeds = [int(seed) for seed in _chosen("BENCH_VOICES_SEEDS", "0")]
+    runs, scores = _runs(variants, seeds), Scores(list)
     torch.manual_seed(0)
     workdir = Path(tempfile.mkdtemp(prefix="bench-voices-"))
     kept = os.environ.get("BENCH_VOICES_CACHE")
@@ -262,21 +318,25 @@ def run() -> str:
         if "folder" in parts:
             sections += [
                 "### Unseen speaker, folder layout (3 training speakers, estimated speakers)",
-                unseen_speaker_folder(cache, encoder, workdir, variants, noises),
+                unseen_speaker_folder(cache, encoder, workdir, runs, noises, scores),
             ]
         if "loso" in parts:
             fsdd = _fsdd_manifest()
             order = sorted({str(e.speaker) for e in fsdd.examples})
             sections += [
                 "### FSDD leave-one-speaker-out (6 folds, speakers given)",
-                _speaker_folds(fsdd, order.index, cache, encoder, variants, noises),
+                _speaker_folds(fsdd, order.index, cache, encoder, runs, noises, scores, "LOSO"),
             ]
         if "emotion" in parts:
             emotion = load_dataset(EVAL_DIR / "emotion" / "manifest.csv")
             sections += [
                 "### Emotion (RAVDESS subset, 8 classes, 4 actor-disjoint folds)",
-                _speaker_folds(emotion, _actor_fold, cache, encoder, variants, noises),
+                _speaker_folds(
+                    emotion, _actor_fold, cache, encoder, runs, noises, scores, "emotion"
+                ),
             ]
+        if len(seeds) > 1:
+            sections += [f"### Means over seeds {', '.join(map(str, seeds))}", _means(runs, scores)]
         sections.append(f"Machine: {machine_load()} at the end.")
         return "\n\n".join(sections)
     finally:

@@ -47,7 +47,8 @@ def train(
     encoder_layers: Annotated[
         str | None,
         typer.Option(
-            help="Whisper-encoder layers pooled: last | all | e.g. 1,2,3,4 (all: tone of voice)"
+            help="Whisper-encoder layers pooled: last | all | e.g. 1,2,3,4 side by side, "
+            "2+3+last averaged (all, 2+3+last: tone of voice)"
         ),
     ] = None,
     mixup: Annotated[

@@ -14,6 +14,7 @@ from tympan.tasks.classifiers.features import (
     FeatureCache,
     WhisperEncoder,
     encoder_layer_numbers,
+    encoder_layers_spec,
     fit_frames,
     mel_frames,
 )
@@ -112,7 +113,7 @@ def test_middle_layers_in_pytorch_agree_with_the_last_in_ctranslate2(encoder, ev
     """Layers 1-4 pooled side by side; the PyTorch float32 copy's last layer matches the
     CTranslate2 int8 encoder's output, and a clip batched equals the clip alone."""
     clips = [decode_audio(eval_dir / "fsdd" / "audio" / f"{d}_theo_0.flac") for d in (1, 7)]
-    every = encoder.embed(clips, 3.0, layers=(1, 2, 3, 4))
+    every = encoder.embed(clips, 3.0, layers=((1,), (2,), (3,), (4,)))
     assert every.shape == (2, 4 * ENCODER_DIM) and np.isfinite(every).all()
     last = encoder.embed(clips, 3.0)
 
@@ -123,24 +124,50 @@ def test_middle_layers_in_pytorch_agree_with_the_last_in_ctranslate2(encoder, ev
         np.linalg.norm(last_of(every), axis=1) * np.linalg.norm(last, axis=1)
     )
     assert (cosine > 0.995).all(), cosine
-    layers = encoder.embed(clips[:1], 3.0, layers=(2, 4))
+    layers = encoder.embed(clips[:1], 3.0, layers=((2,), (4,)))
     second_and_last = np.concatenate([every[0, ENCODER_DIM : 2 * ENCODER_DIM], last_of(every)[0]])
     np.testing.assert_allclose(layers[0], second_and_last, atol=1e-4)
     assert not np.allclose(every[0, :ENCODER_DIM], last_of(every)[0], atol=0.1)
 
 
+def test_averaged_layers_are_the_mean_of_their_normed_pools(encoder, eval_dir) -> None:
+    """``2+3+last`` is one layer wide: the average of layers 2 and 3 (each through the final
+    layer norm, as the last is) and the last, so it follows from ``2+3`` and ``last``; the
+    norm makes it differ from averaging the lone layers' residual streams."""
+    clips = [decode_audio(eval_dir / "fsdd" / "audio" / f"{d}_george_1.flac") for d in (4, 9)]
+    three = encoder.embed(clips, 3.0, layers=((2, 3, 4),))
+    assert three.shape == (2, ENCODER_DIM) and np.isfinite(three).all()
+    pair = encoder.embed(clips, 3.0, layers=((2, 3),))
+    lone = encoder.embed(clips, 3.0, layers=((2,), (3,), (4,)))
+    last = lone[:, 2 * ENCODER_DIM :]
+    np.testing.assert_allclose(three, (2 * pair + last) / 3, atol=1e-4)
+    residual_mean = (lone[:, :ENCODER_DIM] + lone[:, ENCODER_DIM : 2 * ENCODER_DIM]) / 2
+    assert not np.allclose(pair, residual_mean, atol=0.1)
+
+
 @pytest.mark.parametrize(
     ("spec", "layers"),
-    [("last", (4,)), ("all", (1, 2, 3, 4)), ("3", (3,)), (" 3, 1,last ", (1, 3, 4)), ("2,2", (2,))],
+    [
+        ("last", ((4,),)),
+        ("all", ((1,), (2,), (3,), (4,))),
+        ("3", ((3,),)),
+        (" 3, 1,last ", ((1,), (3,), (4,))),
+        ("2,2", ((2,),)),
+        ("2+3+last", ((2, 3, 4),)),
+        ("last + 3, 1", ((1,), (3, 4))),
+        ("3+3", ((3,),)),
+    ],
 )
 def test_encoder_layers_spelling(spec, layers) -> None:
     assert encoder_layer_numbers(spec) == layers
+    assert encoder_layer_numbers(encoder_layers_spec(layers)) == layers
     shape = input_shape("transfer", np.full(4, 0.5), layers)
     assert shape.input_dim == ENCODER_DIM * len(layers)
-    assert meta_shape(shape.meta("transfer", ["a"])) == shape
+    saved = ModelMeta.from_json(shape.meta("transfer", ["a"]).to_json())
+    assert meta_shape(saved) == shape
 
 
-@pytest.mark.parametrize("spec", ["", "0", "5", "first", "1;2", "-1", "1,,2"])
+@pytest.mark.parametrize("spec", ["", "0", "5", "first", "1;2", "-1", "1,,2", "2+", "+3", "2+5"])
 def test_encoder_layers_refused(spec) -> None:
     with pytest.raises(InvalidParameter, match="encoder_layers") as refused:
         encoder_layer_numbers(spec)

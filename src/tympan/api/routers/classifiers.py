@@ -108,7 +108,8 @@ async def train_classifier(
         str,
         Form(
             description="transfer / multimodal: the Whisper-encoder layers pooled: last | all "
-            "| comma-separated layer numbers 1-4 (all suits tone of voice, such as emotion)"
+            "| comma-separated layer numbers 1-4, side by side; numbers joined by + are "
+            "averaged (all or 2+3+last suit tone of voice, such as emotion)"
         ),
     ] = _DEFAULTS.encoder_layers,
     mixup: Annotated[

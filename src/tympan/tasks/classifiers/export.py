@@ -41,8 +41,9 @@ class ModelMeta:
     window_seconds: float  # the clip length a detection window should cover
     # ``transfer``: the silence-padded encoder window (0: encoded as present, older versions)
     encoder_seconds: float = 0.0
-    # ``transfer``: the encoder layers pooled (None: the last, older versions)
-    encoder_layers: list[int] | None = None
+    # ``transfer``: the encoder layers pooled side by side, a list for layers averaged
+    # (None: the last, older versions)
+    encoder_layers: list[int | list[int]] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

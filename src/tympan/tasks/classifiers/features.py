@@ -10,12 +10,14 @@ The CNN family sees per-clip normalised log-mel (``tympan.audio.features.log_mel
 cropped to a fixed number of frames. Features are cached per dataset fingerprint.
 
 ``encoder_layers`` chooses what is pooled: the last layer (the default, CTranslate2 int8), or
-the outputs of several encoder layers concatenated. Middle layers carry more of the tone of
-voice (RAVDESS emotion, actor folds: 0.68 with the last layer, 0.74 with layers 1-3 and the
-last; docs/classifiers.md). CTranslate2 returns only the last layer, so those run the same
-weights in PyTorch (float32, ``adaptation.weights.transformers_encoder``); ``transformers``'
-own ``forward`` insists on Whisper's 30 s window, so the few lines that drive its layers over
-a short window are here.
+the outputs of several encoder layers, side by side or averaged. Middle layers carry more of
+the tone of voice (RAVDESS emotion, actor folds: 0.68 with the last layer, 0.74 with layers 1-3
+and the last side by side; docs/classifiers.md). Averaging layers keeps the width of one:
+each averaged layer passes the encoder's final layer norm, so all are on the last one's scale,
+and their pooled vectors are averaged. CTranslate2 returns only the last layer, so other
+choices run the same weights in PyTorch (float32, ``adaptation.weights.transformers_encoder``);
+``transformers``' own ``forward`` insists on Whisper's 30 s window, so the few lines that drive
+its layers over a short window are here.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ __all__ = [
     "ENCODER_LAYERS",
     "LAST_LAYER",
     "MEL_OPTIONS",
+    "EncoderLayers",
     "FeatureCache",
     "WhisperEncoder",
     "encoder_layer_numbers",
+    "encoder_layers_spec",
     "encoder_model_path",
     "fit_frames",
     "mel_frames",
@@ -51,30 +55,41 @@ __all__ = [
 
 ENCODER_DIM = 384 * 2  # tiny.en width, mean and std pooled: per encoder layer
 ENCODER_LAYERS = 4  # tiny.en; layer 4 is the last one's output after the final layer norm
-LAST_LAYER = (ENCODER_LAYERS,)
+# What is pooled: groups side by side, each the average of its layers (one layer: that layer).
+EncoderLayers = tuple[tuple[int, ...], ...]
+LAST_LAYER: EncoderLayers = ((ENCODER_LAYERS,),)
 MEL_OPTIONS = FeatureOptions(n_fft=400, hop_length=160, n_mels=64)
 _MAX_ENCODER_FRAMES = 3000  # Whisper's 30 s window
 _BATCH = 16
 
 
-def encoder_layer_numbers(spec: str) -> tuple[int, ...]:
-    """The encoder layers ``spec`` names, in order: ``last``, ``all``, or comma-separated
-    layer numbers 1-4 (``last`` may stand for 4); ``InvalidParameter`` (400) otherwise."""
+def encoder_layer_numbers(spec: str) -> EncoderLayers:
+    """The groups of encoder layers ``spec`` names, in order: ``last``, ``all`` (1-4 side by
+    side), or comma-separated parts, each a layer number 1-4 (``last`` may stand for 4) or
+    numbers joined by ``+`` (averaged); ``InvalidParameter`` (400) otherwise."""
     if spec.strip() == "all":
-        return tuple(range(1, ENCODER_LAYERS + 1))
-    numbers = set()
+        return tuple((number,) for number in range(1, ENCODER_LAYERS + 1))
+    groups = set()
     for part in spec.split(","):
-        part = part.strip()
-        number = ENCODER_LAYERS if part == "last" else int(part) if part.isdigit() else 0
-        if not 1 <= number <= ENCODER_LAYERS:
-            raise InvalidParameter(
-                f"encoder_layers must be 'last', 'all' or comma-separated layer numbers "
-                f"1-{ENCODER_LAYERS} ({ENCODER_LAYERS} or 'last' is the last layer), not "
-                f"{spec!r}.",
-                param="encoder_layers",
-            )
-        numbers.add(number)
-    return tuple(sorted(numbers))
+        members = set()
+        for name in part.split("+"):
+            name = name.strip()
+            number = ENCODER_LAYERS if name == "last" else int(name) if name.isdigit() else 0
+            if not 1 <= number <= ENCODER_LAYERS:
+                raise InvalidParameter(
+                    f"encoder_layers must be 'last', 'all' or comma-separated layer numbers "
+                    f"1-{ENCODER_LAYERS} ({ENCODER_LAYERS} or 'last' is the last layer), "
+                    f"numbers joined by '+' to average them, not {spec!r}.",
+                    param="encoder_layers",
+                )
+            members.add(number)
+        groups.add(tuple(sorted(members)))
+    return tuple(sorted(groups))
+
+
+def encoder_layers_spec(layers: EncoderLayers) -> str:
+    """``layers`` written as ``encoder_layer_numbers`` reads it (``2+3+4``, ``1,4``)."""
+    return ",".join("+".join(map(str, group)) for group in layers)
 
 
 def encoder_model_path() -> Path:
@@ -112,10 +127,11 @@ class WhisperEncoder:
         audios: Sequence[Audio],
         window_seconds: float = 0.0,
         progress: Callable[[float, str], None] | None = None,
-        layers: tuple[int, ...] = LAST_LAYER,
+        layers: EncoderLayers = LAST_LAYER,
     ) -> np.ndarray:
         """``(len(audios), ENCODER_DIM * len(layers))`` pooled outputs of the encoder
-        ``layers`` (``encoder_layer_numbers``), batched by equal length.
+        ``layers`` (``encoder_layer_numbers``: each group's pooled layers averaged), batched
+        by equal length.
 
         Each clip is padded with silence to ``window_seconds``; only its own frames are pooled.
         """
@@ -142,19 +158,23 @@ class WhisperEncoder:
             for row, index in enumerate(batch):
                 stacked[row] = mels[index].min()  # odd lengths: one frame of the clip's floor
                 stacked[row, :, : mels[index].shape[1]] = mels[index][:, :width]
-            states = self._encode(stacked, layers)
+            groups = self._encode(stacked, layers)
             for row, index in enumerate(batch):
                 kept = min(width // 2, own[index])
-                output[index] = np.concatenate([pool(state[row, :kept]) for state in states])
+                output[index] = np.concatenate(
+                    [np.mean([pool(s[row, :kept]) for s in group], axis=0) for group in groups]
+                )
             done += len(batch)
             if progress is not None:
                 progress(done / len(audios), "encoding")
         return output
 
-    def _encode(self, mels: np.ndarray, layers: tuple[int, ...]) -> list[np.ndarray]:
-        """``(batch, frames, width)`` outputs of each of ``layers`` for ``(batch, mels, T)``."""
+    def _encode(self, mels: np.ndarray, layers: EncoderLayers) -> list[list[np.ndarray]]:
+        """For each group of ``layers``, the ``(batch, frames, width)`` outputs of its layers
+        for ``(batch, mels, T)``: a lone middle layer as it leaves the layer (the residual
+        stream), averaged ones and the last after the final layer norm."""
         if layers == LAST_LAYER:
-            return [np.asarray(self.model.encode(ctranslate2.StorageView.from_array(mels)))]
+            return [[np.asarray(self.model.encode(ctranslate2.StorageView.from_array(mels)))]]
         import torch
 
         encoder = self._torch_encoder()
@@ -162,14 +182,16 @@ class WhisperEncoder:
             hidden = torch.nn.functional.gelu(encoder.conv1(torch.from_numpy(mels)))
             hidden = torch.nn.functional.gelu(encoder.conv2(hidden)).permute(0, 2, 1)
             hidden = hidden + encoder.embed_positions.weight[: hidden.shape[1]]
-            states = []
-            for number, layer in enumerate(encoder.layers, start=1):
-                hidden = layer(hidden, None)
-                if number in layers:
-                    states.append(
-                        encoder.layer_norm(hidden) if number == ENCODER_LAYERS else hidden
-                    )
-            return [state.numpy() for state in states]
+            residual = {}
+            for number, layer in enumerate(encoder.layers[: max(map(max, layers))], start=1):
+                hidden = residual[number] = layer(hidden, None)
+
+            def output(number: int, averaged: bool) -> np.ndarray:
+                state = residual[number]
+                normed = averaged or number == ENCODER_LAYERS
+                return (encoder.layer_norm(state) if normed else state).numpy()
+
+            return [[output(number, len(group) > 1) for number in group] for group in layers]
 
     def _torch_encoder(self) -> Any:
         """The same encoder in PyTorch float32, built once (it takes a few seconds)."""

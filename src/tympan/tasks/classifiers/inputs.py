@@ -24,8 +24,10 @@ from tympan.tasks.classifiers.features import (
     ENCODER_DIM,
     LAST_LAYER,
     MEL_OPTIONS,
+    EncoderLayers,
     FeatureCache,
     WhisperEncoder,
+    encoder_layers_spec,
     fit_frames,
     mel_frames,
 )
@@ -58,7 +60,7 @@ class InputShape:
     frames: int | None
     window_seconds: float
     encoder_seconds: float = 0.0  # ``transfer``: clips are padded with silence to this
-    encoder_layers: tuple[int, ...] = LAST_LAYER  # ``transfer``: the layers pooled
+    encoder_layers: EncoderLayers = LAST_LAYER  # ``transfer``: the layers pooled
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -66,7 +68,9 @@ class InputShape:
 
     def meta(self, arch: str, labels: list[str]) -> ModelMeta:
         """What serving a network of ``arch`` trained on these inputs needs to know."""
-        layers = list(self.encoder_layers) if self.frames is None else None
+        layers = None
+        if self.frames is None:  # a lone layer as its number, an averaged group as a list
+            layers = [g[0] if len(g) == 1 else list(g) for g in self.encoder_layers]
         return ModelMeta(
             arch,
             labels,
@@ -104,7 +108,7 @@ class PreparedInputs:
 
 
 def input_shape(
-    arch: str, durations: np.ndarray, encoder_layers: tuple[int, ...] = LAST_LAYER
+    arch: str, durations: np.ndarray, encoder_layers: EncoderLayers = LAST_LAYER
 ) -> InputShape:
     """Embedding size for ``transfer`` (pooling ``encoder_layers``); otherwise enough frames
     for 95% of the clips."""
@@ -120,7 +124,11 @@ def input_shape(
 def meta_shape(meta: ModelMeta) -> InputShape:
     """The input a saved version expects (versions from before ``encoder_layers`` pooled the
     last layer)."""
-    layers = tuple(meta.encoder_layers) if meta.encoder_layers else LAST_LAYER
+    layers = LAST_LAYER
+    if meta.encoder_layers:
+        layers = tuple(
+            tuple(group) if isinstance(group, list) else (group,) for group in meta.encoder_layers
+        )
     return InputShape(
         meta.input_dim, meta.frames, meta.window_seconds, meta.encoder_seconds, layers
     )
@@ -149,7 +157,7 @@ def prepare_inputs(
     speaker_encoder: SpeakerEncoder | None = None,
     augmentation: Augmentation = Augmentation(),
     asr: WhisperHandle | None = None,
-    encoder_layers: tuple[int, ...] = LAST_LAYER,
+    encoder_layers: EncoderLayers = LAST_LAYER,
 ) -> PreparedInputs:
     """Decode (only on a cache miss), compute inputs (``transfer``: pooling
     ``encoder_layers``) and ``copies`` versions perturbed by ``augmentation``, with
@@ -168,8 +176,8 @@ def prepare_inputs(
     shape = input_shape(arch, durations, encoder_layers)
     if shape.frames is None:
         recipe = f"whisper-tiny.en:window{shape.encoder_seconds:g}"
-        if encoder_layers != LAST_LAYER:
-            recipe += ":layers" + "+".join(map(str, encoder_layers))
+        if encoder_layers != LAST_LAYER:  # "+" averages (":layers" once meant side by side)
+            recipe += ":pooled" + encoder_layers_spec(encoder_layers)
     else:
         recipe = f"mel{shape.frames}"
     progress(0.1, f"features ({recipe})")

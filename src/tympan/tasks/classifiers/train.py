@@ -28,7 +28,7 @@ from tympan.tasks.classifiers.architectures import (
     build_classifier,
 )
 from tympan.tasks.classifiers.augment import AUGMENTATIONS, AugmentationKind, spec_augment
-from tympan.tasks.classifiers.features import ENCODER_DIM, encoder_layer_numbers
+from tympan.tasks.classifiers.features import ENCODER_DIM, EncoderLayers, encoder_layer_numbers
 
 __all__ = [
     "Split",
@@ -92,7 +92,7 @@ class TrainConfig:
                 raise InvalidParameter(f"{name} {rule}.", param=name)
         self.layers()
 
-    def layers(self) -> tuple[int, ...]:
+    def layers(self) -> EncoderLayers:
         """The encoder layers ``encoder_layers`` names (400 when it names none)."""
         return encoder_layer_numbers(self.encoder_layers)
 
