@@ -80,6 +80,8 @@ VARIANTS: dict[str, Variant] = {
     # Middle encoder layers pooled beside the last (PyTorch float32 encoder).
     "voices L3": Variant(TrainConfig(augment="voices", encoder_layers="3")),
     "voices all layers": Variant(TrainConfig(augment="voices", encoder_layers="all")),
+    # Layers 2, 3 and the last averaged: middle layers at the last one's width.
+    "voices 2+3+last": Variant(TrainConfig(augment="voices", encoder_layers="2+3+last")),
 }
 _ALL_PARTS = "folder,loso,emotion"
 
@@ -138,9 +140,19 @@ def _runs(names: list[str], seeds: list[int]) -> list[Run]:
 
 
 def _means(runs: list[Run], scores: Scores) -> str:
-    """Each variant's mean over its seeds of every measure, with the seeds' range."""
-    measures = list(dict.fromkeys(measure for _, measure in scores))
+    """Each variant's mean over its seeds of every measure, with the seeds' range; the
+    folder case also as the mean of its folds (issue 17's goal)."""
     names = list(dict.fromkeys(run.name for run in runs))
+    for name in names:
+        for kind in ("clean", "noisy"):
+            folds = [  # one list per test speaker, one value per seed
+                values
+                for (variant, measure), values in scores.items()
+                if variant == name and measure.startswith(f"folder {kind} ->")
+            ]
+            if folds:
+                scores[(name, f"folder {kind}, mean of folds")] = np.mean(folds, axis=0).tolist()
+    measures = list(dict.fromkeys(measure for _, measure in scores))
     cells = [
         [name]
         + [
