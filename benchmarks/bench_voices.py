@@ -84,11 +84,14 @@ VARIANTS: dict[str, Variant] = {
     "voices 2+3+last": Variant(TrainConfig(augment="voices", encoder_layers="2+3+last")),
 }
 _ALL_PARTS = "folder,loso,emotion"
+NOISY_TEST_SNR_DB = 10.0
+NOISY_TEST_SEED = 20
+Scores = defaultdict[tuple[str, str], list[float]]  # (variant, measure) -> one value per seed
 
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One variant trained at one seed; ``scores`` collects its accuracies for the means."""
+    """One variant trained at one seed."""
 
     name: str
     seed: int
@@ -97,11 +100,6 @@ class Run:
     @property
     def label(self) -> str:
         return self.name if self.seed == 0 else f"{self.name} (seed {self.seed})"
-
-
-Scores = defaultdict[tuple[str, str], list[float]]  # (variant, measure) -> one value per seed
-NOISY_TEST_SNR_DB = 10.0
-NOISY_TEST_SEED = 20
 
 
 def _chosen(variable: str, default: str) -> list[str]:
@@ -143,6 +141,7 @@ def _means(runs: list[Run], scores: Scores) -> str:
     """Each variant's mean over its seeds of every measure, with the seeds' range; the
     folder case also as the mean of its folds (issue 17's goal)."""
     names = list(dict.fromkeys(run.name for run in runs))
+    table = dict(scores)
     for name in names:
         for kind in ("clean", "noisy"):
             folds = [  # one list per test speaker, one value per seed
@@ -151,18 +150,13 @@ def _means(runs: list[Run], scores: Scores) -> str:
                 if variant == name and measure.startswith(f"folder {kind} ->")
             ]
             if folds:
-                scores[(name, f"folder {kind}, mean of folds")] = np.mean(folds, axis=0).tolist()
-    measures = list(dict.fromkeys(measure for _, measure in scores))
-    cells = [
-        [name]
-        + [
-            f"{np.mean(values):.4f} ({min(values):.3f}-{max(values):.3f})"
-            if (values := scores[(name, measure)])
-            else "-"
-            for measure in measures
-        ]
-        for name in names
-    ]
+                table[(name, f"folder {kind}, mean of folds")] = np.mean(folds, axis=0).tolist()
+    measures = list(dict.fromkeys(measure for _, measure in table))
+
+    def spread(values: list[float]) -> str:
+        return f"{np.mean(values):.4f} ({min(values):.3f}-{max(values):.3f})" if values else "-"
+
+    cells = [[name] + [spread(table.get((name, m), [])) for m in measures] for name in names]
     return markdown_table(["variant", *measures], cells)
 
 

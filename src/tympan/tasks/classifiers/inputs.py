@@ -70,7 +70,7 @@ class InputShape:
         """What serving a network of ``arch`` trained on these inputs needs to know."""
         layers = None
         if self.frames is None:  # a lone layer as its number, an averaged group as a list
-            layers = [g[0] if len(g) == 1 else list(g) for g in self.encoder_layers]
+            layers = [group[0] if len(group) == 1 else list(group) for group in self.encoder_layers]
         return ModelMeta(
             arch,
             labels,
