@@ -13,6 +13,7 @@ from tests.conftest import EVAL_DIR, make_settings
 from tympan.audio import Audio, decode_audio
 from tympan.config import SAMPLE_RATE
 from tympan.tasks.classifiers.augment import (
+    _MAX_SHIFT_SECONDS,
     Augmentation,
     _coloured_noise,
     _reverberate,
@@ -63,7 +64,8 @@ def test_synthetic_noise_falls_off_by_the_drawn_slope() -> None:
 def test_the_time_shift_adds_silence_and_cuts_nothing_of_the_clip() -> None:
     audio = decode_audio(CLIP)
     draws = np.random.default_rng(5)
-    speed, shift = draws.uniform(0.9, 1.1), int(draws.uniform(0.0, 0.1) * SAMPLE_RATE)
+    speed = draws.uniform(0.9, 1.1)
+    shift = int(draws.uniform(0.0, _MAX_SHIFT_SECONDS) * SAMPLE_RATE)
     copy = perturb(audio, np.random.default_rng(5), Augmentation())
     resampled = soxr.resample(audio.samples, SAMPLE_RATE, int(SAMPLE_RATE / speed), quality="LQ")
     assert shift > 400 and copy.samples.size == resampled.size + shift
